@@ -1,0 +1,157 @@
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// ConsumeAPI is the part of the SQS client Consumer uses.
+type ConsumeAPI interface {
+	SendAPI
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// ReasonAttribute is the message attribute that carries, on a dead-letter
+// queue, why the message was put there.
+const ReasonAttribute = "wacloud-failure-reason"
+
+// Backoff gives the visibility delay before retry number n (n ≥ 1).
+type Backoff func(n int) time.Duration
+
+// Exponential doubles from base up to max: base, 2·base, 4·base, ...
+func Exponential(base, max time.Duration) Backoff {
+	return func(n int) time.Duration {
+		d := base
+		for i := 1; i < n && d < max; i++ {
+			d *= 2
+		}
+		return min(d, max)
+	}
+}
+
+// Consumer runs Handle over every record of an SQS batch and reports the
+// records to retry. The class of a record's error decides its fate:
+//   - nil: done, deleted by the event source mapping.
+//   - Retry: reported as a batch item failure; its visibility is set from
+//     Backoff and its receive count, so retries slow down.
+//   - Permanent or Invalid: sent to DLQ with the reason as a message
+//     attribute, then treated as done so it is never retried.
+//
+// On a FIFO queue, once a record of a message group fails, the later records
+// of that group in the batch are reported as failures without being run, so
+// that order within the group is kept.
+type Consumer struct {
+	API      ConsumeAPI
+	QueueURL string // the source queue, for visibility changes
+	DLQURL   string // where Permanent and Invalid records go
+	Backoff  Backoff
+	Log      *slog.Logger
+	// Handle processes one record.
+	Handle func(ctx context.Context, rec events.SQSMessage) error
+}
+
+// Run processes the batch; it is what the Lambda handler returns.
+func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	blocked := map[string]bool{}
+	for _, rec := range ev.Records {
+		group := rec.Attributes["MessageGroupId"]
+		if group != "" && blocked[group] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			continue
+		}
+		err := c.Handle(ctx, rec)
+		if err == nil {
+			continue
+		}
+		log := c.logger().With("sqs_message_id", rec.MessageId, "error_class", fault.ClassOf(err).String())
+		switch fault.ClassOf(err) {
+		case fault.Permanent, fault.Invalid:
+			log.Warn("record dead-lettered", "error", err.Error())
+			if dlqErr := c.deadLetter(ctx, rec, err); dlqErr == nil {
+				continue
+			} else {
+				log.Error("dead-letter failed; record will be retried", "error", dlqErr.Error())
+			}
+		default:
+			log.Warn("record will be retried", "error", err.Error(), "receive_count", rec.Attributes["ApproximateReceiveCount"])
+			c.delay(ctx, rec)
+		}
+		if group != "" {
+			blocked[group] = true
+		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+	}
+	return resp, nil
+}
+
+func (c Consumer) delay(ctx context.Context, rec events.SQSMessage) {
+	if c.Backoff == nil || c.QueueURL == "" || rec.ReceiptHandle == "" {
+		return
+	}
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	d := c.Backoff(max(n, 1))
+	_, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl:          aws.String(c.QueueURL),
+		ReceiptHandle:     aws.String(rec.ReceiptHandle),
+		VisibilityTimeout: int32(d / time.Second),
+	})
+	if err != nil {
+		c.logger().Warn("could not delay retry", "sqs_message_id", rec.MessageId, "error", err.Error())
+	}
+}
+
+// deadLetter copies rec to the DLQ with the reason. On a FIFO DLQ it keeps
+// the group and uses the source message id as deduplication id, so a crash
+// between the copy and the delete does not duplicate it.
+func (c Consumer) deadLetter(ctx context.Context, rec events.SQSMessage, cause error) error {
+	if c.DLQURL == "" {
+		return fmt.Errorf("no dead-letter queue configured")
+	}
+	reason := cause.Error()
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	m := Message{
+		Body:    rec.Body,
+		GroupID: rec.Attributes["MessageGroupId"],
+		DedupID: "dlq-" + rec.MessageId,
+		Attributes: map[string]string{
+			ReasonAttribute:          reason,
+			"wacloud-failure-class":  fault.ClassOf(cause).String(),
+			"wacloud-source-queue":   queueName(c.QueueURL),
+			"wacloud-source-message": rec.MessageId,
+		},
+	}
+	if m.GroupID == "" && strings.HasSuffix(c.DLQURL, ".fifo") {
+		m.GroupID = "dead-letter"
+	}
+	if code := fault.CodeOf(cause); code != "" {
+		m.Attributes["wacloud-failure-code"] = code
+	}
+	return Publisher{API: c.API}.Publish(ctx, c.DLQURL, m)
+}
+
+func (c Consumer) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}

@@ -1,0 +1,124 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SendAPI is the part of the SQS client Publisher uses.
+type SendAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Message is one message to publish. GroupID and DedupID are used only on
+// FIFO queues (URLs ending in .fifo), where GroupID is required.
+type Message struct {
+	Body       string
+	GroupID    string
+	DedupID    string
+	Attributes map[string]string
+}
+
+// Limits of one SendMessageBatch call.
+const (
+	maxBatchEntries = 10
+	maxBatchBytes   = 256 * 1024
+)
+
+// Publisher sends messages to SQS queues in as few calls as SQS allows.
+// It is safe for concurrent use.
+type Publisher struct {
+	API SendAPI
+}
+
+// Publish sends msgs to queueURL, preserving their order within each FIFO
+// group. It returns an error classified Retry if any message was not
+// accepted; callers retry the whole publish, which FIFO deduplication ids
+// (and downstream idempotency) make safe.
+func (p Publisher) Publish(ctx context.Context, queueURL string, msgs ...Message) error {
+	fifo := strings.HasSuffix(queueURL, ".fifo")
+	for start := 0; start < len(msgs); {
+		end, size := start, 0
+		for end < len(msgs) && end-start < maxBatchEntries {
+			n := messageSize(msgs[end])
+			if end > start && size+n > maxBatchBytes {
+				break
+			}
+			size += n
+			end++
+		}
+		if err := p.send(ctx, queueURL, fifo, msgs[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []Message) error {
+	in := &sqs.SendMessageBatchInput{QueueUrl: aws.String(queueURL)}
+	for i, m := range msgs {
+		e := sqstypes.SendMessageBatchRequestEntry{
+			Id:          aws.String(strconv.Itoa(i)),
+			MessageBody: aws.String(m.Body),
+		}
+		if fifo {
+			if m.GroupID == "" {
+				return fmt.Errorf("publish to %s: message %d has no group id", queueName(queueURL), i)
+			}
+			e.MessageGroupId = aws.String(m.GroupID)
+			if m.DedupID != "" {
+				e.MessageDeduplicationId = aws.String(dedupID(m.DedupID))
+			}
+		}
+		if len(m.Attributes) > 0 {
+			e.MessageAttributes = map[string]sqstypes.MessageAttributeValue{}
+			for k, v := range m.Attributes {
+				e.MessageAttributes[k] = sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+			}
+		}
+		in.Entries = append(in.Entries, e)
+	}
+	out, err := p.API.SendMessageBatch(ctx, in)
+	if err != nil {
+		return fmt.Errorf("publish %d messages to %s: %w", len(msgs), queueName(queueURL), err)
+	}
+	if len(out.Failed) > 0 {
+		var errs []error
+		for _, f := range out.Failed {
+			errs = append(errs, fmt.Errorf("entry %s: %s %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+		return fmt.Errorf("publish to %s: %d of %d messages refused: %w", queueName(queueURL), len(out.Failed), len(msgs), errors.Join(errs...))
+	}
+	return nil
+}
+
+func messageSize(m Message) int {
+	n := len(m.Body)
+	for k, v := range m.Attributes {
+		n += len(k) + len(v) + len("String")
+	}
+	return n
+}
+
+// dedupID keeps a deduplication id within SQS's 128-character limit.
+func dedupID(id string) string {
+	if len(id) <= 128 {
+		return id
+	}
+	return id[:64] + shortHash(id)
+}
+
+func queueName(url string) string {
+	if i := strings.LastIndexByte(url, '/'); i >= 0 {
+		return url[i+1:]
+	}
+	return url
+}

@@ -1,0 +1,14 @@
+// Package tenant knows which company (tenant) owns a WhatsApp business
+// number and holds each tenant's Meta credentials.
+//
+// Registry reads the tenant registry in DynamoDB: one item per tenant
+// ("tenant#{id}"), per business phone number ("phone#{phone_number_id}")
+// and per WhatsApp Business Account ("waba#{waba_id}"). Credentials reads
+// each tenant's secret from Secrets Manager. Both cache in memory, so a warm
+// function instance makes no AWS call for a tenant it has seen recently.
+//
+// Isolation rule: credentials are looked up by tenant id only, and a number
+// or WABA resolves to exactly one tenant; callers that receive a tenant id
+// from outside (a job, a route) must check the number belongs to it with
+// Number.TenantID before using the tenant's credentials.
+package tenant

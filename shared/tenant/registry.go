@@ -1,0 +1,277 @@
+package tenant
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// RegistryAPI is the part of the DynamoDB client Registry uses.
+type RegistryAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Registry reads and writes the tenant registry table. Lookups are cached
+// for TTL (found and not-found alike, not-found for a tenth of it). It is
+// safe for concurrent use.
+type Registry struct {
+	API   RegistryAPI
+	Table string
+	TTL   time.Duration
+	Now   func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	item    map[string]ddbtypes.AttributeValue
+	expires time.Time
+}
+
+// Key prefixes of the registry's items.
+const (
+	prefixTenant = "tenant#"
+	prefixPhone  = "phone#"
+	prefixWABA   = "waba#"
+)
+
+type wabaItem struct {
+	WABAID   string `dynamodbav:"waba_id"`
+	TenantID string `dynamodbav:"tenant_id"`
+}
+
+// Tenant returns the tenant with id, or an error wrapping ErrNotFound.
+func (r *Registry) Tenant(ctx context.Context, id string) (Tenant, error) {
+	var t Tenant
+	if err := r.get(ctx, prefixTenant+id, &t); err != nil {
+		return Tenant{}, fmt.Errorf("look up tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+// Number returns the registered business number, or an error wrapping ErrNotFound.
+func (r *Registry) Number(ctx context.Context, phoneNumberID string) (Number, error) {
+	var n Number
+	if err := r.get(ctx, prefixPhone+phoneNumberID, &n); err != nil {
+		return Number{}, fmt.Errorf("look up phone number %s: %w", phoneNumberID, err)
+	}
+	return n, nil
+}
+
+// TenantOfWABA returns the id of the tenant that owns a WABA.
+func (r *Registry) TenantOfWABA(ctx context.Context, wabaID string) (string, error) {
+	var w wabaItem
+	if err := r.get(ctx, prefixWABA+wabaID, &w); err != nil {
+		return "", fmt.Errorf("look up WABA %s: %w", wabaID, err)
+	}
+	return w.TenantID, nil
+}
+
+// Put writes a tenant and its numbers in one transaction. A number or WABA
+// already registered to another tenant makes it fail: a number belongs to
+// one tenant only.
+func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
+	if t.ID == "" {
+		return fault.Invalidf("put tenant: empty tenant id")
+	}
+	if t.Status == "" {
+		t.Status = StatusActive
+	}
+	t.PhoneNumbers, t.WABAIDs = nil, nil
+	seenWABA := map[string]bool{}
+	var items []ddbtypes.TransactWriteItem
+	for _, n := range numbers {
+		if n.PhoneNumberID == "" {
+			return fault.Invalidf("put tenant %s: number without phone_number_id", t.ID)
+		}
+		n.TenantID = t.ID
+		t.PhoneNumbers = append(t.PhoneNumbers, n.PhoneNumberID)
+		item, err := r.item(prefixPhone+n.PhoneNumberID, n)
+		if err != nil {
+			return err
+		}
+		items = append(items, r.ownedPut(item, t.ID))
+		if n.WABAID != "" && !seenWABA[n.WABAID] {
+			seenWABA[n.WABAID] = true
+			t.WABAIDs = append(t.WABAIDs, n.WABAID)
+			w, err := r.item(prefixWABA+n.WABAID, wabaItem{WABAID: n.WABAID, TenantID: t.ID})
+			if err != nil {
+				return err
+			}
+			items = append(items, r.ownedPut(w, t.ID))
+		}
+	}
+	ti, err := r.item(prefixTenant+t.ID, t)
+	if err != nil {
+		return err
+	}
+	items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(r.Table), Item: ti}})
+	if _, err := r.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
+		return fmt.Errorf("put tenant %s: %w", t.ID, err)
+	}
+	r.forget(prefixTenant + t.ID)
+	for _, n := range t.PhoneNumbers {
+		r.forget(prefixPhone + n)
+	}
+	for _, w := range t.WABAIDs {
+		r.forget(prefixWABA + w)
+	}
+	return nil
+}
+
+// SetStatus enables or disables a tenant.
+func (r *Registry) SetStatus(ctx context.Context, id, status string) error {
+	t, err := r.Tenant(ctx, id)
+	if err != nil {
+		return err
+	}
+	t.Status = status
+	item, err := r.item(prefixTenant+id, t)
+	if err != nil {
+		return err
+	}
+	if _, err := r.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
+		return fmt.Errorf("set tenant %s status: %w", id, err)
+	}
+	r.forget(prefixTenant + id)
+	return nil
+}
+
+// SetThroughput records a number's new messages-per-second limit.
+func (r *Registry) SetThroughput(ctx context.Context, phoneNumberID string, perSecond int) error {
+	n, err := r.Number(ctx, phoneNumberID)
+	if err != nil {
+		return err
+	}
+	n.Throughput = perSecond
+	item, err := r.item(prefixPhone+phoneNumberID, n)
+	if err != nil {
+		return err
+	}
+	if _, err := r.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
+		return fmt.Errorf("set throughput of %s: %w", phoneNumberID, err)
+	}
+	r.forget(prefixPhone + phoneNumberID)
+	return nil
+}
+
+// List returns every tenant.
+func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
+	var out []Tenant
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		page, err := r.API.Scan(ctx, &dynamodb.ScanInput{
+			TableName:                 aws.String(r.Table),
+			FilterExpression:          aws.String("begins_with(pk, :p)"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": &ddbtypes.AttributeValueMemberS{Value: prefixTenant}},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		for _, it := range page.Items {
+			var t Tenant
+			if err := attributevalue.UnmarshalMap(it, &t); err != nil {
+				return nil, fmt.Errorf("list tenants: decode: %w", err)
+			}
+			out = append(out, t)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
+// ownedPut writes item unless the key belongs to another tenant.
+func (r *Registry) ownedPut(item map[string]ddbtypes.AttributeValue, tenantID string) ddbtypes.TransactWriteItem {
+	return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{
+		TableName:                 aws.String(r.Table),
+		Item:                      item,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR tenant_id = :t"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberS{Value: tenantID}},
+	}}
+}
+
+func (r *Registry) item(pk string, v any) (map[string]ddbtypes.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", pk, err)
+	}
+	item["pk"] = &ddbtypes.AttributeValueMemberS{Value: pk}
+	return item, nil
+}
+
+func (r *Registry) get(ctx context.Context, pk string, out any) error {
+	item, err := r.lookup(ctx, pk)
+	if err != nil {
+		return err
+	}
+	if item == nil {
+		return ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(item, out); err != nil {
+		return fault.PermanentErr(fmt.Errorf("decode %s: %w", pk, err))
+	}
+	return nil
+}
+
+func (r *Registry) lookup(ctx context.Context, pk string) (map[string]ddbtypes.AttributeValue, error) {
+	now := r.now()
+	r.mu.Lock()
+	if c, ok := r.cache[pk]; ok && now.Before(c.expires) {
+		r.mu.Unlock()
+		return c.item, nil
+	}
+	r.mu.Unlock()
+	out, err := r.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(r.Table),
+		Key:       map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+	})
+	if err != nil {
+		return nil, fault.Retryable(err)
+	}
+	ttl := r.ttl()
+	if out.Item == nil {
+		ttl /= 10
+	}
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]cached{}
+	}
+	r.cache[pk] = cached{item: out.Item, expires: now.Add(ttl)}
+	r.mu.Unlock()
+	return out.Item, nil
+}
+
+func (r *Registry) forget(pk string) {
+	r.mu.Lock()
+	delete(r.cache, pk)
+	r.mu.Unlock()
+}
+
+func (r *Registry) ttl() time.Duration {
+	if r.TTL > 0 {
+		return r.TTL
+	}
+	return time.Minute
+}
+
+func (r *Registry) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
