@@ -1,0 +1,171 @@
+// Package graphsim simulates Meta's side of the WhatsApp Cloud API for the
+// local connector and the tests: it sends signed webhooks the way Meta does
+// (inbound messages, statuses), and serves the Graph API endpoints the
+// connector calls (sending messages under Meta's throughput and pair limits,
+// media lookups with expiring URLs, uploads), checking bearer tokens per
+// business number. It exists only to run and test locally; no function
+// imports it.
+//
+// Features live in their own files: inbound.go (simulated users sending
+// messages), messages.go (POST /{phone-number-id}/messages and the record of
+// accepted messages), media.go (media ids, download URLs, uploads) and
+// statuses.go (status webhooks for accepted messages).
+package graphsim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+// Number is a business phone number the simulator serves.
+type Number struct {
+	PhoneNumberID      string
+	WABAID             string
+	DisplayPhoneNumber string
+	AccessToken        string // the bearer token Graph calls for this number must carry
+	// Throughput is the messages-per-second limit enforced on sends
+	// (default 80).
+	Throughput int
+	// WebhookURL and AppSecret say where and how webhooks for this number are
+	// posted; empty means Config's.
+	WebhookURL string
+	AppSecret  string
+}
+
+// Config configures a Sim.
+type Config struct {
+	// WebhookURL is where webhooks are posted (the connector's /webhook).
+	WebhookURL string
+	// AppSecret signs webhooks (X-Hub-Signature-256).
+	AppSecret string
+	Numbers   []Number
+	// BaseURL is the simulator's own address, used in media download URLs.
+	BaseURL string
+	// Now overrides the clock (tests).
+	Now func() time.Time
+	// HTTPClient posts webhooks (default: 10-second timeout).
+	HTTPClient *http.Client
+}
+
+// Accepted is a message the simulator accepted from the connector.
+type Accepted struct {
+	WAMID         string    `json:"wamid"`
+	PhoneNumberID string    `json:"phone_number_id"`
+	To            string    `json:"to"`
+	Type          string    `json:"type"`
+	Body          []byte    `json:"body"` // the request body exactly as received
+	At            time.Time `json:"accepted_at"`
+}
+
+// Sim is the simulator. Create it with New; it is an http.Handler and safe
+// for concurrent use.
+type Sim struct {
+	cfg     Config
+	mux     *http.ServeMux
+	numbers map[string]*Number
+
+	mu       sync.Mutex
+	messages messageState
+	media    mediaState
+	statuses statusState
+}
+
+// New builds a simulator.
+func New(cfg Config) *Sim {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	s := &Sim{cfg: cfg, mux: http.NewServeMux(), numbers: map[string]*Number{}}
+	for i := range cfg.Numbers {
+		n := cfg.Numbers[i]
+		if n.Throughput <= 0 {
+			n.Throughput = 80
+		}
+		s.numbers[n.PhoneNumberID] = &n
+	}
+	s.routeInbound(s.mux)
+	s.routeMessages(s.mux)
+	s.routeMedia(s.mux)
+	s.routeStatuses(s.mux)
+	return s
+}
+
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// number returns the number and whether the request's bearer token is its
+// token. It writes Meta's error answer when not.
+func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, phoneNumberID string) (*Number, bool) {
+	n, ok := s.numbers[phoneNumberID]
+	if !ok {
+		writeError(w, http.StatusBadRequest, 100, "GraphMethodException",
+			fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist", phoneNumberID), "")
+		return nil, false
+	}
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token == "" || token != n.AccessToken {
+		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+		return nil, false
+	}
+	return n, true
+}
+
+// anyTokenNumber returns the number whose token the request carries.
+func (s *Sim) tokenNumber(r *http.Request) (*Number, bool) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if token == "" {
+		return nil, false
+	}
+	for _, n := range s.numbers {
+		if n.AccessToken == token {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+// PostWebhook signs payload like Meta and posts it to the number's webhook.
+func (s *Sim) PostWebhook(ctx context.Context, n *Number, payload []byte) error {
+	url, secret := s.cfg.WebhookURL, s.cfg.AppSecret
+	if n != nil && n.WebhookURL != "" {
+		url, secret = n.WebhookURL, n.AppSecret
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign(secret, payload))
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("post webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("post webhook: HTTP %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// writeError answers like the Graph API does.
+func writeError(w http.ResponseWriter, status, code int, typ, message, details string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body := fmt.Sprintf(`{"error":{"message":%q,"type":%q,"code":%d`, message, typ, code)
+	if details != "" {
+		body += fmt.Sprintf(`,"error_data":{"messaging_product":"whatsapp","details":%q}`, details)
+	}
+	body += `,"fbtrace_id":"AsimTrace` + fmt.Sprint(code) + `"}}`
+	_, _ = io.WriteString(w, body)
+}

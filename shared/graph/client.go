@@ -1,0 +1,117 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// DefaultVersion is the Graph API version used when none is configured.
+const DefaultVersion = "v23.0"
+
+// DefaultBaseURL is Meta's Graph API host.
+const DefaultBaseURL = "https://graph.facebook.com"
+
+// Doer sends HTTP requests; *http.Client satisfies it.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Client calls the Graph API. It is safe for concurrent use.
+type Client struct {
+	BaseURL string // default DefaultBaseURL
+	Version string // default DefaultVersion
+	HTTP    Doer   // default a client with a 20-second timeout
+}
+
+var defaultHTTP = &http.Client{Timeout: 20 * time.Second}
+
+// URL returns the versioned Graph URL of path (which starts with "/").
+func (c *Client) URL(path string) string {
+	base := strings.TrimRight(c.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	v := c.Version
+	if v == "" {
+		v = DefaultVersion
+	}
+	return base + "/" + v + path
+}
+
+func (c *Client) http() Doer {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+// DoJSON sends a request with an optional JSON body and decodes a JSON
+// answer into out (when out is not nil). A non-2xx answer becomes an *Error.
+func (c *Client) DoJSON(ctx context.Context, token, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fault.InvalidErr(fmt.Errorf("%s %s: encode body: %w", method, path, err))
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL(path), body)
+	if err != nil {
+		return fault.InvalidErr(fmt.Errorf("%s %s: %w", method, path, err))
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.Do(req, token, out)
+}
+
+// Do sends req with the bearer token and decodes a JSON answer into out.
+func (c *Client) Do(req *http.Request, token string, out any) error {
+	op := req.Method + " " + req.URL.Path
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.http().Do(req)
+	if err != nil {
+		// Transport errors and timeouts: Meta may or may not have acted.
+		return &Error{HTTPStatus: 0, Message: scrub(err.Error(), token), Transport: true, Op: op}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return &Error{HTTPStatus: resp.StatusCode, Message: "read response: " + err.Error(), Transport: true, Op: op}
+	}
+	if resp.StatusCode/100 != 2 {
+		return ParseError(op, resp.StatusCode, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &Error{HTTPStatus: resp.StatusCode, Message: "decode response: " + err.Error(), Op: op}
+	}
+	return nil
+}
+
+// scrub removes the token from s, in case a transport error echoes a URL or header.
+func scrub(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[redacted]")
+}
+
+// AsError returns the *Error in err's chain, if any.
+func AsError(err error) (*Error, bool) {
+	var ge *Error
+	ok := errors.As(err, &ge)
+	return ge, ok
+}

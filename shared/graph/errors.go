@@ -1,0 +1,127 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Error is a failed Graph API call: Meta's error object, the HTTP status,
+// or a transport failure (Transport true: no answer was read).
+type Error struct {
+	Op         string `json:"-"`
+	HTTPStatus int    `json:"-"`
+	Transport  bool   `json:"-"`
+
+	Code        int    `json:"code"`
+	Subcode     int    `json:"error_subcode,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Message     string `json:"message"`
+	Title       string `json:"error_user_title,omitempty"`
+	UserMessage string `json:"error_user_msg,omitempty"`
+	IsTransient bool   `json:"is_transient,omitempty"`
+	FBTraceID   string `json:"fbtrace_id,omitempty"`
+	Data        struct {
+		Details string `json:"details,omitempty"`
+	} `json:"error_data,omitempty"`
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Transport:
+		return fmt.Sprintf("graph %s: transport: %s", e.Op, e.Message)
+	case e.Code != 0:
+		s := fmt.Sprintf("graph %s: HTTP %d: code %d: %s", e.Op, e.HTTPStatus, e.Code, e.Message)
+		if e.Data.Details != "" {
+			s += ": " + e.Data.Details
+		}
+		return s
+	}
+	return fmt.Sprintf("graph %s: HTTP %d: %s", e.Op, e.HTTPStatus, e.Message)
+}
+
+// Details returns the most specific human-readable explanation Meta gave.
+func (e *Error) Details() string {
+	if e.Data.Details != "" {
+		return e.Data.Details
+	}
+	if e.UserMessage != "" {
+		return e.UserMessage
+	}
+	return e.Message
+}
+
+// Unwrap exposes the classification, so fault.ClassOf works on an *Error.
+func (e *Error) Unwrap() error {
+	return &fault.Error{Class: Classify(e), Code: e.CodeString(), Err: errNoDetail}
+}
+
+var errNoDetail = fmt.Errorf("graph error")
+
+// CodeString is Meta's code as a string, or "http_<status>" when Meta gave
+// none, or "transport".
+func (e *Error) CodeString() string {
+	switch {
+	case e.Code != 0:
+		return strconv.Itoa(e.Code)
+	case e.Transport:
+		return "transport"
+	}
+	return "http_" + strconv.Itoa(e.HTTPStatus)
+}
+
+// ParseError builds an *Error from a non-2xx Graph answer.
+func ParseError(op string, status int, body []byte) *Error {
+	var env struct {
+		Error *Error `json:"error"`
+	}
+	if json.Unmarshal(body, &env) == nil && env.Error != nil {
+		env.Error.Op, env.Error.HTTPStatus = op, status
+		return env.Error
+	}
+	msg := string(body)
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return &Error{Op: op, HTTPStatus: status, Message: msg}
+}
+
+// Error codes the connector treats specially.
+const (
+	CodeInvalidToken  = 190
+	CodeThroughput    = 130429
+	CodePairRateLimit = 131056
+	CodeWindowClosed  = 131047
+	CodeSpamRateLimit = 131048
+	CodeMediaDownload = 131052
+)
+
+// Classify decides whether a Graph failure is worth retrying. It keys on
+// Meta's code (see META_RULES.md), then on is_transient, then on the HTTP
+// status.
+func Classify(e *Error) fault.Class {
+	if e.Transport {
+		return fault.Retry
+	}
+	switch c := e.Code; {
+	case c == CodeThroughput, c == CodePairRateLimit, c == 131000, c == 131016, c == 4, c == 80007, c == 2,
+		c == 1, c == 17, c == 32, c == 613:
+		return fault.Retry
+	case c == 100, c == CodeInvalidToken, c == 131026, c == CodeWindowClosed, c == CodeSpamRateLimit, c == 131051,
+		c == CodeMediaDownload, c == 131053, c == 368, c == 200, c == 10, c == 3,
+		c >= 132000 && c <= 132016, c == 132068, c == 132069, c == 131008, c == 131009, c == 131021, c == 131031:
+		return fault.Permanent
+	}
+	if e.IsTransient {
+		return fault.Retry
+	}
+	switch {
+	case e.HTTPStatus == 429, e.HTTPStatus >= 500:
+		return fault.Retry
+	case e.HTTPStatus >= 400:
+		return fault.Permanent
+	}
+	return fault.Retry
+}
