@@ -1,0 +1,132 @@
+// Package window tracks WhatsApp's 24-hour customer service window per
+// business number and contact: an inbound message opens or refreshes it;
+// outside it only template messages may be sent (Meta error 131047). Records
+// live in the state table as "window#{phone_number_id}#{wa_id}".
+package window
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Length is how long a window stays open after the contact's last message.
+const Length = 24 * time.Hour
+
+// keep is how long a record outlives its window (for history and late events).
+const keep = 8 * 24 * time.Hour
+
+// API is the part of the DynamoDB client Store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Store reads and writes window records. It is safe for concurrent use.
+type Store struct {
+	API   API
+	Table string
+	Now   func() time.Time
+}
+
+func key(phoneNumberID, waID string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "window#" + phoneNumberID + "#" + waID}}
+}
+
+func num(t time.Time) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
+}
+
+// RecordInbound notes an inbound message sent at `at`. Out-of-order calls are
+// harmless: the record only moves forward.
+func (s Store) RecordInbound(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 key(phoneNumberID, waID),
+		UpdateExpression:    aws.String("SET last_inbound_at = :t, expires_at = :e"),
+		ConditionExpression: aws.String("attribute_not_exists(last_inbound_at) OR last_inbound_at < :t"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":t": num(at), ":e": num(at.Add(keep)),
+		},
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return nil // a later message is already recorded
+	}
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("record inbound window for %s: %w", phoneNumberID, err))
+	}
+	return nil
+}
+
+// Close marks the window closed as of `at` (Meta answered 131047), so the
+// sender stops trying free-form messages until the contact writes again.
+func (s Store) Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        aws.String(s.Table),
+		Key:              key(phoneNumberID, waID),
+		UpdateExpression: aws.String("SET closed_at = :t, expires_at = if_not_exists(expires_at, :e)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":t": num(at), ":e": num(at.Add(keep)),
+		},
+	})
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("close window for %s: %w", phoneNumberID, err))
+	}
+	return nil
+}
+
+// State is a contact's window as recorded.
+type State struct {
+	LastInbound time.Time // zero when the contact never wrote
+	ClosedAt    time.Time // zero unless Meta reported the window closed
+}
+
+// Open reports whether free-form messages may be sent at now.
+func (st State) Open(now time.Time) bool {
+	if st.LastInbound.IsZero() || now.Sub(st.LastInbound) >= Length {
+		return false
+	}
+	return st.ClosedAt.IsZero() || st.ClosedAt.Before(st.LastInbound)
+}
+
+// Get reads a contact's window (strongly consistent).
+func (s Store) Get(ctx context.Context, phoneNumberID, waID string) (State, error) {
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(phoneNumberID, waID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return State{}, fault.Retryable(fmt.Errorf("read window for %s: %w", phoneNumberID, err))
+	}
+	var st State
+	if v, ok := out.Item["last_inbound_at"].(*ddbtypes.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		st.LastInbound = time.Unix(n, 0)
+	}
+	if v, ok := out.Item["closed_at"].(*ddbtypes.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		st.ClosedAt = time.Unix(n, 0)
+	}
+	return st, nil
+}
+
+// IsOpen reports whether a free-form message to waID may be sent now.
+func (s Store) IsOpen(ctx context.Context, phoneNumberID, waID string) (bool, error) {
+	st, err := s.Get(ctx, phoneNumberID, waID)
+	if err != nil {
+		return false, err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return st.Open(now()), nil
+}
