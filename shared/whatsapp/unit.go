@@ -57,8 +57,8 @@ type messagesValue struct {
 // Unit is one independently processable piece of a webhook payload, as it
 // travels on the inbound queue. Item holds the raw JSON of the one message,
 // status or error; Value holds the raw JSON of the whole change value for
-// KindChange. Contacts are the payload's contacts (they name the sender of
-// messages). Route and RouteTenant say which webhook route received it.
+// KindChange. Contacts are the change's contacts (they name the sender of
+// messages and the recipient of echoes and statuses). Route and RouteTenant say which webhook route received it.
 type Unit struct {
 	Version     int               `json:"v"`
 	Route       string            `json:"route"`                  // RoutePlatform or RouteTenant
@@ -146,6 +146,7 @@ func Split(body []byte) ([]Unit, error) {
 			for _, s := range v.Statuses {
 				u := base
 				u.Kind = KindStatus
+				u.Contacts = v.Contacts
 				u.Item = s
 				add(u)
 			}
@@ -164,28 +165,39 @@ func Split(body []byte) ([]Unit, error) {
 }
 
 // Contact returns the WhatsApp id of the user the unit is about: the sender
-// of a message, the recipient of a status, or the first contact listed.
-// It is empty for account-level changes.
+// of a message, the recipient of an echo or a status, or else the first
+// contact listed. Users who hide their phone number are known only by their
+// business-scoped user id (BSUID: from_user_id, to_user_id,
+// recipient_user_id, contacts[].user_id), which is returned when no phone
+// number is given. It is empty for account-level changes.
 func (u Unit) Contact() string {
-	var probe struct {
-		From        string `json:"from"`
-		To          string `json:"to"`
-		RecipientID string `json:"recipient_id"`
-		UserID      string `json:"user_id"`
+	var p struct {
+		From            string `json:"from"`
+		FromUserID      string `json:"from_user_id"`
+		To              string `json:"to"`
+		ToUserID        string `json:"to_user_id"`
+		RecipientID     string `json:"recipient_id"`
+		RecipientUserID string `json:"recipient_user_id"`
+		UserID          string `json:"user_id"`
 	}
 	if len(u.Item) > 0 {
-		_ = json.Unmarshal(u.Item, &probe)
-		switch {
-		case u.Kind == KindEcho && probe.To != "":
-			return probe.To
-		case probe.From != "":
-			return probe.From
-		case probe.To != "":
-			return probe.To
-		case probe.RecipientID != "":
-			return probe.RecipientID
-		case probe.UserID != "":
-			return probe.UserID
+		// A field of an unexpected type fails only that field; the rest is
+		// still worth reading.
+		_ = json.Unmarshal(u.Item, &p)
+		var order []string
+		switch u.Kind {
+		case KindEcho:
+			order = []string{p.To, p.ToUserID, p.From, p.FromUserID}
+		case KindStatus:
+			order = []string{p.RecipientID, p.RecipientUserID}
+		default:
+			order = []string{p.From, p.FromUserID, p.To, p.ToUserID, p.RecipientID, p.RecipientUserID}
+		}
+		order = append(order, p.UserID)
+		for _, id := range order {
+			if id != "" {
+				return id
+			}
 		}
 	}
 	for _, c := range u.Contacts {
@@ -193,13 +205,12 @@ func (u Unit) Contact() string {
 			WaID   string `json:"wa_id"`
 			UserID string `json:"user_id"`
 		}
-		if json.Unmarshal(c, &ct) == nil {
-			if ct.WaID != "" {
-				return ct.WaID
-			}
-			if ct.UserID != "" {
-				return ct.UserID
-			}
+		_ = json.Unmarshal(c, &ct)
+		if ct.WaID != "" {
+			return ct.WaID
+		}
+		if ct.UserID != "" {
+			return ct.UserID
 		}
 	}
 	return ""
