@@ -4,7 +4,8 @@
 // account change) is one Event. The top-level fields are fixed because the
 // core keys on them; schema/event.schema.json publishes the whole contract.
 //
-// It imports only the standard library.
+// It imports only the standard library and the domain packages whatsapp (the
+// units it normalizes) and fault (to classify bad input).
 package event
 
 import (
@@ -54,10 +55,12 @@ type Event struct {
 
 // Contact is a WhatsApp user.
 type Contact struct {
-	WaID     string `json:"wa_id,omitempty"`
-	UserID   string `json:"user_id,omitempty"` // business-scoped user id, when Meta sends one
-	Name     string `json:"name,omitempty"`
-	Username string `json:"username,omitempty"`
+	WaID   string `json:"wa_id,omitempty"`
+	UserID string `json:"user_id,omitempty"` // business-scoped user id (BSUID), when Meta sends one
+	// ParentUserID is the BSUID shared by a business portfolio's apps.
+	ParentUserID string `json:"parent_user_id,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Username     string `json:"username,omitempty"`
 }
 
 // Error is an error Meta reported, kept with its code.
@@ -90,18 +93,24 @@ func ID(parts ...string) string {
 	return "evt_" + hex.EncodeToString(sum[:16])
 }
 
+// maxUnix is 9999-12-31T23:59:59Z, the last instant RFC 3339 can write.
+const maxUnix = 253402300799
+
 // UnixTime converts one of Meta's decimal Unix-second timestamps to RFC 3339
-// in UTC. It returns "" when ts is not a number.
+// in UTC. It returns "" when ts is not a number or lies beyond year 9999.
 func UnixTime(ts string) string {
-	var sec int64
-	if ts == "" {
+	if ts == "" || len(ts) > 12 {
 		return ""
 	}
+	var sec int64
 	for _, r := range ts {
 		if r < '0' || r > '9' {
 			return ""
 		}
 		sec = sec*10 + int64(r-'0')
+	}
+	if sec > maxUnix {
+		return ""
 	}
 	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
 }
