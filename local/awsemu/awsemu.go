@@ -1,6 +1,10 @@
 // Package awsemu runs the embedded AWS emulator (github.com/sivchari/kumo)
 // in-process and builds aws-sdk-go-v2 configuration pointed at it. It exists
 // for the local connector and for tests; no function imports it.
+//
+// Every request goes through a small front that fills in what kumo leaves
+// out of SQS answers (see sqsfix.go), so that consumers see the same
+// message attributes as on AWS.
 package awsemu
 
 import (
@@ -25,14 +29,30 @@ type Emulator struct {
 	// URL is the endpoint every AWS client should use.
 	URL string
 
-	srv      *kumo.Server
-	frontend *http.Server
+	srv     *kumo.Server
+	handler http.Handler
+	fronts  []*http.Server
 }
 
 // Start runs kumo on a random loopback port.
 func Start() *Emulator {
 	srv := kumo.NewServer()
-	return &Emulator{URL: srv.URL, srv: srv}
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		// kumo's URL comes from httptest and always parses.
+		panic("awsemu: kumo URL: " + err.Error())
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	e := &Emulator{srv: srv, handler: newSQSFix().wrap(proxy)}
+	if err := e.serve("127.0.0.1:0"); err != nil {
+		panic("awsemu: listen on loopback: " + err.Error())
+	}
+	return e
 }
 
 // StartTest runs kumo for the length of a test.
@@ -47,17 +67,17 @@ func StartTest(tb testing.TB) *Emulator {
 // as well, so the aws CLI and other programs can use a fixed endpoint, and
 // makes URL that address.
 func (e *Emulator) Listen(addr string) error {
-	target, err := url.Parse(e.srv.URL)
-	if err != nil {
-		return err
-	}
+	return e.serve(addr)
+}
+
+func (e *Emulator) serve(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	e.frontend = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go e.frontend.Serve(ln)
+	s := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
+	e.fronts = append(e.fronts, s)
+	go s.Serve(ln)
 	e.URL = "http://" + ln.Addr().String()
 	return nil
 }
@@ -74,12 +94,15 @@ func (e *Emulator) Config() aws.Config {
 	}
 }
 
-// Close stops the emulator and its fixed-address front, if any.
+// Close stops the emulator and its fronts.
 func (e *Emulator) Close() {
-	if e.frontend != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = e.frontend.Shutdown(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, s := range e.fronts {
+		// Long polls would hold Shutdown for up to 20 s: close them.
+		if err := s.Shutdown(ctx); err != nil {
+			_ = s.Close()
+		}
 	}
 	e.srv.Close()
 }

@@ -1,0 +1,190 @@
+package awsemu
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+)
+
+// sqsFix restores the FIFO system attributes kumo (v0.33) leaves out of
+// ReceiveMessage answers: MessageGroupId, MessageDeduplicationId and
+// SequenceNumber (kumo sends the last one outside Attributes, where the SDK
+// drops it). Consumers keep FIFO order per group with MessageGroupId, as
+// Lambda's event source mapping does, so it must be there locally too.
+//
+// It remembers each FIFO message's group and deduplication id from the
+// SendMessage/SendMessageBatch exchange, keyed by message id, and forgets
+// it when the message is deleted.
+type sqsFix struct {
+	mu      sync.Mutex
+	byID    map[string]fifoInfo
+	handles map[string]string // receipt handle -> message id
+}
+
+type fifoInfo struct {
+	group, dedup string
+	handle       string // latest receipt handle
+}
+
+func newSQSFix() *sqsFix {
+	return &sqsFix{byID: map[string]fifoInfo{}, handles: map[string]string{}}
+}
+
+const targetPrefix = "AmazonSQS."
+
+func (f *sqsFix) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action := r.Header.Get("X-Amz-Target")
+		switch action {
+		case targetPrefix + "SendMessage", targetPrefix + "SendMessageBatch", targetPrefix + "ReceiveMessage",
+			targetPrefix + "DeleteMessage", targetPrefix + "DeleteMessageBatch":
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		req, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "read request", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(req))
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		out := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			out = f.apply(action[len(targetPrefix):], req, out)
+		}
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(out)
+	})
+}
+
+// apply records or applies what action tells; on anything it cannot read it
+// returns the answer unchanged.
+func (f *sqsFix) apply(action string, req, resp []byte) []byte {
+	switch action {
+	case "SendMessage":
+		var in struct{ MessageGroupId, MessageDeduplicationId string }
+		var out struct{ MessageId string }
+		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && in.MessageGroupId != "" {
+			f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId)
+		}
+	case "SendMessageBatch":
+		var in struct {
+			Entries []struct{ Id, MessageGroupId, MessageDeduplicationId string }
+		}
+		var out struct {
+			Successful []struct{ Id, MessageId string }
+		}
+		if json.Unmarshal(req, &in) != nil || json.Unmarshal(resp, &out) != nil {
+			return resp
+		}
+		for _, s := range out.Successful {
+			for _, e := range in.Entries {
+				if e.Id == s.Id && e.MessageGroupId != "" {
+					f.remember(s.MessageId, e.MessageGroupId, e.MessageDeduplicationId)
+				}
+			}
+		}
+	case "DeleteMessage":
+		var in struct{ ReceiptHandle string }
+		if json.Unmarshal(req, &in) == nil {
+			f.forget(in.ReceiptHandle)
+		}
+	case "DeleteMessageBatch":
+		var in struct {
+			Entries []struct{ Id, ReceiptHandle string }
+		}
+		var out struct {
+			Successful []struct{ Id string }
+		}
+		if json.Unmarshal(req, &in) != nil || json.Unmarshal(resp, &out) != nil {
+			return resp
+		}
+		for _, s := range out.Successful {
+			for _, e := range in.Entries {
+				if e.Id == s.Id {
+					f.forget(e.ReceiptHandle)
+				}
+			}
+		}
+	case "ReceiveMessage":
+		return f.fillReceive(resp)
+	}
+	return resp
+}
+
+func (f *sqsFix) remember(id, group, dedup string) {
+	f.mu.Lock()
+	f.byID[id] = fifoInfo{group: group, dedup: dedup}
+	f.mu.Unlock()
+}
+
+func (f *sqsFix) forget(handle string) {
+	f.mu.Lock()
+	if id, ok := f.handles[handle]; ok {
+		delete(f.handles, handle)
+		delete(f.byID, id)
+	}
+	f.mu.Unlock()
+}
+
+// fillReceive adds the FIFO attributes to each received message, leaving
+// every other byte of the message (body, MD5s) as kumo sent it.
+func (f *sqsFix) fillReceive(resp []byte) []byte {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(resp, &out) != nil {
+		return resp
+	}
+	var msgs []map[string]json.RawMessage
+	if raw, ok := out["Messages"]; !ok || json.Unmarshal(raw, &msgs) != nil {
+		return resp
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range msgs {
+		var id, handle, seq string
+		_ = json.Unmarshal(m["MessageId"], &id)
+		_ = json.Unmarshal(m["ReceiptHandle"], &handle)
+		_ = json.Unmarshal(m["SequenceNumber"], &seq)
+		info, ok := f.byID[id]
+		if !ok {
+			continue
+		}
+		attrs := map[string]string{}
+		if raw, ok := m["Attributes"]; ok {
+			_ = json.Unmarshal(raw, &attrs)
+		}
+		attrs["MessageGroupId"] = info.group
+		if info.dedup != "" {
+			attrs["MessageDeduplicationId"] = info.dedup
+		}
+		if seq != "" {
+			attrs["SequenceNumber"] = seq
+		}
+		if _, ok := attrs["SenderId"]; !ok {
+			attrs["SenderId"] = "AIDALOCALWACLOUD"
+		}
+		m["Attributes"], _ = json.Marshal(attrs)
+		if info.handle != "" {
+			delete(f.handles, info.handle)
+		}
+		info.handle = handle
+		f.byID[id] = info
+		f.handles[handle] = id
+	}
+	out["Messages"], _ = json.Marshal(msgs)
+	b, err := json.Marshal(out)
+	if err != nil {
+		return resp
+	}
+	return b
+}
