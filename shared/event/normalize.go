@@ -41,6 +41,9 @@ func Normalize(u whatsapp.Unit, tenantID string) ([]Event, error) {
 }
 
 func envelope(u whatsapp.Unit, tenantID, typ, metaTimestamp string) (Event, error) {
+	if tenantID == "" {
+		return Event{}, errors.New("no tenant id")
+	}
 	if u.Metadata.PhoneNumberID == "" {
 		return Event{}, errors.New("no metadata.phone_number_id")
 	}
@@ -286,7 +289,7 @@ func contact(raw []json.RawMessage, waID, userID string) *Contact {
 	if waID != "" || userID != "" {
 		return &Contact{WaID: waID, UserID: userID}
 	}
-	if len(cs) == 1 {
+	if len(cs) == 1 && (cs[0].WaID != "" || cs[0].UserID != "") {
 		return pick(cs[0])
 	}
 	return nil
