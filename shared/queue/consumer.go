@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -65,10 +66,13 @@ type Consumer struct {
 // Run processes the batch; it is what the Lambda handler returns.
 func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	var resp events.SQSEventResponse
-	blocked := map[string]bool{}
+	// blocked holds, per FIFO group, the error that stopped it. Records held
+	// back behind it get the same delay, so the group resumes as one.
+	blocked := map[string]error{}
 	for _, rec := range ev.Records {
 		group := rec.Attributes["MessageGroupId"]
-		if group != "" && blocked[group] {
+		if cause, ok := blocked[group]; ok && group != "" {
+			c.delay(ctx, rec, cause)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			continue
 		}
@@ -87,22 +91,42 @@ func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventR
 			}
 		default:
 			log.Warn("record will be retried", "error", err.Error(), "receive_count", rec.Attributes["ApproximateReceiveCount"])
-			c.delay(ctx, rec)
+			c.delay(ctx, rec, err)
 		}
 		if group != "" {
-			blocked[group] = true
+			blocked[group] = err
 		}
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 	}
 	return resp, nil
 }
 
-func (c Consumer) delay(ctx context.Context, rec events.SQSMessage) {
-	if c.Backoff == nil || c.QueueURL == "" || rec.ReceiptHandle == "" {
+// RetryAfter is implemented by errors that know how long to wait before
+// the next attempt (an HTTP Retry-After); the consumer waits at least that.
+type RetryAfter interface {
+	RetryAfter() time.Duration
+}
+
+// maxVisibility is SQS's limit for a visibility timeout.
+const maxVisibility = 12 * time.Hour
+
+func (c Consumer) delay(ctx context.Context, rec events.SQSMessage, cause error) {
+	if c.QueueURL == "" || rec.ReceiptHandle == "" {
 		return
 	}
-	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	d := c.Backoff(max(n, 1))
+	var d time.Duration
+	if c.Backoff != nil {
+		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+		d = c.Backoff(max(n, 1))
+	}
+	var ra RetryAfter
+	if errors.As(cause, &ra) {
+		d = max(d, ra.RetryAfter())
+	}
+	if d <= 0 {
+		return
+	}
+	d = min(d, maxVisibility)
 	_, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(c.QueueURL),
 		ReceiptHandle:     aws.String(rec.ReceiptHandle),

@@ -1,0 +1,401 @@
+// Package inbound is the InboundFunction: it takes the units the webhook
+// stored on the inbound queue, finds the tenant each belongs to, makes sure
+// each Meta event is processed once (dedup), and routes it on:
+//
+//   - messages, echoes and value-level errors are normalized into core
+//     events (CoreEventsQueue); a message opens the contact's 24-hour window
+//     and a media message also becomes a media job (MediaQueue);
+//   - statuses and account-level changes go, tenant filled in, to the
+//     status function (StatusQueue);
+//   - anything that cannot be delivered (unknown number, a tenant route
+//     naming another tenant's number, a disabled tenant, a change nothing
+//     normalizes) is parked in S3 with its reason. Nothing is dropped.
+package inbound
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/dedup"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/parking"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+// Registry resolves numbers and WABAs to tenants. Errors wrap
+// tenant.ErrNotFound for what is not registered; other errors are Retry.
+type Registry interface {
+	Number(ctx context.Context, phoneNumberID string) (tenant.Number, error)
+	TenantOfWABA(ctx context.Context, wabaID string) (string, error)
+	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
+}
+
+// Deduper claims a Meta event before it is routed and marks it done after.
+type Deduper interface {
+	Claim(ctx context.Context, key, owner string) (dedup.Outcome, error)
+	Done(ctx context.Context, key string) error
+}
+
+// Windows records inbound messages for the 24-hour customer service window.
+type Windows interface {
+	RecordInbound(ctx context.Context, phoneNumberID, waID string, at time.Time) error
+}
+
+// Publisher writes messages to a queue; an error means some were not
+// accepted and the whole publish may be repeated.
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// Parker keeps what cannot be delivered.
+type Parker interface {
+	Park(ctx context.Context, reason string, body []byte, m parking.Meta) (string, error)
+}
+
+// Handler is the inbound function.
+type Handler struct {
+	Registry Registry
+	Dedup    Deduper
+	Windows  Windows
+	Queue    Publisher
+	Parking  Parker
+	// Consumer runs the batch; its Handle is set by Handle.
+	Consumer           queue.Consumer
+	CoreEventsQueueURL string
+	MediaQueueURL      string
+	StatusQueueURL     string
+	Metrics            *metrics.Recorder
+	Log                *slog.Logger
+}
+
+// Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
+// INBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL, MEDIA_QUEUE_URL, STATUS_QUEUE_URL,
+// TENANTS_TABLE, STATE_TABLE, DATA_BUCKET and S3_USE_PATH_STYLE.
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	for _, k := range []string{"INBOUND_QUEUE_URL", "INBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL", "MEDIA_QUEUE_URL",
+		"STATUS_QUEUE_URL", "TENANTS_TABLE", "STATE_TABLE", "DATA_BUCKET"} {
+		if getenv(k) == "" {
+			return nil, fmt.Errorf("inbound setup: %s is not set", k)
+		}
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	sq := sqs.NewFromConfig(cfg)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
+	return &Handler{
+		Registry: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
+		Dedup:    dedup.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Windows:  window.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Queue:    queue.Publisher{API: sq},
+		Parking:  parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		Consumer: queue.Consumer{
+			API:      sq,
+			QueueURL: getenv("INBOUND_QUEUE_URL"),
+			DLQURL:   getenv("INBOUND_DLQ_URL"),
+			Backoff:  queue.Exponential(2*time.Second, 2*time.Minute),
+		},
+		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
+		MediaQueueURL:      getenv("MEDIA_QUEUE_URL"),
+		StatusQueueURL:     getenv("STATUS_QUEUE_URL"),
+		Metrics:            &metrics.Recorder{Function: "inbound"},
+	}, nil
+}
+
+// Metric names.
+const (
+	MetricEvents     = "InboundEvents"
+	MetricDuplicates = "InboundDuplicates"
+	MetricParked     = "InboundParked"
+	MetricMediaJobs  = "InboundMediaJobs"
+	MetricStatus     = "InboundRoutedToStatus"
+)
+
+// Handle processes one batch from the inbound queue.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	c := h.Consumer
+	c.Handle = h.process
+	if c.Log == nil {
+		c.Log = h.log()
+	}
+	return c.Run(ctx, ev)
+}
+
+// plan is what one unit turns into, decided before the claim so that the
+// dedup key can come from the normalized event.
+type plan struct {
+	key       string
+	events    []event.Event
+	mediaJobs []queue.MediaJob
+	window    bool // record the contact's inbound window
+	toStatus  bool
+	park      string // reason, when the unit cannot be delivered
+}
+
+func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
+	var u whatsapp.Unit
+	if err := json.Unmarshal([]byte(rec.Body), &u); err != nil {
+		return fault.Invalidf("decode inbound unit: %v", err)
+	}
+	if u.Kind == "" || (u.Route != whatsapp.RoutePlatform && u.Route != whatsapp.RouteTenant) ||
+		(u.Route == whatsapp.RouteTenant && u.RouteTenant == "") {
+		return fault.Invalidf("decode inbound unit: kind %q, route %q, route tenant %q is not a unit the webhook writes", u.Kind, u.Route, u.RouteTenant)
+	}
+	log := h.log().With("phone_number_id", u.Metadata.PhoneNumberID, "waba_id", u.WABAID, "kind", u.Kind, "route", u.Route)
+
+	tenantID, reason, err := h.resolve(ctx, u)
+	if err != nil {
+		return fmt.Errorf("resolve tenant of %s unit: %w", u.Kind, err)
+	}
+	if reason != "" {
+		return h.park(ctx, log, reason, []byte(rec.Body), u)
+	}
+	u.TenantID = tenantID
+	log = log.With("tenant_id", tenantID)
+
+	p := h.plan(u)
+	if p.park != "" {
+		return h.park(ctx, log, p.park, []byte(rec.Body), u)
+	}
+	if len(p.events) > 0 && p.events[0].Message != nil {
+		log = log.With("wamid", p.events[0].Message.ID)
+	}
+
+	outcome, err := h.Dedup.Claim(ctx, p.key, rec.MessageId)
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case dedup.Duplicate:
+		h.Metrics.Count(MetricDuplicates, 1)
+		log.Info("duplicate skipped", "dedup_key", p.key)
+		return nil
+	case dedup.Busy:
+		return fault.Retryable(fmt.Errorf("process %s: another worker holds its claim", p.key))
+	}
+
+	if err := h.deliver(ctx, u, p); err != nil {
+		// The claim stays ours (same SQS message id) and the retry re-claims
+		// it at once; the FIFO dedup ids and event ids make repeats harmless.
+		return err
+	}
+	if err := h.Dedup.Done(ctx, p.key); err != nil {
+		return err
+	}
+	log.Info("unit routed", "events", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
+	return nil
+}
+
+func (h *Handler) plan(u whatsapp.Unit) plan {
+	switch {
+	case u.Kind == whatsapp.KindStatus, u.Kind == whatsapp.KindChange && u.Field != "messages":
+		return plan{key: unitKey(u), toStatus: true}
+	case u.Kind == whatsapp.KindChange:
+		// A messages change with nothing but contacts.
+		evs, err := event.Normalize(u, u.TenantID)
+		if err != nil || len(evs) == 0 {
+			return plan{park: parking.ReasonUnhandledChange}
+		}
+		return plan{key: evs[0].EventID, events: evs}
+	}
+	evs, err := event.Normalize(u, u.TenantID)
+	if err != nil || len(evs) == 0 {
+		return plan{park: parking.ReasonNormalizeFailed}
+	}
+	p := plan{key: evs[0].EventID, events: evs, window: u.Kind == whatsapp.KindMessage}
+	if u.Kind == whatsapp.KindMessage || u.Kind == whatsapp.KindEcho {
+		if j, ok := mediaJob(u, evs[0]); ok {
+			p.mediaJobs = append(p.mediaJobs, j)
+		}
+	}
+	return p
+}
+
+// deliver does every downstream write of a claimed unit. Each is idempotent
+// (FIFO dedup ids, event ids, a window that only moves forward), so a retry
+// after a partial failure repeats them safely.
+func (h *Handler) deliver(ctx context.Context, u whatsapp.Unit, p plan) error {
+	if p.toStatus {
+		b, err := json.Marshal(u)
+		if err != nil {
+			return fault.PermanentErr(fmt.Errorf("encode %s unit for status queue: %w", u.Kind, err))
+		}
+		if err := h.Queue.Publish(ctx, h.StatusQueueURL, queue.Message{Body: string(b), GroupID: u.OrderKey(), DedupID: p.key}); err != nil {
+			return fault.Retryable(fmt.Errorf("route %s unit to status queue: %w", u.Kind, err))
+		}
+		h.Metrics.Count(MetricStatus, 1)
+		return nil
+	}
+	msgs := make([]queue.Message, 0, len(p.events))
+	for _, ev := range p.events {
+		m, err := queue.EventMessage(ev)
+		if err != nil {
+			return fault.PermanentErr(err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := h.Queue.Publish(ctx, h.CoreEventsQueueURL, msgs...); err != nil {
+		return fault.Retryable(fmt.Errorf("publish %d core events: %w", len(msgs), err))
+	}
+	h.Metrics.Count(MetricEvents, float64(len(msgs)))
+	if p.window {
+		if err := h.recordWindow(ctx, u); err != nil {
+			return err
+		}
+	}
+	if len(p.mediaJobs) > 0 {
+		jm := make([]queue.Message, 0, len(p.mediaJobs))
+		for _, j := range p.mediaJobs {
+			b, err := json.Marshal(j)
+			if err != nil {
+				return fault.PermanentErr(fmt.Errorf("encode media job %s: %w", j.MediaID, err))
+			}
+			jm = append(jm, queue.Message{Body: string(b), GroupID: j.TenantID + ":" + j.PhoneNumberID, DedupID: "media-" + j.MessageID})
+		}
+		if err := h.Queue.Publish(ctx, h.MediaQueueURL, jm...); err != nil {
+			return fault.Retryable(fmt.Errorf("publish %d media jobs: %w", len(jm), err))
+		}
+		h.Metrics.Count(MetricMediaJobs, float64(len(jm)))
+	}
+	return nil
+}
+
+func (h *Handler) recordWindow(ctx context.Context, u whatsapp.Unit) error {
+	contact := u.Contact()
+	if contact == "" || u.Metadata.PhoneNumberID == "" {
+		return nil
+	}
+	var m struct {
+		Timestamp string `json:"timestamp"`
+	}
+	_ = json.Unmarshal(u.Item, &m)
+	at, err := time.Parse(time.RFC3339, event.UnixTime(m.Timestamp))
+	if err != nil {
+		// No usable timestamp from Meta: the webhook's receipt time is the
+		// closest truth.
+		if at, err = time.Parse(time.RFC3339Nano, u.ReceivedAt); err != nil {
+			return nil
+		}
+	}
+	return h.Windows.RecordInbound(ctx, u.Metadata.PhoneNumberID, contact, at)
+}
+
+// resolve returns the tenant a unit belongs to, or the reason to park it.
+func (h *Handler) resolve(ctx context.Context, u whatsapp.Unit) (tenantID, reason string, err error) {
+	switch {
+	case u.Metadata.PhoneNumberID != "":
+		n, err := h.Registry.Number(ctx, u.Metadata.PhoneNumberID)
+		if errors.Is(err, tenant.ErrNotFound) {
+			return "", parking.ReasonUnknownPhoneNumber, nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		tenantID = n.TenantID
+	case u.WABAID != "":
+		id, err := h.Registry.TenantOfWABA(ctx, u.WABAID)
+		if errors.Is(err, tenant.ErrNotFound) {
+			return "", parking.ReasonUnknownWABA, nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		tenantID = id
+	default:
+		return "", parking.ReasonUnknownWABA, nil
+	}
+	// A tenant's own app can only speak for that tenant's numbers.
+	if u.Route == whatsapp.RouteTenant && tenantID != u.RouteTenant {
+		return "", parking.ReasonTenantMismatch, nil
+	}
+	t, err := h.Registry.Tenant(ctx, tenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return "", parking.ReasonUnknownPhoneNumber, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if t.Status == tenant.StatusDisabled {
+		return "", parking.ReasonTenantDisabled, nil
+	}
+	return tenantID, "", nil
+}
+
+func (h *Handler) park(ctx context.Context, log *slog.Logger, reason string, body []byte, u whatsapp.Unit) error {
+	key, err := h.Parking.Park(ctx, reason, body, parking.Meta{
+		Route: u.Route, RouteTenant: u.RouteTenant, TenantID: u.TenantID,
+		PhoneNumberID: u.Metadata.PhoneNumberID, WABAID: u.WABAID, ReceivedAt: u.ReceivedAt,
+	})
+	if err != nil {
+		return err
+	}
+	h.Metrics.Count(MetricParked, 1, "Reason", reason)
+	log.Warn("unit parked", "reason", reason, "key", key)
+	return nil
+}
+
+// unitKey identifies a status or change unit by what Meta said, not by when
+// it arrived.
+func unitKey(u whatsapp.Unit) string {
+	body := u.Item
+	if len(body) == 0 {
+		body = u.Value
+	}
+	sum := sha256.Sum256([]byte(u.Kind + "\x1f" + u.Field + "\x1f" + u.WABAID + "\x1f" + u.Metadata.PhoneNumberID + "\x1f" + string(body)))
+	return "unit_" + hex.EncodeToString(sum[:16])
+}
+
+// mediaKinds are the message types whose object carries a media id.
+var mediaKinds = map[string]bool{"image": true, "video": true, "audio": true, "document": true, "sticker": true}
+
+// mediaJob reads the media reference from the raw message. It uses the raw
+// item so that it works whatever the normalized event models.
+func mediaJob(u whatsapp.Unit, ev event.Event) (queue.MediaJob, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(u.Item, &m) != nil {
+		return queue.MediaJob{}, false
+	}
+	var typ string
+	_ = json.Unmarshal(m["type"], &typ)
+	if !mediaKinds[typ] {
+		return queue.MediaJob{}, false
+	}
+	var md struct {
+		ID       string `json:"id"`
+		MimeType string `json:"mime_type"`
+		SHA256   string `json:"sha256"`
+		Filename string `json:"filename"`
+	}
+	if json.Unmarshal(m[typ], &md) != nil || md.ID == "" {
+		return queue.MediaJob{}, false
+	}
+	var id string
+	_ = json.Unmarshal(m["id"], &id)
+	return queue.MediaJob{
+		TenantID: u.TenantID, PhoneNumberID: u.Metadata.PhoneNumberID, WABAID: u.WABAID,
+		MessageID: id, MediaID: md.ID, Kind: typ, MimeType: md.MimeType, SHA256: md.SHA256,
+		Filename: md.Filename, ContactWaID: u.Contact(), OccurredAt: ev.OccurredAt,
+	}, true
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}

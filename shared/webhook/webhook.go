@@ -1,0 +1,377 @@
+// Package webhook is the WebhookFunction: the HTTP endpoint Meta calls.
+//
+// GET answers Meta's subscription check. POST verifies X-Hub-Signature-256
+// over the exact raw body, splits the payload into units and stores all of
+// them on the inbound FIFO queue in one logical publish before answering
+// 200; if that store fails it answers 500 so Meta retries. The only AWS calls
+// on this path are the (cached) secret and registry reads and the
+// SendMessageBatch calls: no dedup lookups, nothing per message. Signed
+// bodies that are not WhatsApp payloads are parked in S3 and answered 200,
+// so Meta does not retry garbage for a week.
+//
+// Routes: /webhook for the platform's Meta app, /webhook/{tenant_id} for a
+// tenant with its own Meta app (its own app secret and verify token).
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/parking"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+// Tenants finds a tenant of the /webhook/{tenant_id} route.
+// Errors wrap tenant.ErrNotFound for an unknown tenant.
+type Tenants interface {
+	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
+}
+
+// Secrets reads an app's credentials (cached by the implementation).
+type Secrets interface {
+	Credentials(ctx context.Context, secretID string) (tenant.Credentials, error)
+}
+
+// Publisher stores units on the inbound queue. An error means not every
+// message was accepted; the whole publish may be repeated.
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// Parker keeps a payload that cannot be processed.
+type Parker interface {
+	Park(ctx context.Context, reason string, body []byte, m parking.Meta) (string, error)
+}
+
+// Handler is the webhook function.
+type Handler struct {
+	Tenants          Tenants
+	Secrets          Secrets
+	Queue            Publisher
+	Parking          Parker
+	InboundQueueURL  string
+	PlatformSecretID string
+	MaxBodyBytes     int
+	Metrics          *metrics.Recorder
+	Log              *slog.Logger
+	Now              func() time.Time
+}
+
+// DefaultMaxBodyBytes applies when MAX_BODY_BYTES is unset.
+const DefaultMaxBodyBytes = 3 << 20
+
+// Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
+// PLATFORM_SECRET_ID, TENANTS_TABLE, DATA_BUCKET, MAX_BODY_BYTES and
+// S3_USE_PATH_STYLE.
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	for _, k := range []string{"INBOUND_QUEUE_URL", "PLATFORM_SECRET_ID", "TENANTS_TABLE", "DATA_BUCKET"} {
+		if getenv(k) == "" {
+			return nil, fmt.Errorf("webhook setup: %s is not set", k)
+		}
+	}
+	maxBody := DefaultMaxBodyBytes
+	if v := getenv("MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("webhook setup: MAX_BODY_BYTES %q is not a positive number", v)
+		}
+		maxBody = n
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
+	return &Handler{
+		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
+		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
+		Parking:          parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		InboundQueueURL:  getenv("INBOUND_QUEUE_URL"),
+		PlatformSecretID: getenv("PLATFORM_SECRET_ID"),
+		MaxBodyBytes:     maxBody,
+		Metrics:          &metrics.Recorder{Function: "webhook"},
+	}, nil
+}
+
+// Metric names.
+const (
+	MetricAccepted         = "WebhookAccepted"
+	MetricUnits            = "WebhookUnits"
+	MetricSignatureFailed  = "WebhookSignatureRejected"
+	MetricParked           = "WebhookParked"
+	MetricStoreFailed      = "WebhookStoreFailed"
+	MetricVerifyRejected   = "WebhookVerifyRejected"
+	MetricTooLarge         = "WebhookTooLarge"
+	MetricLatency          = "WebhookLatency"
+	headerSignatureLowered = "x-hub-signature-256"
+)
+
+// Handle serves one API Gateway (HTTP API, payload v2) request.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	defer func() {
+		h.Metrics.Emit(MetricLatency, float64(time.Since(start).Microseconds())/1000, metrics.Milliseconds)
+	}()
+
+	method := strings.ToUpper(req.RequestContext.HTTP.Method)
+	rt, ok := parseRoute(req)
+	if !ok {
+		return text(http.StatusNotFound, "not found"), nil
+	}
+	log := h.log().With("route", rt.name)
+	if rt.tenant != "" {
+		log = log.With("tenant_id", rt.tenant)
+	}
+	if method != http.MethodGet && method != http.MethodPost {
+		return text(http.StatusMethodNotAllowed, "method not allowed"), nil
+	}
+
+	secretID, status := h.secretOf(ctx, rt, log)
+	if status != 0 {
+		return text(status, http.StatusText(status)), nil
+	}
+	creds, err := h.Secrets.Credentials(ctx, secretID)
+	if err != nil {
+		// Without the secret nothing can be verified; 500 makes Meta retry.
+		log.Error("read app credentials", "error", err.Error())
+		return text(http.StatusInternalServerError, "temporarily unavailable"), nil
+	}
+
+	if method == http.MethodGet {
+		return h.verify(req, creds, log), nil
+	}
+	return h.receive(ctx, req, rt, creds, log), nil
+}
+
+// verify answers Meta's subscription check.
+func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.Credentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+	q := req.QueryStringParameters
+	token := q["hub.verify_token"]
+	if q["hub.mode"] != "subscribe" || creds.VerifyToken == "" ||
+		subtle.ConstantTimeCompare([]byte(token), []byte(creds.VerifyToken)) != 1 {
+		h.Metrics.Count(MetricVerifyRejected, 1)
+		log.Warn("webhook verification rejected", "mode", q["hub.mode"])
+		return text(http.StatusForbidden, "forbidden")
+	}
+	return text(http.StatusOK, q["hub.challenge"])
+}
+
+func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, creds tenant.Credentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+	body, status := h.rawBody(req)
+	if status != 0 {
+		if status == http.StatusRequestEntityTooLarge {
+			h.Metrics.Count(MetricTooLarge, 1)
+			log.Warn("webhook body too large", "limit_bytes", h.maxBody())
+		}
+		return text(status, http.StatusText(status))
+	}
+	if !whatsapp.VerifySignature(creds.AppSecret, body, header(req.Headers, headerSignatureLowered)) {
+		h.Metrics.Count(MetricSignatureFailed, 1)
+		log.Warn("webhook signature rejected", "signature_present", header(req.Headers, headerSignatureLowered) != "", "body_bytes", len(body))
+		return text(http.StatusUnauthorized, "invalid signature")
+	}
+
+	receivedAt := h.now().UTC().Format(time.RFC3339Nano)
+	units, err := whatsapp.Split(body)
+	if err != nil {
+		reason := parking.ReasonUnparseable
+		if errors.Is(err, whatsapp.ErrNotWhatsApp) {
+			reason = parking.ReasonNotWhatsApp
+		}
+		key, perr := h.Parking.Park(ctx, reason, body, parking.Meta{Route: rt.name, RouteTenant: rt.tenant, ReceivedAt: receivedAt})
+		if perr != nil {
+			log.Error("park webhook payload", "reason", reason, "error", perr.Error())
+			h.Metrics.Count(MetricStoreFailed, 1)
+			return text(http.StatusInternalServerError, "temporarily unavailable")
+		}
+		h.Metrics.Count(MetricParked, 1, "Reason", reason)
+		log.Warn("webhook payload parked", "reason", reason, "key", key)
+		return text(http.StatusOK, "ok")
+	}
+
+	msgs := make([]queue.Message, 0, len(units))
+	for i := range units {
+		u := &units[i]
+		u.Route, u.RouteTenant, u.ReceivedAt = rt.name, rt.tenant, receivedAt
+		m, err := message(*u)
+		if err != nil {
+			// Split just produced the unit, so this cannot fail on a
+			// payload that parsed; treat it as a store failure.
+			log.Error("encode unit", "error", err.Error())
+			return text(http.StatusInternalServerError, "temporarily unavailable")
+		}
+		msgs = append(msgs, m)
+	}
+	if err := h.Queue.Publish(ctx, h.InboundQueueURL, msgs...); err != nil {
+		h.Metrics.Count(MetricStoreFailed, 1)
+		log.Error("store webhook units", "units", len(msgs), "error", err.Error())
+		return text(http.StatusInternalServerError, "temporarily unavailable")
+	}
+	h.Metrics.Count(MetricAccepted, 1)
+	h.Metrics.Count(MetricUnits, float64(len(msgs)))
+	log.Info("webhook accepted", "units", len(msgs), "waba_id", units[0].WABAID, "phone_number_id", units[0].Metadata.PhoneNumberID)
+	return text(http.StatusOK, "ok")
+}
+
+// message wraps a unit for the inbound queue. The dedup id covers what
+// identifies the unit, not when or where in a payload it arrived, so
+// concurrent copies of one delivery collapse in SQS.
+func message(u whatsapp.Unit) (queue.Message, error) {
+	body, err := json.Marshal(u)
+	if err != nil {
+		return queue.Message{}, fmt.Errorf("encode unit %d: %w", u.Seq, err)
+	}
+	id := u
+	id.ReceivedAt, id.Seq = "", 0
+	idb, err := json.Marshal(id)
+	if err != nil {
+		return queue.Message{}, fmt.Errorf("encode unit %d: %w", u.Seq, err)
+	}
+	sum := sha256.Sum256(idb)
+	return queue.Message{Body: string(body), GroupID: u.OrderKey(), DedupID: hex.EncodeToString(sum[:])}, nil
+}
+
+// secretOf returns the secret id of the route's Meta app, or an HTTP status
+// that refuses the request without saying why.
+func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (string, int) {
+	if rt.tenant == "" {
+		return h.PlatformSecretID, 0
+	}
+	t, err := h.Tenants.Tenant(ctx, rt.tenant)
+	switch {
+	case errors.Is(err, tenant.ErrNotFound):
+		log.Warn("webhook for unknown tenant")
+		return "", http.StatusNotFound
+	case err != nil:
+		log.Error("look up tenant", "error", err.Error())
+		return "", http.StatusInternalServerError
+	case t.Status == tenant.StatusDisabled:
+		log.Warn("webhook for disabled tenant")
+		return "", http.StatusForbidden
+	case t.SecretID == "":
+		log.Error("tenant has no secret id")
+		return "", http.StatusForbidden
+	}
+	return t.SecretID, 0
+}
+
+// rawBody returns the exact bytes Meta sent, or a status refusing them.
+func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, int) {
+	limit := h.maxBody()
+	if !req.IsBase64Encoded {
+		if len(req.Body) > limit {
+			return nil, http.StatusRequestEntityTooLarge
+		}
+		return []byte(req.Body), 0
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > limit+2 {
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, http.StatusBadRequest
+	}
+	if len(b) > limit {
+		return nil, http.StatusRequestEntityTooLarge
+	}
+	return b, 0
+}
+
+type route struct {
+	name   string // whatsapp.RoutePlatform or whatsapp.RouteTenant
+	tenant string
+}
+
+// parseRoute reads the route from the path parameters API Gateway filled,
+// falling back to the raw path.
+func parseRoute(req events.APIGatewayV2HTTPRequest) (route, bool) {
+	if id := req.PathParameters["tenant_id"]; id != "" {
+		return route{name: whatsapp.RouteTenant, tenant: id}, validTenantID(id)
+	}
+	p := strings.TrimSuffix(req.RawPath, "/")
+	if p == "" {
+		p = strings.TrimSuffix(req.RequestContext.HTTP.Path, "/")
+	}
+	if p == "/webhook" {
+		return route{name: whatsapp.RoutePlatform}, true
+	}
+	if id, ok := strings.CutPrefix(p, "/webhook/"); ok && validTenantID(id) {
+		return route{name: whatsapp.RouteTenant, tenant: id}, true
+	}
+	return route{}, false
+}
+
+// validTenantID keeps path input out of registry keys unless it looks like
+// an id.
+func validTenantID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// header looks a header up case-insensitively: API Gateway v2 lower-cases
+// names, other fronts may not.
+func header(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func text(status int, body string) events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+		Body:       body,
+	}
+}
+
+func (h *Handler) maxBody() int {
+	if h.MaxBodyBytes > 0 {
+		return h.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
