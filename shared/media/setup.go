@@ -1,0 +1,96 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/tenant"
+)
+
+// Setup builds the media function from its environment:
+// TENANTS_TABLE, DATA_BUCKET, CORE_EVENTS_QUEUE_URL, MEDIA_QUEUE_URL and
+// MEDIA_DLQ_URL (required); GRAPH_API_BASE_URL, GRAPH_API_VERSION,
+// S3_USE_PATH_STYLE, MEDIA_URL_TTL (Go duration such as "24h", or seconds;
+// default and maximum 7 days) and MEDIA_MAX_ATTEMPTS (default 6, below the
+// queue's maxReceiveCount of 8).
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	env, err := require(getenv, "TENANTS_TABLE", "DATA_BUCKET", "CORE_EVENTS_QUEUE_URL", "MEDIA_QUEUE_URL", "MEDIA_DLQ_URL")
+	if err != nil {
+		return nil, fmt.Errorf("media setup: %w", err)
+	}
+	ttl, err := durationEnv(getenv, "MEDIA_URL_TTL", DefaultURLTTL)
+	if err != nil {
+		return nil, fmt.Errorf("media setup: %w", err)
+	}
+	if ttl > maxURLTTL {
+		return nil, fmt.Errorf("media setup: MEDIA_URL_TTL %s exceeds SigV4's 7 days", ttl)
+	}
+	attempts := DefaultMaxAttempts
+	if v := getenv("MEDIA_MAX_ATTEMPTS"); v != "" {
+		if attempts, err = strconv.Atoi(v); err != nil || attempts < 1 || attempts >= 8 {
+			return nil, fmt.Errorf("media setup: MEDIA_MAX_ATTEMPTS %q must be 1..7 (below maxReceiveCount 8)", v)
+		}
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
+	sqsc := sqs.NewFromConfig(cfg)
+	return &Handler{
+		Registry: &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: env["TENANTS_TABLE"]},
+		Vault:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		// HTTP left nil: Graph calls get the client's 20-second timeout, while
+		// downloads (up to 100 MB) are bounded by the invocation's deadline.
+		Graph:         &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+		S3:            s3c,
+		Presign:       s3.NewPresignClient(s3c),
+		SQS:           sqsc,
+		Bucket:        env["DATA_BUCKET"],
+		CoreEventsURL: env["CORE_EVENTS_QUEUE_URL"],
+		QueueURL:      env["MEDIA_QUEUE_URL"],
+		DLQURL:        env["MEDIA_DLQ_URL"],
+		URLTTL:        ttl,
+		Credentials:   cfg.Credentials,
+		MaxAttempts:   attempts,
+		Metrics:       &metrics.Recorder{Function: "media"},
+	}, nil
+}
+
+func require(getenv func(string) string, keys ...string) (map[string]string, error) {
+	env := map[string]string{}
+	var missing []string
+	for _, k := range keys {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		} else {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing environment: %s", strings.Join(missing, ", "))
+	}
+	return env, nil
+}
+
+func durationEnv(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q is not a positive duration", key, v)
+	}
+	return d, nil
+}
