@@ -1,0 +1,234 @@
+// Package coresink is a local stand-in for the TucanLink core's event API:
+// it accepts what the bridge pushes, checks the bearer token and the
+// X-Wacloud-Signature HMAC like the core does, keeps every event exactly as
+// posted, and lets people and tests read them back. A switch makes it fail
+// requests so that a core outage can be simulated. It exists only to run
+// and test locally.
+//
+// Endpoints:
+//
+//	POST {Path}           an event (Authorization: Bearer, X-Wacloud-Signature, Idempotency-Key)
+//	GET  /events          every event received, in arrival order, exactly as posted (JSON array);
+//	                      ?type=, ?tenant_id=, ?event_id= filter
+//	DELETE /events        forget every event and idempotency key
+//	GET  /stats           counters
+//	POST /_sink/fail      {"status":503,"count":N}: answer the next N pushes with status
+package coresink
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/tucanlink/wacloud/shared/core"
+)
+
+// Config configures a Sink.
+type Config struct {
+	Path          string // where events are posted (the template's CoreEventsPath)
+	BearerToken   string
+	SigningSecret string
+	Log           *slog.Logger
+}
+
+// MaxBody bounds one pushed event.
+const MaxBody = 4 << 20
+
+// Stats are the sink's counters.
+type Stats struct {
+	Requests          int `json:"requests"`            // pushes received, whatever their outcome
+	Accepted          int `json:"accepted"`            // events appended
+	Duplicates        int `json:"duplicates"`          // pushes whose Idempotency-Key was already received
+	Unauthorized      int `json:"unauthorized"`        // bad or missing bearer token
+	BadSignature      int `json:"bad_signature"`       // bad or missing X-Wacloud-Signature
+	BadRequest        int `json:"bad_request"`         // not a JSON object, no Idempotency-Key
+	InjectedFailures  int `json:"injected_failures"`   // answered with the fail switch's status
+	PendingFailures   int `json:"pending_failures"`    // still to be failed
+	PendingFailStatus int `json:"pending_fail_status"` // the status they get
+}
+
+// Sink is the core stand-in. It is an http.Handler, safe for concurrent use.
+type Sink struct {
+	cfg Config
+
+	mu       sync.Mutex
+	events   []record
+	keys     map[string]bool
+	stats    Stats
+	failLeft int
+	failCode int
+}
+
+type record struct {
+	raw      json.RawMessage
+	typ      string
+	tenantID string
+	eventID  string
+}
+
+// New builds a sink.
+func New(cfg Config) *Sink {
+	if cfg.Path == "" {
+		cfg.Path = "/wacloud/v1/events"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Sink{cfg: cfg, keys: map[string]bool{}}
+}
+
+func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == s.cfg.Path && r.Method == http.MethodPost:
+		s.push(w, r)
+	case r.URL.Path == "/events" && r.Method == http.MethodGet:
+		s.list(w, r)
+	case r.URL.Path == "/events" && r.Method == http.MethodDelete:
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+	case r.URL.Path == "/stats" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Stats())
+	case r.URL.Path == "/_sink/fail" && r.Method == http.MethodPost:
+		var in struct{ Status, Count int }
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil || in.Count < 0 || (in.Count > 0 && (in.Status < 400 || in.Status > 599)) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"status": 4xx or 5xx, "count": N >= 0}`})
+			return
+		}
+		s.Fail(in.Status, in.Count)
+		writeJSON(w, http.StatusOK, s.Stats())
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
+	}
+}
+
+func (s *Sink) push(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.Requests++
+	if s.failLeft > 0 {
+		s.failLeft--
+		s.stats.InjectedFailures++
+		code := s.failCode
+		s.mu.Unlock()
+		writeJSON(w, code, map[string]string{"error": "simulated core failure"})
+		return
+	}
+	s.mu.Unlock()
+
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token != s.cfg.BearerToken {
+		s.count(func(st *Stats) { st.Unauthorized++ })
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "bad or missing bearer token"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil || len(body) > MaxBody {
+		s.count(func(st *Stats) { st.BadRequest++ })
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body unreadable or too large"})
+		return
+	}
+	if !core.VerifySignature(s.cfg.SigningSecret, body, r.Header.Get(core.SignatureHeader)) {
+		s.count(func(st *Stats) { st.BadSignature++ })
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "bad or missing " + core.SignatureHeader})
+		return
+	}
+	key := r.Header.Get(core.IdempotencyHeader)
+	var head struct {
+		EventID  string `json:"event_id"`
+		Type     string `json:"type"`
+		TenantID string `json:"tenant_id"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil || key == "" {
+		s.count(func(st *Stats) { st.BadRequest++ })
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want a JSON object event and an Idempotency-Key header"})
+		return
+	}
+	s.mu.Lock()
+	if s.keys[key] {
+		s.stats.Duplicates++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "idempotency_key": key})
+		return
+	}
+	s.keys[key] = true
+	s.events = append(s.events, record{raw: body, typ: head.Type, tenantID: head.TenantID, eventID: head.EventID})
+	s.stats.Accepted++
+	s.mu.Unlock()
+	s.cfg.Log.Info("core sink received event", "event_id", head.EventID, "type", head.Type, "tenant_id", head.TenantID)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "received", "idempotency_key": key})
+}
+
+func (s *Sink) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	typ, tenantID, eventID := q.Get("type"), q.Get("tenant_id"), q.Get("event_id")
+	s.mu.Lock()
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	n := 0
+	for _, e := range s.events {
+		if (typ != "" && e.typ != typ) || (tenantID != "" && e.tenantID != tenantID) || (eventID != "" && e.eventID != eventID) {
+			continue
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(e.raw)
+		n++
+	}
+	s.mu.Unlock()
+	buf.WriteByte(']')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Event-Count", fmt.Sprint(n))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Events returns every event received so far, in arrival order, as posted.
+func (s *Sink) Events() []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]json.RawMessage, len(s.events))
+	for i, e := range s.events {
+		out[i] = e.raw
+	}
+	return out
+}
+
+// Reset forgets every event, idempotency key and counter (not the fail switch).
+func (s *Sink) Reset() {
+	s.mu.Lock()
+	s.events, s.keys = nil, map[string]bool{}
+	s.stats = Stats{}
+	s.mu.Unlock()
+}
+
+// Fail makes the next count pushes answer status.
+func (s *Sink) Fail(status, count int) {
+	s.mu.Lock()
+	s.failCode, s.failLeft = status, count
+	s.mu.Unlock()
+}
+
+// Stats returns the counters.
+func (s *Sink) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.PendingFailures, st.PendingFailStatus = s.failLeft, s.failCode
+	return st
+}
+
+func (s *Sink) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
