@@ -1,8 +1,103 @@
 package event
 
-// StatusChange is a delivery state of a sent message that really advanced.
+// Delivery states of an outbound message, as Meta names them, plus
+// "accepted" (Meta answered the send request, no webhook yet).
+const (
+	StatusAccepted  = "accepted"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusFailed    = "failed"
+	StatusRead      = "read"
+	StatusPlayed    = "played"
+	StatusDeleted   = "deleted"
+)
+
+// StatusChange is a delivery state of a sent message that really advanced
+// (message.status). Previous and Current follow the total order documented
+// in docs/notes/status.md; the core never receives a state that goes back.
 type StatusChange struct {
 	MessageID string `json:"message_id"` // wamid
 	Previous  string `json:"previous,omitempty"`
 	Current   string `json:"current"`
+	// At is when Meta says the message reached Current (RFC 3339).
+	At string `json:"at,omitempty"`
+	// JobID and ClientRef identify the outbound job, when this system sent
+	// the message.
+	JobID     string `json:"job_id,omitempty"`
+	ClientRef string `json:"client_ref,omitempty"`
+	// External is true for a message this system has no record of sending
+	// (for example sent from another tool on the same number).
+	External bool `json:"external,omitempty"`
+	// Recipient is Meta's recipient_id: the contact's wa_id, or a group id
+	// when RecipientType is "group".
+	Recipient       string `json:"recipient,omitempty"`
+	RecipientUserID string `json:"recipient_user_id,omitempty"` // business-scoped user id
+	RecipientType   string `json:"recipient_type,omitempty"`    // "group" for group messages
+	// Participant is the group member a group status is about.
+	Participant string `json:"participant,omitempty"`
+	// Timestamps holds when each state was reached, as far as known (RFC 3339).
+	Timestamps   map[string]string `json:"timestamps,omitempty"`
+	Conversation *Conversation     `json:"conversation,omitempty"`
+	Pricing      *Pricing          `json:"pricing,omitempty"`
+	// BizOpaqueCallbackData is the tracking string the sender attached.
+	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
+	// Errors are Meta's errors, for Current "failed".
+	Errors []Error `json:"errors,omitempty"`
+	// Failure classifies Errors, for Current "failed".
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Conversation is the conversation Meta billed the message in.
+type Conversation struct {
+	ID         string `json:"id,omitempty"`
+	OriginType string `json:"origin_type,omitempty"`
+	ExpiresAt  string `json:"expires_at,omitempty"` // RFC 3339
+}
+
+// Pricing is how Meta prices the message.
+type Pricing struct {
+	Billable *bool  `json:"billable,omitempty"`
+	Model    string `json:"pricing_model,omitempty"` // CBP, PMP
+	Category string `json:"category,omitempty"`      // marketing, utility, authentication, service, ...
+	Type     string `json:"type,omitempty"`          // regular, free_customer_service, free_entry_point
+}
+
+// Failure says what a failed status means for the sender and the core.
+type Failure struct {
+	// Reason is a stable name for Meta's error code (see FailureReasons);
+	// "other" for codes without one.
+	Reason string `json:"reason"`
+	// Retryable is true when sending the same message again later can work.
+	Retryable bool `json:"retryable"`
+}
+
+// FailureReasons names the error codes of failed statuses that the core can
+// act on. Codes not listed are reported as "other", not retryable.
+var FailureReasons = map[int]Failure{
+	130429: {"throughput_limited", true},
+	130472: {"user_in_experiment", false},
+	131000: {"meta_error", true},
+	131016: {"service_unavailable", true},
+	131026: {"undeliverable", false},
+	131031: {"account_locked", false},
+	131042: {"payment_issue", false},
+	131047: {"window_closed", false},
+	131048: {"spam_rate_limited", false},
+	131049: {"marketing_limit", true},
+	131050: {"marketing_stopped_by_user", false},
+	131051: {"unsupported_type", false},
+	131052: {"media_download_error", false},
+	131053: {"media_upload_error", false},
+	131056: {"pair_rate_limited", true},
+}
+
+// ClassifyFailure returns the failure of the first error with a known code,
+// or "other".
+func ClassifyFailure(errs []Error) *Failure {
+	for _, e := range errs {
+		if f, ok := FailureReasons[e.Code]; ok {
+			return &f
+		}
+	}
+	return &Failure{Reason: "other"}
 }

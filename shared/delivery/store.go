@@ -1,0 +1,537 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// API is the part of the DynamoDB client Store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// DefaultRetention is how long a record is kept after it was created.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// maxAttempts bounds Apply's compare-and-swap loop; each retry means
+// another status for the same message changed the record in between.
+const maxAttempts = 10
+
+// Store reads and writes message records. It is safe for concurrent use.
+// Errors are classified with fault: Invalid for bad input, Permanent for a
+// tenant conflict, Retry for anything DynamoDB may accept later.
+type Store struct {
+	API       API
+	Table     string
+	Retention time.Duration // default DefaultRetention
+	Now       func() time.Time
+}
+
+const (
+	prefixMsg    = "msg#"
+	prefixJobRef = "jobref#"
+	noPrevious   = "none" // prev_{state} of the state that created the record
+)
+
+// Attribute names.
+const (
+	attrStatus    = "status"
+	attrRank      = "status_rank"
+	attrTenant    = "tenant_id"
+	attrPhone     = "phone_number_id"
+	attrJob       = "job_id"
+	attrClientRef = "client_ref"
+	attrRecipient = "recipient"
+	attrType      = "msg_type"
+	attrAccepted  = "accepted_at"
+	attrExternal  = "external"
+	attrErrors    = "errors"
+	attrConv      = "conversation"
+	attrPricing   = "pricing"
+	attrOpaque    = "biz_opaque_callback_data"
+	attrUpdated   = "updated_at"
+	attrExpires   = "expires_at"
+)
+
+func atAttr(state string) string       { return state + "_at" }
+func prevAttr(state string) string     { return "prev_" + state }
+func notifiedAttr(state string) string { return "notified_" + state }
+
+func key(pk string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}
+}
+
+func str(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+func num(n int64) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func tstr(t time.Time) ddbtypes.AttributeValue {
+	return str(t.UTC().Format(time.RFC3339Nano))
+}
+
+// RecordAccepted writes the record of a message Meta accepted, and its job
+// reference, in one transaction. It is idempotent. When statuses arrived
+// first (the record exists, marked external), it fills in the job and keeps
+// the state and history they left. It fails with ErrTenantMismatch
+// (Permanent) when the wamid is recorded for another tenant or job.
+func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
+	if r.WAMID == "" || r.TenantID == "" || r.PhoneNumberID == "" || r.JobID == "" {
+		return fault.Invalidf("record accepted message: wamid, tenant, phone number id and job id are required (wamid %q, job %q)", r.WAMID, r.JobID)
+	}
+	now := s.now()
+	at := r.AcceptedAt
+	if at.IsZero() {
+		at = now
+	}
+	set := []string{
+		"wamid = :w", attrTenant + " = :t", attrPhone + " = :p", attrJob + " = :j",
+		attrAccepted + " = :a", attrExternal + " = :false",
+		"#st = if_not_exists(#st, :accepted)", attrRank + " = if_not_exists(" + attrRank + ", :zero)",
+		attrExpires + " = :e", attrUpdated + " = :now",
+	}
+	vals := map[string]ddbtypes.AttributeValue{
+		":w": str(r.WAMID), ":t": str(r.TenantID), ":p": str(r.PhoneNumberID), ":j": str(r.JobID),
+		":a": tstr(at), ":false": &ddbtypes.AttributeValueMemberBOOL{Value: false},
+		":accepted": str(event.StatusAccepted), ":zero": num(0),
+		":e": num(at.Add(s.retention()).Unix()), ":now": tstr(now),
+	}
+	if r.To != "" {
+		set = append(set, attrRecipient+" = :to")
+		vals[":to"] = str(r.To)
+	}
+	if r.Type != "" {
+		set = append(set, attrType+" = :type")
+		vals[":type"] = str(r.Type)
+	}
+	if r.ClientRef != "" {
+		set = append(set, attrClientRef+" = :cr")
+		vals[":cr"] = str(r.ClientRef)
+	}
+	jobRef := map[string]ddbtypes.AttributeValue{
+		"pk": str(prefixJobRef + r.JobID), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
+		attrExpires: num(at.Add(s.retention()).Unix()),
+	}
+	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Update: &ddbtypes.Update{
+			TableName:                 aws.String(s.Table),
+			Key:                       key(prefixMsg + r.WAMID),
+			UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR (" + attrTenant + " = :t AND (attribute_not_exists(" + attrJob + ") OR " + attrJob + " = :j))"),
+			ExpressionAttributeNames:  map[string]string{"#st": attrStatus},
+			ExpressionAttributeValues: vals,
+		}},
+		{Put: &ddbtypes.Put{
+			TableName:                 aws.String(s.Table),
+			Item:                      jobRef,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR wamid = :w"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": str(r.WAMID)},
+		}},
+	}})
+	var tc *ddbtypes.TransactionCanceledException
+	if errors.As(err, &tc) && conditionFailed(tc) {
+		return fault.WithCode(fault.Permanent, "tenant_mismatch", fmt.Errorf(
+			"record accepted message %s of job %s for tenant %s: wamid or job already recorded for another tenant or job: %w",
+			r.WAMID, r.JobID, r.TenantID, ErrTenantMismatch))
+	}
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("record accepted message %s of job %s: %w", r.WAMID, r.JobID, err))
+	}
+	return nil
+}
+
+func conditionFailed(tc *ddbtypes.TransactionCanceledException) bool {
+	for _, r := range tc.CancellationReasons {
+		if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply records one status. The state advances only when the status ranks
+// above the stored state; otherwise the status leaves only its timestamp
+// and the details not recorded yet. A status for an unknown wamid creates a
+// record marked External (unless RequireRecord). A status for another
+// tenant or business number than the record's changes nothing and returns
+// ErrTenantMismatch.
+func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
+	rank, ok := Rank(u.Status)
+	if !ok || u.Status == event.StatusAccepted {
+		return Result{}, fault.InvalidErr(fmt.Errorf("apply status %q to %s: %w", u.Status, u.WAMID, ErrUnknownStatus))
+	}
+	if u.WAMID == "" || u.TenantID == "" {
+		return Result{}, fault.Invalidf("apply status %q: wamid and tenant are required (wamid %q)", u.Status, u.WAMID)
+	}
+	if u.At.IsZero() {
+		u.At = s.now()
+	}
+	for range maxAttempts {
+		old, err := s.item(ctx, prefixMsg+u.WAMID)
+		if err != nil {
+			return Result{}, fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err)
+		}
+		if old == nil && u.RequireRecord {
+			return Result{}, fault.Retryable(fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, ErrNoRecord))
+		}
+		prev := ""
+		if old != nil {
+			prev = sAttr(old, attrStatus)
+			if t, p := sAttr(old, attrTenant), sAttr(old, attrPhone); t != u.TenantID || (p != "" && u.PhoneNumberID != "" && p != u.PhoneNumberID) {
+				return Result{}, fault.WithCode(fault.Permanent, "tenant_mismatch", fmt.Errorf(
+					"apply status %s to %s: status of tenant %s number %s, record of tenant %s number %s: %w",
+					u.Status, u.WAMID, u.TenantID, u.PhoneNumberID, t, p, ErrTenantMismatch))
+			}
+			if oldRank, _ := nAttr(old, attrRank); oldRank >= int64(rank) {
+				item, retry, err := s.addHistory(ctx, u, old)
+				if err != nil {
+					return Result{}, err
+				}
+				if retry {
+					continue
+				}
+				m, err := decode(item)
+				return Result{Previous: prev, Message: m}, err
+			}
+		}
+		item, retry, err := s.advance(ctx, u, rank, old)
+		if err != nil {
+			return Result{}, err
+		}
+		if retry {
+			continue
+		}
+		m, err := decode(item)
+		return Result{Advanced: true, Previous: prev, Message: m}, err
+	}
+	return Result{}, fault.Retryable(fmt.Errorf("apply status %s to %s: record kept changing under %d attempts", u.Status, u.WAMID, maxAttempts))
+}
+
+// advance makes u.Status the current state, provided the record is still
+// old (nil: still absent). retry is true when it was not.
+func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[string]ddbtypes.AttributeValue) (item map[string]ddbtypes.AttributeValue, retry bool, err error) {
+	now := s.now()
+	b := newUpdate()
+	b.set("#st", ":st", str(u.Status))
+	b.set(attrRank, ":r", num(int64(rank)))
+	b.set(atAttr(u.Status), ":at", tstr(u.At))
+	prev := noPrevious
+	if old != nil {
+		prev = sAttr(old, attrStatus)
+	}
+	b.set(prevAttr(u.Status), ":prev", str(prev))
+	b.set("wamid", ":w", str(u.WAMID))
+	b.set(attrUpdated, ":now", tstr(now))
+	b.setIfAbsent(attrTenant, ":t", str(u.TenantID))
+	b.setIfAbsent(attrExternal, ":true", &ddbtypes.AttributeValueMemberBOOL{Value: true})
+	b.setIfAbsent(attrExpires, ":e", num(u.At.Add(s.retention()).Unix()))
+	if u.PhoneNumberID != "" {
+		b.setIfAbsent(attrPhone, ":p", str(u.PhoneNumberID))
+	}
+	if u.Recipient != "" {
+		b.setIfAbsent(attrRecipient, ":rcpt", str(u.Recipient))
+	}
+	if err := s.details(b, u, false, nil); err != nil {
+		return nil, false, err
+	}
+	in := b.input(s.Table, prefixMsg+u.WAMID)
+	in.ExpressionAttributeNames["#st"] = attrStatus
+	in.ReturnValues = ddbtypes.ReturnValueAllNew
+	if old == nil {
+		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
+	} else {
+		in.ConditionExpression = aws.String("#st = :old AND " + attrRank + " < :r AND " + attrTenant + " = :t")
+		in.ExpressionAttributeValues[":old"] = str(sAttr(old, attrStatus))
+		in.ExpressionAttributeValues[":t"] = str(u.TenantID)
+	}
+	out, err := s.API.UpdateItem(ctx, in)
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fault.Retryable(fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err))
+	}
+	return out.Attributes, false, nil
+}
+
+// addHistory records what a non-advancing status adds: its timestamp and
+// details the record lacks. It writes nothing when there is nothing new,
+// so a duplicate changes nothing.
+func (s *Store) addHistory(ctx context.Context, u StatusUpdate, old map[string]ddbtypes.AttributeValue) (item map[string]ddbtypes.AttributeValue, retry bool, err error) {
+	b := newUpdate()
+	if _, ok := old[atAttr(u.Status)]; !ok {
+		b.setIfAbsent(atAttr(u.Status), ":at", tstr(u.At))
+	}
+	if _, ok := old[attrRecipient]; !ok && u.Recipient != "" {
+		b.setIfAbsent(attrRecipient, ":rcpt", str(u.Recipient))
+	}
+	if err := s.details(b, u, true, old); err != nil {
+		return nil, false, err
+	}
+	if len(b.clauses) == 0 {
+		return old, false, nil
+	}
+	in := b.input(s.Table, prefixMsg+u.WAMID)
+	in.ReturnValues = ddbtypes.ReturnValueAllNew
+	in.ConditionExpression = aws.String(attrTenant + " = :t")
+	in.ExpressionAttributeValues[":t"] = str(u.TenantID)
+	out, err := s.API.UpdateItem(ctx, in)
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fault.Retryable(fmt.Errorf("record late status %s of %s: %w", u.Status, u.WAMID, err))
+	}
+	return out.Attributes, false, nil
+}
+
+// details adds errors, conversation, pricing and callback data. When
+// onlyAbsent, each is written only if the record (old) lacks it.
+func (s *Store) details(b *update, u StatusUpdate, onlyAbsent bool, old map[string]ddbtypes.AttributeValue) error {
+	add := func(attr, ph string, v any) error {
+		if _, ok := old[attr]; ok && onlyAbsent {
+			return nil
+		}
+		av, err := attributevalue.MarshalWithOptions(v, jsonTags)
+		if err != nil {
+			return fault.InvalidErr(fmt.Errorf("encode %s of %s: %w", attr, u.WAMID, err))
+		}
+		if onlyAbsent {
+			b.setIfAbsent(attr, ph, av)
+		} else {
+			b.set(attr, ph, av)
+		}
+		return nil
+	}
+	if u.Status == event.StatusFailed && len(u.Errors) > 0 {
+		if err := add(attrErrors, ":errs", u.Errors); err != nil {
+			return err
+		}
+	}
+	if u.Conversation != nil {
+		if err := add(attrConv, ":conv", u.Conversation); err != nil {
+			return err
+		}
+	}
+	if u.Pricing != nil {
+		if err := add(attrPricing, ":pricing", u.Pricing); err != nil {
+			return err
+		}
+	}
+	if u.BizOpaqueCallbackData != "" {
+		if _, ok := old[attrOpaque]; !ok {
+			b.setIfAbsent(attrOpaque, ":opaque", str(u.BizOpaqueCallbackData))
+		}
+	}
+	return nil
+}
+
+// MarkNotified records that the events of states were published, so
+// Pending no longer lists them.
+func (s *Store) MarkNotified(ctx context.Context, wamid string, states []string, at time.Time) error {
+	if len(states) == 0 {
+		return nil
+	}
+	b := newUpdate()
+	for i, st := range states {
+		b.setIfAbsent(notifiedAttr(st), ":n"+strconv.Itoa(i), tstr(at))
+	}
+	in := b.input(s.Table, prefixMsg+wamid)
+	in.ConditionExpression = aws.String("attribute_exists(pk)")
+	if _, err := s.API.UpdateItem(ctx, in); err != nil {
+		return fault.Retryable(fmt.Errorf("mark status events of %s published: %w", wamid, err))
+	}
+	return nil
+}
+
+// Get returns the record of a message, or an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, wamid string) (Message, error) {
+	item, err := s.item(ctx, prefixMsg+wamid)
+	if err != nil {
+		return Message{}, fmt.Errorf("get message %s: %w", wamid, err)
+	}
+	if item == nil {
+		return Message{}, fault.PermanentErr(fmt.Errorf("get message %s: %w", wamid, ErrNotFound))
+	}
+	return decode(item)
+}
+
+// ByJob returns the record of the message an outbound job produced, or an
+// error wrapping ErrNotFound.
+func (s *Store) ByJob(ctx context.Context, jobID string) (Message, error) {
+	item, err := s.item(ctx, prefixJobRef+jobID)
+	if err != nil {
+		return Message{}, fmt.Errorf("get message of job %s: %w", jobID, err)
+	}
+	if item == nil {
+		return Message{}, fault.PermanentErr(fmt.Errorf("get message of job %s: %w", jobID, ErrNotFound))
+	}
+	return s.Get(ctx, sAttr(item, "wamid"))
+}
+
+func (s *Store) item(ctx context.Context, pk string) (map[string]ddbtypes.AttributeValue, error) {
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.Table), Key: key(pk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fault.Retryable(fmt.Errorf("read %s: %w", pk, err))
+	}
+	return out.Item, nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Store) retention() time.Duration {
+	if s.Retention > 0 {
+		return s.Retention
+	}
+	return DefaultRetention
+}
+
+func jsonTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+
+// update builds a SET expression.
+type update struct {
+	clauses []string
+	names   map[string]string
+	values  map[string]ddbtypes.AttributeValue
+}
+
+func newUpdate() *update {
+	return &update{names: map[string]string{}, values: map[string]ddbtypes.AttributeValue{}}
+}
+
+// set writes attr. Attribute names go through placeholders so that state
+// names never collide with DynamoDB's reserved words.
+func (b *update) set(attr, ph string, v ddbtypes.AttributeValue) {
+	name := b.name(attr)
+	b.clauses = append(b.clauses, name+" = "+ph)
+	b.values[ph] = v
+}
+
+// setIfAbsent writes attr unless it exists.
+func (b *update) setIfAbsent(attr, ph string, v ddbtypes.AttributeValue) {
+	name := b.name(attr)
+	b.clauses = append(b.clauses, name+" = if_not_exists("+name+", "+ph+")")
+	b.values[ph] = v
+}
+
+func (b *update) name(attr string) string {
+	if strings.HasPrefix(attr, "#") {
+		return attr
+	}
+	// Fixed width: no placeholder is a prefix of another (the emulator
+	// substitutes them textually).
+	n := fmt.Sprintf("#a%02d", len(b.names))
+	b.names[n] = attr
+	return n
+}
+
+func (b *update) input(table, pk string) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       key(pk),
+		UpdateExpression:          aws.String("SET " + strings.Join(b.clauses, ", ")),
+		ExpressionAttributeNames:  b.names,
+		ExpressionAttributeValues: b.values,
+	}
+}
+
+func sAttr(item map[string]ddbtypes.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func nAttr(item map[string]ddbtypes.AttributeValue, name string) (int64, bool) {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberN); ok {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func tAttr(item map[string]ddbtypes.AttributeValue, name string) (time.Time, bool) {
+	s := sAttr(item, name)
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+// decode turns an item into a Message.
+func decode(item map[string]ddbtypes.AttributeValue) (Message, error) {
+	m := Message{
+		Record: Record{
+			WAMID: sAttr(item, "wamid"), TenantID: sAttr(item, attrTenant), PhoneNumberID: sAttr(item, attrPhone),
+			JobID: sAttr(item, attrJob), ClientRef: sAttr(item, attrClientRef), To: sAttr(item, attrRecipient),
+			Type: sAttr(item, attrType),
+		},
+		Status:                sAttr(item, attrStatus),
+		BizOpaqueCallbackData: sAttr(item, attrOpaque),
+		StatusAt:              map[string]time.Time{},
+		Transitions:           map[string]string{},
+		Notified:              map[string]time.Time{},
+	}
+	if v, ok := item[attrExternal].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		m.External = v.Value
+	}
+	m.AcceptedAt, _ = tAttr(item, attrAccepted)
+	m.UpdatedAt, _ = tAttr(item, attrUpdated)
+	for _, st := range States {
+		if t, ok := tAttr(item, atAttr(st)); ok {
+			m.StatusAt[st] = t
+		}
+		if _, ok := item[prevAttr(st)]; ok {
+			p := sAttr(item, prevAttr(st))
+			if p == noPrevious {
+				p = ""
+			}
+			m.Transitions[st] = p
+		}
+		if t, ok := tAttr(item, notifiedAttr(st)); ok {
+			m.Notified[st] = t
+		}
+	}
+	dec := func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
+	if v, ok := item[attrErrors]; ok {
+		if err := attributevalue.UnmarshalWithOptions(v, &m.Errors, dec); err != nil {
+			return m, fault.PermanentErr(fmt.Errorf("decode errors of %s: %w", m.WAMID, err))
+		}
+	}
+	if v, ok := item[attrConv]; ok {
+		m.Conversation = &event.Conversation{}
+		if err := attributevalue.UnmarshalWithOptions(v, m.Conversation, dec); err != nil {
+			return m, fault.PermanentErr(fmt.Errorf("decode conversation of %s: %w", m.WAMID, err))
+		}
+	}
+	if v, ok := item[attrPricing]; ok {
+		m.Pricing = &event.Pricing{}
+		if err := attributevalue.UnmarshalWithOptions(v, m.Pricing, dec); err != nil {
+			return m, fault.PermanentErr(fmt.Errorf("decode pricing of %s: %w", m.WAMID, err))
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,343 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// newStore provisions the template into a fresh emulator and returns a
+// Store on its MessagesTable.
+func newStore(t *testing.T) *delivery.Store {
+	t.Helper()
+	emu := awsemu.StartTest(t)
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Provision(context.Background(), emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &delivery.Store{
+		API:   dynamodb.NewFromConfig(emu.Config()),
+		Table: st.Names.Ref["MessagesTable"],
+		Now:   func() time.Time { return base },
+	}
+}
+
+func accepted(wamid string) delivery.Record {
+	return delivery.Record{
+		WAMID: wamid, TenantID: "acme", PhoneNumberID: "100", JobID: "job-" + wamid,
+		ClientRef: "ref-" + wamid, To: "5511999", Type: "text", AcceptedAt: base,
+	}
+}
+
+func status(wamid, st string, sec int) delivery.StatusUpdate {
+	u := delivery.StatusUpdate{
+		WAMID: wamid, TenantID: "acme", PhoneNumberID: "100", Recipient: "5511999",
+		Status: st, At: base.Add(time.Duration(sec) * time.Second),
+	}
+	if st == event.StatusFailed {
+		u.Errors = []event.Error{{Code: 131026, Title: "Message undeliverable", Details: "Unable to deliver"}}
+	}
+	if st == event.StatusSent || st == event.StatusDelivered {
+		yes := true
+		u.Conversation = &event.Conversation{ID: "conv1", OriginType: "service"}
+		u.Pricing = &event.Pricing{Billable: &yes, Model: "PMP", Category: "service"}
+	}
+	return u
+}
+
+func TestRecordAcceptedAndGet(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	r := accepted("wamid.A")
+	if err := s.RecordAccepted(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	// Idempotent.
+	if err := s.RecordAccepted(ctx, r); err != nil {
+		t.Fatalf("second RecordAccepted: %v", err)
+	}
+	got, err := s.Get(ctx, "wamid.A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Record != r {
+		t.Errorf("record = %+v, want %+v", got.Record, r)
+	}
+	if got.Status != event.StatusAccepted || got.External {
+		t.Errorf("status = %q external = %v, want accepted, not external", got.Status, got.External)
+	}
+	byJob, err := s.ByJob(ctx, r.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byJob.WAMID != r.WAMID {
+		t.Errorf("ByJob wamid = %q, want %q", byJob.WAMID, r.WAMID)
+	}
+	if _, err := s.Get(ctx, "wamid.nope"); !errors.Is(err, delivery.ErrNotFound) {
+		t.Errorf("Get unknown: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ByJob(ctx, "job-nope"); !errors.Is(err, delivery.ErrNotFound) {
+		t.Errorf("ByJob unknown: %v, want ErrNotFound", err)
+	}
+
+	other := r
+	other.TenantID = "evil"
+	err = s.RecordAccepted(ctx, other)
+	if !errors.Is(err, delivery.ErrTenantMismatch) || fault.ClassOf(err) != fault.Permanent {
+		t.Errorf("RecordAccepted for another tenant: %v, want permanent ErrTenantMismatch", err)
+	}
+	if err := s.RecordAccepted(ctx, delivery.Record{WAMID: "x"}); fault.ClassOf(err) != fault.Invalid {
+		t.Errorf("RecordAccepted without job: %v, want invalid", err)
+	}
+}
+
+func TestApplyKeepsHistoryAndDetails(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.RecordAccepted(ctx, accepted("w1")); err != nil {
+		t.Fatal(err)
+	}
+	sent := status("w1", "sent", 1)
+	sent.BizOpaqueCallbackData = "track-1"
+	res, err := s.Apply(ctx, sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Advanced || res.Previous != "accepted" || res.Message.Status != "sent" {
+		t.Fatalf("sent: %+v", res)
+	}
+	if res.Message.Pricing == nil || res.Message.Pricing.Model != "PMP" || res.Message.Pricing.Billable == nil || !*res.Message.Pricing.Billable {
+		t.Errorf("pricing = %+v", res.Message.Pricing)
+	}
+	if res.Message.Conversation == nil || res.Message.Conversation.ID != "conv1" {
+		t.Errorf("conversation = %+v", res.Message.Conversation)
+	}
+	if res.Message.BizOpaqueCallbackData != "track-1" {
+		t.Errorf("biz_opaque_callback_data = %q", res.Message.BizOpaqueCallbackData)
+	}
+	if _, err := s.Apply(ctx, status("w1", "read", 3)); err != nil {
+		t.Fatal(err)
+	}
+	// Late delivered: no advance, but its timestamp is kept.
+	res, err = s.Apply(ctx, status("w1", "delivered", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Advanced || res.Previous != "read" || res.Message.Status != "read" {
+		t.Errorf("late delivered: advanced=%v previous=%q status=%q, want no advance from read", res.Advanced, res.Previous, res.Message.Status)
+	}
+	want := map[string]time.Time{"sent": base.Add(time.Second), "delivered": base.Add(2 * time.Second), "read": base.Add(3 * time.Second)}
+	for st, at := range want {
+		if got := res.Message.StatusAt[st]; !got.Equal(at) {
+			t.Errorf("%s_at = %v, want %v", st, got, at)
+		}
+	}
+	if got, want := fmt.Sprint(res.Message.Transitions), "map[read:sent sent:accepted]"; got != want {
+		t.Errorf("transitions = %s, want %s", got, want)
+	}
+	// Failed after read keeps Meta's error, does not advance.
+	res, err = s.Apply(ctx, status("w1", "failed", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Advanced || res.Message.Status != "read" {
+		t.Errorf("failed after read advanced to %q", res.Message.Status)
+	}
+	if len(res.Message.Errors) != 1 || res.Message.Errors[0].Code != 131026 || res.Message.Errors[0].Details != "Unable to deliver" {
+		t.Errorf("errors = %+v", res.Message.Errors)
+	}
+}
+
+func TestApplyFailedKeepsError(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.RecordAccepted(ctx, accepted("w2")); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []string{"sent", "delivered"} {
+		if _, err := s.Apply(ctx, status("w2", st, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Apply(ctx, status("w2", "failed", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Advanced || res.Previous != "delivered" {
+		t.Fatalf("failed after delivered: %+v", res)
+	}
+	got, err := s.Get(ctx, "w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "failed" || len(got.Errors) != 1 || got.Errors[0].Title != "Message undeliverable" {
+		t.Errorf("record = %+v", got)
+	}
+}
+
+func TestApplyUnknownAndLateRecord(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+
+	t.Run("require record", func(t *testing.T) {
+		u := status("w3", "sent", 1)
+		u.RequireRecord = true
+		_, err := s.Apply(ctx, u)
+		if !errors.Is(err, delivery.ErrNoRecord) || fault.ClassOf(err) != fault.Retry {
+			t.Fatalf("Apply without record: %v, want retryable ErrNoRecord", err)
+		}
+		if _, err := s.Get(ctx, "w3"); !errors.Is(err, delivery.ErrNotFound) {
+			t.Errorf("RequireRecord wrote a record: %v", err)
+		}
+	})
+	t.Run("external then accepted", func(t *testing.T) {
+		res, err := s.Apply(ctx, status("w3", "delivered", 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Advanced || res.Previous != "" || !res.Message.External || res.Message.TenantID != "acme" {
+			t.Fatalf("first status of unknown wamid: %+v", res)
+		}
+		// The sender's write comes late: it fills in the job, keeps the state.
+		if err := s.RecordAccepted(ctx, accepted("w3")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "w3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != "delivered" || got.External || got.JobID != "job-w3" || got.ClientRef != "ref-w3" {
+			t.Errorf("after late RecordAccepted: status=%q external=%v job=%q ref=%q", got.Status, got.External, got.JobID, got.ClientRef)
+		}
+		if !got.StatusAt["delivered"].Equal(base.Add(2 * time.Second)) {
+			t.Errorf("delivered_at lost: %v", got.StatusAt)
+		}
+		res, err = s.Apply(ctx, status("w3", "sent", 1))
+		if err != nil || res.Advanced {
+			t.Errorf("late sent: advanced=%v err=%v", res.Advanced, err)
+		}
+	})
+	t.Run("tenant mismatch", func(t *testing.T) {
+		u := status("w3", "read", 5)
+		u.TenantID = "evil"
+		_, err := s.Apply(ctx, u)
+		if !errors.Is(err, delivery.ErrTenantMismatch) || fault.ClassOf(err) != fault.Permanent {
+			t.Fatalf("other tenant: %v, want permanent ErrTenantMismatch", err)
+		}
+		u = status("w3", "read", 5)
+		u.PhoneNumberID = "999"
+		if _, err := s.Apply(ctx, u); !errors.Is(err, delivery.ErrTenantMismatch) {
+			t.Fatalf("other number: %v, want ErrTenantMismatch", err)
+		}
+		got, _ := s.Get(ctx, "w3")
+		if got.Status != "delivered" {
+			t.Errorf("mismatched status changed the record to %q", got.Status)
+		}
+		if _, ok := got.StatusAt["read"]; ok {
+			t.Error("mismatched status left a read timestamp")
+		}
+	})
+	t.Run("unknown status", func(t *testing.T) {
+		for _, st := range []string{"pending", "accepted", ""} {
+			if _, err := s.Apply(ctx, status("w3", st, 1)); fault.ClassOf(err) != fault.Invalid {
+				t.Errorf("status %q: %v, want invalid", st, err)
+			}
+		}
+	})
+}
+
+func TestPendingAndMarkNotified(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for _, st := range []string{"sent", "delivered"} {
+		if _, err := s.Apply(ctx, status("w4", st, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := s.Get(ctx, "w4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(m.Pending()), "[sent delivered]"; got != want {
+		t.Fatalf("pending = %s, want %s", got, want)
+	}
+	if err := s.MarkNotified(ctx, "w4", m.Pending(), base); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Apply(ctx, status("w4", "read", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res.Message.Pending()), "[read]"; got != want {
+		t.Errorf("pending after read = %s, want %s", got, want)
+	}
+}
+
+func TestApplyDuplicateStorm(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.RecordAccepted(ctx, accepted("w5")); err != nil {
+		t.Fatal(err)
+	}
+	statuses := []string{"sent", "delivered", "read"}
+	const copies = 8
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		advanced = map[string]int{}
+	)
+	for i := range copies * len(statuses) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := statuses[i%len(statuses)]
+			res, err := s.Apply(ctx, status("w5", st, i%len(statuses)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res.Advanced {
+				mu.Lock()
+				advanced[st]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := s.Get(ctx, "w5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "read" {
+		t.Errorf("final status = %q, want read", got.Status)
+	}
+	for st, n := range advanced {
+		if n != 1 {
+			t.Errorf("%s advanced %d times, want at most once", st, n)
+		}
+	}
+	if advanced["read"] != 1 {
+		t.Errorf("read advanced %d times, want 1", advanced["read"])
+	}
+	// Every recorded transition was reported as an advance exactly once.
+	if len(got.Transitions) != len(advanced) {
+		t.Errorf("transitions %v, advances %v", got.Transitions, advanced)
+	}
+}
