@@ -2,6 +2,8 @@ package awsemu
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -77,6 +79,7 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && in.MessageGroupId != "" {
 			f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId)
 		}
+		return bodyMD5s(req, resp)
 	case "SendMessageBatch":
 		var in struct {
 			Entries []struct{ Id, MessageGroupId, MessageDeduplicationId string }
@@ -94,6 +97,7 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 				}
 			}
 		}
+		return bodyMD5s(req, resp)
 	case "DeleteMessage":
 		var in struct{ ReceiptHandle string }
 		if json.Unmarshal(req, &in) == nil {
@@ -120,6 +124,47 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 		return f.fillReceive(resp)
 	}
 	return resp
+}
+
+// bodyMD5s sets each MD5OfMessageBody of a send answer to the MD5 of the
+// body sent, as SQS does. kumo answers a FIFO send deduplicated within the
+// 5-minute window with the stored message's MD5, which the SDK then rejects
+// when the duplicate's body differs (for example by a receipt time).
+func bodyMD5s(req, resp []byte) []byte {
+	var in struct {
+		MessageBody string
+		Entries     []struct{ Id, MessageBody string }
+	}
+	var out map[string]json.RawMessage
+	if json.Unmarshal(req, &in) != nil || json.Unmarshal(resp, &out) != nil {
+		return resp
+	}
+	sum := func(b string) json.RawMessage {
+		h := md5.Sum([]byte(b)) //nolint:gosec // SQS's body checksum is MD5
+		r, _ := json.Marshal(hex.EncodeToString(h[:]))
+		return r
+	}
+	if _, ok := out["MD5OfMessageBody"]; ok {
+		out["MD5OfMessageBody"] = sum(in.MessageBody)
+	}
+	var ok []map[string]json.RawMessage
+	if raw, has := out["Successful"]; has && json.Unmarshal(raw, &ok) == nil {
+		for _, s := range ok {
+			var id string
+			_ = json.Unmarshal(s["Id"], &id)
+			for _, e := range in.Entries {
+				if e.Id == id {
+					s["MD5OfMessageBody"] = sum(e.MessageBody)
+				}
+			}
+		}
+		out["Successful"], _ = json.Marshal(ok)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return resp
+	}
+	return b
 }
 
 func (f *sqsFix) remember(id, group, dedup string) {
