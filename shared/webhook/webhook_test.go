@@ -1,0 +1,536 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/webhook"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+const (
+	platformSecret = "platform-app-secret"
+	platformVerify = "platform-verify-token"
+	acmeSecret     = "acme-app-secret"
+	acmeVerify     = "acme-verify-token"
+	// The reference payloads' business number and WABA.
+	refPhone = "PHONE_NUMBER_ID"
+)
+
+// env is a provisioned local stack with a platform app, a tenant "acme" on
+// its own app and a disabled tenant "gone".
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	cfg    aws.Config
+	stack  *stack.Stack
+	sqs    *sqs.Client
+	s3     *s3.Client
+	getenv func(string) string
+	logs   *bytes.Buffer
+	emf    *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	emu := awsemu.StartTest(t)
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Provision(ctx, emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := st.Functions["WebhookFunction"]
+	e := &env{t: t, ctx: ctx, cfg: emu.Config(), stack: st,
+		sqs: sqs.NewFromConfig(emu.Config()),
+		s3:  s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }),
+		getenv: func(k string) string {
+			if k == "S3_USE_PATH_STYLE" {
+				return "true"
+			}
+			return fn.Env[k]
+		},
+		logs: &bytes.Buffer{}, emf: &bytes.Buffer{},
+	}
+	sm := secretsmanager.NewFromConfig(e.cfg)
+	put := func(id string, c tenant.Credentials) {
+		b, _ := json.Marshal(c)
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(string(b))}); err == nil {
+			return
+		}
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(string(b))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(e.getenv("PLATFORM_SECRET_ID"), tenant.Credentials{AppSecret: platformSecret, VerifyToken: platformVerify})
+	put("wacloud/tenants/acme", tenant.Credentials{AppSecret: acmeSecret, VerifyToken: acmeVerify, AccessToken: "acme-access"})
+	put("wacloud/tenants/gone", tenant.Credentials{AppSecret: "gone-secret", VerifyToken: "gone-verify"})
+	reg := &tenant.Registry{API: dynamodb.NewFromConfig(e.cfg), Table: e.getenv("TENANTS_TABLE")}
+	if err := reg.Put(ctx, tenant.Tenant{ID: "acme", SecretID: "wacloud/tenants/acme", OwnApp: true},
+		[]tenant.Number{{PhoneNumberID: "111", WABAID: "222"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Put(ctx, tenant.Tenant{ID: "gone", SecretID: "wacloud/tenants/gone", OwnApp: true, Status: tenant.StatusDisabled}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) handler() *webhook.Handler {
+	e.t.Helper()
+	h, err := webhook.Setup(e.ctx, e.getenv, e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h.Log = slog.New(slog.NewJSONHandler(e.logs, nil))
+	h.Metrics = &metrics.Recorder{Out: e.emf, Function: "webhook"}
+	return h
+}
+
+func (e *env) inboundURL() string { return e.getenv("INBOUND_QUEUE_URL") }
+
+// drain receives every message on the queue, leaving them in flight.
+func (e *env) drain(url string) []sqstypes.Message {
+	e.t.Helper()
+	var all []sqstypes.Message
+	for {
+		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 600,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return all
+		}
+		all = append(all, out.Messages...)
+		// Delete as SQS would after a successful batch: a FIFO group with
+		// messages in flight hands out no more.
+		for _, m := range out.Messages {
+			if _, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+}
+
+func (e *env) parked(prefix string) []string {
+	e.t.Helper()
+	out, err := e.s3.ListObjectsV2(e.ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.getenv("DATA_BUCKET")), Prefix: aws.String(prefix)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+func readPayload(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "webhooks", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func get(path string, pathParams map[string]string, q map[string]string) events.APIGatewayV2HTTPRequest {
+	req := events.APIGatewayV2HTTPRequest{RawPath: path, PathParameters: pathParams, QueryStringParameters: q}
+	req.RequestContext.HTTP.Method = "GET"
+	req.RequestContext.HTTP.Path = path
+	return req
+}
+
+func post(path string, body []byte, signature string) events.APIGatewayV2HTTPRequest {
+	req := events.APIGatewayV2HTTPRequest{RawPath: path, Body: string(body), Headers: map[string]string{"content-type": "application/json"}}
+	if signature != "" {
+		req.Headers["x-hub-signature-256"] = signature
+	}
+	req.RequestContext.HTTP.Method = "POST"
+	req.RequestContext.HTTP.Path = path
+	return req
+}
+
+func TestVerifySubscription(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	sub := func(token string) map[string]string {
+		return map[string]string{"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "1158201444"}
+	}
+	tests := []struct {
+		name   string
+		path   string
+		params map[string]string
+		query  map[string]string
+		status int
+	}{
+		{"platform right token", "/webhook", nil, sub(platformVerify), 200},
+		{"platform wrong token", "/webhook", nil, sub("nope"), 403},
+		{"platform empty token", "/webhook", nil, sub(""), 403},
+		{"platform token prefix", "/webhook", nil, sub(platformVerify[:5]), 403},
+		{"wrong mode", "/webhook", nil, map[string]string{"hub.mode": "unsubscribe", "hub.verify_token": platformVerify, "hub.challenge": "1"}, 403},
+		{"no query", "/webhook", nil, nil, 403},
+		{"tenant right token", "/webhook/acme", map[string]string{"tenant_id": "acme"}, sub(acmeVerify), 200},
+		{"tenant route from raw path", "/webhook/acme", nil, sub(acmeVerify), 200},
+		{"tenant with platform token", "/webhook/acme", map[string]string{"tenant_id": "acme"}, sub(platformVerify), 403},
+		{"platform with tenant token", "/webhook", nil, sub(acmeVerify), 403},
+		{"unknown tenant", "/webhook/nobody", map[string]string{"tenant_id": "nobody"}, sub(acmeVerify), 404},
+		{"disabled tenant", "/webhook/gone", map[string]string{"tenant_id": "gone"}, sub("gone-verify"), 403},
+		{"odd tenant id", "/webhook/a%2Fb", map[string]string{"tenant_id": "a/b"}, sub(acmeVerify), 404},
+		{"other path", "/hooks", nil, sub(platformVerify), 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := h.Handle(e.ctx, get(tt.path, tt.params, tt.query))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := resp.StatusCode, tt.status; got != want {
+				t.Fatalf("status = %d, want %d (body %q)", got, want, resp.Body)
+			}
+			if tt.status == 200 {
+				if got, want := resp.Body, "1158201444"; got != want {
+					t.Errorf("body = %q, want the challenge %q", got, want)
+				}
+				if got := resp.Headers["Content-Type"]; !strings.HasPrefix(got, "text/plain") {
+					t.Errorf("Content-Type = %q, want text/plain", got)
+				}
+			} else if strings.Contains(resp.Body, "1158201444") {
+				t.Errorf("refusal echoes the challenge: %q", resp.Body)
+			}
+		})
+	}
+}
+
+func TestReceiveSignature(t *testing.T) {
+	body := readPayload(t, "text.json")
+	tests := []struct {
+		name    string
+		headers map[string]string
+		status  int
+		units   int
+	}{
+		{"valid", map[string]string{"x-hub-signature-256": whatsapp.Sign(platformSecret, body)}, 200, 1},
+		{"valid, header not lower-cased", map[string]string{"X-Hub-Signature-256": whatsapp.Sign(platformSecret, body)}, 200, 1},
+		{"missing", map[string]string{}, 401, 0},
+		{"signed with another secret", map[string]string{"x-hub-signature-256": whatsapp.Sign(acmeSecret, body)}, 401, 0},
+		{"garbage", map[string]string{"x-hub-signature-256": "sha256=zz"}, 401, 0},
+		{"sha1 only", map[string]string{"x-hub-signature": "sha1=0123"}, 401, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := e.handler()
+			req := post("/webhook", body, "")
+			req.Headers = tt.headers
+			resp, err := h.Handle(e.ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := resp.StatusCode, tt.status; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			if got, want := len(e.drain(e.inboundURL())), tt.units; got != want {
+				t.Errorf("units on the inbound queue = %d, want %d", got, want)
+			}
+			if tt.status == 401 {
+				if got := e.parked("parked/"); len(got) != 0 {
+					t.Errorf("a refused payload was stored: %v", got)
+				}
+				if !strings.Contains(e.emf.String(), webhook.MetricSignatureFailed) {
+					t.Errorf("signature failure not counted")
+				}
+			}
+			for _, secret := range []string{platformSecret, acmeSecret, platformVerify} {
+				if strings.Contains(e.logs.String(), secret) {
+					t.Errorf("logs contain a secret: %s", e.logs.String())
+				}
+			}
+		})
+	}
+}
+
+func TestReceiveBodies(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	text := readPayload(t, "text.json")
+
+	t.Run("base64 body", func(t *testing.T) {
+		req := post("/webhook", nil, whatsapp.Sign(platformSecret, text))
+		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(text), true
+		resp, _ := h.Handle(e.ctx, req)
+		if got, want := resp.StatusCode, 200; got != want {
+			t.Fatalf("status = %d, want %d", got, want)
+		}
+		if got, want := len(e.drain(e.inboundURL())), 1; got != want {
+			t.Errorf("units = %d, want %d", got, want)
+		}
+	})
+	t.Run("base64 body signed over the encoding", func(t *testing.T) {
+		enc := base64.StdEncoding.EncodeToString(text)
+		req := post("/webhook", nil, whatsapp.Sign(platformSecret, []byte(enc)))
+		req.Body, req.IsBase64Encoded = enc, true
+		resp, _ := h.Handle(e.ctx, req)
+		if got, want := resp.StatusCode, 401; got != want {
+			t.Fatalf("status = %d, want %d", got, want)
+		}
+	})
+	t.Run("oversized", func(t *testing.T) {
+		small := e.handler()
+		small.MaxBodyBytes = len(text) - 1
+		resp, _ := small.Handle(e.ctx, post("/webhook", text, whatsapp.Sign(platformSecret, text)))
+		if got, want := resp.StatusCode, 413; got != want {
+			t.Fatalf("status = %d, want %d", got, want)
+		}
+		req := post("/webhook", nil, whatsapp.Sign(platformSecret, text))
+		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(text), true
+		resp, _ = small.Handle(e.ctx, req)
+		if got, want := resp.StatusCode, 413; got != want {
+			t.Fatalf("base64 status = %d, want %d", got, want)
+		}
+		if got := len(e.drain(e.inboundURL())); got != 0 {
+			t.Errorf("units = %d, want none", got)
+		}
+	})
+	for _, tt := range []struct{ name, body, reason string }{
+		{"unparseable", `{"object":"whatsapp_business_account","entry":[`, "unparseable"},
+		{"not whatsapp", `{"object":"page","entry":[{"id":"1","changes":[]}]}`, "not_whatsapp"},
+		{"no entries", `{"object":"whatsapp_business_account","entry":[]}`, "not_whatsapp"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(tt.body)
+			resp, _ := h.Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+			if got, want := resp.StatusCode, 200; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			var keys []string
+			for _, k := range e.parked("parked/" + tt.reason + "/") {
+				if strings.HasSuffix(k, parkedName(body)) {
+					keys = append(keys, k)
+				}
+			}
+			if len(keys) != 1 {
+				t.Fatalf("parked under %s: %v, want one object", tt.reason, keys)
+			}
+			obj, err := e.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.getenv("DATA_BUCKET")), Key: aws.String(keys[0])})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			_, _ = got.ReadFrom(obj.Body)
+			if got.String() != tt.body {
+				t.Errorf("parked body = %q, want the raw body %q", got.String(), tt.body)
+			}
+			if got, want := obj.Metadata["reason"], tt.reason; got != want {
+				t.Errorf("metadata reason = %q, want %q", got, want)
+			}
+			if obj.Metadata["route"] != "platform" || obj.Metadata["received_at"] == "" {
+				t.Errorf("metadata = %v, want route and received_at", obj.Metadata)
+			}
+			if got := len(e.drain(e.inboundURL())); got != 0 {
+				t.Errorf("units = %d, want none", got)
+			}
+		})
+	}
+}
+
+// Every reference payload is accepted and every unit Split finds is on the
+// inbound queue, grouped by its order key.
+func TestReceiveEveryReferencePayload(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.json"))
+	if len(files) < 80 {
+		t.Fatalf("found %d reference payloads, want the whole set", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			body := readPayload(t, filepath.Base(f))
+			want, err := whatsapp.Split(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := h.Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+			if resp.StatusCode != 200 {
+				t.Fatalf("status = %d, want 200", resp.StatusCode)
+			}
+			msgs := e.drain(e.inboundURL())
+			if got := len(msgs); got != len(want) {
+				t.Fatalf("units on queue = %d, want %d", got, len(want))
+			}
+			sort.Slice(msgs, func(i, j int) bool { return seq(t, msgs[i]) < seq(t, msgs[j]) })
+			for i, m := range msgs {
+				var u whatsapp.Unit
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &u); err != nil {
+					t.Fatal(err)
+				}
+				if u.Route != whatsapp.RoutePlatform || u.RouteTenant != "" || u.ReceivedAt == "" {
+					t.Errorf("unit %d route = %q/%q received_at %q", i, u.Route, u.RouteTenant, u.ReceivedAt)
+				}
+				if got, want := u.Kind, want[i].Kind; got != want {
+					t.Errorf("unit %d kind = %q, want %q", i, got, want)
+				}
+				if got, want := m.Attributes["MessageGroupId"], want[i].OrderKey(); got != want {
+					t.Errorf("unit %d group = %q, want %q", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func seq(t *testing.T, m sqstypes.Message) int {
+	var u whatsapp.Unit
+	if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &u); err != nil {
+		t.Fatal(err)
+	}
+	return u.Seq
+}
+
+func TestReceiveManyUnits(t *testing.T) {
+	// 25 messages in one change: three SendMessageBatch calls, one answer.
+	var msgs []string
+	for i := 0; i < 25; i++ {
+		msgs = append(msgs, `{"from":"5511999`+pad(i)+`","id":"wamid.`+pad(i)+`","timestamp":"1700000000","type":"text","text":{"body":"hi"}}`)
+	}
+	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"222","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"111"},"messages":[` + strings.Join(msgs, ",") + `]}}]}]}`)
+	e := newEnv(t)
+	resp, _ := e.handler().Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+	if resp.StatusCode != 200 {
+		t.Fatalf("status = %d", resp.StatusCode)
+	}
+	if got, want := len(e.drain(e.inboundURL())), 25; got != want {
+		t.Errorf("units = %d, want %d", got, want)
+	}
+}
+
+func parkedName(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:]) + ".json"
+}
+
+func pad(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
+
+func TestReceiveStoreFailure(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	h.InboundQueueURL = strings.Replace(e.inboundURL(), "InboundQueue", "NoSuchQueue", 1)
+	body := readPayload(t, "batch_one_entry_two_changes.json")
+	resp, err := h.Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := resp.StatusCode, 500; got != want {
+		t.Fatalf("status = %d, want %d so that Meta retries", got, want)
+	}
+	if strings.Contains(resp.Body, "NoSuchQueue") {
+		t.Errorf("response leaks internals: %q", resp.Body)
+	}
+}
+
+// Meta delivering the same payload three times at once leaves one set of
+// units: the FIFO deduplication ids do not depend on arrival time.
+func TestReceiveConcurrentCopies(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	body := readPayload(t, "batch_one_entry_two_changes.json")
+	units, _ := whatsapp.Split(body)
+	var wg sync.WaitGroup
+	codes := make([]int, 3)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := h.Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("copy %d: status %d", i, c)
+		}
+	}
+	if got, want := len(e.drain(e.inboundURL())), len(units); got != want {
+		t.Errorf("units on queue = %d, want %d (one set)", got, want)
+	}
+}
+
+func TestReceiveTenantRoute(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	body := readPayload(t, "text.json")
+	tests := []struct {
+		name   string
+		path   string
+		secret string
+		status int
+	}{
+		{"own secret", "/webhook/acme", acmeSecret, 200},
+		{"platform secret on tenant route", "/webhook/acme", platformSecret, 401},
+		{"unknown tenant", "/webhook/nobody", acmeSecret, 404},
+		{"disabled tenant", "/webhook/gone", "gone-secret", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, _ := h.Handle(e.ctx, post(tt.path, body, whatsapp.Sign(tt.secret, body)))
+			if got, want := resp.StatusCode, tt.status; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			msgs := e.drain(e.inboundURL())
+			if tt.status != 200 {
+				if len(msgs) != 0 {
+					t.Errorf("units = %d, want none", len(msgs))
+				}
+				return
+			}
+			if len(msgs) != 1 {
+				t.Fatalf("units = %d, want 1", len(msgs))
+			}
+			var u whatsapp.Unit
+			_ = json.Unmarshal([]byte(aws.ToString(msgs[0].Body)), &u)
+			if u.Route != whatsapp.RouteTenant || u.RouteTenant != "acme" {
+				t.Errorf("route = %q/%q, want tenant/acme", u.Route, u.RouteTenant)
+			}
+		})
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	e := newEnv(t)
+	req := get("/webhook", nil, nil)
+	req.RequestContext.HTTP.Method = http.MethodDelete
+	resp, _ := e.handler().Handle(e.ctx, req)
+	if got, want := resp.StatusCode, 405; got != want {
+		t.Errorf("status = %d, want %d", got, want)
+	}
+}
