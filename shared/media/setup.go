@@ -94,3 +94,27 @@ func durationEnv(getenv func(string) string, key string, def time.Duration) (tim
 	}
 	return d, nil
 }
+
+// NewOutboundResolver builds the resolver the sender uses, from DATA_BUCKET
+// and STATE_TABLE (required), GRAPH_API_BASE_URL, GRAPH_API_VERSION,
+// S3_USE_PATH_STYLE and MEDIA_LINK_TTL (default 1 hour).
+func NewOutboundResolver(getenv func(string) string, cfg aws.Config) (*OutboundResolver, error) {
+	env, err := require(getenv, "DATA_BUCKET", "STATE_TABLE")
+	if err != nil {
+		return nil, fmt.Errorf("media resolver setup: %w", err)
+	}
+	ttl, err := durationEnv(getenv, "MEDIA_LINK_TTL", DefaultLinkTTL)
+	if err != nil {
+		return nil, fmt.Errorf("media resolver setup: %w", err)
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
+	return &OutboundResolver{
+		S3:         s3c,
+		Presign:    s3.NewPresignClient(s3c),
+		Cache:      dynamodb.NewFromConfig(cfg),
+		Graph:      &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+		Bucket:     env["DATA_BUCKET"],
+		StateTable: env["STATE_TABLE"],
+		LinkTTL:    ttl,
+	}, nil
+}
