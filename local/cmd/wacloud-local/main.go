@@ -1,0 +1,85 @@
+// Command wacloud-local runs the whole connector on this machine (make
+// local): embedded AWS, the webhook behind a local API Gateway, every wired
+// function on its queues, the Graph API simulator and a core sink. It
+// prints a line containing "ready" once everything accepts requests and
+// stops cleanly on Ctrl-C or SIGTERM.
+//
+// Flags override environment variables, which override the defaults:
+//
+//	-aws    WACLOUD_LOCAL_AWS_ADDR    embedded AWS (127.0.0.1:4566)
+//	-api    WACLOUD_LOCAL_API_ADDR    API Gateway front (127.0.0.1:3000)
+//	-graph  WACLOUD_LOCAL_GRAPH_ADDR  Graph API simulator (127.0.0.1:3001)
+//	-sink   WACLOUD_LOCAL_SINK_ADDR   core sink (127.0.0.1:3002)
+//	-tenants WACLOUD_LOCAL_TENANTS    extra tenants: JSON array or @file.json
+//	-log    WACLOUD_LOCAL_LOG         log file (default stderr)
+//	-log-level WACLOUD_LOCAL_LOG_LEVEL debug, info, warn, error
+//	-pollers WACLOUD_LOCAL_POLLERS    concurrent batches per queue (2)
+//	-template                         template.yaml path
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/tucanlink/wacloud/local/connector"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "wacloud-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("wacloud-local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	awsAddr := fs.String("aws", env("WACLOUD_LOCAL_AWS_ADDR", connector.DefaultAWSAddr), "embedded AWS address (- for a random port only)")
+	apiAddr := fs.String("api", env("WACLOUD_LOCAL_API_ADDR", connector.DefaultAPIAddr), "API Gateway front address")
+	graphAddr := fs.String("graph", env("WACLOUD_LOCAL_GRAPH_ADDR", connector.DefaultGraphAddr), "Graph API simulator address")
+	sinkAddr := fs.String("sink", env("WACLOUD_LOCAL_SINK_ADDR", connector.DefaultSinkAddr), "core sink address")
+	tenants := fs.String("tenants", env("WACLOUD_LOCAL_TENANTS", ""), "extra tenants: JSON array or @file.json")
+	logPath := fs.String("log", env("WACLOUD_LOCAL_LOG", ""), "write logs to this file instead of stderr")
+	level := fs.String("log-level", env("WACLOUD_LOCAL_LOG_LEVEL", "info"), "debug, info, warn or error")
+	pollers := fs.String("pollers", env("WACLOUD_LOCAL_POLLERS", "2"), "concurrent batches per queue")
+	tmpl := fs.String("template", "", "template.yaml path (default: found from the working directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o := connector.Options{AWSAddr: *awsAddr, APIAddr: *apiAddr, GraphAddr: *graphAddr, SinkAddr: *sinkAddr, Template: *tmpl, Log: stderr}
+	var err error
+	if o.Tenants, err = connector.ParseTenants(*tenants); err != nil {
+		return err
+	}
+	if err := o.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	if o.Pollers, err = strconv.Atoi(*pollers); err != nil || o.Pollers < 1 {
+		return fmt.Errorf("-pollers: want a positive number, got %q", *pollers)
+	}
+	if *logPath != "" {
+		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file: %w", err)
+		}
+		defer f.Close()
+		o.Log = f
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel})))
+	return connector.Run(ctx, o, stdout)
+}

@@ -1,0 +1,392 @@
+// Package connector runs the whole wacloud connector on one machine, in one
+// process, with no Docker and no AWS account: the embedded AWS emulator
+// provisioned from template.yaml, an API Gateway front for the webhook
+// function, SQS event source mappings for the queue-driven functions, the
+// Graph API simulator (Meta's side) and a core sink (the TucanLink core's
+// side). Every function is built with the same Setup its Lambda main calls,
+// with the environment the template gives it. It exists only to run and
+// test locally; no function imports it.
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/local/apigw"
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/coresink"
+	"github.com/tucanlink/wacloud/local/esm"
+	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/local/stack"
+)
+
+// Default addresses.
+const (
+	DefaultAWSAddr   = "127.0.0.1:4566"
+	DefaultAPIAddr   = "127.0.0.1:3000"
+	DefaultGraphAddr = "127.0.0.1:3001"
+	DefaultSinkAddr  = "127.0.0.1:3002"
+)
+
+// Options configure the connector. Empty addresses get the defaults; use
+// "127.0.0.1:0" for a free port (tests).
+type Options struct {
+	AWSAddr   string // embedded AWS; "-" keeps it on its random in-process port only
+	APIAddr   string // API Gateway front (the webhook)
+	GraphAddr string // Graph API simulator
+	SinkAddr  string // core sink
+
+	// Template is template.yaml's path (default: found from the working
+	// directory upwards, next to go.mod).
+	Template string
+	// Params override template parameters (CoreUrl and GraphApiBaseUrl
+	// are set to the local sink and simulator unless given here).
+	Params map[string]string
+	// Tenants are seeded in addition to the demo tenant.
+	Tenants []Tenant
+	// Pollers is the number of concurrent batches per queue (default 2).
+	Pollers int
+	// Functions overrides the function registry (default Functions).
+	Functions map[string]Setup
+
+	// Log receives the connector's and every function's JSON log lines
+	// (default os.Stderr); LogLevel filters them.
+	Log      io.Writer
+	LogLevel slog.Level
+	// Metrics receives the functions' EMF metric lines (default: Log).
+	Metrics io.Writer
+}
+
+// Handle is a running connector.
+type Handle struct {
+	AWSURL, APIURL, GraphURL, SinkURL string
+
+	Stack    *stack.Stack
+	Emulator *awsemu.Emulator
+	Sink     *coresink.Sink
+	Sim      *graphsim.Sim
+	Tenants  []Tenant
+	// Wired are the functions running; Unwired are template functions
+	// with no entry in the registry (their queues keep their messages).
+	Wired, Unwired []string
+	Pollers        map[string]*esm.Poller // by "Function/Queue"
+	Built          map[string]Built
+	Log            *slog.Logger
+
+	servers []*http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// Start brings every piece up and returns once all accept requests.
+func Start(ctx context.Context, o Options) (_ *Handle, err error) {
+	o = o.withDefaults()
+	log := slog.New(functionHandler{inner: slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel})})
+	h := &Handle{Log: log, Pollers: map[string]*esm.Poller{}, Built: map[string]Built{}}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+
+	tmplPath := o.Template
+	if tmplPath == "" {
+		if tmplPath, err = findTemplate(); err != nil {
+			return nil, err
+		}
+	}
+	tmpl, err := stack.Load(tmplPath)
+	if err != nil {
+		return nil, err
+	}
+
+	lns := map[string]net.Listener{}
+	for name, addr := range map[string]string{"api": o.APIAddr, "graph": o.GraphAddr, "sink": o.SinkAddr} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen for the %s on %s: %w", name, addr, err)
+		}
+		lns[name] = ln
+	}
+	h.APIURL, h.GraphURL, h.SinkURL = "http://"+lns["api"].Addr().String(), "http://"+lns["graph"].Addr().String(), "http://"+lns["sink"].Addr().String()
+
+	h.Emulator = awsemu.Start()
+	if o.AWSAddr != "-" {
+		if err := h.Emulator.Listen(o.AWSAddr); err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen for the embedded AWS on %s: %w", o.AWSAddr, err)
+		}
+	}
+	h.AWSURL = h.Emulator.URL
+
+	params := map[string]string{"CoreUrl": h.SinkURL, "GraphApiBaseUrl": h.GraphURL}
+	for k, v := range o.Params {
+		params[k] = v
+	}
+	awsCfg := h.Emulator.Config()
+	if h.Stack, err = stack.Provision(ctx, awsCfg, tmpl, stack.Options{Params: params}); err != nil {
+		closeAll(lns)
+		return nil, fmt.Errorf("provision %s: %w", tmplPath, err)
+	}
+	h.Tenants = append([]Tenant{Demo}, o.Tenants...)
+	if err := seed(ctx, awsCfg, h.Stack, h.Tenants); err != nil {
+		closeAll(lns)
+		return nil, err
+	}
+
+	h.Sink = coresink.New(coresink.Config{
+		Path: h.Stack.Names.Params["CoreEventsPath"], BearerToken: CoreBearerToken, SigningSecret: CoreSigningSecret,
+		Log: log.With("component", "coresink"),
+	})
+	var numbers []graphsim.Number
+	for _, t := range h.Tenants {
+		n := graphsim.Number{PhoneNumberID: t.PhoneNumberID, WABAID: t.WABAID, DisplayPhoneNumber: t.DisplayPhoneNumber,
+			AccessToken: t.AccessToken, Throughput: t.Throughput}
+		if t.OwnApp {
+			n.WebhookURL, n.AppSecret = h.APIURL+"/webhook/"+t.ID, t.AppSecret
+		}
+		numbers = append(numbers, n)
+	}
+	h.Sim = graphsim.New(graphsim.Config{WebhookURL: h.APIURL + "/webhook", AppSecret: PlatformAppSecret, Numbers: numbers, BaseURL: h.GraphURL})
+
+	routes, pollers, err := h.buildFunctions(ctx, o, log)
+	if err != nil {
+		closeAll(lns)
+		return nil, err
+	}
+
+	h.serve(lns["api"], apigw.New(routes, log.With("component", "apigw")))
+	h.serve(lns["graph"], h.Sim)
+	h.serve(lns["sink"], h.Sink)
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel = cancel
+	for _, p := range pollers {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			p.Run(pctx)
+		}()
+	}
+	if err := h.ready(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("connector ready", "api", h.APIURL, "graph", h.GraphURL, "sink", h.SinkURL, "aws", h.AWSURL,
+		"wired", strings.Join(h.Wired, ","), "unwired", strings.Join(h.Unwired, ","))
+	return h, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.AWSAddr == "" {
+		o.AWSAddr = DefaultAWSAddr
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = DefaultAPIAddr
+	}
+	if o.GraphAddr == "" {
+		o.GraphAddr = DefaultGraphAddr
+	}
+	if o.SinkAddr == "" {
+		o.SinkAddr = DefaultSinkAddr
+	}
+	if o.Pollers <= 0 {
+		o.Pollers = 2
+	}
+	if o.Functions == nil {
+		o.Functions = Functions
+	}
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.Metrics == nil {
+		o.Metrics = o.Log
+	}
+	return o
+}
+
+// buildFunctions sets up every wired function with its template
+// environment and its own AWS configuration, and returns its routes and
+// queue pollers.
+func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger) ([]apigw.Route, []*esm.Poller, error) {
+	ids := make([]string, 0, len(h.Stack.Functions))
+	for id := range h.Stack.Functions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var routes []apigw.Route
+	var pollers []*esm.Poller
+	for _, id := range ids {
+		f := h.Stack.Functions[id]
+		setup, ok := o.Functions[id]
+		if !ok {
+			h.Unwired = append(h.Unwired, id)
+			log.Warn("function not wired into the local connector; its events wait on their queue", "function", id)
+			continue
+		}
+		env := map[string]string{
+			"AWS_REGION": awsemu.Region, "AWS_DEFAULT_REGION": awsemu.Region,
+			"AWS_LAMBDA_FUNCTION_NAME": id, "AWS_LAMBDA_LOG_FORMAT": "JSON",
+		}
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		env["S3_USE_PATH_STYLE"] = "true"
+		cfg := h.Emulator.Config()
+		flog := log.With("function", id)
+		built, err := setup(ctx, func(k string) string { return env[k] }, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("set up %s: %w", id, err)
+		}
+		adopt(built.Value, flog, o.Metrics)
+		h.Built[id] = built
+		h.Wired = append(h.Wired, id)
+		timeout := time.Duration(f.Timeout) * time.Second
+		for _, r := range f.Routes {
+			if built.HTTP == nil {
+				return nil, nil, fmt.Errorf("%s has HttpApi routes but its Setup is not an HTTP handler", id)
+			}
+			routes = append(routes, apigw.Route{Method: r.Method, Path: r.Path, Function: id, Timeout: timeout, Handler: built.HTTP})
+		}
+		for _, src := range f.Sources {
+			if built.SQS == nil {
+				return nil, nil, fmt.Errorf("%s has SQS events but its Setup is not an SQS handler", id)
+			}
+			p := &esm.Poller{
+				API: sqs.NewFromConfig(h.Emulator.Config()), Function: id,
+				QueueURL: src.QueueURL, QueueARN: h.Stack.Names.Att[src.QueueID+".Arn"], Region: awsemu.Region,
+				BatchSize: src.BatchSize, ReportItemFailures: src.ReportItemFailures, Timeout: timeout,
+				Concurrency: o.Pollers, Handler: built.SQS, Log: flog,
+			}
+			h.Pollers[id+"/"+src.QueueID] = p
+			pollers = append(pollers, p)
+		}
+	}
+	return routes, pollers, nil
+}
+
+func (h *Handle) serve(ln net.Listener, handler http.Handler) {
+	s := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	h.servers = append(h.servers, s)
+	go s.Serve(ln)
+}
+
+// ready waits until every server answers HTTP.
+func (h *Handle) ready(ctx context.Context) error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, u := range []string{h.APIURL + "/", h.GraphURL + "/", h.SinkURL + "/stats", h.AWSURL + "/"} {
+		for {
+			resp, err := c.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("%s does not answer: %w", u, errors.Join(err, ctx.Err()))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Close stops pollers (letting running invocations finish), servers and
+// the emulator. It is safe to call more than once.
+func (h *Handle) Close() {
+	h.once.Do(func() {
+		if h.cancel != nil {
+			h.cancel()
+		}
+		done := make(chan struct{})
+		go func() { h.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			if h.Log != nil {
+				h.Log.Warn("pollers still running after 30 s; stopping anyway")
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for _, s := range h.servers {
+			if err := s.Shutdown(ctx); err != nil {
+				_ = s.Close()
+			}
+		}
+		if h.Emulator != nil {
+			h.Emulator.Close()
+		}
+	})
+}
+
+// Run starts the connector, writes a line containing "ready" to out once
+// it accepts requests, and runs until ctx is done.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	h, err := Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, embedded AWS %s, tenants %s\n",
+		h.APIURL, h.GraphURL, h.SinkURL, h.AWSURL, tenantIDs(h.Tenants))
+	if len(h.Unwired) > 0 {
+		fmt.Fprintf(out, "not yet wired (their queues hold events): %s\n", strings.Join(h.Unwired, ", "))
+	}
+	<-ctx.Done()
+	fmt.Fprintln(out, "wacloud-local stopping")
+	return nil
+}
+
+func tenantIDs(ts []Tenant) string {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	return strings.Join(ids, ",")
+}
+
+func closeAll(lns map[string]net.Listener) {
+	for _, l := range lns {
+		l.Close()
+	}
+}
+
+// findTemplate looks for template.yaml beside go.mod, from the working
+// directory upwards.
+func findTemplate() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "template.yaml")
+		if _, err := os.Stat(p); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				return p, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("template.yaml not found from the working directory up; run from the repository or pass -template")
+		}
+		dir = parent
+	}
+}
