@@ -168,7 +168,10 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	u.TenantID = tenantID
 	log = log.With("tenant_id", tenantID)
 
-	p := h.plan(u)
+	p, err := h.plan(u)
+	if err != nil {
+		return err
+	}
 	if p.park != "" {
 		return h.park(ctx, log, p.park, []byte(rec.Body), u)
 	}
@@ -201,29 +204,36 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	return nil
 }
 
-func (h *Handler) plan(u whatsapp.Unit) plan {
+// plan decides what a unit turns into. A message, echo or error Normalize
+// cannot read is returned as its (Invalid) error, so it is dead-lettered
+// with the reason.
+func (h *Handler) plan(u whatsapp.Unit) (plan, error) {
 	switch {
 	case u.Kind == whatsapp.KindStatus, u.Kind == whatsapp.KindChange && u.Field != "messages":
-		return plan{key: unitKey(u), toStatus: true}
+		return plan{key: unitKey(u), toStatus: true}, nil
 	case u.Kind == whatsapp.KindChange:
-		// A messages change with nothing but contacts.
+		// A messages change with nothing but contacts: an event if the
+		// contract has one, else kept for an operator.
 		evs, err := event.Normalize(u, u.TenantID)
 		if err != nil || len(evs) == 0 {
-			return plan{park: parking.ReasonUnhandledChange}
+			return plan{park: parking.ReasonUnhandledChange}, nil
 		}
-		return plan{key: evs[0].EventID, events: evs}
+		return plan{key: evs[0].EventID, events: evs}, nil
 	}
 	evs, err := event.Normalize(u, u.TenantID)
-	if err != nil || len(evs) == 0 {
-		return plan{park: parking.ReasonNormalizeFailed}
+	if err != nil {
+		return plan{}, err
+	}
+	if len(evs) == 0 {
+		return plan{park: parking.ReasonUnhandledChange}, nil
 	}
 	p := plan{key: evs[0].EventID, events: evs, window: u.Kind == whatsapp.KindMessage}
-	if u.Kind == whatsapp.KindMessage || u.Kind == whatsapp.KindEcho {
-		if j, ok := mediaJob(u, evs[0]); ok {
+	for _, ev := range evs {
+		if j, ok := mediaJob(ev); ok {
 			p.mediaJobs = append(p.mediaJobs, j)
 		}
 	}
-	return p
+	return p, nil
 }
 
 // deliver does every downstream write of a claimed unit. Each is idempotent
@@ -360,37 +370,24 @@ func unitKey(u whatsapp.Unit) string {
 	return "unit_" + hex.EncodeToString(sum[:16])
 }
 
-// mediaKinds are the message types whose object carries a media id.
-var mediaKinds = map[string]bool{"image": true, "video": true, "audio": true, "document": true, "sticker": true}
-
-// mediaJob reads the media reference from the raw message. It uses the raw
-// item so that it works whatever the normalized event models.
-func mediaJob(u whatsapp.Unit, ev event.Event) (queue.MediaJob, bool) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(u.Item, &m) != nil {
+// mediaJob asks the media function to fetch the file of a media message.
+func mediaJob(ev event.Event) (queue.MediaJob, bool) {
+	if ev.Message == nil || ev.Message.Media == nil || ev.Message.Media.ID == "" {
 		return queue.MediaJob{}, false
 	}
-	var typ string
-	_ = json.Unmarshal(m["type"], &typ)
-	if !mediaKinds[typ] {
-		return queue.MediaJob{}, false
+	md := ev.Message.Media
+	j := queue.MediaJob{
+		TenantID: ev.TenantID, PhoneNumberID: ev.PhoneNumberID, WABAID: ev.WABAID,
+		MessageID: ev.Message.ID, MediaID: md.ID, Kind: md.Kind, MimeType: md.MimeType,
+		SHA256: md.SHA256, Filename: md.Filename, OccurredAt: ev.OccurredAt,
 	}
-	var md struct {
-		ID       string `json:"id"`
-		MimeType string `json:"mime_type"`
-		SHA256   string `json:"sha256"`
-		Filename string `json:"filename"`
+	if ev.Contact != nil {
+		j.ContactWaID = ev.Contact.WaID
+		if j.ContactWaID == "" {
+			j.ContactWaID = ev.Contact.UserID
+		}
 	}
-	if json.Unmarshal(m[typ], &md) != nil || md.ID == "" {
-		return queue.MediaJob{}, false
-	}
-	var id string
-	_ = json.Unmarshal(m["id"], &id)
-	return queue.MediaJob{
-		TenantID: u.TenantID, PhoneNumberID: u.Metadata.PhoneNumberID, WABAID: u.WABAID,
-		MessageID: id, MediaID: md.ID, Kind: typ, MimeType: md.MimeType, SHA256: md.SHA256,
-		Filename: md.Filename, ContactWaID: u.Contact(), OccurredAt: ev.OccurredAt,
-	}, true
+	return j, true
 }
 
 func (h *Handler) log() *slog.Logger {

@@ -59,14 +59,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
-	tmpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stack.Provision(ctx, emu.Config(), tmpl, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := freshStack(t, ctx, emu.Config())
 	fn := st.Functions["WebhookFunction"]
 	e := &env{t: t, ctx: ctx, cfg: emu.Config(), stack: st,
 		sqs: sqs.NewFromConfig(emu.Config()),
@@ -533,4 +526,44 @@ func TestMethodNotAllowed(t *testing.T) {
 	if got, want := resp.StatusCode, 405; got != want {
 		t.Errorf("status = %d, want %d", got, want)
 	}
+}
+
+// freshStack provisions the template into the emulator from scratch. kumo
+// keeps its state per process, not per server, so tables and queues left by
+// an earlier test are deleted first and each test gets its own bucket.
+func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack {
+	t.Helper()
+	ddb := dynamodb.NewFromConfig(cfg)
+	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables.TableNames {
+		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := sqs.NewFromConfig(cfg)
+	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range queues.QueueUrls {
+		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "t-" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

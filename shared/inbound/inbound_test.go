@@ -1,0 +1,570 @@
+package inbound_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/esm"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/dedup"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+// countingSQS is the real client, counting the messages sent per queue.
+type countingSQS struct {
+	*sqs.Client
+	mu   sync.Mutex
+	sent map[string]int
+}
+
+func (c *countingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	out, err := c.Client.SendMessageBatch(ctx, in, opts...)
+	if err == nil {
+		c.mu.Lock()
+		c.sent[aws.ToString(in.QueueUrl)] += len(in.Entries)
+		c.mu.Unlock()
+	}
+	return out, err
+}
+
+func (c *countingSQS) count(url string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent[url]
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	sqs    *sqs.Client
+	s3     *s3.Client
+	reg    *tenant.Registry
+	ddb    *dynamodb.Client
+	getenv func(string) string
+	h      *inbound.Handler
+	sent   *countingSQS
+	emf    *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	emu := awsemu.StartTest(t)
+	st := freshStack(t, ctx, emu.Config())
+	fn := st.Functions["InboundFunction"]
+	getenv := func(k string) string {
+		if k == "S3_USE_PATH_STYLE" {
+			return "true"
+		}
+		return fn.Env[k]
+	}
+	cfg := emu.Config()
+	h, err := inbound.Setup(ctx, getenv, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, sqs: sqs.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		ddb:    dynamodb.NewFromConfig(cfg),
+		getenv: getenv, h: h, emf: &bytes.Buffer{},
+	}
+	e.reg = &tenant.Registry{API: e.ddb, Table: getenv("TENANTS_TABLE")}
+	e.sent = &countingSQS{Client: e.sqs, sent: map[string]int{}}
+	h.Queue = queue.Publisher{API: e.sent}
+	h.Metrics = &metrics.Recorder{Out: e.emf, Function: "inbound"}
+	h.Log = slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	// Retried records stay out of sight for the rest of the test.
+	h.Consumer.Backoff = queue.Exponential(time.Hour, time.Hour)
+	return e
+}
+
+func (e *env) register(id string, status string, numbers ...tenant.Number) {
+	e.t.Helper()
+	if err := e.reg.Put(e.ctx, tenant.Tenant{ID: id, SecretID: "wacloud/tenants/" + id, Status: status}, numbers); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func units(t *testing.T, file string) []whatsapp.Unit {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "webhooks", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	us, err := whatsapp.Split(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range us {
+		us[i].Route = whatsapp.RoutePlatform
+		us[i].ReceivedAt = "2026-01-02T03:04:05.123456789Z"
+	}
+	return us
+}
+
+// enqueue puts units on the inbound queue as the webhook does.
+func (e *env) enqueue(us ...whatsapp.Unit) {
+	e.t.Helper()
+	var msgs []queue.Message
+	for i, u := range us {
+		b, _ := json.Marshal(u)
+		msgs = append(msgs, queue.Message{Body: string(b), GroupID: u.OrderKey(), DedupID: u.OrderKey() + time.Now().String() + string(rune('a'+i))})
+	}
+	if err := (queue.Publisher{API: e.sqs}).Publish(e.ctx, e.getenv("INBOUND_QUEUE_URL"), msgs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// pump runs the handler over the inbound queue like Lambda's event source
+// mapping until nothing is visible, and returns the records it reported
+// as failed.
+func (e *env) pump() (failed int) {
+	e.t.Helper()
+	url := e.getenv("INBOUND_QUEUE_URL")
+	for {
+		msgs := e.receive(url)
+		if len(msgs) == 0 {
+			return failed
+		}
+		ev := (&esm.Poller{}).Event(msgs)
+		resp, err := e.h.Handle(e.ctx, ev)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		bad := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			bad[f.ItemIdentifier] = true
+		}
+		failed += len(bad)
+		for _, m := range msgs {
+			if !bad[aws.ToString(m.MessageId)] {
+				_, _ = e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+	}
+}
+
+func (e *env) receive(url string) []sqstypes.Message {
+	e.t.Helper()
+	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		MessageAttributeNames:       []string{"All"},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out.Messages
+}
+
+// drain reads and deletes everything visible on a queue.
+func (e *env) drain(name string) []sqstypes.Message {
+	e.t.Helper()
+	url := e.getenv(name)
+	var all []sqstypes.Message
+	for {
+		msgs := e.receive(url)
+		if len(msgs) == 0 {
+			return all
+		}
+		for _, m := range msgs {
+			_, _ = e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+		}
+		all = append(all, msgs...)
+	}
+}
+
+func (e *env) coreEvents() []event.Event {
+	e.t.Helper()
+	var out []event.Event
+	for _, m := range e.drain("CORE_EVENTS_QUEUE_URL") {
+		eventtest.ValidateJSON(e.t, []byte(aws.ToString(m.Body)))
+		var ev event.Event
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (e *env) parked(reason string) []string {
+	e.t.Helper()
+	out, err := e.s3.ListObjectsV2(e.ctx, &s3.ListObjectsV2Input{Bucket: aws.String(e.getenv("DATA_BUCKET")), Prefix: aws.String("parked/" + reason + "/")})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+// Every unit of every reference payload ends up somewhere: a core event, the
+// status queue, or parked with a reason. Nothing is dropped or failed.
+func TestEveryReferencePayloadIsRouted(t *testing.T) {
+	e := newEnv(t)
+	files, _ := filepath.Glob(filepath.Join("testdata", "webhooks", "*.json"))
+	numbers := map[string]tenant.Number{}
+	var all []whatsapp.Unit
+	for _, f := range files {
+		us := units(t, filepath.Base(f))
+		for _, u := range us {
+			if pn := u.Metadata.PhoneNumberID; pn != "" {
+				if _, ok := numbers[pn]; !ok {
+					numbers[pn] = tenant.Number{PhoneNumberID: pn, WABAID: u.WABAID}
+				}
+			} else {
+				numbers["waba-"+u.WABAID] = tenant.Number{PhoneNumberID: "waba-" + u.WABAID, WABAID: u.WABAID}
+			}
+		}
+		all = append(all, us...)
+	}
+	var list []tenant.Number
+	for _, n := range numbers {
+		list = append(list, n)
+	}
+	e.register("demo", "", list...)
+
+	// Some reference payloads carry the same Meta message (the same event
+	// id): dedup rightly lets only the first through.
+	ids := map[string]bool{}
+	wantStatus := 0
+	for _, u := range all {
+		switch {
+		case u.Kind == whatsapp.KindStatus, u.Kind == whatsapp.KindChange && u.Field != "messages":
+			wantStatus++
+		case u.Kind == whatsapp.KindChange:
+		default:
+			evs, err := event.Normalize(u, "demo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[evs[0].EventID] = true
+		}
+	}
+	wantEvents := len(ids)
+	for i := 0; i < len(all); i += 10 {
+		e.enqueue(all[i:min(i+10, len(all))]...)
+		if failed := e.pump(); failed != 0 {
+			t.Fatalf("%d records failed", failed)
+		}
+	}
+	evs := e.coreEvents()
+	if got := len(evs); got != wantEvents {
+		t.Errorf("core events = %d, want %d", got, wantEvents)
+	}
+	for _, ev := range evs {
+		if ev.TenantID != "demo" {
+			t.Errorf("event %s tenant = %q, want demo", ev.EventID, ev.TenantID)
+		}
+	}
+	st := e.drain("STATUS_QUEUE_URL")
+	if got := len(st); got != wantStatus {
+		t.Errorf("status queue units = %d, want %d", got, wantStatus)
+	}
+	for _, m := range st {
+		var u whatsapp.Unit
+		_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &u)
+		if u.TenantID != "demo" {
+			t.Errorf("status unit tenant = %q, want demo", u.TenantID)
+		}
+	}
+	if got := len(e.drain("INBOUND_DLQ_URL")); got != 0 {
+		t.Errorf("dead-lettered = %d, want none", got)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	e := newEnv(t)
+	e.register("acme", "",
+		tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"},
+		tenant.Number{PhoneNumberID: "1122334455667", WABAID: "5467539754836534"},
+		tenant.Number{PhoneNumberID: "123456123", WABAID: "0"},
+		tenant.Number{PhoneNumberID: "acme-second", WABAID: "102290129340398"},
+	)
+
+	t.Run("text message", func(t *testing.T) {
+		us := units(t, "text.json")
+		e.enqueue(us...)
+		e.pump()
+		evs := e.coreEvents()
+		if len(evs) != 1 {
+			t.Fatalf("core events = %d, want 1", len(evs))
+		}
+		ev := evs[0]
+		if ev.Type != event.TypeMessageReceived || ev.TenantID != "acme" || ev.PhoneNumberID != "106540352242922" {
+			t.Errorf("event = %s %s %s", ev.Type, ev.TenantID, ev.PhoneNumberID)
+		}
+		if ev.Message == nil || ev.Message.ID != "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=" {
+			t.Errorf("message = %+v", ev.Message)
+		}
+		st, err := window.Store{API: e.ddb, Table: e.getenv("STATE_TABLE")}.Get(e.ctx, "106540352242922", "16505551234")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := st.LastInbound.Unix(), int64(1749416383); got != want {
+			t.Errorf("window last inbound = %d, want %d", got, want)
+		}
+		if got := len(e.drain("MEDIA_QUEUE_URL")); got != 0 {
+			t.Errorf("media jobs = %d, want none", got)
+		}
+	})
+	t.Run("image message", func(t *testing.T) {
+		us := units(t, "image.json")
+		e.enqueue(us...)
+		e.pump()
+		evs := e.coreEvents()
+		if len(evs) != 1 || evs[0].Message == nil || evs[0].Message.Media == nil {
+			t.Fatalf("core events = %+v, want one media message", evs)
+		}
+		jobs := e.drain("MEDIA_QUEUE_URL")
+		if len(jobs) != 1 {
+			t.Fatalf("media jobs = %d, want 1", len(jobs))
+		}
+		var j queue.MediaJob
+		_ = json.Unmarshal([]byte(aws.ToString(jobs[0].Body)), &j)
+		if j.TenantID != "acme" || j.MediaID != evs[0].Message.Media.ID || j.MessageID != evs[0].Message.ID || j.Kind != "image" {
+			t.Errorf("media job = %+v", j)
+		}
+	})
+	for _, tt := range []struct{ file, kind string }{
+		{"status_delivered.json", whatsapp.KindStatus},
+		{"message_template_status_update_approved.json", whatsapp.KindChange},
+	} {
+		t.Run("to status queue: "+tt.file, func(t *testing.T) {
+			e.enqueue(units(t, tt.file)...)
+			e.pump()
+			msgs := e.drain("STATUS_QUEUE_URL")
+			if len(msgs) != 1 {
+				t.Fatalf("status units = %d, want 1", len(msgs))
+			}
+			var u whatsapp.Unit
+			_ = json.Unmarshal([]byte(aws.ToString(msgs[0].Body)), &u)
+			if u.TenantID != "acme" || u.Kind != tt.kind {
+				t.Errorf("unit tenant %q kind %q, want acme %s", u.TenantID, u.Kind, tt.kind)
+			}
+			if got := len(e.coreEvents()); got != 0 {
+				t.Errorf("core events = %d, want none", got)
+			}
+		})
+	}
+	t.Run("value-level error", func(t *testing.T) {
+		e.enqueue(units(t, "errors_value_level_130429.json")...)
+		e.pump()
+		evs := e.coreEvents()
+		if len(evs) != 1 || evs[0].Type != event.TypeWebhookError {
+			t.Fatalf("core events = %+v, want one webhook.error", evs)
+		}
+	})
+	t.Run("contacts only", func(t *testing.T) {
+		e.enqueue(units(t, "no_messages_contacts_only.json")...)
+		e.pump()
+		if got := len(e.coreEvents()) + len(e.parked("unhandled_change")); got != 1 {
+			t.Errorf("events + parked = %d, want 1", got)
+		}
+	})
+}
+
+func TestParking(t *testing.T) {
+	e := newEnv(t)
+	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	e.register("other", "", tenant.Number{PhoneNumberID: "123456123", WABAID: "0"})
+	e.register("gone", tenant.StatusDisabled, tenant.Number{PhoneNumberID: "1122334455667", WABAID: "1234567890987654321"})
+
+	tenantRoute := func(us []whatsapp.Unit, id string) []whatsapp.Unit {
+		for i := range us {
+			us[i].Route, us[i].RouteTenant = whatsapp.RouteTenant, id
+		}
+		return us
+	}
+	tests := []struct {
+		name   string
+		units  []whatsapp.Unit
+		reason string
+	}{
+		{"unknown number", units(t, "video_bindambc.json"), "unknown_phone_number"},
+		{"unknown WABA", units(t, "account_update_partner_added.json"), "unknown_waba"},
+		{"tenant route naming another tenant's number", tenantRoute(units(t, "text.json"), "other"), "tenant_mismatch"},
+		{"disabled tenant", units(t, "document.json"), "tenant_disabled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.enqueue(tt.units...)
+			if failed := e.pump(); failed != 0 {
+				t.Fatalf("%d records failed", failed)
+			}
+			if got := len(e.parked(tt.reason)); got != 1 {
+				t.Errorf("parked as %s = %d, want 1", tt.reason, got)
+			}
+			if got := len(e.coreEvents()); got != 0 {
+				t.Errorf("core events = %d, want none: a parked unit is never delivered", got)
+			}
+			if got := len(e.drain("STATUS_QUEUE_URL")); got != 0 {
+				t.Errorf("status units = %d, want none", got)
+			}
+		})
+	}
+	if !strings.Contains(e.emf.String(), `"Reason":"unknown_phone_number"`) {
+		t.Errorf("parking not counted by reason: %s", e.emf.String())
+	}
+	t.Run("tenant route with its own number", func(t *testing.T) {
+		e.enqueue(tenantRoute(units(t, "text.json"), "acme")...)
+		e.pump()
+		evs := e.coreEvents()
+		if len(evs) != 1 || evs[0].TenantID != "acme" {
+			t.Errorf("core events = %+v, want one for acme", evs)
+		}
+	})
+}
+
+func TestInvalidUnitIsDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []string{`{not json`, `{"v":1,"route":"platform"}`, `{"v":1,"kind":"message","route":"elsewhere"}`} {
+		if err := (queue.Publisher{API: e.sqs}).Publish(e.ctx, e.getenv("INBOUND_QUEUE_URL"), queue.Message{Body: body, GroupID: "g", DedupID: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failed := e.pump(); failed != 0 {
+		t.Fatalf("%d records left for retry, want all dead-lettered", failed)
+	}
+	dl := e.drain("INBOUND_DLQ_URL")
+	if len(dl) != 3 {
+		t.Fatalf("dead-lettered = %d, want 3", len(dl))
+	}
+	for _, m := range dl {
+		if r := m.MessageAttributes[queue.ReasonAttribute]; r.StringValue == nil || !strings.Contains(*r.StringValue, "decode inbound unit") {
+			t.Errorf("reason = %v", r.StringValue)
+		}
+	}
+}
+
+// The same Meta message delivered twice (two SQS messages, as after a Meta
+// retry outside SQS's 5-minute window) gives one core event.
+func TestDuplicateUnitGivesOneEvent(t *testing.T) {
+	e := newEnv(t)
+	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	u := units(t, "text.json")[0]
+	e.enqueue(u)
+	e.pump()
+	later := u
+	later.ReceivedAt = "2026-01-09T00:00:00Z"
+	e.enqueue(later)
+	e.pump()
+	if got, want := e.sent.count(e.getenv("CORE_EVENTS_QUEUE_URL")), 1; got != want {
+		t.Errorf("core events published = %d, want %d", got, want)
+	}
+	if !strings.Contains(e.emf.String(), inbound.MetricDuplicates) {
+		t.Errorf("duplicate not counted")
+	}
+}
+
+// A worker that crashed after claiming leaves a claim; the unit is retried
+// (not lost, not doubled) once the claim's lease has run out.
+func TestCrashAfterClaimIsRetriedAfterLease(t *testing.T) {
+	e := newEnv(t)
+	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	u := units(t, "text.json")[0]
+	u.TenantID = "acme"
+	evs, err := event.Normalize(u, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	store := dedup.Store{API: e.ddb, Table: e.getenv("STATE_TABLE"), Lease: time.Minute, Now: clock}
+	if got, err := store.Claim(e.ctx, evs[0].EventID, "crashed-worker"); err != nil || got != dedup.Claimed {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	e.h.Dedup = store
+	e.h.Consumer.Backoff = nil // leave the record visible for the retry below
+
+	u.TenantID = ""
+	e.enqueue(u)
+	msgs := e.receive(e.getenv("INBOUND_QUEUE_URL"))
+	resp, _ := e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
+	if len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("failures = %d, want the record retried while the lease is live", len(resp.BatchItemFailures))
+	}
+	if got := len(e.coreEvents()); got != 0 {
+		t.Fatalf("core events = %d while another worker holds the claim", got)
+	}
+
+	now = now.Add(time.Minute + time.Second)
+	resp, _ = e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures = %d after the lease ran out, want 0", len(resp.BatchItemFailures))
+	}
+	if got := len(e.coreEvents()); got != 1 {
+		t.Errorf("core events = %d, want 1", got)
+	}
+	if got, err := store.Claim(e.ctx, evs[0].EventID, "someone-else"); err != nil || got != dedup.Duplicate {
+		t.Errorf("claim after done = %v, %v; want duplicate", got, err)
+	}
+}
+
+var _ = events.SQSEvent{}
+
+// freshStack provisions the template into the emulator from scratch. kumo
+// keeps its state per process, not per server, so tables and queues left by
+// an earlier test are deleted first and each test gets its own bucket.
+func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack {
+	t.Helper()
+	ddb := dynamodb.NewFromConfig(cfg)
+	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables.TableNames {
+		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := sqs.NewFromConfig(cfg)
+	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range queues.QueueUrls {
+		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "t-" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
