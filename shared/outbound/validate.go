@@ -1,0 +1,448 @@
+package outbound
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Limits Meta enforces on message content (see META_RULES.md).
+const (
+	MaxTextBody          = 4096
+	MaxCaption           = 1024
+	MaxReplyButtons      = 3
+	MaxButtonTitle       = 20
+	MaxButtonID          = 256
+	MaxListButton        = 20
+	MaxListSections      = 10
+	MaxListRows          = 10 // in total, across sections
+	MaxSectionTitle      = 24
+	MaxRowTitle          = 24
+	MaxRowDescription    = 72
+	MaxRowID             = 200
+	MaxInteractiveBody   = 1024
+	MaxHeaderText        = 60
+	MaxFooterText        = 60
+	MaxCTADisplayText    = 20
+	MaxContacts          = 5 // per the spec's ContactsMessage
+	MaxJobID             = 128
+	MaxClientRef         = 256
+	MaxTemplateName      = 512
+	MaxTemplateButtonIdx = 9
+)
+
+// ValidationError lists every problem found in a job.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	return "invalid outbound job: " + strings.Join(e.Problems, "; ")
+}
+
+type checker struct{ problems []string }
+
+func (c *checker) addf(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) required(field, v string) bool {
+	if strings.TrimSpace(v) == "" {
+		c.addf("%s is required", field)
+		return false
+	}
+	return true
+}
+
+func (c *checker) maxChars(field, v string, limit int) {
+	if n := utf8.RuneCountInString(v); n > limit {
+		c.addf("%s has %d characters, limit %d", field, n, limit)
+	}
+}
+
+// Validate checks a job against the contract and Meta's limits before any
+// Graph call. The error is classified Invalid and, as a *ValidationError,
+// lists every problem.
+func Validate(j Job) error {
+	c := &checker{}
+	if c.required("job_id", j.JobID) {
+		c.maxChars("job_id", j.JobID, MaxJobID)
+	}
+	if c.required("tenant_id", j.TenantID) && strings.ContainsAny(j.TenantID, ":#/") {
+		c.addf("tenant_id must not contain ':', '#' or '/'")
+	}
+	if j.PhoneNumberID != "" && !digits(j.PhoneNumberID) {
+		c.addf("phone_number_id must be Meta's numeric id")
+	}
+	if c.required("to", j.To) && !IsE164(j.To) {
+		c.addf("to %q is not an E.164 number (8 to 15 digits, optional leading +, e.g. +5511999990001)", j.To)
+	}
+	c.maxChars("client_ref", j.ClientRef, MaxClientRef)
+	if j.ReplyTo != "" {
+		if !j.IsMessage() || j.Type == TypeReaction {
+			c.addf("reply_to is not allowed on a %s job", j.Type)
+		}
+		c.wamid("reply_to", j.ReplyTo)
+	}
+	c.oneContent(j)
+	switch j.Type {
+	case TypeText:
+		if j.Text != nil && c.required("text.body", j.Text.Body) {
+			c.maxChars("text.body", j.Text.Body, MaxTextBody)
+		}
+	case TypeImage, TypeVideo, TypeAudio, TypeDocument, TypeSticker:
+		c.media(j.Type, j.Type, j.mediaOf(j.Type), j.TenantID)
+	case TypeLocation:
+		c.location(j.Location)
+	case TypeContacts:
+		c.contacts(j.Contacts)
+	case TypeInteractive:
+		c.interactive(j.Interactive, j.TenantID)
+	case TypeTemplate:
+		c.template(j.Template)
+	case TypeReaction:
+		if j.Reaction != nil {
+			c.wamid("reaction.message_id", j.Reaction.MessageID)
+			if len(j.Reaction.Emoji) > 32 {
+				c.addf("reaction.emoji must be a single emoji (or empty to remove the reaction)")
+			}
+		}
+	case TypeRead:
+		if j.Read != nil {
+			c.wamid("read.message_id", j.Read.MessageID)
+		}
+	case TypeTyping:
+		if j.Typing != nil {
+			c.wamid("typing.message_id", j.Typing.MessageID)
+		}
+	case "":
+		c.addf("type is required (one of %s)", strings.Join(Types, ", "))
+	default:
+		c.addf("type %q is not supported (one of %s)", j.Type, strings.Join(Types, ", "))
+	}
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return fault.InvalidErr(&ValidationError{Problems: c.problems})
+}
+
+// oneContent checks that the content field named by Type, and only it, is set.
+func (c *checker) oneContent(j Job) {
+	set := map[string]bool{
+		TypeText: j.Text != nil, TypeTemplate: j.Template != nil, TypeImage: j.Image != nil,
+		TypeVideo: j.Video != nil, TypeAudio: j.Audio != nil, TypeDocument: j.Document != nil,
+		TypeSticker: j.Sticker != nil, TypeLocation: j.Location != nil, TypeContacts: j.Contacts != nil,
+		TypeInteractive: j.Interactive != nil, TypeReaction: j.Reaction != nil, TypeRead: j.Read != nil,
+		TypeTyping: j.Typing != nil,
+	}
+	if _, known := set[j.Type]; known && !set[j.Type] {
+		c.addf("type is %q but the %q object is missing", j.Type, j.Type)
+	}
+	for _, t := range Types {
+		if set[t] && t != j.Type {
+			c.addf("%q object is set but type is %q", t, j.Type)
+		}
+	}
+}
+
+func (j Job) mediaOf(kind string) *Media {
+	switch kind {
+	case TypeImage:
+		return j.Image
+	case TypeVideo:
+		return j.Video
+	case TypeAudio:
+		return j.Audio
+	case TypeDocument:
+		return j.Document
+	case TypeSticker:
+		return j.Sticker
+	}
+	return nil
+}
+
+func (c *checker) media(field, kind string, m *Media, tenantID string) {
+	if m == nil {
+		return
+	}
+	switch {
+	case m.ID != "" && m.Link != "":
+		c.addf("%s: set id or link, not both", field)
+	case m.ID == "" && m.Link == "":
+		c.addf("%s: id or link is required", field)
+	case m.ID != "" && !digits(m.ID):
+		c.addf("%s.id must be a Meta media id (digits)", field)
+	case m.Link != "":
+		if err := CheckLink(m.Link, tenantID); err != nil {
+			c.addf("%s.link: %v", field, err)
+		}
+	}
+	if m.Caption != "" {
+		switch kind {
+		case TypeImage, TypeVideo, TypeDocument:
+			c.maxChars(field+".caption", m.Caption, MaxCaption)
+		default:
+			c.addf("%s: a %s cannot have a caption", field, kind)
+		}
+	}
+	if m.Filename != "" && kind != TypeDocument {
+		c.addf("%s: only a document has a filename", field)
+	}
+}
+
+// CheckLink accepts an http(s) URL, or an s3://bucket/key reference whose
+// key lies under tenants/{tenantID}/ (a tenant may only send its own media).
+func CheckLink(link, tenantID string) error {
+	u, err := url.Parse(link)
+	if err != nil {
+		return fmt.Errorf("not a URL")
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return fmt.Errorf("URL has no host")
+		}
+		return nil
+	case "s3":
+		key := strings.TrimPrefix(u.Path, "/")
+		if u.Host == "" || key == "" {
+			return fmt.Errorf("s3 reference must be s3://bucket/key")
+		}
+		if !strings.HasPrefix(key, "tenants/"+tenantID+"/") || tenantID == "" {
+			return fmt.Errorf("s3 key must be under tenants/%s/", tenantID)
+		}
+		for _, seg := range strings.Split(key, "/") {
+			if seg == ".." || seg == "." {
+				return fmt.Errorf("s3 key must not contain . or .. segments")
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("scheme must be https, http or s3")
+}
+
+func (c *checker) location(l *Location) {
+	if l == nil {
+		return
+	}
+	if l.Latitude == nil || math.IsNaN(*l.Latitude) || *l.Latitude < -90 || *l.Latitude > 90 {
+		c.addf("location.latitude is required, between -90 and 90")
+	}
+	if l.Longitude == nil || math.IsNaN(*l.Longitude) || *l.Longitude < -180 || *l.Longitude > 180 {
+		c.addf("location.longitude is required, between -180 and 180")
+	}
+}
+
+func (c *checker) contacts(cs []Contact) {
+	if cs == nil {
+		return
+	}
+	if len(cs) == 0 || len(cs) > MaxContacts {
+		c.addf("contacts must hold 1 to %d contacts, got %d", MaxContacts, len(cs))
+	}
+	for i, ct := range cs {
+		c.required(fmt.Sprintf("contacts[%d].name.formatted_name", i), ct.Name.FormattedName)
+		for k, p := range ct.Phones {
+			if p.WaID != "" && !digits(p.WaID) {
+				c.addf("contacts[%d].phones[%d].wa_id must be digits", i, k)
+			}
+		}
+	}
+}
+
+func (c *checker) interactive(in *Interactive, tenantID string) {
+	if in == nil {
+		return
+	}
+	if in.Body == nil || !c.required("interactive.body.text", in.Body.Text) {
+		if in.Body == nil {
+			c.addf("interactive.body is required")
+		}
+	} else {
+		c.maxChars("interactive.body.text", in.Body.Text, MaxInteractiveBody)
+	}
+	if in.Footer != nil {
+		c.maxChars("interactive.footer.text", in.Footer.Text, MaxFooterText)
+	}
+	if h := in.Header; h != nil {
+		switch h.Type {
+		case "text":
+			if c.required("interactive.header.text", h.Text) {
+				c.maxChars("interactive.header.text", h.Text, MaxHeaderText)
+			}
+		case "image", "video", "document":
+			m := map[string]*Media{"image": h.Image, "video": h.Video, "document": h.Document}[h.Type]
+			if m == nil {
+				c.addf("interactive.header.%s is required for a %s header", h.Type, h.Type)
+			}
+			c.media("interactive.header."+h.Type, h.Type, m, tenantID)
+		default:
+			c.addf("interactive.header.type must be text, image, video or document")
+		}
+		if in.Type == InteractiveList && h.Type != "text" {
+			c.addf("a list message header must be text")
+		}
+	}
+	a := in.Action
+	switch in.Type {
+	case InteractiveButton:
+		if len(a.Buttons) == 0 || len(a.Buttons) > MaxReplyButtons {
+			c.addf("interactive.action.buttons must hold 1 to %d buttons, got %d", MaxReplyButtons, len(a.Buttons))
+		}
+		ids, titles := map[string]bool{}, map[string]bool{}
+		for i, b := range a.Buttons {
+			f := fmt.Sprintf("interactive.action.buttons[%d]", i)
+			if b.Type != "reply" {
+				c.addf("%s.type must be \"reply\"", f)
+			}
+			if c.required(f+".reply.id", b.Reply.ID) {
+				c.maxChars(f+".reply.id", b.Reply.ID, MaxButtonID)
+			}
+			if c.required(f+".reply.title", b.Reply.Title) {
+				c.maxChars(f+".reply.title", b.Reply.Title, MaxButtonTitle)
+			}
+			if ids[b.Reply.ID] || titles[b.Reply.Title] {
+				c.addf("%s: button ids and titles must be unique", f)
+			}
+			ids[b.Reply.ID], titles[b.Reply.Title] = true, true
+		}
+	case InteractiveList:
+		if c.required("interactive.action.button", a.Button) {
+			c.maxChars("interactive.action.button", a.Button, MaxListButton)
+		}
+		if len(a.Sections) == 0 || len(a.Sections) > MaxListSections {
+			c.addf("interactive.action.sections must hold 1 to %d sections, got %d", MaxListSections, len(a.Sections))
+		}
+		rows, ids := 0, map[string]bool{}
+		for i, s := range a.Sections {
+			f := fmt.Sprintf("interactive.action.sections[%d]", i)
+			if len(a.Sections) > 1 {
+				c.required(f+".title", s.Title)
+			}
+			c.maxChars(f+".title", s.Title, MaxSectionTitle)
+			if len(s.Rows) == 0 {
+				c.addf("%s.rows must not be empty", f)
+			}
+			for k, r := range s.Rows {
+				rf := fmt.Sprintf("%s.rows[%d]", f, k)
+				if c.required(rf+".id", r.ID) {
+					c.maxChars(rf+".id", r.ID, MaxRowID)
+				}
+				if c.required(rf+".title", r.Title) {
+					c.maxChars(rf+".title", r.Title, MaxRowTitle)
+				}
+				c.maxChars(rf+".description", r.Description, MaxRowDescription)
+				if ids[r.ID] {
+					c.addf("%s.id %q is not unique", rf, r.ID)
+				}
+				ids[r.ID] = true
+			}
+			rows += len(s.Rows)
+		}
+		if rows > MaxListRows {
+			c.addf("a list message holds at most %d rows in total, got %d", MaxListRows, rows)
+		}
+	case InteractiveCTAURL:
+		if a.Name != "cta_url" {
+			c.addf("interactive.action.name must be \"cta_url\"")
+		}
+		if p := a.Parameters; p == nil {
+			c.addf("interactive.action.parameters is required")
+		} else {
+			if c.required("interactive.action.parameters.display_text", p.DisplayText) {
+				c.maxChars("interactive.action.parameters.display_text", p.DisplayText, MaxCTADisplayText)
+			}
+			if u, err := url.Parse(p.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				c.addf("interactive.action.parameters.url must be an http(s) URL")
+			}
+		}
+	default:
+		c.addf("interactive.type must be button, list or cta_url")
+	}
+}
+
+func (c *checker) template(t *Template) {
+	if t == nil {
+		return
+	}
+	if c.required("template.name", t.Name) {
+		c.maxChars("template.name", t.Name, MaxTemplateName)
+	}
+	c.required("template.language.code", t.Language.Code)
+	if t.Language.Policy != "" && t.Language.Policy != "deterministic" {
+		c.addf("template.language.policy must be \"deterministic\" when set")
+	}
+	for i, comp := range t.Components {
+		f := fmt.Sprintf("template.components[%d]", i)
+		switch comp.Type {
+		case "header", "body":
+			if comp.SubType != "" || comp.Index != nil {
+				c.addf("%s: sub_type and index belong to button components only", f)
+			}
+		case "button":
+			c.required(f+".sub_type", comp.SubType)
+			if !buttonIndex(comp.Index) {
+				c.addf("%s.index must be 0 to %d (number or numeric string)", f, MaxTemplateButtonIdx)
+			}
+		default:
+			c.addf("%s.type must be header, body or button", f)
+		}
+		for k, p := range comp.Parameters {
+			pf := fmt.Sprintf("%s.parameters[%d]", f, k)
+			typ, _ := p["type"].(string)
+			if typ == "" {
+				c.addf("%s.type is required", pf)
+				continue
+			}
+			v, ok := p[typ]
+			if !ok || v == nil {
+				c.addf("%s: a %q parameter needs its value in %q", pf, typ, typ)
+				continue
+			}
+			if s, isString := v.(string); isString && strings.TrimSpace(s) == "" {
+				c.addf("%s.%s must not be empty", pf, typ)
+			}
+		}
+	}
+}
+
+func buttonIndex(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return x == math.Trunc(x) && x >= 0 && x <= MaxTemplateButtonIdx
+	case string:
+		n, err := strconv.Atoi(x)
+		return err == nil && n >= 0 && n <= MaxTemplateButtonIdx
+	}
+	return false
+}
+
+func (c *checker) wamid(field, v string) {
+	if c.required(field, v) && !strings.HasPrefix(v, "wamid.") {
+		c.addf("%s must be a WhatsApp message id (wamid....)", field)
+	}
+}
+
+// IsE164 reports whether s is an E.164 number: an optional +, then 8 to 15
+// digits, not starting with 0.
+func IsE164(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	return len(d) >= 8 && len(d) <= 15 && d[0] != '0' && digits(d)
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
