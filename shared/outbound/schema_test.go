@@ -105,8 +105,16 @@ func TestSchemaAgreesOnLimits(t *testing.T) {
 			}
 			return j
 		}},
-		{"button title too long", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 21); return j }},
-		{"11 sections", func() Job { j := base(TypeText); j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(11, 1); return j }},
+		{"button title too long", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 21)
+			return j
+		}},
+		{"11 sections", func() Job {
+			j := base(TypeText)
+			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(11, 1)
+			return j
+		}},
 		{"row description too long", func() Job {
 			j := base(TypeText)
 			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)

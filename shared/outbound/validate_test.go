@@ -140,20 +140,48 @@ func TestValidate(t *testing.T) {
 			}
 			return j
 		}, "1 to 3 buttons, got 4"},
-		{"button title 20", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 20); return j }, ""},
-		{"button title 21", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 21); return j }, "reply.title has 21 characters, limit 20"},
+		{"button title 20", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 20)
+			return j
+		}, ""},
+		{"button title 21", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Action.Buttons[0].Reply.Title = strings.Repeat("t", 21)
+			return j
+		}, "reply.title has 21 characters, limit 20"},
 		{"duplicate button ids", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[1].Reply.ID = "yes"; return j }, "must be unique"},
 		{"button type", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Type = "url"; return j }, `type must be "reply"`},
 		{"no body", func() Job { j := base(TypeInteractive); j.Interactive.Body = nil; return j }, "interactive.body is required"},
 		{"body 1025", func() Job { j := base(TypeInteractive); j.Interactive.Body.Text = strings.Repeat("b", 1025); return j }, "interactive.body.text has 1025"},
-		{"footer 61", func() Job { j := base(TypeInteractive); j.Interactive.Footer = &InteractiveText{Text: strings.Repeat("f", 61)}; return j }, "footer.text has 61"},
-		{"image header needs image", func() Job { j := base(TypeInteractive); j.Interactive.Header = &InteractiveHeader{Type: "image"}; return j }, "header.image is required"},
+		{"footer 61", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Footer = &InteractiveText{Text: strings.Repeat("f", 61)}
+			return j
+		}, "footer.text has 61"},
+		{"image header needs image", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Header = &InteractiveHeader{Type: "image"}
+			return j
+		}, "header.image is required"},
 		{"interactive type", func() Job { j := base(TypeInteractive); j.Interactive.Type = "product"; return j }, "interactive.type must be"},
 
 		// Lists.
-		{"list 10 sections x 1 row", func() Job { j := base(TypeText); j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(10, 1); return j }, ""},
-		{"list 11 sections", func() Job { j := base(TypeText); j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(11, 1); return j }, "1 to 10 sections, got 11"},
-		{"list 11 rows", func() Job { j := base(TypeText); j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 11); return j }, "at most 10 rows in total, got 11"},
+		{"list 10 sections x 1 row", func() Job {
+			j := base(TypeText)
+			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(10, 1)
+			return j
+		}, ""},
+		{"list 11 sections", func() Job {
+			j := base(TypeText)
+			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(11, 1)
+			return j
+		}, "1 to 10 sections, got 11"},
+		{"list 11 rows", func() Job {
+			j := base(TypeText)
+			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 11)
+			return j
+		}, "at most 10 rows in total, got 11"},
 		{"row title 24", func() Job {
 			j := base(TypeText)
 			j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)
@@ -213,8 +241,16 @@ func TestValidate(t *testing.T) {
 		{"template without name", func() Job { j := base(TypeTemplate); j.Template.Name = ""; return j }, "template.name is required"},
 		{"template without language", func() Job { j := base(TypeTemplate); j.Template.Language.Code = ""; return j }, "template.language.code is required"},
 		{"template bad policy", func() Job { j := base(TypeTemplate); j.Template.Language.Policy = "fallback"; return j }, "policy"},
-		{"parameter without type", func() Job { j := base(TypeTemplate); j.Template.Components[0].Parameters[0] = TemplateParameter{"text": "x"}; return j }, "parameters[0].type is required"},
-		{"parameter without value", func() Job { j := base(TypeTemplate); j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "text"}; return j }, `needs its value in "text"`},
+		{"parameter without type", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{"text": "x"}
+			return j
+		}, "parameters[0].type is required"},
+		{"parameter without value", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "text"}
+			return j
+		}, `needs its value in "text"`},
 		{"parameter empty value", func() Job {
 			j := base(TypeTemplate)
 			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "text", "text": ""}
