@@ -1,5 +1,11 @@
 package event
 
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
 // Delivery states of an outbound message, as Meta names them, plus
 // "accepted" (Meta answered the send request, no webhook yet).
 const (
@@ -100,4 +106,83 @@ func ClassifyFailure(errs []Error) *Failure {
 		}
 	}
 	return &Failure{Reason: "other"}
+}
+
+// StatusItem is one element of a webhook's statuses[], as Meta sent it.
+type StatusItem struct {
+	ID                    string
+	Status                string
+	Timestamp             string // RFC 3339; "" when Meta gave none
+	RecipientID           string
+	RecipientUserID       string
+	RecipientType         string
+	Participant           string
+	ParticipantUserID     string
+	BizOpaqueCallbackData string
+	Conversation          *Conversation
+	Pricing               *Pricing
+	Errors                []Error
+}
+
+type metaStatus struct {
+	ID                    flexString `json:"id"`
+	Status                string     `json:"status"`
+	Timestamp             flexString `json:"timestamp"`
+	RecipientID           flexString `json:"recipient_id"`
+	RecipientUserID       string     `json:"recipient_user_id"`
+	RecipientType         string     `json:"recipient_type"`
+	Participant           flexString `json:"recipient_participant_id"`
+	ParticipantUserID     string     `json:"recipient_participant_user_id"`
+	BizOpaqueCallbackData string     `json:"biz_opaque_callback_data"`
+	Conversation          *struct {
+		ID         string     `json:"id"`
+		Expiration flexString `json:"expiration_timestamp"`
+		Origin     struct {
+			Type string `json:"type"`
+		} `json:"origin"`
+	} `json:"conversation"`
+	Pricing *struct {
+		Billable *bool  `json:"billable"`
+		Model    string `json:"pricing_model"`
+		Category string `json:"category"`
+		Type     string `json:"type"`
+	} `json:"pricing"`
+	Errors []metaError `json:"errors"`
+}
+
+// ParseStatus reads one statuses[] item. It fails when the item is not a
+// status object or has no id or status.
+func ParseStatus(item []byte) (StatusItem, error) {
+	var m metaStatus
+	if err := json.Unmarshal(item, &m); err != nil {
+		return StatusItem{}, fmt.Errorf("parse status item: %w", err)
+	}
+	if m.ID == "" || m.Status == "" {
+		return StatusItem{}, fmt.Errorf("parse status item: id %q, status %q: both are required", m.ID, m.Status)
+	}
+	s := StatusItem{
+		ID: string(m.ID), Status: strings.ToLower(m.Status), Timestamp: UnixTime(string(m.Timestamp)),
+		RecipientID: string(m.RecipientID), RecipientUserID: m.RecipientUserID, RecipientType: m.RecipientType,
+		Participant: string(m.Participant), ParticipantUserID: m.ParticipantUserID,
+		BizOpaqueCallbackData: m.BizOpaqueCallbackData,
+	}
+	if c := m.Conversation; c != nil {
+		s.Conversation = &Conversation{ID: c.ID, OriginType: c.Origin.Type, ExpiresAt: UnixTime(string(c.Expiration))}
+	}
+	if p := m.Pricing; p != nil {
+		s.Pricing = &Pricing{Billable: p.Billable, Model: p.Model, Category: p.Category, Type: p.Type}
+	}
+	for _, e := range m.Errors {
+		s.Errors = append(s.Errors, e.event())
+	}
+	return s, nil
+}
+
+// Recipient is the id the status is about: the phone number (or group id),
+// else the business-scoped user id.
+func (s StatusItem) Recipient() string {
+	if s.RecipientID != "" {
+		return s.RecipientID
+	}
+	return s.RecipientUserID
 }

@@ -1,0 +1,163 @@
+package status
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+// account turns a non-messages change into account.<field> events, applying
+// a throughput upgrade to the number first.
+func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
+	changes, err := event.ParseAccountChanges(u.Field, u.Value)
+	if err != nil {
+		return fault.InvalidErr(fmt.Errorf("account change of tenant %s WABA %s: %w", u.TenantID, u.WABAID, err))
+	}
+	log := h.log().With("tenant_id", u.TenantID, "waba_id", u.WABAID, "field", u.Field)
+	var msgs []queue.Message
+	for _, c := range changes {
+		ev := event.Event{
+			SchemaVersion: event.SchemaVersion,
+			Type:          event.TypeAccountPrefix + u.Field,
+			TenantID:      u.TenantID,
+			PhoneNumberID: u.Metadata.PhoneNumberID,
+			WABAID:        u.WABAID,
+			OccurredAt:    accountTime(c, u.ReceivedAt, h.now()),
+			Account:       &c,
+		}
+		if display := displayNumber(c); ev.PhoneNumberID == "" && display != "" {
+			id, err := h.numberByDisplay(ctx, u.TenantID, display)
+			if err != nil {
+				return err
+			}
+			ev.PhoneNumberID = id
+			if c.PhoneNumber != nil {
+				c.PhoneNumber.PhoneNumberID = id
+			}
+		}
+		if c.PhoneNumber != nil && c.PhoneNumber.Throughput > 0 {
+			if err := h.throughput(ctx, ev.PhoneNumberID, c.PhoneNumber, log); err != nil {
+				return err
+			}
+		}
+		idParts := []string{ev.Type, u.WABAID, ev.PhoneNumberID, valueDigest(u.Value)}
+		if p := c.Preference; p != nil {
+			ev.Contact = &event.Contact{WaID: p.WaID}
+			idParts = append(idParts, p.WaID, p.Category, p.At)
+		}
+		ev.EventID = event.ID(idParts...)
+		msg, err := queue.EventMessage(ev)
+		if err != nil {
+			return fault.PermanentErr(err)
+		}
+		msgs = append(msgs, msg)
+		h.Metrics.Count("AccountEvent", 1, "Field", u.Field)
+	}
+	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
+		return fault.Retryable(fmt.Errorf("publish %s events of WABA %s: %w", u.Field, u.WABAID, err))
+	}
+	log.Info("account events published", "events", len(msgs))
+	return nil
+}
+
+// throughput records Meta's throughput upgrade on the number so the sender
+// paces at the new limit. A number this connector does not serve (Meta
+// reports every number of the WABA) has nothing to update.
+func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event.PhoneNumberChange, log *slog.Logger) error {
+	if phoneNumberID == "" {
+		log.Warn("throughput upgrade for a number not registered to the tenant; nothing to update", "display_phone_number", p.DisplayPhoneNumber)
+		h.Metrics.Count("ThroughputUpgradeUnmatched", 1)
+		return nil
+	}
+	if err := h.Numbers.SetThroughput(ctx, phoneNumberID, p.Throughput); err != nil {
+		return fault.Retryable(fmt.Errorf("set throughput of %s to %d: %w", phoneNumberID, p.Throughput, err))
+	}
+	log.Info("number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)
+	return nil
+}
+
+// numberByDisplay finds the tenant's number with this display number; ""
+// when the tenant has none.
+func (h *Handler) numberByDisplay(ctx context.Context, tenantID, display string) (string, error) {
+	t, err := h.Numbers.Tenant(ctx, tenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return "", fault.PermanentErr(fmt.Errorf("resolve display number %s: %w", display, err))
+	}
+	if err != nil {
+		return "", fault.Retryable(fmt.Errorf("resolve display number %s: %w", display, err))
+	}
+	want := digits(display)
+	for _, id := range t.PhoneNumbers {
+		n, err := h.Numbers.Number(ctx, id)
+		if errors.Is(err, tenant.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", fault.Retryable(fmt.Errorf("resolve display number %s: %w", display, err))
+		}
+		if want != "" && digits(n.DisplayPhoneNumber) == want {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// displayNumber is the business number a change names, if any.
+func displayNumber(c event.AccountChange) string {
+	if c.PhoneNumber != nil {
+		return c.PhoneNumber.DisplayPhoneNumber
+	}
+	if c.Account != nil {
+		return c.Account.PhoneNumber
+	}
+	return ""
+}
+
+// accountTime is the change's own time when Meta gives one, else when the
+// webhook received it.
+func accountTime(c event.AccountChange, receivedAt string, now time.Time) string {
+	switch {
+	case c.Preference != nil && c.Preference.At != "":
+		return c.Preference.At
+	case c.Account != nil && c.Account.VolumeTier != nil && c.Account.VolumeTier.UpdatedAt != "":
+		return c.Account.VolumeTier.UpdatedAt
+	}
+	if t, ok := parseTime(receivedAt); ok {
+		return rfc3339(t)
+	}
+	return rfc3339(now)
+}
+
+// valueDigest identifies a change value however it was indented.
+func valueDigest(v json.RawMessage) string {
+	var buf bytes.Buffer
+	b := []byte(v)
+	if json.Compact(&buf, v) == nil {
+		b = buf.Bytes()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

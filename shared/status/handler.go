@@ -1,0 +1,283 @@
+// Package status is the status function: it consumes the units the inbound
+// function routes to StatusQueue (kind "status", and kind "change" for every
+// field other than messages), applies each message status to its record in
+// the messages table so the state never goes backwards, and tells the core
+// about every state that really advanced (message.status) and every account
+// change (account.<field>). Failures with a permanent meaning update what
+// the sender knows: 131047 closes the contact's 24-hour window; a
+// throughput upgrade raises the number's pacing limit.
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+// Deliveries is the message record store (delivery.Store). Errors are
+// classified with fault.
+type Deliveries interface {
+	Apply(ctx context.Context, u delivery.StatusUpdate) (delivery.Result, error)
+	MarkNotified(ctx context.Context, wamid string, states []string, at time.Time) error
+}
+
+// Windows is the contact window store (window.Store).
+type Windows interface {
+	Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error
+}
+
+// Numbers is the tenant registry (tenant.Registry). Errors wrap
+// tenant.ErrNotFound for unregistered ids.
+type Numbers interface {
+	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
+	Number(ctx context.Context, phoneNumberID string) (tenant.Number, error)
+	SetThroughput(ctx context.Context, phoneNumberID string, perSecond int) error
+}
+
+// Publisher sends messages to a queue (queue.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// DefaultRecordGrace is how long a status of an unknown wamid waits for the
+// sender's record before it is recorded as external.
+const DefaultRecordGrace = time.Minute
+
+// Handler processes StatusQueue batches. It is safe for concurrent use.
+type Handler struct {
+	Deliveries     Deliveries
+	Windows        Windows
+	Numbers        Numbers
+	Events         Publisher
+	EventsQueueURL string
+	// Queue runs the batch (source queue, DLQ, backoff); its Handle is set
+	// by Handle.
+	Queue   queue.Consumer
+	Metrics *metrics.Recorder
+	Log     *slog.Logger
+	Now     func() time.Time
+	// RecordGrace: a status younger than this (by Meta's timestamp) for a
+	// wamid with no record is retried instead of recorded as external,
+	// because the sender writes its record just after Meta's answer and the
+	// status can overtake it. Zero means DefaultRecordGrace; negative
+	// disables the wait.
+	RecordGrace time.Duration
+}
+
+// Handle is the Lambda handler.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	c := h.Queue
+	c.Handle = h.Process
+	if c.Log == nil {
+		c.Log = h.log()
+	}
+	return c.Run(ctx, ev)
+}
+
+// Process handles one StatusQueue record: a whatsapp.Unit in JSON.
+func (h *Handler) Process(ctx context.Context, rec events.SQSMessage) error {
+	var u whatsapp.Unit
+	if err := json.Unmarshal([]byte(rec.Body), &u); err != nil {
+		return fault.InvalidErr(fmt.Errorf("decode status queue record %s: %w", rec.MessageId, err))
+	}
+	return h.ProcessUnit(ctx, u)
+}
+
+// ProcessUnit handles one unit. Its error is classified with fault.
+func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
+	if u.TenantID == "" {
+		return fault.Invalidf("process %s unit of WABA %s: no tenant_id (the inbound function resolves it)", u.Kind, u.WABAID)
+	}
+	switch {
+	case u.Kind == whatsapp.KindStatus:
+		return h.status(ctx, u)
+	case u.Kind == whatsapp.KindChange && u.Field != "messages" && u.Field != "":
+		return h.account(ctx, u)
+	}
+	return fault.Invalidf("process unit of tenant %s: kind %q field %q is not handled by the status function", u.TenantID, u.Kind, u.Field)
+}
+
+// status applies one status and publishes the events it makes pending.
+func (h *Handler) status(ctx context.Context, u whatsapp.Unit) error {
+	it, err := event.ParseStatus(u.Item)
+	if err != nil {
+		return fault.InvalidErr(fmt.Errorf("status of tenant %s number %s: %w", u.TenantID, u.Metadata.PhoneNumberID, err))
+	}
+	log := h.log().With("tenant_id", u.TenantID, "phone_number_id", u.Metadata.PhoneNumberID, "wamid", it.ID, "status", it.Status)
+	at, ok := parseTime(it.Timestamp)
+	if !ok {
+		// Meta always sends one; the receipt time is the next best thing.
+		at, _ = parseTime(u.ReceivedAt)
+	}
+	if at.IsZero() {
+		at = h.now()
+	}
+	upd := delivery.StatusUpdate{
+		WAMID: it.ID, TenantID: u.TenantID, PhoneNumberID: u.Metadata.PhoneNumberID,
+		Recipient: it.Recipient(), Status: it.Status, At: at, Errors: it.Errors,
+		Conversation: it.Conversation, Pricing: it.Pricing, BizOpaqueCallbackData: it.BizOpaqueCallbackData,
+		RequireRecord: h.grace() > 0 && h.now().Sub(at) < h.grace(),
+	}
+	res, err := h.Deliveries.Apply(ctx, upd)
+	switch {
+	case errors.Is(err, delivery.ErrTenantMismatch):
+		log.Warn("status parked: the message belongs to another tenant or number", "error", err.Error())
+		h.Metrics.Count("StatusParked", 1)
+		return err
+	case errors.Is(err, delivery.ErrNoRecord):
+		return err
+	case err != nil:
+		return fmt.Errorf("status %s of %s: %w", it.Status, it.ID, err)
+	}
+	if res.Advanced {
+		h.Metrics.Count("StatusAdvanced", 1, "Status", it.Status)
+	} else {
+		h.Metrics.Count("StatusNotAdvanced", 1)
+	}
+	if it.Status == event.StatusFailed {
+		if err := h.failed(ctx, u, it, at, log); err != nil {
+			return err
+		}
+	}
+	return h.notify(ctx, u, it, res.Message, log)
+}
+
+// failed tells the sender what a permanent failure means for later sends.
+func (h *Handler) failed(ctx context.Context, u whatsapp.Unit, it event.StatusItem, at time.Time, log *slog.Logger) error {
+	for _, e := range it.Errors {
+		h.Metrics.Count("StatusFailed", 1, "Code", fmt.Sprint(e.Code))
+		switch e.Code {
+		case 131047:
+			// The window is closed: the sender must use a template until
+			// the contact writes again.
+			if err := h.Windows.Close(ctx, u.Metadata.PhoneNumberID, it.Recipient(), at); err != nil {
+				return fmt.Errorf("status failed 131047 for %s: %w", it.ID, err)
+			}
+		case 131048:
+			// Spam rate limit on this number: a person has to look at it.
+			log.Error("number hit Meta's spam rate limit (131048): sends to new contacts will keep failing", "code", e.Code)
+		}
+	}
+	return nil
+}
+
+// notify publishes, in rank order, the events of every state that became
+// current and was not published yet (including ones a crash left behind),
+// then marks them published. Re-publishing after a crash is harmless: the
+// event ids are stable.
+func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusItem, m delivery.Message, log *slog.Logger) error {
+	pending := m.Pending()
+	if len(pending) == 0 {
+		return nil
+	}
+	msgs := make([]queue.Message, 0, len(pending))
+	for _, st := range pending {
+		ev := statusEvent(u, it, m, st)
+		msg, err := queue.EventMessage(ev)
+		if err != nil {
+			return fault.PermanentErr(err)
+		}
+		msgs = append(msgs, msg)
+	}
+	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
+		return fault.Retryable(fmt.Errorf("publish status events of %s: %w", it.ID, err))
+	}
+	if err := h.Deliveries.MarkNotified(ctx, it.ID, pending, h.now()); err != nil {
+		return err
+	}
+	log.Info("status events published", "states", pending, "job_id", m.JobID, "external", m.External)
+	return nil
+}
+
+// statusEvent builds the message.status event of state st from the record.
+func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st string) event.Event {
+	phone := m.PhoneNumberID
+	if phone == "" {
+		phone = u.Metadata.PhoneNumberID
+	}
+	sc := &event.StatusChange{
+		MessageID: m.WAMID, Previous: m.Transitions[st], Current: st, At: rfc3339(m.StatusAt[st]),
+		JobID: m.JobID, ClientRef: m.ClientRef, External: m.External,
+		Recipient: it.RecipientID, RecipientUserID: it.RecipientUserID, RecipientType: it.RecipientType,
+		Participant: it.Participant, Conversation: m.Conversation, Pricing: m.Pricing,
+		BizOpaqueCallbackData: m.BizOpaqueCallbackData, Timestamps: map[string]string{},
+	}
+	if sc.Recipient == "" && sc.RecipientUserID == "" {
+		sc.Recipient = m.To
+	}
+	if !m.AcceptedAt.IsZero() {
+		sc.Timestamps[event.StatusAccepted] = rfc3339(m.AcceptedAt)
+	}
+	for s, t := range m.StatusAt {
+		sc.Timestamps[s] = rfc3339(t)
+	}
+	if st == event.StatusFailed {
+		sc.Errors = m.Errors
+		sc.Failure = event.ClassifyFailure(m.Errors)
+	}
+	ev := event.Event{
+		SchemaVersion: event.SchemaVersion,
+		EventID:       event.ID(event.TypeStatusUpdated, m.WAMID, st),
+		Type:          event.TypeStatusUpdated,
+		TenantID:      m.TenantID,
+		PhoneNumberID: phone,
+		WABAID:        u.WABAID,
+		OccurredAt:    sc.At,
+		Status:        sc,
+	}
+	// Same contact key as the sender's outbound.accepted, so the core gets
+	// both in one FIFO group, in order.
+	if c := (event.Contact{WaID: sc.Recipient, UserID: sc.RecipientUserID}); c.WaID != "" || c.UserID != "" {
+		ev.Contact = &c
+	}
+	return ev
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) grace() time.Duration {
+	if h.RecordGrace == 0 {
+		return DefaultRecordGrace
+	}
+	return h.RecordGrace
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,65 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+// Setup builds the status function from its environment: MESSAGES_TABLE,
+// STATE_TABLE, TENANTS_TABLE, CORE_EVENTS_QUEUE_URL, STATUS_QUEUE_URL and
+// STATUS_DLQ_URL (required); STATUS_RECORD_GRACE (optional Go duration,
+// default 1m; "0s" or negative records unknown wamids as external at once).
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	env := map[string]string{}
+	var missing []string
+	for _, k := range []string{"MESSAGES_TABLE", "STATE_TABLE", "TENANTS_TABLE", "CORE_EVENTS_QUEUE_URL", "STATUS_QUEUE_URL", "STATUS_DLQ_URL"} {
+		if env[k] = getenv(k); env[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("status setup: missing environment: %s", strings.Join(missing, ", "))
+	}
+	grace := DefaultRecordGrace
+	if v := getenv("STATUS_RECORD_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("status setup: STATUS_RECORD_GRACE %q is not a duration", v)
+		}
+		grace = d
+		if grace == 0 {
+			grace = -1
+		}
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	sqsc := sqs.NewFromConfig(cfg)
+	return &Handler{
+		Deliveries:     &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"]},
+		Windows:        window.Store{API: ddb, Table: env["STATE_TABLE"]},
+		Numbers:        &tenant.Registry{API: ddb, Table: env["TENANTS_TABLE"]},
+		Events:         queue.Publisher{API: sqsc},
+		EventsQueueURL: env["CORE_EVENTS_QUEUE_URL"],
+		Queue: queue.Consumer{
+			API:      sqsc,
+			QueueURL: env["STATUS_QUEUE_URL"],
+			DLQURL:   env["STATUS_DLQ_URL"],
+			// Starts short so a status that overtook the sender's record is
+			// applied soon after it; 20 receives span well over an hour.
+			Backoff: queue.Exponential(5*time.Second, 5*time.Minute),
+		},
+		Metrics:     &metrics.Recorder{Function: "status"},
+		RecordGrace: grace,
+	}, nil
+}

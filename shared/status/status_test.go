@@ -1,0 +1,483 @@
+package status_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/status"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// env is a provisioned emulator with the status function built by Setup
+// from the template's environment.
+type env struct {
+	h        *status.Handler
+	store    *delivery.Store
+	windows  window.Store
+	registry *tenant.Registry
+	sqs      *sqs.Client
+	coreURL  string
+	dlqURL   string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	emu := awsemu.StartTest(t)
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := stack.Provision(ctx, emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := st.Functions["StatusFunction"]
+	h, err := status.Setup(ctx, fn.Getenv, emu.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Now = func() time.Time { return now }
+	h.Metrics = nil
+	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ddb := dynamodb.NewFromConfig(emu.Config())
+	e := &env{
+		h:        h,
+		store:    &delivery.Store{API: ddb, Table: fn.Env["MESSAGES_TABLE"], Now: h.Now},
+		windows:  window.Store{API: ddb, Table: fn.Env["STATE_TABLE"]},
+		registry: &tenant.Registry{API: ddb, Table: fn.Env["TENANTS_TABLE"]},
+		sqs:      sqs.NewFromConfig(emu.Config()),
+		coreURL:  fn.Env["CORE_EVENTS_QUEUE_URL"],
+		dlqURL:   fn.Env["STATUS_DLQ_URL"],
+	}
+	h.Deliveries = e.store
+	return e
+}
+
+// drain receives and deletes every message of a queue, in order.
+func (e *env) drain(t *testing.T, url string) []sqstypes.Message {
+	t.Helper()
+	ctx := context.Background()
+	var out []sqstypes.Message
+	for {
+		r, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Messages) == 0 {
+			return out
+		}
+		for _, m := range r.Messages {
+			out = append(out, m)
+			if _, err := e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// events drains the core events queue and validates every event against
+// the published schema.
+func (e *env) events(t *testing.T) []event.Event {
+	t.Helper()
+	var out []event.Event
+	for _, m := range e.drain(t, e.coreURL) {
+		eventtest.ValidateJSON(t, []byte(aws.ToString(m.Body)))
+		var ev event.Event
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// statusUnit is a status unit as the inbound function routes it.
+func statusUnit(wamid, st string, sec int) whatsapp.Unit {
+	item := map[string]any{
+		"id": wamid, "status": st, "timestamp": fmt.Sprint(now.Add(time.Duration(sec) * time.Second).Unix()),
+		"recipient_id": "5511988887777",
+	}
+	switch st {
+	case "sent", "delivered":
+		item["conversation"] = map[string]any{"id": "c1", "origin": map[string]any{"type": "service"}}
+		item["pricing"] = map[string]any{"billable": false, "pricing_model": "PMP", "category": "service", "type": "free_customer_service"}
+	case "failed":
+		item["errors"] = []any{map[string]any{"code": 131026, "title": "Message undeliverable", "error_data": map[string]any{"details": "Unable to deliver"}}}
+	}
+	b, _ := json.Marshal(item)
+	return whatsapp.Unit{
+		Version: 1, Route: whatsapp.RoutePlatform, ReceivedAt: now.Format(time.RFC3339Nano), WABAID: "200",
+		Field: "messages", Kind: whatsapp.KindStatus, Metadata: whatsapp.Metadata{PhoneNumberID: "100", DisplayPhoneNumber: "15550001111"},
+		Item: b, TenantID: "acme",
+	}
+}
+
+func sqsEvent(t *testing.T, units ...whatsapp.Unit) events.SQSEvent {
+	t.Helper()
+	var ev events.SQSEvent
+	for i, u := range units {
+		b, err := json.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("m%d", i), Body: string(b),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}})
+	}
+	return ev
+}
+
+func (e *env) accept(t *testing.T, wamid string) delivery.Record {
+	t.Helper()
+	r := delivery.Record{WAMID: wamid, TenantID: "acme", PhoneNumberID: "100", JobID: "job-" + wamid,
+		ClientRef: "crm-" + wamid, To: "5511988887777", Type: "text", AcceptedAt: now.Add(-time.Second)}
+	if err := e.store.RecordAccepted(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func permutations(s []string) [][]string {
+	if len(s) <= 1 {
+		return [][]string{append([]string(nil), s...)}
+	}
+	var out [][]string
+	for i := range s {
+		rest := append(append([]string(nil), s[:i]...), s[i+1:]...)
+		for _, p := range permutations(rest) {
+			out = append(out, append([]string{s[i]}, p...))
+		}
+	}
+	return out
+}
+
+// advancing is the oracle: the statuses that raise the running maximum
+// rank, each with the state it replaces.
+func advancing(seq []string) []string {
+	cur := "accepted"
+	var out []string
+	for _, s := range seq {
+		r, _ := delivery.Rank(s)
+		c, _ := delivery.Rank(cur)
+		if r > c {
+			out = append(out, cur+">"+s)
+			cur = s
+		}
+	}
+	return out
+}
+
+func transitions(evs []event.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Status.Previous+">"+ev.Status.Current)
+	}
+	return out
+}
+
+func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	perms := permutations([]string{"sent", "delivered", "read", "failed"})
+	if len(perms) != 24 {
+		t.Fatalf("%d permutations, want 24", len(perms))
+	}
+	type run struct {
+		name string
+		seq  []string
+	}
+	var runs []run
+	for _, p := range perms {
+		runs = append(runs, run{strings.Join(p, ","), p})
+		// Each status twice in a row, then the whole order again.
+		var dup []string
+		for _, s := range p {
+			dup = append(dup, s, s)
+		}
+		runs = append(runs, run{strings.Join(p, ",") + "/duplicated", append(dup, p...)})
+	}
+	for i, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			wamid := fmt.Sprintf("wamid.perm%02d", i)
+			rec := e.accept(t, wamid)
+			var units []whatsapp.Unit
+			for j, s := range r.seq {
+				units = append(units, statusUnit(wamid, s, j+1))
+			}
+			resp, err := e.h.Handle(ctx, sqsEvent(t, units...))
+			if err != nil || len(resp.BatchItemFailures) > 0 {
+				t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+			}
+			m, err := e.store.Get(ctx, wamid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Status != "read" {
+				t.Errorf("final state %q, want read", m.Status)
+			}
+			if len(m.Pending()) != 0 {
+				t.Errorf("pending after Handle: %v", m.Pending())
+			}
+			evs := e.events(t)
+			got, want := transitions(evs), advancing(r.seq)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("events %v, want %v", got, want)
+			}
+			for _, ev := range evs {
+				if ev.Status.MessageID != wamid || ev.Status.JobID != rec.JobID || ev.Status.ClientRef != rec.ClientRef || ev.Status.External {
+					t.Errorf("event %+v lacks the job", ev.Status)
+				}
+				if ev.EventID != event.ID("message.status", wamid, ev.Status.Current) {
+					t.Errorf("event id %s is not the stable id of %s", ev.EventID, ev.Status.Current)
+				}
+				if ev.Contact == nil || ev.Contact.WaID != "5511988887777" || ev.OrderKey() != "acme:100:5511988887777" {
+					t.Errorf("contact %+v: not in the recipient's FIFO group", ev.Contact)
+				}
+				if ev.Status.Current == "failed" && (len(ev.Status.Errors) != 1 || ev.Status.Errors[0].Code != 131026 ||
+					ev.Status.Errors[0].Details != "Unable to deliver" || ev.Status.Failure == nil || ev.Status.Failure.Reason != "undeliverable") {
+					t.Errorf("failed event lost Meta's error: %+v %+v", ev.Status.Errors, ev.Status.Failure)
+				}
+			}
+		})
+	}
+	// Spot checks of the oracle against hand-worked orders.
+	for seq, want := range map[string]string{
+		"sent,delivered,read,failed": "[accepted>sent sent>delivered delivered>read]",
+		"read,delivered,sent,failed": "[accepted>read]",
+		"sent,failed,delivered,read": "[accepted>sent sent>failed failed>read]",
+		"delivered,sent,failed,read": "[accepted>delivered delivered>failed failed>read]",
+	} {
+		if got := fmt.Sprint(advancing(strings.Split(seq, ","))); got != want {
+			t.Errorf("oracle %s = %s, want %s", seq, got, want)
+		}
+	}
+}
+
+func TestDuplicateStormEmitsEachAdvanceOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const wamid = "wamid.storm"
+	e.accept(t, wamid)
+	states := []string{"sent", "delivered", "read"}
+	done := make(chan error)
+	const copies = 10
+	for i := range copies * len(states) {
+		go func() {
+			done <- e.h.ProcessUnit(ctx, statusUnit(wamid, states[i%len(states)], i%len(states)+1))
+		}()
+	}
+	for range copies * len(states) {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	m, err := e.store.Get(ctx, wamid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "read" || len(m.Pending()) != 0 {
+		t.Fatalf("final %q pending %v", m.Status, m.Pending())
+	}
+	evs := e.events(t)
+	count := map[string]int{}
+	for _, ev := range evs {
+		count[ev.Status.Current]++
+	}
+	// Exactly one event per recorded transition, in rank order.
+	var wantStates []string
+	for _, s := range delivery.States {
+		if _, ok := m.Transitions[s]; ok {
+			wantStates = append(wantStates, s)
+		}
+	}
+	var gotStates []string
+	for _, ev := range evs {
+		gotStates = append(gotStates, ev.Status.Current)
+	}
+	if fmt.Sprint(gotStates) != fmt.Sprint(wantStates) {
+		t.Errorf("events %v, want one per transition %v (counts %v)", gotStates, wantStates, count)
+	}
+	if count["read"] != 1 {
+		t.Errorf("read emitted %d times", count["read"])
+	}
+}
+
+func TestUnknownWamid(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+
+	t.Run("recent status waits for the sender's record", func(t *testing.T) {
+		u := statusUnit("wamid.race", "sent", -5) // 5 s old: inside the grace period
+		err := e.h.ProcessUnit(ctx, u)
+		if err == nil {
+			t.Fatal("status of an unknown, recent wamid was applied at once")
+		}
+		resp, _ := e.h.Handle(ctx, sqsEvent(t, u))
+		if len(resp.BatchItemFailures) != 1 {
+			t.Fatalf("want the record retried, got %v", resp.BatchItemFailures)
+		}
+		if evs := e.events(t); len(evs) != 0 {
+			t.Fatalf("events before the record exists: %v", transitions(evs))
+		}
+		e.accept(t, "wamid.race")
+		if err := e.h.ProcessUnit(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		evs := e.events(t)
+		if len(evs) != 1 || evs[0].Status.External || evs[0].Status.JobID != "job-wamid.race" {
+			t.Fatalf("after the record: %+v", evs)
+		}
+	})
+	t.Run("old status is recorded as external", func(t *testing.T) {
+		u := statusUnit("wamid.other-tool", "delivered", -120)
+		if err := e.h.ProcessUnit(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		evs := e.events(t)
+		if len(evs) != 1 || !evs[0].Status.External || evs[0].Status.Previous != "" || evs[0].Status.Current != "delivered" || evs[0].Status.JobID != "" {
+			t.Fatalf("events %+v, want one external delivered", evs)
+		}
+		m, err := e.store.Get(ctx, "wamid.other-tool")
+		if err != nil || !m.External || m.TenantID != "acme" {
+			t.Fatalf("record %+v, %v", m, err)
+		}
+	})
+	t.Run("record written after statuses arrived", func(t *testing.T) {
+		e.h.RecordGrace = -1
+		defer func() { e.h.RecordGrace = 0 }()
+		if err := e.h.ProcessUnit(ctx, statusUnit("wamid.late", "delivered", 2)); err != nil {
+			t.Fatal(err)
+		}
+		e.accept(t, "wamid.late")
+		for _, s := range []string{"sent", "read"} {
+			if err := e.h.ProcessUnit(ctx, statusUnit("wamid.late", s, 3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := transitions(e.events(t))
+		if want := "[>delivered delivered>read]"; fmt.Sprint(got) != want {
+			t.Errorf("events %v, want %s", got, want)
+		}
+		m, _ := e.store.Get(ctx, "wamid.late")
+		if m.Status != "read" || m.External || m.JobID != "job-wamid.late" {
+			t.Errorf("record %+v", m)
+		}
+	})
+}
+
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.accept(t, "wamid.iso")
+	u := statusUnit("wamid.iso", "read", 1)
+	u.TenantID = "intruder"
+	resp, err := e.h.Handle(ctx, sqsEvent(t, u))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("want the record parked, not retried: %v %v", err, resp.BatchItemFailures)
+	}
+	dlq := e.drain(t, e.dlqURL)
+	if len(dlq) != 1 || aws.ToString(dlq[0].MessageAttributes["wacloud-failure-code"].StringValue) != "tenant_mismatch" {
+		t.Fatalf("DLQ %+v, want the status parked with its reason", dlq)
+	}
+	if evs := e.events(t); len(evs) != 0 {
+		t.Errorf("events for another tenant's message: %v", transitions(evs))
+	}
+	m, _ := e.store.Get(ctx, "wamid.iso")
+	if m.Status != "accepted" {
+		t.Errorf("record moved to %q", m.Status)
+	}
+}
+
+func TestRejectsBadUnits(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	noTenant := statusUnit("w", "sent", 1)
+	noTenant.TenantID = ""
+	badItem := statusUnit("w", "sent", 1)
+	badItem.Item = json.RawMessage(`{"status":"sent"}`)
+	unknown := statusUnit("w", "pending", 1)
+	message := statusUnit("w", "sent", 1)
+	message.Kind = whatsapp.KindMessage
+	messagesChange := whatsapp.Unit{Kind: whatsapp.KindChange, Field: "messages", TenantID: "acme", Value: json.RawMessage(`{}`)}
+	notObject := whatsapp.Unit{Kind: whatsapp.KindChange, Field: "account_update", TenantID: "acme", Value: json.RawMessage(`[1]`)}
+	units := []whatsapp.Unit{noTenant, badItem, unknown, message, messagesChange, notObject}
+	ev := sqsEvent(t, units...)
+	ev.Records = append(ev.Records, events.SQSMessage{MessageId: "garbage", Body: "not json"})
+	resp, err := e.h.Handle(ctx, ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("bad input must be dead-lettered, not retried: %v %v", err, resp.BatchItemFailures)
+	}
+	dlq := e.drain(t, e.dlqURL)
+	if got, want := len(dlq), len(units)+1; got != want {
+		t.Errorf("%d records dead-lettered, want %d", got, want)
+	}
+	for _, m := range dlq {
+		if c := aws.ToString(m.MessageAttributes["wacloud-failure-class"].StringValue); c != "invalid" {
+			t.Errorf("class %q for %s", c, aws.ToString(m.MessageAttributes["wacloud-failure-reason"].StringValue))
+		}
+	}
+	if evs := e.events(t); len(evs) != 0 {
+		t.Errorf("events from bad input: %d", len(evs))
+	}
+}
+
+func TestFailed131047ClosesWindow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.windows.RecordInbound(ctx, "100", "5511988887777", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	e.accept(t, "wamid.window")
+	u := statusUnit("wamid.window", "failed", 1)
+	u.Item = json.RawMessage(fmt.Sprintf(`{"id":"wamid.window","status":"failed","timestamp":"%d","recipient_id":"5511988887777",
+		"errors":[{"code":131047,"title":"Re-engagement message"}]}`, now.Unix()))
+	if err := e.h.ProcessUnit(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.windows.Get(ctx, "100", "5511988887777")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Open(now) {
+		t.Error("window still open after 131047")
+	}
+	evs := e.events(t)
+	if len(evs) != 1 || evs[0].Status.Failure == nil || evs[0].Status.Failure.Reason != "window_closed" || evs[0].Status.Failure.Retryable {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+// keys lists the names of a map, sorted, for messages.
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
