@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -526,8 +525,6 @@ func TestCrashAfterClaimIsRetriedAfterLease(t *testing.T) {
 		t.Errorf("claim after done = %v, %v; want duplicate", got, err)
 	}
 }
-
-var _ = events.SQSEvent{}
 
 // freshStack provisions the template into the emulator from scratch. kumo
 // keeps its state per process, not per server, so tables and queues left by

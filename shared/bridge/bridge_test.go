@@ -1,0 +1,422 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/esm"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/bridge"
+	"github.com/tucanlink/wacloud/shared/core"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/webhook"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+const (
+	coreToken   = "core-bearer-token"
+	coreSigning = "core-signing-secret"
+	appSecret   = "platform-app-secret"
+)
+
+// visibilitySQS is the real client, recording visibility changes.
+type visibilitySQS struct {
+	*sqs.Client
+	mu       sync.Mutex
+	timeouts []int32
+}
+
+func (v *visibilitySQS) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	v.mu.Lock()
+	v.timeouts = append(v.timeouts, in.VisibilityTimeout)
+	v.mu.Unlock()
+	return v.Client.ChangeMessageVisibility(ctx, in, opts...)
+}
+
+// coreSink is a core that checks what the bridge sends and answers status.
+type coreSink struct {
+	t        *testing.T
+	mu       sync.Mutex
+	status   int
+	attempts int
+	events   []json.RawMessage
+	keys     []string
+}
+
+func (c *coreSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Header.Get("Authorization") != "Bearer "+coreToken || !core.VerifySignature(coreSigning, body, r.Header.Get(core.SignatureHeader)) {
+		c.t.Errorf("push not authenticated or not signed: %v", r.Header)
+		w.WriteHeader(401)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attempts++
+	if c.status != 0 && c.status != 200 {
+		w.WriteHeader(c.status)
+		_, _ = io.WriteString(w, `{"error":"rejected by test core"}`)
+		return
+	}
+	c.events = append(c.events, body)
+	c.keys = append(c.keys, r.Header.Get(core.IdempotencyHeader))
+}
+
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	cfg    aws.Config
+	st     *stack.Stack
+	sqs    *sqs.Client
+	sink   *coreSink
+	getenv func(fn string) func(string) string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	emu := awsemu.StartTest(t)
+	cfg := emu.Config()
+	st := freshStack(t, ctx, cfg)
+	sink := &coreSink{t: t}
+	srv := httptest.NewServer(sink)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, ctx: ctx, cfg: cfg, st: st, sqs: sqs.NewFromConfig(cfg), sink: sink}
+	e.getenv = func(fn string) func(string) string {
+		return func(k string) string {
+			switch k {
+			case "S3_USE_PATH_STYLE":
+				return "true"
+			case "CORE_URL":
+				return srv.URL
+			}
+			return st.Functions[fn].Env[k]
+		}
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	for id, v := range map[string]string{
+		e.getenv("BridgeFunction")("CORE_SECRET_ID"):      `{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`,
+		e.getenv("WebhookFunction")("PLATFORM_SECRET_ID"): `{"app_secret":"` + appSecret + `","verify_token":"v"}`,
+	} {
+		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func (e *env) bridge() (*bridge.Handler, *visibilitySQS) {
+	e.t.Helper()
+	h, err := bridge.Setup(e.ctx, e.getenv("BridgeFunction"), e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	v := &visibilitySQS{Client: e.sqs}
+	h.Consumer.API = v
+	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h.Metrics = nil
+	return h, v
+}
+
+func (e *env) url(name string) string { return e.st.Functions["BridgeFunction"].Env[name] }
+
+func (e *env) receive(url string) []sqstypes.Message {
+	e.t.Helper()
+	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		MessageAttributeNames:       []string{"All"},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out.Messages
+}
+
+// pump feeds queueURL to handle like the event source mapping, until
+// nothing is visible; it returns how many records were reported failed.
+func (e *env) pump(queueURL string, handle esm.Handler) int {
+	e.t.Helper()
+	failed := 0
+	for {
+		msgs := e.receive(queueURL)
+		if len(msgs) == 0 {
+			return failed
+		}
+		resp, err := handle(e.ctx, (&esm.Poller{}).Event(msgs))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		bad := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			bad[f.ItemIdentifier] = true
+		}
+		failed += len(bad)
+		for _, m := range msgs {
+			if !bad[aws.ToString(m.MessageId)] {
+				_, _ = e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+		if len(bad) > 0 {
+			return failed // the rest waits for its visibility timeout
+		}
+	}
+}
+
+func testEvent(id string) event.Event {
+	return event.Event{SchemaVersion: event.SchemaVersion, EventID: event.ID("test", id), Type: event.TypeMessageReceived,
+		TenantID: "acme", PhoneNumberID: "111", OccurredAt: "2026-01-02T03:04:05Z",
+		Contact: &event.Contact{WaID: "5511999"}, Message: &event.Message{ID: "wamid." + id, Kind: "text", Text: &event.Text{Body: "hi"}}}
+}
+
+func (e *env) publishEvents(evs ...event.Event) {
+	e.t.Helper()
+	for _, ev := range evs {
+		m, err := queue.EventMessage(ev)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if err := (queue.Publisher{API: e.sqs}).Publish(e.ctx, e.url("CORE_EVENTS_QUEUE_URL"), m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func TestBridgeOutcomes(t *testing.T) {
+	tests := []struct {
+		name       string
+		coreStatus int
+		body       string // raw queue body instead of an event
+		delivered  int
+		failed     int
+		deadLetter string // reason substring, when the record goes to the DLQ
+		visibility int32  // expected delay set on a retry
+	}{
+		{name: "accepted", coreStatus: 200, delivered: 1},
+		{name: "core down", coreStatus: 503, failed: 1, visibility: 5},
+		{name: "throttled", coreStatus: 429, failed: 1, visibility: 5},
+		{name: "rejected", coreStatus: 400, deadLetter: "core answered 400"},
+		{name: "invalid event", coreStatus: 200, body: `{"event_id":`, deadLetter: "decode core event"},
+		{name: "event without id", coreStatus: 200, body: `{"type":"message.received"}`, deadLetter: "event_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.sink.status = tt.coreStatus
+			if tt.body != "" {
+				if err := (queue.Publisher{API: e.sqs}).Publish(e.ctx, e.url("CORE_EVENTS_QUEUE_URL"), queue.Message{Body: tt.body, GroupID: "g", DedupID: "d"}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				e.publishEvents(testEvent("1"))
+			}
+			h, vis := e.bridge()
+			if got, want := e.pump(e.url("CORE_EVENTS_QUEUE_URL"), h.Handle), tt.failed; got != want {
+				t.Errorf("failed records = %d, want %d", got, want)
+			}
+			if got, want := len(e.sink.events), tt.delivered; got != want {
+				t.Errorf("delivered = %d, want %d", got, want)
+			}
+			if tt.delivered > 0 {
+				if got, want := e.sink.keys[0], event.ID("test", "1"); got != want {
+					t.Errorf("Idempotency-Key = %q, want the event id %q", got, want)
+				}
+				eventtest.ValidateJSON(t, e.sink.events[0])
+			}
+			if tt.visibility != 0 && (len(vis.timeouts) != 1 || vis.timeouts[0] != tt.visibility) {
+				t.Errorf("visibility changes = %v, want [%d]", vis.timeouts, tt.visibility)
+			}
+			dl := e.receive(e.url("CORE_EVENTS_DLQ_URL"))
+			if tt.deadLetter == "" {
+				if len(dl) != 0 {
+					t.Errorf("dead-lettered = %d, want none", len(dl))
+				}
+				return
+			}
+			if len(dl) != 1 {
+				t.Fatalf("dead-lettered = %d, want 1", len(dl))
+			}
+			r := dl[0].MessageAttributes[queue.ReasonAttribute]
+			if r.StringValue == nil || !strings.Contains(*r.StringValue, tt.deadLetter) {
+				t.Errorf("reason = %v, want it to mention %q", r.StringValue, tt.deadLetter)
+			}
+			if strings.Contains(*r.StringValue, coreToken) || strings.Contains(*r.StringValue, coreSigning) {
+				t.Errorf("reason leaks a secret: %s", *r.StringValue)
+			}
+		})
+	}
+}
+
+// After a failed push, the rest of the contact's events wait: the core sees
+// a group's events in order.
+func TestBridgeKeepsGroupOrder(t *testing.T) {
+	e := newEnv(t)
+	e.publishEvents(testEvent("1"), testEvent("2"), testEvent("3"))
+	e.sink.status = 503
+	h, _ := e.bridge()
+	// Retry at once instead of after the real backoff, so the test needs
+	// no clock: a zero visibility timeout makes the records visible again.
+	h.Consumer.Backoff = func(int) time.Duration { return time.Nanosecond }
+	e.pump(e.url("CORE_EVENTS_QUEUE_URL"), h.Handle)
+	if len(e.sink.events) != 0 {
+		t.Fatalf("delivered %d events while the core was down", len(e.sink.events))
+	}
+	// The core is back; make the held records visible again, as their
+	// visibility timeout would.
+	if got, want := e.sink.attempts, 1; got != want {
+		t.Errorf("push attempts while down = %d, want %d: the rest of the group must wait", got, want)
+	}
+	e.sink.status = 200
+	e.pump(e.url("CORE_EVENTS_QUEUE_URL"), h.Handle)
+	var ids []string
+	for _, b := range e.sink.events {
+		var ev event.Event
+		_ = json.Unmarshal(b, &ev)
+		ids = append(ids, ev.EventID)
+	}
+	if got, want := strings.Join(ids, ","), strings.Join([]string{event.ID("test", "1"), event.ID("test", "2"), event.ID("test", "3")}, ","); got != want {
+		t.Errorf("core received %s, want %s", got, want)
+	}
+}
+
+// Signed webhook in, event at the core: the same payload posted three times
+// at once reaches the core once per message.
+func TestWebhookToCoreOnce(t *testing.T) {
+	e := newEnv(t)
+	reg := &tenant.Registry{API: dynamodb.NewFromConfig(e.cfg), Table: e.getenv("InboundFunction")("TENANTS_TABLE")}
+	if err := reg.Put(e.ctx, tenant.Tenant{ID: "acme", SecretID: "wacloud/tenants/acme"},
+		[]tenant.Number{{PhoneNumberID: "106540352242922", WABAID: "419561257915477"}}); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := webhook.Setup(e.ctx, e.getenv("WebhookFunction"), e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := inbound.Setup(e.ctx, e.getenv("InboundFunction"), e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, _ := e.bridge()
+	for _, h := range []any{wh, in} {
+		switch h := h.(type) {
+		case *webhook.Handler:
+			h.Log, h.Metrics = slog.New(slog.NewJSONHandler(io.Discard, nil)), nil
+		case *inbound.Handler:
+			h.Log, h.Metrics = slog.New(slog.NewJSONHandler(io.Discard, nil)), nil
+		}
+	}
+
+	body, err := os.ReadFile(filepath.Join("testdata", "webhooks", "text.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := postReq(body, whatsapp.Sign(appSecret, body))
+			resp, err := wh.Handle(e.ctx, req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Errorf("webhook answered %d, %v", resp.StatusCode, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed := e.pump(e.getenv("InboundFunction")("INBOUND_QUEUE_URL"), in.Handle); failed != 0 {
+		t.Fatalf("inbound failed %d records", failed)
+	}
+	if failed := e.pump(e.url("CORE_EVENTS_QUEUE_URL"), br.Handle); failed != 0 {
+		t.Fatalf("bridge failed %d records", failed)
+	}
+	if got := len(e.sink.events); got != 1 {
+		t.Fatalf("core received %d events, want 1", got)
+	}
+	var ev event.Event
+	_ = json.Unmarshal(e.sink.events[0], &ev)
+	if ev.TenantID != "acme" || ev.Message == nil || ev.Message.Text == nil || ev.Message.Text.Body != "Does it come in another color?" {
+		t.Errorf("event = %s", e.sink.events[0])
+	}
+	eventtest.ValidateJSON(t, e.sink.events[0])
+
+	// A bad signature: 401 and nothing arrives.
+	resp, _ := wh.Handle(e.ctx, postReq(body, whatsapp.Sign("wrong", body)))
+	if resp.StatusCode != 401 {
+		t.Errorf("bad signature answered %d", resp.StatusCode)
+	}
+	if got := len(e.receive(e.getenv("InboundFunction")("INBOUND_QUEUE_URL"))); got != 0 {
+		t.Errorf("inbound queue holds %d units after a bad signature", got)
+	}
+}
+
+func postReq(body []byte, sig string) (req webhookRequest) {
+	req.RawPath = "/webhook"
+	req.Body = string(body)
+	req.Headers = map[string]string{"x-hub-signature-256": sig}
+	req.RequestContext.HTTP.Method = "POST"
+	return req
+}
+
+type webhookRequest = events.APIGatewayV2HTTPRequest
+
+// freshStack provisions the template into the emulator from scratch. kumo
+// keeps its state per process, not per server, so tables and queues left by
+// an earlier test are deleted first and each test gets its own bucket.
+func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack {
+	t.Helper()
+	ddb := dynamodb.NewFromConfig(cfg)
+	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables.TableNames {
+		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := sqs.NewFromConfig(cfg)
+	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range queues.QueueUrls {
+		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "t-" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
