@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -79,15 +81,21 @@ func (c *Client) DoJSON(ctx context.Context, token, method, path string, in, out
 func (c *Client) Do(req *http.Request, token string, out any) error {
 	op := req.Method + " " + req.URL.Path
 	req.Header.Set("Authorization", "Bearer "+token)
+	// Whether the request left this process decides, after a transport
+	// error, if Meta may have acted on it (see Error.MayHaveActed).
+	var written atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+	}))
 	resp, err := c.http().Do(req)
 	if err != nil {
 		// Transport errors and timeouts: Meta may or may not have acted.
-		return &Error{HTTPStatus: 0, Message: scrub(err.Error(), token), Transport: true, Op: op}
+		return &Error{HTTPStatus: 0, Message: scrub(err.Error(), token), Transport: true, RequestWritten: written.Load(), Op: op}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return &Error{HTTPStatus: resp.StatusCode, Message: "read response: " + err.Error(), Transport: true, Op: op}
+		return &Error{HTTPStatus: resp.StatusCode, Message: "read response: " + err.Error(), Transport: true, RequestWritten: true, Op: op}
 	}
 	if resp.StatusCode/100 != 2 {
 		return ParseError(op, resp.StatusCode, raw)

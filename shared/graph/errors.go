@@ -14,6 +14,9 @@ type Error struct {
 	Op         string `json:"-"`
 	HTTPStatus int    `json:"-"`
 	Transport  bool   `json:"-"`
+	// RequestWritten is set on a transport failure once the request had
+	// been sent in full: Meta may have acted on it.
+	RequestWritten bool `json:"-"`
 
 	Code        int    `json:"code"`
 	Subcode     int    `json:"error_subcode,omitempty"`
@@ -51,6 +54,15 @@ func (e *Error) Details() string {
 		return e.UserMessage
 	}
 	return e.Message
+}
+
+// MayHaveActed reports whether Meta may have carried out the request even
+// though no usable answer came back: the request was sent and the
+// connection failed or timed out, or Meta answered 2xx with a body that
+// could not be read. A send that may have been acted on must not be sent
+// again.
+func (e *Error) MayHaveActed() bool {
+	return (e.Transport && e.RequestWritten) || e.HTTPStatus/100 == 2
 }
 
 // Unwrap exposes the classification, so fault.ClassOf works on an *Error.
@@ -107,7 +119,7 @@ func Classify(e *Error) fault.Class {
 	}
 	switch c := e.Code; {
 	case c == CodeThroughput, c == CodePairRateLimit, c == 131000, c == 131016, c == 4, c == 80007, c == 2,
-		c == 1, c == 17, c == 32, c == 613:
+		c == 1, c == 17, c == 32, c == 613, c == 131057, c == 133004:
 		return fault.Retry
 	case c == 100, c == CodeInvalidToken, c == 131026, c == CodeWindowClosed, c == CodeSpamRateLimit, c == 131051,
 		c == CodeMediaDownload, c == 131053, c == 368, c == 200, c == 10, c == 3,
