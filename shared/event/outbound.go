@@ -1,8 +1,41 @@
 package event
 
-// OutboundResult is what happened to an outbound job.
+// Reasons an outbound job failed (OutboundResult.Reason).
+const (
+	// ReasonGraphError: Meta refused the message; Code, Title and Details are Meta's.
+	ReasonGraphError = "graph_error"
+	// ReasonInvalidJob: the job broke the contract or Meta's limits; it never reached Meta.
+	ReasonInvalidJob = "invalid_job"
+	// ReasonTenantMismatch: the job named a number, or reused a job id, of another tenant.
+	ReasonTenantMismatch = "tenant_mismatch"
+	// ReasonTenantUnavailable: the tenant is disabled or its credentials cannot be read.
+	ReasonTenantUnavailable = "tenant_unavailable"
+	// ReasonWindowClosed: a free-form message outside the 24-hour customer service window.
+	ReasonWindowClosed = "window_closed"
+	// ReasonMediaUnavailable: an s3:// media reference could not be resolved.
+	ReasonMediaUnavailable = "media_unavailable"
+	// ReasonOutcomeUnknown: the request may have reached Meta but no answer was
+	// recorded; it is not sent again under this job id.
+	ReasonOutcomeUnknown = "outcome_unknown"
+	// ReasonRetriesExhausted: transient failures (or throttling) lasted until
+	// the job's receive budget ran out.
+	ReasonRetriesExhausted = "retries_exhausted"
+)
+
+// OutboundResult is what happened to an outbound job: accepted by Meta
+// (MessageID set) or failed (Reason set, with Meta's Code, Title and
+// Details when Meta refused it, and whether retrying could help).
 type OutboundResult struct {
-	JobID     string `json:"job_id"`
-	ClientRef string `json:"client_ref,omitempty"`
-	MessageID string `json:"message_id,omitempty"` // wamid, when Meta accepted the job
+	JobID       string `json:"job_id"`
+	ClientRef   string `json:"client_ref,omitempty"`
+	MessageType string `json:"message_type,omitempty"` // the job's type
+	MessageID   string `json:"message_id,omitempty"`   // wamid, when Meta accepted the job
+
+	Reason    string `json:"reason,omitempty"`
+	Code      int    `json:"code,omitempty"` // Meta's error code
+	Title     string `json:"title,omitempty"`
+	Details   string `json:"details,omitempty"`
+	Retryable *bool  `json:"retryable,omitempty"` // set on failures
+	// Attempts is how many times the job was received from the queue.
+	Attempts int `json:"attempts,omitempty"`
 }

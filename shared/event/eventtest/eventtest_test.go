@@ -58,7 +58,7 @@ func TestCheckOtherAreasEvents(t *testing.T) {
 		{"status", `"type":"message.status","status":{"message_id":"wamid.A","current":"read"}}`, true},
 		{"status without detail", `"type":"message.status"}`, false},
 		{"media ready", `"type":"message.media_ready","media":{"message_id":"wamid.A","media_id":"1"}}`, true},
-		{"outbound failed", `"type":"outbound.failed","outbound":{"job_id":"j1"}}`, true},
+		{"outbound failed", `"type":"outbound.failed","outbound":{"job_id":"j1","reason":"window_closed","retryable":false}}`, true},
 		{"account change", `"type":"account.message_template_status_update","account":{"field":"message_template_status_update","value":{}}}`, true},
 		{"account type without account", `"type":"account.account_update"}`, false},
 		{"webhook error", `"type":"webhook.error","errors":[{"code":130429,"title":"Rate limit hit"}]}`, true},
