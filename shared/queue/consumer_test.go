@@ -1,0 +1,184 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/esm"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/queue"
+)
+
+// recordingSQS is the real client, recording visibility changes.
+type recordingSQS struct {
+	*sqs.Client
+	mu  sync.Mutex
+	vis map[string]int32 // receipt handle -> timeout
+}
+
+func (r *recordingSQS) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	r.mu.Lock()
+	r.vis[aws.ToString(in.ReceiptHandle)] = in.VisibilityTimeout
+	r.mu.Unlock()
+	return r.Client.ChangeMessageVisibility(ctx, in, opts...)
+}
+
+type queues struct {
+	api           *recordingSQS
+	src, dlq      string
+	ctx           context.Context
+	receiveEvents func() events.SQSEvent
+}
+
+func newQueues(t *testing.T) *queues {
+	t.Helper()
+	emu := awsemu.StartTest(t)
+	c := sqs.NewFromConfig(emu.Config())
+	ctx := context.Background()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	mk := func(name string) string {
+		out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + suffix + ".fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.QueueUrl)
+	}
+	q := &queues{api: &recordingSQS{Client: c, vis: map[string]int32{}}, src: mk("src"), dlq: mk("dlq"), ctx: ctx}
+	q.receiveEvents = func() events.SQSEvent {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.src), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return (&esm.Poller{}).Event(out.Messages)
+	}
+	return q
+}
+
+func (q *queues) send(t *testing.T, msgs ...queue.Message) {
+	t.Helper()
+	if err := (queue.Publisher{API: q.api}).Publish(q.ctx, q.src, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// retryAfterErr is an error asking for a minimum delay.
+type retryAfterErr struct{ d time.Duration }
+
+func (e retryAfterErr) Error() string             { return "busy" }
+func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
+
+func TestConsumerOutcomes(t *testing.T) {
+	q := newQueues(t)
+	q.send(t,
+		queue.Message{Body: "a1 fail", GroupID: "A", DedupID: "a1"},
+		queue.Message{Body: "a2 ok", GroupID: "A", DedupID: "a2"},
+		queue.Message{Body: "b1 invalid", GroupID: "B", DedupID: "b1"},
+		queue.Message{Body: "b2 ok", GroupID: "B", DedupID: "b2"},
+		queue.Message{Body: "c1 permanent", GroupID: "C", DedupID: "c1"},
+		queue.Message{Body: "d1 retry-after", GroupID: "D", DedupID: "d1"},
+	)
+	ev := q.receiveEvents()
+	if len(ev.Records) != 6 {
+		t.Fatalf("received %d records, want 6", len(ev.Records))
+	}
+	var ran []string
+	c := queue.Consumer{
+		API: q.api, QueueURL: q.src, DLQURL: q.dlq,
+		Backoff: queue.Exponential(5*time.Second, 5*time.Minute),
+		Handle: func(_ context.Context, rec events.SQSMessage) error {
+			ran = append(ran, rec.Body)
+			switch {
+			case strings.HasSuffix(rec.Body, "fail"):
+				return fmt.Errorf("push: %w", fault.Retryable(errors.New("core down")))
+			case strings.HasSuffix(rec.Body, "invalid"):
+				return fault.Invalidf("decode: not JSON")
+			case strings.HasSuffix(rec.Body, "permanent"):
+				return fault.WithCode(fault.Permanent, "http_400", errors.New("core refused"))
+			case strings.HasSuffix(rec.Body, "retry-after"):
+				return retryAfterErr{d: 90 * time.Second}
+			}
+			return nil
+		},
+	}
+	resp, err := c.Run(q.ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]string{}
+	handle := map[string]string{}
+	for _, r := range ev.Records {
+		byID[r.MessageId] = r.Body
+		handle[r.Body] = r.ReceiptHandle
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, byID[f.ItemIdentifier])
+	}
+	if got, want := strings.Join(failed, ","), "a1 fail,a2 ok,d1 retry-after"; got != want {
+		t.Errorf("batch item failures = %s, want %s", got, want)
+	}
+	if strings.Contains(strings.Join(ran, ","), "a2") {
+		t.Errorf("a2 ran after a1 of its group failed: %v", ran)
+	}
+	for body, want := range map[string]int32{"a1 fail": 5, "a2 ok": 5, "d1 retry-after": 90} {
+		if got := q.api.vis[handle[body]]; got != want {
+			t.Errorf("visibility of %q = %d, want %d", body, got, want)
+		}
+	}
+
+	out, err := q.api.ReceiveMessage(q.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.dlq), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"},
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]sqstypes.Message{}
+	for _, m := range out.Messages {
+		got[aws.ToString(m.Body)] = m
+	}
+	if len(got) != 2 {
+		t.Fatalf("dead-lettered %d, want 2 (invalid and permanent)", len(got))
+	}
+	for body, want := range map[string][2]string{"b1 invalid": {"invalid", "decode: not JSON"}, "c1 permanent": {"permanent", "core refused"}} {
+		m, ok := got[body]
+		if !ok {
+			t.Errorf("%q not on the DLQ", body)
+			continue
+		}
+		if c := aws.ToString(m.MessageAttributes["wacloud-failure-class"].StringValue); c != want[0] {
+			t.Errorf("%q class = %q, want %q", body, c, want[0])
+		}
+		if r := aws.ToString(m.MessageAttributes[queue.ReasonAttribute].StringValue); !strings.Contains(r, want[1]) {
+			t.Errorf("%q reason = %q, want it to contain %q", body, r, want[1])
+		}
+		if g := m.Attributes["MessageGroupId"]; g != body[:1] && g != strings.ToUpper(body[:1]) {
+			t.Errorf("%q DLQ group = %q, want its source group", body, g)
+		}
+	}
+	if code := aws.ToString(got["c1 permanent"].MessageAttributes["wacloud-failure-code"].StringValue); code != "http_400" {
+		t.Errorf("failure code = %q, want http_400", code)
+	}
+}
+
+func TestExponential(t *testing.T) {
+	b := queue.Exponential(5*time.Second, 5*time.Minute)
+	for _, tt := range []struct {
+		n    int
+		want time.Duration
+	}{{1, 5 * time.Second}, {2, 10 * time.Second}, {4, 40 * time.Second}, {7, 5 * time.Minute}, {60, 5 * time.Minute}} {
+		if got := b(tt.n); got != tt.want {
+			t.Errorf("Exponential(5s, 5m)(%d) = %v, want %v", tt.n, got, tt.want)
+		}
+	}
+}
