@@ -2,6 +2,8 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -67,3 +69,9 @@ func (Credentials) LogValue() slog.Value { return slog.StringValue("redacted") }
 
 // GoString keeps credentials out of %#v.
 func (Credentials) GoString() string { return "tenant.Credentials{redacted}" }
+
+// Format keeps credentials out of every other verb too (%d, %x and friends
+// would otherwise print the fields).
+func (Credentials) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, "tenant.Credentials{redacted}")
+}
