@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -73,6 +74,7 @@ func newEnv(t *testing.T) *env {
 		dlqURL:   fn.Env["STATUS_DLQ_URL"],
 	}
 	h.Deliveries = e.store
+	e.reset(t, ddb, fn.Env["MESSAGES_TABLE"], fn.Env["STATE_TABLE"], fn.Env["TENANTS_TABLE"])
 	return e
 }
 
@@ -480,4 +482,25 @@ func keys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// reset empties the tables and queues the status function uses. The
+// emulator keeps one store per process and the stack names resources by
+// their logical ids, so every test of this package sees the same tables.
+func (e *env) reset(t *testing.T, ddb *dynamodb.Client, tables ...string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, table := range tables {
+		out, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range out.Items {
+			if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]ddbtypes.AttributeValue{"pk": it["pk"]}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.drain(t, e.coreURL)
+	e.drain(t, e.dlqURL)
 }
