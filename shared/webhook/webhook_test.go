@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -566,4 +569,56 @@ func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack 
 		t.Fatal(err)
 	}
 	return st
+}
+
+// BenchmarkReceive measures one signed POST of text.json through the
+// handler into the emulated inbound queue and prints p50/p99.
+// Run: go test -run '^$' -bench Receive -benchtime 2000x ./shared/webhook
+func BenchmarkReceive(b *testing.B) {
+	ctx := context.Background()
+	emu := awsemu.StartTest(b)
+	cfg := emu.Config()
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := st.Functions["WebhookFunction"].Env
+	getenv := func(k string) string { return env[k] }
+	sm := secretsmanager.NewFromConfig(cfg)
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(env["PLATFORM_SECRET_ID"]),
+		SecretString: aws.String(`{"app_secret":"` + platformSecret + `","verify_token":"v"}`)}); err != nil {
+		b.Fatal(err)
+	}
+	h, err := webhook.Setup(ctx, getenv, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h.Metrics = &metrics.Recorder{Out: io.Discard}
+	body, err := os.ReadFile(filepath.Join("testdata", "webhooks", "text.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// A distinct payload each time, so SQS deduplication does not
+		// shortcut the store.
+		bb := bytes.Replace(body, []byte("Does it come"), []byte(fmt.Sprintf("%012d", i)), 1)
+		req := post("/webhook", bb, whatsapp.Sign(platformSecret, bb))
+		start := time.Now()
+		resp, _ := h.Handle(ctx, req)
+		lat = append(lat, time.Since(start))
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
