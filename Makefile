@@ -49,3 +49,8 @@ load-webhook:
 # ---------------------------------------------------------------------------
 # Targets owned by other areas (add below): bench-sender, bench-media, invoke.
 # ---------------------------------------------------------------------------
+
+.PHONY: bench-media
+## bench-media: stream 1, 16 and 100 MB media through the media function into the embedded S3 (peak RSS, MB/s, sha256).
+bench-media:
+	$(GO) run ./local/bench/media
