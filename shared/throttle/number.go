@@ -1,0 +1,334 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// API is the part of the DynamoDB client the limiters use.
+type API interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Number defaults.
+const (
+	// DefaultHeadroom is the share of a number's limit the schedule uses.
+	// Slots are 1/(0.97·limit) apart, so limit slots span 1.031 s: a send
+	// may reach Meta up to 31 ms later than its slot, relative to the send
+	// one limit earlier, and Meta's one-second window still holds at most
+	// limit messages.
+	DefaultHeadroom = 0.97
+	// DefaultMaxBlock is the most slots one UpdateItem leases. At 1000/s
+	// and blocks of 10 the number's item takes about 100 writes a second,
+	// far below DynamoDB's 1,000 per partition.
+	DefaultMaxBlock = 10
+	// DefaultHorizon is how far ahead of now slots may be leased.
+	DefaultHorizon = 2 * time.Second
+	// DefaultSlack is how late a slot may still be used: a send that wakes
+	// later gives its slot up rather than bunch with later slots.
+	DefaultSlack = 10 * time.Millisecond
+	// keepRate is how long an idle number's item lives.
+	keepRate = 24 * time.Hour
+)
+
+// Limiter paces sends per business number across instances. Each instance
+// (Lambda container) has its own Limiter; they coordinate only through the
+// table. It is safe for concurrent use.
+type Limiter struct {
+	API      API
+	Table    string
+	Headroom float64       // default DefaultHeadroom
+	MaxBlock int           // default DefaultMaxBlock
+	Horizon  time.Duration // default DefaultHorizon
+	Slack    time.Duration // default DefaultSlack
+	Now      func() time.Time
+	// Sleep waits until t or ctx ends (tests replace it).
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	mu      sync.Mutex
+	numbers map[string]*dispenser
+}
+
+// dispenser holds an instance's leased slots of one number.
+type dispenser struct {
+	mu      sync.Mutex
+	slots   []time.Time
+	leasing bool
+	done    chan struct{} // closed when the lease in progress ends
+	waiting int           // callers waiting for that lease
+	// factor scales this instance's share of the schedule: lowered on
+	// Meta's 130429 (multiplicative decrease), raised again per lease
+	// (additive increase).
+	factor float64
+	// lastTAT is the schedule end this instance saw last; it picks which
+	// conditional write to try first.
+	lastTAT time.Time
+	stale   int64
+}
+
+// Stats are counters of an instance's limiter, for metrics and benchmarks.
+type Stats struct {
+	Stale int64 // slots given up because the caller woke too late
+}
+
+// Stats returns the counters of number phoneNumberID.
+func (l *Limiter) Stats(phoneNumberID string) Stats {
+	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return Stats{Stale: d.stale}
+}
+
+func (l *Limiter) dispenser(id string) *dispenser {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.numbers == nil {
+		l.numbers = map[string]*dispenser{}
+	}
+	d, ok := l.numbers[id]
+	if !ok {
+		d = &dispenser{factor: 1}
+		l.numbers[id] = d
+	}
+	return d
+}
+
+// Reserve returns the instant at which the caller may send one message
+// from phoneNumberID, whose limit is perSecond. The caller sleeps until
+// then and sends; Wait does both. It returns a *WaitError when the
+// schedule is booked beyond the horizon.
+func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond int) (time.Time, error) {
+	d := l.dispenser(phoneNumberID)
+	for {
+		d.mu.Lock()
+		now := l.now()
+		for len(d.slots) > 0 && now.Sub(d.slots[0]) > l.slack() {
+			d.slots = d.slots[1:]
+			d.stale++
+		}
+		if len(d.slots) > 0 {
+			s := d.slots[0]
+			d.slots = d.slots[1:]
+			d.mu.Unlock()
+			return s, nil
+		}
+		if d.leasing {
+			// Join the lease in progress: it is sized for its waiters.
+			d.waiting++
+			done := d.done
+			d.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return time.Time{}, ctx.Err()
+			}
+		}
+		n := min(max(d.waiting+1, 1), l.maxBlock())
+		d.leasing, d.waiting, d.done = true, 0, make(chan struct{})
+		factor, hint := d.factor, d.lastTAT
+		d.mu.Unlock()
+
+		slots, tat, err := l.lease(ctx, phoneNumberID, perSecond, n, factor, hint)
+
+		d.mu.Lock()
+		d.leasing = false
+		close(d.done)
+		if !tat.IsZero() {
+			d.lastTAT = tat
+		}
+		if err == nil {
+			d.slots = append(d.slots, slots...)
+			d.factor = math.Min(1, d.factor+0.05)
+		}
+		d.mu.Unlock()
+		if err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// Wait blocks until this instance may send one message from phoneNumberID.
+// It gives up a slot it woke too late for and takes another. It returns a
+// *WaitError instead of sleeping past the horizon.
+func (l *Limiter) Wait(ctx context.Context, phoneNumberID string, perSecond int) error {
+	for {
+		at, err := l.Reserve(ctx, phoneNumberID, perSecond)
+		if err != nil {
+			return err
+		}
+		if d := at.Sub(l.now()); d > 0 {
+			if err := l.sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		if l.now().Sub(at) <= l.slack() {
+			return nil
+		}
+		d := l.dispenser(phoneNumberID)
+		d.mu.Lock()
+		d.stale++
+		d.mu.Unlock()
+	}
+}
+
+// Throttled lowers this instance's share after Meta answered 130429
+// despite the schedule (clock skew, another system sending from the
+// number): the instance reserves twice the schedule time per slot, then
+// recovers by 5% per lease.
+func (l *Limiter) Throttled(phoneNumberID string) {
+	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	d.factor = math.Max(0.1, d.factor/2)
+	d.slots = nil
+	d.mu.Unlock()
+}
+
+// lease books n slots of the shared schedule. The schedule's end (tat) only
+// moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
+// The usual case, a busy number, is one conditional write; an idle one
+// takes a second.
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, hint time.Time) ([]time.Time, time.Time, error) {
+	if perSecond <= 0 {
+		return nil, time.Time{}, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
+	}
+	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
+	span := int64(math.Ceil(interval * float64(n)))
+	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + id)}
+	idleFirst := !hint.After(l.now())
+	for attempt := 0; attempt < 4; attempt++ {
+		now := l.now()
+		exp := nAttr(now.Add(keepRate).Unix())
+		busy := func() (int64, bool, error) {
+			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:           aws.String(l.Table),
+				Key:                 key,
+				UpdateExpression:    aws.String("SET tat = tat + :span, expires_at = :exp"),
+				ConditionExpression: aws.String("tat >= :now AND tat <= :horizon"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":span": nAttr(span), ":exp": exp, ":now": nAttr(micros(now)), ":horizon": nAttr(micros(now.Add(l.horizon()))),
+				},
+				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
+			})
+			if conditionFailed(err) {
+				return 0, false, nil
+			}
+			if err != nil {
+				return 0, false, err
+			}
+			tat, _ := readN(out.Attributes, "tat")
+			return tat - span, true, nil
+		}
+		idle := func() (int64, bool, error) {
+			_, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:           aws.String(l.Table),
+				Key:                 key,
+				UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
+				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":end": nAttr(micros(now) + span), ":exp": exp, ":now": nAttr(micros(now)),
+				},
+			})
+			if conditionFailed(err) {
+				return 0, false, nil
+			}
+			if err != nil {
+				return 0, false, err
+			}
+			return micros(now), true, nil
+		}
+		tries := []func() (int64, bool, error){busy, idle}
+		if idleFirst {
+			tries = []func() (int64, bool, error){idle, busy}
+		}
+		for _, try := range tries {
+			start, ok, err := try()
+			if err != nil {
+				return nil, time.Time{}, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
+			}
+			if ok {
+				slots := make([]time.Time, n)
+				for i := range slots {
+					slots[i] = fromMicros(start + int64(math.Round(interval*float64(i))))
+				}
+				return slots, fromMicros(start + span), nil
+			}
+		}
+		// Neither: booked beyond the horizon, or the schedule moved between
+		// the two writes. Read it to tell.
+		out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, time.Time{}, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
+		}
+		tat, _ := readN(out.Item, "tat")
+		if wait := fromMicros(tat).Sub(l.now().Add(l.horizon())); wait > 0 {
+			return nil, fromMicros(tat), &WaitError{Wait: wait, What: "number"}
+		}
+		idleFirst = tat < micros(l.now())
+	}
+	return nil, time.Time{}, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
+}
+
+func (l *Limiter) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Limiter) sleep(ctx context.Context, d time.Duration) error {
+	if l.Sleep != nil {
+		return l.Sleep(ctx, d)
+	}
+	return SleepContext(ctx, d)
+}
+
+// SleepContext sleeps for d or until ctx ends.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *Limiter) headroom() float64 {
+	if l.Headroom > 0 && l.Headroom <= 1 {
+		return l.Headroom
+	}
+	return DefaultHeadroom
+}
+
+func (l *Limiter) maxBlock() int {
+	if l.MaxBlock > 0 {
+		return l.MaxBlock
+	}
+	return DefaultMaxBlock
+}
+
+func (l *Limiter) horizon() time.Duration {
+	if l.Horizon > 0 {
+		return l.Horizon
+	}
+	return DefaultHorizon
+}
+
+func (l *Limiter) slack() time.Duration {
+	if l.Slack > 0 {
+		return l.Slack
+	}
+	return DefaultSlack
+}

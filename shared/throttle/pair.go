@@ -1,0 +1,130 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Pair policy defaults. Meta allows about one message per 6 seconds to the
+// same user, with bursts of up to 45 that borrow from later quota (error
+// 131056 beyond). The sender keeps the 6-second rate but a burst of 10: a
+// CRM conversation rarely needs more, and it stays far from Meta's edge.
+const (
+	DefaultPairPeriod = 6 * time.Second
+	DefaultPairBurst  = 10
+)
+
+// Pair limits messages from one business number to one recipient, across
+// instances. It is safe for concurrent use.
+type Pair struct {
+	API    API
+	Table  string
+	Period time.Duration // default DefaultPairPeriod
+	Burst  int           // default DefaultPairBurst
+	Now    func() time.Time
+}
+
+func pairKey(phoneNumberID, waID string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#pair#" + phoneNumberID + "#" + waID)}
+}
+
+// Take books one message to waID now, or returns a *WaitError saying when
+// the next one is allowed. The record is a GCRA: tat moves forward by one
+// period per message from max(tat, now), and a message is allowed while
+// tat ≤ now + (burst-1)·period.
+func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
+	period, burst := p.period(), p.burst()
+	key := pairKey(phoneNumberID, waID)
+	for attempt := 0; attempt < 4; attempt++ {
+		now := p.now()
+		limit := now.Add(time.Duration(burst-1) * period)
+		exp := nAttr(limit.Add(period + keepRate).Unix())
+		_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(p.Table),
+			Key:                 key,
+			UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
+			ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)), ":exp": exp,
+			},
+		})
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) {
+			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		}
+		_, err = p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(p.Table),
+			Key:                 key,
+			UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
+			ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":next": nAttr(micros(now.Add(period))), ":now": nAttr(micros(now)), ":exp": exp,
+			},
+		})
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) {
+			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		}
+		out, err := p.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		}
+		tat, _ := readN(out.Item, "tat")
+		if wait := fromMicros(tat).Sub(p.now().Add(time.Duration(burst-1) * period)); wait > 0 {
+			return &WaitError{Wait: wait, What: "pair"}
+		}
+	}
+	return fault.Retryable(fmt.Errorf("pair rate of %s: record contended", phoneNumberID))
+}
+
+// Throttled pushes the pair's schedule so that the next message waits a
+// full period and later ones go one per period, after Meta answered 131056.
+func (p *Pair) Throttled(ctx context.Context, phoneNumberID, waID string) error {
+	now := p.now()
+	end := now.Add(time.Duration(p.burst()) * p.period())
+	_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(p.Table),
+		Key:                 pairKey(phoneNumberID, waID),
+		UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
+		ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :end"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":end": nAttr(micros(end)), ":exp": nAttr(end.Add(keepRate).Unix()),
+		},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fault.Retryable(fmt.Errorf("slow pair rate of %s: %w", phoneNumberID, err))
+	}
+	return nil
+}
+
+func (p *Pair) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pair) period() time.Duration {
+	if p.Period > 0 {
+		return p.Period
+	}
+	return DefaultPairPeriod
+}
+
+func (p *Pair) burst() int {
+	if p.Burst > 0 {
+		return p.Burst
+	}
+	return DefaultPairBurst
+}

@@ -1,0 +1,223 @@
+package throttle
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
+)
+
+// clock is a manual clock shared by every limiter instance of a test, so
+// that results depend on counts, not on timing.
+type clock struct{ us atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.UnixMicro(c.us.Load()) }
+func (c *clock) Advance(d time.Duration) { c.us.Add(d.Microseconds()) }
+
+func stateTable(t *testing.T) (*dynamodb.Client, string) {
+	t.Helper()
+	emu := awsemu.StartTest(t)
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stack.Provision(context.Background(), emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamodb.NewFromConfig(emu.Config()), st.Names.Ref["StateTable"]
+}
+
+// TestNumberLimitAcrossInstances runs many separate limiter instances (as
+// separate Lambda containers) concurrently against one table, each
+// reserving slots until the schedule is booked, for several seconds of
+// manual clock. No window of one second may hold more than the limit, and
+// the schedule must still hand out nearly the whole limit.
+func TestNumberLimitAcrossInstances(t *testing.T) {
+	api, table := stateTable(t)
+	for _, limit := range []int{80, 1000} {
+		t.Run("limit="+itoa(limit), func(t *testing.T) {
+			clk := &clock{}
+			clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+			const instances, seconds = 8, 4
+			number := "1000" + itoa(limit)
+			lims := make([]*Limiter, instances)
+			for i := range lims {
+				lims[i] = &Limiter{API: api, Table: table, Now: clk.Now, Slack: time.Hour}
+			}
+			var mu sync.Mutex
+			var grants []time.Time
+			start := clk.Now()
+			for s := 0; s < seconds; s++ {
+				var wg sync.WaitGroup
+				for _, l := range lims {
+					for g := 0; g < 3; g++ { // concurrent callers inside one instance too
+						wg.Add(1)
+						go func(l *Limiter) {
+							defer wg.Done()
+							for {
+								at, err := l.Reserve(context.Background(), number, limit)
+								if _, booked := AsWait(err); booked {
+									return
+								}
+								if err != nil {
+									t.Error(err)
+									return
+								}
+								mu.Lock()
+								grants = append(grants, at)
+								mu.Unlock()
+							}
+						}(l)
+					}
+				}
+				wg.Wait()
+				clk.Advance(time.Second)
+			}
+			sort.Slice(grants, func(i, j int) bool { return grants[i].Before(grants[j]) })
+			for i := 1; i < len(grants); i++ {
+				if grants[i].Equal(grants[i-1]) {
+					t.Fatalf("slot %v granted twice", grants[i])
+				}
+			}
+			// Any limit+1 consecutive slots span more than a second, i.e.
+			// no one-second window holds more than limit sends.
+			worst := 0
+			for i := range grants {
+				j := sort.Search(len(grants), func(k int) bool { return !grants[k].Before(grants[i].Add(time.Second)) })
+				worst = max(worst, j-i)
+			}
+			if worst > limit {
+				t.Errorf("a one-second window holds %d slots, limit %d", worst, limit)
+			}
+			// The schedule covers [start, start+seconds+horizon); expect
+			// nearly all of it at 0.97·limit.
+			span := grants[len(grants)-1].Sub(start).Seconds()
+			if rate := float64(len(grants)) / span; rate < 0.95*float64(limit) || rate > float64(limit) {
+				t.Errorf("%d slots over %.2fs = %.1f/s, want between %.0f and %d", len(grants), span, rate, 0.95*float64(limit), limit)
+			}
+			t.Logf("%d slots, busiest second %d", len(grants), worst)
+		})
+	}
+}
+
+func TestNumberLimiterSlowsDownOnThrottle(t *testing.T) {
+	api, table := stateTable(t)
+	clk := &clock{}
+	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	l := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1}
+	ctx := context.Background()
+	a, _ := l.Reserve(ctx, "200", 100)
+	b, _ := l.Reserve(ctx, "200", 100)
+	normal := b.Sub(a)
+	l.Throttled("200")
+	c, _ := l.Reserve(ctx, "200", 100)
+	d, _ := l.Reserve(ctx, "200", 100)
+	if got := d.Sub(c); got < 2*normal-time.Microsecond {
+		t.Errorf("after 130429, spacing %v, want at least %v (twice %v)", got, 2*normal, normal)
+	}
+}
+
+func TestNumberLimiterStaleSlots(t *testing.T) {
+	api, table := stateTable(t)
+	clk := &clock{}
+	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	ctx := context.Background()
+	// Another instance books the next slot, so this one's is ahead.
+	other := &Limiter{API: api, Table: table, Now: clk.Now}
+	if _, err := other.Reserve(ctx, "300", 80); err != nil {
+		t.Fatal(err)
+	}
+	sleeps := 0
+	l := &Limiter{API: api, Table: table, Now: clk.Now}
+	l.Sleep = func(c context.Context, d time.Duration) error {
+		sleeps++
+		clk.Advance(d + 50*time.Millisecond) // wakes 50 ms late: past the slack
+		return nil
+	}
+	if err := l.Wait(ctx, "300", 80); err != nil {
+		t.Fatal(err)
+	}
+	// The late slot was given up; by then the schedule was idle, so the
+	// next slot was due at once.
+	if got := l.Stats("300").Stale; got != 1 || sleeps != 1 {
+		t.Errorf("stale slots %d, sleeps %d; want 1 and 1", got, sleeps)
+	}
+}
+
+func TestPairBurstThenPeriod(t *testing.T) {
+	api, table := stateTable(t)
+	clk := &clock{}
+	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	// Two instances share the pair's record.
+	p1 := &Pair{API: api, Table: table, Now: clk.Now}
+	p2 := &Pair{API: api, Table: table, Now: clk.Now}
+	ctx := context.Background()
+	for i := 0; i < DefaultPairBurst; i++ {
+		p := p1
+		if i%2 == 1 {
+			p = p2
+		}
+		if err := p.Take(ctx, "100", "5511999990001"); err != nil {
+			t.Fatalf("message %d of the burst: %v", i+1, err)
+		}
+	}
+	err := p2.Take(ctx, "100", "5511999990001")
+	we, ok := AsWait(err)
+	if !ok || we.Wait != DefaultPairPeriod {
+		t.Fatalf("message %d: err %v, want a wait of %v", DefaultPairBurst+1, err, DefaultPairPeriod)
+	}
+	if err := p1.Take(ctx, "100", "5511999990002"); err != nil {
+		t.Errorf("another recipient is limited too: %v", err)
+	}
+	clk.Advance(DefaultPairPeriod)
+	if err := p1.Take(ctx, "100", "5511999990001"); err != nil {
+		t.Errorf("after one period: %v", err)
+	}
+	if _, ok := AsWait(p1.Take(ctx, "100", "5511999990001")); !ok {
+		t.Error("two messages allowed within one period after the burst")
+	}
+	// Idle long enough, the whole burst is available again.
+	clk.Advance(time.Duration(DefaultPairBurst+1) * DefaultPairPeriod)
+	for i := 0; i < DefaultPairBurst; i++ {
+		if err := p1.Take(ctx, "100", "5511999990001"); err != nil {
+			t.Fatalf("burst after idling, message %d: %v", i+1, err)
+		}
+	}
+}
+
+func TestPairThrottled(t *testing.T) {
+	api, table := stateTable(t)
+	clk := &clock{}
+	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	p := &Pair{API: api, Table: table, Now: clk.Now}
+	ctx := context.Background()
+	if err := p.Throttled(ctx, "100", "5511"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := AsWait(p.Take(ctx, "100", "5511")); !ok {
+		t.Error("allowed right after Meta's 131056")
+	}
+	clk.Advance(DefaultPairPeriod)
+	if err := p.Take(ctx, "100", "5511"); err != nil {
+		t.Errorf("one period after 131056: %v", err)
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
