@@ -364,9 +364,15 @@ func (h *Handler) publish(ctx context.Context, job queue.MediaJob, typ string, r
 		OccurredAt:    h.now().UTC().Format(time.RFC3339),
 		Media:         &res,
 	}
-	if job.ContactWaID != "" {
-		// Same contact as the message event, so the same FIFO group.
-		ev.Contact = &event.Contact{WaID: job.ContactWaID}
+	if id := job.ContactWaID; id != "" {
+		// Same contact as the message event, so the same FIFO group. The
+		// inbound function puts the business-scoped user id here when Meta
+		// gave no phone number; either yields the same OrderKey.
+		if strings.Trim(id, "0123456789") == "" {
+			ev.Contact = &event.Contact{WaID: id}
+		} else {
+			ev.Contact = &event.Contact{UserID: id}
+		}
 	}
 	m, err := queue.EventMessage(ev)
 	if err != nil {
