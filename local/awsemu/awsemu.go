@@ -9,6 +9,7 @@ package awsemu
 
 import (
 	"context"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -47,6 +48,14 @@ func Start() *Emulator {
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
+	}
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// A client that gave up (a long poll cancelled at shutdown) is
+		// not an error worth a log line.
+		if r.Context().Err() == nil {
+			log.Printf("awsemu: %s %s: %v", r.Method, r.URL.Path, err)
+		}
+		w.WriteHeader(http.StatusBadGateway)
 	}
 	e := &Emulator{srv: srv, handler: newSQSFix().wrap(proxy)}
 	if err := e.serve("127.0.0.1:0"); err != nil {
