@@ -13,7 +13,9 @@ import (
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/status"
 	"github.com/tucanlink/wacloud/shared/webhook"
 )
 
@@ -24,6 +26,8 @@ var Functions = map[string]Setup{
 	"WebhookFunction": HTTP(webhook.Setup),
 	"InboundFunction": SQS(inbound.Setup),
 	"BridgeFunction":  SQS(bridge.Setup),
+	"MediaFunction":   SQS(media.Setup),
+	"StatusFunction":  SQS(status.Setup),
 }
 
 // Setup builds one function from its environment and AWS configuration,
