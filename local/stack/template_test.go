@@ -1,0 +1,315 @@
+package stack_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tucanlink/wacloud/local/stack"
+)
+
+const templatePath = "../../template.yaml"
+
+// TestTemplateCfnLint runs cfn-lint (with SAM's translator) over the
+// template: no errors and no warnings.
+func TestTemplateCfnLint(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint is not installed (pip install cfn-lint); template not linted")
+	}
+	cmd := exec.Command(bin, "--format", "parseable", "template.yaml")
+	cmd.Dir = "../.."
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
+
+// TestTemplateSAMSchema validates the template against AWS SAM's JSON
+// schema (strict for AWS::Serverless::* resources), with short-form
+// intrinsics in their long form as CloudFormation sees them.
+func TestTemplateSAMSchema(t *testing.T) {
+	f, err := os.Open("testdata/sam.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	schemaDoc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.UseRegexpEngine(lookaheadRegexp)
+	if err := c.AddResource("sam.schema.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sam.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tmpl := load(t)
+	if err := validateSAM(sch, tmpl); err != nil {
+		t.Fatalf("template.yaml does not match SAM's schema:\n%v", err)
+	}
+
+	// The schema is strict: a misspelt property must fail.
+	bad := load(t)
+	bad.Resources["WebhookFunction"].Properties["MemorySzie"] = 128
+	if err := validateSAM(sch, bad); err == nil {
+		t.Errorf("a function with property MemorySzie passed the schema")
+	}
+}
+
+func validateSAM(sch *jsonschema.Schema, tmpl *stack.Template) error {
+	resources := map[string]any{}
+	for id, r := range tmpl.Resources {
+		m := map[string]any{"Type": r.Type}
+		if len(r.Properties) > 0 {
+			m["Properties"] = r.Properties
+		}
+		if r.Metadata != nil {
+			m["Metadata"] = r.Metadata
+		}
+		resources[id] = m
+	}
+	doc := map[string]any{"Resources": resources}
+	if tmpl.Globals != nil {
+		doc["Globals"] = tmpl.Globals
+	}
+	// Through JSON, so numbers have the types the validator expects.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := sch.Validate(v); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%v", ve.DetailedOutput())
+		}
+		return err
+	}
+	return nil
+}
+
+// TestTemplateInvariants checks rules the product depends on and that
+// neither cfn-lint nor the schema know about.
+func TestTemplateInvariants(t *testing.T) {
+	tmpl := load(t)
+	globals, _ := tmpl.Globals["Function"].(map[string]any)
+
+	t.Run("every queue has a dead-letter queue or is one", func(t *testing.T) {
+		dlqs := map[string]bool{}
+		for _, id := range tmpl.OfType("AWS::SQS::Queue") {
+			rp, ok := tmpl.Resources[id].Properties["RedrivePolicy"].(map[string]any)
+			if !ok {
+				continue
+			}
+			target := getAttID(rp["deadLetterTargetArn"])
+			if target == "" {
+				t.Errorf("%s: deadLetterTargetArn is not !GetAtt <Queue>.Arn: %v", id, rp["deadLetterTargetArn"])
+			}
+			if n, _ := strconv.Atoi(fmt.Sprint(rp["maxReceiveCount"])); n < 1 {
+				t.Errorf("%s: maxReceiveCount = %v", id, rp["maxReceiveCount"])
+			}
+			dlqs[target] = true
+		}
+		for _, id := range tmpl.OfType("AWS::SQS::Queue") {
+			_, hasRedrive := tmpl.Resources[id].Properties["RedrivePolicy"]
+			if !hasRedrive && !dlqs[id] {
+				t.Errorf("%s has no RedrivePolicy and is no queue's dead-letter queue", id)
+			}
+		}
+	})
+
+	t.Run("every dead-letter queue has a depth alarm", func(t *testing.T) {
+		alarmed := map[string]bool{}
+		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+			p := tmpl.Resources[id].Properties
+			if p["MetricName"] != "ApproximateNumberOfMessagesVisible" {
+				continue
+			}
+			for _, d := range list(p["Dimensions"]) {
+				m, _ := d.(map[string]any)
+				if m["Name"] == "QueueName" {
+					alarmed[getAttID(m["Value"])] = true
+				}
+			}
+		}
+		for _, id := range tmpl.OfType("AWS::SQS::Queue") {
+			rp, ok := tmpl.Resources[id].Properties["RedrivePolicy"].(map[string]any)
+			if !ok {
+				continue
+			}
+			if dlq := getAttID(rp["deadLetterTargetArn"]); !alarmed[dlq] {
+				t.Errorf("dead-letter queue %s of %s has no ApproximateNumberOfMessagesVisible alarm", dlq, id)
+			}
+		}
+	})
+
+	for _, id := range tmpl.OfType("AWS::Serverless::Function") {
+		r := tmpl.Resources[id]
+		t.Run(id, func(t *testing.T) {
+			if got, want := fmt.Sprint(r.Metadata["BuildMethod"]), "makefile"; got != want {
+				t.Errorf("Metadata.BuildMethod = %q, want %q", got, want)
+			}
+			if got, want := fmt.Sprint(setting(r, globals, "Runtime")), "provided.al2023"; got != want {
+				t.Errorf("Runtime = %q, want %q", got, want)
+			}
+			if got, want := fmt.Sprint(setting(r, globals, "Architectures")), "[arm64]"; got != want {
+				t.Errorf("Architectures = %s, want %s", got, want)
+			}
+			if got, want := fmt.Sprint(setting(r, globals, "Handler")), "bootstrap"; got != want {
+				t.Errorf("Handler = %q, want %q", got, want)
+			}
+			timeout, _ := strconv.Atoi(fmt.Sprint(setting(r, globals, "Timeout")))
+			if timeout <= 0 {
+				t.Fatalf("Timeout = %v", setting(r, globals, "Timeout"))
+			}
+			if lc := merged(r, globals, "LoggingConfig"); lc["LogFormat"] != "JSON" {
+				t.Errorf("LoggingConfig.LogFormat = %v, want JSON", lc["LogFormat"])
+			}
+			if _, ok := r.Properties["Policies"]; !ok {
+				t.Errorf("no Policies: every function needs its own least-privilege statements")
+			}
+			evs, _ := r.Properties["Events"].(map[string]any)
+			for name, e := range evs {
+				ev, _ := e.(map[string]any)
+				if ev["Type"] != "SQS" {
+					continue
+				}
+				props, _ := ev["Properties"].(map[string]any)
+				if got := fmt.Sprint(props["FunctionResponseTypes"]); got != "[ReportBatchItemFailures]" {
+					t.Errorf("event %s: FunctionResponseTypes = %s, want [ReportBatchItemFailures]", name, got)
+				}
+				qid := getAttID(props["Queue"])
+				q, ok := tmpl.Resources[qid]
+				if !ok {
+					t.Errorf("event %s: queue %v not in the template", name, props["Queue"])
+					continue
+				}
+				// AWS: the queue's visibility timeout should be at least
+				// six times the function's timeout.
+				vis, _ := strconv.Atoi(fmt.Sprint(q.Properties["VisibilityTimeout"]))
+				if vis < 6*timeout {
+					t.Errorf("event %s: %s VisibilityTimeout = %d, want ≥ 6 × Timeout %d = %d", name, qid, vis, timeout, 6*timeout)
+				}
+			}
+		})
+	}
+
+	t.Run("no broad policy templates", func(t *testing.T) {
+		broad := []string{"S3CrudPolicy", "S3FullAccessPolicy", "DynamoDBCrudPolicy", "S3WritePolicy", "AWSSecretsManagerGetSecretValuePolicy"}
+		for _, id := range tmpl.OfType("AWS::Serverless::Function") {
+			for _, p := range list(tmpl.Resources[id].Properties["Policies"]) {
+				m, _ := p.(map[string]any)
+				for _, b := range broad {
+					if _, ok := m[b]; ok {
+						t.Errorf("%s uses %s; grant the actions it needs on its own resources instead", id, b)
+					}
+				}
+				for _, st := range list(m["Statement"]) {
+					s, _ := st.(map[string]any)
+					for _, a := range append(list(s["Action"]), s["Action"]) {
+						if a, ok := a.(string); ok && (a == "*" || strings.HasSuffix(a, ":*")) {
+							t.Errorf("%s grants %s", id, a)
+						}
+					}
+					if s["Resource"] == "*" {
+						t.Errorf("%s grants %v on every resource", id, s["Action"])
+					}
+				}
+			}
+		}
+	})
+}
+
+func load(t *testing.T) *stack.Template {
+	t.Helper()
+	tmpl, err := stack.Load(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+// setting returns a function property, falling back to Globals.Function.
+func setting(r stack.Resource, globals map[string]any, key string) any {
+	if v, ok := r.Properties[key]; ok {
+		return v
+	}
+	return globals[key]
+}
+
+// merged returns a map property with Globals.Function's map underneath,
+// as SAM merges them.
+func merged(r stack.Resource, globals map[string]any, key string) map[string]any {
+	out := map[string]any{}
+	g, _ := globals[key].(map[string]any)
+	for k, v := range g {
+		out[k] = v
+	}
+	own, _ := r.Properties[key].(map[string]any)
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}
+
+// lookaheadRegexp compiles JSON schema patterns with Go's regexp, plus the
+// one form of negative lookahead SAM's schema uses, "^(?!PREFIX)REST$",
+// which Go's RE2 syntax lacks.
+func lookaheadRegexp(pattern string) (jsonschema.Regexp, error) {
+	if rest, ok := strings.CutPrefix(pattern, "^(?!"); ok {
+		prefix, tail, found := strings.Cut(rest, ")")
+		if !found || strings.ContainsAny(prefix, `\.*+?[](){}|^$`) && !strings.Contains(prefix, "::") {
+			return nil, fmt.Errorf("unsupported lookahead in %q", pattern)
+		}
+		re, err := regexp.Compile("^" + tail)
+		if err != nil {
+			return nil, err
+		}
+		return notPrefixed{prefix: prefix, re: re, src: pattern}, nil
+	}
+	return regexp.Compile(pattern)
+}
+
+type notPrefixed struct {
+	prefix string
+	re     *regexp.Regexp
+	src    string
+}
+
+func (n notPrefixed) MatchString(s string) bool {
+	return !strings.HasPrefix(s, n.prefix) && n.re.MatchString(s)
+}
+
+func (n notPrefixed) String() string { return n.src }
+
+// getAttID returns X of {"Fn::GetAtt": [X, ...]}, or "".
+func getAttID(v any) string {
+	m, _ := v.(map[string]any)
+	parts, _ := m["Fn::GetAtt"].([]any)
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprint(parts[0])
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
