@@ -275,7 +275,7 @@ func merged(r stack.Resource, globals map[string]any, key string) map[string]any
 func lookaheadRegexp(pattern string) (jsonschema.Regexp, error) {
 	if rest, ok := strings.CutPrefix(pattern, "^(?!"); ok {
 		prefix, tail, found := strings.Cut(rest, ")")
-		if !found || strings.ContainsAny(prefix, `\.*+?[](){}|^$`) && !strings.Contains(prefix, "::") {
+		if !found || strings.ContainsAny(prefix, `\.*+?[](){}|^$`) {
 			return nil, fmt.Errorf("unsupported lookahead in %q", pattern)
 		}
 		re, err := regexp.Compile("^" + tail)
