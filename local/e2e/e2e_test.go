@@ -398,3 +398,36 @@ func TestEmbeddedAWSServesTheCLI(t *testing.T) {
 		}
 	}
 }
+
+// Messages of one contact reach the core in the order the webhook received
+// them, through every queue and poller.
+func TestContactOrderIsKept(t *testing.T) {
+	h := start(t)
+	contacts := []string{newContact(), newContact()}
+	const perContact = 12
+	sent := map[string][]string{}
+	for i := range perContact {
+		for _, c := range contacts {
+			sent[c] = append(sent[c], simInbound(t, h, c, fmt.Sprintf("message %d", i)))
+		}
+	}
+	got := map[string][]string{}
+	eventually(t, "every message at the core sink", time.Minute, func() bool {
+		got = map[string][]string{}
+		for _, e := range sinkEvents(t, h, "?type=message.received") {
+			for _, c := range contacts {
+				for _, w := range sent[c] {
+					if e.Message.ID == w {
+						got[c] = append(got[c], w)
+					}
+				}
+			}
+		}
+		return len(got[contacts[0]])+len(got[contacts[1]]) == 2*perContact
+	})
+	for _, c := range contacts {
+		if fmt.Sprint(got[c]) != fmt.Sprint(sent[c]) {
+			t.Errorf("contact %s: events arrived in order %v, sent %v", c, got[c], sent[c])
+		}
+	}
+}
