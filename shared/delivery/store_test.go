@@ -21,7 +21,7 @@ var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newStore provisions the template into a fresh emulator and returns a
 // Store on its MessagesTable.
-func newStore(t *testing.T) *delivery.Store {
+func newStore(t testing.TB) *delivery.Store {
 	t.Helper()
 	emu := awsemu.StartTest(t)
 	tmpl, err := stack.Load("../../template.yaml")

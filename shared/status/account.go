@@ -53,7 +53,7 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 				return err
 			}
 		}
-		idParts := []string{ev.Type, u.WABAID, ev.PhoneNumberID, valueDigest(u.Value)}
+		idParts := []string{ev.Type, u.WABAID, u.Metadata.PhoneNumberID, valueDigest(u.Value)}
 		if p := c.Preference; p != nil {
 			ev.Contact = &event.Contact{WaID: p.WaID}
 			idParts = append(idParts, p.WaID, p.Category, p.At)
