@@ -1,0 +1,694 @@
+// Package sender is the sender function: it takes outbound jobs from the
+// outbound FIFO queue, checks them (contract, tenant isolation, 24-hour
+// window), paces them to Meta's limits across all instances, sends each
+// through the Graph API at most once, and reports outbound.accepted or
+// outbound.failed to the core.
+//
+// Exactly once. A job is claimed in the state table ("job#{job_id}", state
+// sending, with a lease) before anything is sent, and finished as sent or
+// failed after Meta answered. A redelivered job finds the record and only
+// publishes its result again. A record left in sending by a crash (the
+// lease expired) may or may not have reached Meta: the sender looks for
+// the message record Meta's acceptance would have produced (delivery
+// ByJob); without one it reports outbound.failed with reason
+// outcome_unknown and does not send it again. Resubmitting it is the
+// core's decision, under a new job id.
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/throttle"
+)
+
+// Tenants looks tenants and numbers up; *tenant.Registry satisfies it.
+// Errors wrap tenant.ErrNotFound for unknown ids.
+type Tenants interface {
+	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
+	Number(ctx context.Context, phoneNumberID string) (tenant.Number, error)
+}
+
+// Secrets reads tenant credentials; *tenant.Vault satisfies it. Errors
+// never contain the secret.
+type Secrets interface {
+	Credentials(ctx context.Context, secretID string) (tenant.Credentials, error)
+	Invalidate(secretID string)
+}
+
+// Windows answers whether the 24-hour window is open; window.Store
+// satisfies it. Errors are classified Retry.
+type Windows interface {
+	IsOpen(ctx context.Context, phoneNumberID, waID string) (bool, error)
+	Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error
+}
+
+// Graph sends a request body; *graph.Client satisfies it. Errors are
+// *graph.Error (classified) or fault-classified.
+type Graph interface {
+	SendMessage(ctx context.Context, token, phoneNumberID string, body any) (graph.SendResult, error)
+}
+
+// Deliveries records accepted messages for status matching; *delivery.Store
+// satisfies it. RecordAccepted is idempotent.
+type Deliveries interface {
+	RecordAccepted(ctx context.Context, r delivery.Record) error
+	ByJob(ctx context.Context, jobID string) (delivery.Message, error)
+}
+
+// MediaResolver turns an s3:// reference into a media id or a link;
+// *media.OutboundResolver satisfies it. Errors are fault-classified.
+type MediaResolver interface {
+	Resolve(ctx context.Context, tenantID, phoneNumberID, accessToken, kind, s3URI string) (mediaID, link string, err error)
+}
+
+// NumberLimiter paces a business number; *throttle.Limiter satisfies it.
+// Wait returns a *throttle.WaitError when the caller should come back later.
+type NumberLimiter interface {
+	Wait(ctx context.Context, phoneNumberID string, perSecond int) error
+	Throttled(phoneNumberID string)
+}
+
+// PairLimiter paces messages to one recipient; *throttle.Pair satisfies it.
+// Take returns a *throttle.WaitError when the message must wait.
+type PairLimiter interface {
+	Take(ctx context.Context, phoneNumberID, waID string) error
+	Throttled(ctx context.Context, phoneNumberID, waID string) error
+}
+
+// Publisher publishes to SQS; queue.Publisher satisfies it.
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// Handler defaults.
+const (
+	// DefaultMaxInlineWait is the longest pacing wait slept inside an
+	// invocation; longer waits return the job to the queue with a delay.
+	DefaultMaxInlineWait = 3 * time.Second
+	// DefaultGiveUpAfter is the receive count from which a job that would
+	// be retried again is reported failed (retryable) instead. It is below
+	// the outbound queue's maxReceiveCount (30), so the core hears about
+	// the job before SQS would move it to the dead-letter queue silently.
+	DefaultGiveUpAfter = 25
+	// DefaultTokenCooldown is how long, after Meta rejected a tenant's token
+	// (190), this instance fails that tenant's jobs without calling Meta.
+	DefaultTokenCooldown = 30 * time.Second
+)
+
+// Metric names.
+const (
+	MetricAccepted  = "OutboundAccepted"
+	MetricFailed    = "OutboundFailed"
+	MetricRetried   = "OutboundRetried"
+	MetricThrottled = "OutboundThrottledByMeta"
+)
+
+// Handler handles batches from the outbound queue.
+type Handler struct {
+	Tenants    Tenants
+	Secrets    Secrets
+	Windows    Windows
+	Jobs       *JobStore
+	Graph      Graph
+	Deliveries Deliveries
+	Media      MediaResolver // nil: s3:// references fail as media_unavailable
+	Numbers    NumberLimiter
+	Pairs      PairLimiter
+	Events     Publisher
+	// Consumer runs each record; its API also changes visibility for
+	// pacing delays.
+	Consumer           queue.Consumer
+	CoreEventsQueueURL string
+	DefaultThroughput  int // messages/s of numbers without their own setting
+	MaxInlineWait      time.Duration
+	GiveUpAfter        int
+	TokenCooldown      time.Duration
+	Metrics            *metrics.Recorder
+	Log                *slog.Logger
+	Now                func() time.Time
+
+	rejected sync.Map // secret id → time.Time until which its token is known bad
+}
+
+// Handle processes one batch. Records of different message groups
+// (recipients) are handled in parallel; a group's records in order, a
+// failure holding the rest of its group back.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	c := h.Consumer
+	if c.Log == nil {
+		c.Log = h.log()
+	}
+	var delays sync.Map // message id → delay asked by pacing
+	c.Handle = func(ctx context.Context, rec events.SQSMessage) error {
+		err := h.process(ctx, rec)
+		if ra, ok := retryAfter(err); ok {
+			delays.Store(rec.MessageId, ra)
+		}
+		return err
+	}
+
+	var order []string
+	groups := map[string][]events.SQSMessage{}
+	for _, rec := range ev.Records {
+		g := rec.Attributes["MessageGroupId"]
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], rec)
+	}
+	results := make([]events.SQSEventResponse, len(order))
+	var wg sync.WaitGroup
+	for i, g := range order {
+		wg.Add(1)
+		go func(i int, recs []events.SQSMessage) {
+			defer wg.Done()
+			results[i], _ = c.Run(ctx, events.SQSEvent{Records: recs})
+		}(i, groups[g])
+	}
+	wg.Wait()
+
+	var resp events.SQSEventResponse
+	for i, g := range order {
+		failed := results[i].BatchItemFailures
+		resp.BatchItemFailures = append(resp.BatchItemFailures, failed...)
+		if len(failed) > 0 {
+			h.delayGroup(ctx, groups[g], failed, &delays)
+		}
+	}
+	return resp, nil
+}
+
+// delayGroup sets one visibility delay on every failed record of a group:
+// the pacing delay the first one asked for, or the consumer's backoff. The
+// records behind the first are in flight too, and SQS keeps the whole group
+// waiting until they come back, so they must not keep the queue's long
+// default visibility.
+func (h *Handler) delayGroup(ctx context.Context, recs []events.SQSMessage, failed []events.SQSBatchItemFailure, delays *sync.Map) {
+	c := h.Consumer
+	if c.API == nil || c.QueueURL == "" {
+		return
+	}
+	ids := map[string]bool{}
+	for _, f := range failed {
+		ids[f.ItemIdentifier] = true
+	}
+	var d time.Duration
+	for _, rec := range recs {
+		if !ids[rec.MessageId] {
+			continue
+		}
+		if v, ok := delays.Load(rec.MessageId); ok {
+			d = v.(time.Duration)
+		} else if c.Backoff != nil {
+			d = c.Backoff(max(receiveCount(rec), 1))
+		}
+		break
+	}
+	secs := int32((d + time.Second - 1) / time.Second)
+	for _, rec := range recs {
+		if !ids[rec.MessageId] || rec.ReceiptHandle == "" {
+			continue
+		}
+		if _, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(c.QueueURL), ReceiptHandle: aws.String(rec.ReceiptHandle), VisibilityTimeout: secs,
+		}); err != nil {
+			h.log().Warn("could not delay retry", "sqs_message_id", rec.MessageId, "error", err.Error())
+		}
+	}
+}
+
+// retryAfterError asks for a specific visibility delay.
+type retryAfterError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+func retryAfter(err error) (time.Duration, bool) {
+	var ra *retryAfterError
+	if errors.As(err, &ra) {
+		return ra.after, true
+	}
+	if we, ok := throttle.AsWait(err); ok {
+		return we.Wait, true
+	}
+	return 0, false
+}
+
+func receiveCount(rec events.SQSMessage) int {
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	return n
+}
+
+// attempt is one job being handled.
+type attempt struct {
+	job      outbound.Job
+	tenant   tenant.Tenant
+	limit    int
+	attempts int
+	claim    string
+	log      *slog.Logger
+}
+
+func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
+	attempts := receiveCount(rec)
+	job, err := outbound.Decode([]byte(rec.Body))
+	if err == nil {
+		err = outbound.Validate(job)
+	}
+	if err != nil {
+		id, tid, pnid, to, ref := outbound.Peek([]byte(rec.Body))
+		job = outbound.Job{JobID: id, TenantID: tid, PhoneNumberID: pnid, To: to, ClientRef: ref, Type: job.Type}
+		return h.reject(ctx, job, attempts, event.ReasonInvalidJob, err)
+	}
+	log := h.log().With("job_id", job.JobID, "tenant_id", job.TenantID, "type", job.Type)
+
+	t, err := h.Tenants.Tenant(ctx, job.TenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return h.reject(ctx, job, attempts, event.ReasonTenantUnavailable, fault.Invalidf("tenant %s is not registered", job.TenantID))
+	}
+	if err != nil {
+		return fmt.Errorf("send job %s: %w", job.JobID, err)
+	}
+	if job.PhoneNumberID == "" {
+		if len(t.PhoneNumbers) != 1 {
+			return h.reject(ctx, job, attempts, event.ReasonInvalidJob,
+				fault.Invalidf("phone_number_id is required: tenant %s has %d numbers", job.TenantID, len(t.PhoneNumbers)))
+		}
+		job.PhoneNumberID = t.PhoneNumbers[0]
+	}
+	log = log.With("phone_number_id", job.PhoneNumberID)
+	num, err := h.Tenants.Number(ctx, job.PhoneNumberID)
+	switch {
+	case errors.Is(err, tenant.ErrNotFound):
+		return h.reject(ctx, job, attempts, event.ReasonTenantMismatch, fault.Invalidf("phone number %s is not registered", job.PhoneNumberID))
+	case err != nil:
+		return fmt.Errorf("send job %s: %w", job.JobID, err)
+	case num.TenantID != job.TenantID:
+		// Never use either tenant's token for this job.
+		log.Warn("job names a phone number of another tenant")
+		return h.reject(ctx, job, attempts, event.ReasonTenantMismatch,
+			fault.Invalidf("phone number %s does not belong to tenant %s", job.PhoneNumberID, job.TenantID))
+	}
+	limit := num.Throughput
+	if limit <= 0 {
+		limit = h.DefaultThroughput
+	}
+	if limit <= 0 {
+		limit = tenant.DefaultThroughput
+	}
+
+	claim, existing, err := h.Jobs.Claim(ctx, JobRecord{
+		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+		Type: job.Type, ClientRef: job.ClientRef, Attempts: attempts,
+	})
+	if err != nil {
+		return err
+	}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, log: log}
+	if existing != nil {
+		return h.replay(ctx, a, existing)
+	}
+	return h.send(ctx, a)
+}
+
+// send carries a claimed job to Meta. Every path out either sends, records
+// a failure, or releases the claim.
+func (h *Handler) send(ctx context.Context, a *attempt) error {
+	job := a.job
+	if t := a.tenant; t.Status == tenant.StatusDisabled {
+		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant is disabled", Retryable: true})
+	}
+	if job.NeedsWindow() {
+		open, err := h.Windows.IsOpen(ctx, job.PhoneNumberID, job.WaID())
+		if err != nil {
+			return h.release(ctx, a, err)
+		}
+		if !open {
+			return h.fail(ctx, a, Failure{Reason: event.ReasonWindowClosed,
+				Details: "free-form message outside the 24-hour customer service window; send a template"})
+		}
+	}
+	if until, ok := h.rejected.Load(a.tenant.SecretID); ok && h.now().Before(until.(time.Time)) {
+		return h.fail(ctx, a, Failure{Reason: event.ReasonGraphError, Code: graph.CodeInvalidToken, Retryable: true,
+			Title: "Access token rejected", Details: "Meta rejected the tenant's access token moments ago; not called again until the cooldown ends"})
+	}
+	creds, err := h.Secrets.Credentials(ctx, a.tenant.SecretID)
+	if err != nil {
+		if fault.ClassOf(err) == fault.Retry {
+			return h.release(ctx, a, err)
+		}
+		a.log.Error("tenant credentials unreadable", "error", err.Error())
+		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant credentials cannot be read", Retryable: true})
+	}
+	for _, ref := range job.MediaRefs() {
+		if !ref.Media.IsS3() {
+			continue
+		}
+		if h.Media == nil {
+			return h.fail(ctx, a, Failure{Reason: event.ReasonMediaUnavailable, Details: "s3:// media is not enabled"})
+		}
+		id, link, err := h.Media.Resolve(ctx, job.TenantID, job.PhoneNumberID, creds.AccessToken, ref.Kind, ref.Media.Link)
+		if err != nil {
+			if fault.ClassOf(err) == fault.Retry {
+				return h.release(ctx, a, err)
+			}
+			return h.fail(ctx, a, Failure{Reason: event.ReasonMediaUnavailable, Details: err.Error()})
+		}
+		ref.Media.ID, ref.Media.Link = id, link
+		if id != "" {
+			ref.Media.Link = ""
+		}
+	}
+	body, err := outbound.Build(job)
+	if err != nil {
+		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
+	}
+
+	if job.IsMessage() {
+		if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, job.WaID()) }); err != nil {
+			return err
+		}
+	}
+	if err := h.pace(ctx, a, func() error { return h.Numbers.Wait(ctx, job.PhoneNumberID, a.limit) }); err != nil {
+		return err
+	}
+
+	res, err := h.Graph.SendMessage(ctx, creds.AccessToken, job.PhoneNumberID, body)
+	if err != nil {
+		return h.graphFailed(ctx, a, err)
+	}
+	return h.accepted(ctx, a, res.WAMID())
+}
+
+// pace runs a limiter step, sleeping short waits and turning long ones
+// into a delayed retry (or, past the receive budget, a failure).
+func (h *Handler) pace(ctx context.Context, a *attempt, step func() error) error {
+	for {
+		err := step()
+		we, waiting := throttle.AsWait(err)
+		switch {
+		case err == nil:
+			return nil
+		case !waiting:
+			return h.release(ctx, a, err)
+		case we.Wait <= h.maxInlineWait():
+			if err := throttle.SleepContext(ctx, we.Wait); err != nil {
+				return h.release(ctx, a, err)
+			}
+		case a.attempts >= h.giveUpAfter():
+			return h.fail(ctx, a, Failure{Reason: event.ReasonRetriesExhausted, Retryable: true,
+				Details: fmt.Sprintf("still throttled (%s) after %d receives", we.What, a.attempts)})
+		default:
+			return h.release(ctx, a, fault.Retryable(fmt.Errorf("send job %s: %w", a.job.JobID, err)))
+		}
+	}
+}
+
+func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error {
+	job := a.job
+	ge, isGraph := graph.AsError(err)
+	if isGraph && ge.MayHaveActed() {
+		// Sending again could deliver it twice.
+		a.log.Error("Meta may have accepted the message but gave no usable answer", "error", err.Error())
+		return h.fail(ctx, a, Failure{Reason: event.ReasonOutcomeUnknown,
+			Details: "the request reached Meta but no usable answer came back; it is not sent again under this job id"})
+	}
+	if !isGraph {
+		if fault.ClassOf(err) == fault.Retry {
+			return h.release(ctx, a, err)
+		}
+		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
+	}
+	f := Failure{Reason: event.ReasonGraphError, Code: ge.Code, Title: ge.Message, Details: ge.Details()}
+	if ge.Title != "" {
+		f.Title = ge.Title
+	}
+	switch ge.Code {
+	case graph.CodeInvalidToken:
+		h.Secrets.Invalidate(a.tenant.SecretID)
+		h.rejected.Store(a.tenant.SecretID, h.now().Add(h.tokenCooldown()))
+		a.log.Error("Meta rejected the tenant's access token; credentials dropped from cache", "code", ge.Code)
+		f.Retryable = true // once the token is fixed
+		return h.fail(ctx, a, f)
+	case graph.CodeThroughput:
+		h.Numbers.Throttled(job.PhoneNumberID)
+		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
+	case graph.CodePairRateLimit:
+		if err := h.Pairs.Throttled(ctx, job.PhoneNumberID, job.WaID()); err != nil {
+			a.log.Warn("could not slow the pair down", "error", err.Error())
+		}
+		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
+	case graph.CodeWindowClosed:
+		if err := h.Windows.Close(ctx, job.PhoneNumberID, job.WaID(), h.now()); err != nil {
+			a.log.Warn("could not record the closed window", "error", err.Error())
+		}
+	}
+	if fault.ClassOf(err) != fault.Retry {
+		return h.fail(ctx, a, f)
+	}
+	if a.attempts >= h.giveUpAfter() {
+		f.Reason, f.Retryable = event.ReasonRetriesExhausted, true
+		return h.fail(ctx, a, f)
+	}
+	return h.release(ctx, a, fmt.Errorf("send job %s: %w", job.JobID, err))
+}
+
+func (h *Handler) accepted(ctx context.Context, a *attempt, wamid string) error {
+	job := a.job
+	log := a.log.With("wamid", wamid)
+	if err := h.Jobs.MarkSent(ctx, job.JobID, a.claim, wamid, a.attempts); err != nil {
+		// Meta has the message: go on and report it. A redelivery would
+		// find the claim and never send it again.
+		log.Error("could not record the send; the result is reported anyway", "error", err.Error())
+	}
+	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
+		FinishedAt: h.now().UnixMilli()}
+	if err := h.publishAccepted(ctx, rec); err != nil {
+		return err
+	}
+	log.Info("message accepted by Meta", "attempts", a.attempts)
+	h.count(MetricAccepted)
+	return nil
+}
+
+// publishAccepted records the wamid for status matching and reports the
+// acceptance. Both are idempotent, so a replay repeats them.
+func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
+	if r.WAMID != "" {
+		err := h.Deliveries.RecordAccepted(ctx, delivery.Record{
+			WAMID: r.WAMID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, JobID: r.JobID,
+			ClientRef: r.ClientRef, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
+		})
+		if err != nil && fault.ClassOf(err) == fault.Retry {
+			return fmt.Errorf("send job %s: %w", r.JobID, err)
+		}
+		if err != nil {
+			h.log().Error("message record refused", "job_id", r.JobID, "wamid", r.WAMID, "error", err.Error())
+		}
+	}
+	return h.publish(ctx, r, event.TypeOutboundAccepted, &event.OutboundResult{
+		JobID: r.JobID, ClientRef: r.ClientRef, MessageType: r.Type, MessageID: r.WAMID, Attempts: r.Attempts,
+	})
+}
+
+// fail records and reports a failure under the attempt's claim. The job is
+// done: it is not retried and does not go to the dead-letter queue.
+func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
+	job := a.job
+	if err := h.Jobs.MarkFailed(ctx, job.JobID, a.claim, f, a.attempts); err != nil {
+		// Nothing was sent: drop the claim so the retry starts over.
+		return h.release(ctx, a, err)
+	}
+	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+		Type: job.Type, ClientRef: job.ClientRef, State: StateFailed, Reason: f.Reason, Code: f.Code, Title: f.Title,
+		Details: f.Details, Retryable: f.Retryable, Attempts: a.attempts, FinishedAt: h.now().UnixMilli()}
+	if err := h.publishFailed(ctx, rec); err != nil {
+		return err
+	}
+	a.log.Warn("outbound job failed", "reason", f.Reason, "code", f.Code, "retryable", f.Retryable)
+	return nil
+}
+
+func (h *Handler) publishFailed(ctx context.Context, r *JobRecord) error {
+	retryable := r.Retryable
+	err := h.publish(ctx, r, event.TypeOutboundFailed, &event.OutboundResult{
+		JobID: r.JobID, ClientRef: r.ClientRef, Reason: r.Reason, Code: r.Code, Title: r.Title,
+		Details: r.Details, Retryable: &retryable, Attempts: r.Attempts,
+	})
+	if err == nil {
+		h.count(MetricFailed, "Reason", r.Reason)
+	}
+	return err
+}
+
+// release gives the claim back (nothing reached Meta) and returns cause,
+// so the consumer retries the job.
+func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
+	if err := h.Jobs.Release(ctx, a.job.JobID, a.claim); err != nil {
+		a.log.Error("could not release the job's claim", "error", err.Error())
+	}
+	if fault.ClassOf(cause) == fault.Retry {
+		h.count(MetricRetried)
+	}
+	return cause
+}
+
+// replay handles a job that already has a record: it publishes the known
+// result again, waits for a send in progress, or settles a crashed one.
+func (h *Handler) replay(ctx context.Context, a *attempt, r *JobRecord) error {
+	if r.TenantID != a.job.TenantID {
+		a.log.Warn("job id already used by another tenant")
+		return h.reject(ctx, a.job, a.attempts, event.ReasonTenantMismatch,
+			fault.Invalidf("job id %s is already used by another tenant", a.job.JobID))
+	}
+	switch r.State {
+	case StateSent:
+		return h.publishAccepted(ctx, r)
+	case StateFailed:
+		return h.publishFailed(ctx, r)
+	}
+	if wait := time.UnixMilli(r.LeaseUntil).Sub(h.now()); wait > 0 {
+		return &retryAfterError{after: wait, err: fault.Retryable(fmt.Errorf("send job %s: another attempt holds it for %s", r.JobID, wait.Round(time.Second)))}
+	}
+	claim, err := h.Jobs.TakeOver(ctx, r)
+	if err != nil {
+		return err
+	}
+	a.claim = claim
+	m, err := h.Deliveries.ByJob(ctx, r.JobID)
+	if err == nil && m.TenantID == r.TenantID && m.WAMID != "" {
+		a.log.Info("send of a crashed attempt was accepted by Meta", "wamid", m.WAMID)
+		return h.accepted(ctx, a, m.WAMID)
+	}
+	if err != nil && !errors.Is(err, delivery.ErrNotFound) {
+		return err // retried; the takeover lease expires first
+	}
+	a.log.Error("an attempt crashed after claiming the job; its outcome at Meta is unknown")
+	return h.fail(ctx, a, Failure{Reason: event.ReasonOutcomeUnknown,
+		Details: "a previous attempt stopped after claiming the job; Meta may or may not have accepted it, so it is not sent again under this job id"})
+}
+
+// reject reports a job that can never be sent and returns an Invalid error,
+// so the consumer moves it to the dead-letter queue with the reason.
+func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, reason string, cause error) error {
+	if fault.ClassOf(cause) != fault.Invalid {
+		cause = fault.InvalidErr(cause)
+	}
+	if job.JobID == "" || job.TenantID == "" {
+		h.log().Error("outbound job without job or tenant id dead-lettered", "error", cause.Error())
+		return cause
+	}
+	pnid := job.PhoneNumberID
+	if pnid == "" {
+		pnid = "unknown"
+	}
+	retryable := false
+	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.WaID(),
+		ClientRef: job.ClientRef, Reason: reason, Details: cause.Error(), Attempts: attempts, FinishedAt: h.now().UnixMilli()}
+	if err := h.publish(ctx, r, event.TypeOutboundFailed, &event.OutboundResult{
+		JobID: job.JobID, ClientRef: job.ClientRef, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
+	}); err != nil {
+		return err
+	}
+	h.count(MetricFailed, "Reason", reason)
+	return cause
+}
+
+// detailOf strips the class prefix fault adds, for the core's eyes.
+func detailOf(err error) string {
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		return fe.Err.Error()
+	}
+	return err.Error()
+}
+
+func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *event.OutboundResult) error {
+	at := time.UnixMilli(r.FinishedAt)
+	if r.FinishedAt == 0 {
+		at = h.now()
+	}
+	ev := event.Event{
+		SchemaVersion: event.SchemaVersion,
+		EventID:       event.ID(typ, r.TenantID, r.JobID),
+		Type:          typ,
+		TenantID:      r.TenantID,
+		PhoneNumberID: r.PhoneNumberID,
+		OccurredAt:    at.UTC().Format(time.RFC3339),
+		Outbound:      res,
+	}
+	if r.To != "" {
+		ev.Contact = &event.Contact{WaID: r.To}
+	}
+	msg, err := queue.EventMessage(ev)
+	if err != nil {
+		return fault.PermanentErr(err)
+	}
+	if err := h.Events.Publish(ctx, h.CoreEventsQueueURL, msg); err != nil {
+		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", typ, r.JobID, err))
+	}
+	return nil
+}
+
+func (h *Handler) count(name string, dims ...string) {
+	if h.Metrics != nil {
+		h.Metrics.Count(name, 1, dims...)
+	}
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) maxInlineWait() time.Duration {
+	if h.MaxInlineWait > 0 {
+		return h.MaxInlineWait
+	}
+	return DefaultMaxInlineWait
+}
+
+func (h *Handler) giveUpAfter() int {
+	if h.GiveUpAfter > 0 {
+		return h.GiveUpAfter
+	}
+	return DefaultGiveUpAfter
+}
+
+func (h *Handler) tokenCooldown() time.Duration {
+	if h.TokenCooldown > 0 {
+		return h.TokenCooldown
+	}
+	return DefaultTokenCooldown
+}

@@ -1,0 +1,246 @@
+package sender
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Job record states.
+const (
+	StateSending = "sending" // claimed; a send may be under way until LeaseUntil
+	StateSent    = "sent"    // Meta accepted it (WAMID set, except read receipts)
+	StateFailed  = "failed"  // reported failed; never sent again under this job id
+)
+
+// Job store defaults.
+const (
+	// DefaultLease bounds how long a claim protects a send in progress. It
+	// outlasts the function timeout (60 s), and is shorter than the outbound
+	// queue's visibility timeout (360 s), so a job redelivered after a
+	// crash always finds the lease expired.
+	DefaultLease = 2 * time.Minute
+	// keepJobs outlives SQS's 14-day retention, so a redelivered or
+	// redriven job still finds its record.
+	keepJobs = 15 * 24 * time.Hour
+)
+
+// JobsAPI is the part of the DynamoDB client JobStore uses.
+type JobsAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// JobRecord is the idempotency record of one job, "job#{job_id}" in the
+// state table.
+type JobRecord struct {
+	JobID         string `dynamodbav:"job_id"`
+	TenantID      string `dynamodbav:"tenant_id"`
+	PhoneNumberID string `dynamodbav:"phone_number_id"`
+	To            string `dynamodbav:"to"`
+	Type          string `dynamodbav:"type"`
+	ClientRef     string `dynamodbav:"client_ref,omitempty"`
+	State         string `dynamodbav:"state"`
+	ClaimID       string `dynamodbav:"claim_id"`
+	LeaseUntil    int64  `dynamodbav:"lease_until"` // Unix ms
+	WAMID         string `dynamodbav:"wamid,omitempty"`
+	// Failure, when State is failed.
+	Reason    string `dynamodbav:"reason,omitempty"`
+	Code      int    `dynamodbav:"code,omitempty"`
+	Title     string `dynamodbav:"title,omitempty"`
+	Details   string `dynamodbav:"details,omitempty"`
+	Retryable bool   `dynamodbav:"retryable,omitempty"`
+	Attempts  int    `dynamodbav:"attempts,omitempty"`
+	// FinishedAt is when the outcome was known (Unix ms): the event time of
+	// its result, also when the result is published again.
+	FinishedAt int64 `dynamodbav:"finished_at,omitempty"`
+	ExpiresAt  int64 `dynamodbav:"expires_at"`
+}
+
+// Failure is how a job failed.
+type Failure struct {
+	Reason    string
+	Code      int
+	Title     string
+	Details   string
+	Retryable bool
+}
+
+// JobStore keeps the idempotency records that make a job id sent at most
+// once. It is safe for concurrent use.
+type JobStore struct {
+	API   JobsAPI
+	Table string
+	Lease time.Duration // default DefaultLease
+	Now   func() time.Time
+}
+
+func jobKey(jobID string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "job#" + jobID}}
+}
+
+// Claim takes the job for one send attempt. It returns the claim id, or,
+// when the job already has a record, that record (and no claim).
+func (s *JobStore) Claim(ctx context.Context, r JobRecord) (claimID string, existing *JobRecord, err error) {
+	now := s.now()
+	r.State, r.ClaimID = StateSending, newClaimID()
+	r.LeaseUntil = now.Add(s.lease()).UnixMilli()
+	r.ExpiresAt = now.Add(keepJobs).Unix()
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return "", nil, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", r.JobID, err))
+	}
+	item["pk"] = jobKey(r.JobID)["pk"]
+	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if err == nil {
+		return r.ClaimID, nil, nil
+	}
+	if !conditionFailed(err) {
+		return "", nil, fault.Retryable(fmt.Errorf("claim job %s: %w", r.JobID, err))
+	}
+	rec, err := s.Get(ctx, r.JobID)
+	if err != nil {
+		return "", nil, err
+	}
+	if rec == nil {
+		// Deleted (released) between the two calls: try again later.
+		return "", nil, fault.Retryable(fmt.Errorf("claim job %s: record released while reading it", r.JobID))
+	}
+	return "", rec, nil
+}
+
+// Get reads a job's record (strongly consistent), or nil when it has none.
+func (s *JobStore) Get(ctx context.Context, jobID string) (*JobRecord, error) {
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: jobKey(jobID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fault.Retryable(fmt.Errorf("read job %s: %w", jobID, err))
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	var r JobRecord
+	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("read job %s: decode: %w", jobID, err))
+	}
+	return &r, nil
+}
+
+// Release gives a claim up when no request reached Meta, so the job can be
+// tried again.
+func (s *JobStore) Release(ctx context.Context, jobID, claimID string) error {
+	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":c": str(claimID), ":sending": str(StateSending)},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fault.Retryable(fmt.Errorf("release job %s: %w", jobID, err))
+	}
+	return nil
+}
+
+// MarkSent records Meta's acceptance under claimID.
+func (s *JobStore) MarkSent(ctx context.Context, jobID, claimID, wamid string, attempts int) error {
+	return s.finish(ctx, jobID, claimID, "SET #s = :sent, wamid = :w, attempts = :n, finished_at = :f",
+		map[string]ddbtypes.AttributeValue{":sent": str(StateSent), ":w": str(wamid), ":n": num(int64(attempts))})
+}
+
+// MarkFailed records the job's failure under claimID.
+func (s *JobStore) MarkFailed(ctx context.Context, jobID, claimID string, f Failure, attempts int) error {
+	return s.finish(ctx, jobID, claimID,
+		"SET #s = :failed, reason = :r, code = :code, title = :t, details = :d, retryable = :rt, attempts = :n, finished_at = :f",
+		map[string]ddbtypes.AttributeValue{
+			":failed": str(StateFailed), ":r": str(f.Reason), ":code": num(int64(f.Code)), ":t": str(f.Title),
+			":d": str(f.Details), ":rt": &ddbtypes.AttributeValueMemberBOOL{Value: f.Retryable}, ":n": num(int64(attempts)),
+		})
+}
+
+// errClaimLost: the record is no longer held by this claim.
+var errClaimLost = errors.New("job claim lost")
+
+func (s *JobStore) finish(ctx context.Context, jobID, claimID, update string, vals map[string]ddbtypes.AttributeValue) error {
+	vals[":c"], vals[":sending"] = str(claimID), str(StateSending)
+	vals[":f"] = num(s.now().UnixMilli())
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: vals,
+	})
+	if conditionFailed(err) {
+		return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", jobID, errClaimLost))
+	}
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("record outcome of job %s: %w", jobID, err))
+	}
+	return nil
+}
+
+// TakeOver claims a record whose lease expired (its holder crashed), so
+// that exactly one instance decides its outcome.
+func (s *JobStore) TakeOver(ctx context.Context, r *JobRecord) (claimID string, err error) {
+	now := s.now()
+	claimID = newClaimID()
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: jobKey(r.JobID),
+		UpdateExpression:          aws.String("SET claim_id = :new, lease_until = :l"),
+		ConditionExpression:       aws.String("claim_id = :old AND #s = :sending AND lease_until < :now"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":new": str(claimID), ":old": str(r.ClaimID), ":sending": str(StateSending), ":now": num(now.UnixMilli()), ":l": num(now.Add(s.lease()).UnixMilli())},
+	})
+	if conditionFailed(err) {
+		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.JobID, errClaimLost))
+	}
+	if err != nil {
+		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.JobID, err))
+	}
+	return claimID, nil
+}
+
+func (s *JobStore) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return DefaultLease
+}
+
+func (s *JobStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func newClaimID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func str(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+
+func num(v int64) ddbtypes.AttributeValue {
+	return &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(v)}
+}
+
+func conditionFailed(err error) bool {
+	var cf *ddbtypes.ConditionalCheckFailedException
+	return errors.As(err, &cf)
+}

@@ -1,0 +1,94 @@
+package sender
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/media"
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/throttle"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+// Setup builds the handler from the function's environment:
+// OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
+// TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
+// GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT and
+// S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
+// as a separate Lambda instance would have.
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL",
+		"TENANTS_TABLE", "STATE_TABLE", "MESSAGES_TABLE", "DATA_BUCKET"} {
+		if getenv(k) == "" {
+			return nil, fmt.Errorf("sender setup: %s is not set", k)
+		}
+	}
+	throughput := tenant.DefaultThroughput
+	if v := getenv("DEFAULT_THROUGHPUT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			return nil, fmt.Errorf("sender setup: DEFAULT_THROUGHPUT %q is not a number of messages per second (1-1000)", v)
+		}
+		throughput = n
+	}
+	resolver, err := media.NewOutboundResolver(getenv, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sender setup: %w", err)
+	}
+	ddb := dynamodb.NewFromConfig(cfg)
+	sq := sqs.NewFromConfig(cfg)
+	state := getenv("STATE_TABLE")
+	return &Handler{
+		Tenants: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
+		Secrets: &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Windows: window.Store{API: ddb, Table: state},
+		Jobs:    &JobStore{API: ddb, Table: state},
+		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
+			HTTP: newGraphHTTP()},
+		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
+		Media:      resolver,
+		Numbers:    &throttle.Limiter{API: ddb, Table: state},
+		Pairs:      &throttle.Pair{API: ddb, Table: state},
+		Events:     queue.Publisher{API: sq},
+		Consumer: queue.Consumer{
+			API:      sq,
+			QueueURL: getenv("OUTBOUND_QUEUE_URL"),
+			DLQURL:   getenv("OUTBOUND_DLQ_URL"),
+			Backoff:  queue.Exponential(2*time.Second, 5*time.Minute),
+		},
+		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
+		DefaultThroughput:  throughput,
+		Metrics:            &metrics.Recorder{Function: "sender"},
+	}, nil
+}
+
+// newGraphHTTP keeps enough idle connections for a batch's parallel sends;
+// the default transport keeps two per host.
+func newGraphHTTP() *http.Client {
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 20 * time.Second,
+			MaxIdleConns:          64,
+			MaxIdleConnsPerHost:   32,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+	}
+}
