@@ -1,9 +1,471 @@
 package graphsim
 
-import "net/http"
+import (
+	"bytes"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
 
-// messageState is what the simulator remembers of sends.
-type messageState struct{}
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
 
-// routeMessages registers POST /{version}/{phone-number-id}/messages and GET /_sim/messages.
-func (s *Sim) routeMessages(mux *http.ServeMux) {}
+// Meta's limits as the simulator enforces them.
+const (
+	// ThroughputWindow: at most Number.Throughput messages (read receipts
+	// and typing indicators included) accepted from a number in any
+	// sliding window this long, else 130429.
+	ThroughputWindow = time.Second
+	// PairPeriod and PairBurst: messages to one recipient from one number
+	// follow a GCRA of one per PairPeriod with bursts of PairBurst that
+	// borrow from later quota, else 131056 (META_RULES.md: about 1 per 6 s,
+	// bursts of up to 45).
+	PairPeriod = 6 * time.Second
+	PairBurst  = 45
+)
+
+// Fault makes the messages endpoint answer the next Count matching sends
+// with Meta's error Code instead of accepting them. Empty To or
+// PhoneNumberID match any.
+type Fault struct {
+	Code          int    `json:"code"`
+	To            string `json:"to,omitempty"`
+	PhoneNumberID string `json:"phone_number_id,omitempty"`
+	Count         int    `json:"count"`
+	// Status is the HTTP status (default 400; 401 for 190, 500 for 2,
+	// 131000 and 131016).
+	Status int `json:"status,omitempty"`
+	// Transport, when true, accepts the message (it is recorded) and then
+	// drops the connection without answering: Meta acted, the client saw a
+	// transport error.
+	Transport bool `json:"transport,omitempty"`
+}
+
+// MessageStats counts what the messages endpoint answered.
+type MessageStats struct {
+	Accepted   int `json:"accepted"`
+	Throughput int `json:"e130429"` // refused over the number's rate
+	Pair       int `json:"e131056"` // refused over the pair rate
+	Invalid    int `json:"invalid"` // refused by request validation
+	Faults     int `json:"faults"`  // answered from the fault switch
+}
+
+// messageState is what the simulator remembers of sends. Guarded by Sim.mu.
+type messageState struct {
+	accepted []Accepted
+	recent   map[string][]time.Time // phone number id → acceptance times within the window
+	pairs    map[string]time.Time   // phone number id + "#" + wa id → GCRA tat
+	faults   []*Fault
+	stats    MessageStats
+}
+
+func (m *messageState) reset() {
+	*m = messageState{recent: map[string][]time.Time{}, pairs: map[string]time.Time{}}
+}
+
+// routeMessages registers POST /{version}/{phone-number-id}/messages and
+// the /_sim/messages, /_sim/faults and /_sim/messages/stats switches.
+func (s *Sim) routeMessages(mux *http.ServeMux) {
+	s.mu.Lock()
+	s.messages.reset()
+	s.mu.Unlock()
+	mux.HandleFunc("POST /{version}/{id}/messages", s.handleSend)
+	mux.HandleFunc("GET /_sim/messages", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.messageViews(r.URL.Query().Get("to")))
+	})
+	mux.HandleFunc("DELETE /_sim/messages", func(w http.ResponseWriter, r *http.Request) {
+		s.ResetMessages()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/messages/stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.MessageStats())
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Fault
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil || f.Code == 0 {
+			http.Error(w, `want {"code":131026,"to":"...","phone_number_id":"...","count":1}`, http.StatusBadRequest)
+			return
+		}
+		s.AddFault(f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.messages.faults = nil
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// Messages returns every message accepted so far, in acceptance order
+// (read receipts and typing indicators included, with type "read" or
+// "typing" and no wamid).
+func (s *Sim) Messages() []Accepted {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Accepted(nil), s.messages.accepted...)
+}
+
+// MessageStats returns the counters of the messages endpoint.
+func (s *Sim) MessageStats() MessageStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.messages.stats
+}
+
+// ResetMessages forgets accepted messages, rate state, faults and counters.
+func (s *Sim) ResetMessages() {
+	s.mu.Lock()
+	s.messages.reset()
+	s.mu.Unlock()
+}
+
+// AddFault queues a fault (Count defaults to 1).
+func (s *Sim) AddFault(f Fault) {
+	if f.Count <= 0 {
+		f.Count = 1
+	}
+	s.mu.Lock()
+	s.messages.faults = append(s.messages.faults, &f)
+	s.mu.Unlock()
+}
+
+// messageView is an accepted message as GET /_sim/messages shows it.
+type messageView struct {
+	WAMID         string          `json:"wamid"`
+	PhoneNumberID string          `json:"phone_number_id"`
+	To            string          `json:"to"`
+	Type          string          `json:"type"`
+	Body          json.RawMessage `json:"body"`
+	At            time.Time       `json:"accepted_at"`
+}
+
+func (s *Sim) messageViews(to string) []messageView {
+	out := []messageView{}
+	for _, a := range s.Messages() {
+		if to != "" && strings.TrimPrefix(a.To, "+") != strings.TrimPrefix(to, "+") {
+			continue
+		}
+		out = append(out, messageView{WAMID: a.WAMID, PhoneNumberID: a.PhoneNumberID, To: a.To, Type: a.Type, Body: a.Body, At: a.At})
+	}
+	return out
+}
+
+func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	n, ok := s.authorize(w, r, id)
+	if !ok {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, 100, "OAuthException", "(#100) Invalid parameter", "could not read the request body")
+		return
+	}
+	req, kind, problem := checkMessage(body)
+	if problem != "" {
+		s.mu.Lock()
+		s.messages.stats.Invalid++
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, 100, "OAuthException", "(#100) Invalid parameter", problem)
+		return
+	}
+	to, _ := req["to"].(string)
+	waID := strings.TrimPrefix(to, "+")
+	receipt := kind == "read" || kind == "typing"
+
+	s.mu.Lock()
+	m := &s.messages
+	now := s.cfg.Now()
+	if f := m.takeFault(id, waID); f != nil {
+		m.stats.Faults++
+		if f.Transport {
+			a := m.accept(id, to, kind, body, now, receipt)
+			s.mu.Unlock()
+			if !receipt {
+				s.onAccepted(a)
+			}
+			dropConnection(w)
+			return
+		}
+		s.mu.Unlock()
+		writeError(w, faultStatus(f), f.Code, "OAuthException", fmt.Sprintf("(#%d) simulated error", f.Code), "forced by /_sim/faults")
+		return
+	}
+	recent := m.recent[id][:0:0]
+	for _, t := range m.recent[id] {
+		if now.Sub(t) < ThroughputWindow {
+			recent = append(recent, t)
+		}
+	}
+	m.recent[id] = recent
+	if len(recent) >= n.Throughput {
+		m.stats.Throughput++
+		s.mu.Unlock()
+		writeError(w, http.StatusBadRequest, 130429, "OAuthException", "(#130429) Rate limit hit",
+			"Cloud API message throughput has been reached.")
+		return
+	}
+	if !receipt {
+		pk := id + "#" + waID
+		tat := m.pairs[pk]
+		if tat.Before(now) {
+			tat = now
+		}
+		if tat.After(now.Add((PairBurst - 1) * PairPeriod)) {
+			m.stats.Pair++
+			s.mu.Unlock()
+			writeError(w, http.StatusBadRequest, 131056, "OAuthException", "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+				"Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.")
+			return
+		}
+		m.pairs[pk] = tat.Add(PairPeriod)
+	}
+	m.recent[id] = append(m.recent[id], now)
+	a := m.accept(id, to, kind, body, now, receipt)
+	s.mu.Unlock()
+
+	if receipt {
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+		return
+	}
+	s.onAccepted(a)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messaging_product": "whatsapp",
+		"contacts":          []map[string]string{{"input": to, "wa_id": waID}},
+		"messages":          []map[string]string{{"id": a.WAMID}},
+	})
+}
+
+func (m *messageState) accept(id, to, kind string, body []byte, now time.Time, receipt bool) Accepted {
+	a := Accepted{PhoneNumberID: id, To: to, Type: kind, Body: body, At: now}
+	if !receipt {
+		a.WAMID = newWAMID()
+	}
+	m.accepted = append(m.accepted, a)
+	m.stats.Accepted++
+	return a
+}
+
+func (m *messageState) takeFault(phoneNumberID, waID string) *Fault {
+	for i, f := range m.faults {
+		if (f.PhoneNumberID == "" || f.PhoneNumberID == phoneNumberID) && (f.To == "" || strings.TrimPrefix(f.To, "+") == waID) {
+			f.Count--
+			if f.Count <= 0 {
+				m.faults = append(m.faults[:i], m.faults[i+1:]...)
+			}
+			return f
+		}
+	}
+	return nil
+}
+
+func faultStatus(f *Fault) int {
+	switch {
+	case f.Status != 0:
+		return f.Status
+	case f.Code == 190:
+		return http.StatusUnauthorized
+	case f.Code == 2 || f.Code == 131000 || f.Code == 131016:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+// dropConnection closes the connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			_ = c.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// newWAMID makes an id shaped like Meta's: "wamid." and base64.
+func newWAMID() string {
+	b := make([]byte, 30)
+	_, _ = rand.Read(b)
+	return "wamid." + base64.StdEncoding.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// checkMessage validates a send request and returns it with its kind:
+// the message type, or "read" / "typing" for receipts. problem is
+// Meta-style details when the request is invalid.
+func checkMessage(body []byte) (req map[string]any, kind, problem string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return nil, "", "request body is not a JSON object"
+	}
+	if req["messaging_product"] != "whatsapp" {
+		return nil, "", `messaging_product must be "whatsapp"`
+	}
+	if st, ok := req["status"]; ok {
+		if st != "read" {
+			return nil, "", `status must be "read"`
+		}
+		if id, _ := req["message_id"].(string); id == "" {
+			return nil, "", "message_id is required"
+		}
+		kind = "read"
+		if ti, ok := req["typing_indicator"]; ok {
+			if m, _ := ti.(map[string]any); m == nil || m["type"] != "text" {
+				return nil, "", `typing_indicator.type must be "text"`
+			}
+			kind = "typing"
+		}
+		for k := range req {
+			switch k {
+			case "messaging_product", "status", "message_id", "typing_indicator":
+			default:
+				return nil, "", fmt.Sprintf("unexpected field %q in a read receipt", k)
+			}
+		}
+		return req, kind, ""
+	}
+	if to, _ := req["to"].(string); to == "" {
+		return nil, "", "to is required"
+	}
+	kind, _ = req["type"].(string)
+	if kind == "" {
+		// Some of the spec's examples leave type out ("Send Text Message
+		// with Preview URL", "Send Reply to List Message"): take it from
+		// the content object.
+		for _, k := range contentKeys {
+			if _, ok := req[k]; ok {
+				kind = k
+				break
+			}
+		}
+	}
+	if _, ok := req[kind]; !ok {
+		return nil, "", fmt.Sprintf("type is %q but the request has no %q object", kind, kind)
+	}
+	sch, err := messageSchema()
+	if err != nil {
+		return nil, "", "simulator schema: " + err.Error()
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return nil, "", "request body is not JSON"
+	}
+	if err := sch.Validate(doc); err != nil {
+		return nil, "", "request does not match the Message schema: " + oneLine(err.Error())
+	}
+	return req, kind, ""
+}
+
+var contentKeys = []string{"text", "template", "image", "video", "audio", "document", "sticker", "location", "contacts", "interactive", "reaction"}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 600 {
+		s = s[:600]
+	}
+	return s
+}
+
+//go:embed spec/message.schema.json
+var messageSchemaJSON []byte
+
+var (
+	schemaOnce sync.Once
+	schemaVal  *jsonschema.Schema
+	schemaErr  error
+)
+
+// messageSchema compiles the spec's Message schema once, after the fixups
+// that make it usable as JSON Schema (see fixSchema).
+func messageSchema() (*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(messageSchemaJSON))
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		fixSchema(doc.(map[string]any)["components"].(map[string]any)["schemas"].(map[string]any))
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		if err := c.AddResource("message.schema.json", doc); err != nil {
+			schemaErr = err
+			return
+		}
+		schemaVal, schemaErr = c.Compile("message.schema.json#/components/schemas/Message")
+	})
+	return schemaVal, schemaErr
+}
+
+// fixSchema adjusts the spec's schemas where, read as JSON Schema, they
+// contradict Meta's own examples or say less than Meta enforces. Each
+// change is listed here; everything else is the spec's text.
+func fixSchema(s map[string]any) {
+	obj := func(name string) map[string]any { return s[name].(map[string]any) }
+	props := func(o map[string]any) map[string]any { return o["properties"].(map[string]any) }
+	for name, v := range s {
+		m := v.(map[string]any)
+		all, ok := m["allOf"].([]any)
+		if !ok || !strings.HasSuffix(name, "Message") {
+			continue
+		}
+		// 1. Each XMessage is allOf[BaseMessageProperties, {additionalProperties:
+		// false, ...}]: the second part alone rejects messaging_product, to
+		// and context, so every message would fail. Unknown top-level keys
+		// are refused with unevaluatedProperties instead.
+		for _, part := range all {
+			delete(part.(map[string]any), "additionalProperties")
+		}
+		m["unevaluatedProperties"] = false
+	}
+	// 2. recipient_type and type are optional in Meta's examples (defaults
+	// individual and text); checkMessage requires the content object the
+	// type names.
+	obj("BaseMessageProperties")["required"] = []any{"messaging_product", "to"}
+	// 3. Location coordinates are numbers in every example (the spec says
+	// string); latitude and longitude are required.
+	loc := props(props(obj("LocationMessage")["allOf"].([]any)[1].(map[string]any))["location"].(map[string]any))
+	loc["latitude"] = map[string]any{"type": []any{"number", "string"}}
+	loc["longitude"] = map[string]any{"type": []any{"number", "string"}}
+	props(obj("LocationMessage")["allOf"].([]any)[1].(map[string]any))["location"].(map[string]any)["required"] = []any{"latitude", "longitude"}
+	// 4. Text needs a body; a reaction its message id and emoji ("" removes).
+	props(obj("TextMessage")["allOf"].([]any)[1].(map[string]any))["text"].(map[string]any)["required"] = []any{"body"}
+	props(obj("ReactionMessage")["allOf"].([]any)[1].(map[string]any))["reaction"].(map[string]any)["required"] = []any{"message_id", "emoji"}
+	// 5. The language policy is optional in every template example.
+	obj("LanguageObject")["required"] = []any{"code"}
+	// 6. A button's index is a number or a string in the examples; the
+	// spec's pattern "^[2-6, 11-14]$" is a character class that rejects "0".
+	idx := props(obj("TemplateComponent"))["index"].(map[string]any)
+	delete(idx, "pattern")
+	idx["type"] = []any{"string", "integer"}
+	// 7. sub_type is "CATALOG" and "flow" in the examples, outside the
+	// spec's enum.
+	delete(props(obj("TemplateComponent"))["sub_type"].(map[string]any), "enum")
+	// 8. Call-to-action URL messages (Meta's docs) are missing from the spec.
+	it := props(obj("InteractiveObject"))["type"].(map[string]any)
+	it["enum"] = append(it["enum"].([]any), "cta_url")
+	act := obj("ActionObject")
+	act["oneOf"] = append(act["oneOf"].([]any), map[string]any{
+		"required": []any{"name", "parameters"},
+		"properties": map[string]any{
+			"name": map[string]any{"enum": []any{"cta_url"}},
+			"parameters": map[string]any{"type": "object", "required": []any{"display_text", "url"},
+				"properties": map[string]any{"display_text": map[string]any{"type": "string", "maxLength": 20}, "url": map[string]any{"type": "string"}}},
+		},
+	})
+	// 9. A contact card needs a formatted name.
+	obj("ContactObject")["required"] = []any{"name"}
+	obj("NameObject")["required"] = []any{"formatted_name"}
+}
