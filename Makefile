@@ -40,7 +40,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint template.yaml; else echo "cfn-lint not installed; template not linted"; fi
+	@if command -v cfn-lint >/dev/null 2>&1; then cfn-lint template.yaml && echo "cfn-lint: template.yaml ok"; else echo "cfn-lint not installed; template not linted"; fi
 
 ## load-webhook: webhook handler latency and end-to-end events/s through the local connector.
 load-webhook:

@@ -31,6 +31,7 @@ import (
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/logging"
 )
 
 // Default addresses.
@@ -95,7 +96,9 @@ type Handle struct {
 // Start brings every piece up and returns once all accept requests.
 func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 	o = o.withDefaults()
-	log := slog.New(functionHandler{inner: slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel})})
+	// The functions' own log format (Lambda key names, redaction of
+	// credentials, context attributes), to one writer for everything.
+	log := slog.New(functionHandler{inner: logging.NewHandler(o.Log, o.LogLevel)})
 	h := &Handle{Log: log, Pollers: map[string]*esm.Poller{}, Built: map[string]Built{}}
 	defer func() {
 		if err != nil {
@@ -250,7 +253,7 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 		}
 		env["S3_USE_PATH_STYLE"] = "true"
 		cfg := h.Emulator.Config()
-		flog := log.With("function", id)
+		flog := logging.NewWriter(o.Log, id, o.LogLevel)
 		built, err := setup(ctx, func(k string) string { return env[k] }, cfg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("set up %s: %w", id, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/sender"
 	"github.com/tucanlink/wacloud/shared/status"
 	"github.com/tucanlink/wacloud/shared/webhook"
 )
@@ -27,6 +28,7 @@ var Functions = map[string]Setup{
 	"InboundFunction": SQS(inbound.Setup),
 	"BridgeFunction":  SQS(bridge.Setup),
 	"MediaFunction":   SQS(media.Setup),
+	"SenderFunction":  SQS(sender.Setup),
 	"StatusFunction":  SQS(status.Setup),
 }
 

@@ -29,6 +29,7 @@ import (
 	"syscall"
 
 	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/shared/logging"
 )
 
 func main() {
@@ -80,6 +81,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer f.Close()
 		o.Log = f
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(o.Log, &slog.HandlerOptions{Level: o.LogLevel})))
+	slog.SetDefault(logging.NewWriter(o.Log, "", o.LogLevel))
 	return connector.Run(ctx, o, stdout)
 }
