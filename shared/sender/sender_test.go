@@ -1,0 +1,697 @@
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+const (
+	numberA = "100000000000001" // tenant demo
+	numberB = "100000000000002" // tenant other
+	tokenA  = "tok-demo"
+	tokenB  = "tok-other"
+)
+
+// env is the emulator, the provisioned stack and the Graph simulator,
+// shared by the package's tests (each test uses its own job ids and
+// recipients).
+type env struct {
+	cfg      aws.Config
+	stack    *stack.Stack
+	sim      *graphsim.Sim
+	graphURL string
+	sends    atomic.Int64 // POST .../messages requests the simulator received
+	sqs      *sqs.Client
+	ddb      *dynamodb.Client
+}
+
+var (
+	envOnce sync.Once
+	shared  *env
+	envErr  error
+)
+
+func testEnv(t *testing.T) *env {
+	t.Helper()
+	envOnce.Do(func() { shared, envErr = newEnv() })
+	if envErr != nil {
+		t.Fatal(envErr)
+	}
+	return shared
+}
+
+func newEnv() (*env, error) {
+	ctx := context.Background()
+	emu := awsemu.Start() // lives for the test binary
+	tmpl, err := stack.Load("../../template.yaml")
+	if err != nil {
+		return nil, err
+	}
+	st, err := stack.Provision(ctx, emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e := &env{cfg: emu.Config(), stack: st, sqs: sqs.NewFromConfig(emu.Config()), ddb: dynamodb.NewFromConfig(emu.Config())}
+	e.sim = graphsim.New(graphsim.Config{Numbers: []graphsim.Number{
+		{PhoneNumberID: numberA, AccessToken: tokenA, Throughput: 80},
+		{PhoneNumberID: numberB, AccessToken: tokenB, Throughput: 80},
+	}})
+	_ = e.sim.SetStatusConfig(graphsim.StatusConfig{Disabled: true})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/messages") {
+			e.sends.Add(1)
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
+	e.graphURL = srv.URL
+
+	reg := &tenant.Registry{API: e.ddb, Table: st.Names.Ref["TenantsTable"]}
+	sm := secretsmanager.NewFromConfig(e.cfg)
+	for _, tt := range []struct{ id, number, token string }{{"demo", numberA, tokenA}, {"other", numberB, tokenB}} {
+		secret := "wacloud/tenants/" + tt.id
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret),
+			SecretString: aws.String(`{"access_token":"` + tt.token + `","app_secret":"s","verify_token":"v"}`)}); err != nil {
+			return nil, err
+		}
+		if err := reg.Put(ctx, tenant.Tenant{ID: tt.id, Status: tenant.StatusActive, SecretID: secret, PhoneNumbers: []string{tt.number}},
+			[]tenant.Number{{PhoneNumberID: tt.number, TenantID: tt.id, WABAID: "2000" + tt.number}}); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *env) getenv(k string) string {
+	switch k {
+	case "GRAPH_API_BASE_URL":
+		return e.graphURL
+	case "S3_USE_PATH_STYLE":
+		return "true"
+	}
+	return e.stack.Functions["SenderFunction"].Env[k]
+}
+
+func (e *env) handler(t *testing.T) *Handler {
+	t.Helper()
+	h, err := Setup(context.Background(), e.getenv, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Metrics.Out = io.Discard
+	return h
+}
+
+func (e *env) openWindow(t *testing.T, to string) {
+	t.Helper()
+	w := window.Store{API: e.ddb, Table: e.stack.Names.Ref["StateTable"]}
+	if err := w.RecordInbound(context.Background(), numberA, strings.TrimPrefix(to, "+"), time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// simFor returns the messages the simulator accepted for recipient to.
+func (e *env) simFor(to string) []graphsim.Accepted {
+	var out []graphsim.Accepted
+	for _, a := range e.sim.Messages() {
+		if strings.TrimPrefix(a.To, "+") == strings.TrimPrefix(to, "+") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// coreEvents drains the core events queue and returns the events of the
+// given job ids (others are left to their tests: they are put back).
+var eventsMu sync.Mutex
+var pending []event.Event
+
+func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
+	t.Helper()
+	eventsMu.Lock()
+	defer eventsMu.Unlock()
+	ctx := context.Background()
+	url := e.stack.Names.Ref["CoreEventsQueue"]
+	for {
+		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			if err := eventtest.Check([]byte(aws.ToString(m.Body))); err != nil {
+				t.Errorf("event violates the contract: %v\n%s", err, aws.ToString(m.Body))
+			}
+			var ev event.Event
+			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+				t.Fatal(err)
+			}
+			pending = append(pending, ev)
+			_, _ = e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	want := map[string]bool{}
+	for _, id := range jobIDs {
+		want[id] = true
+	}
+	var mine, rest []event.Event
+	for _, ev := range pending {
+		if ev.Outbound != nil && want[ev.Outbound.JobID] {
+			mine = append(mine, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	pending = rest
+	return mine
+}
+
+// dlq drains the outbound dead-letter queue and returns the messages whose
+// body mentions jobID, with their reason.
+func (e *env) dlq(t *testing.T, jobID string) []string {
+	t.Helper()
+	ctx := context.Background()
+	url := e.stack.Names.Ref["OutboundDLQ"]
+	var reasons []string
+	for {
+		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return reasons
+		}
+		for _, m := range out.Messages {
+			if strings.Contains(aws.ToString(m.Body), `"`+jobID+`"`) {
+				reasons = append(reasons, aws.ToString(m.MessageAttributes[queue.ReasonAttribute].StringValue))
+				_, _ = e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
+			} else {
+				_, _ = e.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+			}
+		}
+	}
+}
+
+var recSeq atomic.Int64
+
+// record wraps a job as the event source mapping would deliver it.
+func record(t *testing.T, job any, receiveCount int) events.SQSMessage {
+	t.Helper()
+	b, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := outbound.Decode(b)
+	return events.SQSMessage{
+		MessageId: fmt.Sprintf("msg-%d", recSeq.Add(1)),
+		Body:      string(b),
+		Attributes: map[string]string{"MessageGroupId": j.GroupID(), "MessageDeduplicationId": j.JobID,
+			"ApproximateReceiveCount": fmt.Sprint(receiveCount)},
+	}
+}
+
+func textJob(id, to, body string) outbound.Job {
+	return outbound.Job{JobID: id, TenantID: "demo", PhoneNumberID: numberA, To: to, Type: outbound.TypeText,
+		ClientRef: "ref-" + id, Text: &outbound.Text{Body: body}}
+}
+
+func handle(t *testing.T, h *Handler, recs ...events.SQSMessage) []string {
+	t.Helper()
+	resp, err := h.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	return failed
+}
+
+// TestSendsEverySampleJob runs every sample event of events/sender through
+// the handler: each is accepted by the simulator (which validates it
+// against Meta's schema) and reported to the core with the simulator's
+// wamid, and its message record is written for status matching.
+func TestSendsEverySampleJob(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	ctx := context.Background()
+	bucket := e.stack.Names.Ref["DataBucket"]
+	s3c := s3.NewFromConfig(e.cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("tenants/demo/outbound/catalog.jpg"),
+		Body: strings.NewReader("\xff\xd8\xff\xe0 jpeg"), ContentType: aws.String("image/jpeg")}); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../events/sender/*.json")
+	for i, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			var job map[string]any
+			body := strings.ReplaceAll(ev.Records[0].Body, "wacloud-local-databucket", bucket)
+			_ = json.Unmarshal([]byte(body), &job)
+			// A recipient and job id per sample keep the tests apart.
+			to := fmt.Sprintf("+55119888%05d", i)
+			job["to"], job["job_id"] = to, "sample-"+name
+			e.openWindow(t, to)
+			if failed := handle(t, h, record(t, job, 1)); len(failed) != 0 {
+				t.Fatalf("batch item failures %v", failed)
+			}
+			got := e.simFor(to)
+			if job["type"] == "read" || job["type"] == "typing" {
+				// Receipts name the message, not the recipient.
+				got = nil
+				for _, a := range e.sim.Messages() {
+					if a.Type == job["type"] && strings.Contains(string(a.Body), job[job["type"].(string)].(map[string]any)["message_id"].(string)) {
+						got = append(got, a)
+					}
+				}
+			}
+			if len(got) != 1 || got[0].Type != job["type"] {
+				t.Fatalf("simulator accepted %+v, want one %s", got, job["type"])
+			}
+			evs := e.coreEvents(t, "sample-"+name)
+			if len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+				t.Fatalf("core events %+v, want one outbound.accepted", evs)
+			}
+			res := evs[0].Outbound
+			if res.MessageID != got[0].WAMID || res.ClientRef != job["client_ref"] || res.MessageType != job["type"] {
+				t.Errorf("result %+v, want wamid %q", res, got[0].WAMID)
+			}
+			if evs[0].Contact == nil || evs[0].Contact.WaID != strings.TrimPrefix(to, "+") || evs[0].PhoneNumberID != numberA {
+				t.Errorf("event routing %+v", evs[0])
+			}
+			if got[0].WAMID != "" {
+				m, err := (&delivery.Store{API: e.ddb, Table: e.stack.Names.Ref["MessagesTable"]}).ByJob(ctx, "sample-"+name)
+				if err != nil || m.WAMID != got[0].WAMID || m.TenantID != "demo" {
+					t.Errorf("message record %+v, %v", m, err)
+				}
+			}
+			if name == "image_s3" && strings.Contains(string(got[0].Body), "s3://") {
+				t.Errorf("an s3:// reference reached Meta: %s", got[0].Body)
+			}
+		})
+	}
+}
+
+func TestInvalidJobIsReportedAndDeadLettered(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	before := e.sends.Load()
+	job := textJob("invalid-1", "+5511977770001", strings.Repeat("x", 4097))
+	if failed := handle(t, h, record(t, job, 1)); len(failed) != 0 {
+		t.Fatalf("an invalid job is retried: %v", failed)
+	}
+	evs := e.coreEvents(t, "invalid-1")
+	if len(evs) != 1 || evs[0].Type != event.TypeOutboundFailed || evs[0].Outbound.Reason != event.ReasonInvalidJob ||
+		*evs[0].Outbound.Retryable || !strings.Contains(evs[0].Outbound.Details, "4097 characters") {
+		t.Fatalf("events %+v", evs)
+	}
+	if reasons := e.dlq(t, "invalid-1"); len(reasons) != 1 || !strings.Contains(reasons[0], "limit 4096") {
+		t.Errorf("dead-letter reasons %q", reasons)
+	}
+	if e.sends.Load() != before {
+		t.Error("an invalid job reached the Graph API")
+	}
+	// A field the contract does not know: reported with the job's ids.
+	rec := record(t, job, 1)
+	rec.Body = `{"job_id":"invalid-2","tenant_id":"demo","to":"+5511977770001","type":"text","txt":{"body":"x"}}`
+	if failed := handle(t, h, rec); len(failed) != 0 {
+		t.Fatalf("invalid job retried: %v", failed)
+	}
+	if evs := e.coreEvents(t, "invalid-2"); len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonInvalidJob || !strings.Contains(evs[0].Outbound.Details, "txt") {
+		t.Errorf("events %+v", evs)
+	}
+	if reasons := e.dlq(t, "invalid-2"); len(reasons) != 1 {
+		t.Errorf("dead-letter reasons %q", reasons)
+	}
+	// Not even JSON: dead-lettered with the reason; there is no tenant to
+	// tell.
+	rec.Body = `{"job_id":"invalid-3","tenant_id":"demo",`
+	if failed := handle(t, h, rec); len(failed) != 0 {
+		t.Fatalf("garbage retried: %v", failed)
+	}
+	if reasons := e.dlq(t, "invalid-3"); len(reasons) != 1 || !strings.Contains(reasons[0], "decode outbound job") {
+		t.Errorf("dead-letter reasons %q", reasons)
+	}
+}
+
+func TestWindowRule(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	before := e.sends.Load()
+	to := "+5511977770002" // never wrote in
+	if failed := handle(t, h, record(t, textJob("window-1", to, "hi"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	evs := e.coreEvents(t, "window-1")
+	if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonWindowClosed || *evs[0].Outbound.Retryable {
+		t.Fatalf("events %+v", evs)
+	}
+	if e.sends.Load() != before {
+		t.Error("a free-form message outside the window reached the Graph API")
+	}
+	if reasons := e.dlq(t, "window-1"); len(reasons) != 0 {
+		t.Errorf("a window failure was dead-lettered: %q", reasons)
+	}
+	// Templates are always allowed; so are read receipts.
+	tmpl := outbound.Job{JobID: "window-2", TenantID: "demo", PhoneNumberID: numberA, To: to, Type: outbound.TypeTemplate,
+		Template: &outbound.Template{Name: "hello_world", Language: outbound.TemplateLanguage{Code: "en_US"}}}
+	read := outbound.Job{JobID: "window-3", TenantID: "demo", PhoneNumberID: numberA, To: to, Type: outbound.TypeRead,
+		Read: &outbound.Receipt{MessageID: "wamid.X"}}
+	if failed := handle(t, h, record(t, tmpl, 1), record(t, read, 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	for _, id := range []string{"window-2", "window-3"} {
+		if evs := e.coreEvents(t, id); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+			t.Errorf("%s: events %+v", id, evs)
+		}
+	}
+	// Once the contact writes, free-form messages go out.
+	e.openWindow(t, to)
+	if failed := handle(t, h, record(t, textJob("window-4", to, "hi"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if evs := e.coreEvents(t, "window-4"); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	before := e.sends.Load()
+	to := "+5511977770003"
+	e.openWindow(t, to)
+	job := textJob("isolation-1", to, "hi")
+	job.PhoneNumberID = numberB // tenant other's number
+	if failed := handle(t, h, record(t, job, 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	evs := e.coreEvents(t, "isolation-1")
+	if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonTenantMismatch || evs[0].TenantID != "demo" {
+		t.Fatalf("events %+v", evs)
+	}
+	if e.sends.Load() != before {
+		t.Error("a Graph call was made with one of the tenants' tokens")
+	}
+	if reasons := e.dlq(t, "isolation-1"); len(reasons) != 1 || !strings.Contains(reasons[0], "does not belong to tenant demo") {
+		t.Errorf("dead-letter reasons %q", reasons)
+	}
+	// Tenant other's own job id cannot be replayed by tenant demo.
+	own := textJob("isolation-2", to, "hi")
+	own.TenantID, own.PhoneNumberID = "other", numberB
+	if failed := handle(t, h, record(t, own, 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	e.coreEvents(t, "isolation-2")
+	steal := textJob("isolation-2", to, "hi")
+	if failed := handle(t, h, record(t, steal, 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	evs = e.coreEvents(t, "isolation-2")
+	if len(evs) != 1 || evs[0].TenantID != "demo" || evs[0].Outbound.Reason != event.ReasonTenantMismatch || evs[0].Outbound.MessageID != "" {
+		t.Errorf("reused job id: events %+v", evs)
+	}
+	e.dlq(t, "isolation-2")
+}
+
+// TestRedeliveryNeverSendsTwice delivers the same job again, as SQS may.
+func TestRedeliveryNeverSendsTwice(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	to := "+5511977770004"
+	e.openWindow(t, to)
+	rec := record(t, textJob("redeliver-1", to, "once"), 1)
+	for i := 0; i < 3; i++ {
+		other := e.handler(t) // another instance may get it
+		for _, hh := range []*Handler{h, other} {
+			if failed := handle(t, hh, rec); len(failed) != 0 {
+				t.Fatal(failed)
+			}
+		}
+	}
+	if got := len(e.simFor(to)); got != 1 {
+		t.Fatalf("sent %d times", got)
+	}
+	// The result is published again each time with the same event id;
+	// the FIFO queue's deduplication keeps one.
+	evs := e.coreEvents(t, "redeliver-1")
+	if len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+// failingSent fails the write that records a send as sent, as a crash
+// between Meta's answer and the record would leave it.
+type failingSent struct {
+	JobsAPI
+	failed atomic.Int64
+}
+
+func (f *failingSent) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opt ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if strings.Contains(aws.ToString(in.UpdateExpression), ":sent") {
+		f.failed.Add(1)
+		return nil, errors.New("simulated crash before the record")
+	}
+	return f.JobsAPI.UpdateItem(ctx, in, opt...)
+}
+
+func TestCrashBetweenSendAndRecord(t *testing.T) {
+	e := testEnv(t)
+	to := "+5511977770005"
+	e.openWindow(t, to)
+	h := e.handler(t)
+	fs := &failingSent{JobsAPI: h.Jobs.API}
+	h.Jobs.API = fs
+	rec := record(t, textJob("crash-1", to, "once"), 1)
+	if failed := handle(t, h, rec); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if fs.failed.Load() != 1 || len(e.simFor(to)) != 1 {
+		t.Fatalf("record failures %d, sends %d", fs.failed.Load(), len(e.simFor(to)))
+	}
+	// Meta's wamid was known, so the result still went out.
+	evs := e.coreEvents(t, "crash-1")
+	if len(evs) != 1 || evs[0].Outbound.MessageID != e.simFor(to)[0].WAMID {
+		t.Fatalf("events %+v", evs)
+	}
+	// Redelivered while the claim's lease runs: retried later, not sent.
+	h2 := e.handler(t)
+	if failed := handle(t, h2, rec); len(failed) != 1 {
+		t.Errorf("redelivery during the lease: failures %v, want a retry", failed)
+	}
+	// After the lease: the message record shows Meta accepted it.
+	later := func() time.Time { return time.Now().Add(DefaultLease + time.Minute) }
+	h3 := e.handler(t)
+	h3.Jobs.Now, h3.Now = later, later
+	if failed := handle(t, h3, rec); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if got := len(e.simFor(to)); got != 1 {
+		t.Fatalf("sent %d times", got)
+	}
+	r, err := h3.Jobs.Get(context.Background(), "crash-1")
+	if err != nil || r.State != StateSent || r.WAMID != e.simFor(to)[0].WAMID {
+		t.Errorf("record %+v, %v", r, err)
+	}
+	e.coreEvents(t, "crash-1")
+}
+
+// TestCrashAfterClaim: an attempt claimed the job and vanished, leaving no
+// trace of Meta's answer. The job is reported outcome_unknown, not resent.
+func TestCrashAfterClaim(t *testing.T) {
+	e := testEnv(t)
+	to := "+5511977770006"
+	e.openWindow(t, to)
+	before := e.sends.Load()
+	h := e.handler(t)
+	crashed := &JobStore{API: h.Jobs.API, Table: h.Jobs.Table, Now: func() time.Time { return time.Now().Add(-10 * time.Minute) }}
+	if _, _, err := crashed.Claim(context.Background(), JobRecord{JobID: "crash-2", TenantID: "demo", PhoneNumberID: numberA, To: "5511977770006", Type: "text"}); err != nil {
+		t.Fatal(err)
+	}
+	if failed := handle(t, h, record(t, textJob("crash-2", to, "once"), 2)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if e.sends.Load() != before {
+		t.Error("a job of unknown outcome was sent again")
+	}
+	evs := e.coreEvents(t, "crash-2")
+	if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonOutcomeUnknown || *evs[0].Outbound.Retryable {
+		t.Errorf("events %+v", evs)
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	t.Run("permanent", func(t *testing.T) {
+		to := "+5511977770010"
+		e.openWindow(t, to)
+		e.sim.AddFault(graphsim.Fault{Code: 131026, To: to})
+		rec := record(t, textJob("graph-1", to, "x"), 1)
+		if failed := handle(t, h, rec); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		evs := e.coreEvents(t, "graph-1")
+		if len(evs) != 1 || evs[0].Outbound.Code != 131026 || evs[0].Outbound.Reason != event.ReasonGraphError || *evs[0].Outbound.Retryable {
+			t.Fatalf("events %+v", evs)
+		}
+		if reasons := e.dlq(t, "graph-1"); len(reasons) != 0 {
+			t.Errorf("Meta's refusal was dead-lettered: %q", reasons)
+		}
+		before := e.sends.Load()
+		if failed := handle(t, h, rec); len(failed) != 0 || e.sends.Load() != before {
+			t.Errorf("redelivered failed job: failures %v, new sends %d", failed, e.sends.Load()-before)
+		}
+	})
+	t.Run("transient then accepted", func(t *testing.T) {
+		to := "+5511977770011"
+		e.openWindow(t, to)
+		e.sim.AddFault(graphsim.Fault{Code: 131000, To: to})
+		if failed := handle(t, h, record(t, textJob("graph-2", to, "x"), 1)); len(failed) != 1 {
+			t.Fatalf("failures %v, want a retry", failed)
+		}
+		if evs := e.coreEvents(t, "graph-2"); len(evs) != 0 {
+			t.Fatalf("a retried job reported %+v", evs)
+		}
+		if failed := handle(t, h, record(t, textJob("graph-2", to, "x"), 2)); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		if evs := e.coreEvents(t, "graph-2"); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted || evs[0].Outbound.Attempts != 2 {
+			t.Errorf("events %+v", evs)
+		}
+	})
+	t.Run("transient past the receive budget", func(t *testing.T) {
+		to := "+5511977770012"
+		e.openWindow(t, to)
+		e.sim.AddFault(graphsim.Fault{Code: 130429, To: to})
+		if failed := handle(t, h, record(t, textJob("graph-3", to, "x"), DefaultGiveUpAfter)); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		evs := e.coreEvents(t, "graph-3")
+		if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonRetriesExhausted || !*evs[0].Outbound.Retryable || evs[0].Outbound.Code != 130429 {
+			t.Errorf("events %+v", evs)
+		}
+	})
+	t.Run("no answer after the request went out", func(t *testing.T) {
+		to := "+5511977770013"
+		e.openWindow(t, to)
+		e.sim.AddFault(graphsim.Fault{Code: 1, To: to, Transport: true})
+		rec := record(t, textJob("graph-4", to, "x"), 1)
+		if failed := handle(t, h, rec); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		evs := e.coreEvents(t, "graph-4")
+		if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonOutcomeUnknown {
+			t.Fatalf("events %+v", evs)
+		}
+		handle(t, h, rec)
+		if got := len(e.simFor(to)); got != 1 {
+			t.Errorf("Meta got it %d times", got)
+		}
+	})
+	t.Run("token rejected", func(t *testing.T) {
+		to := "+5511977770014"
+		e.openWindow(t, to)
+		e.sim.AddFault(graphsim.Fault{Code: 190, To: to})
+		if failed := handle(t, h, record(t, textJob("graph-5", to, "x"), 1)); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		evs := e.coreEvents(t, "graph-5")
+		if len(evs) != 1 || evs[0].Outbound.Code != 190 || !*evs[0].Outbound.Retryable {
+			t.Fatalf("events %+v", evs)
+		}
+		// The tenant's next job within the cooldown does not call Meta.
+		before := e.sends.Load()
+		if failed := handle(t, h, record(t, textJob("graph-6", to, "x"), 1)); len(failed) != 0 {
+			t.Fatal(failed)
+		}
+		if e.sends.Load() != before {
+			t.Error("Meta called again right after rejecting the token")
+		}
+		if evs := e.coreEvents(t, "graph-6"); len(evs) != 1 || evs[0].Outbound.Code != 190 {
+			t.Errorf("events %+v", evs)
+		}
+	})
+}
+
+// TestThroughQueues is the end-to-end path: a job enqueued on the outbound
+// FIFO queue as the core does it is received like the event source mapping
+// receives it, sent through the simulator, and its result lands on the
+// core events queue.
+func TestThroughQueues(t *testing.T) {
+	e := testEnv(t)
+	ctx := context.Background()
+	h := e.handler(t)
+	to := "+5511977770020"
+	e.openWindow(t, to)
+	job := textJob("queue-1", to, "through the queues")
+	b, _ := json.Marshal(job)
+	q := e.stack.Names.Ref["OutboundQueue"]
+	if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String(string(b)),
+		MessageGroupId: aws.String(job.GroupID()), MessageDeduplicationId: aws.String(job.JobID)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q), MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive: %v, %d messages", err, len(out.Messages))
+	}
+	m := out.Messages[0]
+	rec := events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body), Attributes: m.Attributes}
+	if failed := handle(t, h, rec); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if _, err := e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q), ReceiptHandle: m.ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.simFor(to)
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), "through the queues") {
+		t.Fatalf("simulator %+v", got)
+	}
+	evs := e.coreEvents(t, "queue-1")
+	if len(evs) != 1 || evs[0].Outbound.MessageID != got[0].WAMID {
+		t.Errorf("events %+v", evs)
+	}
+}
