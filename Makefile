@@ -54,3 +54,10 @@ load-webhook:
 ## bench-media: stream 1, 16 and 100 MB media through the media function into the embedded S3 (peak RSS, MB/s, sha256).
 bench-media:
 	$(GO) run ./local/bench/media
+
+.PHONY: invoke
+## invoke: run a function's real bootstrap under the Lambda Runtime Interface Emulator against local AWS, print its response:
+##   make invoke FN=webhook EVENT=events/webhook/post_text.json [AWS=auto|embedded|local]
+invoke:
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<webhook|inbound|bridge|sender|media|status> EVENT=events/<dir>/<file>.json"; exit 2; fi
+	$(GO) run ./local/invoke -fn "$(FN)" -event "$(EVENT)" -aws "$(or $(AWS),auto)"
