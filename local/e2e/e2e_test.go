@@ -22,6 +22,7 @@ import (
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
 
@@ -200,10 +201,16 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 	}
 }
 
-// simInbound makes a simulated user send text; it returns the wamid.
+// simInbound makes a simulated user send text to the demo number; it
+// returns the wamid.
 func simInbound(t *testing.T, h *connector.Handle, from, text string) string {
 	t.Helper()
-	body := fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"name":"Ana","type":"text","text":%q}`, connector.DemoPhoneNumberID, from, text)
+	return simInboundTo(t, h, connector.DemoPhoneNumberID, from, text)
+}
+
+func simInboundTo(t *testing.T, h *connector.Handle, phoneNumberID, from, text string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"name":"Ana","type":"text","text":%q}`, phoneNumberID, from, text)
 	resp, err := http.Post(h.GraphURL+"/_sim/inbound", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +234,26 @@ func awaitMarker(t *testing.T, h *connector.Handle, from string) {
 	t.Helper()
 	marker := simInbound(t, h, from, "marker")
 	eventually(t, "the marker event", time.Minute, func() bool { return len(withMessage(sinkEvents(t, h, ""), marker)) == 1 })
+}
+
+// checkContract validates every event the sink has received against the
+// published event schema.
+func checkContract(t *testing.T, h *connector.Handle) {
+	t.Helper()
+	resp, err := http.Get(h.SinkURL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raws []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raws); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range raws {
+		if err := eventtest.Check(raw); err != nil {
+			t.Errorf("event does not match the contract: %v\n%s", err, raw)
+		}
+	}
 }
 
 func TestVerification(t *testing.T) {
@@ -280,6 +307,31 @@ func TestSignedReferencePayloadReachesCore(t *testing.T) {
 	if got, want := e.Message.Text.Body, "Does it come in another color?"; got != want {
 		t.Errorf("message.text.body = %q, want %q", got, want)
 	}
+	checkContract(t, h)
+}
+
+// A tenant with its own Meta app gets its webhooks on /webhook/{tenant_id},
+// signed with its own secret, and its events carry its tenant id.
+func TestOwnAppTenantReachesCore(t *testing.T) {
+	h := start(t)
+	wamid := simInboundTo(t, h, acme.PhoneNumberID, newContact(), "hello acme")
+	var evs []sinkEvent
+	eventually(t, "the acme event at the core sink", time.Minute, func() bool {
+		evs = withMessage(sinkEvents(t, h, "?tenant_id=acme"), wamid)
+		return len(evs) > 0
+	})
+	if got := evs[0]; got.PhoneNumberID != acme.PhoneNumberID || got.Message.Text.Body != "hello acme" {
+		t.Errorf("event = %+v", got)
+	}
+	if got := withMessage(sinkEvents(t, h, "?tenant_id=demo"), wamid); len(got) != 0 {
+		t.Errorf("acme's message also reached the core as tenant demo: %+v", got)
+	}
+	// The platform app's secret does not open the tenant's route.
+	body := referencePayload(t, newContact(), newWAMID())
+	if got := postWebhook(t, h.APIURL+"/webhook/acme", body, whatsapp.Sign(connector.PlatformAppSecret, body)); got != 401 {
+		t.Errorf("POST /webhook/acme signed with the platform secret = %d, want 401", got)
+	}
+	checkContract(t, h)
 }
 
 func TestBadSignatureIsRejectedAndNothingArrives(t *testing.T) {
@@ -342,6 +394,7 @@ func TestSimulatedUserMessageReachesCore(t *testing.T) {
 	if got := evs[0]; got.TenantID != "demo" || got.Message.Text.Body != "olá from the simulator" {
 		t.Errorf("event = %+v", got)
 	}
+	checkContract(t, h)
 }
 
 func TestCoreOutageLosesNothing(t *testing.T) {
