@@ -1,0 +1,413 @@
+// Command sender benchmarks the sender function's pacing: N workers, each
+// a separate sender.Setup handler (own caches, own limiter state, as
+// separate Lambda instances), send M jobs from one business number with
+// limit L through the Graph simulator, against the embedded AWS emulator.
+// It prints the achieved rate against L and the simulator's refusals, and
+// checks that nothing was sent twice or out of order per recipient.
+//
+// Batches come from a FIFO dispatcher in this program rather than from
+// the emulator's queue: the emulator puts a group's expired in-flight
+// messages back in map order, so a group with several retried messages can
+// be redelivered out of order, which would measure the emulator instead of
+// the sender. The dispatcher keeps SQS FIFO semantics (a group waits while
+// any of its messages is in flight; failed records come back after the
+// visibility delay the handler sets; receive counts grow), and the
+// handlers' other AWS calls (state table, message records, events, dead
+// letters) go to the emulator.
+//
+// Usage: go run ./local/bench/sender [-limit 80] [-workers 8] [-jobs N]
+// (LIMIT, WORKERS and JOBS in the environment work too).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/sender"
+	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+const (
+	number = "100000000000001"
+	token  = "bench-token"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func main() {
+	limit := flag.Int("limit", envInt("LIMIT", 80), "messages per second of the business number")
+	workers := flag.Int("workers", envInt("WORKERS", 8), "concurrent sender instances")
+	jobs := flag.Int("jobs", envInt("JOBS", 0), "jobs to send (default: about 45 s of the limit, at most 15000)")
+	hot := flag.Int("hot", envInt("HOT", 4), "hot recipients")
+	hotJobs := flag.Int("hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
+	flag.Parse()
+	if *jobs == 0 {
+		*jobs = min(*limit*45, 15000)
+	}
+	if err := run(*limit, *workers, *jobs, *hot, *hotJobs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-sender:", err)
+		os.Exit(1)
+	}
+}
+
+type job struct {
+	id, to string
+	seq    int // position among the recipient's jobs
+}
+
+func run(limit, workers, total, hot, hotJobs int) error {
+	ctx := context.Background()
+	emu := awsemu.Start()
+	defer emu.Close()
+	tmpl, err := stack.Load("template.yaml")
+	if err != nil {
+		return err
+	}
+	st, err := stack.Provision(ctx, emu.Config(), tmpl, stack.Options{})
+	if err != nil {
+		return err
+	}
+	cfg := emu.Config()
+	ddb := dynamodb.NewFromConfig(cfg)
+	sim := graphsim.New(graphsim.Config{Numbers: []graphsim.Number{{PhoneNumberID: number, AccessToken: token, Throughput: limit}}})
+	_ = sim.SetStatusConfig(graphsim.StatusConfig{Disabled: true})
+	defer sim.Close()
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+
+	secret := "wacloud/tenants/bench"
+	if _, err := secretsmanager.NewFromConfig(cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(secret), SecretString: aws.String(`{"access_token":"` + token + `"}`)}); err != nil {
+		return err
+	}
+	reg := &tenant.Registry{API: ddb, Table: st.Names.Ref["TenantsTable"]}
+	if err := reg.Put(ctx, tenant.Tenant{ID: "bench", Status: tenant.StatusActive, SecretID: secret, PhoneNumbers: []string{number}},
+		[]tenant.Number{{PhoneNumberID: number, TenantID: "bench", WABAID: "200000000000001", Throughput: limit}}); err != nil {
+		return err
+	}
+
+	// Jobs: a few hot recipients with many jobs each (they meet the pair
+	// limit), the rest spread over many recipients, interleaved.
+	var list []job
+	perTo := map[string]int{}
+	add := func(to string) {
+		list = append(list, job{id: fmt.Sprintf("bench-%d", len(list)), to: to, seq: perTo[to]})
+		perTo[to]++
+	}
+	for i := 0; len(list) < total; i++ {
+		if i%20 == 0 && i/20 < hot*hotJobs {
+			add(fmt.Sprintf("+55119700%05d", (i/20)%hot))
+			continue
+		}
+		add(fmt.Sprintf("+55119800%05d", i%max(total/3, 1)))
+	}
+	if err := openWindows(ctx, ddb, st.Names.Ref["StateTable"], perTo); err != nil {
+		return err
+	}
+
+	q := newFIFO()
+	for _, j := range list {
+		b, _ := json.Marshal(outbound.Job{JobID: j.id, TenantID: "bench", PhoneNumberID: number, To: j.to, Type: outbound.TypeText,
+			Text: &outbound.Text{Body: fmt.Sprintf("bench %s seq %d", j.id, j.seq)}})
+		oj := outbound.Job{TenantID: "bench", PhoneNumberID: number, To: j.to}
+		q.push(&message{id: j.id, body: string(b), group: oj.GroupID()})
+	}
+
+	getenv := func(k string) string {
+		switch k {
+		case "GRAPH_API_BASE_URL":
+			return srv.URL
+		case "S3_USE_PATH_STYLE":
+			return "true"
+		}
+		return st.Functions["SenderFunction"].Env[k]
+	}
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	sq := sqs.NewFromConfig(cfg)
+	fmt.Fprintf(os.Stderr, "bench-sender: limit=%d workers=%d jobs=%d recipients=%d hot=%dx%d\n", limit, workers, len(list), len(perTo), hot, hotJobs)
+
+	start := time.Now()
+	deadline := start.Add(time.Duration(total/limit)*time.Second*2 + 60*time.Second)
+	var wg sync.WaitGroup
+	var invocations atomic.Int64
+	for w := 0; w < workers; w++ {
+		h, err := sender.Setup(ctx, getenv, cfg)
+		if err != nil {
+			return err
+		}
+		h.Log, h.Consumer.Log = quiet, quiet
+		h.Metrics.Out = io.Discard
+		h.Consumer.API = &visibility{SendAPI: sq, q: q}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !q.finished() && time.Now().Before(deadline) {
+				batch := q.receive(10)
+				if len(batch) == 0 {
+					time.Sleep(2 * time.Millisecond)
+					continue
+				}
+				invocations.Add(1)
+				ev := events.SQSEvent{}
+				for _, m := range batch {
+					ev.Records = append(ev.Records, events.SQSMessage{MessageId: m.id, ReceiptHandle: m.receipt, Body: m.body,
+						Attributes: map[string]string{"MessageGroupId": m.group, "MessageDeduplicationId": m.id,
+							"ApproximateReceiveCount": strconv.Itoa(m.receives)}})
+				}
+				resp, _ := h.Handle(ctx, ev)
+				q.complete(batch, resp.BatchItemFailures)
+			}
+		}()
+	}
+	progress := time.NewTicker(5 * time.Second)
+	go func() {
+		for range progress.C {
+			st := sim.MessageStats()
+			fmt.Fprintf(os.Stderr, "bench-sender: %4.0fs accepted=%d e130429=%d e131056=%d left=%d\n",
+				time.Since(start).Seconds(), st.Accepted, st.Throughput, st.Pair, q.left())
+		}
+	}()
+	wg.Wait()
+	progress.Stop()
+	if !q.finished() {
+		fmt.Fprintf(os.Stderr, "bench-sender: stopped at the deadline with %d jobs left\n", q.left())
+	}
+
+	// Judge from what the simulator accepted, in acceptance order.
+	seen := map[string]int{}
+	last := map[string]int{}
+	duplicates, violations := 0, 0
+	accepted := sim.Messages()
+	for _, a := range accepted {
+		var body struct {
+			To   string `json:"to"`
+			Text struct {
+				Body string `json:"body"`
+			} `json:"text"`
+		}
+		_ = json.Unmarshal(a.Body, &body)
+		var id string
+		var seq int
+		if _, err := fmt.Sscanf(body.Text.Body, "bench %s seq %d", &id, &seq); err != nil {
+			continue
+		}
+		seen[id]++
+		if seen[id] > 1 {
+			duplicates++
+			continue
+		}
+		if prev, ok := last[body.To]; ok && seq < prev {
+			violations++
+		}
+		last[body.To] = seq
+	}
+	ratio := 0.0
+	if n := len(accepted); n > 1 {
+		span := accepted[n-1].At.Sub(accepted[0].At).Seconds()
+		ratio = float64(n-1) / span / float64(limit)
+	}
+	stats := sim.MessageStats()
+	fmt.Fprintf(os.Stderr, "bench-sender: %d invocations, %d receives beyond the first, wall %.1fs, busiest second %d\n",
+		invocations.Load(), q.redeliveries(), time.Since(start).Seconds(), busiest(accepted))
+	fmt.Printf("limit=%d sent=%d ratio=%.2f e130429=%d e131056=%d duplicates=%d order_violations=%d\n",
+		limit, len(seen), ratio, stats.Throughput, stats.Pair, duplicates, violations)
+	return nil
+}
+
+// busiest is the most acceptances in any one-second window.
+func busiest(acc []graphsim.Accepted) int {
+	ts := make([]time.Time, len(acc))
+	for i, a := range acc {
+		ts[i] = a.At
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	best := 0
+	for i := range ts {
+		j := sort.Search(len(ts), func(k int) bool { return !ts[k].Before(ts[i].Add(time.Second)) })
+		best = max(best, j-i)
+	}
+	return best
+}
+
+func openWindows(ctx context.Context, ddb *dynamodb.Client, table string, recipients map[string]int) error {
+	w := window.Store{API: ddb, Table: table}
+	tos := make(chan string)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for to := range tos {
+				if err := w.RecordInbound(ctx, number, strings.TrimPrefix(to, "+"), time.Now().Add(-time.Minute)); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for to := range recipients {
+		tos <- to
+	}
+	close(tos)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// visibility is the handlers' SQS client: sends (events, dead letters) go
+// to the emulator; visibility changes of outbound records go to the
+// dispatcher.
+type visibility struct {
+	queue.SendAPI
+	q *fifo
+}
+
+func (v *visibility) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	v.q.setVisibility(aws.ToString(in.ReceiptHandle), time.Duration(in.VisibilityTimeout)*time.Second)
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+type message struct {
+	id, body, group string
+	receives        int
+	receipt         string
+	visibleAt       time.Time
+}
+
+// fifo is an in-memory SQS FIFO queue: groups in order, a group blocked
+// while any of its messages is in flight.
+type fifo struct {
+	mu        sync.Mutex
+	groups    map[string][]*message
+	order     []string
+	next      int
+	inflight  map[string]bool
+	byReceipt map[string]*message
+	pending   int
+	redeliver int
+	seq       int
+}
+
+func newFIFO() *fifo {
+	return &fifo{groups: map[string][]*message{}, inflight: map[string]bool{}, byReceipt: map[string]*message{}}
+}
+
+func (f *fifo) push(m *message) {
+	if _, ok := f.groups[m.group]; !ok {
+		f.order = append(f.order, m.group)
+	}
+	f.groups[m.group] = append(f.groups[m.group], m)
+	f.pending++
+}
+
+// receive hands out up to n messages: from each available group, its
+// visible head messages in order, groups taken round-robin.
+func (f *fifo) receive(n int) []*message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	var out []*message
+	for scanned := 0; scanned < len(f.order) && len(out) < n; scanned++ {
+		g := f.order[f.next%len(f.order)]
+		f.next++
+		msgs := f.groups[g]
+		if f.inflight[g] || len(msgs) == 0 || msgs[0].visibleAt.After(now) {
+			continue
+		}
+		for _, m := range msgs {
+			if len(out) >= n || m.visibleAt.After(now) {
+				break
+			}
+			f.seq++
+			m.receives++
+			if m.receives > 1 {
+				f.redeliver++
+			}
+			m.receipt = fmt.Sprintf("r%d", f.seq)
+			f.byReceipt[m.receipt] = m
+			out = append(out, m)
+		}
+		f.inflight[g] = true
+	}
+	return out
+}
+
+func (f *fifo) setVisibility(receipt string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.byReceipt[receipt]; ok {
+		m.visibleAt = time.Now().Add(d)
+	}
+}
+
+// complete deletes the batch's successes (the heads of their groups) and
+// releases the groups.
+func (f *fifo) complete(batch []*message, failures []events.SQSBatchItemFailure) {
+	failed := map[string]bool{}
+	for _, fl := range failures {
+		failed[fl.ItemIdentifier] = true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range batch {
+		delete(f.byReceipt, m.receipt)
+		if !failed[m.id] {
+			g := f.groups[m.group]
+			if len(g) > 0 && g[0] == m {
+				f.groups[m.group] = g[1:]
+				f.pending--
+			}
+		}
+		f.inflight[m.group] = false
+	}
+}
+
+func (f *fifo) finished() bool { return f.left() == 0 }
+
+func (f *fifo) left() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending
+}
+
+func (f *fifo) redeliveries() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.redeliver
+}
