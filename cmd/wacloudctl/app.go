@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/tenant"
+)
+
+// app is one command's run: flags, AWS configuration and resolved names.
+type app struct {
+	Main
+	cmd, summary string
+
+	endpoint, region, stack string
+	names                   Names
+
+	cfg      aws.Config
+	loaded   bool
+	resolved bool
+	stdin    *bufio.Reader
+}
+
+// Names are the deployment's resources a command may use.
+type Names struct {
+	TenantsTable     string
+	MessagesTable    string
+	SecretPrefix     string // tenant secrets are SecretPrefix + tenant id
+	OutboundQueueURL string
+	// Queues pairs every source queue with its dead-letter queue.
+	Queues []QueuePair
+}
+
+// QueuePair is a queue and its dead-letter queue.
+type QueuePair struct {
+	Name      string // logical name: Inbound, CoreEvents, Outbound, Media, Status
+	SourceURL string
+	DLQURL    string
+}
+
+// queueNames are the template's queues, in flow order.
+var queueNames = []string{"Inbound", "CoreEvents", "Outbound", "Media", "Status"}
+
+// fifo tells which of them are FIFO queues (their local names end in .fifo).
+var fifo = map[string]bool{"Inbound": true, "CoreEvents": true, "Outbound": true}
+
+// flags returns the command's flag set with the common flags registered.
+func (a *app) flags(usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("wacloudctl "+a.cmd, flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	env := func(k, def string) string {
+		if v := a.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&a.stack, "stack", env("WACLOUD_STACK", ""), "CloudFormation stack whose outputs name the resources (env WACLOUD_STACK)")
+	fs.StringVar(&a.endpoint, "endpoint-url", env("WACLOUD_ENDPOINT_URL", a.Getenv("AWS_ENDPOINT_URL")), "AWS endpoint; http://127.0.0.1:4566 for make local (env WACLOUD_ENDPOINT_URL)")
+	fs.StringVar(&a.region, "region", env("AWS_REGION", a.Getenv("AWS_DEFAULT_REGION")), "AWS region (env AWS_REGION)")
+	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
+	fs.StringVar(&a.names.MessagesTable, "messages-table", a.Getenv("WACLOUD_MESSAGES_TABLE"), "message records table (env WACLOUD_MESSAGES_TABLE)")
+	fs.StringVar(&a.names.SecretPrefix, "secret-prefix", a.Getenv("WACLOUD_TENANT_SECRET_PREFIX"), "prefix of tenant secret names (env WACLOUD_TENANT_SECRET_PREFIX)")
+	fs.StringVar(&a.names.OutboundQueueURL, "outbound-queue-url", a.Getenv("WACLOUD_OUTBOUND_QUEUE_URL"), "outbound queue URL (env WACLOUD_OUTBOUND_QUEUE_URL)")
+	fs.Usage = func() {
+		fmt.Fprintf(a.Stderr, "usage: wacloudctl %s %s\n\n", a.cmd, usage)
+		fmt.Fprintf(a.Stderr, "%s.\n\nFlags:\n", upperFirst(a.summary))
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// local reports whether the endpoint is this machine (make local).
+func (a *app) local() bool {
+	u, err := url.Parse(a.endpoint)
+	if err != nil || a.endpoint == "" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "127.0.0.1" || h == "localhost" || h == "::1"
+}
+
+// config loads the AWS configuration once.
+func (a *app) config(ctx context.Context) (aws.Config, error) {
+	if a.loaded {
+		return a.cfg, nil
+	}
+	var opts []func(*config.LoadOptions) error
+	region := a.region
+	if region == "" && a.local() {
+		region = "us-east-1"
+	}
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if a.local() {
+		// The local emulator accepts any credentials.
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if a.endpoint != "" {
+		cfg.BaseEndpoint = aws.String(a.endpoint)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, usageErr("no AWS region: pass --region or set AWS_REGION")
+	}
+	cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	a.cfg, a.loaded = cfg, true
+	return cfg, nil
+}
+
+// resolve fills the names not given by flags: from the stack's outputs,
+// or the local connector's names when the endpoint is local.
+func (a *app) resolve(ctx context.Context) error {
+	if a.resolved {
+		return nil
+	}
+	cfg, err := a.config(ctx)
+	if err != nil {
+		return err
+	}
+	n := &a.names
+	switch {
+	case a.stack != "":
+		out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(a.stack)})
+		if err != nil {
+			return fmt.Errorf("read stack %s: %w", a.stack, err)
+		}
+		if len(out.Stacks) == 0 {
+			return fmt.Errorf("stack %s not found", a.stack)
+		}
+		o := map[string]string{}
+		for _, v := range out.Stacks[0].Outputs {
+			o[aws.ToString(v.OutputKey)] = aws.ToString(v.OutputValue)
+		}
+		setDefault(&n.TenantsTable, o["TenantsTableName"])
+		setDefault(&n.MessagesTable, o["MessagesTableName"])
+		setDefault(&n.SecretPrefix, o["TenantSecretPrefix"])
+		setDefault(&n.OutboundQueueURL, o["OutboundQueueUrl"])
+		if n.Queues == nil {
+			for _, q := range queueNames {
+				if o[q+"DLQUrl"] != "" {
+					n.Queues = append(n.Queues, QueuePair{Name: q, SourceURL: o[q+"QueueUrl"], DLQURL: o[q+"DLQUrl"]})
+				}
+			}
+		}
+	case a.local():
+		setDefault(&n.TenantsTable, "TenantsTable")
+		setDefault(&n.MessagesTable, "MessagesTable")
+		setDefault(&n.SecretPrefix, "wacloud/tenants/")
+		if n.Queues == nil {
+			c := sqs.NewFromConfig(cfg)
+			for _, q := range queueNames {
+				suffix := ""
+				if fifo[q] {
+					suffix = ".fifo"
+				}
+				src, err1 := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "Queue" + suffix)})
+				dlq, err2 := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "DLQ" + suffix)})
+				if err := errors.Join(err1, err2); err != nil {
+					return fmt.Errorf("find the %s queues at %s (is make local running?): %w", q, a.endpoint, err)
+				}
+				n.Queues = append(n.Queues, QueuePair{Name: q, SourceURL: aws.ToString(src.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl)})
+				if q == "Outbound" {
+					setDefault(&n.OutboundQueueURL, aws.ToString(src.QueueUrl))
+				}
+			}
+		}
+	}
+	a.resolved = true
+	return nil
+}
+
+func setDefault(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+// need checks that a name is known, with advice when it is not.
+func (a *app) need(what, v, flagName string) error {
+	if v != "" {
+		return nil
+	}
+	return usageErr("%s unknown: pass --stack (the deployed stack, e.g. wacloud), --endpoint-url http://127.0.0.1:4566 for make local, or --%s", what, flagName)
+}
+
+func (a *app) registry(ctx context.Context) (*tenant.Registry, error) {
+	if err := a.resolve(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.need("tenants table", a.names.TenantsTable, "tenants-table"); err != nil {
+		return nil, err
+	}
+	return &tenant.Registry{API: dynamodb.NewFromConfig(a.cfg), Table: a.names.TenantsTable, TTL: time.Nanosecond}, nil
+}
+
+func (a *app) secrets(ctx context.Context) (*secretsmanager.Client, error) {
+	if _, err := a.config(ctx); err != nil {
+		return nil, err
+	}
+	return secretsmanager.NewFromConfig(a.cfg), nil
+}
+
+// confirm asks on stdin unless yes; anything but y/yes declines.
+func (a *app) confirm(yes bool, format string, args ...any) error {
+	if yes {
+		return nil
+	}
+	fmt.Fprintf(a.Stderr, format+" [y/N] ", args...)
+	line, _ := a.reader().ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("not confirmed; nothing changed (pass --yes to skip the question)")
+}
+
+func (a *app) reader() *bufio.Reader {
+	if a.stdin == nil {
+		a.stdin = bufio.NewReader(a.Stdin)
+	}
+	return a.stdin
+}
+
+// noArgs rejects positional arguments left after the flags.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q (flags go before nothing else; see --help)", fs.Arg(0))
+	}
+	return nil
+}
