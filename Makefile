@@ -61,3 +61,8 @@ bench-media:
 invoke:
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<webhook|inbound|bridge|sender|media|status> EVENT=events/<dir>/<file>.json"; exit 2; fi
 	$(GO) run ./local/invoke -fn "$(FN)" -event "$(EVENT)" -aws "$(or $(AWS),auto)"
+
+.PHONY: bench-sender
+## bench-sender: N sender instances pace M jobs from one number through the Graph simulator (LIMIT=80, WORKERS=8, JOBS=LIMIT*45 up to 15000); prints the achieved rate / LIMIT last.
+bench-sender:
+	$(GO) run ./local/bench/sender -limit $(or $(LIMIT),80) -workers $(or $(WORKERS),8) $(if $(JOBS),-jobs $(JOBS))

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,11 +70,19 @@ func main() {
 	jobs := flag.Int("jobs", envInt("JOBS", 0), "jobs to send (default: about 45 s of the limit, at most 15000)")
 	hot := flag.Int("hot", envInt("HOT", 4), "hot recipients")
 	hotJobs := flag.Int("hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if *jobs == 0 {
 		*jobs = min(*limit*45, 15000)
 	}
 	if err := run(*limit, *workers, *jobs, *hot, *hotJobs); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench-sender:", err)
 		os.Exit(1)
 	}
