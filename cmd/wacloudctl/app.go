@@ -216,7 +216,13 @@ func (a *app) registry(ctx context.Context) (*tenant.Registry, error) {
 	if err := a.need("tenants table", a.names.TenantsTable, "tenants-table"); err != nil {
 		return nil, err
 	}
-	return &tenant.Registry{API: dynamodb.NewFromConfig(a.cfg), Table: a.names.TenantsTable, TTL: time.Nanosecond}, nil
+	return &tenant.Registry{API: a.dynamo(), Table: a.names.TenantsTable, TTL: time.Nanosecond}, nil
+}
+
+// dynamo returns a DynamoDB client; the local emulator's responses carry
+// no CRC32, which the SDK would warn about on every call.
+func (a *app) dynamo() *dynamodb.Client {
+	return dynamodb.NewFromConfig(a.cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = a.local() })
 }
 
 func (a *app) secrets(ctx context.Context) (*secretsmanager.Client, error) {

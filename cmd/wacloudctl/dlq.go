@@ -183,7 +183,9 @@ func dlqList(ctx context.Context, a *app, args []string) error {
 		l := listing{Queue: p.Name, DLQURL: p.DLQURL}
 		l.Depth, _ = strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
 		l.InFlight, _ = strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-		if l.Depth > 0 && *max > 0 {
+		// In-flight messages count too: they may be visible again by now
+		// (and an emulator may still count them in flight).
+		if l.Depth+l.InFlight > 0 && *max > 0 {
 			msgs, err := peek(ctx, c, p, *max, *withBody)
 			releaseOnly(ctx, c, p, msgs)
 			if err != nil {

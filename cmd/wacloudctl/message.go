@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/tucanlink/wacloud/shared/delivery"
 )
 
@@ -32,7 +30,7 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 	if err := a.need("messages table", a.names.MessagesTable, "messages-table"); err != nil {
 		return err
 	}
-	store := &delivery.Store{API: dynamodb.NewFromConfig(a.cfg), Table: a.names.MessagesTable}
+	store := &delivery.Store{API: a.dynamo(), Table: a.names.MessagesTable}
 	var (
 		m   delivery.Message
 		err error
