@@ -15,6 +15,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/sender"
+	"github.com/tucanlink/wacloud/shared/webhook"
 )
 
 const templatePath = "../../template.yaml"
@@ -210,6 +213,55 @@ func TestTemplateInvariants(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("alarms watch metrics the functions emit", func(t *testing.T) {
+		// EMF metrics (namespace wacloud) by name, with the Function
+		// dimension their Recorder sets.
+		emitted := map[string]string{
+			webhook.MetricSignatureFailed: "webhook",
+			sender.MetricAccepted:         "sender",
+			sender.MetricFailed:           "sender",
+		}
+		reasons := map[string]bool{}
+		for _, r := range []string{event.ReasonGraphError, event.ReasonInvalidJob, event.ReasonTenantMismatch, event.ReasonTenantUnavailable,
+			event.ReasonWindowClosed, event.ReasonMediaUnavailable, event.ReasonOutcomeUnknown, event.ReasonRetriesExhausted} {
+			reasons[r] = true
+		}
+		check := func(alarm string, m map[string]any) {
+			if m["Namespace"] != "wacloud" {
+				return
+			}
+			name := fmt.Sprint(m["MetricName"])
+			fn, ok := emitted[name]
+			if !ok {
+				t.Errorf("%s watches wacloud/%s, which no function emits", alarm, name)
+				return
+			}
+			for _, d := range list(m["Dimensions"]) {
+				dm, _ := d.(map[string]any)
+				switch dm["Name"] {
+				case "Function":
+					if dm["Value"] != fn {
+						t.Errorf("%s: %s has Function=%v, want %s", alarm, name, dm["Value"], fn)
+					}
+				case "Reason":
+					if !reasons[fmt.Sprint(dm["Value"])] {
+						t.Errorf("%s: %s Reason=%v is not an outbound failure reason", alarm, name, dm["Value"])
+					}
+				}
+			}
+		}
+		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+			p := tmpl.Resources[id].Properties
+			check(id, p)
+			for _, q := range list(p["Metrics"]) {
+				qm, _ := q.(map[string]any)
+				ms, _ := qm["MetricStat"].(map[string]any)
+				m, _ := ms["Metric"].(map[string]any)
+				check(id, m)
+			}
+		}
+	})
 
 	t.Run("no broad policy templates", func(t *testing.T) {
 		broad := []string{"S3CrudPolicy", "S3FullAccessPolicy", "DynamoDBCrudPolicy", "S3WritePolicy", "AWSSecretsManagerGetSecretValuePolicy"}
