@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -366,7 +367,8 @@ func unitKey(u whatsapp.Unit) string {
 	if len(body) == 0 {
 		body = u.Value
 	}
-	sum := sha256.Sum256([]byte(u.Kind + "\x1f" + u.Field + "\x1f" + u.WABAID + "\x1f" + u.Metadata.PhoneNumberID + "\x1f" + string(body)))
+	sum := sha256.Sum256([]byte(u.Kind + "\x1f" + u.Field + "\x1f" + u.WABAID + "\x1f" + u.Metadata.PhoneNumberID + "\x1f" +
+		strconv.FormatInt(u.EntryTime, 10) + "\x1f" + string(body)))
 	return "unit_" + hex.EncodeToString(sum[:16])
 }
 

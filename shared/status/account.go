@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 			}
 		}
 		idParts := []string{ev.Type, u.WABAID, u.Metadata.PhoneNumberID, valueDigest(u.Value)}
+		if u.EntryTime != 0 {
+			idParts = append(idParts, strconv.FormatInt(u.EntryTime, 10))
+		}
 		if p := c.Preference; p != nil {
 			ev.Contact = &event.Contact{WaID: p.WaID}
 			idParts = append(idParts, p.WaID, p.Category, p.At)

@@ -319,3 +319,39 @@ func TestReferenceSideEffects(t *testing.T) {
 		}
 	})
 }
+
+// A template approved, paused and approved again sends two identical
+// APPROVED changes that differ only in entry.time: both must reach the core,
+// while a redelivery of either must keep its id.
+func TestRepeatedAccountChangeKeepsDistinctIDs(t *testing.T) {
+	ctx := context.Background()
+	body, err := os.ReadFile("testdata/webhooks/message_template_status_update_approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	units, err := whatsapp.Split(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(units) != 1 || units[0].EntryTime == 0 {
+		t.Fatalf("want one unit with entry time, got %+v", units)
+	}
+	first := units[0]
+	first.TenantID = "acme"
+	later := first
+	later.EntryTime += 3600
+
+	e := newEnv(t)
+	for _, u := range []whatsapp.Unit{first, first, later} {
+		if err := e.h.ProcessUnit(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := map[string]int{}
+	for _, ev := range e.events(t) {
+		ids[ev.EventID]++
+	}
+	if len(ids) != 2 {
+		t.Fatalf("distinct event ids = %d (%v), want 2: one per change, the redelivery sharing its id", len(ids), ids)
+	}
+}

@@ -60,18 +60,22 @@ type messagesValue struct {
 // KindChange. Contacts are the change's contacts (they name the sender of
 // messages and the recipient of echoes and statuses). Route and RouteTenant say which webhook route received it.
 type Unit struct {
-	Version     int               `json:"v"`
-	Route       string            `json:"route"`                  // RoutePlatform or RouteTenant
-	RouteTenant string            `json:"route_tenant,omitempty"` // tenant id of the /webhook/{tenant_id} route
-	ReceivedAt  string            `json:"received_at"`            // RFC 3339 with nanoseconds, when the webhook accepted it
-	Seq         int               `json:"seq"`                    // position of this unit in its payload
-	WABAID      string            `json:"waba_id"`                // entry.id
-	Field       string            `json:"field"`                  // change.field
-	Kind        string            `json:"kind"`
-	Metadata    Metadata          `json:"metadata"`
-	Contacts    []json.RawMessage `json:"contacts,omitempty"`
-	Item        json.RawMessage   `json:"item,omitempty"`
-	Value       json.RawMessage   `json:"value,omitempty"`
+	Version     int    `json:"v"`
+	Route       string `json:"route"`                  // RoutePlatform or RouteTenant
+	RouteTenant string `json:"route_tenant,omitempty"` // tenant id of the /webhook/{tenant_id} route
+	ReceivedAt  string `json:"received_at"`            // RFC 3339 with nanoseconds, when the webhook accepted it
+	Seq         int    `json:"seq"`                    // position of this unit in its payload
+	WABAID      string `json:"waba_id"`                // entry.id
+	// EntryTime is entry.time (Unix seconds) when Meta sends it. Account
+	// changes carry no id of their own; the time tells two identical changes
+	// apart (a template approved, paused, then approved again).
+	EntryTime int64             `json:"entry_time,omitempty"`
+	Field     string            `json:"field"` // change.field
+	Kind      string            `json:"kind"`
+	Metadata  Metadata          `json:"metadata"`
+	Contacts  []json.RawMessage `json:"contacts,omitempty"`
+	Item      json.RawMessage   `json:"item,omitempty"`
+	Value     json.RawMessage   `json:"value,omitempty"`
 	// TenantID is empty when the webhook writes the unit; the inbound
 	// function fills it once the tenant is resolved, before routing the
 	// unit on to another queue.
@@ -112,7 +116,7 @@ func Split(body []byte) ([]Unit, error) {
 	}
 	for _, e := range p.Entry {
 		for _, c := range e.Changes {
-			base := Unit{WABAID: e.ID, Field: c.Field}
+			base := Unit{WABAID: e.ID, EntryTime: e.Time, Field: c.Field}
 			var v messagesValue
 			if len(c.Value) > 0 && c.Value[0] == '{' {
 				if err := json.Unmarshal(c.Value, &v); err != nil {
