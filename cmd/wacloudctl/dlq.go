@@ -253,9 +253,9 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]bool{}
+	want, missing := map[string]bool{}, map[string]bool{}
 	for _, id := range ids {
-		want[id] = true
+		want[id], missing[id] = true, true
 	}
 	c := sqs.NewFromConfig(a.cfg)
 
@@ -284,7 +284,7 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 		for _, m := range msgs {
 			if len(want) == 0 || want[m.MessageID] {
 				chosen = append(chosen, m)
-				delete(want, m.MessageID)
+				delete(missing, m.MessageID)
 			} else {
 				others = append(others, m)
 			}
@@ -294,14 +294,14 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 		batches = append(batches, batch{pair: p, msgs: chosen})
 		total += len(chosen)
 	}
-	if len(want) > 0 && len(ids) > 0 {
+	if len(missing) > 0 {
 		releaseAll(0)
-		missing := make([]string, 0, len(want))
-		for id := range want {
-			missing = append(missing, id)
+		ids := make([]string, 0, len(missing))
+		for id := range missing {
+			ids = append(ids, id)
 		}
-		sort.Strings(missing)
-		return fmt.Errorf("message id(s) not found in the dead-letter queues: %s", strings.Join(missing, ", "))
+		sort.Strings(ids)
+		return fmt.Errorf("message id(s) not found in the dead-letter queues: %s", strings.Join(ids, ", "))
 	}
 	if total == 0 {
 		fmt.Fprintln(a.Stdout, "nothing to redrive")

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +26,38 @@ import (
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
+
+// kumo registers its services once per process, so every emulator of a test
+// binary shares queues and tables: tests use their own ids and purge the
+// queues they count.
+
+// uniq returns prefix with a random suffix.
+func uniq(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// uniqDigits returns a random 15-digit id (phone number and WABA ids).
+func uniqDigits() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	n := uint64(0)
+	for _, x := range b {
+		n = n<<8 | uint64(x)
+	}
+	return strconv.FormatUint(100000000000000+n%800000000000000, 10)
+}
+
+func (e *env) purge(urls ...string) {
+	e.t.Helper()
+	c := sqs.NewFromConfig(e.emu.Config())
+	for _, u := range urls {
+		if _, err := c.PurgeQueue(e.ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(u)}); err != nil {
+			e.t.Fatalf("purge %s: %v", u, err)
+		}
+	}
+}
 
 // env is the emulator provisioned from template.yaml, as make local has it.
 type env struct {
@@ -113,22 +147,24 @@ func graphServer(t *testing.T) *httptest.Server {
 
 func TestTenantCommands(t *testing.T) {
 	e := newEnv(t)
+	acme, beta := uniq("acme"), uniq("beta")
+	pn1, pn2, pn3, waba1, waba2 := uniqDigits(), uniqDigits(), uniqDigits(), uniqDigits(), uniqDigits()
 	creds := `{"access_token":"acme-token-123","app_secret":"acme-app-secret","verify_token":"acme-verify"}`
 
-	out := e.mustRun(creds, "tenant", "add", "--id", "acme", "--name", "Acme", "--phone-number-id", "100000000000042",
-		"--waba-id", "200000000000042", "--own-app", "--credentials-stdin")
+	out := e.mustRun(creds, "tenant", "add", "--id", acme, "--name", "Acme", "--phone-number-id", pn1,
+		"--waba-id", waba1, "--own-app", "--credentials-stdin")
 	noSecrets(t, []string{out}, "acme-token-123", "acme-app-secret", "acme-verify")
 
 	t.Run("add writes the registry and the secret", func(t *testing.T) {
-		n, err := e.registry().Number(e.ctx, "100000000000042")
-		if err != nil || n.TenantID != "acme" || n.WABAID != "200000000000042" {
+		n, err := e.registry().Number(e.ctx, pn1)
+		if err != nil || n.TenantID != acme || n.WABAID != waba1 {
 			t.Fatalf("number = %+v, %v", n, err)
 		}
-		tn, err := e.registry().Tenant(e.ctx, "acme")
+		tn, err := e.registry().Tenant(e.ctx, acme)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := tn.SecretID, "wacloud/tenants/acme"; got != want {
+		if got, want := tn.SecretID, "wacloud/tenants/"+acme; got != want {
 			t.Errorf("secret id = %q, want %q", got, want)
 		}
 		if !tn.OwnApp || tn.Status != tenant.StatusActive {
@@ -142,8 +178,8 @@ func TestTenantCommands(t *testing.T) {
 
 	t.Run("add refuses an existing tenant or another tenant's number", func(t *testing.T) {
 		for _, args := range [][]string{
-			{"tenant", "add", "--id", "acme", "--phone-number-id", "100000000000043", "--waba-id", "2", "--access-token", "x"},
-			{"tenant", "add", "--id", "other", "--phone-number-id", "100000000000042", "--waba-id", "2", "--access-token", "x"},
+			{"tenant", "add", "--id", acme, "--phone-number-id", pn3, "--waba-id", "2", "--access-token", "x"},
+			{"tenant", "add", "--id", "other", "--phone-number-id", pn1, "--waba-id", "2", "--access-token", "x"},
 		} {
 			code, out, errb := e.run("", args...)
 			if code != 1 {
@@ -170,41 +206,48 @@ func TestTenantCommands(t *testing.T) {
 
 	t.Run("list", func(t *testing.T) {
 		out := e.mustRun("", "tenant", "list")
-		if !strings.Contains(out, "acme") || !strings.Contains(out, "100000000000042") {
+		if !strings.Contains(out, acme) || !strings.Contains(out, pn1) {
 			t.Errorf("list:\n%s", out)
 		}
 		var ts []tenant.Tenant
-		if err := json.Unmarshal([]byte(e.mustRun("", "tenant", "list", "--json")), &ts); err != nil || len(ts) != 1 || ts[0].ID != "acme" {
-			t.Errorf("list --json = %+v, %v", ts, err)
+		if err := json.Unmarshal([]byte(e.mustRun("", "tenant", "list", "--json")), &ts); err != nil {
+			t.Fatalf("list --json: %v", err)
+		}
+		found := false
+		for _, tn := range ts {
+			found = found || tn.ID == acme && tn.Status == tenant.StatusActive
+		}
+		if !found {
+			t.Errorf("list --json = %+v, want %s active", ts, acme)
 		}
 	})
 
 	t.Run("disable asks first", func(t *testing.T) {
-		code, _, errb := e.run("n\n", "tenant", "disable", "--id", "acme")
+		code, _, errb := e.run("n\n", "tenant", "disable", "--id", acme)
 		if code != 1 || !strings.Contains(errb, "not confirmed") {
 			t.Errorf("declined disable: exit %d, %s", code, errb)
 		}
-		if tn, _ := e.registry().Tenant(e.ctx, "acme"); tn.Status != tenant.StatusActive {
+		if tn, _ := e.registry().Tenant(e.ctx, acme); tn.Status != tenant.StatusActive {
 			t.Fatalf("status = %s after a declined disable", tn.Status)
 		}
-		e.mustRun("y\n", "tenant", "disable", "--id", "acme")
-		if tn, _ := e.registry().Tenant(e.ctx, "acme"); tn.Status != tenant.StatusDisabled {
+		e.mustRun("y\n", "tenant", "disable", "--id", acme)
+		if tn, _ := e.registry().Tenant(e.ctx, acme); tn.Status != tenant.StatusDisabled {
 			t.Errorf("status = %s, want disabled", tn.Status)
 		}
-		e.mustRun("", "tenant", "enable", "--id", "acme")
-		if tn, _ := e.registry().Tenant(e.ctx, "acme"); tn.Status != tenant.StatusActive {
+		e.mustRun("", "tenant", "enable", "--id", acme)
+		if tn, _ := e.registry().Tenant(e.ctx, acme); tn.Status != tenant.StatusActive {
 			t.Errorf("status = %s, want active", tn.Status)
 		}
 	})
 
 	t.Run("rotate replaces only what is given", func(t *testing.T) {
-		code, _, _ := e.run(`{"access_token":"new-token"}`, "tenant", "rotate", "--id", "acme", "--credentials-stdin")
+		code, _, _ := e.run(`{"access_token":"new-token"}`, "tenant", "rotate", "--id", acme, "--credentials-stdin")
 		if code != 2 {
 			t.Errorf("rotate from stdin without --yes: exit %d, want 2", code)
 		}
-		out := e.mustRun(`{"access_token":"acme-token-456"}`, "tenant", "rotate", "--id", "acme", "--credentials-stdin", "--yes")
+		out := e.mustRun(`{"access_token":"acme-token-456"}`, "tenant", "rotate", "--id", acme, "--credentials-stdin", "--yes")
 		noSecrets(t, []string{out}, "acme-token-456", "acme-app-secret")
-		got := e.secret("wacloud/tenants/acme")
+		got := e.secret("wacloud/tenants/" + acme)
 		if got.AccessToken != "acme-token-456" || got.AppSecret != "acme-app-secret" || got.VerifyToken != "acme-verify" {
 			t.Errorf("after rotate: access token rotated=%v, app secret kept=%v, verify token kept=%v",
 				got.AccessToken == "acme-token-456", got.AppSecret == "acme-app-secret", got.VerifyToken == "acme-verify")
@@ -213,22 +256,22 @@ func TestTenantCommands(t *testing.T) {
 
 	t.Run("validate", func(t *testing.T) {
 		g := graphServer(t)
-		code, out, errb := e.run(`{"access_token":"bad-token"}`, "tenant", "add", "--id", "beta", "--phone-number-id", "100000000000077",
-			"--waba-id", "200000000000077", "--credentials-stdin", "--validate", "--graph-url", g.URL)
+		code, out, errb := e.run(`{"access_token":"bad-token"}`, "tenant", "add", "--id", beta, "--phone-number-id", pn2,
+			"--waba-id", waba2, "--credentials-stdin", "--validate", "--graph-url", g.URL)
 		if code != 1 || !strings.Contains(errb, "190") {
 			t.Errorf("bad token: exit %d, stderr %s", code, errb)
 		}
 		noSecrets(t, []string{out, errb}, "bad-token")
-		if _, err := e.registry().Tenant(e.ctx, "beta"); err == nil {
+		if _, err := e.registry().Tenant(e.ctx, beta); err == nil {
 			t.Errorf("tenant registered although its token failed validation")
 		}
-		if _, err := secretsmanager.NewFromConfig(e.emu.Config()).GetSecretValue(e.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("wacloud/tenants/beta")}); err == nil {
+		if _, err := secretsmanager.NewFromConfig(e.emu.Config()).GetSecretValue(e.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("wacloud/tenants/" + beta)}); err == nil {
 			t.Errorf("secret written although the token failed validation")
 		}
-		e.mustRun(`{"access_token":"good-token"}`, "tenant", "add", "--id", "beta", "--phone-number-id", "100000000000077",
-			"--waba-id", "200000000000077", "--credentials-stdin", "--validate", "--graph-url", g.URL)
-		if _, err := e.registry().Tenant(e.ctx, "beta"); err != nil {
-			t.Errorf("tenant beta not registered after a valid token: %v", err)
+		e.mustRun(`{"access_token":"good-token"}`, "tenant", "add", "--id", beta, "--phone-number-id", pn2,
+			"--waba-id", waba2, "--credentials-stdin", "--validate", "--graph-url", g.URL)
+		if _, err := e.registry().Tenant(e.ctx, beta); err != nil {
+			t.Errorf("tenant %s not registered after a valid token: %v", beta, err)
 		}
 	})
 }
@@ -237,6 +280,7 @@ func TestDLQCommands(t *testing.T) {
 	e := newEnv(t)
 	c := sqs.NewFromConfig(e.emu.Config())
 	dlq, src := e.st.Names.Ref["InboundDLQ"], e.st.Names.Ref["InboundQueue"]
+	e.purge(dlq, src)
 	pub := queue.Publisher{API: c}
 	for i, group := range []string{"100000000000001:5511", "100000000000001:5522"} {
 		err := pub.Publish(e.ctx, dlq, queue.Message{
@@ -342,6 +386,8 @@ func TestDLQCommands(t *testing.T) {
 
 func TestSendTestAndMessageShow(t *testing.T) {
 	e := newEnv(t)
+	e.purge(e.st.Names.Ref["OutboundQueue"])
+	jobID, wamid := uniq("job"), uniq("wamid.T")
 	reg := e.registry()
 	if err := reg.Put(e.ctx, tenant.Tenant{ID: "demo", SecretID: "wacloud/tenants/demo"},
 		[]tenant.Number{{PhoneNumberID: "100000000000001", WABAID: "200000000000001"}}); err != nil {
@@ -352,8 +398,8 @@ func TestSendTestAndMessageShow(t *testing.T) {
 		if code, _, _ := e.run("n\n", "send-test", "--tenant", "demo", "--to", "+5511999990001"); code != 1 {
 			t.Errorf("declined send-test: exit %d, want 1", code)
 		}
-		out := e.mustRun("", "send-test", "--tenant", "demo", "--to", "+5511999990001", "--text", "hello", "--job-id", "job-t1", "--yes")
-		if !strings.Contains(out, "job-t1") {
+		out := e.mustRun("", "send-test", "--tenant", "demo", "--to", "+5511999990001", "--text", "hello", "--job-id", jobID, "--yes")
+		if !strings.Contains(out, jobID) {
 			t.Errorf("out = %q", out)
 		}
 		c := sqs.NewFromConfig(e.emu.Config())
@@ -372,7 +418,7 @@ func TestSendTestAndMessageShow(t *testing.T) {
 		if err := outbound.Validate(job); err != nil {
 			t.Errorf("job invalid: %v", err)
 		}
-		if job.JobID != "job-t1" || job.PhoneNumberID != "100000000000001" || job.Text == nil || job.Text.Body != "hello" {
+		if job.JobID != jobID || job.PhoneNumberID != "100000000000001" || job.Text == nil || job.Text.Body != "hello" {
 			t.Errorf("job = %+v", job)
 		}
 		if got, want := msgs.Messages[0].Attributes["MessageGroupId"], job.GroupID(); got != want {
@@ -382,14 +428,14 @@ func TestSendTestAndMessageShow(t *testing.T) {
 
 	t.Run("message show by wamid and job", func(t *testing.T) {
 		store := &delivery.Store{API: dynamodb.NewFromConfig(e.emu.Config()), Table: e.st.Names.Ref["MessagesTable"]}
-		err := store.RecordAccepted(e.ctx, delivery.Record{WAMID: "wamid.T1", TenantID: "demo", PhoneNumberID: "100000000000001",
-			JobID: "job-t1", To: "5511999990001", Type: "text", AcceptedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+		err := store.RecordAccepted(e.ctx, delivery.Record{WAMID: wamid, TenantID: "demo", PhoneNumberID: "100000000000001",
+			JobID: jobID, To: "5511999990001", Type: "text", AcceptedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"--wamid", "wamid.T1"}, {"--job", "job-t1"}} {
+		for _, args := range [][]string{{"--wamid", wamid}, {"--job", jobID}} {
 			out := e.mustRun("", append([]string{"message", "show"}, args...)...)
-			if !strings.Contains(out, "wamid.T1") || !strings.Contains(out, "job-t1") || !strings.Contains(out, "accepted") {
+			if !strings.Contains(out, "wamid.T1") || !strings.Contains(out, jobID) || !strings.Contains(out, "accepted") {
 				t.Errorf("message show %v:\n%s", args, out)
 			}
 		}
