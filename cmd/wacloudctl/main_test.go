@@ -435,7 +435,7 @@ func TestSendTestAndMessageShow(t *testing.T) {
 		}
 		for _, args := range [][]string{{"--wamid", wamid}, {"--job", jobID}} {
 			out := e.mustRun("", append([]string{"message", "show"}, args...)...)
-			if !strings.Contains(out, "wamid.T1") || !strings.Contains(out, jobID) || !strings.Contains(out, "accepted") {
+			if !strings.Contains(out, wamid) || !strings.Contains(out, jobID) || !strings.Contains(out, "accepted") {
 				t.Errorf("message show %v:\n%s", args, out)
 			}
 		}
