@@ -45,20 +45,28 @@ type InboundRequest struct {
 	ReplyDescription string `json:"reply_description,omitempty"`
 	// template quick-reply button: type "button" with Payload and Text
 	Payload string `json:"payload,omitempty"`
-	// media (image, video, audio, document, sticker) by media id
-	MediaID  string `json:"media_id,omitempty"`
-	MimeType string `json:"mime_type,omitempty"`
-	SHA256   string `json:"sha256,omitempty"`
-	Caption  string `json:"caption,omitempty"`
-	Filename string `json:"filename,omitempty"`
-	Voice    bool   `json:"voice,omitempty"`
+	// media (image, video, audio, document, sticker): either MediaID (a
+	// media the simulator holds fills mime_type, sha256 and filename when
+	// they are not given; an unknown id is sent as is, to simulate media
+	// Meta no longer has) or Media, created in the simulator first (content
+	// given, or generated at Media.Size) and then referenced.
+	Media    *MediaSpec `json:"media,omitempty"`
+	MediaID  string     `json:"media_id,omitempty"`
+	MimeType string     `json:"mime_type,omitempty"`
+	SHA256   string     `json:"sha256,omitempty"`
+	Caption  string     `json:"caption,omitempty"`
+	Filename string     `json:"filename,omitempty"`
+	Voice    bool       `json:"voice,omitempty"`
 }
 
 // InboundResult is the answer of POST /_sim/inbound.
 type InboundResult struct {
 	WAMID   string          `json:"wamid"`
 	Payload json.RawMessage `json:"payload"` // exactly the bytes posted to the webhook
-	Error   string          `json:"error,omitempty"`
+	// Media is the simulator's media object the message references, when
+	// it holds it (its id, size and sha256, to check what was stored).
+	Media *MediaObject `json:"media,omitempty"`
+	Error string       `json:"error,omitempty"`
 }
 
 // Payload shapes, in Meta's field order.
@@ -112,12 +120,17 @@ func (s *Sim) handleInbound(w http.ResponseWriter, r *http.Request) {
 		replyJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("phone_number_id %q is not a simulated number", req.PhoneNumberID)})
 		return
 	}
+	media, err := s.inboundMedia(n, &req)
+	if err != nil {
+		replyJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
 	wamid, payload, err := s.InboundPayload(n, req)
 	if err != nil {
 		replyJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	res := InboundResult{WAMID: wamid, Payload: payload}
+	res := InboundResult{WAMID: wamid, Payload: payload, Media: media}
 	if err := s.PostWebhook(r.Context(), n, payload); err != nil {
 		res.Error = err.Error()
 		replyJSON(w, http.StatusBadGateway, res)
@@ -145,6 +158,62 @@ func (s *Sim) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	replyJSON(w, http.StatusOK, map[string]string{"status": "delivered"})
+}
+
+// inboundMedia resolves the media of a media message for number n: it
+// creates req.Media in the simulator, or looks req.MediaID up, and fills
+// the webhook's media fields Meta sends (mime_type, sha256 in base64,
+// filename) that the request left empty. It returns the object, or nil
+// for other kinds and for ids the simulator does not hold.
+func (s *Sim) inboundMedia(n *Number, req *InboundRequest) (*MediaObject, error) {
+	switch req.Type {
+	case "image", "video", "audio", "document", "sticker":
+	default:
+		if req.Media != nil {
+			return nil, fmt.Errorf("media is only for image, video, audio, document and sticker messages, not %q", req.Type)
+		}
+		return nil, nil
+	}
+	if len(req.Content) > 0 {
+		return nil, nil
+	}
+	var o MediaObject
+	switch {
+	case req.Media != nil && req.MediaID != "":
+		return nil, errors.New("give media or media_id, not both")
+	case req.Media != nil:
+		spec := *req.Media
+		if spec.PhoneNumberID != "" && spec.PhoneNumberID != n.PhoneNumberID {
+			return nil, fmt.Errorf("media.phone_number_id %s is not the receiving number %s", spec.PhoneNumberID, n.PhoneNumberID)
+		}
+		spec.PhoneNumberID = n.PhoneNumberID
+		if spec.Filename == "" {
+			spec.Filename = req.Filename
+		}
+		var err error
+		if o, err = s.CreateMedia(spec); err != nil {
+			return nil, err
+		}
+		req.MediaID = o.ID
+	case req.MediaID != "":
+		held, ok := s.mediaObject(req.MediaID)
+		if !ok {
+			return nil, nil
+		}
+		o = *held
+	default:
+		return nil, nil
+	}
+	if req.MimeType == "" {
+		req.MimeType = o.MimeType
+	}
+	if req.SHA256 == "" {
+		req.SHA256 = o.SHA256Base64
+	}
+	if req.Filename == "" {
+		req.Filename = o.Filename
+	}
+	return &o, nil
 }
 
 // inboundNumber returns the number with id, or the first configured number

@@ -2,6 +2,8 @@ package graphsim
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -113,6 +115,11 @@ func TestInboundRejects(t *testing.T) {
 		{"empty text", `{"type":"text"}`, 400},
 		{"media without id", `{"type":"image"}`, 400},
 		{"unknown type without content", `{"type":"order"}`, 400},
+		{"media and media_id", `{"type":"image","media_id":"777","media":{"mime_type":"image/jpeg","size":10}}`, 400},
+		{"media on a text message", `{"type":"text","text":"x","media":{"mime_type":"image/jpeg","size":10}}`, 400},
+		{"media of another number", `{"type":"image","media":{"phone_number_id":"100000000000009","mime_type":"image/jpeg","size":10}}`, 400},
+		{"media without a size or content", `{"type":"image","media":{"mime_type":"image/jpeg"}}`, 400},
+		{"media without a mime type", `{"type":"image","media":{"size":10}}`, 400},
 	}
 	srv, _ := newTestSim(t)
 	for _, tt := range tests {
@@ -127,6 +134,123 @@ func TestInboundRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Media messages reference media the simulator serves, and carry what
+// Meta's webhooks carry: id, mime_type, sha256 in base64, a document's
+// filename.
+func TestInboundMedia(t *testing.T) {
+	srv, hook := newTestSim(t)
+	held := postMedia(t, srv.URL, `{"mime_type":"application/pdf","filename":"held.pdf","content_base64":"JVBERi0xLjQK"}`)
+	tests := []struct {
+		name string
+		req  string
+		// wantMedia is the message's media object; "$id" and "$sha" stand
+		// for the served object's id and base64 sha256.
+		wantMedia string
+		wantSize  int64 // of the object InboundResult names; 0: none
+	}{
+		{"image generated at a size", `{"type":"image","caption":"c","media":{"mime_type":"image/jpeg","size":200000}}`,
+			`{"caption":"c","id":"$id","mime_type":"image/jpeg","sha256":"$sha"}`, 200000},
+		{"document with content", `{"type":"document","media":{"mime_type":"text/plain","filename":"a b.txt","content_base64":"aGVsbG8="}}`,
+			`{"filename":"a b.txt","id":"$id","mime_type":"text/plain","sha256":"$sha"}`, 5},
+		{"voice note", `{"type":"audio","voice":true,"media":{"mime_type":"audio/ogg","size":1000}}`,
+			`{"id":"$id","mime_type":"audio/ogg","sha256":"$sha","voice":true}`, 1000},
+		{"sticker", `{"type":"sticker","media":{"mime_type":"image/webp","size":3000}}`,
+			`{"id":"$id","mime_type":"image/webp","sha256":"$sha"}`, 3000},
+		{"video", `{"type":"video","media":{"mime_type":"video/mp4","size":5000,"seed":7}}`,
+			`{"id":"$id","mime_type":"video/mp4","sha256":"$sha"}`, 5000},
+		{"held media by id", `{"type":"document","media_id":"` + held.ID + `"}`,
+			`{"filename":"held.pdf","id":"$id","mime_type":"application/pdf","sha256":"$sha"}`, held.Size},
+		{"held media by id, fields given win", `{"type":"document","media_id":"` + held.ID + `","mime_type":"application/x-pdf","filename":"x.pdf"}`,
+			`{"filename":"x.pdf","id":"$id","mime_type":"application/x-pdf","sha256":"$sha"}`, held.Size},
+		{"unknown media id is sent as is", `{"type":"image","media_id":"404404","mime_type":"image/png"}`,
+			`{"id":"404404","mime_type":"image/png"}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL+"/_sim/inbound", "application/json", strings.NewReader(tt.req))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var res InboundResult
+			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("status %d, %v, %q", resp.StatusCode, err, res.Error)
+			}
+			want := tt.wantMedia
+			if tt.wantSize == 0 {
+				if res.Media != nil {
+					t.Errorf("result names media %+v, want none", res.Media)
+				}
+			} else {
+				if res.Media == nil {
+					t.Fatal("result names no media")
+				}
+				if res.Media.Size != tt.wantSize {
+					t.Errorf("media size = %d, want %d", res.Media.Size, tt.wantSize)
+				}
+				// The webhook's sha256 is the served bytes' digest.
+				if sum := sha256.Sum256(downloadMedia(t, srv.URL, res.Media.ID)); base64.StdEncoding.EncodeToString(sum[:]) != res.Media.SHA256Base64 {
+					t.Errorf("served bytes hash to %x, object says %s", sum, res.Media.SHA256Base64)
+				}
+				want = strings.NewReplacer("$id", res.Media.ID, "$sha", res.Media.SHA256Base64).Replace(want)
+			}
+			hook.mu.Lock()
+			last := hook.bodies[len(hook.bodies)-1]
+			hook.mu.Unlock()
+			units, err := whatsapp.Split(last)
+			if err != nil || len(units) != 1 {
+				t.Fatalf("Split = %d units, %v", len(units), err)
+			}
+			var msg map[string]json.RawMessage
+			_ = json.Unmarshal(units[0].Item, &msg)
+			var typ string
+			_ = json.Unmarshal(msg["type"], &typ)
+			if got := string(msg[typ]); got != want {
+				t.Errorf("message %s object = %s, want %s", typ, got, want)
+			}
+		})
+	}
+}
+
+// downloadMedia fetches a media's bytes the way the media function does:
+// GET /{media-id} for the URL, then the URL, both with the number's token.
+func downloadMedia(t *testing.T, base, id string) []byte {
+	t.Helper()
+	get := func(url string) []byte {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s = %d %v: %s", url, resp.StatusCode, err, b)
+		}
+		return b
+	}
+	var info struct{ URL string }
+	if err := json.Unmarshal(get(base+"/v23.0/"+id), &info); err != nil || info.URL == "" {
+		t.Fatalf("media info: %v %q", err, info.URL)
+	}
+	return get(info.URL)
+}
+
+func postMedia(t *testing.T, base, spec string) MediaObject {
+	t.Helper()
+	resp, err := http.Post(base+"/_sim/media", "application/json", strings.NewReader(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o MediaObject
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /_sim/media = %d, %v", resp.StatusCode, err)
+	}
+	return o
 }
 
 func TestWebhookReplay(t *testing.T) {
