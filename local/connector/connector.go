@@ -311,10 +311,16 @@ func (h *Handle) ready(ctx context.Context) error {
 	return nil
 }
 
-// Close stops pollers (letting running invocations finish), servers and
-// the emulator. It is safe to call more than once.
+// Close stops the simulator's status webhooks, the pollers (letting
+// running invocations finish), the servers and the emulator. It is safe to
+// call more than once.
 func (h *Handle) Close() {
 	h.once.Do(func() {
+		// First, so that no status webhook is posted to a webhook that is
+		// going away (pending ones are dropped, as a stopped Meta would).
+		if h.Sim != nil {
+			h.Sim.Close()
+		}
 		if h.cancel != nil {
 			h.cancel()
 		}
