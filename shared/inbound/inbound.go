@@ -252,6 +252,13 @@ func (h *Handler) deliver(ctx context.Context, u whatsapp.Unit, p plan) error {
 		h.Metrics.Count(MetricStatus, 1)
 		return nil
 	}
+	// The window is recorded before the core hears of the message: a core
+	// that answers at once must find the window open.
+	if p.window {
+		if err := h.recordWindow(ctx, u); err != nil {
+			return err
+		}
+	}
 	msgs := make([]queue.Message, 0, len(p.events))
 	for _, ev := range p.events {
 		m, err := queue.EventMessage(ev)
@@ -264,11 +271,6 @@ func (h *Handler) deliver(ctx context.Context, u whatsapp.Unit, p plan) error {
 		return fault.Retryable(fmt.Errorf("publish %d core events: %w", len(msgs), err))
 	}
 	h.Metrics.Count(MetricEvents, float64(len(msgs)))
-	if p.window {
-		if err := h.recordWindow(ctx, u); err != nil {
-			return err
-		}
-	}
 	if len(p.mediaJobs) > 0 {
 		jm := make([]queue.Message, 0, len(p.mediaJobs))
 		for _, j := range p.mediaJobs {
