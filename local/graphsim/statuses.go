@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -223,6 +224,9 @@ func (s *Sim) onAccepted(a Accepted) {
 	if at.IsZero() {
 		at = s.cfg.Now()
 	}
+	// Meta names the recipient by wa_id (digits only) even when the send
+	// wrote "+" before the number; FailTo is keyed the same way.
+	a.To = strings.TrimPrefix(a.To, "+")
 	plan := statusPlan(st.cfg, a.To)
 	var items []scheduledStatus
 	for _, p := range plan {

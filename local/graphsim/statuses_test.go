@@ -119,6 +119,8 @@ func TestStatusWebhooks(t *testing.T) {
 			[]string{"sent@" + ts(0), "sent@" + ts(0), "delivered@" + ts(time.Second), "delivered@" + ts(time.Second)}},
 		{"delay", StatusConfig{DelayMS: 5}, "5511999990001", "text",
 			[]string{"sent@" + ts(0), "delivered@" + ts(time.Second), "read@" + ts(2*time.Second)}},
+		{"sent to +number, failing by wa_id", StatusConfig{FailTo: map[string]int{"5511000000000": 131026}}, "+5511000000000", "text",
+			[]string{"failed@" + ts(0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +135,9 @@ func TestStatusWebhooks(t *testing.T) {
 			var got []string
 			for _, it := range hook.items {
 				got = append(got, it.Status+"@"+it.Timestamp)
-				if it.ID != "wamid.T1" || it.RecipientID != tt.to {
+				// Meta's recipient_id is the wa_id, without the "+" a send may use.
+				waID := strings.TrimPrefix(tt.to, "+")
+				if it.ID != "wamid.T1" || it.RecipientID != waID {
 					t.Errorf("status %+v for the wrong message", it)
 				}
 				switch it.Status {
@@ -148,7 +152,7 @@ func TestStatusWebhooks(t *testing.T) {
 						t.Errorf("template priced as %q", it.Pricing.Category)
 					}
 				case "failed":
-					if len(it.Errors) != 1 || it.Errors[0].Code != tt.cfg.FailTo[tt.to] || it.Errors[0].Title == "" || it.Errors[0].Details == "" {
+					if len(it.Errors) != 1 || it.Errors[0].Code != tt.cfg.FailTo[waID] || it.Errors[0].Title == "" || it.Errors[0].Details == "" {
 						t.Errorf("failed errors %+v", it.Errors)
 					}
 				}
