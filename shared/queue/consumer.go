@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -59,21 +60,83 @@ type Consumer struct {
 	DLQURL   string // where Permanent and Invalid records go
 	Backoff  Backoff
 	Log      *slog.Logger
+	// Concurrency, when above 1, runs up to that many records at once:
+	// records of different FIFO message groups (and records without a
+	// group) in parallel, a group's records still one after another and
+	// held back after a failure. Handle must then be safe for concurrent
+	// use. 0 or 1: the whole batch one record after another.
+	Concurrency int
 	// Handle processes one record.
 	Handle func(ctx context.Context, rec events.SQSMessage) error
 }
 
 // Run processes the batch; it is what the Lambda handler returns.
+// Failures are reported in the batch's order.
 func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	failed := make([]bool, len(ev.Records))
+	if c.Concurrency <= 1 {
+		all := make([]int, len(ev.Records))
+		for i := range all {
+			all[i] = i
+		}
+		c.runLane(ctx, ev.Records, all, failed)
+	} else {
+		lanes := lanes(ev.Records)
+		sem := make(chan struct{}, c.Concurrency)
+		var wg sync.WaitGroup
+		for _, lane := range lanes {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				// Lanes write disjoint indices of failed.
+				c.runLane(ctx, ev.Records, lane, failed)
+			}()
+		}
+		wg.Wait()
+	}
 	var resp events.SQSEventResponse
+	for i, rec := range ev.Records {
+		if failed[i] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+// lanes splits a batch into lists of record indices that may run
+// concurrently: one per FIFO message group, in order, and one per record
+// without a group (a standard queue promises no order).
+func lanes(recs []events.SQSMessage) [][]int {
+	var out [][]int
+	byGroup := map[string]int{}
+	for i, rec := range recs {
+		g := rec.Attributes["MessageGroupId"]
+		if g == "" {
+			out = append(out, []int{i})
+			continue
+		}
+		if l, ok := byGroup[g]; ok {
+			out[l] = append(out[l], i)
+			continue
+		}
+		byGroup[g] = len(out)
+		out = append(out, []int{i})
+	}
+	return out
+}
+
+// runLane runs the records at idx one after another, marking failures.
+func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []int, failed []bool) {
 	// blocked holds, per FIFO group, the error that stopped it. Records held
 	// back behind it get the same delay, so the group resumes as one.
 	blocked := map[string]error{}
-	for _, rec := range ev.Records {
+	for _, i := range idx {
+		rec := recs[i]
 		group := rec.Attributes["MessageGroupId"]
 		if cause, ok := blocked[group]; ok && group != "" {
 			c.delay(ctx, rec, cause)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			failed[i] = true
 			continue
 		}
 		err := c.Handle(ctx, rec)
@@ -96,9 +159,8 @@ func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventR
 		if group != "" {
 			blocked[group] = err
 		}
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		failed[i] = true
 	}
-	return resp, nil
 }
 
 // RetryAfter is implemented by errors that know how long to wait before

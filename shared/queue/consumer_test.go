@@ -80,6 +80,15 @@ func (e retryAfterErr) Error() string             { return "busy" }
 func (e retryAfterErr) RetryAfter() time.Duration { return e.d }
 
 func TestConsumerOutcomes(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		concurrency int
+	}{{"one record at a time", 0}, {"groups in parallel", 10}} {
+		t.Run(tt.name, func(t *testing.T) { testConsumerOutcomes(t, tt.concurrency) })
+	}
+}
+
+func testConsumerOutcomes(t *testing.T, concurrency int) {
 	q := newQueues(t)
 	q.send(t,
 		queue.Message{Body: "a1 fail", GroupID: "A", DedupID: "a1"},
@@ -93,12 +102,16 @@ func TestConsumerOutcomes(t *testing.T) {
 	if len(ev.Records) != 6 {
 		t.Fatalf("received %d records, want 6", len(ev.Records))
 	}
+	var mu sync.Mutex
 	var ran []string
 	c := queue.Consumer{
 		API: q.api, QueueURL: q.src, DLQURL: q.dlq,
-		Backoff: queue.Exponential(5*time.Second, 5*time.Minute),
+		Backoff:     queue.Exponential(5*time.Second, 5*time.Minute),
+		Concurrency: concurrency,
 		Handle: func(_ context.Context, rec events.SQSMessage) error {
+			mu.Lock()
 			ran = append(ran, rec.Body)
+			mu.Unlock()
 			switch {
 			case strings.HasSuffix(rec.Body, "fail"):
 				return fmt.Errorf("push: %w", fault.Retryable(errors.New("core down")))
