@@ -111,6 +111,9 @@ const (
 	// DefaultTokenCooldown is how long, after Meta rejected a tenant's token
 	// (190), this instance fails that tenant's jobs without calling Meta.
 	DefaultTokenCooldown = 30 * time.Second
+	// DefaultConcurrency is how many records of a batch (of different
+	// recipients) are handled at once.
+	DefaultConcurrency = 10
 )
 
 // Metric names.
@@ -148,52 +151,61 @@ type Handler struct {
 	rejected sync.Map // secret id → time.Time until which its token is known bad
 }
 
-// Handle processes one batch. Records of different message groups
-// (recipients) are handled in parallel; a group's records in order, a
-// failure holding the rest of its group back.
+// Handle processes one batch. The consumer runs records of different
+// message groups (recipients) in parallel, a group's records in order, a
+// failure holding the rest of its group back. The batch's results are
+// published together at the end (see outbox).
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	c := h.Consumer
 	if c.Log == nil {
 		c.Log = h.log()
 	}
 	var delays sync.Map // message id → delay asked by pacing
+	box := &outbox{}
 	c.Handle = func(ctx context.Context, rec events.SQSMessage) error {
-		err := h.process(ctx, rec)
+		err := h.process(withOutbox(ctx, box, rec.MessageId), rec)
 		if ra, ok := retryAfter(err); ok {
 			delays.Store(rec.MessageId, ra)
 		}
 		return err
 	}
+	resp, _ := c.Run(ctx, ev)
 
+	failed := map[string]bool{}
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	if ids, err := box.flush(ctx, h.Events, h.CoreEventsQueueURL); err != nil {
+		// The jobs' records hold their outcomes: a redelivery finds them
+		// and publishes the results again (deduplicated by event id).
+		h.log().Error("could not report the batch's results; its jobs will be redelivered", "jobs", len(ids), "error", err.Error())
+		for _, id := range ids {
+			if !failed[id] {
+				failed[id] = true
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+			}
+		}
+	}
+	if len(failed) > 0 {
+		h.delayGroups(ctx, ev.Records, failed, &delays)
+	}
+	return resp, nil
+}
+
+// delayGroups applies delayGroup to each message group with failed records.
+func (h *Handler) delayGroups(ctx context.Context, recs []events.SQSMessage, failed map[string]bool, delays *sync.Map) {
 	var order []string
 	groups := map[string][]events.SQSMessage{}
-	for _, rec := range ev.Records {
+	for _, rec := range recs {
 		g := rec.Attributes["MessageGroupId"]
 		if _, ok := groups[g]; !ok {
 			order = append(order, g)
 		}
 		groups[g] = append(groups[g], rec)
 	}
-	results := make([]events.SQSEventResponse, len(order))
-	var wg sync.WaitGroup
-	for i, g := range order {
-		wg.Add(1)
-		go func(i int, recs []events.SQSMessage) {
-			defer wg.Done()
-			results[i], _ = c.Run(ctx, events.SQSEvent{Records: recs})
-		}(i, groups[g])
+	for _, g := range order {
+		h.delayGroup(ctx, groups[g], failed, delays)
 	}
-	wg.Wait()
-
-	var resp events.SQSEventResponse
-	for i, g := range order {
-		failed := results[i].BatchItemFailures
-		resp.BatchItemFailures = append(resp.BatchItemFailures, failed...)
-		if len(failed) > 0 {
-			h.delayGroup(ctx, groups[g], failed, &delays)
-		}
-	}
-	return resp, nil
 }
 
 // delayGroup sets one visibility delay on every failed record of a group:
@@ -201,14 +213,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // records behind the first are in flight too, and SQS keeps the whole group
 // waiting until they come back, so they must not keep the queue's long
 // default visibility.
-func (h *Handler) delayGroup(ctx context.Context, recs []events.SQSMessage, failed []events.SQSBatchItemFailure, delays *sync.Map) {
+func (h *Handler) delayGroup(ctx context.Context, recs []events.SQSMessage, ids map[string]bool, delays *sync.Map) {
 	c := h.Consumer
 	if c.API == nil || c.QueueURL == "" {
 		return
-	}
-	ids := map[string]bool{}
-	for _, f := range failed {
-		ids[f.ItemIdentifier] = true
 	}
 	var d time.Duration
 	for _, rec := range recs {
@@ -607,7 +615,9 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 	retryable := false
 	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.WaID(),
 		ClientRef: job.ClientRef, Reason: reason, Details: cause.Error(), Attempts: attempts, FinishedAt: h.now().UnixMilli()}
-	if err := h.publish(ctx, r, event.TypeOutboundFailed, &event.OutboundResult{
+	// At once: the record goes to the dead-letter queue as soon as this
+	// returns, and there is no job record to publish it again from.
+	if err := h.publish(immediate(ctx), r, event.TypeOutboundFailed, &event.OutboundResult{
 		JobID: job.JobID, ClientRef: job.ClientRef, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
 	}); err != nil {
 		return err
@@ -645,6 +655,9 @@ func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *ev
 	msg, err := queue.EventMessage(ev)
 	if err != nil {
 		return fault.PermanentErr(err)
+	}
+	if deferred(ctx, msg) {
+		return nil
 	}
 	if err := h.Events.Publish(ctx, h.CoreEventsQueueURL, msg); err != nil {
 		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", typ, r.JobID, err))

@@ -68,6 +68,9 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			QueueURL: getenv("OUTBOUND_QUEUE_URL"),
 			DLQURL:   getenv("OUTBOUND_DLQ_URL"),
 			Backoff:  queue.Exponential(2*time.Second, 5*time.Minute),
+			// A FIFO batch holds at most 10 records: every recipient in it
+			// can be paced and sent at once.
+			Concurrency: DefaultConcurrency,
 		},
 		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
 		DefaultThroughput:  throughput,
