@@ -268,6 +268,10 @@ func (s *Sim) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if _, isNumber := s.numbers[id]; isNumber {
+		s.handlePhoneNumber(w, r, id)
+		return
+	}
 	n, ok := s.tokenNumber(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
