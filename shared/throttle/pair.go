@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,9 @@ type Pair struct {
 	Period time.Duration // default DefaultPairPeriod
 	Burst  int           // default DefaultPairBurst
 	Now    func() time.Time
+
+	mu    sync.Mutex
+	hints map[string]time.Time // number#wa_id → tat last seen; picks the first write
 }
 
 func pairKey(phoneNumberID, waID string) map[string]ddbtypes.AttributeValue {
@@ -39,53 +43,110 @@ func pairKey(phoneNumberID, waID string) map[string]ddbtypes.AttributeValue {
 // the next one is allowed. The record is a GCRA: tat moves forward by one
 // period per message from max(tat, now), and a message is allowed while
 // tat ≤ now + (burst-1)·period.
+//
+// DynamoDB cannot take max(tat, now) in one expression, so there are two
+// conditional writes, "busy" (tat ≥ now) and "idle" (no tat, or tat < now).
+// Take tries first the one the pair's last known tat points to, idle for a
+// pair this instance has not seen, so the usual case is one write.
 func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 	period, burst := p.period(), p.burst()
 	key := pairKey(phoneNumberID, waID)
+	hintKey := phoneNumberID + "#" + waID
+	idleFirst := !p.hint(hintKey).After(p.now())
 	for attempt := 0; attempt < 4; attempt++ {
 		now := p.now()
 		limit := now.Add(time.Duration(burst-1) * period)
 		exp := nAttr(limit.Add(period + keepRate).Unix())
-		_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(p.Table),
-			Key:                 key,
-			UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
-			ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)), ":exp": exp,
-			},
-		})
-		if err == nil {
-			return nil
+		busy := func() (bool, error) {
+			out, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:           aws.String(p.Table),
+				Key:                 key,
+				UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
+				ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)), ":exp": exp,
+				},
+				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
+			})
+			if err != nil {
+				return false, err
+			}
+			if tat, ok := readN(out.Attributes, "tat"); ok {
+				p.remember(hintKey, fromMicros(tat), now)
+			}
+			return true, nil
 		}
-		if !conditionFailed(err) {
-			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		idle := func() (bool, error) {
+			next := now.Add(period)
+			_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:           aws.String(p.Table),
+				Key:                 key,
+				UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
+				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+					":next": nAttr(micros(next)), ":now": nAttr(micros(now)), ":exp": exp,
+				},
+			})
+			if err != nil {
+				return false, err
+			}
+			p.remember(hintKey, next, now)
+			return true, nil
 		}
-		_, err = p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(p.Table),
-			Key:                 key,
-			UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
-			ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":next": nAttr(micros(now.Add(period))), ":now": nAttr(micros(now)), ":exp": exp,
-			},
-		})
-		if err == nil {
-			return nil
+		tries := []func() (bool, error){busy, idle}
+		if idleFirst {
+			tries = []func() (bool, error){idle, busy}
 		}
-		if !conditionFailed(err) {
-			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		for _, try := range tries {
+			ok, err := try()
+			if ok {
+				return nil
+			}
+			if !conditionFailed(err) {
+				return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+			}
 		}
 		out, err := p.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Table), Key: key, ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return fault.Retryable(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
 		}
 		tat, _ := readN(out.Item, "tat")
+		p.remember(hintKey, fromMicros(tat), now)
 		if wait := fromMicros(tat).Sub(p.now().Add(time.Duration(burst-1) * period)); wait > 0 {
 			return &WaitError{Wait: wait, What: "pair"}
 		}
+		idleFirst = fromMicros(tat).Before(p.now())
 	}
 	return fault.Retryable(fmt.Errorf("pair rate of %s: record contended", phoneNumberID))
+}
+
+// maxPairHints bounds the hints an instance keeps; past it, hints of pairs
+// already idle (which say nothing the default does not) are dropped.
+const maxPairHints = 50_000
+
+// hint is the pair's tat as this instance last saw it (zero if unknown).
+func (p *Pair) hint(key string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hints[key]
+}
+
+func (p *Pair) remember(key string, tat, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hints == nil {
+		p.hints = map[string]time.Time{}
+	}
+	if len(p.hints) >= maxPairHints {
+		for k, t := range p.hints {
+			if t.Before(now) {
+				delete(p.hints, k)
+			}
+		}
+	}
+	if len(p.hints) < maxPairHints {
+		p.hints[key] = tat
+	}
 }
 
 // Throttled pushes the pair's schedule so that the next message waits a

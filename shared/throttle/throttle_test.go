@@ -221,3 +221,62 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// countingAPI counts the calls made through it.
+type countingAPI struct {
+	API
+	updates, gets atomic.Int64
+}
+
+func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.updates.Add(1)
+	return c.API.UpdateItem(ctx, in, optFns...)
+}
+
+func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.gets.Add(1)
+	return c.API.GetItem(ctx, in, optFns...)
+}
+
+// TestPairOneWritePerMessage checks that the write a message takes is the
+// one its pair's state calls for: an idle pair and a busy pair this
+// instance knows both cost one write; a pair made busy by another instance
+// costs two on this one (idle is tried first), and one from then on.
+func TestPairOneWritePerMessage(t *testing.T) {
+	api, table := stateTable(t)
+	clk := &clock{}
+	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	c1, c2 := &countingAPI{API: api}, &countingAPI{API: api}
+	p1 := &Pair{API: c1, Table: table, Now: clk.Now}
+	p2 := &Pair{API: c2, Table: table, Now: clk.Now}
+	ctx := context.Background()
+	take := func(p *Pair, c *countingAPI) int64 {
+		t.Helper()
+		before := c.updates.Load() + c.gets.Load()
+		if err := p.Take(ctx, "100", "5511"); err != nil {
+			t.Fatal(err)
+		}
+		return c.updates.Load() + c.gets.Load() - before
+	}
+	tests := []struct {
+		name    string
+		p       *Pair
+		c       *countingAPI
+		advance time.Duration
+		want    int64
+	}{
+		{"new pair", p1, c1, 0, 1},
+		{"busy, known here", p1, c1, time.Second, 1},
+		{"busy, unknown to the other instance", p2, c2, 0, 2},
+		{"busy, now known there", p2, c2, 0, 1},
+		{"idle again: the known tat has passed", p1, c1, time.Hour, 1},
+		{"busy again, known here", p1, c1, 0, 1},
+		{"busy, the other instance's hint has passed", p2, c2, 0, 2},
+	}
+	for _, tt := range tests {
+		clk.Advance(tt.advance)
+		if got := take(tt.p, tt.c); got != tt.want {
+			t.Errorf("%s: %d calls, want %d", tt.name, got, tt.want)
+		}
+	}
+}
