@@ -99,7 +99,7 @@ func newEnv(t *testing.T) *env {
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
 	cfg := emu.Config()
-	st := freshStack(t, ctx, cfg)
+	st := stack.Fresh(t, cfg, stack.Options{})
 	sink := &coreSink{t: t}
 	srv := httptest.NewServer(sink)
 	t.Cleanup(srv.Close)
@@ -381,42 +381,3 @@ func postReq(body []byte, sig string) (req webhookRequest) {
 
 type webhookRequest = events.APIGatewayV2HTTPRequest
 
-// freshStack provisions the template into the emulator from scratch. kumo
-// keeps its state per process, not per server, so tables and queues left by
-// an earlier test are deleted first and each test gets its own bucket.
-func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack {
-	t.Helper()
-	ddb := dynamodb.NewFromConfig(cfg)
-	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range tables.TableNames {
-		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	q := sqs.NewFromConfig(cfg)
-	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, url := range queues.QueueUrls {
-		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "t-" + name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}

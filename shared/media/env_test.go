@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,11 +85,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
 	cfg := emu.Config()
-	tmpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := freshStack(t, ctx, cfg, tmpl)
+	name := "m-" + stack.TestName(t)
+	st := stack.Fresh(t, cfg, stack.Options{StackName: name, Params: map[string]string{"SecretPrefix": name}})
 	fn := st.Functions["MediaFunction"]
 
 	reg := &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: fn.Env["TENANTS_TABLE"]}
@@ -140,41 +136,6 @@ func newTestEnv(t *testing.T) *testEnv {
 	return e
 }
 
-// freshStack provisions the template from scratch. kumo keeps its state
-// per process, not per server: tables and queues of earlier tests are
-// deleted, and each test gets its own bucket and secret prefix.
-func freshStack(t *testing.T, ctx context.Context, cfg aws.Config, tmpl *stack.Template) *stack.Stack {
-	t.Helper()
-	ddb := dynamodb.NewFromConfig(cfg)
-	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range tables.TableNames {
-		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	q := sqs.NewFromConfig(cfg)
-	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, url := range queues.QueueUrls {
-		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-", "(", "", ")", "", " ", "-").Replace(t.Name()))
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "m-" + name, Params: map[string]string{"SecretPrefix": "m-" + name}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // enqueue puts a job on the real MediaQueue, as the inbound function does.
 func (e *testEnv) enqueue(t *testing.T, job queue.MediaJob) {

@@ -62,7 +62,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
-	st := freshStack(t, ctx, emu.Config())
+	st := stack.Fresh(t, emu.Config(), stack.Options{})
 	fn := st.Functions["WebhookFunction"]
 	e := &env{t: t, ctx: ctx, cfg: emu.Config(), stack: st,
 		sqs: sqs.NewFromConfig(emu.Config()),
@@ -531,45 +531,6 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
-// freshStack provisions the template into the emulator from scratch. kumo
-// keeps its state per process, not per server, so tables and queues left by
-// an earlier test are deleted first and each test gets its own bucket.
-func freshStack(t *testing.T, ctx context.Context, cfg aws.Config) *stack.Stack {
-	t.Helper()
-	ddb := dynamodb.NewFromConfig(cfg)
-	tables, err := ddb.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range tables.TableNames {
-		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	q := sqs.NewFromConfig(cfg)
-	queues, err := q.ListQueues(ctx, &sqs.ListQueuesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, url := range queues.QueueUrls {
-		if _, err := q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	st, err := stack.Provision(ctx, cfg, tmpl, stack.Options{StackName: "t-" + name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // BenchmarkReceive measures one signed POST of text.json through the
 // handler into the emulated inbound queue and prints p50/p99.
