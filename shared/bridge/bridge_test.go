@@ -380,4 +380,3 @@ func postReq(body []byte, sig string) (req webhookRequest) {
 }
 
 type webhookRequest = events.APIGatewayV2HTTPRequest
-

@@ -525,4 +525,3 @@ func TestCrashAfterClaimIsRetriedAfterLease(t *testing.T) {
 		t.Errorf("claim after done = %v, %v; want duplicate", got, err)
 	}
 }
-

@@ -136,7 +136,6 @@ func newTestEnv(t *testing.T) *testEnv {
 	return e
 }
 
-
 // enqueue puts a job on the real MediaQueue, as the inbound function does.
 func (e *testEnv) enqueue(t *testing.T, job queue.MediaJob) {
 	t.Helper()

@@ -531,7 +531,6 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
-
 // BenchmarkReceive measures one signed POST of text.json through the
 // handler into the emulated inbound queue and prints p50/p99.
 // Run: go test -run '^$' -bench Receive -benchtime 2000x ./shared/webhook
