@@ -21,6 +21,17 @@ type clock struct{ us atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.UnixMicro(c.us.Load()) }
 func (c *clock) Advance(d time.Duration) { c.us.Add(d.Microseconds()) }
 
+// newClock starts a day after the previous test's clock: the emulator's
+// tables are shared by the tests of one binary and outlive a run (go test
+// -count), and their schedules must lie in the past of a new test.
+func newClock() *clock {
+	c := &clock{}
+	c.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(runs.Add(1)) * 24 * time.Hour).UnixMicro())
+	return c
+}
+
+var runs atomic.Int64
+
 func stateTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
 	emu := awsemu.StartTest(t)
@@ -44,8 +55,7 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 	api, table := stateTable(t)
 	for _, limit := range []int{80, 1000} {
 		t.Run("limit="+itoa(limit), func(t *testing.T) {
-			clk := &clock{}
-			clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+			clk := newClock()
 			const instances, seconds = 8, 4
 			number := "1000" + itoa(limit)
 			lims := make([]*Limiter, instances)
@@ -110,8 +120,7 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 
 func TestNumberLimiterSlowsDownOnThrottle(t *testing.T) {
 	api, table := stateTable(t)
-	clk := &clock{}
-	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clk := newClock()
 	l := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1}
 	ctx := context.Background()
 	a, _ := l.Reserve(ctx, "200", 100)
@@ -127,8 +136,7 @@ func TestNumberLimiterSlowsDownOnThrottle(t *testing.T) {
 
 func TestNumberLimiterStaleSlots(t *testing.T) {
 	api, table := stateTable(t)
-	clk := &clock{}
-	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clk := newClock()
 	ctx := context.Background()
 	// Another instance books the next slot, so this one's is ahead.
 	other := &Limiter{API: api, Table: table, Now: clk.Now}
@@ -154,8 +162,7 @@ func TestNumberLimiterStaleSlots(t *testing.T) {
 
 func TestPairBurstThenPeriod(t *testing.T) {
 	api, table := stateTable(t)
-	clk := &clock{}
-	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clk := newClock()
 	// Two instances share the pair's record.
 	p1 := &Pair{API: api, Table: table, Now: clk.Now}
 	p2 := &Pair{API: api, Table: table, Now: clk.Now}
@@ -195,8 +202,7 @@ func TestPairBurstThenPeriod(t *testing.T) {
 
 func TestPairThrottled(t *testing.T) {
 	api, table := stateTable(t)
-	clk := &clock{}
-	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clk := newClock()
 	p := &Pair{API: api, Table: table, Now: clk.Now}
 	ctx := context.Background()
 	if err := p.Throttled(ctx, "100", "5511"); err != nil {
@@ -244,8 +250,7 @@ func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, op
 // costs two on this one (idle is tried first), and one from then on.
 func TestPairOneWritePerMessage(t *testing.T) {
 	api, table := stateTable(t)
-	clk := &clock{}
-	clk.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	clk := newClock()
 	c1, c2 := &countingAPI{API: api}, &countingAPI{API: api}
 	p1 := &Pair{API: c1, Table: table, Now: clk.Now}
 	p2 := &Pair{API: c2, Table: table, Now: clk.Now}
