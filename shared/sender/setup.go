@@ -54,7 +54,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	return &Handler{
 		Tenants: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets: &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
-		Windows: window.Store{API: ddb, Table: state},
+		Windows: &windowCache{Store: window.Store{API: ddb, Table: state}},
 		Jobs:    &JobStore{API: ddb, Table: state},
 		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
 			HTTP: newGraphHTTP()},

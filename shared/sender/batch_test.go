@@ -1,0 +1,169 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/queue"
+)
+
+// countingPublisher counts Publish calls and can refuse the first ones.
+type countingPublisher struct {
+	Publisher
+	calls  atomic.Int64
+	refuse atomic.Int64 // calls left to refuse
+}
+
+func (p *countingPublisher) Publish(ctx context.Context, url string, msgs ...queue.Message) error {
+	p.calls.Add(1)
+	if p.refuse.Add(-1) >= 0 {
+		return errors.New("simulated SQS outage")
+	}
+	return p.Publisher.Publish(ctx, url, msgs...)
+}
+
+// TestBatchResultsPublishedTogether: a batch's results leave in one
+// publish, each recipient's in the order its jobs ran.
+func TestBatchResultsPublishedTogether(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	pub := &countingPublisher{Publisher: h.Events}
+	h.Events = pub
+	toA, toB := "+5511977770030", "+5511977770031"
+	e.openWindow(t, toA)
+	e.openWindow(t, toB)
+	ids := []string{"batch-a1", "batch-b1", "batch-a2", "batch-b2"}
+	tos := map[string]string{"batch-a1": toA, "batch-a2": toA, "batch-b1": toB, "batch-b2": toB}
+	var recs []events.SQSMessage
+	for _, id := range ids {
+		recs = append(recs, record(t, textJob(id, tos[id], id), 1))
+	}
+	if failed := handle(t, h, recs...); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if got := pub.calls.Load(); got != 1 {
+		t.Errorf("publish calls = %d, want 1 for the batch", got)
+	}
+	evs := e.coreEvents(t, ids...)
+	if len(evs) != len(ids) {
+		t.Fatalf("got %d events, want %d", len(evs), len(ids))
+	}
+	var gotA, gotB []string
+	for _, ev := range evs {
+		if ev.Type != event.TypeOutboundAccepted || ev.Outbound.MessageID == "" {
+			t.Errorf("event %+v", ev)
+		}
+		if ev.Contact.WaID == toA[1:] {
+			gotA = append(gotA, ev.Outbound.JobID)
+		} else {
+			gotB = append(gotB, ev.Outbound.JobID)
+		}
+	}
+	if len(gotA) != 2 || gotA[0] != "batch-a1" || len(gotB) != 2 || gotB[0] != "batch-b1" {
+		t.Errorf("events per recipient A %v, B %v; want each in job order", gotA, gotB)
+	}
+}
+
+// TestBatchPublishFailureRedelivers: when the batch's results cannot be
+// published, its jobs are reported as failures (already sent, nothing is
+// lost); their redelivery publishes the results from the job records and
+// sends nothing again.
+func TestBatchPublishFailureRedelivers(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	pub := &countingPublisher{Publisher: h.Events}
+	pub.refuse.Store(1)
+	h.Events = pub
+	toA, toB := "+5511977770032", "+5511977770033"
+	e.openWindow(t, toA)
+	e.openWindow(t, toB)
+	recs := []events.SQSMessage{
+		record(t, textJob("outage-a1", toA, "a1"), 1),
+		record(t, textJob("outage-b1", toB, "b1"), 1),
+		record(t, textJob("outage-a2", toA, "a2"), 1),
+	}
+	failed := handle(t, h, recs...)
+	if len(failed) != len(recs) {
+		t.Fatalf("failures %v, want all %d records (their results were not published)", failed, len(recs))
+	}
+	if evs := e.coreEvents(t, "outage-a1", "outage-b1", "outage-a2"); len(evs) != 0 {
+		t.Fatalf("events published despite the outage: %+v", evs)
+	}
+	wamids := map[string]string{}
+	for _, to := range []string{toA, toB} {
+		for _, a := range e.simFor(to) {
+			wamids[string(a.Body)] = a.WAMID
+		}
+	}
+	if len(wamids) != 3 {
+		t.Fatalf("simulator accepted %d messages, want 3", len(wamids))
+	}
+
+	before := e.sends.Load()
+	for i := range recs {
+		recs[i].Attributes["ApproximateReceiveCount"] = "2"
+	}
+	other := e.handler(t) // the redelivery may reach another instance
+	if failed := handle(t, other, recs...); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if n := e.sends.Load() - before; n != 0 {
+		t.Errorf("redelivery sent %d messages again", n)
+	}
+	evs := e.coreEvents(t, "outage-a1", "outage-b1", "outage-a2")
+	if len(evs) != 3 {
+		t.Fatalf("got %d events after redelivery, want 3", len(evs))
+	}
+	known := map[string]bool{}
+	for _, w := range wamids {
+		known[w] = true
+	}
+	for _, ev := range evs {
+		if ev.Type != event.TypeOutboundAccepted || !known[ev.Outbound.MessageID] {
+			t.Errorf("event %s %s wamid %s, want accepted with the simulator's wamid", ev.Outbound.JobID, ev.Type, ev.Outbound.MessageID)
+		}
+	}
+}
+
+// TestWindowClosedByMeta: a window this instance trusts as open is
+// dropped when Meta answers 131047, so the next free-form job is refused
+// before any Graph call.
+func TestWindowClosedByMeta(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	to := "+5511977770034"
+	e.openWindow(t, to)
+	if failed := handle(t, h, record(t, textJob("closed-1", to, "x"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	e.sim.AddFault(graphsim.Fault{Code: 131047, To: to})
+	if failed := handle(t, h, record(t, textJob("closed-2", to, "x"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	before := e.sends.Load()
+	if failed := handle(t, h, record(t, textJob("closed-3", to, "x"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if n := e.sends.Load() - before; n != 0 {
+		t.Errorf("%d Graph calls after Meta closed the window", n)
+	}
+	for id, want := range map[string]string{"closed-1": "", "closed-2": event.ReasonGraphError, "closed-3": event.ReasonWindowClosed} {
+		evs := e.coreEvents(t, id)
+		if len(evs) != 1 {
+			t.Fatalf("%s: %d events", id, len(evs))
+		}
+		got := ""
+		if evs[0].Type == event.TypeOutboundFailed {
+			got = evs[0].Outbound.Reason
+		}
+		if got != want {
+			t.Errorf("%s: reason %q, want %q", id, got, want)
+		}
+	}
+}

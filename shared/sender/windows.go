@@ -1,0 +1,108 @@
+package sender
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tucanlink/wacloud/shared/window"
+)
+
+// DefaultWindowCacheTTL bounds how long an instance trusts an open window
+// it read, besides the window's own end.
+const DefaultWindowCacheTTL = time.Minute
+
+// maxWindowCache bounds the cache; past it, expired entries are dropped.
+const maxWindowCache = 50_000
+
+// windowCache remembers open windows this instance read, so a recipient's
+// next jobs skip the read. Only "open" is cached, and only until the
+// earlier of the window's end (last inbound + 24 h, which an inbound
+// message can only push later) and TTL after the read. Within that time
+// the window can close early only when Meta answers 131047 for it: this
+// instance then drops the entry itself (closeWindow), and another
+// instance's 131047 stays unseen here for at most TTL, in which a
+// free-form message is refused by Meta with 131047 (reported failed,
+// graph_error) instead of window_closed before the call. A closed window
+// is never cached: the contact may write any moment. It is safe for
+// concurrent use.
+type windowCache struct {
+	Store WindowStore
+	TTL   time.Duration
+	Now   func() time.Time
+
+	mu   sync.Mutex
+	open map[string]time.Time // number#wa_id → trusted open until
+}
+
+// WindowStore reads and closes windows; window.Store satisfies it.
+type WindowStore interface {
+	Get(ctx context.Context, phoneNumberID, waID string) (window.State, error)
+	Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error
+}
+
+// IsOpen reports whether a free-form message to waID may be sent now.
+func (c *windowCache) IsOpen(ctx context.Context, phoneNumberID, waID string) (bool, error) {
+	key := phoneNumberID + "#" + waID
+	now := c.now()
+	c.mu.Lock()
+	until, ok := c.open[key]
+	c.mu.Unlock()
+	if ok && now.Before(until) {
+		return true, nil
+	}
+	st, err := c.Store.Get(ctx, phoneNumberID, waID)
+	if err != nil {
+		return false, err
+	}
+	if !st.Open(now) {
+		c.forget(key)
+		return false, nil
+	}
+	until = st.LastInbound.Add(window.Length)
+	if ttl := c.ttl(); now.Add(ttl).Before(until) {
+		until = now.Add(ttl)
+	}
+	c.mu.Lock()
+	if c.open == nil {
+		c.open = map[string]time.Time{}
+	}
+	if len(c.open) >= maxWindowCache {
+		for k, u := range c.open {
+			if !now.Before(u) {
+				delete(c.open, k)
+			}
+		}
+	}
+	if len(c.open) < maxWindowCache {
+		c.open[key] = until
+	}
+	c.mu.Unlock()
+	return true, nil
+}
+
+// Close records the closed window and stops trusting the cached "open".
+func (c *windowCache) Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
+	c.forget(phoneNumberID + "#" + waID)
+	return c.Store.Close(ctx, phoneNumberID, waID, at)
+}
+
+func (c *windowCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.open, key)
+	c.mu.Unlock()
+}
+
+func (c *windowCache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *windowCache) ttl() time.Duration {
+	if c.TTL > 0 {
+		return c.TTL
+	}
+	return DefaultWindowCacheTTL
+}
