@@ -123,6 +123,9 @@ func sendAndAccept(t *testing.T, h *connector.Handle, contact string) jobRef {
 
 // A sent job's delivery reaches the core as accepted, then statuses that
 // never go backwards, whatever order and however often Meta reports them.
+// (delay_ms only makes the run faster: the simulator schedules statuses
+// before it answers the send, and a status that overtakes the sender's
+// record waits out the status function's 5 s retry; the result is the same.)
 // Which intermediate states the core sees depends on the arrival order (a
 // read that overtakes delivered hides it, by design), so only the chain
 // rules and the final state are fixed here; TestDeliveredThenRead pins the
@@ -135,9 +138,9 @@ func TestStatusesReachCoreInOrder(t *testing.T) {
 		// never is a state the core must not see.
 		never string
 	}{
-		{"in order, each three times", `{"duplicates":3}`, ""},
-		{"shuffled and duplicated", `{"shuffle":true,"duplicates":3,"seed":7}`, ""},
-		{"shuffled, duplicated, read without delivered", `{"shuffle":true,"duplicates":2,"seed":11,"read_without_delivered":true}`, "delivered"},
+		{"in order, each three times", `{"duplicates":3,"delay_ms":20}`, ""},
+		{"shuffled and duplicated", `{"shuffle":true,"duplicates":3,"seed":7,"delay_ms":20}`, ""},
+		{"shuffled, duplicated, read without delivered", `{"shuffle":true,"duplicates":2,"seed":11,"read_without_delivered":true,"delay_ms":20}`, "delivered"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +172,7 @@ func TestStatusesReachCoreInOrder(t *testing.T) {
 // reports read (three times).
 func TestDeliveredThenRead(t *testing.T) {
 	h := startOutbound(t)
-	setStatuses(t, h, `{"shuffle":true,"duplicates":3,"seed":3,"until":"delivered"}`)
+	setStatuses(t, h, `{"shuffle":true,"duplicates":3,"seed":3,"until":"delivered","delay_ms":20}`)
 	contact := newContact()
 	j := sendAndAccept(t, h, contact)
 	awaitStatus(t, h, contact, j.wamid, "delivered")
@@ -223,7 +226,7 @@ func statusWebhook(t *testing.T, contact, wamid, status string) []byte {
 func TestFailedStatusReachesCore(t *testing.T) {
 	h := startOutbound(t)
 	contact := newContact()
-	setStatuses(t, h, `{"fail_to":{"`+contact+`":131047},"fail_after_sent":true,"duplicates":2}`)
+	setStatuses(t, h, `{"fail_to":{"`+contact+`":131047},"fail_after_sent":true,"duplicates":2,"delay_ms":20}`)
 	j := sendAndAccept(t, h, contact)
 	awaitStatus(t, h, contact, j.wamid, "failed")
 	waitSimStatuses(t, h)
