@@ -303,6 +303,7 @@ func TestInvalidJobFailsAndIsDeadLettered(t *testing.T) {
 		out, err := api.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
 			MessageAttributeNames: []string{"All"}, VisibilityTimeout: 1,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -318,6 +319,10 @@ func TestInvalidJobFailsAndIsDeadLettered(t *testing.T) {
 	reason := aws.ToString(dead.MessageAttributes[queue.ReasonAttribute].StringValue)
 	if !strings.Contains(reason, "4096") {
 		t.Errorf("dead-letter reason %q does not say what is wrong", reason)
+	}
+	// Kept in the job's group, so a redrive keeps the recipient's order.
+	if got := dead.Attributes["MessageGroupId"]; got != j.GroupID() {
+		t.Errorf("dead-lettered in group %q, want the job's %q", got, j.GroupID())
 	}
 	if got := aws.ToString(dead.Body); got != string(mustJSON(j)) {
 		t.Errorf("dead-lettered body differs from the job:\n%s", got)
