@@ -89,8 +89,20 @@ func tstr(t time.Time) ddbtypes.AttributeValue {
 // the state and history they left. It fails with ErrTenantMismatch
 // (Permanent) when the wamid is recorded for another tenant or job.
 func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
+	items, err := s.AcceptedWrites(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return s.AcceptedError(r, err)
+}
+
+// AcceptedWrites returns RecordAccepted's writes, for a caller that makes
+// them part of its own transaction (the sender, with its job record).
+// AcceptedError interprets that transaction's error for them.
+func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 	if r.WAMID == "" || r.TenantID == "" || r.PhoneNumberID == "" || r.JobID == "" {
-		return fault.Invalidf("record accepted message: wamid, tenant, phone number id and job id are required (wamid %q, job %q)", r.WAMID, r.JobID)
+		return nil, fault.Invalidf("record accepted message: wamid, tenant, phone number id and job id are required (wamid %q, job %q)", r.WAMID, r.JobID)
 	}
 	now := s.now()
 	at := r.AcceptedAt
@@ -125,7 +137,7 @@ func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
 		"pk": str(prefixJobRef + r.JobID), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
 	}
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+	return []ddbtypes.TransactWriteItem{
 		{Update: &ddbtypes.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(prefixMsg + r.WAMID),
@@ -140,7 +152,15 @@ func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR wamid = :w"),
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": str(r.WAMID)},
 		}},
-	}})
+	}, nil
+}
+
+// AcceptedError classifies the error of a transaction holding
+// AcceptedWrites (nil stays nil).
+func (s *Store) AcceptedError(r Record, err error) error {
+	if err == nil {
+		return nil
+	}
 	var tc *ddbtypes.TransactionCanceledException
 	if errors.As(err, &tc) && conditionFailed(tc) {
 		return fault.WithCode(fault.Permanent, "tenant_mismatch", fmt.Errorf(

@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/delivery"
@@ -70,6 +71,9 @@ type Graph interface {
 // satisfies it. RecordAccepted is idempotent.
 type Deliveries interface {
 	RecordAccepted(ctx context.Context, r delivery.Record) error
+	// AcceptedWrites are RecordAccepted's writes, for the sender's own
+	// transaction with the job record.
+	AcceptedWrites(r delivery.Record) ([]ddbtypes.TransactWriteItem, error)
 	ByJob(ctx context.Context, jobID string) (delivery.Message, error)
 }
 
@@ -485,30 +489,59 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 func (h *Handler) accepted(ctx context.Context, a *attempt, wamid string) error {
 	job := a.job
 	log := a.log.With("wamid", wamid)
-	if err := h.Jobs.MarkSent(ctx, job.JobID, a.claim, wamid, a.attempts); err != nil {
-		// Meta has the message: go on and report it. A redelivery would
-		// find the claim and never send it again.
-		log.Error("could not record the send; the result is reported anyway", "error", err.Error())
-	}
 	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
 		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
 		FinishedAt: h.now().UnixMilli()}
-	if err := h.publishAccepted(ctx, rec); err != nil {
-		return err
+	if h.recordSent(ctx, a, rec) {
+		if err := h.publishResult(ctx, rec); err != nil {
+			return err
+		}
+	} else {
+		if err := h.Jobs.MarkSent(ctx, job.JobID, a.claim, wamid, a.attempts); err != nil {
+			// Meta has the message: go on and report it. A redelivery would
+			// find the claim and never send it again.
+			log.Error("could not record the send; the result is reported anyway", "error", err.Error())
+		}
+		if err := h.publishAccepted(ctx, rec); err != nil {
+			return err
+		}
 	}
 	log.Info("message accepted by Meta", "attempts", a.attempts)
 	h.count(MetricAccepted)
 	return nil
 }
 
+// recordSent marks the job sent and writes its message record in one
+// transaction. It reports false when that did not happen (nothing was
+// written), and the caller makes the two writes apart, which tell each
+// failure apart as before: a lost claim, a wamid recorded for another job.
+func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool {
+	if r.WAMID == "" {
+		return false // read receipts and typing indicators have no message record
+	}
+	items, err := h.Deliveries.AcceptedWrites(deliveryRecord(r))
+	if err == nil {
+		err = h.Jobs.MarkSentWith(ctx, r.JobID, a.claim, r.WAMID, a.attempts, items)
+	}
+	if err != nil {
+		a.log.Warn("could not record the send in one transaction; recording it in two writes", "wamid", r.WAMID, "error", err.Error())
+		return false
+	}
+	return true
+}
+
+func deliveryRecord(r *JobRecord) delivery.Record {
+	return delivery.Record{
+		WAMID: r.WAMID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, JobID: r.JobID,
+		ClientRef: r.ClientRef, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
+	}
+}
+
 // publishAccepted records the wamid for status matching and reports the
 // acceptance. Both are idempotent, so a replay repeats them.
 func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
 	if r.WAMID != "" {
-		err := h.Deliveries.RecordAccepted(ctx, delivery.Record{
-			WAMID: r.WAMID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, JobID: r.JobID,
-			ClientRef: r.ClientRef, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
-		})
+		err := h.Deliveries.RecordAccepted(ctx, deliveryRecord(r))
 		if err != nil && fault.ClassOf(err) == fault.Retry {
 			return fmt.Errorf("send job %s: %w", r.JobID, err)
 		}
@@ -516,6 +549,11 @@ func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
 			h.log().Error("message record refused", "job_id", r.JobID, "wamid", r.WAMID, "error", err.Error())
 		}
 	}
+	return h.publishResult(ctx, r)
+}
+
+// publishResult reports an accepted job to the core.
+func (h *Handler) publishResult(ctx context.Context, r *JobRecord) error {
 	return h.publish(ctx, r, event.TypeOutboundAccepted, &event.OutboundResult{
 		JobID: r.JobID, ClientRef: r.ClientRef, MessageType: r.Type, MessageID: r.WAMID, Attempts: r.Attempts,
 	})

@@ -41,6 +41,7 @@ type JobsAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // JobRecord is the idempotency record of one job, "job#{job_id}" in the
@@ -160,6 +161,45 @@ func (s *JobStore) MarkSent(ctx context.Context, jobID, claimID, wamid string, a
 	return s.finish(ctx, jobID, claimID, "SET #s = :sent, wamid = :w, attempts = :n, finished_at = :f",
 		map[string]ddbtypes.AttributeValue{":sent": str(StateSent), ":w": str(wamid), ":n": num(int64(attempts))})
 }
+
+// MarkSentWith records Meta's acceptance under claimID and makes the
+// writes in with (the message record) in the same transaction: all or
+// none. It fails with errClaimLost (Permanent) when the claim is no longer
+// held, errWithRefused (Permanent) when a condition of with failed, and a
+// Retryable error otherwise; in every case nothing was written.
+func (s *JobStore) MarkSentWith(ctx context.Context, jobID, claimID, wamid string, attempts int, with []ddbtypes.TransactWriteItem) error {
+	vals := map[string]ddbtypes.AttributeValue{
+		":sent": str(StateSent), ":w": str(wamid), ":n": num(int64(attempts)),
+		":c": str(claimID), ":sending": str(StateSending), ":f": num(s.now().UnixMilli()),
+	}
+	items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
+		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		UpdateExpression:          aws.String("SET #s = :sent, wamid = :w, attempts = :n, finished_at = :f"),
+		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
+		ExpressionAttributeNames:  map[string]string{"#s": "state"},
+		ExpressionAttributeValues: vals,
+	}}}, with...)
+	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var tc *ddbtypes.TransactionCanceledException
+	if errors.As(err, &tc) {
+		for i, r := range tc.CancellationReasons {
+			if aws.ToString(r.Code) != "ConditionalCheckFailed" {
+				continue
+			}
+			if i == 0 {
+				return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", jobID, errClaimLost))
+			}
+			return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", jobID, errWithRefused))
+		}
+	}
+	return fault.Retryable(fmt.Errorf("record send of job %s: %w", jobID, err))
+}
+
+// errWithRefused: a write made along with the job record was refused.
+var errWithRefused = errors.New("a write of the same transaction was refused")
 
 // MarkFailed records the job's failure under claimID.
 func (s *JobStore) MarkFailed(ctx context.Context, jobID, claimID string, f Failure, attempts int) error {

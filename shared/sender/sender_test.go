@@ -497,6 +497,18 @@ func (f *failingSent) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 	return f.JobsAPI.UpdateItem(ctx, in, opt...)
 }
 
+// TransactWriteItems fails the transaction that records the send together
+// with the message record.
+func (f *failingSent) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opt ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	for _, it := range in.TransactItems {
+		if it.Update != nil && strings.Contains(aws.ToString(it.Update.UpdateExpression), ":sent") {
+			f.failed.Add(1)
+			return nil, errors.New("simulated crash before the record")
+		}
+	}
+	return f.JobsAPI.TransactWriteItems(ctx, in, opt...)
+}
+
 func TestCrashBetweenSendAndRecord(t *testing.T) {
 	e := testEnv(t)
 	to := "+5511977770005"
@@ -508,7 +520,8 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 	if failed := handle(t, h, rec); len(failed) != 0 {
 		t.Fatal(failed)
 	}
-	if fs.failed.Load() != 1 || len(e.simFor(to)) != 1 {
+	// Both ways of recording it fail: with the message record, then alone.
+	if fs.failed.Load() != 2 || len(e.simFor(to)) != 1 {
 		t.Fatalf("record failures %d, sends %d", fs.failed.Load(), len(e.simFor(to)))
 	}
 	// Meta's wamid was known, so the result still went out.
