@@ -74,11 +74,17 @@ type dispenser struct {
 	// conditional write to try first.
 	lastTAT time.Time
 	stale   int64
+	leases  int64 // successful leases
+	idle    int64 // of which found the schedule idle (tat behind now)
+	leased  int64 // slots leased
 }
 
 // Stats are counters of an instance's limiter, for metrics and benchmarks.
 type Stats struct {
-	Stale int64 // slots given up because the caller woke too late
+	Stale  int64 // slots given up because the caller woke too late
+	Leases int64 // blocks leased
+	Idle   int64 // leases that found the schedule idle: time nobody booked
+	Slots  int64 // slots leased
 }
 
 // Stats returns the counters of number phoneNumberID.
@@ -86,7 +92,7 @@ func (l *Limiter) Stats(phoneNumberID string) Stats {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Stats{Stale: d.stale}
+	return Stats{Stale: d.stale, Leases: d.leases, Idle: d.idle, Slots: d.leased}
 }
 
 func (l *Limiter) dispenser(id string) *dispenser {
@@ -139,7 +145,7 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 		factor, hint := d.factor, d.lastTAT
 		d.mu.Unlock()
 
-		slots, tat, err := l.lease(ctx, phoneNumberID, perSecond, n, factor, hint)
+		slots, tat, idle, err := l.lease(ctx, phoneNumberID, perSecond, n, factor, hint)
 
 		d.mu.Lock()
 		d.leasing = false
@@ -150,6 +156,11 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 		if err == nil {
 			d.slots = append(d.slots, slots...)
 			d.factor = math.Min(1, d.factor+0.05)
+			d.leases++
+			d.leased += int64(len(slots))
+			if idle {
+				d.idle++
+			}
 		}
 		d.mu.Unlock()
 		if err != nil {
@@ -198,9 +209,9 @@ func (l *Limiter) Throttled(phoneNumberID string) {
 // moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
 // The usual case, a busy number, is one conditional write; an idle one
 // takes a second.
-func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, hint time.Time) ([]time.Time, time.Time, error) {
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, hint time.Time) (slots []time.Time, end time.Time, idle bool, err error) {
 	if perSecond <= 0 {
-		return nil, time.Time{}, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
+		return nil, time.Time{}, false, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
 	}
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
@@ -251,32 +262,32 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		if idleFirst {
 			tries = []func() (int64, bool, error){idle, busy}
 		}
-		for _, try := range tries {
+		for i, try := range tries {
 			start, ok, err := try()
 			if err != nil {
-				return nil, time.Time{}, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
+				return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
 			}
 			if ok {
 				slots := make([]time.Time, n)
 				for i := range slots {
 					slots[i] = fromMicros(start + int64(math.Round(interval*float64(i))))
 				}
-				return slots, fromMicros(start + span), nil
+				return slots, fromMicros(start + span), (i == 0) == idleFirst, nil
 			}
 		}
 		// Neither: booked beyond the horizon, or the schedule moved between
 		// the two writes. Read it to tell.
 		out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key, ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return nil, time.Time{}, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
+			return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
 		}
 		tat, _ := readN(out.Item, "tat")
 		if wait := fromMicros(tat).Sub(l.now().Add(l.horizon())); wait > 0 {
-			return nil, fromMicros(tat), &WaitError{Wait: wait, What: "number"}
+			return nil, fromMicros(tat), false, &WaitError{Wait: wait, What: "number"}
 		}
 		idleFirst = tat < micros(l.now())
 	}
-	return nil, time.Time{}, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
+	return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
 }
 
 func (l *Limiter) now() time.Time {

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -53,6 +54,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/sender"
 	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/throttle"
 	"github.com/tucanlink/wacloud/shared/window"
 )
 
@@ -75,6 +77,7 @@ func main() {
 	hot := flag.Int("hot", envInt("HOT", 4), "hot recipients")
 	hotJobs := flag.Int("hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile to this file")
 	direct := flag.Bool("direct", true, "handlers call kumo directly, not through awsemu's SQS-fixing front")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -82,6 +85,15 @@ func main() {
 		if err == nil && pprof.StartCPUProfile(f) == nil {
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if *mutexprofile != "" {
+		runtime.SetMutexProfileFraction(5)
+		defer func() {
+			if f, err := os.Create(*mutexprofile); err == nil {
+				_ = pprof.Lookup("mutex").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if *jobs == 0 {
 		*jobs = min(*limit*45, 15000)
@@ -120,11 +132,69 @@ func emulator(direct bool) (aws.Config, func()) {
 // separate Lambda instance has (config.LoadDefaultConfig's client, with
 // room for a batch's concurrent calls). Sharing one pool of two idle
 // connections made every instance dial and close a connection per call.
-func instanceConfig(cfg aws.Config) aws.Config {
-	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+func instanceConfig(cfg aws.Config, calls *callCounter) aws.Config {
+	c := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = 32
 	})
+	cfg.HTTPClient = &http.Client{Transport: countingTransport{next: c, calls: calls}}
 	return cfg
+}
+
+// callCounter counts the handlers' AWS calls by operation (X-Amz-Target).
+type callCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *callCounter) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[op]++
+}
+
+// perMessage lists the operations, most frequent first, per message sent.
+func (c *callCounter) perMessage(messages int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	type opCount struct {
+		op string
+		n  int
+	}
+	var ops []opCount
+	total := 0
+	for op, n := range c.n {
+		ops = append(ops, opCount{op, n})
+		total += n
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].n > ops[j].n })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.2f AWS calls per message:", float64(total)/float64(max(messages, 1)))
+	for _, o := range ops {
+		fmt.Fprintf(&b, " %s %.2f", o.op, float64(o.n)/float64(max(messages, 1)))
+	}
+	return b.String()
+}
+
+type countingTransport struct {
+	next interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	calls *callCounter
+}
+
+func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := r.Header.Get("X-Amz-Target")
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		op = op[i+1:]
+	}
+	if op == "" {
+		op = r.Method + " " + r.URL.Path
+	}
+	t.calls.add(op)
+	return t.next.Do(r)
 }
 
 func run(limit, workers, total, hot, hotJobs int, direct bool) error {
@@ -201,10 +271,15 @@ func run(limit, workers, total, hot, hotJobs int, direct bool) error {
 	deadline := start.Add(time.Duration(total/limit)*time.Second*2 + 60*time.Second)
 	var wg sync.WaitGroup
 	var invocations atomic.Int64
+	var limiters []*throttle.Limiter
+	calls := &callCounter{}
 	for w := 0; w < workers; w++ {
-		h, err := sender.Setup(ctx, getenv, instanceConfig(cfg))
+		h, err := sender.Setup(ctx, getenv, instanceConfig(cfg, calls))
 		if err != nil {
 			return err
+		}
+		if l, ok := h.Numbers.(*throttle.Limiter); ok {
+			limiters = append(limiters, l)
 		}
 		h.Log, h.Consumer.Log = quiet, quiet
 		h.Metrics.Out = io.Discard
@@ -277,9 +352,32 @@ func run(limit, workers, total, hot, hotJobs int, direct bool) error {
 		span := accepted[n-1].At.Sub(accepted[0].At).Seconds()
 		ratio = float64(n-1) / span / float64(limit)
 	}
+	if os.Getenv("BENCH_TIMELINE") != "" && len(accepted) > 0 {
+		per := map[int]int{}
+		last := 0
+		for _, a := range accepted {
+			sec := int(a.At.Sub(accepted[0].At) / time.Second)
+			per[sec]++
+			last = max(last, sec)
+		}
+		for sec := 0; sec <= last; sec++ {
+			fmt.Fprintf(os.Stderr, "bench-sender: second %2d accepted %d\n", sec, per[sec])
+		}
+		for _, a := range accepted[max(0, len(accepted)-12):] {
+			fmt.Fprintf(os.Stderr, "bench-sender: late %s %s %s\n", a.At.Sub(accepted[0].At).Round(time.Millisecond), a.To, a.Body)
+		}
+	}
 	stats := sim.MessageStats()
+	var ls throttle.Stats
+	for _, l := range limiters {
+		s := l.Stats(number)
+		ls.Stale, ls.Leases, ls.Idle, ls.Slots = ls.Stale+s.Stale, ls.Leases+s.Leases, ls.Idle+s.Idle, ls.Slots+s.Slots
+	}
 	fmt.Fprintf(os.Stderr, "bench-sender: %d invocations, %d receives beyond the first, wall %.1fs, busiest second %d\n",
 		invocations.Load(), q.redeliveries(), time.Since(start).Seconds(), busiest(accepted))
+	fmt.Fprintf(os.Stderr, "bench-sender: %s\n", calls.perMessage(len(accepted)))
+	fmt.Fprintf(os.Stderr, "bench-sender: limiter: %d leases (%d found the schedule idle), %d slots, %d given up late\n",
+		ls.Leases, ls.Idle, ls.Slots, ls.Stale)
 	fmt.Printf("limit=%d sent=%d ratio=%.2f e130429=%d e131056=%d duplicates=%d order_violations=%d\n",
 		limit, len(seen), ratio, stats.Throughput, stats.Pair, duplicates, violations)
 	return nil
@@ -357,8 +455,7 @@ type message struct {
 type fifo struct {
 	mu        sync.Mutex
 	groups    map[string][]*message
-	order     []string
-	next      int
+	order     []string // groups with messages, by their first message
 	inflight  map[string]bool
 	byReceipt map[string]*message
 	pending   int
@@ -379,17 +476,27 @@ func (f *fifo) push(m *message) {
 }
 
 // receive hands out up to n messages: from each available group, its
-// visible head messages in order, groups taken round-robin.
+// visible head messages in order, groups taken oldest first (in the order
+// their first message was sent), as SQS favours the oldest messages. A
+// rotating pointer instead passes a group that is busy at that moment and
+// comes back to it only after all the others: with thousands of groups a
+// hot recipient waited most of the run.
 func (f *fifo) receive(n int) []*message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
 	var out []*message
-	for scanned := 0; scanned < len(f.order) && len(out) < n; scanned++ {
-		g := f.order[f.next%len(f.order)]
-		f.next++
+	drained := 0
+	for _, g := range f.order {
+		if len(out) >= n {
+			break
+		}
 		msgs := f.groups[g]
-		if f.inflight[g] || len(msgs) == 0 || msgs[0].visibleAt.After(now) {
+		if len(msgs) == 0 && !f.inflight[g] {
+			drained++
+			continue
+		}
+		if f.inflight[g] || msgs[0].visibleAt.After(now) {
 			continue
 		}
 		for _, m := range msgs {
@@ -406,6 +513,15 @@ func (f *fifo) receive(n int) []*message {
 			out = append(out, m)
 		}
 		f.inflight[g] = true
+	}
+	if drained > 0 {
+		kept := f.order[:0]
+		for _, g := range f.order {
+			if len(f.groups[g]) > 0 || f.inflight[g] {
+				kept = append(kept, g)
+			}
+		}
+		f.order = kept
 	}
 	return out
 }
