@@ -3,6 +3,10 @@ package sender
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -166,4 +170,82 @@ func TestWindowClosedByMeta(t *testing.T) {
 			t.Errorf("%s: reason %q, want %q", id, got, want)
 		}
 	}
+}
+
+// opCounter counts AWS calls by operation.
+type opCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *opCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	op := r.Header.Get("X-Amz-Target")
+	if i := strings.LastIndexByte(op, '.'); i >= 0 {
+		op = op[i+1:]
+	}
+	c.mu.Lock()
+	c.n[op]++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *opCounter) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+// TestCallsPerMessage pins the AWS calls of the hot path: per message, one
+// transaction claiming the job and booking the recipient's pair limit, one
+// recording the send with its message record; one window read per
+// recipient; number schedule leases; the batch's results in one publish.
+func TestCallsPerMessage(t *testing.T) {
+	e := testEnv(t)
+	counter := &opCounter{n: map[string]int{}}
+	cfg := e.cfg.Copy()
+	cfg.HTTPClient = &http.Client{Transport: counter}
+	h, err := Setup(context.Background(), e.getenv, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Metrics.Out = io.Discard
+	// Warm the tenant, number and secret caches.
+	e.openWindow(t, "+5511977770050")
+	if failed := handle(t, h, record(t, textJob("calls-warm", "+5511977770050", "x"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	counter.take()
+
+	toA, toB := "+5511977770051", "+5511977770052"
+	e.openWindow(t, toA)
+	e.openWindow(t, toB)
+	var recs []events.SQSMessage
+	for _, id := range []string{"calls-a1", "calls-b1", "calls-a2", "calls-b2"} {
+		to := toA
+		if strings.Contains(id, "-b") {
+			to = toB
+		}
+		recs = append(recs, record(t, textJob(id, to, id), 1))
+	}
+	if failed := handle(t, h, recs...); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	got := counter.take()
+	want := map[string]int{"TransactWriteItems": 8, "GetItem": 2, "SendMessageBatch": 1}
+	for op, n := range want {
+		if got[op] != n {
+			t.Errorf("%s calls = %d, want %d (all: %v)", op, got[op], n, got)
+		}
+	}
+	if n := got["UpdateItem"]; n < 1 || n > 4 {
+		t.Errorf("UpdateItem calls (schedule leases) = %d, want 1 to 4 (all: %v)", n, got)
+	}
+	for _, op := range []string{"PutItem", "DeleteItem", "GetSecretValue", "Query"} {
+		if got[op] != 0 {
+			t.Errorf("%s calls = %d, want none (all: %v)", op, got[op], got)
+		}
+	}
+	e.coreEvents(t, "calls-warm", "calls-a1", "calls-b1", "calls-a2", "calls-b2")
 }

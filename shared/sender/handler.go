@@ -95,6 +95,11 @@ type NumberLimiter interface {
 type PairLimiter interface {
 	Take(ctx context.Context, phoneNumberID, waID string) error
 	Throttled(ctx context.Context, phoneNumberID, waID string) error
+	// Book, Booked and Refused book a message in the caller's own
+	// transaction (with the job's claim); Take is the fallback.
+	Book(phoneNumberID, waID string) throttle.Booking
+	Booked(b throttle.Booking)
+	Refused(b throttle.Booking)
 }
 
 // Publisher publishes to SQS; queue.Publisher satisfies it.
@@ -279,6 +284,7 @@ type attempt struct {
 	limit    int
 	attempts int
 	claim    string
+	paired   bool // the pair limit is already booked for this send
 	log      *slog.Logger
 }
 
@@ -330,14 +336,37 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		limit = tenant.DefaultThroughput
 	}
 
-	claim, existing, err := h.Jobs.Claim(ctx, JobRecord{
+	jr := JobRecord{
 		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
 		Type: job.Type, ClientRef: job.ClientRef, Attempts: attempts,
-	})
+	}
+	var claim string
+	var existing *JobRecord
+	paired := false
+	if job.IsMessage() {
+		// Book the recipient's pair limit in the claim's transaction: one
+		// call instead of two. A job that then does not reach Meta (window
+		// closed, released for a retry) has used a booking, which only
+		// slows its recipient down. If the booking is refused, claim
+		// alone and book through Take before the send.
+		b := h.Pairs.Book(job.PhoneNumberID, job.WaID())
+		var refused bool
+		claim, existing, refused, err = h.Jobs.ClaimWith(ctx, jr, b.Write)
+		switch {
+		case err == nil && refused:
+			h.Pairs.Refused(b)
+			claim, existing, err = h.Jobs.Claim(ctx, jr)
+		case err == nil && existing == nil:
+			h.Pairs.Booked(b)
+			paired = true
+		}
+	} else {
+		claim, existing, err = h.Jobs.Claim(ctx, jr)
+	}
 	if err != nil {
 		return err
 	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, log: log}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, paired: paired, log: log}
 	if existing != nil {
 		return h.replay(ctx, a, existing)
 	}
@@ -397,7 +426,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
 	}
 
-	if job.IsMessage() {
+	if job.IsMessage() && !a.paired {
 		if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, job.WaID()) }); err != nil {
 			return err
 		}

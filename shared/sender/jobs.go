@@ -95,34 +95,67 @@ func jobKey(jobID string) map[string]ddbtypes.AttributeValue {
 // Claim takes the job for one send attempt. It returns the claim id, or,
 // when the job already has a record, that record (and no claim).
 func (s *JobStore) Claim(ctx context.Context, r JobRecord) (claimID string, existing *JobRecord, err error) {
+	claimID, existing, _, err = s.ClaimWith(ctx, r)
+	return claimID, existing, err
+}
+
+// ClaimWith is Claim, making the writes in with (a pair booking) in the
+// same transaction: all or none. withRefused reports that a condition of
+// with failed, so nothing was written and there is no claim: the caller
+// claims again without it.
+func (s *JobStore) ClaimWith(ctx context.Context, r JobRecord, with ...ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
 	now := s.now()
 	r.State, r.ClaimID = StateSending, newClaimID()
 	r.LeaseUntil = now.Add(s.lease()).UnixMilli()
 	r.ExpiresAt = now.Add(keepJobs).Unix()
 	item, err := attributevalue.MarshalMap(r)
 	if err != nil {
-		return "", nil, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", r.JobID, err))
+		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", r.JobID, err))
 	}
 	item["pk"] = jobKey(r.JobID)["pk"]
-	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+	put := &ddbtypes.Put{
 		TableName: aws.String(s.Table), Item: item,
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err == nil {
-		return r.ClaimID, nil, nil
 	}
-	if !conditionFailed(err) {
-		return "", nil, fault.Retryable(fmt.Errorf("claim job %s: %w", r.JobID, err))
+	exists := false
+	if len(with) == 0 {
+		_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		exists = conditionFailed(err)
+	} else {
+		items := append([]ddbtypes.TransactWriteItem{{Put: put}}, with...)
+		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tc *ddbtypes.TransactionCanceledException
+		if errors.As(err, &tc) {
+			for i, reason := range tc.CancellationReasons {
+				if aws.ToString(reason.Code) != "ConditionalCheckFailed" {
+					continue
+				}
+				if i == 0 {
+					exists = true
+					break
+				}
+				withRefused = true
+			}
+			if withRefused && !exists {
+				return "", nil, true, nil
+			}
+		}
+	}
+	if err == nil {
+		return r.ClaimID, nil, false, nil
+	}
+	if !exists {
+		return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: %w", r.JobID, err))
 	}
 	rec, err := s.Get(ctx, r.JobID)
 	if err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
 	if rec == nil {
 		// Deleted (released) between the two calls: try again later.
-		return "", nil, fault.Retryable(fmt.Errorf("claim job %s: record released while reading it", r.JobID))
+		return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: record released while reading it", r.JobID))
 	}
-	return "", rec, nil
+	return "", rec, false, nil
 }
 
 // Get reads a job's record (strongly consistent), or nil when it has none.

@@ -55,17 +55,11 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 	idleFirst := !p.hint(hintKey).After(p.now())
 	for attempt := 0; attempt < 4; attempt++ {
 		now := p.now()
-		limit := now.Add(time.Duration(burst-1) * period)
-		exp := nAttr(limit.Add(period + keepRate).Unix())
 		busy := func() (bool, error) {
+			in := p.busyWrite(key, now)
 			out, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:           aws.String(p.Table),
-				Key:                 key,
-				UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
-				ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)), ":exp": exp,
-				},
+				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
+				ConditionExpression: in.ConditionExpression, ExpressionAttributeValues: in.ExpressionAttributeValues,
 				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
 			})
 			if err != nil {
@@ -77,20 +71,15 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 			return true, nil
 		}
 		idle := func() (bool, error) {
-			next := now.Add(period)
+			in := p.idleWrite(key, now)
 			_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:           aws.String(p.Table),
-				Key:                 key,
-				UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
-				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":next": nAttr(micros(next)), ":now": nAttr(micros(now)), ":exp": exp,
-				},
+				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
+				ConditionExpression: in.ConditionExpression, ExpressionAttributeValues: in.ExpressionAttributeValues,
 			})
 			if err != nil {
 				return false, err
 			}
-			p.remember(hintKey, next, now)
+			p.remember(hintKey, now.Add(period), now)
 			return true, nil
 		}
 		tries := []func() (bool, error){busy, idle}
@@ -118,6 +107,86 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 		idleFirst = fromMicros(tat).Before(p.now())
 	}
 	return fault.Retryable(fmt.Errorf("pair rate of %s: record contended", phoneNumberID))
+}
+
+// busyWrite books one message on a pair already booked at or after now
+// (tat ≥ now), within the burst.
+func (p *Pair) busyWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
+	period, burst := p.period(), p.burst()
+	limit := now.Add(time.Duration(burst-1) * period)
+	return &ddbtypes.Update{
+		TableName:           aws.String(p.Table),
+		Key:                 key,
+		UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
+		ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)),
+			":exp": nAttr(limit.Add(period + keepRate).Unix()),
+		},
+	}
+}
+
+// idleWrite books one message on a pair with nothing booked from now on.
+func (p *Pair) idleWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
+	period, burst := p.period(), p.burst()
+	limit := now.Add(time.Duration(burst-1) * period)
+	return &ddbtypes.Update{
+		TableName:           aws.String(p.Table),
+		Key:                 key,
+		UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
+		ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":next": nAttr(micros(now.Add(period))), ":now": nAttr(micros(now)),
+			":exp": nAttr(limit.Add(period + keepRate).Unix()),
+		},
+	}
+}
+
+// Booking is one message to a recipient, booked by a write the caller
+// makes in its own transaction (the sender's job claim), which saves a
+// call per message. The write assumes the pair's state this instance last
+// saw; if its condition fails (the assumption was wrong, or the pair is at
+// its limit), nothing is booked: call Refused and use Take.
+type Booking struct {
+	Write ddbtypes.TransactWriteItem
+	key   string
+	idle  bool
+	now   time.Time
+}
+
+// Book returns the write that books one message to waID now.
+func (p *Pair) Book(phoneNumberID, waID string) Booking {
+	key := pairKey(phoneNumberID, waID)
+	b := Booking{key: phoneNumberID + "#" + waID, now: p.now()}
+	b.idle = !p.hint(b.key).After(b.now)
+	if b.idle {
+		b.Write.Update = p.idleWrite(key, b.now)
+	} else {
+		b.Write.Update = p.busyWrite(key, b.now)
+	}
+	return b
+}
+
+// Booked notes that b's transaction succeeded: the message is booked.
+func (p *Pair) Booked(b Booking) {
+	if b.idle {
+		p.remember(b.key, b.now.Add(p.period()), b.now)
+		return
+	}
+	// A transaction does not return the new tat; one period later than
+	// last seen is as good a hint.
+	p.remember(b.key, p.hint(b.key).Add(p.period()), b.now)
+}
+
+// Refused notes that b's condition failed: the next Take tries the other
+// write first.
+func (p *Pair) Refused(b Booking) {
+	if b.idle {
+		// Booked by another instance: busy until at least a period on.
+		p.remember(b.key, b.now.Add(p.period()), b.now)
+		return
+	}
+	p.remember(b.key, time.Time{}, b.now)
 }
 
 // maxPairHints bounds the hints an instance keeps; past it, hints of pairs

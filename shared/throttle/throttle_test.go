@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/stack"
@@ -285,5 +287,61 @@ func TestPairOneWritePerMessage(t *testing.T) {
 		if got := take(tt.p, tt.c); got != tt.want {
 			t.Errorf("%s: %d calls, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestPairBooking books messages through the caller's transaction, as the
+// sender does with its job claim: the write matches the pair's state when
+// this instance knows it, is refused (nothing booked) when it does not or
+// the burst is used up, and the limit holds across instances either way.
+func TestPairBooking(t *testing.T) {
+	api, table := stateTable(t)
+	clk := newClock()
+	c2 := &countingAPI{API: api}
+	p1 := &Pair{API: api, Table: table, Now: clk.Now}
+	p2 := &Pair{API: c2, Table: table, Now: clk.Now}
+	ctx := context.Background()
+	const to = "5511000000043"
+	book := func(p *Pair) bool {
+		t.Helper()
+		b := p.Book("100", to)
+		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{b.Write}})
+		if err == nil {
+			p.Booked(b)
+			return true
+		}
+		var tc *ddbtypes.TransactionCanceledException
+		if !errors.As(err, &tc) {
+			t.Fatal(err)
+		}
+		p.Refused(b)
+		return false
+	}
+	if !book(p1) {
+		t.Fatal("first booking of an idle pair refused")
+	}
+	for i := 2; i <= DefaultPairBurst; i++ {
+		if !book(p1) {
+			t.Fatalf("booking %d of the burst refused", i)
+		}
+	}
+	if book(p1) {
+		t.Fatal("booking beyond the burst accepted")
+	}
+	if _, ok := AsWait(p1.Take(ctx, "100", to)); !ok {
+		t.Fatal("Take after the burst: want a wait")
+	}
+	// p2 never saw the pair: its booking assumes idle and is refused;
+	// Take then tries the busy write first, which succeeds.
+	clk.Advance(DefaultPairPeriod)
+	if book(p2) {
+		t.Fatal("a booking assuming an idle pair was accepted on a busy one")
+	}
+	before := c2.updates.Load()
+	if err := p2.Take(ctx, "100", to); err != nil {
+		t.Fatalf("one period later: %v", err)
+	}
+	if n := c2.updates.Load() - before; n != 1 {
+		t.Errorf("Take after a refused idle booking made %d writes, want 1 (busy first)", n)
 	}
 }
