@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -213,12 +214,15 @@ func TestCallsPerMessage(t *testing.T) {
 	h.Metrics.Out = io.Discard
 	// Warm the tenant, number and secret caches.
 	e.openWindow(t, "+5511977770050")
-	if failed := handle(t, h, record(t, textJob("calls-warm", "+5511977770050", "x"), 1)); len(failed) != 0 {
+	run := fmt.Sprint(recSeq.Add(1)) // job ids unique per run (go test -count)
+	if failed := handle(t, h, record(t, textJob("calls-warm-"+run, "+5511977770050", "x"), 1)); len(failed) != 0 {
 		t.Fatal(failed)
 	}
 	counter.take()
 
-	toA, toB := "+5511977770051", "+5511977770052"
+	// Recipients new to this run, so their pair limits start idle.
+	n := 100 + 2*(recSeq.Add(1)%40000)
+	toA, toB := fmt.Sprintf("+55119777%05d", n), fmt.Sprintf("+55119777%05d", n+1)
 	e.openWindow(t, toA)
 	e.openWindow(t, toB)
 	var recs []events.SQSMessage
@@ -227,7 +231,7 @@ func TestCallsPerMessage(t *testing.T) {
 		if strings.Contains(id, "-b") {
 			to = toB
 		}
-		recs = append(recs, record(t, textJob(id, to, id), 1))
+		recs = append(recs, record(t, textJob(id+"-"+run, to, id), 1))
 	}
 	if failed := handle(t, h, recs...); len(failed) != 0 {
 		t.Fatal(failed)
@@ -247,5 +251,5 @@ func TestCallsPerMessage(t *testing.T) {
 			t.Errorf("%s calls = %d, want none (all: %v)", op, got[op], got)
 		}
 	}
-	e.coreEvents(t, "calls-warm", "calls-a1", "calls-b1", "calls-a2", "calls-b2")
+	e.coreEvents(t, "calls-warm-"+run, "calls-a1-"+run, "calls-b1-"+run, "calls-a2-"+run, "calls-b2-"+run)
 }
