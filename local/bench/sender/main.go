@@ -78,6 +78,7 @@ func main() {
 	hotJobs := flag.Int("hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile to this file")
+	eventQueues := flag.Bool("event-queues", false, "give each instance its own core events queue (the emulator's FIFO deduplication scan)")
 	direct := flag.Bool("direct", true, "handlers call kumo directly, not through awsemu's SQS-fixing front")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -98,7 +99,7 @@ func main() {
 	if *jobs == 0 {
 		*jobs = min(*limit*45, 15000)
 	}
-	if err := run(*limit, *workers, *jobs, *hot, *hotJobs, *direct); err != nil {
+	if err := run(*limit, *workers, *jobs, *hot, *hotJobs, *direct, *eventQueues); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench-sender:", err)
 		os.Exit(1)
@@ -197,7 +198,7 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.Do(r)
 }
 
-func run(limit, workers, total, hot, hotJobs int, direct bool) error {
+func run(limit, workers, total, hot, hotJobs int, direct, eventQueues bool) error {
 	ctx := context.Background()
 	cfg, stop := emulator(direct)
 	defer stop()
@@ -274,6 +275,24 @@ func run(limit, workers, total, hot, hotJobs int, direct bool) error {
 	var limiters []*throttle.Limiter
 	calls := &callCounter{}
 	for w := 0; w < workers; w++ {
+		getenv := getenv
+		if eventQueues {
+			// The emulator scans a FIFO queue's whole deduplication cache
+			// on every send; with one events queue that scan grows with
+			// every result of the run. A queue per instance keeps it short.
+			out, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("bench-core-events-%d.fifo", w)),
+				Attributes: map[string]string{"FifoQueue": "true"}})
+			if err != nil {
+				return err
+			}
+			url, base := aws.ToString(out.QueueUrl), getenv
+			getenv = func(k string) string {
+				if k == "CORE_EVENTS_QUEUE_URL" {
+					return url
+				}
+				return base(k)
+			}
+		}
 		h, err := sender.Setup(ctx, getenv, instanceConfig(cfg, calls))
 		if err != nil {
 			return err
