@@ -56,7 +56,10 @@ func (v *Vault) Credentials(ctx context.Context, secretID string) (Credentials, 
 
 	e.once.Do(func() {
 		e.creds, e.err = v.fetch(ctx, secretID)
+		// Read under v.mu by other callers of this entry.
+		v.mu.Lock()
 		e.expires = v.now().Add(v.ttl())
+		v.mu.Unlock()
 		if e.err != nil {
 			// Do not cache failures: the next call tries again.
 			v.Invalidate(secretID)
