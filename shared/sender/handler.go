@@ -709,7 +709,7 @@ func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *ev
 	}
 	ev := event.Event{
 		SchemaVersion: event.SchemaVersion,
-		EventID:       event.ID(typ, r.TenantID, r.JobID),
+		EventID:       event.OutboundEventID(typ, r.TenantID, r.JobID),
 		Type:          typ,
 		TenantID:      r.TenantID,
 		PhoneNumberID: r.PhoneNumberID,

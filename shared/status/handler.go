@@ -183,7 +183,18 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	if len(pending) == 0 {
 		return nil
 	}
-	msgs := make([]queue.Message, 0, len(pending))
+	msgs := make([]queue.Message, 0, len(pending)+1)
+	if ev, ok := acceptedEvent(m); ok {
+		// The sender publishes outbound.accepted after recording the
+		// message, so a fast status could reach the core first. Publishing
+		// the same event (same id) ahead of the status keeps the order; the
+		// copy that comes second is dropped as a duplicate.
+		msg, err := queue.EventMessage(ev)
+		if err != nil {
+			return fault.PermanentErr(err)
+		}
+		msgs = append(msgs, msg)
+	}
 	for _, st := range pending {
 		ev := statusEvent(u, it, m, st)
 		msg, err := queue.EventMessage(ev)
@@ -200,6 +211,30 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	}
 	log.Info("status events published", "states", pending, "job_id", m.JobID, "external", m.External)
 	return nil
+}
+
+// acceptedEvent rebuilds the sender's outbound.accepted event from the
+// record of a message this system sent, until the record's first status
+// event has been published (which then already followed an acceptance).
+func acceptedEvent(m delivery.Message) (event.Event, bool) {
+	if m.External || m.JobID == "" || m.AcceptedAt.IsZero() || len(m.Notified) > 0 {
+		return event.Event{}, false
+	}
+	ev := event.Event{
+		SchemaVersion: event.SchemaVersion,
+		EventID:       event.OutboundEventID(event.TypeOutboundAccepted, m.TenantID, m.JobID),
+		Type:          event.TypeOutboundAccepted,
+		TenantID:      m.TenantID,
+		PhoneNumberID: m.PhoneNumberID,
+		OccurredAt:    rfc3339(m.AcceptedAt),
+		Outbound: &event.OutboundResult{
+			JobID: m.JobID, ClientRef: m.ClientRef, MessageType: m.Type, MessageID: m.WAMID,
+		},
+	}
+	if m.To != "" {
+		ev.Contact = &event.Contact{WaID: m.To}
+	}
+	return ev, true
 }
 
 // statusEvent builds the message.status event of state st from the record.

@@ -103,9 +103,22 @@ func (e *env) drain(t *testing.T, url string) []sqstypes.Message {
 	}
 }
 
-// events drains the core events queue and validates every event against
-// the published schema.
+// events drains the core events queue, validates every event against the
+// published schema and returns them, leaving out the outbound.accepted
+// copies that precede a message's first status event (allEvents keeps them).
 func (e *env) events(t *testing.T) []event.Event {
+	t.Helper()
+	var out []event.Event
+	for _, ev := range e.allEvents(t) {
+		if ev.Type != event.TypeOutboundAccepted {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// allEvents drains the core events queue, in order.
+func (e *env) allEvents(t *testing.T) []event.Event {
 	t.Helper()
 	var out []event.Event
 	for _, m := range e.drain(t, e.coreURL) {
@@ -503,4 +516,41 @@ func (e *env) reset(t *testing.T, ddb *dynamodb.Client, tables ...string) {
 	}
 	e.drain(t, e.coreURL)
 	e.drain(t, e.dlqURL)
+}
+
+// The sender publishes outbound.accepted after writing the record, so a
+// status can be applied in between; the status function then publishes the
+// same acceptance (same id) first, once per message.
+func TestAcceptedPrecedesFirstStatus(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	rec := e.accept(t, "wamid.ORDER1")
+	for _, st := range []string{"sent", "delivered", "sent", "read"} {
+		if err := e.h.ProcessUnit(ctx, statusUnit(rec.WAMID, st, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.allEvents(t)
+	var got []string
+	for _, ev := range evs {
+		if ev.Status != nil {
+			got = append(got, ev.Type+":"+ev.Status.Current)
+		} else {
+			got = append(got, ev.Type)
+		}
+	}
+	want := []string{"outbound.accepted", "message.status:sent", "message.status:delivered", "message.status:read"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events = %v, want %v", got, want)
+	}
+	acc := evs[0]
+	if want := event.OutboundEventID(event.TypeOutboundAccepted, rec.TenantID, rec.JobID); acc.EventID != want {
+		t.Errorf("accepted event id = %s, want the sender's %s", acc.EventID, want)
+	}
+	if acc.Outbound.MessageID != rec.WAMID || acc.Outbound.JobID != rec.JobID || acc.Outbound.ClientRef != rec.ClientRef {
+		t.Errorf("accepted = %+v, want the record's wamid, job and client ref", acc.Outbound)
+	}
+	if acc.OrderKey() != evs[1].OrderKey() {
+		t.Errorf("accepted group %q differs from the status group %q", acc.OrderKey(), evs[1].OrderKey())
+	}
 }
