@@ -8,14 +8,14 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/logging"
 )
 
 func main() {
-	slog.SetDefault(lambdacontext.NewLogger())
+	slog.SetDefault(logging.New("inbound"))
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {

@@ -98,7 +98,7 @@ func awsCLI(t *testing.T, h *connector.Handle, args ...string) []byte {
 	return out
 }
 
-// enqueueCLI sends a job exactly as docs/notes/sender.md tells the core
+// enqueueCLI sends a job exactly as the README tells the core
 // to: aws sqs send-message with the group and deduplication ids and the
 // job in a file.
 func enqueueCLI(t *testing.T, h *connector.Handle, j outbound.Job) {

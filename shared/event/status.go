@@ -20,7 +20,7 @@ const (
 
 // StatusChange is a delivery state of a sent message that really advanced
 // (message.status). Previous and Current follow the total order documented
-// in docs/notes/status.md; the core never receives a state that goes back.
+// in docs/status.md; the core never receives a state that goes back.
 type StatusChange struct {
 	MessageID string `json:"message_id"` // wamid
 	Previous  string `json:"previous,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/tucanlink/wacloud/shared/fault"
 )
@@ -30,6 +31,16 @@ func (r SendResult) WAMID() string {
 		return ""
 	}
 	return r.Messages[0].ID
+}
+
+// RecipientWaID is the WhatsApp id Meta resolved the recipient to (it can
+// differ from the number the request named, for example Brazilian numbers
+// without the ninth digit), or "".
+func (r SendResult) RecipientWaID() string {
+	if len(r.Contacts) == 0 {
+		return ""
+	}
+	return strings.TrimSpace(r.Contacts[0].WaID)
 }
 
 // SendMessage posts body (a request shaped like Meta's sendMessage

@@ -439,7 +439,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	if err != nil {
 		return h.graphFailed(ctx, a, err)
 	}
-	return h.accepted(ctx, a, res.WAMID())
+	return h.accepted(ctx, a, res.WAMID(), res.RecipientWaID())
 }
 
 // pace runs a limiter step, sleeping short waits and turning long ones
@@ -515,10 +515,17 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 	return h.release(ctx, a, fmt.Errorf("send job %s: %w", job.JobID, err))
 }
 
-func (h *Handler) accepted(ctx context.Context, a *attempt, wamid string) error {
+// accepted records and reports a send Meta accepted. waID is the recipient
+// as Meta resolved it: status webhooks name the recipient that way, so the
+// message record and the result event use it to share the statuses' FIFO
+// group; it falls back to the job's number.
+func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) error {
 	job := a.job
 	log := a.log.With("wamid", wamid)
-	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+	if waID == "" {
+		waID = job.WaID()
+	}
+	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: waID,
 		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
 		FinishedAt: h.now().UnixMilli()}
 	if h.recordSent(ctx, a, rec) {
@@ -655,7 +662,7 @@ func (h *Handler) replay(ctx context.Context, a *attempt, r *JobRecord) error {
 	m, err := h.Deliveries.ByJob(ctx, r.JobID)
 	if err == nil && m.TenantID == r.TenantID && m.WAMID != "" {
 		a.log.Info("send of a crashed attempt was accepted by Meta", "wamid", m.WAMID)
-		return h.accepted(ctx, a, m.WAMID)
+		return h.accepted(ctx, a, m.WAMID, m.To)
 	}
 	if err != nil && !errors.Is(err, delivery.ErrNotFound) {
 		return err // retried; the takeover lease expires first

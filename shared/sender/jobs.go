@@ -26,10 +26,11 @@ const (
 // Job store defaults.
 const (
 	// DefaultLease bounds how long a claim protects a send in progress. It
-	// outlasts the function timeout (60 s), and is shorter than the outbound
-	// queue's visibility timeout (360 s), so a job redelivered after a
-	// crash always finds the lease expired.
-	DefaultLease = 2 * time.Minute
+	// outlasts the sender's function timeout (120 s in template.yaml), so a
+	// live invocation never loses its claim, and is shorter than the outbound
+	// queue's visibility timeout (720 s), so a job redelivered after a crash
+	// always finds the lease expired.
+	DefaultLease = 4 * time.Minute
 	// keepJobs outlives SQS's 14-day retention, so a redelivered or
 	// redriven job still finds its record.
 	keepJobs = 15 * 24 * time.Hour

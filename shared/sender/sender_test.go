@@ -30,6 +30,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -706,5 +707,49 @@ func TestThroughQueues(t *testing.T) {
 	evs := e.coreEvents(t, "queue-1")
 	if len(evs) != 1 || evs[0].Outbound.MessageID != got[0].WAMID {
 		t.Errorf("events %+v", evs)
+	}
+}
+
+// resolvedRecipient answers like Meta when it resolves the number a job
+// named to another WhatsApp id (a Brazilian number without its ninth digit).
+type resolvedRecipient struct {
+	Graph
+	waID string
+}
+
+func (r resolvedRecipient) SendMessage(ctx context.Context, token, phoneNumberID string, body any) (graph.SendResult, error) {
+	res, err := r.Graph.SendMessage(ctx, token, phoneNumberID, body)
+	if err == nil && len(res.Contacts) > 0 {
+		res.Contacts[0].WaID = r.waID
+	}
+	return res, err
+}
+
+// Status webhooks name the recipient as Meta resolved it; the result event
+// and the message record must use the same id so that the core gets the
+// acceptance and the statuses in one FIFO group.
+func TestAcceptedUsesMetasRecipientID(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	to, resolved := "+5511977770099", "551177770099"
+	e.openWindow(t, to)
+	h.Graph = resolvedRecipient{Graph: h.Graph, waID: resolved}
+	if failed := handle(t, h, record(t, textJob("resolved-1", to, "hi"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	evs := e.coreEvents(t, "resolved-1")
+	if len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+		t.Fatalf("events %+v", evs)
+	}
+	if got := evs[0].Contact.WaID; got != resolved {
+		t.Errorf("accepted contact = %q, want Meta's %q", got, resolved)
+	}
+	store := &delivery.Store{API: e.ddb, Table: e.stack.Names.Ref["MessagesTable"]}
+	m, err := store.ByJob(context.Background(), "resolved-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.To != resolved {
+		t.Errorf("message record recipient = %q, want Meta's %q", m.To, resolved)
 	}
 }
