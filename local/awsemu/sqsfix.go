@@ -22,6 +22,11 @@ import (
 // SendMessage/SendMessageBatch exchange, keyed by message id, and forgets
 // it when the message is deleted.
 type sqsFix struct {
+	// sends is held shared by every send while it is forwarded and
+	// remembered, and exclusively by a receive before it fills in the
+	// attributes: a long-polling receive can get a message back before the
+	// send that stored it has been remembered.
+	sends   sync.RWMutex
 	mu      sync.Mutex
 	byID    map[string]fifoInfo
 	handles map[string]string // receipt handle -> message id
@@ -55,10 +60,22 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(req))
 		rec := httptest.NewRecorder()
+		send := action == targetPrefix+"SendMessage" || action == targetPrefix+"SendMessageBatch"
+		if send {
+			f.sends.RLock()
+		}
 		next.ServeHTTP(rec, r)
 		out := rec.Body.Bytes()
 		if rec.Code == http.StatusOK {
+			if action == targetPrefix+"ReceiveMessage" {
+				// Wait for sends still being remembered.
+				f.sends.Lock()
+				f.sends.Unlock()
+			}
 			out = f.apply(action[len(targetPrefix):], req, out)
+		}
+		if send {
+			f.sends.RUnlock()
 		}
 		for k, vs := range rec.Header() {
 			w.Header()[k] = vs
