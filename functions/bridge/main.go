@@ -3,29 +3,10 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
-
+	"github.com/tucanlink/wacloud/shared/lambdamain"
 	"github.com/tucanlink/wacloud/shared/bridge"
-	"github.com/tucanlink/wacloud/shared/logging"
 )
 
 func main() {
-	slog.SetDefault(logging.New("bridge"))
-	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		slog.Error("load AWS config", "error", err.Error())
-		os.Exit(1)
-	}
-	h, err := bridge.Setup(ctx, os.Getenv, cfg)
-	if err != nil {
-		slog.Error("set up bridge function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
+	lambdamain.Start("bridge", bridge.Setup, func(h *bridge.Handler) any { return h.Handle })
 }

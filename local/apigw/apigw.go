@@ -78,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(lambdactx.New(context.WithoutCancel(r.Context()), rt.Function), timeout)
 	defer cancel()
-	resp, err := invoke(ctx, rt.Handler, req)
+	resp, err := lambdactx.Invoke(ctx, rt.Handler, req)
 	if err != nil {
 		s.log.ErrorContext(ctx, "function failed", "function", rt.Function, "route", req.RouteKey, "error", err.Error())
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -91,30 +91,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := Write(w, resp); err != nil {
 		s.log.ErrorContext(ctx, "bad function response", "function", rt.Function, "error", err.Error())
 		writeMessage(w, http.StatusInternalServerError, "Internal Server Error")
-	}
-}
-
-// invoke calls h, turning a panic into an error as the Lambda runtime does.
-func invoke(ctx context.Context, h Handler, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	type result struct {
-		resp events.APIGatewayV2HTTPResponse
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{err: fmt.Errorf("handler panicked: %v", p)}
-			}
-		}()
-		r, e := h(ctx, req)
-		done <- result{r, e}
-	}()
-	select {
-	case r := <-done:
-		return r.resp, r.err
-	case <-ctx.Done():
-		return events.APIGatewayV2HTTPResponse{}, fmt.Errorf("function timed out: %w", ctx.Err())
 	}
 }
 

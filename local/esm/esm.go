@@ -10,7 +10,6 @@ package esm
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -160,7 +159,7 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 		timeout = 30 * time.Second
 	}
 	ictx, cancel := context.WithTimeout(lambdactx.New(ctx, p.Function), timeout)
-	resp, err := invoke(ictx, p.Handler, ev)
+	resp, err := lambdactx.Invoke(ictx, p.Handler, ev)
 	cancel()
 	log := p.log().With("function", p.Function, "queue", queueName(p.QueueURL))
 	if err != nil {
@@ -210,31 +209,6 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 	p.stats.Deleted.Add(int64(len(out.Successful)))
 	for _, f := range out.Failed {
 		log.Error("delete failed; record will be delivered again", "entry", aws.ToString(f.Id), "code", aws.ToString(f.Code))
-	}
-}
-
-// invoke calls h, turning a panic or a timeout into an error as the Lambda
-// runtime does.
-func invoke(ctx context.Context, h Handler, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	type result struct {
-		resp events.SQSEventResponse
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{err: fmt.Errorf("handler panicked: %v", p)}
-			}
-		}()
-		r, e := h(ctx, ev)
-		done <- result{r, e}
-	}()
-	select {
-	case r := <-done:
-		return r.resp, r.err
-	case <-ctx.Done():
-		return events.SQSEventResponse{}, fmt.Errorf("function timed out: %w", ctx.Err())
 	}
 }
 
