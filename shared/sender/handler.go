@@ -600,6 +600,11 @@ func (h *Handler) publishResult(ctx context.Context, r *JobRecord) error {
 func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	job := a.job
 	if err := h.Jobs.MarkFailed(ctx, job.JobID, a.claim, f, a.attempts); err != nil {
+		if f.Reason == event.ReasonOutcomeUnknown {
+			// Meta may have the message: keep the claim, so no retry sends
+			// it again; once its lease runs out a redelivery settles it.
+			return fault.Retryable(fmt.Errorf("send job %s: %w", job.JobID, err))
+		}
 		// Nothing was sent: drop the claim so the retry starts over.
 		return h.release(ctx, a, err)
 	}

@@ -576,6 +576,55 @@ func TestCrashAfterClaim(t *testing.T) {
 	}
 }
 
+// failingFailed fails, once, the write that records a job as failed.
+type failingFailed struct {
+	JobsAPI
+	failed atomic.Int64
+}
+
+func (f *failingFailed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opt ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if strings.Contains(aws.ToString(in.UpdateExpression), ":failed") && f.failed.Add(1) == 1 {
+		return nil, errors.New("simulated DynamoDB outage")
+	}
+	return f.JobsAPI.UpdateItem(ctx, in, opt...)
+}
+
+// TestUnknownOutcomeKeptWhenItsRecordFails: Meta may have acted on a send
+// that got no answer; if recording that outcome fails, the claim must stay,
+// so no redelivery sends the message again.
+func TestUnknownOutcomeKeptWhenItsRecordFails(t *testing.T) {
+	e := testEnv(t)
+	to := "+5511977770007"
+	e.openWindow(t, to)
+	h := e.handler(t)
+	ff := &failingFailed{JobsAPI: h.Jobs.API}
+	h.Jobs.API = ff
+	e.sim.AddFault(graphsim.Fault{Code: 1, To: to, Transport: true})
+	if failed := handle(t, h, record(t, textJob("unknown-1", to, "once"), 1)); len(failed) != 1 {
+		t.Fatalf("failures %v, want the job retried", failed)
+	}
+	if ff.failed.Load() != 1 {
+		t.Fatalf("failed records %d, want 1", ff.failed.Load())
+	}
+	// Redelivered at once, and again after the claim's lease.
+	if failed := handle(t, e.handler(t), record(t, textJob("unknown-1", to, "once"), 2)); len(failed) != 1 {
+		t.Errorf("redelivery during the lease: failures %v, want a retry", failed)
+	}
+	later := func() time.Time { return time.Now().Add(DefaultLease + time.Minute) }
+	h3 := e.handler(t)
+	h3.Jobs.Now, h3.Now = later, later
+	if failed := handle(t, h3, record(t, textJob("unknown-1", to, "once"), 3)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if got := len(e.simFor(to)); got != 1 {
+		t.Fatalf("Meta got it %d times", got)
+	}
+	evs := e.coreEvents(t, "unknown-1")
+	if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonOutcomeUnknown {
+		t.Errorf("events %+v", evs)
+	}
+}
+
 func TestGraphErrors(t *testing.T) {
 	e := testEnv(t)
 	h := e.handler(t)
