@@ -188,7 +188,8 @@ func (c *Client) Push(ctx context.Context, eventID, eventType string, body []byt
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusConflict {
 		return nil
 	}
-	se := &StatusError{Status: resp.StatusCode, Excerpt: excerpt(raw, s.creds.secrets()), After: retryAfter(resp.Header.Get("Retry-After"), c.now())}
+	// The OAuth2 access token is a credential too.
+	se := &StatusError{Status: resp.StatusCode, Excerpt: excerpt(raw, append(s.creds.secrets(), token)), After: retryAfter(resp.Header.Get("Retry-After"), c.now())}
 	code := "http_" + strconv.Itoa(resp.StatusCode)
 	err = fmt.Errorf("push event %s: %w", eventID, se)
 	switch {

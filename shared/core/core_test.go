@@ -261,6 +261,11 @@ func TestPushOAuth2ClientCredentials(t *testing.T) {
 	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
 		auths = append(auths, r.Header.Get("Authorization"))
 	})
+	// A core that refuses the token and quotes it back.
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, "token rejected: "+r.Header.Get("Authorization"))
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	sm := &secrets{value: fmt.Sprintf(`{"client_id":"wacloud","client_secret":"client-secret-789","token_url":%q,"signing_secret":"s"}`, srv.URL+"/token")}
@@ -276,6 +281,14 @@ func TestPushOAuth2ClientCredentials(t *testing.T) {
 	if got := tokenCalls.Load(); got != 1 {
 		t.Errorf("token requests = %d, want 1 (cached)", got)
 	}
+
+	t.Run("core quotes the token back", func(t *testing.T) {
+		c := &core.Client{URL: srv.URL + "/echo", Secrets: sm, SecretID: "core"}
+		err := c.Push(context.Background(), "evt_1", "t", []byte(`{}`))
+		if err == nil || strings.Contains(err.Error(), "oauth-token") {
+			t.Errorf("err = %v, want an error without the access token", err)
+		}
+	})
 
 	t.Run("rejected client", func(t *testing.T) {
 		sm := &secrets{value: fmt.Sprintf(`{"client_id":"wacloud","client_secret":"wrong-secret-000","token_url":%q,"signing_secret":"s"}`, srv.URL+"/token")}
