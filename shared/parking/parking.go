@@ -28,6 +28,7 @@ const (
 	ReasonTenantDisabled     = "tenant_disabled"
 	ReasonUnhandledChange    = "unhandled_change" // a messages change the normalizer has no event for
 	ReasonNormalizeFailed    = "normalize_failed"
+	ReasonTooLarge           = "too_large" // a unit over the size SQS accepts for one message
 )
 
 // API is the part of the S3 client Store uses.

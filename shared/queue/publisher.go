@@ -100,6 +100,10 @@ func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []
 	return nil
 }
 
+// TooLarge reports whether m is over the size SQS accepts for one message
+// (body and attributes), so that no publish can ever succeed with it.
+func TooLarge(m Message) bool { return messageSize(m) > maxBatchBytes }
+
 func messageSize(m Message) int {
 	n := len(m.Body)
 	for k, v := range m.Attributes {

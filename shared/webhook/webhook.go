@@ -218,6 +218,20 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 			log.Error("encode unit", "error", err.Error())
 			return text(http.StatusInternalServerError, "temporarily unavailable")
 		}
+		if queue.TooLarge(m) {
+			// SQS would refuse it on every retry of Meta's, and with it
+			// the payload's other units: keep it for an operator instead.
+			key, err := h.Parking.Park(ctx, parking.ReasonTooLarge, []byte(m.Body), parking.Meta{Route: rt.name, RouteTenant: rt.tenant,
+				PhoneNumberID: u.Metadata.PhoneNumberID, WABAID: u.WABAID, ReceivedAt: receivedAt})
+			if err != nil {
+				log.Error("park webhook unit", "reason", parking.ReasonTooLarge, "error", err.Error())
+				h.Metrics.Count(MetricStoreFailed, 1)
+				return text(http.StatusInternalServerError, "temporarily unavailable")
+			}
+			h.Metrics.Count(MetricParked, 1, "Reason", parking.ReasonTooLarge)
+			log.Warn("webhook unit parked", "reason", parking.ReasonTooLarge, "key", key, "kind", u.Kind, "field", u.Field, "unit_bytes", len(m.Body))
+			continue
+		}
 		msgs = append(msgs, m)
 	}
 	if err := h.Queue.Publish(ctx, h.InboundQueueURL, msgs...); err != nil {

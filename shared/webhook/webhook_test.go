@@ -429,6 +429,39 @@ func TestReceiveManyUnits(t *testing.T) {
 	}
 }
 
+// A unit too large for an SQS message is parked, and the payload's other
+// units still reach the queue: one oversized change must not make Meta
+// retry (and finally drop) the whole payload.
+func TestReceiveUnitTooLargeForSQS(t *testing.T) {
+	big := `{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"111"},"history":[{"threads":[{"id":"5511999000001","messages":[{"from":"5511999000001","id":"wamid.H","timestamp":"1700000000","type":"text","text":{"body":"` + strings.Repeat("x", 300<<10) + `"}}]}]}]}`
+	text := `{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"111"},"contacts":[{"profile":{"name":"A"},"wa_id":"5511999000002"}],"messages":[{"from":"5511999000002","id":"wamid.T","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}`
+	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"222","changes":[{"field":"history","value":` + big + `},{"field":"messages","value":` + text + `}]}]}`)
+	e := newEnv(t)
+	resp, _ := e.handler().Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+	if got, want := resp.StatusCode, 200; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	msgs := e.drain(e.inboundURL())
+	if len(msgs) != 1 || !strings.Contains(aws.ToString(msgs[0].Body), "wamid.T") {
+		t.Fatalf("units on queue = %d, want the text message only", len(msgs))
+	}
+	keys := e.parked("parked/too_large/")
+	if len(keys) != 1 {
+		t.Fatalf("parked too_large = %v, want one object", keys)
+	}
+	obj, err := e.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.getenv("DATA_BUCKET")), Key: aws.String(keys[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u whatsapp.Unit
+	if err := json.NewDecoder(obj.Body).Decode(&u); err != nil {
+		t.Fatal(err)
+	}
+	if u.Field != "history" || u.ReceivedAt == "" || u.Route != whatsapp.RoutePlatform {
+		t.Errorf("parked unit field %q received_at %q route %q, want the history unit as the queue would have had it", u.Field, u.ReceivedAt, u.Route)
+	}
+}
+
 func parkedName(body []byte) string {
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:]) + ".json"
