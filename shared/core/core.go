@@ -151,6 +151,7 @@ func (e *StatusError) RetryAfter() time.Duration { return e.After }
 //     token; the next attempt re-reads the secret. If it stays wrong, the
 //     queue's redrive (maxReceiveCount) still moves the event to the DLQ
 //     after hours of retries, so nothing is lost while an operator fixes it.
+//   - 3xx: Retry; redirects are not followed (CORE_URL is wrong).
 //   - other 4xx: Permanent, with the status and a body excerpt.
 //
 // A missing or malformed core secret is Retry as well: it is a deployment
@@ -195,6 +196,10 @@ func (c *Client) Push(ctx context.Context, eventID, eventType string, body []byt
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		c.forget(s)
+		return fault.WithCode(fault.Retry, code, err)
+	case resp.StatusCode/100 == 3:
+		// Not followed (see defaultHTTP): CORE_URL needs fixing, as with
+		// a rejected credential.
 		return fault.WithCode(fault.Retry, code, err)
 	case resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout:
 		return fault.WithCode(fault.Retry, code, err)
@@ -246,7 +251,13 @@ func (c *Client) http() *http.Client {
 	return defaultHTTP
 }
 
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+// defaultHTTP does not follow redirects: a 301/302 would turn the POST
+// into a GET without the event, and a 2xx to that GET would count as the
+// core having it.
+var defaultHTTP = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
 
 func (c *Client) now() time.Time {
 	if c.Now != nil {

@@ -139,6 +139,34 @@ func TestPushTimeoutAndTransportErrors(t *testing.T) {
 	}
 }
 
+// A redirect is not the core taking the event: following it would turn the
+// POST into a GET without the body, and a 200 to that GET would count the
+// event as delivered.
+func TestPushRedirectIsNotDelivery(t *testing.T) {
+	var posts atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/new", http.StatusFound)
+	})
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	sm := &secrets{value: fmt.Sprintf(`{"bearer_token":%q,"signing_secret":%q}`, bearer, signing)}
+	c := &core.Client{URL: srv.URL + "/old", Secrets: sm, SecretID: "core"}
+	err := c.Push(context.Background(), "evt_1", "message.received", []byte(`{"event_id":"evt_1"}`))
+	if err == nil && posts.Load() == 0 {
+		t.Fatal("push reported delivered, but the core never received the event")
+	}
+	// Like 401/403, a misconfigured CORE_URL: retried, not dead-lettered.
+	if err == nil || fault.ClassOf(err) != fault.Retry || !strings.Contains(err.Error(), "302") {
+		t.Errorf("err = %v, want a Retry error naming the 302", err)
+	}
+}
+
 func TestPushHeadersAndSignature(t *testing.T) {
 	var got []received
 	var mu sync.Mutex
