@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +50,8 @@ func Exponential(base, max time.Duration) Backoff {
 //   - Retry: reported as a batch item failure; its visibility is set from
 //     Backoff and its receive count, so retries slow down.
 //   - Permanent or Invalid: sent to DLQ with the reason as a message
-//     attribute, then treated as done so it is never retried.
+//     attribute, then treated as done so it is never retried. A panic in
+//     Handle counts as Invalid.
 //
 // On a FIFO queue, once a record of a message group fails, the later records
 // of that group in the batch are reported as failures without being run, so
@@ -139,7 +141,7 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			failed[i] = true
 			continue
 		}
-		err := c.Handle(ctx, rec)
+		err := c.handle(ctx, rec)
 		if err == nil {
 			continue
 		}
@@ -161,6 +163,19 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 		}
 		failed[i] = true
 	}
+}
+
+// handle runs Handle, turning a panic into an Invalid error: the record is
+// dead-lettered with the reason, and the batch's other records (possibly
+// running in other goroutines, where a panic would end the process) go on.
+func (c Consumer) handle(ctx context.Context, rec events.SQSMessage) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger().Error("record handling panicked", "sqs_message_id", rec.MessageId, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fault.Invalidf("handle record: panic: %v", r)
+		}
+	}()
+	return c.Handle(ctx, rec)
 }
 
 // RetryAfter is implemented by errors that know how long to wait before

@@ -184,6 +184,54 @@ func testConsumerOutcomes(t *testing.T, concurrency int) {
 	}
 }
 
+// A record whose handling panics is dead-lettered with the reason; the
+// batch's other records, running concurrently, are not taken down with it.
+func TestConsumerPanic(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		concurrency int
+	}{{"one record at a time", 0}, {"groups in parallel", 10}} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueues(t)
+			q.send(t,
+				queue.Message{Body: "a1 panic", GroupID: "A", DedupID: "a1"},
+				queue.Message{Body: "b1 ok", GroupID: "B", DedupID: "b1"},
+			)
+			ev := q.receiveEvents()
+			var mu sync.Mutex
+			var done []string
+			c := queue.Consumer{
+				API: q.api, QueueURL: q.src, DLQURL: q.dlq, Concurrency: tt.concurrency,
+				Handle: func(_ context.Context, rec events.SQSMessage) error {
+					if strings.HasSuffix(rec.Body, "panic") {
+						var m map[string]int
+						m["boom"]++
+					}
+					mu.Lock()
+					done = append(done, rec.Body)
+					mu.Unlock()
+					return nil
+				},
+			}
+			resp, err := c.Run(q.ctx, ev)
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("failures %v, err %v; want the panicking record dead-lettered", resp.BatchItemFailures, err)
+			}
+			if got, want := strings.Join(done, ","), "b1 ok"; got != want {
+				t.Errorf("handled %s, want %s", got, want)
+			}
+			out, err := q.api.ReceiveMessage(q.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.dlq), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "a1 panic" ||
+				!strings.Contains(aws.ToString(out.Messages[0].MessageAttributes[queue.ReasonAttribute].StringValue), "panic") {
+				t.Errorf("dead letters %+v, want a1 with a panic reason", out.Messages)
+			}
+		})
+	}
+}
+
 func TestExponential(t *testing.T) {
 	b := queue.Exponential(5*time.Second, 5*time.Minute)
 	for _, tt := range []struct {
