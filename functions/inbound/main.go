@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/tucanlink/wacloud/shared/lambdamain"
 	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/lambdamain"
 )
 
 func main() {
