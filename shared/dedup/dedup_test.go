@@ -12,6 +12,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/dedup"
 )
 
@@ -19,16 +20,7 @@ func newStore(t *testing.T) dedup.Store {
 	t.Helper()
 	emu := awsemu.StartTest(t)
 	c := dynamodb.NewFromConfig(emu.Config())
-	table := fmt.Sprintf("state-%d", time.Now().UnixNano())
-	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := stack.Fresh(t, emu.Config(), stack.Options{}).Names.Ref["StateTable"]
 	return dedup.Store{API: c, Table: table, Lease: time.Minute}
 }
 

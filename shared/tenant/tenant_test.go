@@ -14,10 +14,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
@@ -26,16 +26,7 @@ func newRegistry(t *testing.T) *tenant.Registry {
 	t.Helper()
 	emu := awsemu.StartTest(t)
 	c := dynamodb.NewFromConfig(emu.Config())
-	table := fmt.Sprintf("tenants-%d", time.Now().UnixNano())
-	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := stack.Fresh(t, emu.Config(), stack.Options{}).Names.Ref["TenantsTable"]
 	return &tenant.Registry{API: c, Table: table}
 }
 
