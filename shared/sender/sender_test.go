@@ -34,6 +34,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/throttle"
 	"github.com/tucanlink/wacloud/shared/window"
 )
 
@@ -435,6 +436,9 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	if e.sends.Load() != before {
 		t.Error("a Graph call was made with one of the tenants' tokens")
+	}
+	if s := h.Numbers.(*throttle.Limiter).Stats(numberB); s.Prefetches != 0 || s.Leases != 0 {
+		t.Errorf("the other tenant's send schedule was booked: %+v", s)
 	}
 	if reasons := e.dlq(t, "isolation-1"); len(reasons) != 1 || !strings.Contains(reasons[0], "does not belong to tenant demo") {
 		t.Errorf("dead-letter reasons %q", reasons)

@@ -61,30 +61,39 @@ type Limiter struct {
 
 // dispenser holds an instance's leased slots of one number.
 type dispenser struct {
-	mu      sync.Mutex
-	slots   []time.Time
-	leasing bool
-	done    chan struct{} // closed when the lease in progress ends
-	waiting int           // callers waiting for that lease
+	mu         sync.Mutex
+	slots      []time.Time
+	leasing    bool
+	done       chan struct{} // closed when the lease in progress ends
+	wanting    int           // callers in Reserve without a slot
+	prefetches int64
 	// factor scales this instance's share of the schedule: lowered on
 	// Meta's 130429 (multiplicative decrease), raised again per lease
 	// (additive increase).
 	factor float64
-	// lastTAT is the schedule end this instance saw last; it picks which
-	// conditional write to try first.
-	lastTAT time.Time
-	stale   int64
-	leases  int64 // successful leases
-	idle    int64 // of which found the schedule idle (tat behind now)
-	leased  int64 // slots leased
+	// lastTAT is the schedule end this instance saw last and lastBusy
+	// whether its last lease found the schedule busy; together they pick
+	// which conditional write to try first.
+	lastTAT  time.Time
+	lastBusy bool
+	stale    int64
+	unused   int64 // of which nobody took
+	leases   int64 // successful leases
+	idle     int64 // of which found the schedule idle (tat behind now)
+	leased   int64 // slots leased
+	writes   int64 // conditional writes and reads of the schedule
 }
 
 // Stats are counters of an instance's limiter, for metrics and benchmarks.
 type Stats struct {
-	Stale  int64 // slots given up because the caller woke too late
+	Stale  int64 // slots given up: nobody took them in time or the caller woke too late
+	Unused int64 // of which nobody took in time
 	Leases int64 // blocks leased
 	Idle   int64 // leases that found the schedule idle: time nobody booked
 	Slots  int64 // slots leased
+	Calls  int64 // DynamoDB calls made to lease them
+	// Prefetches counts leases started ahead of the sends (Prefetch).
+	Prefetches int64
 }
 
 // Stats returns the counters of number phoneNumberID.
@@ -92,7 +101,7 @@ func (l *Limiter) Stats(phoneNumberID string) Stats {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Stats{Stale: d.stale, Leases: d.leases, Idle: d.idle, Slots: d.leased}
+	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.writes, Prefetches: d.prefetches}
 }
 
 func (l *Limiter) dispenser(id string) *dispenser {
@@ -115,57 +124,106 @@ func (l *Limiter) dispenser(id string) *dispenser {
 // schedule is booked beyond the horizon.
 func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond int) (time.Time, error) {
 	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.wanting++
+	defer func() { d.wanting-- }()
 	for {
-		d.mu.Lock()
-		now := l.now()
-		for len(d.slots) > 0 && now.Sub(d.slots[0]) > l.slack() {
-			d.slots = d.slots[1:]
-			d.stale++
-		}
+		l.dropStale(d)
 		if len(d.slots) > 0 {
 			s := d.slots[0]
 			d.slots = d.slots[1:]
-			d.mu.Unlock()
 			return s, nil
 		}
 		if d.leasing {
-			// Join the lease in progress: it is sized for its waiters.
-			d.waiting++
+			// Wait for the lease in progress; if its slots are gone by
+			// then, the next lease counts this caller.
 			done := d.done
 			d.mu.Unlock()
 			select {
 			case <-done:
+				d.mu.Lock()
 				continue
 			case <-ctx.Done():
+				d.mu.Lock()
 				return time.Time{}, ctx.Err()
 			}
 		}
-		n := min(max(d.waiting+1, 1), l.maxBlock())
-		d.leasing, d.waiting, d.done = true, 0, make(chan struct{})
-		factor, hint := d.factor, d.lastTAT
+		// Lease exactly for the callers without a slot: a slot nobody
+		// takes within the slack is lost to every instance.
+		run := l.beginLease(d, phoneNumberID, perSecond, d.wanting)
 		d.mu.Unlock()
-
-		slots, tat, idle, err := l.lease(ctx, phoneNumberID, perSecond, n, factor, hint)
-
+		err := run(ctx)
 		d.mu.Lock()
+		if err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// Prefetch starts leasing slots for n sends of phoneNumberID that are
+// about to ask for them (a batch's jobs), in the background, so that the
+// lease overlaps the work before the sends and a batch takes one block
+// instead of one lease per send. It does nothing when this instance
+// holds enough slots or a lease is in progress. Slots nobody takes within
+// the slack are lost, so n should count only sends that follow shortly.
+func (l *Limiter) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int) {
+	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.dropStale(d)
+	if d.leasing || n <= len(d.slots) || perSecond <= 0 {
+		return
+	}
+	run := l.beginLease(d, phoneNumberID, perSecond, n-len(d.slots))
+	d.prefetches++
+	go func() { _ = run(ctx) }()
+}
+
+// dropStale gives up the slots too old to use. d.mu is held.
+func (l *Limiter) dropStale(d *dispenser) {
+	now := l.now()
+	for len(d.slots) > 0 && now.Sub(d.slots[0]) > l.slack() {
+		d.slots = d.slots[1:]
+		d.stale++
+		d.unused++
+	}
+}
+
+// beginLease marks a lease of n slots (at most MaxBlock) in progress and
+// returns the function that makes it and stores its slots; call that
+// without d.mu held. d.mu is held.
+func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(context.Context) error {
+	n = min(max(n, 1), l.maxBlock())
+	d.leasing, d.done = true, make(chan struct{})
+	// Try the busy write first when this instance booked ahead of now, or
+	// when its last lease found others had: at a high rate the schedule
+	// is nearly always busy, whatever this instance's own lease says. A
+	// number sending now and then finds it idle every time and tries that
+	// first.
+	factor, idleFirst := d.factor, !d.lastBusy && !d.lastTAT.After(l.now())
+	return func(ctx context.Context) error {
+		slots, tat, idle, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.writes += int64(calls)
 		d.leasing = false
 		close(d.done)
 		if !tat.IsZero() {
 			d.lastTAT = tat
 		}
-		if err == nil {
-			d.slots = append(d.slots, slots...)
-			d.factor = math.Min(1, d.factor+0.05)
-			d.leases++
-			d.leased += int64(len(slots))
-			if idle {
-				d.idle++
-			}
-		}
-		d.mu.Unlock()
 		if err != nil {
-			return time.Time{}, err
+			return err
 		}
+		d.slots = append(d.slots, slots...)
+		d.factor = math.Min(1, d.factor+0.05)
+		d.leases++
+		d.leased += int64(len(slots))
+		d.lastBusy = !idle
+		if idle {
+			d.idle++
+		}
+		return nil
 	}
 }
 
@@ -207,27 +265,28 @@ func (l *Limiter) Throttled(phoneNumberID string) {
 
 // lease books n slots of the shared schedule. The schedule's end (tat) only
 // moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
-// The usual case, a busy number, is one conditional write; an idle one
-// takes a second.
-func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, hint time.Time) (slots []time.Time, end time.Time, idle bool, err error) {
+// idleFirst says which of the two conditional writes to try first; the
+// usual case is one write, a wrong guess takes a second.
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool) (slots []time.Time, end time.Time, idle bool, calls int, err error) {
 	if perSecond <= 0 {
-		return nil, time.Time{}, false, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
+		return nil, time.Time{}, false, 0, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
 	}
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
 	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + id)}
-	idleFirst := !hint.After(l.now())
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
 		exp := nAttr(now.Add(keepRate).Unix())
+		from := micros(now)
 		busy := func() (int64, bool, error) {
+			calls++
 			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:           aws.String(l.Table),
 				Key:                 key,
 				UpdateExpression:    aws.String("SET tat = tat + :span, expires_at = :exp"),
-				ConditionExpression: aws.String("tat >= :now AND tat <= :horizon"),
+				ConditionExpression: aws.String("tat >= :from AND tat <= :horizon"),
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":span": nAttr(span), ":exp": exp, ":now": nAttr(micros(now)), ":horizon": nAttr(micros(now.Add(l.horizon()))),
+					":span": nAttr(span), ":exp": exp, ":from": nAttr(from), ":horizon": nAttr(micros(now.Add(l.horizon()))),
 				},
 				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
 			})
@@ -241,13 +300,14 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 			return tat - span, true, nil
 		}
 		idle := func() (int64, bool, error) {
+			calls++
 			_, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:           aws.String(l.Table),
 				Key:                 key,
 				UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
-				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
+				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :from"),
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":end": nAttr(micros(now) + span), ":exp": exp, ":now": nAttr(micros(now)),
+					":end": nAttr(micros(now) + span), ":exp": exp, ":from": nAttr(from),
 				},
 			})
 			if conditionFailed(err) {
@@ -265,29 +325,30 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		for i, try := range tries {
 			start, ok, err := try()
 			if err != nil {
-				return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
+				return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
 			}
 			if ok {
 				slots := make([]time.Time, n)
 				for i := range slots {
 					slots[i] = fromMicros(start + int64(math.Round(interval*float64(i))))
 				}
-				return slots, fromMicros(start + span), (i == 0) == idleFirst, nil
+				return slots, fromMicros(start + span), (i == 0) == idleFirst, calls, nil
 			}
 		}
 		// Neither: booked beyond the horizon, or the schedule moved between
 		// the two writes. Read it to tell.
+		calls++
 		out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key, ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
+			return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
 		}
 		tat, _ := readN(out.Item, "tat")
 		if wait := fromMicros(tat).Sub(l.now().Add(l.horizon())); wait > 0 {
-			return nil, fromMicros(tat), false, &WaitError{Wait: wait, What: "number"}
+			return nil, fromMicros(tat), false, calls, &WaitError{Wait: wait, What: "number"}
 		}
 		idleFirst = tat < micros(l.now())
 	}
-	return nil, time.Time{}, false, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
+	return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
 }
 
 func (l *Limiter) now() time.Time {

@@ -50,7 +50,7 @@ func stateTable(t *testing.T) (*dynamodb.Client, string) {
 
 // TestNumberLimitAcrossInstances runs many separate limiter instances (as
 // separate Lambda containers) concurrently against one table, each
-// reserving slots until the schedule is booked, for several seconds of
+// reserving slots (and prefetching blocks) until the schedule is booked, for several seconds of
 // manual clock. No window of one second may hold more than the limit, and
 // the schedule must still hand out nearly the whole limit.
 func TestNumberLimitAcrossInstances(t *testing.T) {
@@ -72,9 +72,13 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 				for _, l := range lims {
 					for g := 0; g < 3; g++ { // concurrent callers inside one instance too
 						wg.Add(1)
-						go func(l *Limiter) {
+						go func(l *Limiter, g int) {
 							defer wg.Done()
 							for {
+								if g == 0 {
+									// Batches book ahead too.
+									l.Prefetch(context.Background(), number, limit, 5)
+								}
 								at, err := l.Reserve(context.Background(), number, limit)
 								if _, booked := AsWait(err); booked {
 									return
@@ -87,7 +91,7 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 								grants = append(grants, at)
 								mu.Unlock()
 							}
-						}(l)
+						}(l, g)
 					}
 				}
 				wg.Wait()
