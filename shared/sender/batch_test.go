@@ -16,6 +16,7 @@ import (
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/throttle"
 )
 
 // countingPublisher counts Publish calls and can refuse the first ones.
@@ -233,8 +234,14 @@ func TestCallsPerMessage(t *testing.T) {
 		}
 		recs = append(recs, record(t, textJob(id+"-"+run, to, id), 1))
 	}
+	lim := h.Numbers.(*throttle.Limiter)
+	before := lim.Stats(numberA)
 	if failed := handle(t, h, recs...); len(failed) != 0 {
 		t.Fatal(failed)
+	}
+	// The batch booked its four sends as one block up front.
+	if s := lim.Stats(numberA); s.Prefetches-before.Prefetches != 1 || s.Slots-before.Slots < 4 {
+		t.Errorf("limiter %+v after %+v: want one prefetch of the batch's 4 sends", s, before)
 	}
 	got := counter.take()
 	want := map[string]int{"TransactWriteItems": 8, "GetItem": 2, "SendMessageBatch": 1}
@@ -244,7 +251,7 @@ func TestCallsPerMessage(t *testing.T) {
 		}
 	}
 	if n := got["UpdateItem"]; n < 1 || n > 4 {
-		t.Errorf("UpdateItem calls (schedule leases) = %d, want 1 to 4 (all: %v)", n, got)
+		t.Errorf("UpdateItem calls (schedule leases) = %d, want 1 to 4: the prefetched block, and a lease for a send that came after its slot had passed (all: %v)", n, got)
 	}
 	for _, op := range []string{"PutItem", "DeleteItem", "GetSecretValue", "Query"} {
 		if got[op] != 0 {

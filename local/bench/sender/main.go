@@ -318,8 +318,8 @@ func run(o options) error {
 		s := r.Limiter
 		ls.Stale, ls.Unused, ls.Leases, ls.Idle, ls.Slots, ls.Calls = ls.Stale+s.Stale, ls.Unused+s.Unused, ls.Leases+s.Leases, ls.Idle+s.Idle, ls.Slots+s.Slots, ls.Calls+s.Calls
 	}
-	fmt.Fprintf(os.Stderr, "bench-sender: %d invocations, %d receives beyond the first, wall %.1fs, busiest second %d\n",
-		invocations, q.redeliveries(), wall.Seconds(), busiest(accepted))
+	fmt.Fprintf(os.Stderr, "bench-sender: %d invocations, %d receives beyond the first, wall %.1fs, busiest second %d, ratio %.4f\n",
+		invocations, q.redeliveries(), wall.Seconds(), busiest(accepted), ratio)
 	fmt.Fprintf(os.Stderr, "bench-sender: %s\n", perMessage(calls, len(accepted)))
 	fmt.Fprintf(os.Stderr, "bench-sender: limiter: %d leases in %d calls (%d found the schedule idle), %d slots, %d given up (%d nobody took in time, %d taken by a send that woke too late)\n",
 		ls.Leases, ls.Calls, ls.Idle, ls.Slots, ls.Stale, ls.Unused, ls.Stale-ls.Unused)
