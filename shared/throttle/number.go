@@ -76,12 +76,16 @@ type dispenser struct {
 	// which conditional write to try first.
 	lastTAT  time.Time
 	lastBusy bool
-	stale    int64
-	unused   int64 // of which nobody took
-	leases   int64 // successful leases
-	idle     int64 // of which found the schedule idle (tat behind now)
-	leased   int64 // slots leased
-	writes   int64 // conditional writes and reads of the schedule
+	// bookedUntil is the schedule end a lease last found beyond the
+	// horizon; until the horizon reaches it, callers are told to wait
+	// without a DynamoDB call.
+	bookedUntil time.Time
+	stale       int64
+	unused      int64 // of which nobody took
+	leases      int64 // successful leases
+	idle        int64 // of which found the schedule idle (tat behind now)
+	leased      int64 // slots leased
+	writes      int64 // conditional writes and reads of the schedule
 }
 
 // Stats are counters of an instance's limiter, for metrics and benchmarks.
@@ -135,6 +139,11 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 			d.slots = d.slots[1:]
 			return s, nil
 		}
+		if wait := d.bookedUntil.Sub(l.now().Add(l.horizon())); wait > 0 {
+			// A lease found the schedule booked this far; it only moves
+			// forward, so asking DynamoDB again now is a wasted write.
+			return time.Time{}, &WaitError{Wait: wait, What: "number"}
+		}
 		if d.leasing {
 			// Wait for the lease in progress; if its slots are gone by
 			// then, the next lease counts this caller.
@@ -172,7 +181,7 @@ func (l *Limiter) Prefetch(ctx context.Context, phoneNumberID string, perSecond,
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l.dropStale(d)
-	if d.leasing || n <= len(d.slots) || perSecond <= 0 {
+	if d.leasing || n <= len(d.slots) || perSecond <= 0 || d.bookedUntil.After(l.now().Add(l.horizon())) {
 		return
 	}
 	run := l.beginLease(d, phoneNumberID, perSecond, n-len(d.slots))
@@ -211,6 +220,9 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 		close(d.done)
 		if !tat.IsZero() {
 			d.lastTAT = tat
+		}
+		if _, booked := AsWait(err); booked {
+			d.bookedUntil = tat
 		}
 		if err != nil {
 			return err

@@ -145,3 +145,49 @@ func (d *dispenser) waitLease() {
 		<-done
 	}
 }
+
+// TestNumberBookedSchedule checks that once a lease finds the schedule
+// booked beyond the horizon, the instance's callers and prefetches are
+// told to wait without asking DynamoDB again until the horizon reaches
+// the booking.
+func TestNumberBookedSchedule(t *testing.T) {
+	api, table := stateTable(t)
+	clk := newClock()
+	ctx := context.Background()
+	// Another instance books a 10/s number until its schedule reaches
+	// beyond the 2 s horizon.
+	other := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 10}
+	for {
+		other.Prefetch(ctx, "6001", 10, 10)
+		_, err := other.Reserve(ctx, "6001", 10)
+		if _, booked := AsWait(err); booked {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &countingAPI{API: api}
+	l := &Limiter{API: c, Table: table, Now: clk.Now}
+	_, err := l.Reserve(ctx, "6001", 10)
+	first, ok := AsWait(err)
+	if !ok {
+		t.Fatalf("first reservation: %v, want a WaitError", err)
+	}
+	calls := c.updates.Load() + c.gets.Load()
+	for range 5 {
+		l.Prefetch(ctx, "6001", 10, 3)
+		_, err := l.Reserve(ctx, "6001", 10)
+		if we, ok := AsWait(err); !ok || we.Wait > first.Wait {
+			t.Fatalf("reservation while booked: %v, want a WaitError of at most %v", err, first.Wait)
+		}
+	}
+	if n := c.updates.Load() + c.gets.Load(); n != calls {
+		t.Errorf("%d DynamoDB calls while the schedule was known booked, want none", n-calls)
+	}
+	// Once the horizon reaches the booking, the instance leases again.
+	clk.Advance(first.Wait + time.Millisecond)
+	if _, err := l.Reserve(ctx, "6001", 10); err != nil {
+		t.Fatalf("reservation after the wait: %v", err)
+	}
+}
