@@ -65,6 +65,7 @@ func envInt(name string, def int) int {
 // options are the benchmark's settings.
 type options struct {
 	limit, workers, jobs, hot, hotJobs int
+	emulatorGOGC                       int
 	eventQueues, processes             bool
 	cpuprofile                         string
 }
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&o.hot, "hot", envInt("HOT", 4), "hot recipients")
 	flag.IntVar(&o.hotJobs, "hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write CPU profiles to this path plus .bench, .aws, .graph and .worker-N")
+	flag.IntVar(&o.emulatorGOGC, "emulator-gogc", 400, "GOGC of the AWS emulator and Graph API simulator processes")
 	flag.BoolVar(&o.processes, "processes", false, "run each sender instance in a process of its own rather than in this one")
 	flag.BoolVar(&o.eventQueues, "event-queues", false, "give each instance its own core events queue (shortens the emulator's FIFO deduplication scan)")
 	role := flag.String("role", "", "internal: run as the aws, graph or worker process")
@@ -138,12 +140,12 @@ func run(o options) error {
 		stop := profile(o.cpuprofile + ".bench")
 		defer stop()
 	}
-	awsProc, awsURL, err := startServer("aws emulator", append([]string{"-role", "aws"}, o.childProfile("aws")...)...)
+	awsProc, awsURL, err := startServer("aws emulator", o.emulatorGOGC, append([]string{"-role", "aws"}, o.childProfile("aws")...)...)
 	if err != nil {
 		return err
 	}
 	defer awsProc.stop()
-	graphProc, graphURL, err := startServer("graph simulator",
+	graphProc, graphURL, err := startServer("graph simulator", o.emulatorGOGC,
 		append([]string{"-role", "graph", "-limit", strconv.Itoa(o.limit)}, o.childProfile("graph")...)...)
 	if err != nil {
 		return err

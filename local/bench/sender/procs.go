@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 
 	"github.com/sivchari/kumo"
@@ -70,8 +71,9 @@ func (c *child) stop() error {
 }
 
 // startServer starts a server role and returns the address it printed.
-func startServer(name string, args ...string) (*child, string, error) {
-	c, err := startChild(name, args, nil)
+// gogc is its garbage collector's target (GOGC).
+func startServer(name string, gogc int, args ...string) (*child, string, error) {
+	c, err := startChild(name, args, []string{"GOGC=" + strconv.Itoa(gogc)})
 	if err != nil {
 		return nil, "", err
 	}
