@@ -214,6 +214,27 @@ func TestTemplateInvariants(t *testing.T) {
 		})
 	}
 
+	t.Run("every function has an errors alarm", func(t *testing.T) {
+		alarmed := map[string]bool{}
+		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+			p := tmpl.Resources[id].Properties
+			if p["Namespace"] != "AWS/Lambda" || p["MetricName"] != "Errors" {
+				continue
+			}
+			for _, d := range list(p["Dimensions"]) {
+				m, _ := d.(map[string]any)
+				if ref, ok := m["Value"].(map[string]any); ok && m["Name"] == "FunctionName" {
+					alarmed[fmt.Sprint(ref["Ref"])] = true
+				}
+			}
+		}
+		for _, id := range tmpl.OfType("AWS::Serverless::Function") {
+			if !alarmed[id] {
+				t.Errorf("%s has no alarm on its Lambda Errors", id)
+			}
+		}
+	})
+
 	t.Run("alarms watch metrics the functions emit", func(t *testing.T) {
 		// EMF metrics (namespace wacloud) by name, with the Function
 		// dimension their Recorder sets.
