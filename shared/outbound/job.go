@@ -345,11 +345,66 @@ func (j *Job) MediaRefs() []MediaRef {
 		add(TypeVideo, h.Video)
 		add(TypeDocument, h.Document)
 	}
+	if j.Template != nil {
+		for _, c := range j.Template.Components {
+			for _, p := range c.Parameters {
+				if kind, m, ok := p.media(); ok {
+					refs = append(refs, MediaRef{Kind: kind, Media: m, param: p})
+				}
+			}
+		}
+	}
 	return refs
+}
+
+// media reads a template parameter of type image, video or document whose
+// value is an object with id or link.
+func (p TemplateParameter) media() (kind string, m *Media, ok bool) {
+	kind, _ = p["type"].(string)
+	switch kind {
+	case TypeImage, TypeVideo, TypeDocument:
+	default:
+		return "", nil, false
+	}
+	v, isObject := p[kind].(map[string]any)
+	if !isObject {
+		return "", nil, false
+	}
+	m = &Media{}
+	m.ID, _ = v["id"].(string)
+	m.Link, _ = v["link"].(string)
+	m.Filename, _ = v["filename"].(string)
+	return kind, m, true
 }
 
 // MediaRef is a media object of a job and its kind.
 type MediaRef struct {
 	Kind  string
 	Media *Media
+	// param is the template parameter the media came from, if any: its
+	// value is a copy, written back by Resolved.
+	param TemplateParameter
+}
+
+// Resolved replaces the media's s3:// link with what it resolved to: a
+// media id (the link is dropped) or a link Meta can fetch.
+func (r MediaRef) Resolved(id, link string) {
+	r.Media.ID, r.Media.Link = id, link
+	if id != "" {
+		r.Media.Link = ""
+	}
+	if r.param == nil {
+		return
+	}
+	v, _ := r.param[r.Kind].(map[string]any)
+	if v == nil {
+		return
+	}
+	delete(v, "id")
+	delete(v, "link")
+	if r.Media.ID != "" {
+		v["id"] = r.Media.ID
+	} else {
+		v["link"] = r.Media.Link
+	}
 }

@@ -189,3 +189,52 @@ func TestBuildRefusesUnresolvedS3(t *testing.T) {
 		t.Error("Build sent an s3:// reference to Meta")
 	}
 }
+
+// TestTemplateHeaderMediaResolved decodes template jobs whose header media
+// is an s3:// reference, refuses to build them unresolved, and builds them
+// once resolved to a media id or a link, keeping the other fields.
+func TestTemplateHeaderMediaResolved(t *testing.T) {
+	const body = `{"job_id":"j","tenant_id":"demo","to":"5511999990001","type":"template","template":{"name":"invoice","language":{"code":"en_US"},
+		"components":[{"type":"header","parameters":[{"type":"document","document":{"link":"s3://data/tenants/demo/inv.pdf","filename":"inv.pdf"}}]},
+		{"type":"body","parameters":[{"type":"text","text":"Ana"}]}]}}`
+	tests := []struct {
+		name     string
+		id, link string
+		want     string // the header parameter as built (keys sorted)
+	}{
+		{name: "to a media id", id: "1227829768162607",
+			want: `{"document":{"filename":"inv.pdf","id":"1227829768162607"},"type":"document"}`},
+		{name: "to a presigned link", link: "https://data.s3.amazonaws.com/tenants/demo/inv.pdf?X-Amz-Signature=abc",
+			want: `{"document":{"filename":"inv.pdf","link":"https://data.s3.amazonaws.com/tenants/demo/inv.pdf?X-Amz-Signature=abc"},"type":"document"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			job, err := Decode([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(job); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Build(job); err == nil {
+				t.Fatal("Build sent an s3:// template header to Meta")
+			}
+			refs := job.MediaRefs()
+			if len(refs) != 1 || refs[0].Kind != TypeDocument || !refs[0].Media.IsS3() || refs[0].Media.Filename != "inv.pdf" {
+				t.Fatalf("media refs %+v", refs)
+			}
+			refs[0].Resolved(tt.id, tt.link)
+			r, err := Build(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(r.Template.Components[0].Parameters[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("header parameter %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -104,7 +104,7 @@ func Validate(j Job) error {
 	case TypeInteractive:
 		c.interactive(j.Interactive, j.TenantID)
 	case TypeTemplate:
-		c.template(j.Template)
+		c.template(j.Template, j.TenantID)
 	case TypeReaction:
 		if j.Reaction != nil {
 			c.wamid("reaction.message_id", j.Reaction.MessageID)
@@ -366,7 +366,7 @@ func (c *checker) interactive(in *Interactive, tenantID string) {
 	}
 }
 
-func (c *checker) template(t *Template) {
+func (c *checker) template(t *Template, tenantID string) {
 	if t == nil {
 		return
 	}
@@ -406,6 +406,12 @@ func (c *checker) template(t *Template) {
 			}
 			if s, isString := v.(string); isString && strings.TrimSpace(s) == "" {
 				c.addf("%s.%s must not be empty", pf, typ)
+			}
+			if kind, m, ok := p.media(); ok {
+				if comp.Type != "header" {
+					c.addf("%s: %s parameters belong in the header component", pf, kind)
+				}
+				c.media(pf+"."+kind, kind, m, tenantID)
 			}
 		}
 	}

@@ -45,6 +45,14 @@ func base(typ string) Job {
 	return j
 }
 
+// headerMedia is a template job whose header has one media parameter.
+func headerMedia(kind string, value map[string]any) Job {
+	j := base(TypeTemplate)
+	j.Template.Components = append([]TemplateComponent{{Type: "header",
+		Parameters: []TemplateParameter{{"type": kind, kind: value}}}}, j.Template.Components...)
+	return j
+}
+
 func list(sections, rowsPer int) *Interactive {
 	in := &Interactive{Type: InteractiveList, Body: &InteractiveText{Text: "Pick"}, Action: InteractiveAction{Button: "Options"}}
 	n := 0
@@ -269,6 +277,26 @@ func TestValidate(t *testing.T) {
 			return j
 		}, ""},
 		{"component type", func() Job { j := base(TypeTemplate); j.Template.Components[0].Type = "footer"; return j }, "must be header, body or button"},
+		{"header image from the tenant's S3", func() Job {
+			return headerMedia(TypeImage, map[string]any{"link": "s3://data/tenants/demo/media/banner.jpg"})
+		}, ""},
+		{"header document by id", func() Job {
+			return headerMedia(TypeDocument, map[string]any{"id": "1227829768162607", "filename": "invoice.pdf"})
+		}, ""},
+		{"header image from another tenant's S3", func() Job {
+			return headerMedia(TypeImage, map[string]any{"link": "s3://data/tenants/other/banner.jpg"})
+		}, "parameters[0].image.link: s3 key must be under tenants/demo/"},
+		{"header video with id and link", func() Job {
+			return headerMedia(TypeVideo, map[string]any{"id": "1227829768162607", "link": "https://example.com/v.mp4"})
+		}, "set id or link, not both"},
+		{"header image without id or link", func() Job {
+			return headerMedia(TypeImage, map[string]any{"caption": "x"})
+		}, "id or link is required"},
+		{"image parameter in the body", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "image", "image": map[string]any{"link": "https://example.com/a.jpg"}}
+			return j
+		}, "image parameters belong in the header component"},
 
 		// Reactions and receipts.
 		{"reaction to a non-wamid", func() Job { j := base(TypeReaction); j.Reaction.MessageID = "123"; return j }, "reaction.message_id must be"},

@@ -451,10 +451,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 			}
 			return h.fail(ctx, a, Failure{Reason: event.ReasonMediaUnavailable, Details: err.Error()})
 		}
-		ref.Media.ID, ref.Media.Link = id, link
-		if id != "" {
-			ref.Media.Link = ""
-		}
+		ref.Resolved(id, link)
 	}
 	body, err := outbound.Build(job)
 	if err != nil {
