@@ -245,6 +245,25 @@ func record(t *testing.T, job any, receiveCount int) events.SQSMessage {
 	}
 }
 
+// runs numbers each run of a test: go test -count=N runs a test again in
+// the same binary, against the same emulator and simulator, where the
+// previous run's job records, messages and limits still are.
+var runs sync.Map // *testing.T → int64
+
+func runOf(t *testing.T) int64 {
+	v, _ := runs.LoadOrStore(t, recSeq.Add(1))
+	return v.(int64)
+}
+
+// jid is job id id, made unique to this run of the test.
+func jid(t *testing.T, id string) string { return fmt.Sprintf("%s-r%d", id, runOf(t)) }
+
+// rcpt is a recipient of this run of the test only, keeping the last
+// three digits of base to tell a test's recipients apart.
+func rcpt(t *testing.T, base string) string {
+	return fmt.Sprintf("+551196%04d%s", runOf(t)%10000, base[len(base)-3:])
+}
+
 func textJob(id, to, body string) outbound.Job {
 	return outbound.Job{JobID: id, TenantID: "demo", PhoneNumberID: numberA, To: to, Type: outbound.TypeText,
 		ClientRef: "ref-" + id, Text: &outbound.Text{Body: body}}
@@ -516,12 +535,12 @@ func (f *failingSent) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 
 func TestCrashBetweenSendAndRecord(t *testing.T) {
 	e := testEnv(t)
-	to := "+5511977770005"
+	to := rcpt(t, "+5511977770005")
 	e.openWindow(t, to)
 	h := e.handler(t)
 	fs := &failingSent{JobsAPI: h.Jobs.API}
 	h.Jobs.API = fs
-	rec := record(t, textJob("crash-1", to, "once"), 1)
+	rec := record(t, textJob(jid(t, "crash-1"), to, "once"), 1)
 	if failed := handle(t, h, rec); len(failed) != 0 {
 		t.Fatal(failed)
 	}
@@ -530,7 +549,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		t.Fatalf("record failures %d, sends %d", fs.failed.Load(), len(e.simFor(to)))
 	}
 	// Meta's wamid was known, so the result still went out.
-	evs := e.coreEvents(t, "crash-1")
+	evs := e.coreEvents(t, jid(t, "crash-1"))
 	if len(evs) != 1 || evs[0].Outbound.MessageID != e.simFor(to)[0].WAMID {
 		t.Fatalf("events %+v", evs)
 	}
@@ -549,11 +568,11 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 	if got := len(e.simFor(to)); got != 1 {
 		t.Fatalf("sent %d times", got)
 	}
-	r, err := h3.Jobs.Get(context.Background(), "crash-1")
+	r, err := h3.Jobs.Get(context.Background(), jid(t, "crash-1"))
 	if err != nil || r.State != StateSent || r.WAMID != e.simFor(to)[0].WAMID {
 		t.Errorf("record %+v, %v", r, err)
 	}
-	e.coreEvents(t, "crash-1")
+	e.coreEvents(t, jid(t, "crash-1"))
 }
 
 // TestCrashAfterClaim: an attempt claimed the job and vanished, leaving no
@@ -598,32 +617,32 @@ func (f *failingFailed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemI
 // so no redelivery sends the message again.
 func TestUnknownOutcomeKeptWhenItsRecordFails(t *testing.T) {
 	e := testEnv(t)
-	to := "+5511977770007"
+	to := rcpt(t, "+5511977770007")
 	e.openWindow(t, to)
 	h := e.handler(t)
 	ff := &failingFailed{JobsAPI: h.Jobs.API}
 	h.Jobs.API = ff
 	e.sim.AddFault(graphsim.Fault{Code: 1, To: to, Transport: true})
-	if failed := handle(t, h, record(t, textJob("unknown-1", to, "once"), 1)); len(failed) != 1 {
+	if failed := handle(t, h, record(t, textJob(jid(t, "unknown-1"), to, "once"), 1)); len(failed) != 1 {
 		t.Fatalf("failures %v, want the job retried", failed)
 	}
 	if ff.failed.Load() != 1 {
 		t.Fatalf("failed records %d, want 1", ff.failed.Load())
 	}
 	// Redelivered at once, and again after the claim's lease.
-	if failed := handle(t, e.handler(t), record(t, textJob("unknown-1", to, "once"), 2)); len(failed) != 1 {
+	if failed := handle(t, e.handler(t), record(t, textJob(jid(t, "unknown-1"), to, "once"), 2)); len(failed) != 1 {
 		t.Errorf("redelivery during the lease: failures %v, want a retry", failed)
 	}
 	later := func() time.Time { return time.Now().Add(DefaultLease + time.Minute) }
 	h3 := e.handler(t)
 	h3.Jobs.Now, h3.Now = later, later
-	if failed := handle(t, h3, record(t, textJob("unknown-1", to, "once"), 3)); len(failed) != 0 {
+	if failed := handle(t, h3, record(t, textJob(jid(t, "unknown-1"), to, "once"), 3)); len(failed) != 0 {
 		t.Fatal(failed)
 	}
 	if got := len(e.simFor(to)); got != 1 {
 		t.Fatalf("Meta got it %d times", got)
 	}
-	evs := e.coreEvents(t, "unknown-1")
+	evs := e.coreEvents(t, jid(t, "unknown-1"))
 	if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonOutcomeUnknown {
 		t.Errorf("events %+v", evs)
 	}
@@ -633,18 +652,18 @@ func TestGraphErrors(t *testing.T) {
 	e := testEnv(t)
 	h := e.handler(t)
 	t.Run("permanent", func(t *testing.T) {
-		to := "+5511977770010"
+		to := rcpt(t, "+5511977770010")
 		e.openWindow(t, to)
 		e.sim.AddFault(graphsim.Fault{Code: 131026, To: to})
-		rec := record(t, textJob("graph-1", to, "x"), 1)
+		rec := record(t, textJob(jid(t, "graph-1"), to, "x"), 1)
 		if failed := handle(t, h, rec); len(failed) != 0 {
 			t.Fatal(failed)
 		}
-		evs := e.coreEvents(t, "graph-1")
+		evs := e.coreEvents(t, jid(t, "graph-1"))
 		if len(evs) != 1 || evs[0].Outbound.Code != 131026 || evs[0].Outbound.Reason != event.ReasonGraphError || *evs[0].Outbound.Retryable {
 			t.Fatalf("events %+v", evs)
 		}
-		if reasons := e.dlq(t, "graph-1"); len(reasons) != 0 {
+		if reasons := e.dlq(t, jid(t, "graph-1")); len(reasons) != 0 {
 			t.Errorf("Meta's refusal was dead-lettered: %q", reasons)
 		}
 		before := e.sends.Load()
@@ -653,43 +672,43 @@ func TestGraphErrors(t *testing.T) {
 		}
 	})
 	t.Run("transient then accepted", func(t *testing.T) {
-		to := "+5511977770011"
+		to := rcpt(t, "+5511977770011")
 		e.openWindow(t, to)
 		e.sim.AddFault(graphsim.Fault{Code: 131000, To: to})
-		if failed := handle(t, h, record(t, textJob("graph-2", to, "x"), 1)); len(failed) != 1 {
+		if failed := handle(t, h, record(t, textJob(jid(t, "graph-2"), to, "x"), 1)); len(failed) != 1 {
 			t.Fatalf("failures %v, want a retry", failed)
 		}
-		if evs := e.coreEvents(t, "graph-2"); len(evs) != 0 {
+		if evs := e.coreEvents(t, jid(t, "graph-2")); len(evs) != 0 {
 			t.Fatalf("a retried job reported %+v", evs)
 		}
-		if failed := handle(t, h, record(t, textJob("graph-2", to, "x"), 2)); len(failed) != 0 {
+		if failed := handle(t, h, record(t, textJob(jid(t, "graph-2"), to, "x"), 2)); len(failed) != 0 {
 			t.Fatal(failed)
 		}
-		if evs := e.coreEvents(t, "graph-2"); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted || evs[0].Outbound.Attempts != 2 {
+		if evs := e.coreEvents(t, jid(t, "graph-2")); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted || evs[0].Outbound.Attempts != 2 {
 			t.Errorf("events %+v", evs)
 		}
 	})
 	t.Run("transient past the receive budget", func(t *testing.T) {
-		to := "+5511977770012"
+		to := rcpt(t, "+5511977770012")
 		e.openWindow(t, to)
 		e.sim.AddFault(graphsim.Fault{Code: 130429, To: to})
-		if failed := handle(t, h, record(t, textJob("graph-3", to, "x"), DefaultGiveUpAfter)); len(failed) != 0 {
+		if failed := handle(t, h, record(t, textJob(jid(t, "graph-3"), to, "x"), DefaultGiveUpAfter)); len(failed) != 0 {
 			t.Fatal(failed)
 		}
-		evs := e.coreEvents(t, "graph-3")
+		evs := e.coreEvents(t, jid(t, "graph-3"))
 		if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonRetriesExhausted || !*evs[0].Outbound.Retryable || evs[0].Outbound.Code != 130429 {
 			t.Errorf("events %+v", evs)
 		}
 	})
 	t.Run("no answer after the request went out", func(t *testing.T) {
-		to := "+5511977770013"
+		to := rcpt(t, "+5511977770013")
 		e.openWindow(t, to)
 		e.sim.AddFault(graphsim.Fault{Code: 1, To: to, Transport: true})
-		rec := record(t, textJob("graph-4", to, "x"), 1)
+		rec := record(t, textJob(jid(t, "graph-4"), to, "x"), 1)
 		if failed := handle(t, h, rec); len(failed) != 0 {
 			t.Fatal(failed)
 		}
-		evs := e.coreEvents(t, "graph-4")
+		evs := e.coreEvents(t, jid(t, "graph-4"))
 		if len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonOutcomeUnknown {
 			t.Fatalf("events %+v", evs)
 		}
@@ -699,25 +718,25 @@ func TestGraphErrors(t *testing.T) {
 		}
 	})
 	t.Run("token rejected", func(t *testing.T) {
-		to := "+5511977770014"
+		to := rcpt(t, "+5511977770014")
 		e.openWindow(t, to)
 		e.sim.AddFault(graphsim.Fault{Code: 190, To: to})
-		if failed := handle(t, h, record(t, textJob("graph-5", to, "x"), 1)); len(failed) != 0 {
+		if failed := handle(t, h, record(t, textJob(jid(t, "graph-5"), to, "x"), 1)); len(failed) != 0 {
 			t.Fatal(failed)
 		}
-		evs := e.coreEvents(t, "graph-5")
+		evs := e.coreEvents(t, jid(t, "graph-5"))
 		if len(evs) != 1 || evs[0].Outbound.Code != 190 || !*evs[0].Outbound.Retryable {
 			t.Fatalf("events %+v", evs)
 		}
 		// The tenant's next job within the cooldown does not call Meta.
 		before := e.sends.Load()
-		if failed := handle(t, h, record(t, textJob("graph-6", to, "x"), 1)); len(failed) != 0 {
+		if failed := handle(t, h, record(t, textJob(jid(t, "graph-6"), to, "x"), 1)); len(failed) != 0 {
 			t.Fatal(failed)
 		}
 		if e.sends.Load() != before {
 			t.Error("Meta called again right after rejecting the token")
 		}
-		if evs := e.coreEvents(t, "graph-6"); len(evs) != 1 || evs[0].Outbound.Code != 190 {
+		if evs := e.coreEvents(t, jid(t, "graph-6")); len(evs) != 1 || evs[0].Outbound.Code != 190 {
 			t.Errorf("events %+v", evs)
 		}
 	})
@@ -787,10 +806,10 @@ func TestAcceptedUsesMetasRecipientID(t *testing.T) {
 	to, resolved := "+5511977770099", "551177770099"
 	e.openWindow(t, to)
 	h.Graph = resolvedRecipient{Graph: h.Graph, waID: resolved}
-	if failed := handle(t, h, record(t, textJob("resolved-1", to, "hi"), 1)); len(failed) != 0 {
+	if failed := handle(t, h, record(t, textJob(jid(t, "resolved-1"), to, "hi"), 1)); len(failed) != 0 {
 		t.Fatal(failed)
 	}
-	evs := e.coreEvents(t, "resolved-1")
+	evs := e.coreEvents(t, jid(t, "resolved-1"))
 	if len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
 		t.Fatalf("events %+v", evs)
 	}
@@ -798,7 +817,7 @@ func TestAcceptedUsesMetasRecipientID(t *testing.T) {
 		t.Errorf("accepted contact = %q, want Meta's %q", got, resolved)
 	}
 	store := &delivery.Store{API: e.ddb, Table: e.stack.Names.Ref["MessagesTable"]}
-	m, err := store.ByJob(context.Background(), "resolved-1")
+	m, err := store.ByJob(context.Background(), jid(t, "resolved-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
