@@ -6,7 +6,9 @@
 //     send schedule (GCRA's theoretical arrival time, in microseconds).
 //     An instance leases a block of consecutive slots with one conditional
 //     UpdateItem and sends each at its slot, so no two sends anywhere share
-//     a slot and any one-second window holds at most rate+1 slots.
+//     a slot and any one-second window holds at most rate+1 slots. A batch
+//     books its sends as one block ahead of them (Prefetch); a send without
+//     a slot leases just what the instance's waiting sends lack.
 //   - Pair: messages to one recipient. One item per number and recipient,
 //     "rate#pair#{phone_number_id}#{wa_id}", is a GCRA with a burst.
 //
