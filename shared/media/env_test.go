@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,12 +82,18 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// envRuns numbers the environments the package's tests create.
+var envRuns atomic.Int64
+
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
 	cfg := emu.Config()
-	name := "m-" + stack.TestName(t)
+	// Fresh clears tables and queues but not secrets or buckets, which
+	// outlive a run of the test (go test -count): each run gets a stack
+	// name, so secret prefix and bucket, of its own.
+	name := fmt.Sprintf("m-%s-r%d", stack.TestName(t), envRuns.Add(1))
 	st := stack.Fresh(t, cfg, stack.Options{StackName: name, Params: map[string]string{"SecretPrefix": name}})
 	fn := st.Functions["MediaFunction"]
 
