@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,11 +59,17 @@ type env struct {
 	emf    *bytes.Buffer
 }
 
+// envRuns numbers the environments the package's tests create.
+var envRuns atomic.Int64
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	emu := awsemu.StartTest(t)
-	st := stack.Fresh(t, emu.Config(), stack.Options{})
+	// Fresh clears tables and queues but not the bucket, whose parked
+	// payloads outlive a run of the test (go test -count): each run gets a
+	// stack name, so a bucket, of its own.
+	st := stack.Fresh(t, emu.Config(), stack.Options{StackName: fmt.Sprintf("t-%s-r%d", stack.TestName(t), envRuns.Add(1))})
 	fn := st.Functions["WebhookFunction"]
 	e := &env{t: t, ctx: ctx, cfg: emu.Config(), stack: st,
 		sqs: sqs.NewFromConfig(emu.Config()),
