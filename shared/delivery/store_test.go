@@ -19,19 +19,15 @@ import (
 
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// newStore provisions the template into a fresh emulator and returns a
-// Store on its MessagesTable.
+// newStore provisions the template from scratch and returns a Store on its
+// MessagesTable. The emulator keeps its tables per process, so without
+// stack.Fresh a test would find the records of its own previous run
+// (go test -count=N): the wamids are fixed, and a message that already
+// reached read or failed does not advance again.
 func newStore(t testing.TB) *delivery.Store {
 	t.Helper()
 	emu := awsemu.StartTest(t)
-	tmpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stack.Provision(context.Background(), emu.Config(), tmpl, stack.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := stack.Fresh(t, emu.Config(), stack.Options{})
 	return &delivery.Store{
 		API:   dynamodb.NewFromConfig(emu.Config()),
 		Table: st.Names.Ref["MessagesTable"],
