@@ -2,12 +2,20 @@ package awsemu
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
+
+// runs numbers the runs of a test: go test -count=N runs it again in the
+// same binary, where kumo (which keeps its state per process, not per
+// server) still holds the previous run's queue, with its messages in
+// flight holding their groups, so none would be received.
+var runs atomic.Int64
 
 // A FIFO message received through the emulator carries the system
 // attributes SQS gives it, group id first among them.
@@ -16,7 +24,7 @@ func TestReceiveCarriesFIFOAttributes(t *testing.T) {
 	ctx := context.Background()
 	c := sqs.NewFromConfig(emu.Config())
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{
-		QueueName:  aws.String("fix-test.fifo"),
+		QueueName:  aws.String(fmt.Sprintf("fix-test-r%d.fifo", runs.Add(1))),
 		Attributes: map[string]string{"FifoQueue": "true"},
 	})
 	if err != nil {
