@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,10 +25,36 @@ type testQueue struct {
 	url, arn string
 }
 
+// runs numbers each run of a test: go test -count=N runs a test again in
+// the same binary, where the emulator (kumo keeps its state per process,
+// not per server) still holds the previous run's queues with their
+// messages, in-flight receives and deduplication entries.
+var (
+	runs   sync.Map // *testing.T → int64
+	runSeq atomic.Int64
+)
+
+func runOf(t *testing.T) int64 {
+	v, _ := runs.LoadOrStore(t, runSeq.Add(1))
+	return v.(int64)
+}
+
+// runQueue is name made unique to this run of the test; a FIFO queue
+// keeps its .fifo suffix.
+func runQueue(t *testing.T, name string) string {
+	base, fifo := strings.CutSuffix(name, ".fifo")
+	name = fmt.Sprintf("%s-r%d", base, runOf(t))
+	if fifo {
+		name += ".fifo"
+	}
+	return name
+}
+
+// newQueue creates a queue of this run of the test (see runQueue).
 func newQueue(t *testing.T, c *sqs.Client, name string, attrs map[string]string) testQueue {
 	t.Helper()
 	ctx := context.Background()
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(runQueue(t, name)), Attributes: attrs})
 	if err != nil {
 		t.Fatal(err)
 	}
