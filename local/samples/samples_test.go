@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/logging"
@@ -98,6 +100,15 @@ func TestSampleEvents(t *testing.T) {
 	prev := slog.Default()
 	slog.SetDefault(logging.NewWriter(logs, "", slog.LevelDebug))
 	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	// Start from the template's empty tables and queues: kumo keeps its
+	// state per process, not per server, so under go test -count=N a run
+	// would find the previous run's job records, dedup entries and queued
+	// messages, and the handlers would skip the samples as duplicates.
+	// Any emulator of the process reaches that state; the connector's does
+	// not exist yet. The stack name is the connector's, whose bucket the
+	// samples' s3:// links name.
+	stack.Fresh(t, awsemu.StartTest(t).Config(), stack.Options{StackName: "wacloud-local"})
 
 	// The connector provides the emulator provisioned from the template,
 	// the seeded demo tenant, the Graph API simulator and the core sink;
