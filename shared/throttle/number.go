@@ -85,7 +85,7 @@ type dispenser struct {
 	leases      int64 // successful leases
 	idle        int64 // of which found the schedule idle (tat behind now)
 	leased      int64 // slots leased
-	writes      int64 // conditional writes and reads of the schedule
+	calls       int64 // conditional writes and reads of the schedule
 }
 
 // Stats are counters of an instance's limiter, for metrics and benchmarks.
@@ -105,7 +105,7 @@ func (l *Limiter) Stats(phoneNumberID string) Stats {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.writes, Prefetches: d.prefetches}
+	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.calls, Prefetches: d.prefetches}
 }
 
 func (l *Limiter) dispenser(id string) *dispenser {
@@ -215,7 +215,7 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 		slots, tat, idle, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst)
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.writes += int64(calls)
+		d.calls += int64(calls)
 		d.leasing = false
 		close(d.done)
 		if !tat.IsZero() {
@@ -289,16 +289,15 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
 		exp := nAttr(now.Add(keepRate).Unix())
-		from := micros(now)
 		busy := func() (int64, bool, error) {
 			calls++
 			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:           aws.String(l.Table),
 				Key:                 key,
 				UpdateExpression:    aws.String("SET tat = tat + :span, expires_at = :exp"),
-				ConditionExpression: aws.String("tat >= :from AND tat <= :horizon"),
+				ConditionExpression: aws.String("tat >= :now AND tat <= :horizon"),
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":span": nAttr(span), ":exp": exp, ":from": nAttr(from), ":horizon": nAttr(micros(now.Add(l.horizon()))),
+					":span": nAttr(span), ":exp": exp, ":now": nAttr(micros(now)), ":horizon": nAttr(micros(now.Add(l.horizon()))),
 				},
 				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
 			})
@@ -317,9 +316,9 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 				TableName:           aws.String(l.Table),
 				Key:                 key,
 				UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
-				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :from"),
+				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
 				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":end": nAttr(micros(now) + span), ":exp": exp, ":from": nAttr(from),
+					":end": nAttr(micros(now) + span), ":exp": exp, ":now": nAttr(micros(now)),
 				},
 			})
 			if conditionFailed(err) {
