@@ -1,19 +1,31 @@
-// Package awsemu runs the embedded AWS emulator (github.com/sivchari/kumo)
-// in-process and builds aws-sdk-go-v2 configuration pointed at it. It exists
-// for the local connector and for tests; no function imports it.
+// Package awsemu runs the AWS implementation the local connector and the
+// tests talk to, and builds aws-sdk-go-v2 configuration pointed at it. It
+// exists for the local connector and for tests; no function imports it.
 //
-// Every request goes through a small front that fills in what kumo leaves
-// out of SQS answers (see sqsfix.go), so that consumers see the same
-// message attributes as on AWS.
+// Two implementations stand in for AWS, because one is not the truth:
+//
+//   - kumo (github.com/sivchari/kumo), embedded in the process: the default.
+//     Every request goes through a small front that fills in what kumo
+//     leaves out of SQS answers (see sqsfix.go), so that consumers see the
+//     same message attributes as on AWS.
+//   - moto (moto_server, moto 5), started as a child process per emulator,
+//     so every emulator starts empty, as kumo's does. moto checks what kumo
+//     lets through (DynamoDB reserved words among them).
+//
+// WACLOUD_TEST_AWS selects the implementation ("kumo", the default, or
+// "moto"); see Start. Where the two differ from each other or from AWS,
+// docs/local.md lists the gaps.
 package awsemu
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -25,25 +37,131 @@ import (
 // Region is the region every local client uses.
 const Region = "us-east-1"
 
-// Emulator is a running kumo server.
+// Account is the account id the emulators put in ARNs.
+const Account = "000000000000"
+
+// EnvBackend names the environment variable that selects the AWS
+// implementation of Start.
+const EnvBackend = "WACLOUD_TEST_AWS"
+
+// Backend names an AWS implementation.
+type Backend string
+
+const (
+	// Kumo is the embedded emulator, github.com/sivchari/kumo.
+	Kumo Backend = "kumo"
+	// Moto is moto_server (moto 5), run as a child process.
+	Moto Backend = "moto"
+	// Remote is an endpoint somebody else runs (moto_server, LocalStack…).
+	Remote Backend = "remote"
+)
+
+// BackendFromEnv reads WACLOUD_TEST_AWS: empty or "kumo" selects kumo,
+// "moto" selects moto_server.
+func BackendFromEnv() (Backend, error) {
+	switch v := os.Getenv(EnvBackend); v {
+	case "", string(Kumo):
+		return Kumo, nil
+	case string(Moto):
+		return Moto, nil
+	default:
+		return "", fmt.Errorf("awsemu: %s=%q: want kumo or moto", EnvBackend, v)
+	}
+}
+
+// Emulator is a running AWS implementation behind a loopback front.
 type Emulator struct {
 	// URL is the endpoint every AWS client should use.
 	URL string
+	// Backend says which implementation answers.
+	Backend Backend
 
-	srv     *kumo.Server
+	kumo    *kumo.Server
+	moto    *motoProcess
 	handler http.Handler
 	fronts  []*http.Server
 }
 
-// Start runs kumo on a random loopback port.
+// Start runs the implementation WACLOUD_TEST_AWS selects on a random
+// loopback port. It panics when that implementation cannot start (moto
+// selected but moto_server missing, for one): a test run that asked for
+// moto must never quietly run on kumo.
 func Start() *Emulator {
-	srv := kumo.NewServer()
-	target, err := url.Parse(srv.URL)
+	b, err := BackendFromEnv()
 	if err != nil {
-		// kumo's URL comes from httptest and always parses.
-		panic("awsemu: kumo URL: " + err.Error())
+		panic(err.Error())
 	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
+	e, err := StartBackend(b)
+	if err != nil {
+		panic(err.Error())
+	}
+	return e
+}
+
+// StartBackend runs the implementation b on a random loopback port.
+func StartBackend(b Backend) (*Emulator, error) {
+	switch b {
+	case Kumo:
+		srv := kumo.NewServer()
+		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(h) })
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+		e.kumo = srv
+		return e, nil
+	case Moto:
+		p, err := startMoto()
+		if err != nil {
+			return nil, err
+		}
+		e, err := front(p.url, Moto, nil)
+		if err != nil {
+			p.stop()
+			return nil, err
+		}
+		e.moto = p
+		return e, nil
+	default:
+		return nil, fmt.Errorf("awsemu: unknown backend %q", b)
+	}
+}
+
+// Connect fronts an AWS endpoint that runs elsewhere (moto_server,
+// LocalStack or another emulator started by the user). Nothing is started
+// or stopped but the front.
+func Connect(endpoint string) (*Emulator, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("awsemu: endpoint %q: want a URL such as http://127.0.0.1:5000", endpoint)
+	}
+	return front(endpoint, Remote, nil)
+}
+
+// StartTest runs the implementation WACLOUD_TEST_AWS selects for the
+// length of a test.
+func StartTest(tb testing.TB) *Emulator {
+	tb.Helper()
+	b, err := BackendFromEnv()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := StartBackend(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(e.Close)
+	return e
+}
+
+// front serves a reverse proxy to target on a random loopback port; wrap,
+// when set, wraps the proxy.
+func front(target string, b Backend, wrap func(http.Handler) http.Handler) (*Emulator, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, fmt.Errorf("awsemu: backend URL %q: %w", target, err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
 	proxy.Transport = &http.Transport{
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
@@ -57,19 +175,15 @@ func Start() *Emulator {
 		}
 		w.WriteHeader(http.StatusBadGateway)
 	}
-	e := &Emulator{srv: srv, handler: newSQSFix().wrap(proxy)}
-	if err := e.serve("127.0.0.1:0"); err != nil {
-		panic("awsemu: listen on loopback: " + err.Error())
+	var h http.Handler = proxy
+	if wrap != nil {
+		h = wrap(h)
 	}
-	return e
-}
-
-// StartTest runs kumo for the length of a test.
-func StartTest(tb testing.TB) *Emulator {
-	tb.Helper()
-	e := Start()
-	tb.Cleanup(e.Close)
-	return e
+	e := &Emulator{Backend: b, handler: h}
+	if err := e.serve("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("awsemu: listen on loopback: %w", err)
+	}
+	return e, nil
 }
 
 // Listen makes the emulator reachable at addr (for example 127.0.0.1:4566)
@@ -113,5 +227,10 @@ func (e *Emulator) Close() {
 			_ = s.Close()
 		}
 	}
-	e.srv.Close()
+	if e.kumo != nil {
+		e.kumo.Close()
+	}
+	if e.moto != nil {
+		e.moto.stop()
+	}
 }
