@@ -45,10 +45,17 @@ const (
 // Options configure the connector. Empty addresses get the defaults; use
 // "127.0.0.1:0" for a free port (tests).
 type Options struct {
-	AWSAddr   string // embedded AWS; "-" keeps it on its random in-process port only
-	APIAddr   string // API Gateway front (the webhook)
-	GraphAddr string // Graph API simulator
-	SinkAddr  string // core sink
+	AWSAddr string // embedded AWS; "-" keeps it on its random in-process port only
+	// AWSEndpoint, when set, is an AWS implementation the user runs
+	// (moto_server, LocalStack, …) used instead of an embedded one;
+	// AWSAddr is then not listened on.
+	AWSEndpoint string
+	// AWSBackend chooses the AWS implementation started when AWSEndpoint
+	// is empty (default: WACLOUD_TEST_AWS, else kumo).
+	AWSBackend awsemu.Backend
+	APIAddr    string // API Gateway front (the webhook)
+	GraphAddr  string // Graph API simulator
+	SinkAddr   string // core sink
 
 	// Template is template.yaml's path (default: found from the working
 	// directory upwards, next to go.mod).
@@ -93,6 +100,26 @@ type Handle struct {
 	once    sync.Once
 }
 
+// startAWS fronts the AWS implementation the user runs (AWSEndpoint:
+// moto_server, LocalStack…) or starts an embedded one.
+func startAWS(o Options) (*awsemu.Emulator, error) {
+	if o.AWSEndpoint != "" {
+		return awsemu.Connect(o.AWSEndpoint)
+	}
+	b := o.AWSBackend
+	if b == "" {
+		var err error
+		if b, err = awsemu.BackendFromEnv(); err != nil {
+			return nil, err
+		}
+	}
+	e, err := awsemu.StartBackend(b)
+	if err != nil {
+		return nil, fmt.Errorf("start the local AWS (%s): %w", b, err)
+	}
+	return e, nil
+}
+
 // Start brings every piece up and returns once all accept requests.
 func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 	o = o.withDefaults()
@@ -130,8 +157,11 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 	}
 	h.APIURL, h.GraphURL, h.SinkURL = "http://"+lns["api"].Addr().String(), "http://"+lns["graph"].Addr().String(), "http://"+lns["sink"].Addr().String()
 
-	h.Emulator = awsemu.Start()
-	if o.AWSAddr != "-" {
+	if h.Emulator, err = startAWS(o); err != nil {
+		closeAll(lns)
+		return nil, err
+	}
+	if o.AWSEndpoint == "" && o.AWSAddr != "-" {
 		if err := h.Emulator.Listen(o.AWSAddr); err != nil {
 			for _, l := range lns {
 				l.Close()
@@ -140,6 +170,9 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		}
 	}
 	h.AWSURL = h.Emulator.URL
+	if o.AWSEndpoint != "" {
+		h.AWSURL = strings.TrimRight(o.AWSEndpoint, "/")
+	}
 
 	params := map[string]string{"CoreUrl": h.SinkURL, "GraphApiBaseUrl": h.GraphURL}
 	for k, v := range o.Params {
@@ -354,8 +387,8 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer h.Close()
-	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, embedded AWS %s, tenants %s\n",
-		h.APIURL, h.GraphURL, h.SinkURL, h.AWSURL, tenantIDs(h.Tenants))
+	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, AWS (%s) %s, tenants %s\n",
+		h.APIURL, h.GraphURL, h.SinkURL, h.Emulator.Backend, h.AWSURL, tenantIDs(h.Tenants))
 	if len(h.Unwired) > 0 {
 		fmt.Fprintf(out, "not yet wired (their queues hold events): %s\n", strings.Join(h.Unwired, ", "))
 	}

@@ -7,6 +7,8 @@
 // Flags override environment variables, which override the defaults:
 //
 //	-aws    WACLOUD_LOCAL_AWS_ADDR    embedded AWS (127.0.0.1:4566)
+//	-aws-endpoint WACLOUD_LOCAL_AWS_ENDPOINT  an AWS implementation you run (moto_server, LocalStack) instead of the embedded one
+//	-aws-backend  WACLOUD_TEST_AWS   embedded implementation: kumo (default) or moto (a moto_server child)
 //	-api    WACLOUD_LOCAL_API_ADDR    API Gateway front (127.0.0.1:3000)
 //	-graph  WACLOUD_LOCAL_GRAPH_ADDR  Graph API simulator (127.0.0.1:3001)
 //	-sink   WACLOUD_LOCAL_SINK_ADDR   core sink (127.0.0.1:3002)
@@ -28,6 +30,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/shared/logging"
 )
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("wacloud-local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	awsAddr := fs.String("aws", env("WACLOUD_LOCAL_AWS_ADDR", connector.DefaultAWSAddr), "embedded AWS address (- for a random port only)")
+	awsEndpoint := fs.String("aws-endpoint", env("WACLOUD_LOCAL_AWS_ENDPOINT", ""), "use the AWS implementation at this URL (moto_server, LocalStack…) instead of an embedded one")
+	awsBackend := fs.String("aws-backend", env(awsemu.EnvBackend, string(awsemu.Kumo)), "embedded AWS implementation: kumo or moto")
 	apiAddr := fs.String("api", env("WACLOUD_LOCAL_API_ADDR", connector.DefaultAPIAddr), "API Gateway front address")
 	graphAddr := fs.String("graph", env("WACLOUD_LOCAL_GRAPH_ADDR", connector.DefaultGraphAddr), "Graph API simulator address")
 	sinkAddr := fs.String("sink", env("WACLOUD_LOCAL_SINK_ADDR", connector.DefaultSinkAddr), "core sink address")
@@ -62,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := connector.Options{AWSAddr: *awsAddr, APIAddr: *apiAddr, GraphAddr: *graphAddr, SinkAddr: *sinkAddr, Template: *tmpl, Log: stderr}
+	o := connector.Options{AWSAddr: *awsAddr, AWSEndpoint: *awsEndpoint, AWSBackend: awsemu.Backend(*awsBackend), APIAddr: *apiAddr, GraphAddr: *graphAddr, SinkAddr: *sinkAddr, Template: *tmpl, Log: stderr}
 	var err error
 	if o.Tenants, err = connector.ParseTenants(*tenants); err != nil {
 		return err
