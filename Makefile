@@ -15,15 +15,31 @@ dir_SenderFunction  := sender
 dir_MediaFunction   := media
 dir_StatusFunction  := status
 
-.PHONY: test local build lint load-webhook $(addprefix build-,$(FUNCTIONS))
+.PHONY: test test-aws local build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
-## test: every test, as CI runs it.
+## test: every test, as CI runs it, once on each AWS implementation: the
+## embedded emulator (kumo) and moto_server (moto 5). Both runs always run;
+## the target fails if either failed. TEST_AWS=kumo or TEST_AWS=moto runs one.
+TEST_AWS ?= kumo moto
+GOTEST_FLAGS ?= -count=1 -timeout 30m
 test:
-	$(GO) test -count=1 -timeout 20m ./...
+	@status=0; for impl in $(TEST_AWS); do \
+		echo "== go test on AWS implementation: $$impl =="; \
+		WACLOUD_TEST_AWS=$$impl $(GO) test $(GOTEST_FLAGS) ./... || status=1; \
+		echo "== end of go test on AWS implementation: $$impl =="; \
+	done; exit $$status
+
+## test-aws: the end-to-end suite against a stack deployed in a real AWS
+## account: make test-aws STACK=wacloud-dev REGION=us-east-1 (see README).
+test-aws:
+	@if [ -z "$(STACK)" ] || [ -z "$(REGION)" ]; then echo "usage: make test-aws STACK=<stack name> REGION=<region>"; exit 2; fi
+	WACLOUD_DEPLOYED_STACK="$(STACK)" AWS_REGION="$(REGION)" $(GO) test -count=1 -timeout 20m -v -run 'TestDeployed' ./local/deployed/
 
 ## local: the whole connector on this machine, in the foreground (Ctrl-C stops it).
+## AWS_ENDPOINT=URL runs it against an AWS implementation you run instead
+## of the embedded one (moto_server, LocalStack); AWS_BACKEND=moto embeds moto.
 local:
-	$(GO) run ./local/cmd/wacloud-local
+	$(GO) run ./local/cmd/wacloud-local $(if $(AWS_ENDPOINT),-aws-endpoint $(AWS_ENDPOINT)) $(if $(AWS_BACKEND),-aws-backend $(AWS_BACKEND)) $(ARGS)
 
 ## build: every function, for Lambda (linux/arm64), into bin/<Name>/bootstrap.
 build: $(addprefix build-,$(FUNCTIONS))
