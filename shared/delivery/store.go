@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -109,50 +110,71 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 	if at.IsZero() {
 		at = now
 	}
-	set := []string{
-		"wamid = :w", attrTenant + " = :t", attrPhone + " = :p", attrJob + " = :j",
-		attrAccepted + " = :a", attrExternal + " = :false",
-		"#st = if_not_exists(#st, :accepted)", attrRank + " = if_not_exists(" + attrRank + ", :zero)",
-		attrExpires + " = :e", attrUpdated + " = :now",
-	}
-	vals := map[string]ddbtypes.AttributeValue{
-		":w": str(r.WAMID), ":t": str(r.TenantID), ":p": str(r.PhoneNumberID), ":j": str(r.JobID),
-		":a": tstr(at), ":false": &ddbtypes.AttributeValueMemberBOOL{Value: false},
-		":accepted": str(event.StatusAccepted), ":zero": num(0),
-		":e": num(at.Add(s.retention()).Unix()), ":now": tstr(now),
-	}
+	b := newUpdate()
+	b.set("wamid", str(r.WAMID))
+	b.set(attrTenant, str(r.TenantID))
+	b.set(attrPhone, str(r.PhoneNumberID))
+	b.set(attrJob, str(r.JobID))
+	b.set(attrAccepted, tstr(at))
+	b.set(attrExternal, &ddbtypes.AttributeValueMemberBOOL{Value: false})
+	b.setIfAbsent(attrStatus, str(event.StatusAccepted))
+	b.setIfAbsent(attrRank, num(0))
+	b.set(attrExpires, num(at.Add(s.retention()).Unix()))
+	b.set(attrUpdated, tstr(now))
 	if r.To != "" {
-		set = append(set, attrRecipient+" = :to")
-		vals[":to"] = str(r.To)
+		b.set(attrRecipient, str(r.To))
 	}
 	if r.Type != "" {
-		set = append(set, attrType+" = :type")
-		vals[":type"] = str(r.Type)
+		b.set(attrType, str(r.Type))
 	}
 	if r.ClientRef != "" {
-		set = append(set, attrClientRef+" = :cr")
-		vals[":cr"] = str(r.ClientRef)
+		b.set(attrClientRef, str(r.ClientRef))
+	}
+	// A new record, or this tenant's record of this job (or of no job yet:
+	// statuses came first).
+	msg, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(
+		expression.AttributeNotExists(expression.Name("pk")).Or(
+			expression.Name(attrTenant).Equal(expression.Value(r.TenantID)).And(
+				expression.AttributeNotExists(expression.Name(attrJob)).Or(
+					expression.Name(attrJob).Equal(expression.Value(r.JobID)))))).Build()
+	if err != nil {
+		return nil, buildError("record accepted message "+r.WAMID, err)
+	}
+	// Each transaction item carries its own builder's placeholders only.
+	ref, err := expression.NewBuilder().WithCondition(
+		expression.AttributeNotExists(expression.Name("pk")).Or(
+			expression.Name("wamid").Equal(expression.Value(r.WAMID)))).Build()
+	if err != nil {
+		return nil, buildError("record job reference of "+r.WAMID, err)
 	}
 	jobRef := map[string]ddbtypes.AttributeValue{
 		"pk": str(prefixJobRef + r.JobID), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
 	}
+	updateExpr, condExpr := msg.Update(), msg.Condition()
 	return []ddbtypes.TransactWriteItem{
 		{Update: &ddbtypes.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(prefixMsg + r.WAMID),
-			UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR (" + attrTenant + " = :t AND (attribute_not_exists(" + attrJob + ") OR " + attrJob + " = :j))"),
-			ExpressionAttributeNames:  map[string]string{"#st": attrStatus},
-			ExpressionAttributeValues: vals,
+			UpdateExpression:          updateExpr,
+			ConditionExpression:       condExpr,
+			ExpressionAttributeNames:  fixedWidth(msg.Names(), updateExpr, condExpr),
+			ExpressionAttributeValues: msg.Values(),
 		}},
 		{Put: &ddbtypes.Put{
 			TableName:                 aws.String(s.Table),
 			Item:                      jobRef,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR wamid = :w"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": str(r.WAMID)},
+			ConditionExpression:       ref.Condition(),
+			ExpressionAttributeNames:  ref.Names(),
+			ExpressionAttributeValues: ref.Values(),
 		}},
 	}, nil
+}
+
+// buildError reports an expression the builder refused: a defect in this
+// package, never worth a retry.
+func buildError(what string, err error) error {
+	return fault.PermanentErr(fmt.Errorf("%s: build expression: %w", what, err))
 }
 
 // AcceptedError classifies the error of a transaction holding
@@ -245,38 +267,41 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[string]ddbtypes.AttributeValue) (item map[string]ddbtypes.AttributeValue, retry bool, err error) {
 	now := s.now()
 	b := newUpdate()
-	b.set("#st", ":st", str(u.Status))
-	b.set(attrRank, ":r", num(int64(rank)))
-	b.set(atAttr(u.Status), ":at", tstr(u.At))
+	b.set(attrStatus, str(u.Status))
+	b.set(attrRank, num(int64(rank)))
+	b.set(atAttr(u.Status), tstr(u.At))
 	prev := noPrevious
 	if old != nil {
 		prev = sAttr(old, attrStatus)
 	}
-	b.set(prevAttr(u.Status), ":prev", str(prev))
-	b.set("wamid", ":w", str(u.WAMID))
-	b.set(attrUpdated, ":now", tstr(now))
-	b.setIfAbsent(attrTenant, ":t", str(u.TenantID))
-	b.setIfAbsent(attrExternal, ":true", &ddbtypes.AttributeValueMemberBOOL{Value: true})
-	b.setIfAbsent(attrExpires, ":e", num(u.At.Add(s.retention()).Unix()))
+	b.set(prevAttr(u.Status), str(prev))
+	b.set("wamid", str(u.WAMID))
+	b.set(attrUpdated, tstr(now))
+	b.setIfAbsent(attrTenant, str(u.TenantID))
+	b.setIfAbsent(attrExternal, &ddbtypes.AttributeValueMemberBOOL{Value: true})
+	b.setIfAbsent(attrExpires, num(u.At.Add(s.retention()).Unix()))
 	if u.PhoneNumberID != "" {
-		b.setIfAbsent(attrPhone, ":p", str(u.PhoneNumberID))
+		b.setIfAbsent(attrPhone, str(u.PhoneNumberID))
 	}
 	if u.Recipient != "" {
-		b.setIfAbsent(attrRecipient, ":rcpt", str(u.Recipient))
+		b.setIfAbsent(attrRecipient, str(u.Recipient))
 	}
 	if err := s.details(b, u, false, nil); err != nil {
 		return nil, false, err
 	}
-	in := b.input(s.Table, prefixMsg+u.WAMID)
-	in.ExpressionAttributeNames["#st"] = attrStatus
-	in.ReturnValues = ddbtypes.ReturnValueAllNew
-	if old == nil {
-		in.ConditionExpression = aws.String("attribute_not_exists(pk)")
-	} else {
-		in.ConditionExpression = aws.String("#st = :old AND " + attrRank + " < :r AND " + attrTenant + " = :t")
-		in.ExpressionAttributeValues[":old"] = str(sAttr(old, attrStatus))
-		in.ExpressionAttributeValues[":t"] = str(u.TenantID)
+	// Still absent, or still the state read, ranked below this status, of
+	// this tenant.
+	cond := expression.AttributeNotExists(expression.Name("pk"))
+	if old != nil {
+		cond = expression.Name(attrStatus).Equal(expression.Value(sAttr(old, attrStatus))).And(
+			expression.Name(attrRank).LessThan(expression.Value(rank)),
+			expression.Name(attrTenant).Equal(expression.Value(u.TenantID)))
 	}
+	in, err := b.input(s.Table, prefixMsg+u.WAMID, cond)
+	if err != nil {
+		return nil, false, buildError("apply status "+u.Status+" to "+u.WAMID, err)
+	}
+	in.ReturnValues = ddbtypes.ReturnValueAllNew
 	out, err := s.API.UpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
@@ -294,21 +319,22 @@ func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[s
 func (s *Store) addHistory(ctx context.Context, u StatusUpdate, old map[string]ddbtypes.AttributeValue) (item map[string]ddbtypes.AttributeValue, retry bool, err error) {
 	b := newUpdate()
 	if _, ok := old[atAttr(u.Status)]; !ok {
-		b.setIfAbsent(atAttr(u.Status), ":at", tstr(u.At))
+		b.setIfAbsent(atAttr(u.Status), tstr(u.At))
 	}
 	if _, ok := old[attrRecipient]; !ok && u.Recipient != "" {
-		b.setIfAbsent(attrRecipient, ":rcpt", str(u.Recipient))
+		b.setIfAbsent(attrRecipient, str(u.Recipient))
 	}
 	if err := s.details(b, u, true, old); err != nil {
 		return nil, false, err
 	}
-	if len(b.clauses) == 0 {
+	if b.empty() {
 		return old, false, nil
 	}
-	in := b.input(s.Table, prefixMsg+u.WAMID)
+	in, err := b.input(s.Table, prefixMsg+u.WAMID, expression.Name(attrTenant).Equal(expression.Value(u.TenantID)))
+	if err != nil {
+		return nil, false, buildError("record late status "+u.Status+" of "+u.WAMID, err)
+	}
 	in.ReturnValues = ddbtypes.ReturnValueAllNew
-	in.ConditionExpression = aws.String(attrTenant + " = :t")
-	in.ExpressionAttributeValues[":t"] = str(u.TenantID)
 	out, err := s.API.UpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
@@ -323,7 +349,7 @@ func (s *Store) addHistory(ctx context.Context, u StatusUpdate, old map[string]d
 // details adds errors, conversation, pricing and callback data. When
 // onlyAbsent, each is written only if the record (old) lacks it.
 func (s *Store) details(b *update, u StatusUpdate, onlyAbsent bool, old map[string]ddbtypes.AttributeValue) error {
-	add := func(attr, ph string, v any) error {
+	add := func(attr string, v any) error {
 		if _, ok := old[attr]; ok && onlyAbsent {
 			return nil
 		}
@@ -332,30 +358,30 @@ func (s *Store) details(b *update, u StatusUpdate, onlyAbsent bool, old map[stri
 			return fault.InvalidErr(fmt.Errorf("encode %s of %s: %w", attr, u.WAMID, err))
 		}
 		if onlyAbsent {
-			b.setIfAbsent(attr, ph, av)
+			b.setIfAbsent(attr, av)
 		} else {
-			b.set(attr, ph, av)
+			b.set(attr, av)
 		}
 		return nil
 	}
 	if u.Status == event.StatusFailed && len(u.Errors) > 0 {
-		if err := add(attrErrors, ":errs", u.Errors); err != nil {
+		if err := add(attrErrors, u.Errors); err != nil {
 			return err
 		}
 	}
 	if u.Conversation != nil {
-		if err := add(attrConv, ":conv", u.Conversation); err != nil {
+		if err := add(attrConv, u.Conversation); err != nil {
 			return err
 		}
 	}
 	if u.Pricing != nil {
-		if err := add(attrPricing, ":pricing", u.Pricing); err != nil {
+		if err := add(attrPricing, u.Pricing); err != nil {
 			return err
 		}
 	}
 	if u.BizOpaqueCallbackData != "" {
 		if _, ok := old[attrOpaque]; !ok {
-			b.setIfAbsent(attrOpaque, ":opaque", str(u.BizOpaqueCallbackData))
+			b.setIfAbsent(attrOpaque, str(u.BizOpaqueCallbackData))
 		}
 	}
 	return nil
@@ -368,11 +394,13 @@ func (s *Store) MarkNotified(ctx context.Context, wamid string, states []string,
 		return nil
 	}
 	b := newUpdate()
-	for i, st := range states {
-		b.setIfAbsent(notifiedAttr(st), ":n"+strconv.Itoa(i), tstr(at))
+	for _, st := range states {
+		b.setIfAbsent(notifiedAttr(st), tstr(at))
 	}
-	in := b.input(s.Table, prefixMsg+wamid)
-	in.ConditionExpression = aws.String("attribute_exists(pk)")
+	in, err := b.input(s.Table, prefixMsg+wamid, expression.AttributeExists(expression.Name("pk")))
+	if err != nil {
+		return buildError("mark status events of "+wamid+" published", err)
+	}
 	if _, err := s.API.UpdateItem(ctx, in); err != nil {
 		return fault.Retryable(fmt.Errorf("mark status events of %s published: %w", wamid, err))
 	}
@@ -430,51 +458,89 @@ func (s *Store) retention() time.Duration {
 
 func jsonTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
 
-// update builds a SET expression.
+// update collects the SET actions of one UpdateItem. The expression
+// builder puts every attribute name through a placeholder, so that no
+// attribute (external, status…) collides with DynamoDB's reserved words.
 type update struct {
-	clauses []string
-	names   map[string]string
-	values  map[string]ddbtypes.AttributeValue
+	ub expression.UpdateBuilder
+	n  int
 }
 
-func newUpdate() *update {
-	return &update{names: map[string]string{}, values: map[string]ddbtypes.AttributeValue{}}
-}
+func newUpdate() *update { return &update{} }
 
-// set writes attr. Attribute names go through placeholders so that state
-// names never collide with DynamoDB's reserved words.
-func (b *update) set(attr, ph string, v ddbtypes.AttributeValue) {
-	name := b.name(attr)
-	b.clauses = append(b.clauses, name+" = "+ph)
-	b.values[ph] = v
+// set writes attr.
+func (b *update) set(attr string, v ddbtypes.AttributeValue) {
+	b.ub = b.ub.Set(expression.Name(attr), expression.Value(v))
+	b.n++
 }
 
 // setIfAbsent writes attr unless it exists.
-func (b *update) setIfAbsent(attr, ph string, v ddbtypes.AttributeValue) {
-	name := b.name(attr)
-	b.clauses = append(b.clauses, name+" = if_not_exists("+name+", "+ph+")")
-	b.values[ph] = v
+func (b *update) setIfAbsent(attr string, v ddbtypes.AttributeValue) {
+	b.ub = b.ub.Set(expression.Name(attr), expression.IfNotExists(expression.Name(attr), expression.Value(v)))
+	b.n++
 }
 
-func (b *update) name(attr string) string {
-	if strings.HasPrefix(attr, "#") {
-		return attr
+func (b *update) empty() bool { return b.n == 0 }
+
+// input is the UpdateItem of the record pk, made only when cond holds.
+func (b *update) input(table, pk string, cond expression.ConditionBuilder) (*dynamodb.UpdateItemInput, error) {
+	e, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(cond).Build()
+	if err != nil {
+		return nil, err
 	}
-	// Fixed width: no placeholder is a prefix of another (the emulator
-	// substitutes them textually).
-	n := fmt.Sprintf("#a%02d", len(b.names))
-	b.names[n] = attr
-	return n
-}
-
-func (b *update) input(table, pk string) *dynamodb.UpdateItemInput {
+	updateExpr, condExpr := e.Update(), e.Condition()
 	return &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(table),
 		Key:                       key(pk),
-		UpdateExpression:          aws.String("SET " + strings.Join(b.clauses, ", ")),
-		ExpressionAttributeNames:  b.names,
-		ExpressionAttributeValues: b.values,
+		UpdateExpression:          updateExpr,
+		ConditionExpression:       condExpr,
+		ExpressionAttributeNames:  fixedWidth(e.Names(), updateExpr, condExpr),
+		ExpressionAttributeValues: e.Values(),
+	}, nil
+}
+
+// fixedWidth renames the builder's name placeholders (#0 … #13) in exprs
+// to one width (#00 … #13), so that none is a prefix of another, and
+// returns the renamed names. The embedded emulator (kumo v0.33) substitutes
+// name placeholders textually, in map order: with eleven names or more it
+// would read #10 as #1 followed by 0. DynamoDB does not need this; the
+// message record's writes are the only ones with that many names.
+func fixedWidth(names map[string]string, exprs ...*string) map[string]string {
+	width := len(strconv.Itoa(len(names) - 1))
+	if width < 2 {
+		return names
 	}
+	out := make(map[string]string, len(names))
+	for ph, name := range names {
+		n, err := strconv.Atoi(ph[1:])
+		if err != nil {
+			return names // not the builder's: leave it alone
+		}
+		out[fmt.Sprintf("#%0*d", width, n)] = name
+	}
+	for _, e := range exprs {
+		if e == nil {
+			continue
+		}
+		var b strings.Builder
+		for i := 0; i < len(*e); {
+			c := (*e)[i]
+			j := i + 1
+			for c == '#' && j < len(*e) && (*e)[j] >= '0' && (*e)[j] <= '9' {
+				j++
+			}
+			if c != '#' || j == i+1 {
+				b.WriteByte(c)
+				i++
+				continue
+			}
+			n, _ := strconv.Atoi((*e)[i+1 : j])
+			fmt.Fprintf(&b, "#%0*d", width, n)
+			i = j
+		}
+		*e = b.String()
+	}
+	return out
 }
 
 func sAttr(item map[string]ddbtypes.AttributeValue, name string) string {

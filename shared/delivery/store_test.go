@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/stack"
@@ -101,6 +104,50 @@ func TestRecordAcceptedAndGet(t *testing.T) {
 	}
 	if err := s.RecordAccepted(ctx, delivery.Record{WAMID: "x"}); fault.ClassOf(err) != fault.Invalid {
 		t.Errorf("RecordAccepted without job: %v, want invalid", err)
+	}
+}
+
+// TestRecordAcceptedWritesExternalFalse reads the stored item itself:
+// Message.External is also false when the attribute is missing, so only
+// the item shows that the accepted write landed. "external" is a DynamoDB
+// reserved word; written bare, it made DynamoDB (and moto) refuse every
+// RecordAccepted.
+func TestRecordAcceptedWritesExternalFalse(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	tests := []struct {
+		name        string
+		wamid       string
+		statusFirst bool // a status creates the record (external) before the sender's write
+	}{
+		{"new record", "wx1", false},
+		{"over a record a status created", "wx2", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.statusFirst {
+				if _, err := s.Apply(ctx, status(tt.wamid, "delivered", 2)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.RecordAccepted(ctx, accepted(tt.wamid)); err != nil {
+				t.Fatalf("RecordAccepted: %v", err)
+			}
+			out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
+				TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true),
+				Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "msg#" + tt.wamid}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := out.Item["external"].(*ddbtypes.AttributeValueMemberBOOL)
+			if !ok || got.Value {
+				t.Errorf("stored external = %#v, want BOOL false", out.Item["external"])
+			}
+			if got, want := out.Item["job_id"], (&ddbtypes.AttributeValueMemberS{Value: "job-" + tt.wamid}); !reflect.DeepEqual(got, want) {
+				t.Errorf("stored job_id = %#v, want %#v", got, want)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,153 @@
+package delivery_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/local/ddbexpr"
+	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/event"
+)
+
+// recorder is a delivery.API that keeps every write it is asked for and
+// answers reads with item (nil: no record). It stores nothing.
+type recorder struct {
+	item map[string]ddbtypes.AttributeValue
+
+	mu     sync.Mutex
+	writes []any
+}
+
+var _ delivery.API = (*recorder)(nil)
+
+func (r *recorder) GetItem(_ context.Context, _ *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{Item: r.item}, nil
+}
+
+func (r *recorder) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	r.record(in)
+	return &dynamodb.UpdateItemOutput{Attributes: map[string]ddbtypes.AttributeValue{}}, nil
+}
+
+func (r *recorder) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	r.record(in)
+	return &dynamodb.TransactWriteItemsOutput{}, nil
+}
+
+func (r *recorder) record(in any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes = append(r.writes, in)
+}
+
+// stored is a record as DynamoDB would return it, at state st.
+func stored(st string) map[string]ddbtypes.AttributeValue {
+	rank, _ := delivery.Rank(st)
+	return map[string]ddbtypes.AttributeValue{
+		"pk":              &ddbtypes.AttributeValueMemberS{Value: "msg#w"},
+		"wamid":           &ddbtypes.AttributeValueMemberS{Value: "w"},
+		"status":          &ddbtypes.AttributeValueMemberS{Value: st},
+		"status_rank":     &ddbtypes.AttributeValueMemberN{Value: strconv.Itoa(rank)},
+		"tenant_id":       &ddbtypes.AttributeValueMemberS{Value: "acme"},
+		"phone_number_id": &ddbtypes.AttributeValueMemberS{Value: "100"},
+	}
+}
+
+// TestWritesNameEveryAttributeThroughAPlaceholder checks every write the
+// store builds the way DynamoDB reads it. The emulator accepts a bare
+// attribute name even when it is a reserved word, and placeholders no
+// expression uses; DynamoDB refuses both (a bare "external" once made
+// every RecordAccepted fail there), so this test catches what the
+// emulator-backed tests cannot.
+func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
+	failed := status("w", event.StatusFailed, 3)
+	failed.BizOpaqueCallbackData = "track"
+	tests := []struct {
+		name  string
+		item  map[string]ddbtypes.AttributeValue // the record read first
+		write func(context.Context, *delivery.Store) error
+	}{
+		{"record accepted", nil, func(ctx context.Context, s *delivery.Store) error {
+			return s.RecordAccepted(ctx, accepted("w"))
+		}},
+		{"record accepted with only required fields", nil, func(ctx context.Context, s *delivery.Store) error {
+			return s.RecordAccepted(ctx, delivery.Record{WAMID: "w", TenantID: "acme", PhoneNumberID: "100", JobID: "j"})
+		}},
+		{"first status creates an external record", nil, func(ctx context.Context, s *delivery.Store) error {
+			_, err := s.Apply(ctx, status("w", event.StatusDelivered, 1))
+			return err
+		}},
+		{"status advances the record", stored(event.StatusAccepted), func(ctx context.Context, s *delivery.Store) error {
+			_, err := s.Apply(ctx, status("w", event.StatusSent, 1))
+			return err
+		}},
+		{"failed status with errors and callback data", stored(event.StatusSent), func(ctx context.Context, s *delivery.Store) error {
+			_, err := s.Apply(ctx, failed)
+			return err
+		}},
+		{"late status adds history", stored(event.StatusRead), func(ctx context.Context, s *delivery.Store) error {
+			_, err := s.Apply(ctx, status("w", event.StatusDelivered, 1))
+			return err
+		}},
+		{"mark notified", nil, func(ctx context.Context, s *delivery.Store) error {
+			return s.MarkNotified(ctx, "w", []string{event.StatusSent, event.StatusDelivered, event.StatusRead}, base)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{item: tt.item}
+			s := &delivery.Store{API: rec, Table: "messages"}
+			if err := tt.write(context.Background(), s); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.writes) == 0 {
+				t.Fatal("no write recorded")
+			}
+			for _, in := range rec.writes {
+				for _, p := range ddbexpr.Problems(in) {
+					t.Error(p)
+				}
+				for _, p := range prefixPlaceholders(in) {
+					t.Error(p)
+				}
+			}
+		})
+	}
+}
+
+// prefixPlaceholders reports name placeholders of one request that are a
+// prefix of another (#1 and #10). The embedded emulator substitutes names
+// textually and would read #10 as #1 followed by 0.
+func prefixPlaceholders(in any) []string {
+	var sets []map[string]string
+	switch in := in.(type) {
+	case *dynamodb.UpdateItemInput:
+		sets = append(sets, in.ExpressionAttributeNames)
+	case *dynamodb.TransactWriteItemsInput:
+		for _, it := range in.TransactItems {
+			switch {
+			case it.Update != nil:
+				sets = append(sets, it.Update.ExpressionAttributeNames)
+			case it.Put != nil:
+				sets = append(sets, it.Put.ExpressionAttributeNames)
+			}
+		}
+	}
+	var out []string
+	for _, names := range sets {
+		for a := range names {
+			for b := range names {
+				if a != b && strings.HasPrefix(b, a) {
+					out = append(out, "name placeholder "+a+" is a prefix of "+b)
+				}
+			}
+		}
+	}
+	return out
+}
