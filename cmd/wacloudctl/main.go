@@ -48,6 +48,7 @@ var commands = []command{
 	{"tenant list", "list the tenants", tenantList},
 	{"tenant disable", "disable a tenant (its webhooks and jobs are refused)", tenantSetStatus("disabled")},
 	{"tenant enable", "enable a disabled tenant", tenantSetStatus("active")},
+	{"tenant delete", "offboard a tenant: its numbers leave the registry and its secrets are deleted (records and media age out)", tenantDelete},
 	{"tenant rotate", "replace a tenant's credentials (read from stdin or flags, never shown)", tenantRotate},
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
