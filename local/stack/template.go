@@ -19,6 +19,7 @@ import (
 // (map{"Ref": x}, map{"Fn::GetAtt": [a, b]}, map{"Fn::Sub": s}, ...).
 type Template struct {
 	Parameters map[string]map[string]any
+	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 }
@@ -59,6 +60,7 @@ func Parse(b []byte) (*Template, error) {
 			t.Parameters[k] = m
 		}
 	}
+	t.Conditions, _ = doc["Conditions"].(map[string]any)
 	t.Globals, _ = doc["Globals"].(map[string]any)
 	rs, ok := doc["Resources"].(map[string]any)
 	if !ok {
