@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -48,14 +49,22 @@ func num(t time.Time) ddbtypes.AttributeValue {
 // RecordInbound notes an inbound message sent at `at`. Out-of-order calls are
 // harmless: the record only moves forward.
 func (s Store) RecordInbound(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
-	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 key(phoneNumberID, waID),
-		UpdateExpression:    aws.String("SET last_inbound_at = :t, expires_at = :e"),
-		ConditionExpression: aws.String("attribute_not_exists(last_inbound_at) OR last_inbound_at < :t"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":t": num(at), ":e": num(at.Add(keep)),
-		},
+	// Only forward: no message recorded yet, or an earlier one.
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("last_inbound_at"), expression.Value(num(at))).
+			Set(expression.Name("expires_at"), expression.Value(num(at.Add(keep))))).
+		WithCondition(expression.AttributeNotExists(expression.Name("last_inbound_at")).Or(
+			expression.Name("last_inbound_at").LessThan(expression.Value(num(at))))).Build()
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("record inbound window for %s: build expression: %w", phoneNumberID, err))
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(phoneNumberID, waID),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	})
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
@@ -70,13 +79,18 @@ func (s Store) RecordInbound(ctx context.Context, phoneNumberID, waID string, at
 // Close marks the window closed as of `at` (Meta answered 131047), so the
 // sender stops trying free-form messages until the contact writes again.
 func (s Store) Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
-	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(s.Table),
-		Key:              key(phoneNumberID, waID),
-		UpdateExpression: aws.String("SET closed_at = :t, expires_at = if_not_exists(expires_at, :e)"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":t": num(at), ":e": num(at.Add(keep)),
-		},
+	e, err := expression.NewBuilder().WithUpdate(
+		expression.Set(expression.Name("closed_at"), expression.Value(num(at))).
+			Set(expression.Name("expires_at"), expression.IfNotExists(expression.Name("expires_at"), expression.Value(num(at.Add(keep)))))).Build()
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("close window for %s: build expression: %w", phoneNumberID, err))
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(phoneNumberID, waID),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	})
 	if err != nil {
 		return fault.Retryable(fmt.Errorf("close window for %s: %w", phoneNumberID, err))
