@@ -7,7 +7,8 @@
 //   - kumo (github.com/sivchari/kumo), embedded in the process: the default.
 //     Every request goes through a small front that fills in what kumo
 //     leaves out of SQS answers (see sqsfix.go), so that consumers see the
-//     same message attributes as on AWS.
+//     same message attributes as on AWS, and that refuses the DynamoDB
+//     requests AWS refuses (see ddbstrict.go).
 //   - moto (moto_server, moto 5), started as a child process per emulator,
 //     so every emulator starts empty, as kumo's does. moto checks what kumo
 //     lets through (DynamoDB reserved words among them).
@@ -103,7 +104,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 	switch b {
 	case Kumo:
 		srv := kumo.NewServer()
-		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(h) })
+		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(strictDynamoDB(h)) })
 		if err != nil {
 			srv.Close()
 			return nil, err
