@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -54,6 +55,8 @@ type SQSSource struct {
 	QueueURL           string
 	BatchSize          int
 	ReportItemFailures bool
+	// MaxConcurrency is ScalingConfig.MaximumConcurrency, 0 when unset.
+	MaxConcurrency int
 }
 
 // Getenv returns a getenv function over the function's environment.
@@ -61,6 +64,12 @@ func (f Function) Getenv(key string) string { return f.Env[key] }
 
 // Provision creates every table, queue, bucket and secret the template
 // declares, using cfg's endpoint, and resolves the functions.
+//
+// What only matters in an AWS account is left out: queues are not
+// encrypted (the emulators have no KMS, so KmsMasterKeyId is not sent),
+// and log groups, bucket policies, server access logging, API throttling
+// and reserved concurrency are not created. Bucket versioning is applied,
+// since it changes what a delete leaves behind.
 func Provision(ctx context.Context, cfg aws.Config, t *Template, o Options) (*Stack, error) {
 	if o.StackName == "" {
 		o.StackName = "wacloud-local"
@@ -108,6 +117,15 @@ func Provision(ctx context.Context, cfg aws.Config, t *Template, o Options) (*St
 		name := strings.ToLower(o.StackName + "-" + id)
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
 			return nil, fmt.Errorf("create bucket %s: %w", id, err)
+		}
+		if v, ok := t.Resources[id].Properties["VersioningConfiguration"].(map[string]any); ok && v["Status"] == "Enabled" {
+			_, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+				Bucket:                  aws.String(name),
+				VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("enable versioning on bucket %s: %w", id, err)
+			}
 		}
 		n.Ref[id] = name
 		n.Att[id+".Arn"] = "arn:aws:s3:::" + name
@@ -317,6 +335,15 @@ func resolveFunction(t *Template, n *Names, id string) (Function, error) {
 			src := SQSSource{QueueID: qid, QueueURL: n.Ref[qid], BatchSize: 10}
 			if b, ok := props["BatchSize"]; ok {
 				src.BatchSize, _ = strconv.Atoi(fmt.Sprint(b))
+			}
+			if sc, ok := props["ScalingConfig"].(map[string]any); ok {
+				mc, err := n.Resolve(sc["MaximumConcurrency"])
+				if err != nil {
+					return f, fmt.Errorf("function %s event %s MaximumConcurrency: %w", id, name, err)
+				}
+				if src.MaxConcurrency, err = strconv.Atoi(mc); err != nil {
+					return f, fmt.Errorf("function %s event %s MaximumConcurrency %q: %w", id, name, mc, err)
+				}
 			}
 			for _, rt := range list(props["FunctionResponseTypes"]) {
 				if rt == "ReportBatchItemFailures" {
