@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tucanlink/wacloud/local/apigw"
 	"github.com/tucanlink/wacloud/local/awsemu"
@@ -76,6 +77,16 @@ type Options struct {
 	LogLevel slog.Level
 	// Metrics receives the functions' EMF metric lines (default: Log).
 	Metrics io.Writer
+	// Recorder, when set, sees every AWS call each function makes: its
+	// API options join the function's own aws.Config.
+	Recorder Recorder
+}
+
+// Recorder gives the aws-sdk-go-v2 API options that record the AWS calls
+// of one function (its logical id), with the stack's names to turn them
+// into the ARNs they would have on AWS.
+type Recorder interface {
+	APIOptions(function string, names *stack.Names) []func(*middleware.Stack) error
 }
 
 // Handle is a running connector.
@@ -286,6 +297,9 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 		}
 		env["S3_USE_PATH_STYLE"] = "true"
 		cfg := h.Emulator.Config()
+		if o.Recorder != nil {
+			cfg.APIOptions = append(cfg.APIOptions, o.Recorder.APIOptions(id, h.Stack.Names)...)
+		}
 		flog := logging.NewWriter(o.Log, id, o.LogLevel)
 		built, err := setup(ctx, func(k string) string { return env[k] }, cfg)
 		if err != nil {
