@@ -13,6 +13,11 @@
 //     so every emulator starts empty, as kumo's does. moto checks what kumo
 //     lets through (DynamoDB reserved words among them).
 //
+// Both sit behind a front that keeps SQS FIFO order per message group
+// (sqsorder.go), which neither keeps through redelivery, and numbers
+// moto's FIFO messages in send order (moto draws sequence numbers at
+// random).
+//
 // WACLOUD_TEST_AWS selects the implementation ("kumo", the default, or
 // "moto"); see Start. Where the two differ from each other or from AWS,
 // docs/local.md lists the gaps.
@@ -116,7 +121,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := front(p.url, Moto, nil)
+		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return newMotoFix().wrap(h) })
 		if err != nil {
 			p.stop()
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,20 @@ import (
 // It remembers each FIFO message's group and deduplication id from the
 // SendMessage/SendMessageBatch exchange, keyed by message id, and forgets
 // it when the message is deleted.
+//
+// It also keeps FIFO order per message group as SQS does, which neither
+// emulator does on its own (see sqsorder.go), and, for an emulator whose
+// sequence numbers do not grow with each send (moto draws them at random),
+// numbers the messages of each FIFO queue itself.
 type sqsFix struct {
+	order *fifoOrder
+	// ownSequence makes the front number FIFO messages itself; seqMu then
+	// serialises FIFO sends, so that the numbers follow the emulator's
+	// order, and seq is the last number given.
+	ownSequence bool
+	seqMu       sync.Mutex
+	seq         uint64
+
 	// sends is held shared by every send while it is forwarded and
 	// remembered, and exclusively by a receive before it fills in the
 	// attributes: a long-polling receive can get a message back before the
@@ -34,11 +48,20 @@ type sqsFix struct {
 
 type fifoInfo struct {
 	group, dedup string
+	seq          string // the front's sequence number, with ownSequence
 	handle       string // latest receipt handle
 }
 
 func newSQSFix() *sqsFix {
-	return &sqsFix{byID: map[string]fifoInfo{}, handles: map[string]string{}}
+	return &sqsFix{order: newFIFOOrder(), byID: map[string]fifoInfo{}, handles: map[string]string{}}
+}
+
+// newMotoFix is the front for moto, which returns FIFO attributes but
+// numbers messages at random.
+func newMotoFix() *sqsFix {
+	f := newSQSFix()
+	f.ownSequence = true
+	return f
 }
 
 const targetPrefix = "AmazonSQS."
@@ -48,7 +71,9 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 		action := r.Header.Get("X-Amz-Target")
 		switch action {
 		case targetPrefix + "SendMessage", targetPrefix + "SendMessageBatch", targetPrefix + "ReceiveMessage",
-			targetPrefix + "DeleteMessage", targetPrefix + "DeleteMessageBatch":
+			targetPrefix + "DeleteMessage", targetPrefix + "DeleteMessageBatch",
+			targetPrefix + "ChangeMessageVisibility", targetPrefix + "ChangeMessageVisibilityBatch",
+			targetPrefix + "SetQueueAttributes", targetPrefix + "PurgeQueue", targetPrefix + "DeleteQueue":
 		default:
 			next.ServeHTTP(w, r)
 			return
@@ -59,22 +84,56 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(req))
+		name := action[len(targetPrefix):]
+		var queue struct{ QueueUrl string }
+		_ = json.Unmarshal(req, &queue)
+		switch name {
+		case "ReceiveMessage":
+			if f.receive(w, r, next, req) {
+				return
+			}
+		case "ChangeMessageVisibility", "ChangeMessageVisibilityBatch":
+			if f.changeVisibility(w, r, next, name, req) {
+				return
+			}
+		case "SetQueueAttributes", "PurgeQueue", "DeleteQueue":
+			// Forget the queue's settings before and after: a receive
+			// between the two may have read the old ones.
+			f.order.forgetQueue(queue.QueueUrl, name != "SetQueueAttributes")
+			defer f.order.forgetQueue(queue.QueueUrl, name != "SetQueueAttributes")
+		}
+		var held map[string]*heldMsg
+		if name == "DeleteMessage" || name == "DeleteMessageBatch" {
+			req, held = f.deleteHeld(name, req)
+			r.Body = io.NopCloser(bytes.NewReader(req))
+			r.ContentLength = int64(len(req))
+			r.Header.Set("Content-Length", strconv.Itoa(len(req)))
+		}
 		rec := httptest.NewRecorder()
-		send := action == targetPrefix+"SendMessage" || action == targetPrefix+"SendMessageBatch"
+		send := name == "SendMessage" || name == "SendMessageBatch"
 		if send {
 			f.sends.RLock()
+			if f.ownSequence && isFIFOURL(queue.QueueUrl) {
+				f.seqMu.Lock()
+			}
 		}
 		next.ServeHTTP(rec, r)
 		out := rec.Body.Bytes()
 		if rec.Code == http.StatusOK {
-			if action == targetPrefix+"ReceiveMessage" {
+			if name == "ReceiveMessage" {
 				// Wait for sends still being remembered.
 				f.sends.Lock()
 				f.sends.Unlock()
 			}
-			out = f.apply(action[len(targetPrefix):], req, out)
+			out = f.apply(name, req, out)
+			if held != nil {
+				f.deleted(name, out, held)
+			}
 		}
 		if send {
+			if f.ownSequence && isFIFOURL(queue.QueueUrl) {
+				f.seqMu.Unlock()
+			}
 			f.sends.RUnlock()
 		}
 		for k, vs := range rec.Header() {
@@ -93,10 +152,11 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 	case "SendMessage":
 		var in struct{ MessageGroupId, MessageDeduplicationId string }
 		var out struct{ MessageId string }
+		seqs := map[string]string{}
 		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && in.MessageGroupId != "" {
-			f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId)
+			seqs[""] = f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId)
 		}
-		return bodyMD5s(req, resp)
+		return withSequences(bodyMD5s(req, resp), seqs)
 	case "SendMessageBatch":
 		var in struct {
 			Entries []struct{ Id, MessageGroupId, MessageDeduplicationId string }
@@ -107,14 +167,15 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 		if json.Unmarshal(req, &in) != nil || json.Unmarshal(resp, &out) != nil {
 			return resp
 		}
+		seqs := map[string]string{}
 		for _, s := range out.Successful {
 			for _, e := range in.Entries {
 				if e.Id == s.Id && e.MessageGroupId != "" {
-					f.remember(s.MessageId, e.MessageGroupId, e.MessageDeduplicationId)
+					seqs[s.Id] = f.remember(s.MessageId, e.MessageGroupId, e.MessageDeduplicationId)
 				}
 			}
 		}
-		return bodyMD5s(req, resp)
+		return withSequences(bodyMD5s(req, resp), seqs)
 	case "DeleteMessage":
 		var in struct{ ReceiptHandle string }
 		if json.Unmarshal(req, &in) == nil {
@@ -184,10 +245,51 @@ func bodyMD5s(req, resp []byte) []byte {
 	return b
 }
 
-func (f *sqsFix) remember(id, group, dedup string) {
+// remember records a FIFO message; with ownSequence it returns the
+// sequence number the front gives it.
+func (f *sqsFix) remember(id, group, dedup string) string {
 	f.mu.Lock()
-	f.byID[id] = fifoInfo{group: group, dedup: dedup}
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	info := fifoInfo{group: group, dedup: dedup}
+	if f.ownSequence {
+		if old, ok := f.byID[id]; ok && old.seq != "" {
+			info.seq = old.seq // a deduplicated send: the stored message's number
+		} else {
+			f.seq++
+			info.seq = fmt.Sprintf("%020d", f.seq)
+		}
+	}
+	f.byID[id] = info
+	return info.seq
+}
+
+// withSequences sets the SequenceNumber of a send answer (key "") or of
+// its batch entries (by entry id) to the front's numbers.
+func withSequences(resp []byte, seqs map[string]string) []byte {
+	set := func(m map[string]json.RawMessage, seq string) {
+		if seq != "" {
+			m["SequenceNumber"], _ = json.Marshal(seq)
+		}
+	}
+	var out map[string]json.RawMessage
+	if len(seqs) == 0 || json.Unmarshal(resp, &out) != nil {
+		return resp
+	}
+	set(out, seqs[""])
+	var ok []map[string]json.RawMessage
+	if raw, has := out["Successful"]; has && json.Unmarshal(raw, &ok) == nil {
+		for _, s := range ok {
+			var id string
+			_ = json.Unmarshal(s["Id"], &id)
+			set(s, seqs[id])
+		}
+		out["Successful"], _ = json.Marshal(ok)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return resp
+	}
+	return b
 }
 
 func (f *sqsFix) forget(handle string) {
@@ -231,6 +333,10 @@ func (f *sqsFix) fillReceive(resp []byte) []byte {
 		}
 		if seq != "" {
 			attrs["SequenceNumber"] = seq
+		}
+		if info.seq != "" {
+			attrs["SequenceNumber"] = info.seq
+			m["SequenceNumber"], _ = json.Marshal(info.seq)
 		}
 		if _, ok := attrs["SenderId"]; !ok {
 			attrs["SenderId"] = "AIDALOCALWACLOUD"
