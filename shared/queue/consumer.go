@@ -130,14 +130,16 @@ func lanes(recs []events.SQSMessage) [][]int {
 
 // runLane runs the records at idx one after another, marking failures.
 func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []int, failed []bool) {
-	// blocked holds, per FIFO group, the error that stopped it. Records held
-	// back behind it get the same delay, so the group resumes as one.
-	blocked := map[string]error{}
+	// blocked holds, per FIFO group, the delay given to the record that
+	// stopped it (0: its visibility was left as it was). Records held back
+	// behind it get that same delay, whatever their own receive counts, so
+	// the group resumes as one, head first.
+	blocked := map[string]time.Duration{}
 	for _, i := range idx {
 		rec := recs[i]
 		group := rec.Attributes["MessageGroupId"]
-		if cause, ok := blocked[group]; ok && group != "" {
-			c.delay(ctx, rec, cause)
+		if d, ok := blocked[group]; ok && group != "" {
+			c.setVisibility(ctx, rec, d)
 			failed[i] = true
 			continue
 		}
@@ -146,6 +148,7 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			continue
 		}
 		log := c.logger().With("sqs_message_id", rec.MessageId, "error_class", fault.ClassOf(err).String())
+		var d time.Duration
 		switch fault.ClassOf(err) {
 		case fault.Permanent, fault.Invalid:
 			log.Warn("record dead-lettered", "error", err.Error())
@@ -156,10 +159,11 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			}
 		default:
 			log.Warn("record will be retried", "error", err.Error(), "receive_count", rec.Attributes["ApproximateReceiveCount"])
-			c.delay(ctx, rec, err)
+			d = c.retryDelay(rec, err)
+			c.setVisibility(ctx, rec, d)
 		}
 		if group != "" {
-			blocked[group] = err
+			blocked[group] = d
 		}
 		failed[i] = true
 	}
@@ -187,10 +191,9 @@ type RetryAfter interface {
 // maxVisibility is SQS's limit for a visibility timeout.
 const maxVisibility = 12 * time.Hour
 
-func (c Consumer) delay(ctx context.Context, rec events.SQSMessage, cause error) {
-	if c.QueueURL == "" || rec.ReceiptHandle == "" {
-		return
-	}
+// retryDelay is how long rec waits before its next attempt: Backoff of its
+// receive count, at least the error's RetryAfter, at most SQS's limit.
+func (c Consumer) retryDelay(rec events.SQSMessage, cause error) time.Duration {
 	var d time.Duration
 	if c.Backoff != nil {
 		n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
@@ -200,10 +203,15 @@ func (c Consumer) delay(ctx context.Context, rec events.SQSMessage, cause error)
 	if errors.As(cause, &ra) {
 		d = max(d, ra.RetryAfter())
 	}
-	if d <= 0 {
+	return min(d, maxVisibility)
+}
+
+// setVisibility makes rec visible again after d; d ≤ 0 leaves the
+// visibility timeout it was received with.
+func (c Consumer) setVisibility(ctx context.Context, rec events.SQSMessage, d time.Duration) {
+	if c.QueueURL == "" || rec.ReceiptHandle == "" || d <= 0 {
 		return
 	}
-	d = min(d, maxVisibility)
 	_, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(c.QueueURL),
 		ReceiptHandle:     aws.String(rec.ReceiptHandle),

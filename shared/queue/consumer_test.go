@@ -184,6 +184,83 @@ func testConsumerOutcomes(t *testing.T, concurrency int) {
 	}
 }
 
+// Records held back behind a failed record of their FIFO group get the
+// failed record's delay, not one from their own receive counts (which can
+// be higher: a record that came back after its group's head), so the group
+// comes back head first.
+func TestConsumerHeldBackTakeHeadDelay(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		headErr error
+		noDLQ   bool
+		counts  map[string]string // body -> ApproximateReceiveCount
+		want    map[string]int32  // body -> visibility set; absent: none
+	}{
+		{
+			name:    "retried head",
+			headErr: fault.Retryable(errors.New("core down")),
+			counts:  map[string]string{"a1": "1", "a2": "4", "a3": "2"},
+			want:    map[string]int32{"a1": 5, "a2": 5, "a3": 5},
+		},
+		{
+			name:    "head with Retry-After",
+			headErr: retryAfterErr{d: 90 * time.Second},
+			counts:  map[string]string{"a1": "3", "a2": "6", "a3": "1"},
+			want:    map[string]int32{"a1": 90, "a2": 90, "a3": 90},
+		},
+		{
+			name:    "head that could not be dead-lettered",
+			headErr: fault.Invalidf("decode: not JSON"),
+			noDLQ:   true,
+			counts:  map[string]string{"a1": "1", "a2": "5", "a3": "5"},
+			want:    map[string]int32{},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueues(t)
+			q.send(t,
+				queue.Message{Body: "a1", GroupID: "A", DedupID: "a1"},
+				queue.Message{Body: "a2", GroupID: "A", DedupID: "a2"},
+				queue.Message{Body: "a3", GroupID: "A", DedupID: "a3"},
+			)
+			ev := q.receiveEvents()
+			if len(ev.Records) != 3 {
+				t.Fatalf("received %d records, want 3", len(ev.Records))
+			}
+			for i := range ev.Records {
+				ev.Records[i].Attributes["ApproximateReceiveCount"] = tt.counts[ev.Records[i].Body]
+			}
+			c := queue.Consumer{
+				API: q.api, QueueURL: q.src, DLQURL: q.dlq,
+				Backoff: queue.Exponential(5*time.Second, 5*time.Minute),
+				Handle: func(_ context.Context, rec events.SQSMessage) error {
+					if rec.Body == "a1" {
+						return tt.headErr
+					}
+					return nil
+				},
+			}
+			if tt.noDLQ {
+				c.DLQURL = ""
+			}
+			resp, err := c.Run(q.ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.BatchItemFailures) != 3 {
+				t.Errorf("batch item failures = %v, want all three records", resp.BatchItemFailures)
+			}
+			for _, r := range ev.Records {
+				got, set := q.api.vis[r.ReceiptHandle]
+				want, wantSet := tt.want[r.Body]
+				if set != wantSet || got != want {
+					t.Errorf("visibility of %s (receive count %s) = %d (set %v), want %d (set %v)", r.Body, tt.counts[r.Body], got, set, want, wantSet)
+				}
+			}
+		})
+	}
+}
+
 // A record whose handling panics is dead-lettered with the reason; the
 // batch's other records, running concurrently, are not taken down with it.
 func TestConsumerPanic(t *testing.T) {
