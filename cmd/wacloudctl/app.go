@@ -38,10 +38,16 @@ type app struct {
 
 // Names are the deployment's resources a command may use.
 type Names struct {
-	TenantsTable     string
-	MessagesTable    string
-	SecretPrefix     string // tenant secrets are SecretPrefix + tenant id
-	OutboundQueueURL string
+	TenantsTable  string
+	MessagesTable string
+	SecretPrefix  string // tenant sending secrets are SecretPrefix + tenant id
+	// WebhookSecretPrefix names tenants' webhook-side secrets (app secret,
+	// verify token): WebhookSecretPrefix + tenant id.
+	WebhookSecretPrefix string
+	// The platform app's sending and webhook-side secrets.
+	PlatformSecretID        string
+	PlatformWebhookSecretID string
+	OutboundQueueURL        string
 	// Queues pairs every source queue with its dead-letter queue.
 	Queues []QueuePair
 }
@@ -74,7 +80,10 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.region, "region", env("AWS_REGION", a.Getenv("AWS_DEFAULT_REGION")), "AWS region (env AWS_REGION)")
 	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
 	fs.StringVar(&a.names.MessagesTable, "messages-table", a.Getenv("WACLOUD_MESSAGES_TABLE"), "message records table (env WACLOUD_MESSAGES_TABLE)")
-	fs.StringVar(&a.names.SecretPrefix, "secret-prefix", a.Getenv("WACLOUD_TENANT_SECRET_PREFIX"), "prefix of tenant secret names (env WACLOUD_TENANT_SECRET_PREFIX)")
+	fs.StringVar(&a.names.SecretPrefix, "secret-prefix", a.Getenv("WACLOUD_TENANT_SECRET_PREFIX"), "prefix of tenant sending secret names (env WACLOUD_TENANT_SECRET_PREFIX)")
+	fs.StringVar(&a.names.WebhookSecretPrefix, "webhook-secret-prefix", a.Getenv("WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX"), "prefix of tenant webhook-side secret names (env WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX)")
+	fs.StringVar(&a.names.PlatformSecretID, "platform-secret", a.Getenv("WACLOUD_PLATFORM_SECRET_ID"), "the platform app's sending secret (env WACLOUD_PLATFORM_SECRET_ID)")
+	fs.StringVar(&a.names.PlatformWebhookSecretID, "platform-webhook-secret", a.Getenv("WACLOUD_PLATFORM_WEBHOOK_SECRET_ID"), "the platform app's webhook-side secret (env WACLOUD_PLATFORM_WEBHOOK_SECRET_ID)")
 	fs.StringVar(&a.names.OutboundQueueURL, "outbound-queue-url", a.Getenv("WACLOUD_OUTBOUND_QUEUE_URL"), "outbound queue URL (env WACLOUD_OUTBOUND_QUEUE_URL)")
 	fs.Usage = func() {
 		fmt.Fprintf(a.Stderr, "usage: wacloudctl %s %s\n\n", a.cmd, usage)
@@ -160,6 +169,9 @@ func (a *app) resolve(ctx context.Context) error {
 		setDefault(&n.TenantsTable, o["TenantsTableName"])
 		setDefault(&n.MessagesTable, o["MessagesTableName"])
 		setDefault(&n.SecretPrefix, o["TenantSecretPrefix"])
+		setDefault(&n.WebhookSecretPrefix, o["TenantWebhookSecretPrefix"])
+		setDefault(&n.PlatformSecretID, o["PlatformSecretArn"])
+		setDefault(&n.PlatformWebhookSecretID, o["PlatformWebhookSecretArn"])
 		setDefault(&n.OutboundQueueURL, o["OutboundQueueUrl"])
 		if n.Queues == nil {
 			for _, q := range queueNames {
@@ -172,6 +184,9 @@ func (a *app) resolve(ctx context.Context) error {
 		setDefault(&n.TenantsTable, "TenantsTable")
 		setDefault(&n.MessagesTable, "MessagesTable")
 		setDefault(&n.SecretPrefix, "wacloud/tenants/")
+		setDefault(&n.WebhookSecretPrefix, "wacloud/webhook/tenants/")
+		setDefault(&n.PlatformSecretID, "wacloud/platform")
+		setDefault(&n.PlatformWebhookSecretID, "wacloud/webhook/platform")
 		if n.Queues == nil {
 			c := sqs.NewFromConfig(cfg)
 			for _, q := range queueNames {

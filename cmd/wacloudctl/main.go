@@ -1,6 +1,7 @@
 // Command wacloudctl operates a wacloud deployment: onboard, list, disable
-// and rotate tenants, show a message's history, inspect and redrive the
-// dead-letter queues, and send a test message. It works against real AWS
+// and rotate tenants, split secrets from before the sending/webhook-side
+// split, show a message's history, inspect and redrive the dead-letter
+// queues, and send a test message. It works against real AWS
 // (resource names from the CloudFormation stack's outputs, --stack) and
 // against the local connector (--endpoint-url http://127.0.0.1:4566, local
 // names by default). It never prints credentials.
@@ -50,6 +51,7 @@ var commands = []command{
 	{"tenant enable", "enable a disabled tenant", tenantSetStatus("active")},
 	{"tenant delete", "offboard a tenant: its numbers leave the registry and its secrets are deleted (records and media age out)", tenantDelete},
 	{"tenant rotate", "replace a tenant's credentials (read from stdin or flags, never shown)", tenantRotate},
+	{"secrets migrate", "split every combined tenant and platform secret into a sending and a webhook-side secret (--dry-run to preview)", secretsMigrate},
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
 	{"dlq redrive", "move dead-lettered messages (all, or --id) back to their source queue", dlqRedrive},
@@ -107,7 +109,8 @@ func (m Main) usage(w io.Writer, prefix string) {
 	fmt.Fprintln(w, "  --stack NAME          CloudFormation stack to read resource names from (env WACLOUD_STACK)")
 	fmt.Fprintln(w, "  --endpoint-url URL    AWS endpoint, e.g. http://127.0.0.1:4566 for make local (env WACLOUD_ENDPOINT_URL)")
 	fmt.Fprintln(w, "  --region REGION       AWS region (env AWS_REGION)")
-	fmt.Fprintln(w, "  and explicit names: --tenants-table, --messages-table, --secret-prefix, --outbound-queue-url")
+	fmt.Fprintln(w, "  and explicit names: --tenants-table, --messages-table, --secret-prefix, --webhook-secret-prefix,")
+	fmt.Fprintln(w, "  --platform-secret, --platform-webhook-secret, --outbound-queue-url")
 }
 
 // errUsage marks errors in how the command was called (exit code 2).

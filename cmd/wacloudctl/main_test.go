@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,17 +101,45 @@ func (e *env) mustRun(stdin string, args ...string) string {
 	return out
 }
 
-func (e *env) secret(name string) tenant.Credentials {
+// secret returns the keys and values of secret name, or nil when it does
+// not exist.
+func (e *env) secret(name string) map[string]string {
 	e.t.Helper()
 	out, err := secretsmanager.NewFromConfig(e.emu.Config()).GetSecretValue(e.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
 	if err != nil {
+		if strings.Contains(err.Error(), "ResourceNotFound") {
+			return nil
+		}
 		e.t.Fatalf("read secret %s: %v", name, err)
 	}
-	var c tenant.Credentials
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c); err != nil {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &m); err != nil {
 		e.t.Fatal(err)
 	}
-	return c
+	return m
+}
+
+// sameKeys tells whether got holds exactly want, without printing values.
+func sameKeys(got, want map[string]string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			return false
+		}
+	}
+	return true
+}
+
+// keys lists a secret's keys, for failure messages that show no value.
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func (e *env) registry() *tenant.Registry {
@@ -170,9 +199,12 @@ func TestTenantCommands(t *testing.T) {
 		if !tn.OwnApp || tn.Status != tenant.StatusActive {
 			t.Errorf("tenant = %+v", tn)
 		}
-		got := e.secret(tn.SecretID)
-		if got.AccessToken != "acme-token-123" || got.AppSecret != "acme-app-secret" || got.VerifyToken != "acme-verify" {
-			t.Errorf("secret holds other values")
+		if got := e.secret(tn.SecretID); !sameKeys(got, map[string]string{"access_token": "acme-token-123"}) {
+			t.Errorf("sending secret %s holds keys %v or other values, want the access token only", tn.SecretID, keys(got))
+		}
+		webhookSide := "wacloud/webhook/tenants/" + acme
+		if got := e.secret(webhookSide); !sameKeys(got, map[string]string{"app_secret": "acme-app-secret", "verify_token": "acme-verify"}) {
+			t.Errorf("webhook-side secret %s holds keys %v or other values, want app_secret and verify_token", webhookSide, keys(got))
 		}
 	})
 
@@ -247,10 +279,20 @@ func TestTenantCommands(t *testing.T) {
 		}
 		out := e.mustRun(`{"access_token":"acme-token-456"}`, "tenant", "rotate", "--id", acme, "--credentials-stdin", "--yes")
 		noSecrets(t, []string{out}, "acme-token-456", "acme-app-secret")
-		got := e.secret("wacloud/tenants/" + acme)
-		if got.AccessToken != "acme-token-456" || got.AppSecret != "acme-app-secret" || got.VerifyToken != "acme-verify" {
-			t.Errorf("after rotate: access token rotated=%v, app secret kept=%v, verify token kept=%v",
-				got.AccessToken == "acme-token-456", got.AppSecret == "acme-app-secret", got.VerifyToken == "acme-verify")
+		if got := e.secret("wacloud/tenants/" + acme); !sameKeys(got, map[string]string{"access_token": "acme-token-456"}) {
+			t.Errorf("after rotate: sending secret holds keys %v, access token rotated=%v", keys(got), got["access_token"] == "acme-token-456")
+		}
+		if got := e.secret("wacloud/webhook/tenants/" + acme); !sameKeys(got, map[string]string{"app_secret": "acme-app-secret", "verify_token": "acme-verify"}) {
+			t.Errorf("after rotate: webhook-side secret holds keys %v, app secret kept=%v, verify token kept=%v",
+				keys(got), got["app_secret"] == "acme-app-secret", got["verify_token"] == "acme-verify")
+		}
+		out = e.mustRun("", "tenant", "rotate", "--id", acme, "--verify-token", "acme-verify-2", "--yes")
+		noSecrets(t, []string{out}, "acme-verify-2")
+		if got := e.secret("wacloud/webhook/tenants/" + acme); !sameKeys(got, map[string]string{"app_secret": "acme-app-secret", "verify_token": "acme-verify-2"}) {
+			t.Errorf("after rotating the verify token: webhook-side secret holds keys %v, verify token rotated=%v", keys(got), got["verify_token"] == "acme-verify-2")
+		}
+		if got := e.secret("wacloud/tenants/" + acme); !sameKeys(got, map[string]string{"access_token": "acme-token-456"}) {
+			t.Errorf("rotating the verify token touched the sending secret (keys %v)", keys(got))
 		}
 	})
 
@@ -272,6 +314,12 @@ func TestTenantCommands(t *testing.T) {
 			"--waba-id", waba2, "--credentials-stdin", "--validate", "--graph-url", g.URL)
 		if _, err := e.registry().Tenant(e.ctx, beta); err != nil {
 			t.Errorf("tenant %s not registered after a valid token: %v", beta, err)
+		}
+		if got := e.secret("wacloud/tenants/" + beta); !sameKeys(got, map[string]string{"access_token": "good-token"}) {
+			t.Errorf("sending secret of %s holds keys %v", beta, keys(got))
+		}
+		if got := e.secret("wacloud/webhook/tenants/" + beta); got != nil {
+			t.Errorf("a tenant on the platform app got a webhook-side secret (keys %v)", keys(got))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,10 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -48,8 +45,17 @@ func (c *credFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.graphVersion, "graph-version", graph.DefaultVersion, "Graph API version for --validate")
 }
 
-func (c *credFlags) read(a *app) (tenant.Credentials, error) {
-	creds := tenant.Credentials{AccessToken: c.accessToken, AppSecret: c.appSecret, VerifyToken: c.verifyToken}
+// newCreds are the credentials given to add or rotate, for both secrets.
+type newCreds struct {
+	AccessToken string `json:"access_token"`
+	AppSecret   string `json:"app_secret"`
+	VerifyToken string `json:"verify_token"`
+}
+
+func (newCreds) String() string { return "credentials{redacted}" }
+
+func (c *credFlags) read(a *app) (newCreds, error) {
+	creds := newCreds{AccessToken: c.accessToken, AppSecret: c.appSecret, VerifyToken: c.verifyToken}
 	if !c.fromStdin {
 		return creds, nil
 	}
@@ -57,8 +63,10 @@ func (c *credFlags) read(a *app) (tenant.Credentials, error) {
 	if err != nil {
 		return creds, fmt.Errorf("read credentials from stdin: %w", err)
 	}
-	var in tenant.Credentials
-	if err := json.Unmarshal(b, &in); err != nil {
+	var in newCreds
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
 		// The JSON error could quote the input: leave it out.
 		return creds, usageErr(`stdin is not a JSON object like {"access_token":"...","app_secret":"...","verify_token":"..."}`)
 	}
@@ -138,6 +146,15 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	if err := a.need("tenant secret prefix", a.names.SecretPrefix, "secret-prefix"); err != nil {
 		return err
 	}
+	// A tenant on the platform app needs no webhook-side secret of its own
+	// unless it was given app credentials.
+	app := tenant.AppCredentials{AppSecret: c.AppSecret, VerifyToken: c.VerifyToken}
+	withApp := ownApp || app != (tenant.AppCredentials{})
+	if withApp {
+		if err := a.need("tenant webhook secret prefix", a.names.WebhookSecretPrefix, "webhook-secret-prefix"); err != nil {
+			return err
+		}
+	}
 	if _, err := reg.Tenant(ctx, id); err == nil {
 		return fmt.Errorf("tenant %s exists already; use 'tenant rotate' for new credentials", id)
 	} else if !errors.Is(err, tenant.ErrNotFound) {
@@ -152,15 +169,23 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	// The secret first: the tenant becomes routable only once the registry
-	// points at a secret that exists.
+	// The secrets first: the tenant becomes routable only once the
+	// registry points at secrets that exist.
 	sm, err := a.secrets(ctx)
 	if err != nil {
 		return err
 	}
 	secretID := a.names.SecretPrefix + id
-	if err := putSecret(ctx, sm, secretID, c, "wacloud tenant "+id+" Meta credentials"); err != nil {
+	written := secretID
+	if err := putSecret(ctx, sm, secretID, tenant.Credentials{AccessToken: c.AccessToken}, "wacloud tenant "+id+": Meta access token (read by the functions that call the Graph API)"); err != nil {
 		return err
+	}
+	if withApp {
+		webhookID := a.names.WebhookSecretPrefix + id
+		if err := putSecret(ctx, sm, webhookID, app, "wacloud tenant "+id+": Meta app secret and webhook verify token (read by the webhook)"); err != nil {
+			return err
+		}
+		written += " and " + webhookID
 	}
 	var ns []tenant.Number
 	for _, n := range numbers {
@@ -169,55 +194,13 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	t := tenant.Tenant{ID: id, Name: name, Status: tenant.StatusActive, SecretID: secretID, OwnApp: ownApp,
 		CreatedAt: time.Now().UTC().Format(time.RFC3339)}
 	if err := reg.Put(ctx, t, ns); err != nil {
-		return fmt.Errorf("register tenant %s (its secret %s was written): %w", id, secretID, err)
+		return fmt.Errorf("register tenant %s (its secrets %s were written): %w", id, written, err)
 	}
-	fmt.Fprintf(a.Stdout, "tenant %s added: %d number(s), WABA %s, secret %s\n", id, len(ns), waba, secretID)
+	fmt.Fprintf(a.Stdout, "tenant %s added: %d number(s), WABA %s, secrets %s\n", id, len(ns), waba, written)
 	if ownApp {
 		fmt.Fprintf(a.Stdout, "its Meta app's callback URL: <WebhookUrl output>/%s\n", id)
 	}
 	return nil
-}
-
-// putSecret creates the secret, or writes a new value when it exists (an
-// earlier add that stopped before the registry write).
-func putSecret(ctx context.Context, sm *secretsmanager.Client, name string, c tenant.Credentials, description string) error {
-	value, err := secretValue(c)
-	if err != nil {
-		return err
-	}
-	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String(name), SecretString: aws.String(value), Description: aws.String(description),
-	})
-	var exists *smtypes.ResourceExistsException
-	if errors.As(err, &exists) || (err != nil && strings.Contains(err.Error(), "ResourceExists")) {
-		return updateSecret(ctx, sm, name, c)
-	}
-	if err != nil {
-		return fmt.Errorf("write secret %s: %w", name, err)
-	}
-	return nil
-}
-
-// updateSecret writes a new version of an existing secret.
-func updateSecret(ctx context.Context, sm *secretsmanager.Client, name string, c tenant.Credentials) error {
-	value, err := secretValue(c)
-	if err != nil {
-		return err
-	}
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name), SecretString: aws.String(value)}); err != nil {
-		return fmt.Errorf("write secret %s: %w", name, err)
-	}
-	return nil
-}
-
-// secretValue is the secret's JSON (tenant.Credentials hides its fields
-// from fmt, not from encoding/json; the tags are the contract).
-func secretValue(c tenant.Credentials) (string, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("encode credentials: %w", err)
-	}
-	return string(b), nil
 }
 
 func tenantList(ctx context.Context, a *app, args []string) error {
@@ -324,35 +307,66 @@ func tenantRotate(ctx context.Context, a *app, args []string) error {
 	if t.SecretID == "" {
 		return fmt.Errorf("tenant %s has no secret id in the registry", *id)
 	}
+	if err := a.need("tenant webhook secret prefix", a.names.WebhookSecretPrefix, "webhook-secret-prefix"); err != nil {
+		return err
+	}
 	sm, err := a.secrets(ctx)
 	if err != nil {
 		return err
 	}
-	cur, err := (&tenant.Vault{API: sm}).Credentials(ctx, t.SecretID)
+	p := a.tenantPair(t)
+	s, err := readPair(ctx, sm, p)
 	if err != nil {
 		return err
 	}
+	if !s.sendingFound {
+		return fmt.Errorf("tenant %s: its sending secret %s does not exist", t.ID, p.sendingID)
+	}
+	// A sending secret from before the split is split on the way.
+	plan := planSplit(p, s)
+	token := s.token
 	var changed []string
 	if c.AccessToken != "" {
-		cur.AccessToken, changed = c.AccessToken, append(changed, "access_token")
+		token.AccessToken, plan.stripSending, changed = c.AccessToken, true, append(changed, "access_token")
 		if err := creds.check(ctx, a, c.AccessToken, t.PhoneNumbers); err != nil {
 			return err
 		}
 	}
-	if c.AppSecret != "" {
-		cur.AppSecret, changed = c.AppSecret, append(changed, "app_secret")
+	for _, f := range []struct {
+		name       string
+		given, dst *string
+	}{
+		{tenant.KeyAppSecret, &c.AppSecret, &plan.app.AppSecret},
+		{tenant.KeyVerifyToken, &c.VerifyToken, &plan.app.VerifyToken},
+	} {
+		if *f.given == "" {
+			continue
+		}
+		*f.dst, changed = *f.given, append(changed, f.name)
+		if s.webhookFound {
+			plan.writeWebhook = true
+		} else {
+			plan.createWebhook = true
+		}
 	}
-	if c.VerifyToken != "" {
-		cur.VerifyToken, changed = c.VerifyToken, append(changed, "verify_token")
+	where := []string{}
+	if plan.stripSending {
+		where = append(where, p.sendingID)
 	}
-	if err := a.confirm(*yes, "Replace %s of tenant %s in %s?", strings.Join(changed, ", "), t.ID, t.SecretID); err != nil {
+	if plan.createWebhook || plan.writeWebhook {
+		where = append(where, p.webhookID)
+	}
+	if err := a.confirm(*yes, "Replace %s of tenant %s in %s?", strings.Join(changed, ", "), t.ID, strings.Join(where, " and ")); err != nil {
 		return err
 	}
-	if err := updateSecret(ctx, sm, t.SecretID, cur); err != nil {
+	if err := applySplit(ctx, sm, p, plan, token); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.Stdout, "tenant %s: %s replaced in %s (values not shown); running functions use them within 5 minutes (secret cache)\n",
-		t.ID, strings.Join(changed, ", "), t.SecretID)
+		t.ID, strings.Join(changed, ", "), strings.Join(where, " and "))
+	if s.hasLegacy {
+		fmt.Fprintf(a.Stdout, "tenant %s: its secrets are split now: %s\n", t.ID, planSplit(p, s).describe(p, false))
+	}
 	return nil
 }
 

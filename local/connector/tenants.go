@@ -17,7 +17,7 @@ import (
 )
 
 // Tenant is a tenant the connector seeds: its registry entry, one business
-// number, and its credentials secret. In JSON (WACLOUD_LOCAL_TENANTS) the
+// number, and its two secrets (sending and webhook-side). In JSON (WACLOUD_LOCAL_TENANTS) the
 // keys are the json tags; unset secrets get local defaults.
 type Tenant struct {
 	ID                 string `json:"tenant_id"`
@@ -114,10 +114,23 @@ func (t *Tenant) complete() error {
 	return nil
 }
 
-// seed writes the platform and core secrets and every tenant.
+// seed writes the platform and core secrets and every tenant. As on AWS,
+// each Meta app's access token and its webhook-side secrets (app secret,
+// verify token) live in separate secrets: the sending secret under the
+// senders' TENANT_SECRET_PREFIX, the webhook-side one under the webhook's
+// TENANT_WEBHOOK_SECRET_PREFIX. Platform-app tenants get a webhook-side
+// secret with the platform's values, so their /webhook/{tenant_id} route
+// answers too.
 func seed(ctx context.Context, cfg aws.Config, st *stack.Stack, tenants []Tenant) error {
 	sm := secretsmanager.NewFromConfig(cfg)
-	platform, _ := json.Marshal(tenant.Credentials{AppSecret: PlatformAppSecret, VerifyToken: PlatformVerify})
+	platformApp, _ := json.Marshal(tenant.AppCredentials{AppSecret: PlatformAppSecret, VerifyToken: PlatformVerify})
+	if err := putSecret(ctx, sm, st.Names.Att["PlatformWebhookSecret.Name"], string(platformApp)); err != nil {
+		return err
+	}
+	// The platform app sends nothing itself: its sending secret holds an
+	// empty token, without the keys the template generates for stacks
+	// created before the split.
+	platform, _ := json.Marshal(tenant.Credentials{})
 	if err := putSecret(ctx, sm, st.Names.Att["PlatformSecret.Name"], string(platform)); err != nil {
 		return err
 	}
@@ -125,15 +138,20 @@ func seed(ctx context.Context, cfg aws.Config, st *stack.Stack, tenants []Tenant
 	if err := putSecret(ctx, sm, st.Names.Att["CoreSecret.Name"], string(coreSecret)); err != nil {
 		return err
 	}
-	prefix := st.Functions["WebhookFunction"].Env["TENANT_SECRET_PREFIX"]
-	if prefix == "" {
-		return fmt.Errorf("seed tenants: TENANT_SECRET_PREFIX not resolved from the template")
+	prefix := st.Functions["SenderFunction"].Env["TENANT_SECRET_PREFIX"]
+	webhookPrefix := st.Functions["WebhookFunction"].Env["TENANT_WEBHOOK_SECRET_PREFIX"]
+	if prefix == "" || webhookPrefix == "" {
+		return fmt.Errorf("seed tenants: TENANT_SECRET_PREFIX or TENANT_WEBHOOK_SECRET_PREFIX not resolved from the template")
 	}
 	reg := &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: st.Names.Ref["TenantsTable"]}
 	for _, t := range tenants {
-		creds, _ := json.Marshal(tenant.Credentials{AccessToken: t.AccessToken, AppSecret: t.AppSecret, VerifyToken: t.VerifyToken})
+		creds, _ := json.Marshal(tenant.Credentials{AccessToken: t.AccessToken})
 		secretID := prefix + t.ID
 		if err := putSecret(ctx, sm, secretID, string(creds)); err != nil {
+			return err
+		}
+		app, _ := json.Marshal(tenant.AppCredentials{AppSecret: t.AppSecret, VerifyToken: t.VerifyToken})
+		if err := putSecret(ctx, sm, webhookPrefix+t.ID, string(app)); err != nil {
 			return err
 		}
 		err := reg.Put(ctx, tenant.Tenant{

@@ -117,8 +117,8 @@ func newEnv(t *testing.T) *env {
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
 	for id, v := range map[string]string{
-		e.getenv("BridgeFunction")("CORE_SECRET_ID"):      `{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`,
-		e.getenv("WebhookFunction")("PLATFORM_SECRET_ID"): `{"app_secret":"` + appSecret + `","verify_token":"v"}`,
+		e.getenv("BridgeFunction")("CORE_SECRET_ID"):              `{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`,
+		e.getenv("WebhookFunction")("PLATFORM_WEBHOOK_SECRET_ID"): `{"app_secret":"` + appSecret + `","verify_token":"v"}`,
 	} {
 		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(v)}); err != nil {
 			t.Fatal(err)

@@ -1,11 +1,6 @@
 package tenant
 
-import (
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-)
+import "errors"
 
 // ErrNotFound is returned when a tenant, number or WABA is not registered.
 var ErrNotFound = errors.New("not registered")
@@ -27,7 +22,7 @@ type Tenant struct {
 	ID       string `dynamodbav:"tenant_id" json:"tenant_id"`
 	Name     string `dynamodbav:"name,omitempty" json:"name,omitempty"`
 	Status   string `dynamodbav:"status" json:"status"`
-	SecretID string `dynamodbav:"secret_id" json:"secret_id"` // Secrets Manager id of its Credentials
+	SecretID string `dynamodbav:"secret_id" json:"secret_id"` // Secrets Manager id of its sending secret (Credentials)
 	// OwnApp is true when the tenant uses its own Meta app and webhook route
 	// /webhook/{tenant_id}; false when it is served by the platform app.
 	OwnApp       bool     `dynamodbav:"own_app" json:"own_app"`
@@ -52,26 +47,4 @@ func (n Number) Limit() int {
 		return DefaultThroughput
 	}
 	return n.Throughput
-}
-
-// Credentials are a tenant's (or the platform app's) Meta secrets. They
-// never appear in logs: String and LogValue redact them.
-type Credentials struct {
-	AccessToken string `json:"access_token"`
-	AppSecret   string `json:"app_secret"`
-	VerifyToken string `json:"verify_token"`
-}
-
-func (Credentials) String() string { return "tenant.Credentials{redacted}" }
-
-// LogValue keeps credentials out of structured logs.
-func (Credentials) LogValue() slog.Value { return slog.StringValue("redacted") }
-
-// GoString keeps credentials out of %#v.
-func (Credentials) GoString() string { return "tenant.Credentials{redacted}" }
-
-// Format keeps credentials out of every other verb too (%d, %x and friends
-// would otherwise print the fields).
-func (Credentials) Format(f fmt.State, _ rune) {
-	_, _ = io.WriteString(f, "tenant.Credentials{redacted}")
 }

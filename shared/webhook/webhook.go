@@ -11,6 +11,10 @@
 //
 // Routes: /webhook for the platform's Meta app, /webhook/{tenant_id} for a
 // tenant with its own Meta app (its own app secret and verify token).
+//
+// The webhook reads webhook-side secrets only (app secret and verify token:
+// PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX{tenant_id}); its
+// IAM role cannot read the sending secrets that hold access tokens.
 package webhook
 
 import (
@@ -48,9 +52,13 @@ type Tenants interface {
 	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
 }
 
-// Secrets reads an app's credentials (cached by the implementation).
+// Secrets reads a Meta app's webhook-side secret (cached by the
+// implementation); *tenant.Vault satisfies it. Errors wrap
+// tenant.ErrNotFound for a missing secret and never contain its value.
+// Invalidate drops a cached copy.
 type Secrets interface {
-	Credentials(ctx context.Context, secretID string) (tenant.Credentials, error)
+	AppCredentials(ctx context.Context, secretID string) (tenant.AppCredentials, error)
+	Invalidate(secretID string)
 }
 
 // Publisher stores units on the inbound queue. An error means not every
@@ -66,26 +74,30 @@ type Parker interface {
 
 // Handler is the webhook function.
 type Handler struct {
-	Tenants          Tenants
-	Secrets          Secrets
-	Queue            Publisher
-	Parking          Parker
-	InboundQueueURL  string
+	Tenants         Tenants
+	Secrets         Secrets
+	Queue           Publisher
+	Parking         Parker
+	InboundQueueURL string
+	// PlatformSecretID is the platform app's webhook-side secret.
 	PlatformSecretID string
-	MaxBodyBytes     int
-	Metrics          *metrics.Recorder
-	Log              *slog.Logger
-	Now              func() time.Time
+	// TenantSecretPrefix names a tenant's webhook-side secret:
+	// TenantSecretPrefix + tenant id.
+	TenantSecretPrefix string
+	MaxBodyBytes       int
+	Metrics            *metrics.Recorder
+	Log                *slog.Logger
+	Now                func() time.Time
 }
 
 // DefaultMaxBodyBytes applies when MAX_BODY_BYTES is unset.
 const DefaultMaxBodyBytes = 3 << 20
 
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
-// PLATFORM_SECRET_ID, TENANTS_TABLE, DATA_BUCKET, MAX_BODY_BYTES and
-// S3_USE_PATH_STYLE.
+// PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX, TENANTS_TABLE,
+// DATA_BUCKET, MAX_BODY_BYTES and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"INBOUND_QUEUE_URL", "PLATFORM_SECRET_ID", "TENANTS_TABLE", "DATA_BUCKET"} {
+	for _, k := range []string{"INBOUND_QUEUE_URL", "PLATFORM_WEBHOOK_SECRET_ID", "TENANT_WEBHOOK_SECRET_PREFIX", "TENANTS_TABLE", "DATA_BUCKET"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("webhook setup: %s is not set", k)
 		}
@@ -100,14 +112,15 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	return &Handler{
-		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
-		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
-		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
-		Parking:          parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
-		InboundQueueURL:  getenv("INBOUND_QUEUE_URL"),
-		PlatformSecretID: getenv("PLATFORM_SECRET_ID"),
-		MaxBodyBytes:     maxBody,
-		Metrics:          &metrics.Recorder{Function: "webhook"},
+		Tenants:            &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
+		Secrets:            &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Queue:              queue.Publisher{API: sqs.NewFromConfig(cfg)},
+		Parking:            parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		InboundQueueURL:    getenv("INBOUND_QUEUE_URL"),
+		PlatformSecretID:   getenv("PLATFORM_WEBHOOK_SECRET_ID"),
+		TenantSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),
+		MaxBodyBytes:       maxBody,
+		Metrics:            &metrics.Recorder{Function: "webhook"},
 	}, nil
 }
 
@@ -148,10 +161,18 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if status != 0 {
 		return text(status, http.StatusText(status)), nil
 	}
-	creds, err := h.Secrets.Credentials(ctx, secretID)
+	creds, err := h.Secrets.AppCredentials(ctx, secretID)
 	if err != nil {
 		// Without the secret nothing can be verified; 500 makes Meta retry.
 		log.Error("read app credentials", "error", err.Error())
+		return text(http.StatusInternalServerError, "temporarily unavailable"), nil
+	}
+	if method == http.MethodPost && creds.AppSecret == "" {
+		// Not set yet (a new stack, or one whose secrets are being
+		// migrated): no signature can be checked, but Meta's retries will
+		// deliver once it is, which the next request reads afresh.
+		h.Secrets.Invalidate(secretID)
+		log.Error("app secret not set", "secret_id", secretID)
 		return text(http.StatusInternalServerError, "temporarily unavailable"), nil
 	}
 
@@ -162,7 +183,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 // verify answers Meta's subscription check.
-func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.Credentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	q := req.QueryStringParameters
 	token := q["hub.verify_token"]
 	if q["hub.mode"] != "subscribe" || creds.VerifyToken == "" ||
@@ -174,7 +195,7 @@ func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.Creden
 	return text(http.StatusOK, q["hub.challenge"])
 }
 
-func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, creds tenant.Credentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	body, status := h.rawBody(req)
 	if status != 0 {
 		if status == http.StatusRequestEntityTooLarge {
@@ -263,8 +284,8 @@ func message(u whatsapp.Unit) (queue.Message, error) {
 	return queue.Message{Body: string(body), GroupID: u.OrderKey(), DedupID: hex.EncodeToString(sum[:])}, nil
 }
 
-// secretOf returns the secret id of the route's Meta app, or an HTTP status
-// that refuses the request without saying why.
+// secretOf returns the webhook-side secret id of the route's Meta app, or
+// an HTTP status that refuses the request without saying why.
 func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (string, int) {
 	if rt.tenant == "" {
 		return h.PlatformSecretID, 0
@@ -280,11 +301,9 @@ func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (str
 	case t.Status == tenant.StatusDisabled:
 		log.Warn("webhook for disabled tenant")
 		return "", http.StatusForbidden
-	case t.SecretID == "":
-		log.Error("tenant has no secret id")
-		return "", http.StatusForbidden
 	}
-	return t.SecretID, 0
+	// The id passed validTenantID, so the name stays under the prefix.
+	return h.TenantSecretPrefix + rt.tenant, 0
 }
 
 // rawBody returns the exact bytes Meta sent, or a status refusing them.

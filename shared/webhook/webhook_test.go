@@ -41,12 +41,18 @@ const (
 	platformVerify = "platform-verify-token"
 	acmeSecret     = "acme-app-secret"
 	acmeVerify     = "acme-verify-token"
+	// acme's sending secret still carries these from before the split;
+	// the webhook must never use them.
+	staleSecret = "stale-acme-app-secret"
+	staleVerify = "stale-acme-verify-token"
 	// The reference payloads' business number and WABA.
 	refPhone = "PHONE_NUMBER_ID"
 )
 
 // env is a provisioned local stack with a platform app, a tenant "acme" on
-// its own app and a disabled tenant "gone".
+// its own app, a disabled tenant "gone", and own-app tenants whose
+// webhook-side secret is missing ("nosecret"), holds an access token
+// ("leaky") or has no app secret yet ("unset").
 type env struct {
 	t      *testing.T
 	ctx    context.Context
@@ -83,8 +89,8 @@ func newEnv(t *testing.T) *env {
 		logs: &bytes.Buffer{}, emf: &bytes.Buffer{},
 	}
 	sm := secretsmanager.NewFromConfig(e.cfg)
-	put := func(id string, c tenant.Credentials) {
-		b, _ := json.Marshal(c)
+	put := func(id string, v map[string]string) {
+		b, _ := json.Marshal(v)
 		if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(string(b))}); err == nil {
 			return
 		}
@@ -92,16 +98,27 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	put(e.getenv("PLATFORM_SECRET_ID"), tenant.Credentials{AppSecret: platformSecret, VerifyToken: platformVerify})
-	put("wacloud/tenants/acme", tenant.Credentials{AppSecret: acmeSecret, VerifyToken: acmeVerify, AccessToken: "acme-access"})
-	put("wacloud/tenants/gone", tenant.Credentials{AppSecret: "gone-secret", VerifyToken: "gone-verify"})
+	webhookSide := e.getenv("TENANT_WEBHOOK_SECRET_PREFIX")
+	put(e.getenv("PLATFORM_WEBHOOK_SECRET_ID"), map[string]string{"app_secret": platformSecret, "verify_token": platformVerify})
+	put(webhookSide+"acme", map[string]string{"app_secret": acmeSecret, "verify_token": acmeVerify})
+	put("wacloud/tenants/acme", map[string]string{"access_token": "acme-access", "app_secret": staleSecret, "verify_token": staleVerify})
+	put(webhookSide+"gone", map[string]string{"app_secret": "gone-secret", "verify_token": "gone-verify"})
+	put(webhookSide+"leaky", map[string]string{"app_secret": "leaky-secret", "verify_token": "leaky-verify", "access_token": "leaky-access"})
+	put(webhookSide+"unset", map[string]string{"app_secret": "", "verify_token": "unset-verify"})
 	reg := &tenant.Registry{API: dynamodb.NewFromConfig(e.cfg), Table: e.getenv("TENANTS_TABLE")}
 	if err := reg.Put(ctx, tenant.Tenant{ID: "acme", SecretID: "wacloud/tenants/acme", OwnApp: true},
 		[]tenant.Number{{PhoneNumberID: "111", WABAID: "222"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Put(ctx, tenant.Tenant{ID: "gone", SecretID: "wacloud/tenants/gone", OwnApp: true, Status: tenant.StatusDisabled}, nil); err != nil {
-		t.Fatal(err)
+	for _, tn := range []tenant.Tenant{
+		{ID: "gone", SecretID: "wacloud/tenants/gone", OwnApp: true, Status: tenant.StatusDisabled},
+		{ID: "nosecret", SecretID: "wacloud/tenants/nosecret", OwnApp: true},
+		{ID: "leaky", SecretID: "wacloud/tenants/leaky", OwnApp: true},
+		{ID: "unset", SecretID: "wacloud/tenants/unset", OwnApp: true},
+	} {
+		if err := reg.Put(ctx, tn, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return e
 }
@@ -206,6 +223,10 @@ func TestVerifySubscription(t *testing.T) {
 		{"tenant right token", "/webhook/acme", map[string]string{"tenant_id": "acme"}, sub(acmeVerify), 200},
 		{"tenant route from raw path", "/webhook/acme", nil, sub(acmeVerify), 200},
 		{"tenant with platform token", "/webhook/acme", map[string]string{"tenant_id": "acme"}, sub(platformVerify), 403},
+		{"tenant with its sending secret's stale token", "/webhook/acme", map[string]string{"tenant_id": "acme"}, sub(staleVerify), 403},
+		{"tenant without app secret yet", "/webhook/unset", map[string]string{"tenant_id": "unset"}, sub("unset-verify"), 200},
+		{"tenant without webhook-side secret", "/webhook/nosecret", map[string]string{"tenant_id": "nosecret"}, sub(""), 500},
+		{"access token in the webhook-side secret", "/webhook/leaky", map[string]string{"tenant_id": "leaky"}, sub("leaky-verify"), 500},
 		{"platform with tenant token", "/webhook", nil, sub(acmeVerify), 403},
 		{"unknown tenant", "/webhook/nobody", map[string]string{"tenant_id": "nobody"}, sub(acmeVerify), 404},
 		{"disabled tenant", "/webhook/gone", map[string]string{"tenant_id": "gone"}, sub("gone-verify"), 403},
@@ -533,6 +554,10 @@ func TestReceiveTenantRoute(t *testing.T) {
 	}{
 		{"own secret", "/webhook/acme", acmeSecret, 200},
 		{"platform secret on tenant route", "/webhook/acme", platformSecret, 401},
+		{"sending secret's stale app secret", "/webhook/acme", staleSecret, 401},
+		{"no webhook-side secret", "/webhook/nosecret", acmeSecret, 500},
+		{"access token in the webhook-side secret", "/webhook/leaky", "leaky-secret", 500},
+		{"app secret not set", "/webhook/unset", "", 500},
 		{"unknown tenant", "/webhook/nobody", acmeSecret, 404},
 		{"disabled tenant", "/webhook/gone", "gone-secret", 403},
 	}
@@ -558,6 +583,11 @@ func TestReceiveTenantRoute(t *testing.T) {
 				t.Errorf("route = %q/%q, want tenant/acme", u.Route, u.RouteTenant)
 			}
 		})
+	}
+	for _, secret := range []string{"acme-access", "leaky-access", "leaky-secret", acmeSecret, staleSecret} {
+		if strings.Contains(e.logs.String(), secret) {
+			t.Errorf("logs contain a secret value: %s", e.logs.String())
+		}
 	}
 }
 
@@ -589,7 +619,7 @@ func BenchmarkReceive(b *testing.B) {
 	env := st.Functions["WebhookFunction"].Env
 	getenv := func(k string) string { return env[k] }
 	sm := secretsmanager.NewFromConfig(cfg)
-	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(env["PLATFORM_SECRET_ID"]),
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(env["PLATFORM_WEBHOOK_SECRET_ID"]),
 		SecretString: aws.String(`{"app_secret":"` + platformSecret + `","verify_token":"v"}`)}); err != nil {
 		b.Fatal(err)
 	}
