@@ -11,7 +11,6 @@ package esm
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,8 +211,10 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 	}
 }
 
-// Event builds the SQS event Lambda would deliver for msgs. Records of the
-// same FIFO group keep their sequence order.
+// Event builds the SQS event Lambda would deliver for msgs, in the order
+// the queue gave them: a FIFO queue hands a group's messages out in order
+// (the local emulator's front keeps that promise, see local/awsemu), and
+// re-sorting here would hide a queue that does not.
 func (p *Poller) Event(msgs []sqstypes.Message) events.SQSEvent {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 	for _, m := range msgs {
@@ -240,45 +241,7 @@ func (p *Poller) Event(msgs []sqstypes.Message) events.SQSEvent {
 		}
 		ev.Records = append(ev.Records, rec)
 	}
-	orderGroups(ev.Records)
 	return ev
-}
-
-// orderGroups sorts the records of each FIFO message group by sequence
-// number, in place, without moving records between groups' positions.
-// Messages that come back after a visibility timeout can be requeued by the
-// emulator out of order; SQS hands a group's messages out in order.
-func orderGroups(recs []events.SQSMessage) {
-	positions := map[string][]int{}
-	for i, r := range recs {
-		if g := r.Attributes["MessageGroupId"]; g != "" && r.Attributes["SequenceNumber"] != "" {
-			positions[g] = append(positions[g], i)
-		}
-	}
-	for _, pos := range positions {
-		if len(pos) < 2 {
-			continue
-		}
-		group := make([]events.SQSMessage, len(pos))
-		for j, i := range pos {
-			group[j] = recs[i]
-		}
-		sort.SliceStable(group, func(a, b int) bool {
-			return seqLess(group[a].Attributes["SequenceNumber"], group[b].Attributes["SequenceNumber"])
-		})
-		for j, i := range pos {
-			recs[i] = group[j]
-		}
-	}
-}
-
-// seqLess compares SQS sequence numbers (decimal strings of up to 128 bits).
-func seqLess(a, b string) bool {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 func (p *Poller) log() *slog.Logger {

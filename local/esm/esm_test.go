@@ -283,19 +283,3 @@ func TestPollerKeepsFIFOGroupsSerial(t *testing.T) {
 		}
 	}
 }
-
-func TestOrderGroups(t *testing.T) {
-	rec := func(body, group, seq string) events.SQSMessage {
-		return events.SQSMessage{Body: body, Attributes: map[string]string{"MessageGroupId": group, "SequenceNumber": seq}}
-	}
-	recs := []events.SQSMessage{rec("a2", "a", "20"), rec("b1", "b", "15"), rec("a1", "a", "9"), rec("a3", "a", "100")}
-	orderGroups(recs)
-	var got []string
-	for _, r := range recs {
-		got = append(got, r.Body)
-	}
-	want := []string{"a1", "b1", "a2", "a3"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("orderGroups = %v, want %v", got, want)
-	}
-}
