@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -90,6 +91,10 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 		t.Status = StatusActive
 	}
 	t.PhoneNumbers, t.WABAIDs = nil, nil
+	owned, err := ownedCondition(t.ID)
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("put tenant %s: build condition: %w", t.ID, err))
+	}
 	seenWABA := map[string]bool{}
 	var items []ddbtypes.TransactWriteItem
 	for _, n := range numbers {
@@ -102,7 +107,7 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, r.ownedPut(item, t.ID))
+		items = append(items, r.ownedPut(item, owned))
 		if n.WABAID != "" && !seenWABA[n.WABAID] {
 			seenWABA[n.WABAID] = true
 			t.WABAIDs = append(t.WABAIDs, n.WABAID)
@@ -110,7 +115,7 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 			if err != nil {
 				return err
 			}
-			items = append(items, r.ownedPut(w, t.ID))
+			items = append(items, r.ownedPut(w, owned))
 		}
 	}
 	ti, err := r.item(prefixTenant+t.ID, t)
@@ -171,11 +176,16 @@ func (r *Registry) SetThroughput(ctx context.Context, phoneNumberID string, perS
 func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
 	var out []Tenant
 	var start map[string]ddbtypes.AttributeValue
+	tenants, err := expression.NewBuilder().WithFilter(expression.BeginsWith(expression.Name("pk"), prefixTenant)).Build()
+	if err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("list tenants: build filter: %w", err))
+	}
 	for {
 		page, err := r.API.Scan(ctx, &dynamodb.ScanInput{
 			TableName:                 aws.String(r.Table),
-			FilterExpression:          aws.String("begins_with(pk, :p)"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":p": &ddbtypes.AttributeValueMemberS{Value: prefixTenant}},
+			FilterExpression:          tenants.Filter(),
+			ExpressionAttributeNames:  tenants.Names(),
+			ExpressionAttributeValues: tenants.Values(),
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -195,13 +205,22 @@ func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
 	}
 }
 
-// ownedPut writes item unless the key belongs to another tenant.
-func (r *Registry) ownedPut(item map[string]ddbtypes.AttributeValue, tenantID string) ddbtypes.TransactWriteItem {
+// ownedCondition holds when a key is free or belongs to tenantID.
+func ownedCondition(tenantID string) (expression.Expression, error) {
+	return expression.NewBuilder().WithCondition(
+		expression.AttributeNotExists(expression.Name("pk")).Or(
+			expression.Name("tenant_id").Equal(expression.Value(tenantID)))).Build()
+}
+
+// ownedPut writes item unless the key belongs to another tenant; owned is
+// ownedCondition's.
+func (r *Registry) ownedPut(item map[string]ddbtypes.AttributeValue, owned expression.Expression) ddbtypes.TransactWriteItem {
 	return ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{
 		TableName:                 aws.String(r.Table),
 		Item:                      item,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR tenant_id = :t"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":t": &ddbtypes.AttributeValueMemberS{Value: tenantID}},
+		ConditionExpression:       owned.Condition(),
+		ExpressionAttributeNames:  owned.Names(),
+		ExpressionAttributeValues: owned.Values(),
 	}}
 }
 
