@@ -99,7 +99,8 @@ type PairLimiter interface {
 	Throttled(ctx context.Context, phoneNumberID, waID string) error
 	// Book, Booked and Refused book a message in the caller's own
 	// transaction (with the job's claim); Take is the fallback.
-	Book(phoneNumberID, waID string) throttle.Booking
+	// Book fails (Permanent) only on a defect.
+	Book(phoneNumberID, waID string) (throttle.Booking, error)
 	Booked(b throttle.Booking)
 	Refused(b throttle.Booking)
 }
@@ -384,7 +385,10 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		// closed, released for a retry) has used a booking, which only
 		// slows its recipient down. If the booking is refused, claim
 		// alone and book through Take before the send.
-		b := h.Pairs.Book(job.PhoneNumberID, job.WaID())
+		var b throttle.Booking
+		if b, err = h.Pairs.Book(job.PhoneNumberID, job.WaID()); err != nil {
+			return err
+		}
 		var refused bool
 		claim, existing, refused, err = h.Jobs.ClaimWith(ctx, jr, b.Write)
 		switch {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -114,13 +115,21 @@ func (s *JobStore) ClaimWith(ctx context.Context, r JobRecord, with ...ddbtypes.
 		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", r.JobID, err))
 	}
 	item["pk"] = jobKey(r.JobID)["pk"]
+	absent, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("pk"))).Build()
+	if err != nil {
+		return "", nil, false, buildError("claim job "+r.JobID, err)
+	}
 	put := &ddbtypes.Put{
 		TableName: aws.String(s.Table), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		ConditionExpression:      absent.Condition(),
+		ExpressionAttributeNames: absent.Names(),
 	}
 	exists := false
 	if len(with) == 0 {
-		_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: put.TableName, Item: put.Item,
+			ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
+		})
 		exists = conditionFailed(err)
 	} else {
 		items := append([]ddbtypes.TransactWriteItem{{Put: put}}, with...)
@@ -178,11 +187,15 @@ func (s *JobStore) Get(ctx context.Context, jobID string) (*JobRecord, error) {
 // Release gives a claim up when no request reached Meta, so the job can be
 // tried again.
 func (s *JobStore) Release(ctx context.Context, jobID, claimID string) error {
-	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	e, err := expression.NewBuilder().WithCondition(heldBy(claimID)).Build()
+	if err != nil {
+		return buildError("release job "+jobID, err)
+	}
+	_, err = s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.Table), Key: jobKey(jobID),
-		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":c": str(claimID), ":sending": str(StateSending)},
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	})
 	if err != nil && !conditionFailed(err) {
 		return fault.Retryable(fmt.Errorf("release job %s: %w", jobID, err))
@@ -192,8 +205,26 @@ func (s *JobStore) Release(ctx context.Context, jobID, claimID string) error {
 
 // MarkSent records Meta's acceptance under claimID.
 func (s *JobStore) MarkSent(ctx context.Context, jobID, claimID, wamid string, attempts int) error {
-	return s.finish(ctx, jobID, claimID, "SET #s = :sent, wamid = :w, attempts = :n, finished_at = :f",
-		map[string]ddbtypes.AttributeValue{":sent": str(StateSent), ":w": str(wamid), ":n": num(int64(attempts))})
+	return s.finish(ctx, jobID, claimID, sentUpdate(wamid, attempts))
+}
+
+// sentUpdate records Meta's acceptance; finish adds finished_at.
+func sentUpdate(wamid string, attempts int) expression.UpdateBuilder {
+	return expression.Set(expression.Name("state"), expression.Value(StateSent)).
+		Set(expression.Name("wamid"), expression.Value(wamid)).
+		Set(expression.Name("attempts"), expression.Value(num(int64(attempts))))
+}
+
+// heldBy holds while claimID still holds the job's claim.
+func heldBy(claimID string) expression.ConditionBuilder {
+	return expression.Name("claim_id").Equal(expression.Value(claimID)).And(
+		expression.Name("state").Equal(expression.Value(StateSending)))
+}
+
+// buildError reports an expression the builder refused: a defect, never
+// worth a retry.
+func buildError(what string, err error) error {
+	return fault.PermanentErr(fmt.Errorf("%s: build expression: %w", what, err))
 }
 
 // MarkSentWith records Meta's acceptance under claimID and makes the
@@ -202,18 +233,22 @@ func (s *JobStore) MarkSent(ctx context.Context, jobID, claimID, wamid string, a
 // held, errWithRefused (Permanent) when a condition of with failed, and a
 // Retryable error otherwise; in every case nothing was written.
 func (s *JobStore) MarkSentWith(ctx context.Context, jobID, claimID, wamid string, attempts int, with []ddbtypes.TransactWriteItem) error {
-	vals := map[string]ddbtypes.AttributeValue{
-		":sent": str(StateSent), ":w": str(wamid), ":n": num(int64(attempts)),
-		":c": str(claimID), ":sending": str(StateSending), ":f": num(s.now().UnixMilli()),
+	e, err := expression.NewBuilder().
+		WithUpdate(sentUpdate(wamid, attempts).Set(expression.Name("finished_at"), expression.Value(num(s.now().UnixMilli())))).
+		WithCondition(heldBy(claimID)).Build()
+	if err != nil {
+		return buildError("record send of job "+jobID, err)
 	}
+	// The job's item carries its own placeholders; each item of with
+	// carries those of its own expressions.
 	items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
 		TableName: aws.String(s.Table), Key: jobKey(jobID),
-		UpdateExpression:          aws.String("SET #s = :sent, wamid = :w, attempts = :n, finished_at = :f"),
-		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: vals,
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	}}}, with...)
-	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
@@ -238,25 +273,32 @@ var errWithRefused = errors.New("a write of the same transaction was refused")
 // MarkFailed records the job's failure under claimID.
 func (s *JobStore) MarkFailed(ctx context.Context, jobID, claimID string, f Failure, attempts int) error {
 	return s.finish(ctx, jobID, claimID,
-		"SET #s = :failed, reason = :r, code = :code, title = :t, details = :d, retryable = :rt, attempts = :n, finished_at = :f",
-		map[string]ddbtypes.AttributeValue{
-			":failed": str(StateFailed), ":r": str(f.Reason), ":code": num(int64(f.Code)), ":t": str(f.Title),
-			":d": str(f.Details), ":rt": &ddbtypes.AttributeValueMemberBOOL{Value: f.Retryable}, ":n": num(int64(attempts)),
-		})
+		expression.Set(expression.Name("state"), expression.Value(StateFailed)).
+			Set(expression.Name("reason"), expression.Value(f.Reason)).
+			Set(expression.Name("code"), expression.Value(num(int64(f.Code)))).
+			Set(expression.Name("title"), expression.Value(f.Title)).
+			Set(expression.Name("details"), expression.Value(f.Details)).
+			Set(expression.Name("retryable"), expression.Value(f.Retryable)).
+			Set(expression.Name("attempts"), expression.Value(num(int64(attempts)))))
 }
 
 // errClaimLost: the record is no longer held by this claim.
 var errClaimLost = errors.New("job claim lost")
 
-func (s *JobStore) finish(ctx context.Context, jobID, claimID, update string, vals map[string]ddbtypes.AttributeValue) error {
-	vals[":c"], vals[":sending"] = str(claimID), str(StateSending)
-	vals[":f"] = num(s.now().UnixMilli())
-	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// finish makes update, with finished_at, while claimID holds the claim.
+func (s *JobStore) finish(ctx context.Context, jobID, claimID string, update expression.UpdateBuilder) error {
+	e, err := expression.NewBuilder().
+		WithUpdate(update.Set(expression.Name("finished_at"), expression.Value(num(s.now().UnixMilli())))).
+		WithCondition(heldBy(claimID)).Build()
+	if err != nil {
+		return buildError("record outcome of job "+jobID, err)
+	}
+	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: jobKey(jobID),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("claim_id = :c AND #s = :sending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: vals,
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	})
 	if conditionFailed(err) {
 		return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", jobID, errClaimLost))
@@ -272,12 +314,21 @@ func (s *JobStore) finish(ctx context.Context, jobID, claimID, update string, va
 func (s *JobStore) TakeOver(ctx context.Context, r *JobRecord) (claimID string, err error) {
 	now := s.now()
 	claimID = newClaimID()
+	// Still the crashed holder's claim, and its lease ran out.
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("claim_id"), expression.Value(claimID)).
+			Set(expression.Name("lease_until"), expression.Value(num(now.Add(s.lease()).UnixMilli())))).
+		WithCondition(heldBy(r.ClaimID).And(
+			expression.Name("lease_until").LessThan(expression.Value(num(now.UnixMilli()))))).Build()
+	if err != nil {
+		return "", buildError("take over job "+r.JobID, err)
+	}
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: jobKey(r.JobID),
-		UpdateExpression:          aws.String("SET claim_id = :new, lease_until = :l"),
-		ConditionExpression:       aws.String("claim_id = :old AND #s = :sending AND lease_until < :now"),
-		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":new": str(claimID), ":old": str(r.ClaimID), ":sending": str(StateSending), ":now": num(now.UnixMilli()), ":l": num(now.Add(s.lease()).UnixMilli())},
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
 	})
 	if conditionFailed(err) {
 		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.JobID, errClaimLost))

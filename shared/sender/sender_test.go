@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -506,6 +509,20 @@ func TestRedeliveryNeverSendsTwice(t *testing.T) {
 	}
 }
 
+// setsState reports whether a write names the job record's state and
+// carries the value st: the write that moves a job to st.
+func setsState(names map[string]string, values map[string]ddbtypes.AttributeValue, st string) bool {
+	if !slices.Contains(slices.Collect(maps.Values(names)), "state") {
+		return false
+	}
+	for _, v := range values {
+		if s, ok := v.(*ddbtypes.AttributeValueMemberS); ok && s.Value == st {
+			return true
+		}
+	}
+	return false
+}
+
 // failingSent fails the write that records a send as sent, as a crash
 // between Meta's answer and the record would leave it.
 type failingSent struct {
@@ -514,7 +531,7 @@ type failingSent struct {
 }
 
 func (f *failingSent) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opt ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if strings.Contains(aws.ToString(in.UpdateExpression), ":sent") {
+	if setsState(in.ExpressionAttributeNames, in.ExpressionAttributeValues, StateSent) {
 		f.failed.Add(1)
 		return nil, errors.New("simulated crash before the record")
 	}
@@ -525,7 +542,7 @@ func (f *failingSent) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 // with the message record.
 func (f *failingSent) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opt ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	for _, it := range in.TransactItems {
-		if it.Update != nil && strings.Contains(aws.ToString(it.Update.UpdateExpression), ":sent") {
+		if it.Update != nil && setsState(it.Update.ExpressionAttributeNames, it.Update.ExpressionAttributeValues, StateSent) {
 			f.failed.Add(1)
 			return nil, errors.New("simulated crash before the record")
 		}
@@ -606,7 +623,7 @@ type failingFailed struct {
 }
 
 func (f *failingFailed) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opt ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	if strings.Contains(aws.ToString(in.UpdateExpression), ":failed") && f.failed.Add(1) == 1 {
+	if setsState(in.ExpressionAttributeNames, in.ExpressionAttributeValues, StateFailed) && f.failed.Add(1) == 1 {
 		return nil, errors.New("simulated DynamoDB outage")
 	}
 	return f.JobsAPI.UpdateItem(ctx, in, opt...)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -286,20 +287,36 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
 	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + id)}
+	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
-		exp := nAttr(now.Add(keepRate).Unix())
+		exp := expression.Value(nAttr(now.Add(keepRate).Unix()))
+		// Busy: the schedule runs at or after now, within the horizon;
+		// book n more intervals after its end.
+		busyIn, err := conditionalUpdate(l.Table, key,
+			expression.Set(tatN, tatN.Plus(expression.Value(nAttr(span)))).Set(expN, exp),
+			tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
+				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(l.horizon())))))))
+		if err != nil {
+			return nil, time.Time{}, false, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
+		}
+		// Idle: nothing booked from now on; the block starts now.
+		idleIn, err := conditionalUpdate(l.Table, key,
+			expression.Set(tatN, expression.Value(nAttr(micros(now)+span))).Set(expN, exp),
+			expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(now))))))
+		if err != nil {
+			return nil, time.Time{}, false, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
+		}
 		busy := func() (int64, bool, error) {
 			calls++
 			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:           aws.String(l.Table),
-				Key:                 key,
-				UpdateExpression:    aws.String("SET tat = tat + :span, expires_at = :exp"),
-				ConditionExpression: aws.String("tat >= :now AND tat <= :horizon"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":span": nAttr(span), ":exp": exp, ":now": nAttr(micros(now)), ":horizon": nAttr(micros(now.Add(l.horizon()))),
-				},
-				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
+				TableName:                 busyIn.TableName,
+				Key:                       busyIn.Key,
+				UpdateExpression:          busyIn.UpdateExpression,
+				ConditionExpression:       busyIn.ConditionExpression,
+				ExpressionAttributeNames:  busyIn.ExpressionAttributeNames,
+				ExpressionAttributeValues: busyIn.ExpressionAttributeValues,
+				ReturnValues:              ddbtypes.ReturnValueUpdatedNew,
 			})
 			if conditionFailed(err) {
 				return 0, false, nil
@@ -313,13 +330,12 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		idle := func() (int64, bool, error) {
 			calls++
 			_, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:           aws.String(l.Table),
-				Key:                 key,
-				UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
-				ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
-				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-					":end": nAttr(micros(now) + span), ":exp": exp, ":now": nAttr(micros(now)),
-				},
+				TableName:                 idleIn.TableName,
+				Key:                       idleIn.Key,
+				UpdateExpression:          idleIn.UpdateExpression,
+				ConditionExpression:       idleIn.ConditionExpression,
+				ExpressionAttributeNames:  idleIn.ExpressionAttributeNames,
+				ExpressionAttributeValues: idleIn.ExpressionAttributeValues,
 			})
 			if conditionFailed(err) {
 				return 0, false, nil

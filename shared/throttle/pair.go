@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -55,12 +56,21 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 	idleFirst := !p.hint(hintKey).After(p.now())
 	for attempt := 0; attempt < 4; attempt++ {
 		now := p.now()
+		busyIn, err := p.busyWrite(key, now)
+		if err != nil {
+			return fault.PermanentErr(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		}
+		idleIn, err := p.idleWrite(key, now)
+		if err != nil {
+			return fault.PermanentErr(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
+		}
 		busy := func() (bool, error) {
-			in := p.busyWrite(key, now)
+			in := busyIn
 			out, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
-				ConditionExpression: in.ConditionExpression, ExpressionAttributeValues: in.ExpressionAttributeValues,
-				ReturnValues: ddbtypes.ReturnValueUpdatedNew,
+				ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
+				ExpressionAttributeValues: in.ExpressionAttributeValues,
+				ReturnValues:              ddbtypes.ReturnValueUpdatedNew,
 			})
 			if err != nil {
 				return false, err
@@ -71,10 +81,11 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 			return true, nil
 		}
 		idle := func() (bool, error) {
-			in := p.idleWrite(key, now)
+			in := idleIn
 			_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
-				ConditionExpression: in.ConditionExpression, ExpressionAttributeValues: in.ExpressionAttributeValues,
+				ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
+				ExpressionAttributeValues: in.ExpressionAttributeValues,
 			})
 			if err != nil {
 				return false, err
@@ -111,35 +122,26 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 
 // busyWrite books one message on a pair already booked at or after now
 // (tat ≥ now), within the burst.
-func (p *Pair) busyWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
+func (p *Pair) busyWrite(key map[string]ddbtypes.AttributeValue, now time.Time) (*ddbtypes.Update, error) {
 	period, burst := p.period(), p.burst()
 	limit := now.Add(time.Duration(burst-1) * period)
-	return &ddbtypes.Update{
-		TableName:           aws.String(p.Table),
-		Key:                 key,
-		UpdateExpression:    aws.String("SET tat = tat + :period, expires_at = :exp"),
-		ConditionExpression: aws.String("tat >= :now AND tat <= :limit"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":period": nAttr(period.Microseconds()), ":now": nAttr(micros(now)), ":limit": nAttr(micros(limit)),
-			":exp": nAttr(limit.Add(period + keepRate).Unix()),
-		},
-	}
+	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
+	return conditionalUpdate(p.Table, key,
+		expression.Set(tatN, tatN.Plus(expression.Value(nAttr(period.Microseconds())))).
+			Set(expN, expression.Value(nAttr(limit.Add(period+keepRate).Unix()))),
+		tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
+			tatN.LessThanEqual(expression.Value(nAttr(micros(limit))))))
 }
 
 // idleWrite books one message on a pair with nothing booked from now on.
-func (p *Pair) idleWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
+func (p *Pair) idleWrite(key map[string]ddbtypes.AttributeValue, now time.Time) (*ddbtypes.Update, error) {
 	period, burst := p.period(), p.burst()
 	limit := now.Add(time.Duration(burst-1) * period)
-	return &ddbtypes.Update{
-		TableName:           aws.String(p.Table),
-		Key:                 key,
-		UpdateExpression:    aws.String("SET tat = :next, expires_at = :exp"),
-		ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :now"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":next": nAttr(micros(now.Add(period))), ":now": nAttr(micros(now)),
-			":exp": nAttr(limit.Add(period + keepRate).Unix()),
-		},
-	}
+	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
+	return conditionalUpdate(p.Table, key,
+		expression.Set(tatN, expression.Value(nAttr(micros(now.Add(period))))).
+			Set(expN, expression.Value(nAttr(limit.Add(period+keepRate).Unix()))),
+		expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(now))))))
 }
 
 // Booking is one message to a recipient, booked by a write the caller
@@ -154,17 +156,22 @@ type Booking struct {
 	now   time.Time
 }
 
-// Book returns the write that books one message to waID now.
-func (p *Pair) Book(phoneNumberID, waID string) Booking {
+// Book returns the write that books one message to waID now. It fails
+// (Permanent) only when the write's expression cannot be built, a defect.
+func (p *Pair) Book(phoneNumberID, waID string) (Booking, error) {
 	key := pairKey(phoneNumberID, waID)
 	b := Booking{key: phoneNumberID + "#" + waID, now: p.now()}
 	b.idle = !p.hint(b.key).After(b.now)
+	var err error
 	if b.idle {
-		b.Write.Update = p.idleWrite(key, b.now)
+		b.Write.Update, err = p.idleWrite(key, b.now)
 	} else {
-		b.Write.Update = p.busyWrite(key, b.now)
+		b.Write.Update, err = p.busyWrite(key, b.now)
 	}
-	return b
+	if err != nil {
+		return Booking{}, fault.PermanentErr(fmt.Errorf("book pair rate of %s: %w", phoneNumberID, err))
+	}
+	return b, nil
 }
 
 // Booked notes that b's transaction succeeded: the message is booked.
@@ -223,14 +230,18 @@ func (p *Pair) remember(key string, tat, now time.Time) {
 func (p *Pair) Throttled(ctx context.Context, phoneNumberID, waID string) error {
 	now := p.now()
 	end := now.Add(time.Duration(p.burst()) * p.period())
-	_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(p.Table),
-		Key:                 pairKey(phoneNumberID, waID),
-		UpdateExpression:    aws.String("SET tat = :end, expires_at = :exp"),
-		ConditionExpression: aws.String("attribute_not_exists(tat) OR tat < :end"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":end": nAttr(micros(end)), ":exp": nAttr(end.Add(keepRate).Unix()),
-		},
+	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
+	in, err := conditionalUpdate(p.Table, pairKey(phoneNumberID, waID),
+		expression.Set(tatN, expression.Value(nAttr(micros(end)))).
+			Set(expN, expression.Value(nAttr(end.Add(keepRate).Unix()))),
+		expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(end))))))
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("slow pair rate of %s: %w", phoneNumberID, err))
+	}
+	_, err = p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
+		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
+		ExpressionAttributeValues: in.ExpressionAttributeValues,
 	})
 	if err != nil && !conditionFailed(err) {
 		return fault.Retryable(fmt.Errorf("slow pair rate of %s: %w", phoneNumberID, err))

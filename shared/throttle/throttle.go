@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -47,6 +49,31 @@ func AsWait(err error) (*WaitError, bool) {
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// The attributes of a schedule record: tat, the end of what is booked
+// (Unix µs), and its TTL.
+const (
+	attrTAT     = "tat"
+	attrExpires = "expires_at"
+)
+
+// conditionalUpdate is the write of update to the record key when cond
+// holds, every name and value through the expression builder's
+// placeholders.
+func conditionalUpdate(table string, key map[string]ddbtypes.AttributeValue, update expression.UpdateBuilder, cond expression.ConditionBuilder) (*ddbtypes.Update, error) {
+	e, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	return &ddbtypes.Update{
+		TableName:                 aws.String(table),
+		Key:                       key,
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}, nil
+}
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us) }
 

@@ -308,8 +308,11 @@ func TestPairBooking(t *testing.T) {
 	const to = "5511000000043"
 	book := func(p *Pair) bool {
 		t.Helper()
-		b := p.Book("100", to)
-		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{b.Write}})
+		b, err := p.Book("100", to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{b.Write}})
 		if err == nil {
 			p.Booked(b)
 			return true
