@@ -183,10 +183,7 @@ func (a *app) resolve(ctx context.Context) error {
 	case a.local():
 		setDefault(&n.TenantsTable, "TenantsTable")
 		setDefault(&n.MessagesTable, "MessagesTable")
-		setDefault(&n.SecretPrefix, "wacloud/tenants/")
-		setDefault(&n.WebhookSecretPrefix, "wacloud/webhook/tenants/")
-		setDefault(&n.PlatformSecretID, "wacloud/platform")
-		setDefault(&n.PlatformWebhookSecretID, "wacloud/webhook/platform")
+		localSecretNames(n)
 		if n.Queues == nil {
 			c := sqs.NewFromConfig(cfg)
 			for _, q := range queueNames {
@@ -208,6 +205,15 @@ func (a *app) resolve(ctx context.Context) error {
 	}
 	a.resolved = true
 	return nil
+}
+
+// localSecretNames fills the secret names of make local, whose template
+// parameter SecretPrefix is "wacloud".
+func localSecretNames(n *Names) {
+	setDefault(&n.SecretPrefix, "wacloud/tenants/")
+	setDefault(&n.WebhookSecretPrefix, "wacloud/webhook/tenants/")
+	setDefault(&n.PlatformSecretID, "wacloud/platform")
+	setDefault(&n.PlatformWebhookSecretID, "wacloud/webhook/platform")
 }
 
 func setDefault(dst *string, v string) {
