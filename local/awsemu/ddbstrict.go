@@ -25,8 +25,9 @@ import (
 //   - a TransactWriteItems or TransactGetItems of more than 100 items, or a
 //     TransactWriteItems with two operations on one item.
 //
-// Every other request, and every request it does not understand, goes to
-// kumo untouched.
+// It also completes the failures kumo reports with less than DynamoDB
+// (see completeFailure). Every other request, and every request it does
+// not understand, goes to kumo untouched.
 type ddbStrict struct {
 	next http.Handler
 }
@@ -63,7 +64,134 @@ func (s *ddbStrict) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeValidationException(w, msg)
 		return
 	}
-	s.next.ServeHTTP(w, r)
+	switch action {
+	case "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems":
+	default:
+		s.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.next.ServeHTTP(rec, r)
+	out := rec.Body.Bytes()
+	if rec.Code == http.StatusBadRequest {
+		out = s.completeFailure(r, action, body, out)
+	}
+	for k, vs := range rec.Header() {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(out)
+}
+
+// completeFailure gives a failed write the details DynamoDB gives and kumo
+// leaves out: each cancellation reason's code ("None" for the items that
+// did not fail) and message, the codes in the exception's message, and,
+// where the request asked for them with ReturnValuesOnConditionCheckFailure
+// ALL_OLD, the item a condition failed on. kumo does not return that item,
+// so it is read after the failure: a write in between would show.
+func (s *ddbStrict) completeFailure(r *http.Request, action string, req, resp []byte) []byte {
+	var out map[string]json.RawMessage
+	if json.Unmarshal(resp, &out) != nil {
+		return resp
+	}
+	var typ string
+	_ = json.Unmarshal(out["__type"], &typ)
+	switch {
+	case action == "TransactWriteItems" && strings.HasSuffix(typ, "TransactionCanceledException"):
+		var in struct {
+			TransactItems []map[string]exprRequest
+		}
+		var reasons []map[string]json.RawMessage
+		if json.Unmarshal(req, &in) != nil || json.Unmarshal(out["CancellationReasons"], &reasons) != nil || len(reasons) != len(in.TransactItems) {
+			return resp
+		}
+		codes := make([]string, len(reasons))
+		for i, reason := range reasons {
+			var code string
+			_ = json.Unmarshal(reason["Code"], &code)
+			if code == "" {
+				code = "None"
+			}
+			codes[i] = code
+			reason["Code"], _ = json.Marshal(code)
+			if code != "ConditionalCheckFailed" {
+				continue
+			}
+			if _, ok := reason["Message"]; !ok {
+				reason["Message"], _ = json.Marshal("The conditional request failed")
+			}
+			for kind, op := range in.TransactItems[i] {
+				if item := s.oldItem(r, kind, op); item != nil {
+					reason["Item"] = item
+				}
+			}
+		}
+		out["CancellationReasons"], _ = json.Marshal(reasons)
+		out["message"], _ = json.Marshal("Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]")
+	case strings.HasSuffix(typ, "ConditionalCheckFailedException"):
+		var in exprRequest
+		if json.Unmarshal(req, &in) != nil {
+			return resp
+		}
+		kind := map[string]string{"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}[action]
+		item := s.oldItem(r, kind, in)
+		if item == nil {
+			return resp
+		}
+		out["Item"] = item
+	default:
+		return resp
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return resp
+	}
+	return b
+}
+
+// oldItem reads the item op names when op asked for it on a failed
+// condition; nil otherwise, or when the item is gone.
+func (s *ddbStrict) oldItem(r *http.Request, kind string, op exprRequest) json.RawMessage {
+	if op.ReturnValuesOnConditionCheckFailure != "ALL_OLD" {
+		return nil
+	}
+	key := op.Key
+	if kind == "Put" {
+		names := s.keyNames(r, op.TableName)
+		if names == nil {
+			return nil
+		}
+		key = map[string]json.RawMessage{}
+		for _, n := range names {
+			key[n] = op.Item[n]
+		}
+	}
+	var out struct{ Item json.RawMessage }
+	if s.call(r, "GetItem", map[string]any{"TableName": op.TableName, "Key": key, "ConsistentRead": true}, &out) != nil || len(out.Item) == 0 {
+		return nil
+	}
+	return out.Item
+}
+
+// call sends one DynamoDB request of the front's own to kumo, with r's
+// headers, and decodes the answer into out.
+func (s *ddbStrict) call(r *http.Request, action string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req := r.Clone(r.Context())
+	req.Header.Set("X-Amz-Target", ddbTargetPrefix+action)
+	req.Header.Del("Content-Length")
+	req.ContentLength = int64(len(body))
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	s.next.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", action, rec.Code)
+	}
+	return json.Unmarshal(rec.Body.Bytes(), out)
 }
 
 // writeValidationException answers as DynamoDB does when it refuses a
@@ -92,6 +220,8 @@ type exprRequest struct {
 	ProjectionExpression      *string
 	ExpressionAttributeNames  map[string]string
 	ExpressionAttributeValues map[string]json.RawMessage
+
+	ReturnValuesOnConditionCheckFailure string
 }
 
 // check returns the message DynamoDB refuses body with, or "".
@@ -217,23 +347,12 @@ func (s *ddbStrict) sameItemTwice(r *http.Request, items []map[string]exprReques
 // keyNames asks kumo for the key attributes of table; nil when it cannot
 // tell.
 func (s *ddbStrict) keyNames(r *http.Request, table string) []string {
-	body, _ := json.Marshal(map[string]string{"TableName": table})
-	req := r.Clone(r.Context())
-	req.Header.Set("X-Amz-Target", ddbTargetPrefix+"DescribeTable")
-	req.Header.Del("Content-Length")
-	req.ContentLength = int64(len(body))
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	rec := httptest.NewRecorder()
-	s.next.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		return nil
-	}
 	var out struct {
 		Table struct {
 			KeySchema []struct{ AttributeName string }
 		}
 	}
-	if json.Unmarshal(rec.Body.Bytes(), &out) != nil || len(out.Table.KeySchema) == 0 {
+	if s.call(r, "DescribeTable", map[string]string{"TableName": table}, &out) != nil || len(out.Table.KeySchema) == 0 {
 		return nil
 	}
 	names := make([]string, 0, len(out.Table.KeySchema))

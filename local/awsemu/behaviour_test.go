@@ -1,0 +1,458 @@
+package awsemu
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+)
+
+// These tests pin what AWS does where an implementation could differ.
+// Where kumo (behind its front) or moto differs and the project lives with
+// it, the case names the gap, checks that the implementation still does
+// what docs/local.md says, and fails once it agrees with AWS, so that the
+// table in docs/local.md can lose a row.
+
+// names numbers queues and buckets: kumo keeps its state per process.
+func uniqueName(prefix string) string { return fmt.Sprintf("%s-%d", prefix, tables.Add(1)) }
+
+func behaviourQueue(tb testing.TB, c *sqs.Client, attrs map[string]string) *string {
+	tb.Helper()
+	a := map[string]string{"FifoQueue": "true"}
+	for k, v := range attrs {
+		a[k] = v
+	}
+	q, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(uniqueName("behaviour") + ".fifo"), Attributes: a})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q.QueueUrl
+}
+
+func behaviourReceive(tb testing.TB, c *sqs.Client, q *string) []sqstypes.Message {
+	tb.Helper()
+	out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		QueueUrl: q, MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"},
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out.Messages
+}
+
+// A FIFO queue with content-based deduplication keeps one of two equal
+// bodies and names the body's SHA-256 as its deduplication id; a FIFO
+// queue without it refuses a message without a deduplication id.
+func TestFIFOContentBasedDeduplication(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := sqs.NewFromConfig(emu.Config())
+	q := behaviourQueue(t, c, map[string]string{"ContentBasedDeduplication": "true"})
+	body := `{"job_id":"j-1"}`
+	for i := 0; i < 2; i++ {
+		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q, MessageBody: aws.String(body), MessageGroupId: aws.String("g")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := behaviourReceive(t, c, q)
+	if len(msgs) != 1 {
+		t.Fatalf("%s: received %d messages, want 1", emu.Backend, len(msgs))
+	}
+	attrs := msgs[0].Attributes
+	if attrs["MessageGroupId"] != "g" {
+		t.Errorf("%s: MessageGroupId = %q, want g", emu.Backend, attrs["MessageGroupId"])
+	}
+	sum := sha256.Sum256([]byte(body))
+	got, want := attrs["MessageDeduplicationId"], hex.EncodeToString(sum[:])
+	switch gap := map[Backend]string{Kumo: "no deduplication id"}[emu.Backend]; {
+	case gap != "":
+		if got != "" {
+			t.Fatalf("%s now gives MessageDeduplicationId %q: remove the gap here and in docs/local.md", emu.Backend, got)
+		}
+	case got != want:
+		t.Errorf("%s: MessageDeduplicationId = %q, want the body's SHA-256 %q", emu.Backend, got, want)
+	}
+
+	plain := behaviourQueue(t, c, nil)
+	_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: plain, MessageBody: aws.String(body), MessageGroupId: aws.String("g")})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidParameterValue" {
+		t.Errorf("%s: send without deduplication id: %v, want InvalidParameterValue", emu.Backend, err)
+	}
+}
+
+// SQS drops a message whose deduplication id it has seen in the last five
+// minutes, even when the first one was already received and deleted.
+// Neither kumo nor moto remembers a deleted message's id: consumers must be
+// idempotent anyway (after five minutes AWS delivers the duplicate too).
+func TestFIFODeduplicationOutlivesDelete(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := sqs.NewFromConfig(emu.Config())
+	q := behaviourQueue(t, c, nil)
+	send := func() {
+		t.Helper()
+		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q, MessageBody: aws.String("b"),
+			MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("d-1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	send()
+	msgs := behaviourReceive(t, c, q)
+	if len(msgs) != 1 {
+		t.Fatalf("%s: received %d messages, want 1 (the second send is a duplicate)", emu.Backend, len(msgs))
+	}
+	if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q, ReceiptHandle: msgs[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	got := len(behaviourReceive(t, c, q))
+	if gap := map[Backend]string{Kumo: "redelivers", Moto: "redelivers"}[emu.Backend]; gap != "" {
+		if got != 1 {
+			t.Fatalf("%s no longer delivers a deleted message's duplicate (%d messages): remove the gap here and in docs/local.md", emu.Backend, got)
+		}
+		return
+	}
+	if got != 0 {
+		t.Errorf("%s: received %d messages after a duplicate of a deleted message, want 0", emu.Backend, got)
+	}
+}
+
+// SQS answers a send with the MD5 of the body and of the message
+// attributes, and gives both again on receive; the SDK checks them when
+// they are there.
+func TestSQSChecksums(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := sqs.NewFromConfig(emu.Config())
+	q := behaviourQueue(t, c, nil)
+	body := "olá <&> 🙂"
+	sum := md5.Sum([]byte(body))
+	wantBody := hex.EncodeToString(sum[:])
+	out, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q, MessageBody: aws.String(body),
+		MessageGroupId: aws.String("g"), MessageDeduplicationId: aws.String("d"),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{"reason": {DataType: aws.String("String"), StringValue: aws.String("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := behaviourReceive(t, c, q)
+	if len(msgs) != 1 {
+		t.Fatalf("%s: received %d messages, want 1", emu.Backend, len(msgs))
+	}
+	if got := aws.ToString(out.MD5OfMessageBody); got != wantBody {
+		t.Errorf("%s: send MD5OfMessageBody = %q, want %q", emu.Backend, got, wantBody)
+	}
+	if got := aws.ToString(msgs[0].MD5OfBody); got != wantBody {
+		t.Errorf("%s: receive MD5OfBody = %q, want %q", emu.Backend, got, wantBody)
+	}
+	sendAttrs, recvAttrs := aws.ToString(out.MD5OfMessageAttributes), aws.ToString(msgs[0].MD5OfMessageAttributes)
+	if gap := map[Backend]string{Kumo: "no attribute checksum"}[emu.Backend]; gap != "" {
+		if sendAttrs != "" || recvAttrs != "" {
+			t.Fatalf("%s now gives MD5OfMessageAttributes: remove the gap here and in docs/local.md", emu.Backend)
+		}
+		return
+	}
+	if sendAttrs == "" || sendAttrs != recvAttrs {
+		t.Errorf("%s: MD5OfMessageAttributes on send %q, on receive %q: want the same checksum on both", emu.Backend, sendAttrs, recvAttrs)
+	}
+}
+
+func s3Client(emu *Emulator) *s3.Client {
+	return s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+}
+
+func newBucket(tb testing.TB, c *s3.Client) string {
+	tb.Helper()
+	b := uniqueName("behaviour")
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// S3 refuses an upload whose body does not match the checksum it
+// declares, and returns a flexible checksum it stored.
+func TestS3Checksums(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := s3Client(emu)
+	bucket := newBucket(t, c)
+	const crcOfHello = "NhCmhg==" // CRC32 of "hello", base64
+	tests := []struct {
+		name string
+		in   s3.PutObjectInput
+		want string // S3's error code; "" when S3 stores the object
+		gaps map[Backend]string
+	}{
+		{name: "CRC32 computed by the SDK", in: s3.PutObjectInput{ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32}},
+		{name: "CRC32 given", in: s3.PutObjectInput{ChecksumCRC32: aws.String(crcOfHello)}},
+		{name: "wrong CRC32", in: s3.PutObjectInput{ChecksumCRC32: aws.String("AAAAAA==")}, want: "BadDigest", gaps: map[Backend]string{Moto: "accepts"}},
+		{name: "wrong CRC32C", in: s3.PutObjectInput{ChecksumCRC32C: aws.String("AAAAAA==")}, want: "BadDigest", gaps: map[Backend]string{Moto: "accepts"}},
+		{name: "wrong SHA256", in: s3.PutObjectInput{ChecksumSHA256: aws.String("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")}, want: "BadDigest", gaps: map[Backend]string{Moto: "accepts"}},
+		{name: "wrong Content-MD5", in: s3.PutObjectInput{ContentMD5: aws.String("1B2M2Y8AsgTpgAmY7PhCfg==")}, want: "BadDigest", gaps: map[Backend]string{Moto: "accepts"}},
+		{name: "right Content-MD5", in: s3.PutObjectInput{ContentMD5: aws.String("XUFAKrxLKna5cZ2REBfFkg==")}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			in.Bucket, in.Key, in.Body = aws.String(bucket), aws.String(fmt.Sprintf("k%d", i)), bytes.NewReader([]byte("hello"))
+			_, err := c.PutObject(ctx, &in)
+			if gap := tt.gaps[emu.Backend]; gap != "" {
+				checkGap(t, emu.Backend, gap, err)
+				return
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("%s: %v, want the object stored", emu.Backend, err)
+				}
+				return
+			}
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != tt.want {
+				t.Errorf("%s: %v, want %s", emu.Backend, err, tt.want)
+			}
+		})
+	}
+
+	t.Run("checksum returned", func(t *testing.T) {
+		put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("sum"),
+			Body: bytes.NewReader([]byte("hello")), ChecksumAlgorithm: s3types.ChecksumAlgorithmCrc32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("sum"), ChecksumMode: s3types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(get.Body) // the SDK checks the body against the checksum here
+		get.Body.Close()
+		if err != nil || string(b) != "hello" {
+			t.Fatalf("%s: body %q, %v", emu.Backend, b, err)
+		}
+		onPut, onGet := aws.ToString(put.ChecksumCRC32), aws.ToString(get.ChecksumCRC32)
+		if gap := map[Backend]string{Kumo: "no checksum"}[emu.Backend]; gap != "" {
+			if onPut != "" || onGet != "" {
+				t.Fatalf("%s now returns checksums: remove the gap here and in docs/local.md", emu.Backend)
+			}
+			return
+		}
+		if onPut != crcOfHello || onGet != crcOfHello {
+			t.Errorf("%s: CRC32 on put %q, on get %q, want %q", emu.Backend, onPut, onGet, crcOfHello)
+		}
+	})
+}
+
+// S3 keeps user metadata keys as sent, lower-cased, underscores included
+// (x-amz-meta-received_at). moto's HTTP server (werkzeug) drops every
+// request header whose name has an underscore, so such keys never reach
+// moto.
+func TestS3UserMetadata(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := s3Client(emu)
+	bucket := newBucket(t, c)
+	sent := map[string]string{"route": "platform", "received_at": "2026-01-02T03:04:05Z", "media-id": "m-1", "Sha256": "abc"}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"),
+		Body: bytes.NewReader([]byte("{}")), Metadata: sent}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Body.Close()
+	dropped := map[Backend]bool{Moto: true}[emu.Backend]
+	for k, v := range sent {
+		key := strings.ToLower(k)
+		want := v
+		if dropped && strings.Contains(k, "_") {
+			want = ""
+		}
+		for call, md := range map[string]map[string]string{"HeadObject": head.Metadata, "GetObject": get.Metadata} {
+			if got := md[key]; got != want {
+				t.Errorf("%s: %s metadata[%q] = %q, want %q (all: %v)", emu.Backend, call, key, got, want, md)
+			}
+		}
+	}
+}
+
+// DynamoDB deletes expired items in the background, typically within a
+// few days; until then reads return them. Neither implementation deletes
+// them at all: code must check expiry on every read and never count on
+// deletion.
+func TestDynamoDBKeepsExpiredItems(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := dynamodb.NewFromConfig(emu.Config())
+	table := newTable(t, c)
+	if _, err := c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(table),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	item := ddbKey("a", "1")
+	item["expires_at"] = &ddbtypes.AttributeValueMemberN{Value: "1000"} // 1970
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: ddbKey("a", "1"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Item == nil {
+		t.Errorf("%s: the expired item is gone at once; AWS returns it until its background deletion", emu.Backend)
+	}
+}
+
+func attrS(item map[string]ddbtypes.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// A cancelled transaction names a code per item, "None" for the items that
+// did not fail, and returns the item a condition failed on when asked to.
+func TestTransactionCancellationReasons(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := dynamodb.NewFromConfig(emu.Config())
+	table := newTable(t, c)
+	old := ddbKey("a", "1")
+	old["v"] = ddbS("old")
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: old}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+		{Put: &ddbtypes.Put{TableName: aws.String(table), Item: ddbKey("b", "1")}},
+		{ConditionCheck: &ddbtypes.ConditionCheck{TableName: aws.String(table), Key: ddbKey("a", "1"),
+			ConditionExpression: aws.String("v = :v"), ExpressionAttributeValues: ddbVals(":v", "new"),
+			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld}},
+		{Update: &ddbtypes.Update{TableName: aws.String(table), Key: ddbKey("c", "1"),
+			UpdateExpression: aws.String("SET v = :v"), ExpressionAttributeValues: ddbVals(":v", "new")}},
+	}})
+	var tc *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &tc) {
+		t.Fatalf("%s: %v, want TransactionCanceledException", emu.Backend, err)
+	}
+	var codes []string
+	for _, r := range tc.CancellationReasons {
+		codes = append(codes, aws.ToString(r.Code))
+	}
+	if got, want := strings.Join(codes, ","), "None,ConditionalCheckFailed,None"; got != want {
+		t.Errorf("%s: codes %s, want %s", emu.Backend, got, want)
+	}
+	if got, want := tc.ErrorMessage(), "[None, ConditionalCheckFailed, None]"; !strings.HasSuffix(got, want) {
+		t.Errorf("%s: message %q, want it to end in %q", emu.Backend, got, want)
+	}
+	if len(tc.CancellationReasons) == 3 {
+		if got := attrS(tc.CancellationReasons[1].Item, "v"); got != "old" {
+			t.Errorf("%s: reason item %v, want the item as it was (v = old)", emu.Backend, tc.CancellationReasons[1].Item)
+		}
+		if tc.CancellationReasons[0].Item != nil {
+			t.Errorf("%s: item for a reason that did not fail: %v", emu.Backend, tc.CancellationReasons[0].Item)
+		}
+	}
+}
+
+// A failed condition on a single write returns the item only when the
+// request asks for it with ReturnValuesOnConditionCheckFailure ALL_OLD.
+func TestConditionalCheckFailedItem(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := dynamodb.NewFromConfig(emu.Config())
+	table := newTable(t, c)
+	old := ddbKey("a", "1")
+	old["v"] = ddbS("old")
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: old}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		call  func(rv ddbtypes.ReturnValuesOnConditionCheckFailure) error
+		rv    ddbtypes.ReturnValuesOnConditionCheckFailure
+		wantV string // v of the returned item; "" for none
+	}{
+		{"update asking", func(rv ddbtypes.ReturnValuesOnConditionCheckFailure) error {
+			_, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: ddbKey("a", "1"),
+				UpdateExpression: aws.String("SET v = :v"), ConditionExpression: aws.String("v = :v"),
+				ExpressionAttributeValues: ddbVals(":v", "new"), ReturnValuesOnConditionCheckFailure: rv})
+			return err
+		}, ddbtypes.ReturnValuesOnConditionCheckFailureAllOld, "old"},
+		{"update not asking", func(rv ddbtypes.ReturnValuesOnConditionCheckFailure) error {
+			_, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table), Key: ddbKey("a", "1"),
+				UpdateExpression: aws.String("SET v = :v"), ConditionExpression: aws.String("v = :v"),
+				ExpressionAttributeValues: ddbVals(":v", "new"), ReturnValuesOnConditionCheckFailure: rv})
+			return err
+		}, "", ""},
+		{"put asking", func(rv ddbtypes.ReturnValuesOnConditionCheckFailure) error {
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: ddbKey("a", "1"),
+				ConditionExpression: aws.String("attribute_not_exists(pk)"), ReturnValuesOnConditionCheckFailure: rv})
+			return err
+		}, ddbtypes.ReturnValuesOnConditionCheckFailureAllOld, "old"},
+		{"delete asking", func(rv ddbtypes.ReturnValuesOnConditionCheckFailure) error {
+			_, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: ddbKey("a", "1"),
+				ConditionExpression: aws.String("v = :v"), ExpressionAttributeValues: ddbVals(":v", "new"), ReturnValuesOnConditionCheckFailure: rv})
+			return err
+		}, ddbtypes.ReturnValuesOnConditionCheckFailureAllOld, "old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ccf *ddbtypes.ConditionalCheckFailedException
+			if err := tt.call(tt.rv); !errors.As(err, &ccf) {
+				t.Fatalf("%s: %v, want ConditionalCheckFailedException", emu.Backend, err)
+			}
+			if got := attrS(ccf.Item, "v"); got != tt.wantV {
+				t.Errorf("%s: item %v, want v = %q", emu.Backend, ccf.Item, tt.wantV)
+			}
+		})
+	}
+}
+
+// AWS refuses a request signed with the wrong secret key
+// (UnrecognizedClientException, InvalidSignatureException,
+// SignatureDoesNotMatch). Neither implementation checks signatures: a
+// credentials or signing mistake shows only on AWS.
+func TestSignaturesNotChecked(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	cfg := emu.Config()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "not-the-secret", "")
+	calls := map[string]func() error{
+		"DynamoDB": func() error {
+			_, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{})
+			return err
+		},
+		"SQS": func() error { _, err := sqs.NewFromConfig(cfg).ListQueues(ctx, &sqs.ListQueuesInput{}); return err },
+		"S3": func() error {
+			_, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(ctx, &s3.ListBucketsInput{})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			checkGap(t, emu.Backend, "accepts", call())
+		})
+	}
+}
