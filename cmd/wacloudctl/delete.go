@@ -70,5 +70,9 @@ func tenantSecretIDs(a *app, id, secretID string) []string {
 	if secretID == "" {
 		ids = []string{a.names.SecretPrefix + id}
 	}
+	if a.names.WebhookSecretPrefix != "" {
+		// Its webhook-side secret, when it has one (own Meta app).
+		ids = append(ids, a.names.WebhookSecretPrefix+id)
+	}
 	return ids
 }

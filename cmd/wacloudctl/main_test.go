@@ -322,6 +322,15 @@ func TestTenantCommands(t *testing.T) {
 			t.Errorf("a tenant on the platform app got a webhook-side secret (keys %v)", keys(got))
 		}
 	})
+
+	t.Run("delete removes both secrets", func(t *testing.T) {
+		out := e.mustRun("", "tenant", "delete", "--id", acme, "--yes")
+		for _, id := range []string{"wacloud/tenants/" + acme, "wacloud/webhook/tenants/" + acme} {
+			if got := e.secret(id); got != nil {
+				t.Errorf("secret %s left after delete (keys %v):\n%s", id, keys(got), out)
+			}
+		}
+	})
 }
 
 func TestDLQCommands(t *testing.T) {
