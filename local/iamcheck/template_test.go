@@ -1,0 +1,456 @@
+package iamcheck_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/local/iamcheck"
+	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/dedup"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
+)
+
+// waivers are grants the scenario cannot show in use, each with the
+// reason it stays.
+var waivers = append([]iamcheck.Waiver{
+	{Function: "MediaFunction", Item: "s3:DeleteObject",
+		Why: "removes an object the uploader completed without the body being verified; the SDK's uploader never does that, so no run reaches it"},
+	{Function: "SenderFunction", Sid: "Limiter", Item: "dynamodb:GetItem",
+		Why: "reads a limiter bucket only when it is booked beyond the horizon or changed between two writes; the scenario sends too little to contend"},
+	{Function: "SenderFunction", Sid: "FindCrashedSend", Item: "dynamodb:GetItem",
+		Why: "looks up the job reference when taking over a job whose attempt stopped after claiming it; no attempt stops half-way here"},
+}, queueKeyWaivers()...)
+
+// queueKeyWaivers excuse the QueueKey statements: SQS uses a
+// customer-managed queue key on each function's behalf (kms:ViaService),
+// and no emulator encrypts queues, so no recorded call shows it.
+func queueKeyWaivers() []iamcheck.Waiver {
+	var out []iamcheck.Waiver
+	for _, fn := range dirs {
+		for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
+		}
+	}
+	for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+		out = append(out, iamcheck.Waiver{Function: "MediaFunction", Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
+	}
+	return out
+}
+
+// customerKey is the queue key the policies are evaluated with, so the
+// statements a customer-managed key adds are checked too.
+const customerKey = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+// deployed are the stack's names as deployed with a customer-managed
+// queue key.
+func deployed(st *stack.Stack) *stack.Names {
+	n := *st.Names
+	n.Params = maps.Clone(n.Params)
+	if _, ok := st.Template.Parameters["QueueKmsKeyArn"]; ok {
+		n.Params["QueueKmsKeyArn"] = customerKey
+	}
+	return &n
+}
+
+// dirs maps a directory under events/ to the function its samples are for.
+var dirs = map[string]string{
+	"webhook": "WebhookFunction", "inbound": "InboundFunction", "bridge": "BridgeFunction",
+	"sender": "SenderFunction", "status": "StatusFunction",
+}
+
+var acme = connector.Tenant{ID: "acme", PhoneNumberID: "100000000000002", WABAID: "200000000000002", OwnApp: true,
+	AppSecret: "acme-app-secret", VerifyToken: "acme-verify-token"}
+
+var (
+	recOnce  sync.Once
+	recCalls []iamcheck.Call
+	recStack *stack.Stack
+	recErr   error
+)
+
+// recorded runs the connector once for the package, with every function
+// wired and recorded, through the scenario, and returns the calls.
+func recorded(t *testing.T) ([]iamcheck.Call, *stack.Stack) {
+	t.Helper()
+	recOnce.Do(func() {
+		st := &scenarioT{T: t}
+		recCalls, recStack = runScenario(st)
+		if st.failed {
+			recErr = fmt.Errorf("the scenario failed")
+		}
+	})
+	if recErr != nil {
+		t.Fatal(recErr)
+	}
+	return recCalls, recStack
+}
+
+// scenarioT lets the scenario fail the test that first runs it.
+type scenarioT struct {
+	*testing.T
+	failed bool
+}
+
+func runScenario(t *scenarioT) ([]iamcheck.Call, *stack.Stack) {
+	ctx := context.Background()
+	// kumo keeps its state per process: start from the template's empty
+	// tables and queues, so go test -count=N finds no earlier run's
+	// records (the stack name is the connector's, whose bucket the
+	// samples' s3:// links name).
+	stack.Fresh(t, awsemu.StartTest(t).Config(), stack.Options{StackName: "wacloud-local"})
+
+	rec := &iamcheck.Recorder{}
+	h, err := connector.Start(ctx, connector.Options{
+		AWSAddr: "-", APIAddr: "127.0.0.1:0", GraphAddr: "127.0.0.1:0", SinkAddr: "127.0.0.1:0",
+		Template: "../../template.yaml", Tenants: []connector.Tenant{acme}, Log: io.Discard, Recorder: rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+
+	feedSamples(t, h)
+	edges(t, h)
+	live(t, h, rec)
+	return rec.Calls(), h.Stack
+}
+
+// feedSamples gives every sample event under events/ to its function, as
+// the connector built it.
+func feedSamples(t *scenarioT, h *connector.Handle) {
+	files, err := filepath.Glob("../../events/*/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events: %v", err)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		dir := filepath.Base(filepath.Dir(f))
+		id, ok := dirs[dir]
+		if !ok {
+			t.Fatalf("no function for events/%s/: add it to dirs", dir)
+		}
+		b := h.Built[id]
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{
+			AwsRequestID: "iamcheck-" + f, InvokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:" + id,
+		}), 2*time.Minute)
+		switch {
+		case b.HTTP != nil:
+			var req events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &req); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			_, err = b.HTTP(ctx, req)
+		case b.SQS != nil:
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			_, err = b.SQS(ctx, ev)
+		default:
+			t.Fatalf("%s is not wired into the connector", id)
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: handler error: %v", f, err)
+		}
+	}
+}
+
+// edges invokes the functions with what sends them down their retry and
+// dead-letter paths: a body no function can read (dead-lettered), a
+// status of a message the sender has not recorded yet (retried), an
+// inbound unit another worker holds the claim of (retried), and a
+// payload that is not WhatsApp's (parked by the webhook).
+func edges(t *scenarioT, h *connector.Handle) {
+	ctx := context.Background()
+	for _, id := range []string{"SenderFunction", "MediaFunction", "StatusFunction"} {
+		invokeSQS(t, h, id, "not json")
+	}
+
+	stamp := time.Now().UnixNano()
+	status := sampleBody(t, "status/delivered.json")
+	status = strings.Replace(status, "wamid.xyzxyz", fmt.Sprintf("wamid.iamcheck%d", stamp), 1)
+	status = strings.Replace(status, `"timestamp":"1698266945"`, fmt.Sprintf(`"timestamp":"%d"`, time.Now().Unix()), 1)
+	invokeSQS(t, h, "StatusFunction", status)
+
+	unit := sampleBody(t, "inbound/text.json")
+	unit = strings.Replace(unit, "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", fmt.Sprintf("wamid.iamcheck%d", stamp), 1)
+	var u whatsapp.Unit
+	if err := json.Unmarshal([]byte(unit), &u); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := event.Normalize(u, connector.DemoTenantID)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("normalize the inbound sample: %v", err)
+	}
+	claims := dedup.Store{API: dynamodb.NewFromConfig(h.Emulator.Config()), Table: h.Stack.Names.Ref["StateTable"]}
+	if _, err := claims.Claim(ctx, evs[0].EventID, "another-worker"); err != nil {
+		t.Fatal(err)
+	}
+	invokeSQS(t, h, "InboundFunction", unit)
+
+	resp, err := http.Post(h.GraphURL+"/_sim/webhook", "application/json", strings.NewReader(`{"object":"page","entry":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// sampleBody is the first record's body of a sample event.
+func sampleBody(t *scenarioT, name string) string {
+	raw, err := os.ReadFile("../../events/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil || len(ev.Records) == 0 {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ev.Records[0].Body
+}
+
+// invokeSQS gives one record to a queue function, as its event source
+// mapping would (the receipt handle is made up; the calls it leads to are
+// what counts).
+func invokeSQS(t *scenarioT, h *connector.Handle, id, body string) {
+	ev := events.SQSEvent{Records: []events.SQSMessage{{
+		MessageId: fmt.Sprintf("iamcheck-%d", time.Now().UnixNano()), ReceiptHandle: "iamcheck-receipt-handle", Body: body,
+		EventSource: "aws:sqs", AWSRegion: "us-east-1",
+		Attributes: map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": fmt.Sprint(time.Now().UnixMilli()),
+			"MessageGroupId": "iamcheck", "MessageDeduplicationId": "iamcheck"},
+	}}}
+	ctx, cancel := context.WithTimeout(lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: ev.Records[0].MessageId}), time.Minute)
+	defer cancel()
+	if _, err := h.Built[id].SQS(ctx, ev); err != nil {
+		t.Fatalf("%s: handler error: %v", id, err)
+	}
+}
+
+// live drives the running connector through what the samples cannot show:
+// inbound text and media (a multipart upload and an aborted one),
+// outbound text, linked and uploaded S3 media, a missing S3 object, Meta's
+// statuses, a retried send and a retried push to the core.
+func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
+	ctx := context.Background()
+	contact := "16505550199"
+
+	// A tenant with its own app: its route, registry entry and secret.
+	acmeWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":"16505550198","type":"text","text":"hello acme"}`, acme.PhoneNumberID))
+	// The contact opens its window; the first push to the core fails
+	// once, so the bridge backs off.
+	h.Sink.Fail(http.StatusServiceUnavailable, 1)
+	openWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"text","text":"hi"}`, connector.DemoPhoneNumberID, contact))
+	// Media over the 5 MiB part size goes up in parts.
+	videoWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"video","media":{"mime_type":"video/mp4","size":6000000}}`, connector.DemoPhoneNumberID, contact))
+	// A corrupt download is caught at its end, and its parts aborted.
+	bad, err := h.Sim.CreateMedia(graphsim.MediaSpec{PhoneNumberID: connector.DemoPhoneNumberID, MimeType: "video/mp4", Size: 6000000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Sim.SetMediaFaults(bad.ID, graphsim.MediaFault{Kind: "corrupt", Times: 1})
+	simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"video","media_id":%q}`, connector.DemoPhoneNumberID, contact, bad.ID))
+
+	eventually(t, "the contact's message and the acme message at the core", func() bool {
+		return hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == openWAMID }) &&
+			hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == acmeWAMID })
+	})
+
+	// Outbound media the core stored under the tenant's prefix.
+	s3c := s3.NewFromConfig(h.Emulator.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := h.Stack.Names.Ref["DataBucket"]
+	for key, o := range map[string]struct{ mime, body string }{
+		"tenants/demo/iamcheck/photo.jpg":    {"image/jpeg", "\xff\xd8\xff\xe0 a small jpeg"},
+		"tenants/demo/iamcheck/sticker.webp": {"image/webp", "RIFF\x24\x00\x00\x00WEBPVP8 a small sticker"},
+	} {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Body: strings.NewReader(o.body), ContentType: aws.String(o.mime)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := func(key string) string { return "s3://" + bucket + "/tenants/demo/iamcheck/" + key }
+	stamp := time.Now().UnixNano()
+	jobs := []outbound.Job{
+		{Type: "text", Text: &outbound.Text{Body: "your order shipped"}},
+		{Type: "image", Image: &outbound.Media{Link: ref("photo.jpg")}},
+		{Type: "sticker", Sticker: &outbound.Media{Link: ref("sticker.webp")}},
+		{Type: "image", Image: &outbound.Media{Link: ref("missing.jpg")}},
+	}
+	// The first send answers a server error: the job is retried.
+	h.Sim.AddFault(graphsim.Fault{Code: 131000, To: contact, Count: 1})
+	api := sqs.NewFromConfig(h.Emulator.Config())
+	for i := range jobs {
+		j := &jobs[i]
+		j.JobID = fmt.Sprintf("iamcheck-%d-%d", stamp, i)
+		j.TenantID, j.PhoneNumberID, j.To = connector.DemoTenantID, connector.DemoPhoneNumberID, "+"+contact
+		body, _ := json.Marshal(j)
+		if _, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.Stack.Names.Ref["OutboundQueue"]),
+			MessageBody: aws.String(string(body)), MessageGroupId: aws.String(j.GroupID()), MessageDeduplicationId: aws.String(j.JobID)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every job's result, a status of the text job, both videos handled", func() bool {
+		var textWAMID string
+		for _, j := range jobs {
+			found := false
+			for _, e := range coreEvents(h) {
+				if e.Outbound != nil && e.Outbound.JobID == j.JobID {
+					found = true
+					if j.Type == "text" {
+						textWAMID = e.Outbound.MessageID
+					}
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return textWAMID != "" &&
+			hasEvent(h, func(e event.Event) bool { return e.Status != nil && e.Status.MessageID == textWAMID }) &&
+			hasEvent(h, func(e event.Event) bool {
+				return e.Media != nil && e.Media.MessageID == videoWAMID && e.Type == event.TypeMediaReady
+			}) &&
+			slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool { return c.Action == "s3:AbortMultipartUpload" })
+	})
+
+	// The core sends the text job again: the sender's claim finds the job
+	// record, and reads it to answer without a second send.
+	again := jobs[0]
+	body, _ := json.Marshal(again)
+	if _, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.Stack.Names.Ref["OutboundQueue"]),
+		MessageBody: aws.String(string(body)), MessageGroupId: aws.String(again.GroupID()), MessageDeduplicationId: aws.String(again.JobID + "-again")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the sender reading the repeated job's record", func() bool {
+		return slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool {
+			return c.Function == "SenderFunction" && c.Action == "dynamodb:GetItem" && slices.Contains(c.Context["dynamodb:LeadingKeys"], "job#"+again.JobID)
+		})
+	})
+}
+
+func simInbound(t *scenarioT, h *connector.Handle, body string) string {
+	resp, err := http.Post(h.GraphURL+"/_sim/inbound", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res graphsim.InboundResult
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /_sim/inbound %s: %d %v %s", body, resp.StatusCode, err, res.Error)
+	}
+	return res.WAMID
+}
+
+func coreEvents(h *connector.Handle) []event.Event {
+	var out []event.Event
+	for _, raw := range h.Sink.Events() {
+		var e event.Event
+		if json.Unmarshal(raw, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func hasEvent(h *connector.Handle, f func(event.Event) bool) bool {
+	return slices.ContainsFunc(coreEvents(h), f)
+}
+
+// eventually polls cond until it holds, for at most two minutes.
+func eventually(t *scenarioT, what string, cond func() bool) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (t *scenarioT) Fatal(args ...any) {
+	t.failed = true
+	t.T.Fatal(args...)
+}
+
+func (t *scenarioT) Fatalf(format string, args ...any) {
+	t.failed = true
+	t.T.Fatalf(format, args...)
+}
+
+// TestTemplateGrantsWhatFunctionsUse runs every function through the
+// scenario and holds template.yaml's policies to the calls: each call is
+// allowed by its function's own statements, and each grant is used.
+func TestTemplateGrantsWhatFunctionsUse(t *testing.T) {
+	calls, st := recorded(t)
+	policies, err := iamcheck.Policies(st.Template, deployed(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if testing.Verbose() {
+		dump(t, calls)
+	}
+	for _, f := range iamcheck.Check(policies, calls, waivers) {
+		t.Error(f)
+	}
+}
+
+func dump(t *testing.T, calls []iamcheck.Call) {
+	seen := map[string]bool{}
+	var lines []string
+	for _, c := range calls {
+		s := c.Function + " " + generalize(c).String()
+		if !seen[s] {
+			seen[s] = true
+			lines = append(lines, s)
+		}
+	}
+	sort.Strings(lines)
+	t.Logf("%d calls, %d kinds:\n%s", len(calls), len(lines), strings.Join(lines, "\n"))
+}
+
+// generalize keeps a call's key prefix only, for the dump.
+func generalize(c iamcheck.Call) iamcheck.Call {
+	ctx := map[string][]string{}
+	for k, vs := range c.Context {
+		for _, v := range vs {
+			if i := strings.LastIndexAny(v, "#/"); i >= 0 {
+				v = v[:i+1] + "…"
+			}
+			ctx[k] = append(ctx[k], v)
+		}
+	}
+	c.Context = ctx
+	if i := strings.Index(c.Resource, ":::"); i >= 0 {
+		if j := strings.LastIndex(c.Resource, "/"); j > i {
+			c.Resource = c.Resource[:j+1] + "…"
+		}
+	}
+	return c
+}
