@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -283,4 +284,43 @@ func checkGap(t *testing.T, backend Backend, gap string, err error) {
 		t.Fatalf("unknown gap %q", gap)
 	}
 	t.Logf("%s %s where AWS answers otherwise (docs/local.md)", backend, gap)
+}
+
+// TestExpressionCheck pins how the front reads expressions without a
+// backend: keywords, functions and list indexes are not attribute names;
+// a clause word where an attribute belongs is one.
+func TestExpressionCheck(t *testing.T) {
+	names := map[string]string{"#s": "state", "#n": "name"}
+	values := map[string]json.RawMessage{":a": nil, ":b": nil}
+	tests := []struct {
+		name string
+		kind exprKind
+		expr string
+		want string // part of the message; "" when DynamoDB accepts the expression
+	}{
+		{"clauses", updateExpr, "SET a = :a, #s = if_not_exists(#s, :b) REMOVE c ADD d :a DELETE e :b", ""},
+		{"lower-case clauses", updateExpr, "set a = a + :a remove b", ""},
+		{"clause word as an attribute", updateExpr, "SET add = :a", "reserved keyword: add"},
+		{"clause word after REMOVE", updateExpr, "REMOVE delete", "reserved keyword: delete"},
+		{"list append and index", updateExpr, "SET l = list_append(l, :a), m[0].x = :b", ""},
+		{"BETWEEN and AND", keyConditionExpr, "pk = :a AND sk BETWEEN :a AND :b", ""},
+		{"functions", conditionExpr, "attribute_not_exists(pk) OR (begins_with(#n, :a) AND size(l) > :b)", ""},
+		{"IN and NOT", filterExpr, "NOT (x IN (:a, :b)) or y <> :a", ""},
+		{"reserved word in a function", conditionExpr, "attribute_exists(status)", "reserved keyword: status"},
+		{"reserved word deep in a path", projectionExpr, "a.b[1].data", "reserved keyword: data"},
+		{"projection of placeholders", projectionExpr, "#s, #n.given, x", ""},
+		{"undefined name", projectionExpr, "#missing", "attribute name: #missing"},
+		{"undefined value", conditionExpr, "x = :c", "attribute value: :c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.kind.check(tt.expr, names, values, map[string]bool{}, map[string]bool{})
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("%s %q: %q, want %q", tt.kind, tt.expr, got, tt.want)
+			}
+			if tt.want != "" && !strings.HasPrefix(got, "Invalid "+string(tt.kind)+": ") {
+				t.Errorf("%s %q: %q, want it to start with Invalid %s", tt.kind, tt.expr, got, tt.kind)
+			}
+		})
+	}
 }
