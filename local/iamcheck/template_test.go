@@ -454,3 +454,98 @@ func generalize(c iamcheck.Call) iamcheck.Call {
 	}
 	return c
 }
+
+// TestTemplateCheckFails proves the check bites: each case changes a copy
+// of template.yaml the way a careless edit would, and the check must
+// report it against the same recorded calls.
+func TestTemplateCheckFails(t *testing.T) {
+	calls, st := recorded(t)
+	raw, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(t *testing.T, tmpl *stack.Template)
+		want   string
+	}{
+		{"the sender's job records no longer granted", removeStatement("SenderFunction", "Jobs"), "SenderFunction: not allowed: dynamodb:PutItem arn:aws:dynamodb:us-east-1:000000000000:table/StateTable"},
+		{"the webhook cannot store on the inbound queue", removeStatement("WebhookFunction", "StoreInbound"), "WebhookFunction: not allowed: sqs:SendMessage"},
+		{"the media function cannot tell a missing object", removeStatement("MediaFunction", "TellMissingMedia"), "MediaFunction: not allowed: s3:ListBucket"},
+		{"the bridge cannot read the core secret", removeStatement("BridgeFunction", "ReadCoreSecret"), "BridgeFunction: not allowed: secretsmanager:GetSecretValue"},
+		{"the status function's message records narrowed to job references", setLeadingKeys("StatusFunction", "MessageRecords", "jobref#*"), "StatusFunction: not allowed: dynamodb:UpdateItem"},
+		{"a Scan added to the inbound registry read", addAction("InboundFunction", "ReadRegistry", "dynamodb:Scan"), "InboundFunction: statement ReadRegistry grants action dynamodb:Scan, which no call uses"},
+		{"a read added to the webhook's parking", addAction("WebhookFunction", "ParkUnroutable", "s3:GetObject"), "statement ParkUnroutable grants action s3:GetObject"},
+		{"multipart part listing granted again", addAction("MediaFunction", "StoreTenantMedia", "s3:ListMultipartUploadParts"), "grants action s3:ListMultipartUploadParts"},
+		{"the status function may rewrite tenant items", setLeadingKeys("StatusFunction", "SetThroughput", "phone#*", "tenant#*"), `statement SetThroughput grants ForAllValues:StringLike dynamodb:LeadingKeys "tenant#*"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := stack.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.mutate(t, tmpl)
+			policies, err := iamcheck.Policies(tmpl, deployed(st))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range iamcheck.Check(policies, calls, waivers) {
+				got = append(got, f.String())
+			}
+			if !slices.ContainsFunc(got, func(f string) bool { return strings.Contains(f, tt.want) }) {
+				t.Errorf("findings %q\nwant one containing %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// statement returns the statement list of fn's inline policy and the
+// index of the statement sid in it.
+func statement(t *testing.T, tmpl *stack.Template, fn, sid string) ([]any, int) {
+	t.Helper()
+	policies, _ := tmpl.Resources[fn].Properties["Policies"].([]any)
+	for _, p := range policies {
+		m, _ := p.(map[string]any)
+		list, _ := m["Statement"].([]any)
+		for i, s := range list {
+			if sm, ok := s.(map[string]any); ok && sm["Sid"] == sid {
+				return list, i
+			}
+		}
+	}
+	t.Fatalf("%s has no statement %s", fn, sid)
+	return nil, 0
+}
+
+func removeStatement(fn, sid string) func(*testing.T, *stack.Template) {
+	return func(t *testing.T, tmpl *stack.Template) {
+		list, i := statement(t, tmpl, fn, sid)
+		list[i] = map[string]any{"Ref": "AWS::NoValue"}
+	}
+}
+
+func addAction(fn, sid, action string) func(*testing.T, *stack.Template) {
+	return func(t *testing.T, tmpl *stack.Template) {
+		list, i := statement(t, tmpl, fn, sid)
+		s := list[i].(map[string]any)
+		switch a := s["Action"].(type) {
+		case string:
+			s["Action"] = []any{a, action}
+		case []any:
+			s["Action"] = append(a, action)
+		}
+	}
+}
+
+func setLeadingKeys(fn, sid string, prefixes ...string) func(*testing.T, *stack.Template) {
+	return func(t *testing.T, tmpl *stack.Template) {
+		list, i := statement(t, tmpl, fn, sid)
+		var vals []any
+		for _, p := range prefixes {
+			vals = append(vals, p)
+		}
+		list[i].(map[string]any)["Condition"] = map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": vals}}
+	}
+}
