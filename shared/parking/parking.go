@@ -69,10 +69,13 @@ func (s Store) Park(ctx context.Context, reason string, body []byte, m Meta) (st
 		now = s.Now
 	}
 	key := Key(reason, now(), body)
+	// Metadata travels as x-amz-meta-* headers: hyphens, not underscores,
+	// which HTTP servers and proxies often drop (nginx by default,
+	// moto_server always).
 	md := map[string]string{"reason": reason}
 	for k, v := range map[string]string{
-		"route": m.Route, "route_tenant": m.RouteTenant, "tenant_id": m.TenantID,
-		"phone_number_id": m.PhoneNumberID, "waba_id": m.WABAID, "received_at": m.ReceivedAt,
+		"route": m.Route, "route-tenant": m.RouteTenant, "tenant-id": m.TenantID,
+		"phone-number-id": m.PhoneNumberID, "waba-id": m.WABAID, "received-at": m.ReceivedAt,
 	} {
 		if v != "" {
 			md[k] = v

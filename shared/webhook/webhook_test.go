@@ -378,8 +378,8 @@ func TestReceiveBodies(t *testing.T) {
 			if got, want := obj.Metadata["reason"], tt.reason; got != want {
 				t.Errorf("metadata reason = %q, want %q", got, want)
 			}
-			if obj.Metadata["route"] != "platform" || obj.Metadata["received_at"] == "" {
-				t.Errorf("metadata = %v, want route and received_at", obj.Metadata)
+			if obj.Metadata["route"] != "platform" || obj.Metadata["received-at"] == "" {
+				t.Errorf("metadata = %v, want route and received-at", obj.Metadata)
 			}
 			if got := len(e.drain(e.inboundURL())); got != 0 {
 				t.Errorf("units = %d, want none", got)
