@@ -8,7 +8,9 @@
 //     Every request goes through a small front that fills in what kumo
 //     leaves out of SQS answers (see sqsfix.go), so that consumers see the
 //     same message attributes as on AWS, and that refuses the DynamoDB
-//     requests and S3 uploads AWS refuses (see ddbstrict.go, s3strict.go).
+//     requests and S3 uploads AWS refuses (see ddbstrict.go, s3strict.go),
+//     and that rewrites the DynamoDB expressions kumo misreads into ones
+//     it reads as AWS would (see ddbfix.go).
 //   - moto (moto_server, moto 5), started as a child process per emulator,
 //     so every emulator starts empty, as kumo's does. moto checks what kumo
 //     lets through (DynamoDB reserved words among them).
@@ -109,7 +111,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 	switch b {
 	case Kumo:
 		srv := kumo.NewServer()
-		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(strictDynamoDB(strictS3(h))) })
+		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(h)))) })
 		if err != nil {
 			srv.Close()
 			return nil, err

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -149,7 +148,7 @@ func (s Store) Done(ctx context.Context, key string) error {
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.Table),
 		Key:                       pk(key),
-		UpdateExpression:          oneLine(e.Update()),
+		UpdateExpression:          e.Update(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
@@ -157,14 +156,6 @@ func (s Store) Done(ctx context.Context, key string) error {
 		return fault.Retryable(fmt.Errorf("mark %s done: %w", key, err))
 	}
 	return nil
-}
-
-// oneLine joins the clauses of an update expression, which the builder
-// puts on separate lines, with spaces: the embedded emulator (kumo v0.33)
-// only finds a clause keyword (SET, REMOVE) after a space and would read
-// "REMOVE #3\nSET …" as one REMOVE. DynamoDB takes either.
-func oneLine(expr *string) *string {
-	return aws.String(strings.Join(strings.Fields(aws.ToString(expr)), " "))
 }
 
 func (s Store) now() time.Time {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -151,14 +150,13 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 		"pk": str(prefixJobRef + r.JobID), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
 	}
-	updateExpr, condExpr := msg.Update(), msg.Condition()
 	return []ddbtypes.TransactWriteItem{
 		{Update: &ddbtypes.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(prefixMsg + r.WAMID),
-			UpdateExpression:          updateExpr,
-			ConditionExpression:       condExpr,
-			ExpressionAttributeNames:  fixedWidth(msg.Names(), updateExpr, condExpr),
+			UpdateExpression:          msg.Update(),
+			ConditionExpression:       msg.Condition(),
+			ExpressionAttributeNames:  msg.Names(),
 			ExpressionAttributeValues: msg.Values(),
 		}},
 		{Put: &ddbtypes.Put{
@@ -488,59 +486,14 @@ func (b *update) input(table, pk string, cond expression.ConditionBuilder) (*dyn
 	if err != nil {
 		return nil, err
 	}
-	updateExpr, condExpr := e.Update(), e.Condition()
 	return &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(table),
 		Key:                       key(pk),
-		UpdateExpression:          updateExpr,
-		ConditionExpression:       condExpr,
-		ExpressionAttributeNames:  fixedWidth(e.Names(), updateExpr, condExpr),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}, nil
-}
-
-// fixedWidth renames the builder's name placeholders (#0 … #13) in exprs
-// to one width (#00 … #13), so that none is a prefix of another, and
-// returns the renamed names. The embedded emulator (kumo v0.33) substitutes
-// name placeholders textually, in map order: with eleven names or more it
-// would read #10 as #1 followed by 0. DynamoDB does not need this; the
-// message record's writes are the only ones with that many names.
-func fixedWidth(names map[string]string, exprs ...*string) map[string]string {
-	width := len(strconv.Itoa(len(names) - 1))
-	if width < 2 {
-		return names
-	}
-	out := make(map[string]string, len(names))
-	for ph, name := range names {
-		n, err := strconv.Atoi(ph[1:])
-		if err != nil {
-			return names // not the builder's: leave it alone
-		}
-		out[fmt.Sprintf("#%0*d", width, n)] = name
-	}
-	for _, e := range exprs {
-		if e == nil {
-			continue
-		}
-		var b strings.Builder
-		for i := 0; i < len(*e); {
-			c := (*e)[i]
-			j := i + 1
-			for c == '#' && j < len(*e) && (*e)[j] >= '0' && (*e)[j] <= '9' {
-				j++
-			}
-			if c != '#' || j == i+1 {
-				b.WriteByte(c)
-				i++
-				continue
-			}
-			n, _ := strconv.Atoi((*e)[i+1 : j])
-			fmt.Fprintf(&b, "#%0*d", width, n)
-			i = j
-		}
-		*e = b.String()
-	}
-	return out
 }
 
 func sAttr(item map[string]ddbtypes.AttributeValue, name string) string {
