@@ -129,6 +129,9 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 			if held != nil {
 				f.deleted(name, out, held)
 			}
+			if name != "ReceiveMessage" && isFIFOURL(queue.QueueUrl) {
+				f.order.signal(queue.QueueUrl)
+			}
 		}
 		if send {
 			if f.ownSequence && isFIFOURL(queue.QueueUrl) {

@@ -3,7 +3,6 @@ package awsemu
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -222,14 +221,6 @@ func TestFIFOSequenceNumbersGrow(t *testing.T) {
 		}
 		prev = seq
 	}
-}
-
-func seqLess(a, b string) bool {
-	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 // A FIFO message received maxReceiveCount times goes to the dead-letter

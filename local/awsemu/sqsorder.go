@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -40,8 +39,10 @@ import (
 //     none of whose messages is in flight gives its messages from the front
 //     of its queue; then from the emulator. The front gives every delivery
 //     its own receipt handle, visibility deadline and receive count
-//     (ApproximateReceiveCount), and long polls the emulator in slices of
-//     a second so that a message whose visibility ran out is seen soon.
+//     (ApproximateReceiveCount). Receives from the emulator are one at a
+//     time per queue and do not wait there: the front long polls itself,
+//     woken by sends, deletes and visibility changes that pass through it
+//     and by held messages becoming visible.
 //   - ChangeMessageVisibility on a held message changes the front's
 //     deadline; DeleteMessage deletes it in the emulator with the
 //     emulator's receipt handle and drops it from the queue.
@@ -50,7 +51,8 @@ import (
 //     dead-letter queue (same body, message attributes and group) and
 //     deleted instead of being delivered again.
 //
-// Gaps: a message held for more than 12 hours goes back to the emulator's
+// Gaps: a long poll sees a message sent around the front (the query
+// protocol, another front on the same kumo) within a second; a message held for more than 12 hours goes back to the emulator's
 // queue; ApproximateNumberOfMessagesNotVisible counts held messages whose
 // visibility ran out; the query (XML) protocol bypasses the front, as it
 // does sqsfix.go.
@@ -59,8 +61,10 @@ import (
 // longest.
 const holdSeconds = 43200
 
-// pollSlice is the longest single long poll of the emulator.
-const pollSlice = 1
+// recheck bounds a long poll's wait between looks at the emulator, for
+// what the front does not see change (a message sent around it, a delay
+// running out).
+const recheck = time.Second
 
 type heldMsg struct {
 	id, group     string
@@ -89,15 +93,76 @@ type queueConf struct {
 }
 
 type fifoOrder struct {
+	// polls serialises the receives from the emulator per queue: moto
+	// decides which groups are in flight when a receive starts, so two
+	// receives at once could hand out a group's first and second message.
+	pollsMu sync.Mutex
+	polls   map[string]*sync.Mutex
+
 	mu       sync.Mutex
-	queues   map[string]*fifoQueue // by queue name
-	byHandle map[string]*heldMsg   // client receipt handle -> message
-	conf     map[string]queueConf  // by queue name
+	changed  map[string]chan struct{} // by queue name; closed on a change
+	queues   map[string]*fifoQueue    // by queue name
+	byHandle map[string]*heldMsg      // client receipt handle -> message
+	conf     map[string]queueConf     // by queue name
 	serial   uint64
 }
 
 func newFIFOOrder() *fifoOrder {
-	return &fifoOrder{queues: map[string]*fifoQueue{}, byHandle: map[string]*heldMsg{}, conf: map[string]queueConf{}}
+	return &fifoOrder{polls: map[string]*sync.Mutex{}, changed: map[string]chan struct{}{}, queues: map[string]*fifoQueue{}, byHandle: map[string]*heldMsg{}, conf: map[string]queueConf{}}
+}
+
+// changes returns a channel closed at the next change to the queue.
+func (o *fifoOrder) changes(name string) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ch := o.changed[name]
+	if ch == nil {
+		ch = make(chan struct{})
+		o.changed[name] = ch
+	}
+	return ch
+}
+
+// signal wakes the receives long polling the queue at url.
+func (o *fifoOrder) signal(url string) {
+	name := queueNameOf(url)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ch := o.changed[name]; ch != nil {
+		close(ch)
+		delete(o.changed, name)
+	}
+}
+
+// nextVisible is when the first held message of the queue in flight
+// becomes visible again.
+func (o *fifoOrder) nextVisible(name string, now time.Time) (time.Time, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var at time.Time
+	q := o.queues[name]
+	if q == nil {
+		return at, false
+	}
+	for _, hs := range q.groups {
+		for _, h := range hs {
+			if h.handle != "" && h.visibleAt.After(now) && (at.IsZero() || h.visibleAt.Before(at)) {
+				at = h.visibleAt
+			}
+		}
+	}
+	return at, !at.IsZero()
+}
+
+func (o *fifoOrder) pollLock(name string) *sync.Mutex {
+	o.pollsMu.Lock()
+	defer o.pollsMu.Unlock()
+	m := o.polls[name]
+	if m == nil {
+		m = &sync.Mutex{}
+		o.polls[name] = m
+	}
+	return m
 }
 
 func queueNameOf(url string) string {
@@ -214,23 +279,22 @@ func (f *sqsFix) receive(w http.ResponseWriter, r *http.Request, next http.Handl
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	var out []json.RawMessage
 	for {
+		changed := o.changes(name) // before looking, so no change is missed
 		got, moves := o.pick(name, n-len(out), vis, conf)
 		out = append(out, got...)
 		f.moveToDLQ(next, r, in.QueueUrl, conf, moves)
 		if len(out) >= n {
 			break
 		}
-		slice := 0
-		if len(out) == 0 {
-			slice = min(pollSlice, int(math.Ceil(time.Until(deadline).Seconds())))
-			slice = max(slice, 0)
-		}
+		poll := o.pollLock(name)
+		poll.Lock()
 		code, ans := call(next, r, "ReceiveMessage", map[string]any{
 			"QueueUrl": in.QueueUrl, "MaxNumberOfMessages": n - len(out), "VisibilityTimeout": holdSeconds,
-			"WaitTimeSeconds": slice, "AttributeNames": []string{"All"},
+			"WaitTimeSeconds": 0, "AttributeNames": []string{"All"},
 			"MessageSystemAttributeNames": []string{"All"}, "MessageAttributeNames": []string{"All"},
 		})
 		if code != http.StatusOK {
+			poll.Unlock()
 			if len(out) == 0 {
 				w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 				w.WriteHeader(code)
@@ -243,12 +307,27 @@ func (f *sqsFix) receive(w http.ResponseWriter, r *http.Request, next http.Handl
 		f.sends.Lock()
 		f.sends.Unlock()
 		o.add(name, f.fillReceive(ans))
+		poll.Unlock()
 		got, moves = o.pick(name, n-len(out), vis, conf)
 		out = append(out, got...)
 		f.moveToDLQ(next, r, in.QueueUrl, conf, moves)
-		if len(out) > 0 || !time.Now().Before(deadline) || r.Context().Err() != nil {
+		now := time.Now()
+		if len(out) > 0 || !now.Before(deadline) || r.Context().Err() != nil {
 			break
 		}
+		// Long poll: until a send, delete or visibility change through the
+		// front, a held message's visibility running out, or a recheck.
+		d := min(deadline.Sub(now), recheck)
+		if at, ok := o.nextVisible(name, now); ok {
+			d = min(d, at.Sub(now))
+		}
+		timer := time.NewTimer(max(d, time.Millisecond))
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-r.Context().Done():
+		}
+		timer.Stop()
 	}
 	body := []byte("{}")
 	if len(out) > 0 {
@@ -289,7 +368,14 @@ func (o *fifoOrder) add(name string, resp []byte) {
 		h.count = max(n, 1) - 1
 		o.serial++
 		h.serial = o.serial
-		q.groups[h.group] = append(q.groups[h.group], h)
+		// In sequence order: the emulator hands a group's messages out
+		// oldest first, but answers may be added in another order.
+		hs := q.groups[h.group]
+		i := len(hs)
+		for i > 0 && hs[i-1].handle == "" && seqLess(h.attrs["SequenceNumber"], hs[i-1].attrs["SequenceNumber"]) {
+			i--
+		}
+		q.groups[h.group] = append(hs[:i:i], append([]*heldMsg{h}, hs[i:]...)...)
 	}
 }
 
@@ -418,6 +504,7 @@ func (f *sqsFix) moveToDLQ(next http.Handler, r *http.Request, url string, conf 
 		}
 		f.forget(h.backendHandle)
 		f.order.drop(h)
+		f.order.signal(url)
 	}
 }
 
@@ -516,6 +603,10 @@ func (f *sqsFix) changeVisibility(w http.ResponseWriter, r *http.Request, next h
 			return false
 		}
 		h.visibleAt = time.Now().Add(time.Duration(e.VisibilityTimeout) * time.Second)
+		if ch := o.changed[queueNameOf(in.QueueUrl)]; ch != nil {
+			close(ch)
+			delete(o.changed, queueNameOf(in.QueueUrl))
+		}
 		return true
 	}
 	write := func(code int, body []byte) {
@@ -564,4 +655,14 @@ func (f *sqsFix) changeVisibility(w http.ResponseWriter, r *http.Request, next h
 	body, _ := json.Marshal(ans)
 	write(http.StatusOK, body)
 	return true
+}
+
+// seqLess compares SQS sequence numbers (decimal strings of up to 128
+// bits); an empty one sorts first.
+func seqLess(a, b string) bool {
+	a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }

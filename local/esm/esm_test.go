@@ -283,3 +283,78 @@ func TestPollerKeepsFIFOGroupsSerial(t *testing.T) {
 		}
 	}
 }
+
+// Records of a FIFO group that fail together and come back after their
+// visibility timeout are handed over again in order, also when the batch is
+// too small to hold them all and other groups come back at the same time.
+func TestPollerKeepsFIFOOrderThroughRedelivery(t *testing.T) {
+	for _, tt := range []struct {
+		name                    string
+		groups, perGroup, batch int
+		failFirstDeliveries     int // per group, of the batches holding its head
+	}{
+		{name: "five groups, batch of three", groups: 5, perGroup: 6, batch: 3, failFirstDeliveries: 2},
+		{name: "ten groups, batch of ten", groups: 10, perGroup: 4, batch: 10, failFirstDeliveries: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := awsemu.StartTest(t)
+			c := sqs.NewFromConfig(emu.Config())
+			q := newQueue(t, c, "redeliver.fifo", map[string]string{"FifoQueue": "true", "VisibilityTimeout": "1"})
+			for g := range tt.groups {
+				for i := range tt.perGroup {
+					q.send(t, fmt.Sprintf("g%02d-%02d", g, i), fmt.Sprintf("g%02d", g))
+				}
+			}
+			var mu sync.Mutex
+			failsLeft := map[string]int{}
+			done := map[string][]string{}
+			h := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				var resp events.SQSEventResponse
+				failing := map[string]bool{}
+				for _, r := range ev.Records {
+					g := r.Attributes["MessageGroupId"]
+					if _, seen := failsLeft[g]; !seen {
+						failsLeft[g] = tt.failFirstDeliveries
+					}
+					if !failing[g] && failsLeft[g] > 0 && len(done[g]) == 0 {
+						failsLeft[g]--
+						failing[g] = true
+					}
+					if failing[g] {
+						// The group's head failed: it and the rest of the
+						// group in the batch come back later.
+						resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+						continue
+					}
+					done[g] = append(done[g], r.Body)
+				}
+				return resp, nil
+			}
+			p := &Poller{API: c, Function: "TestFunction", QueueURL: q.url, QueueARN: q.arn, Region: "us-east-1",
+				BatchSize: tt.batch, ReportItemFailures: true, Timeout: 5 * time.Second, Concurrency: 2, WaitSeconds: 1, Handler: h}
+			startPoller(t, p)
+			eventually(t, "every message processed", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				n := 0
+				for _, d := range done {
+					n += len(d)
+				}
+				return n == tt.groups*tt.perGroup && q.count(t) == 0
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			for g := range tt.groups {
+				group := fmt.Sprintf("g%02d", g)
+				for i, b := range done[group] {
+					if want := fmt.Sprintf("%s-%02d", group, i); b != want {
+						t.Errorf("group %s record %d = %s, want %s (order %v)", group, i, b, want, done[group])
+						break
+					}
+				}
+			}
+		})
+	}
+}
