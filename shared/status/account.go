@@ -86,7 +86,15 @@ func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event
 		h.Metrics.Count("ThroughputUpgradeUnmatched", 1)
 		return nil
 	}
-	if err := h.Numbers.SetThroughput(ctx, phoneNumberID, p.Throughput); err != nil {
+	err := h.Numbers.SetThroughput(ctx, phoneNumberID, p.Throughput)
+	if errors.Is(err, tenant.ErrNotFound) {
+		// Removed from the registry since the webhook was routed: no
+		// number to pace any more.
+		log.Warn("throughput change for a number no longer registered; nothing to update", "phone_number_id", phoneNumberID)
+		h.Metrics.Count("ThroughputUpgradeUnmatched", 1)
+		return nil
+	}
+	if err != nil {
 		return fault.Retryable(fmt.Errorf("set throughput of %s to %d: %w", phoneNumberID, p.Throughput, err))
 	}
 	log.Info("number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 type RegistryAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
@@ -154,21 +156,44 @@ func (r *Registry) SetStatus(ctx context.Context, id, status string) error {
 	return nil
 }
 
-// SetThroughput records a number's new messages-per-second limit.
+// SetThroughput records a number's messages-per-second limit, up or down.
+// It updates that one attribute of the stored item, and only while the
+// number is registered: a concurrent change of the number's other fields
+// stays, and a number deleted meanwhile is not written back (an error
+// wrapping ErrNotFound).
 func (r *Registry) SetThroughput(ctx context.Context, phoneNumberID string, perSecond int) error {
-	n, err := r.Number(ctx, phoneNumberID)
+	if perSecond <= 0 {
+		return fault.Invalidf("set throughput of %s: %d messages per second", phoneNumberID, perSecond)
+	}
+	return r.setNumberAttr(ctx, phoneNumberID, "throughput", perSecond)
+}
+
+// setNumberAttr sets one attribute of a registered number's item.
+func (r *Registry) setNumberAttr(ctx context.Context, phoneNumberID, name string, value any) error {
+	pk := prefixPhone + phoneNumberID
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name(name), expression.Value(value))).
+		WithCondition(expression.AttributeExists(expression.Name("pk"))).
+		Build()
 	if err != nil {
-		return err
+		return fault.PermanentErr(fmt.Errorf("set %s of %s: build expression: %w", name, phoneNumberID, err))
 	}
-	n.Throughput = perSecond
-	item, err := r.item(prefixPhone+phoneNumberID, n)
+	_, err = r.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(r.Table),
+		Key:                       map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	r.forget(pk)
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		return fault.PermanentErr(fmt.Errorf("set %s of %s: %w", name, phoneNumberID, ErrNotFound))
+	}
 	if err != nil {
-		return err
+		return fault.Retryable(fmt.Errorf("set %s of %s: %w", name, phoneNumberID, err))
 	}
-	if _, err := r.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(r.Table), Item: item}); err != nil {
-		return fmt.Errorf("set throughput of %s: %w", phoneNumberID, err)
-	}
-	r.forget(prefixPhone + phoneNumberID)
 	return nil
 }
 
