@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -31,36 +30,38 @@ func startMoto() (*motoProcess, error) {
 	if err != nil {
 		return nil, fmt.Errorf("awsemu: %s=moto but moto_server is not on PATH (install moto 5: pip install 'moto[server]')", EnvBackend)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("awsemu: find a free port for moto_server: %w", err)
-		}
-		p := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port), out: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		p.cmd.Env = append(os.Environ(),
-			// ARNs moto builds carry the same account as the template's
-			// resolved ARNs (redrive policies, event source ARNs).
-			"MOTO_ACCOUNT_ID="+Account,
-			"AWS_DEFAULT_REGION="+Region,
-		)
-		p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-		// The child dies with the test binary, even when that is killed.
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-		if err := p.cmd.Start(); err != nil {
-			return nil, fmt.Errorf("awsemu: start moto_server: %w", err)
-		}
-		go func() { _ = p.cmd.Wait(); close(p.done) }()
-		if lastErr = p.wait(30 * time.Second); lastErr == nil {
-			return p, nil
-		}
-		p.stop()
+	// Port 0: moto binds a port of the kernel's choosing and prints it.
+	// Picking a free port here and handing it over would race with the
+	// other test binaries go test runs in parallel: two of them could be
+	// given the same port, the second moto would fail to bind, and its test
+	// would go on against the first binary's moto until that one ends.
+	p := &motoProcess{out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", "0")
+	p.cmd.Env = append(os.Environ(),
+		// ARNs moto builds carry the same account as the template's
+		// resolved ARNs (redrive policies, event source ARNs).
+		"MOTO_ACCOUNT_ID="+Account,
+		"AWS_DEFAULT_REGION="+Region,
+	)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// The child dies with the test binary, even when that is killed.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("awsemu: start moto_server: %w", err)
 	}
-	return nil, lastErr
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	if err := p.wait(30 * time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
 }
 
-// wait polls moto's management API until it answers.
+// listening matches the line werkzeug prints once moto's socket is bound.
+var listening = regexp.MustCompile(`Running on (http://127\.0\.0\.1:[0-9]+)`)
+
+// wait reads the port moto bound from its output, then polls moto's
+// management API until it answers.
 func (p *motoProcess) wait(limit time.Duration) error {
 	c := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(limit)
@@ -70,10 +71,17 @@ func (p *motoProcess) wait(limit time.Duration) error {
 			return fmt.Errorf("awsemu: moto_server exited: %s", p.out.String())
 		default:
 		}
-		resp, err := c.Get(p.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return nil
+		if p.url == "" {
+			if m := listening.FindStringSubmatch(p.out.String()); m != nil {
+				p.url = m[1]
+			}
+		}
+		if p.url != "" {
+			resp, err := c.Get(p.url + "/moto-api/")
+			if err == nil {
+				resp.Body.Close()
+				return nil
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -90,15 +98,6 @@ func (p *motoProcess) stop() {
 		case <-time.After(5 * time.Second):
 		}
 	})
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer keeps the last few KiB a child process wrote, for errors.
