@@ -60,13 +60,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func start(t *testing.T) *connector.Handle {
+// requireWired fails the test unless every named function is wired into
+// the local connector: a suite that skipped an unwired function would pass
+// while testing nothing.
+func requireWired(t testing.TB, wired map[string]connector.Setup, names ...string) {
 	t.Helper()
-	for _, f := range []string{"WebhookFunction", "InboundFunction", "BridgeFunction"} {
-		if _, ok := connector.Functions[f]; !ok {
-			t.Skipf("%s is not wired into the connector yet", f)
+	var missing []string
+	for _, f := range names {
+		if _, ok := wired[f]; !ok {
+			missing = append(missing, f)
 		}
 	}
+	if len(missing) > 0 {
+		t.Fatalf("not wired into the local connector (local/connector/functions.go): %s", strings.Join(missing, ", "))
+	}
+}
+
+func start(t *testing.T) *connector.Handle {
+	t.Helper()
+	requireWired(t, connector.Functions, "WebhookFunction", "InboundFunction", "BridgeFunction")
 	sharedOnce.Do(func() {
 		f, err := os.CreateTemp("", "wacloud-e2e-*.log")
 		if err != nil {
@@ -83,6 +95,11 @@ func start(t *testing.T) *connector.Handle {
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
+	}
+	// Every function of the template runs: one left out would leave its
+	// queue unread and the tests that need it waiting, not failing.
+	if len(shared.Unwired) > 0 {
+		t.Fatalf("template functions not wired into the local connector: %s", strings.Join(shared.Unwired, ", "))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -30,11 +30,7 @@ var jobSeq atomic.Int64
 // function too.
 func startOutbound(t *testing.T) *connector.Handle {
 	t.Helper()
-	for _, f := range []string{"SenderFunction", "StatusFunction", "MediaFunction"} {
-		if _, ok := connector.Functions[f]; !ok {
-			t.Skipf("%s is not wired into the connector yet", f)
-		}
-	}
+	requireWired(t, connector.Functions, "SenderFunction", "StatusFunction", "MediaFunction")
 	return start(t)
 }
 
