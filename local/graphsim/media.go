@@ -272,13 +272,12 @@ func (s *Sim) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
 		s.handlePhoneNumber(w, r, id)
 		return
 	}
-	n, ok := s.tokenNumber(r)
-	if !ok {
+	if !s.knownToken(r) {
 		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
 		return
 	}
 	o, ok := s.mediaObject(id)
-	if !ok || o.PhoneNumberID != n.PhoneNumberID {
+	if !ok || !s.tokenAllows(r, o.PhoneNumberID) {
 		writeObjectNotFound(w, id)
 		return
 	}
@@ -311,19 +310,19 @@ func (s *Sim) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) handleMediaDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("mediaID")
-	n, ok := s.tokenNumber(r)
-	if !ok {
+	if !s.knownToken(r) {
 		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
 		return
 	}
 	s.mu.Lock()
 	s.media.init()
 	o, ok := s.media.objects[id]
-	if ok && o.PhoneNumberID == n.PhoneNumberID {
+	allowed := ok && s.tokenAllows(r, o.PhoneNumberID)
+	if allowed {
 		delete(s.media.objects, id)
 	}
 	s.mu.Unlock()
-	if !ok || o.PhoneNumberID != n.PhoneNumberID {
+	if !allowed {
 		writeObjectNotFound(w, id)
 		return
 	}
@@ -357,8 +356,7 @@ func (s *Sim) handleMediaDownload(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	n, ok := s.tokenNumber(r)
-	if !ok || n.PhoneNumberID != o.PhoneNumberID {
+	if !s.tokenAllows(r, o.PhoneNumberID) {
 		refuse(http.StatusUnauthorized, "Unauthorized")
 		return
 	}

@@ -159,3 +159,84 @@ func TestMediaUpload(t *testing.T) {
 		t.Errorf("uploaded %+v %q", o, got)
 	}
 }
+
+// TestSharedToken: two numbers of one business share a token (one system
+// user). Every object of either number is found with it, every time: the
+// number is the object's, not one picked by token from a map.
+func TestSharedToken(t *testing.T) {
+	sim := New(Config{Numbers: []Number{
+		{PhoneNumberID: "111", AccessToken: "tok-shared"},
+		{PhoneNumberID: "222", AccessToken: "tok-shared"},
+		{PhoneNumberID: "333", AccessToken: "tok-c"},
+	}})
+	sim.SetStatusConfig(StatusConfig{Disabled: true})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	do := func(method, path, token, body string) (int, []byte) {
+		t.Helper()
+		if !strings.HasPrefix(path, "http") {
+			path = srv.URL + path
+		}
+		req, _ := http.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	owned := map[string]MediaObject{}
+	for _, id := range []string{"111", "222", "333"} {
+		o, err := sim.CreateMedia(MediaSpec{PhoneNumberID: id, MimeType: "image/png", Content: []byte("png of " + id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owned[id] = o
+	}
+	tests := []struct {
+		name, number, token string
+		want                int
+	}{
+		{"first number, shared token", "111", "tok-shared", http.StatusOK},
+		{"second number, shared token", "222", "tok-shared", http.StatusOK},
+		{"third number, shared token", "333", "tok-shared", http.StatusBadRequest},
+		{"first number, another business's token", "111", "tok-c", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := owned[tt.number]
+			// Go randomises map order per iteration: repeat so a pick by
+			// token would show.
+			for i := range 20 {
+				status, b := do("GET", "/v23.0/"+o.ID, tt.token, "")
+				if status != tt.want {
+					t.Fatalf("lookup %d of media of %s: %d %s, want %d", i+1, tt.number, status, b, tt.want)
+				}
+				if status != http.StatusOK {
+					continue
+				}
+				var info struct {
+					URL string `json:"url"`
+				}
+				json.Unmarshal(b, &info)
+				if status, body := do("GET", info.URL, tt.token, ""); status != http.StatusOK || string(body) != "png of "+tt.number {
+					t.Fatalf("download %d of media of %s: %d %q", i+1, tt.number, status, body)
+				}
+				if status, b := do("POST", "/v23.0/"+tt.number+"/messages", tt.token,
+					`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.A"}`); status != http.StatusOK {
+					t.Fatalf("read receipt %d from %s: %d %s", i+1, tt.number, status, b)
+				}
+			}
+			wantDelete := http.StatusOK
+			if tt.want != http.StatusOK {
+				wantDelete = http.StatusBadRequest
+			}
+			if status, b := do("DELETE", "/v23.0/"+o.ID, tt.token, ""); status != wantDelete {
+				t.Errorf("delete media of %s: %d %s, want %d", tt.number, status, b, wantDelete)
+			}
+		})
+	}
+}

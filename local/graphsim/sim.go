@@ -112,26 +112,43 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, phoneNumberID st
 			fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist", phoneNumberID), "")
 		return nil, false
 	}
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if token == "" || token != n.AccessToken {
+	if token := bearer(r); token == "" || token != n.AccessToken {
 		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
 		return nil, false
 	}
 	return n, true
 }
 
-// anyTokenNumber returns the number whose token the request carries.
-func (s *Sim) tokenNumber(r *http.Request) (*Number, bool) {
+// bearer returns the request's bearer token ("" when none).
+func bearer(r *http.Request) string {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return token
+}
+
+// knownToken reports whether the request carries the token of some
+// number: an unknown token is Meta's 190, a known one that does not reach
+// an object is "object not found".
+func (s *Sim) knownToken(r *http.Request) bool {
+	token := bearer(r)
 	if token == "" {
-		return nil, false
+		return false
 	}
 	for _, n := range s.numbers {
 		if n.AccessToken == token {
-			return n, true
+			return true
 		}
 	}
-	return nil, false
+	return false
+}
+
+// tokenAllows reports whether the request's token may act for the number
+// phoneNumberID. Several numbers may share a token (one system user for a
+// business's numbers), so the number is the object's, never one picked
+// by token.
+func (s *Sim) tokenAllows(r *http.Request, phoneNumberID string) bool {
+	n, ok := s.numbers[phoneNumberID]
+	token := bearer(r)
+	return ok && token != "" && token == n.AccessToken
 }
 
 // PostWebhook signs payload like Meta and posts it to the number's webhook.
