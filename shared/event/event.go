@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion is the version of the event contract this code writes.
 // A change that removes or renames a field bumps the major number.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // Event types.
 const (
@@ -29,6 +29,7 @@ const (
 	TypeOutboundAccepted = "outbound.accepted" // Meta accepted an outbound job
 	TypeOutboundFailed   = "outbound.failed"   // an outbound job failed
 	TypeWebhookError     = "webhook.error"     // value-level errors[] Meta reported
+	TypePaymentStatus    = "payment.status"    // payment status of an order-details message (Payments API)
 	TypeAccountPrefix    = "account."          // account.<field>: template, quality, account changes
 )
 

@@ -83,9 +83,7 @@ func normalizeMessage(u whatsapp.Unit, tenantID string) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	// The wamid alone is not enough: Meta's samples reuse placeholder ids,
-	// and an edit is a new fact about the same conversation.
-	ev.EventID = ID(typ, u.Metadata.PhoneNumberID, string(m.ID), string(m.Timestamp))
+	ev.EventID = MessageEventID(typ, tenantID, u.Metadata.PhoneNumberID, string(m.ID), string(m.Timestamp))
 
 	msg := &Message{
 		ID:         string(m.ID),
@@ -307,7 +305,7 @@ func normalizeError(u whatsapp.Unit, tenantID string) (Event, error) {
 	// Value-level errors carry no id or timestamp of their own; the item
 	// itself is what identifies them.
 	sum := sha256.Sum256(compact(u.Item))
-	ev.EventID = ID(TypeWebhookError, u.Metadata.PhoneNumberID, u.WABAID, hex.EncodeToString(sum[:]))
+	ev.EventID = WebhookErrorEventID(tenantID, u.Metadata.PhoneNumberID, u.WABAID, hex.EncodeToString(sum[:]))
 	ev.Errors = []Error{e.event()}
 	return ev, nil
 }

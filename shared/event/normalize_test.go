@@ -479,6 +479,15 @@ func TestNormalizeEventIDs(t *testing.T) {
 			if first[0].EventID != again[0].EventID {
 				t.Errorf("%s unit %d: event id changed on redelivery: %s, %s", name, u.Seq, first[0].EventID, again[0].EventID)
 			}
+			// The same Meta ids under another tenant (placeholder ids of
+			// Meta's test payloads) are another fact for the core.
+			other, err := event.Normalize(u, "globex")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if other[0].EventID == first[0].EventID {
+				t.Errorf("%s unit %d: tenants %s and globex share event id %s", name, u.Seq, testTenant, first[0].EventID)
+			}
 			var m struct {
 				ID        json.RawMessage `json:"id"`
 				Timestamp json.RawMessage `json:"timestamp"`

@@ -39,10 +39,3 @@ type OutboundResult struct {
 	// Attempts is how many times the job was received from the queue.
 	Attempts int `json:"attempts,omitempty"`
 }
-
-// OutboundEventID is the id of an outbound job's result event. The sender
-// and the status function both use it: whichever publishes the acceptance
-// first, the core receives it once (FIFO deduplication, Idempotency-Key).
-func OutboundEventID(typ, tenantID, jobID string) string {
-	return ID(typ, tenantID, jobID)
-}

@@ -356,7 +356,7 @@ func (h *Handler) sign(ctx context.Context, res *event.MediaResult) error {
 func (h *Handler) publish(ctx context.Context, job queue.MediaJob, typ string, res event.MediaResult) error {
 	ev := event.Event{
 		SchemaVersion: event.SchemaVersion,
-		EventID:       event.ID(typ, job.MessageID, job.MediaID),
+		EventID:       event.MediaEventID(typ, job.TenantID, job.PhoneNumberID, job.MessageID, job.MediaID),
 		Type:          typ,
 		TenantID:      job.TenantID,
 		PhoneNumberID: job.PhoneNumberID,

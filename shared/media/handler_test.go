@@ -82,7 +82,7 @@ func TestInboundImageEndToEnd(t *testing.T) {
 	if ready.Group != evs[0].Group || ready.Group != "acme:"+numberA+":"+contact {
 		t.Errorf("media_ready group %q, message group %q", ready.Group, evs[0].Group)
 	}
-	if got, want := ready.EventID, event.ID(event.TypeMediaReady, wamid, o.ID); got != want {
+	if got, want := ready.EventID, event.MediaEventID(event.TypeMediaReady, tenantA, numberA, wamid, o.ID); got != want {
 		t.Errorf("event_id = %q, want %q", got, want)
 	}
 	eventtest.ValidateJSON(t, ready.Raw)

@@ -54,7 +54,7 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 				return err
 			}
 		}
-		idParts := []string{ev.Type, u.WABAID, u.Metadata.PhoneNumberID, valueDigest(u.Value)}
+		idParts := []string{u.WABAID, u.Metadata.PhoneNumberID, valueDigest(u.Value)}
 		if u.EntryTime != 0 {
 			idParts = append(idParts, strconv.FormatInt(u.EntryTime, 10))
 		}
@@ -62,7 +62,7 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 			ev.Contact = &event.Contact{WaID: p.WaID}
 			idParts = append(idParts, p.WaID, p.Category, p.At)
 		}
-		ev.EventID = event.ID(idParts...)
+		ev.EventID = event.AccountEventID(ev.Type, u.TenantID, idParts...)
 		msg, err := queue.EventMessage(ev)
 		if err != nil {
 			return fault.PermanentErr(err)

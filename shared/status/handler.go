@@ -265,7 +265,7 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 	}
 	ev := event.Event{
 		SchemaVersion: event.SchemaVersion,
-		EventID:       event.ID(event.TypeStatusUpdated, m.WAMID, st),
+		EventID:       event.StatusEventID(m.TenantID, phone, m.WAMID, st),
 		Type:          event.TypeStatusUpdated,
 		TenantID:      m.TenantID,
 		PhoneNumberID: phone,

@@ -355,3 +355,29 @@ func TestRepeatedAccountChangeKeepsDistinctIDs(t *testing.T) {
 		t.Fatalf("distinct event ids = %d (%v), want 2: one per change, the redelivery sharing its id", len(ids), ids)
 	}
 }
+
+// Two tenants receiving the same account change (Meta's samples reuse
+// placeholder WABA ids) get two event ids.
+func TestAccountEventIDsScopedByTenant(t *testing.T) {
+	ctx := context.Background()
+	body, err := os.ReadFile("testdata/webhooks/message_template_status_update_approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	units, err := whatsapp.Split(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	for _, tn := range []string{"acme", "globex"} {
+		u := units[0]
+		u.TenantID = tn
+		if err := e.h.ProcessUnit(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.events(t)
+	if len(evs) != 2 || evs[0].EventID == evs[1].EventID {
+		t.Fatalf("events %d, ids %v: want two distinct ids", len(evs), evs)
+	}
+}

@@ -267,7 +267,7 @@ func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
 				if ev.Status.MessageID != wamid || ev.Status.JobID != rec.JobID || ev.Status.ClientRef != rec.ClientRef || ev.Status.External {
 					t.Errorf("event %+v lacks the job", ev.Status)
 				}
-				if ev.EventID != event.ID("message.status", wamid, ev.Status.Current) {
+				if ev.EventID != event.StatusEventID("acme", "100", wamid, ev.Status.Current) {
 					t.Errorf("event id %s is not the stable id of %s", ev.EventID, ev.Status.Current)
 				}
 				if ev.Contact == nil || ev.Contact.WaID != "5511988887777" || ev.OrderKey() != "acme:100:5511988887777" {
