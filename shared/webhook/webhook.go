@@ -333,20 +333,46 @@ type route struct {
 	tenant string
 }
 
-// parseRoute reads the route from the path parameters API Gateway filled,
-// falling back to the raw path.
+// parseRoute names the route API Gateway matched, from its route key
+// ("POST /webhook", "GET /webhook/{tenant_id}"): the raw path also carries a
+// named stage ("/live/webhook") or a custom domain's base path, so it cannot
+// tell the routes apart. Only an event without a route key (a front that is
+// not API Gateway) is routed by its path.
 func parseRoute(req events.APIGatewayV2HTTPRequest) (route, bool) {
-	if id := req.PathParameters["tenant_id"]; id != "" {
+	key := req.RouteKey
+	if key == "" {
+		key = req.RequestContext.RouteKey
+	}
+	if key == "" {
+		return routeOfPath(req)
+	}
+	_, path, _ := strings.Cut(key, " ")
+	switch path {
+	case routePlatform:
+		return route{name: whatsapp.RoutePlatform}, true
+	case routeTenant:
+		id := req.PathParameters["tenant_id"]
 		return route{name: whatsapp.RouteTenant, tenant: id}, validTenantID(id)
 	}
+	return route{}, false
+}
+
+// The template's route paths.
+const (
+	routePlatform = "/webhook"
+	routeTenant   = "/webhook/{tenant_id}"
+)
+
+// routeOfPath routes an event that carries no route key by its path.
+func routeOfPath(req events.APIGatewayV2HTTPRequest) (route, bool) {
 	p := strings.TrimSuffix(req.RawPath, "/")
 	if p == "" {
 		p = strings.TrimSuffix(req.RequestContext.HTTP.Path, "/")
 	}
-	if p == "/webhook" {
+	if p == routePlatform {
 		return route{name: whatsapp.RoutePlatform}, true
 	}
-	if id, ok := strings.CutPrefix(p, "/webhook/"); ok && validTenantID(id) {
+	if id, ok := strings.CutPrefix(p, routePlatform+"/"); ok && validTenantID(id) {
 		return route{name: whatsapp.RouteTenant, tenant: id}, true
 	}
 	return route{}, false

@@ -188,7 +188,7 @@ func get(path string, pathParams map[string]string, q map[string]string) events.
 	req := events.APIGatewayV2HTTPRequest{RawPath: path, PathParameters: pathParams, QueryStringParameters: q}
 	req.RequestContext.HTTP.Method = "GET"
 	req.RequestContext.HTTP.Path = path
-	return req
+	return routed(req)
 }
 
 func post(path string, body []byte, signature string) events.APIGatewayV2HTTPRequest {
@@ -198,6 +198,24 @@ func post(path string, body []byte, signature string) events.APIGatewayV2HTTPReq
 	}
 	req.RequestContext.HTTP.Method = "POST"
 	req.RequestContext.HTTP.Path = path
+	return routed(req)
+}
+
+// routed fills what API Gateway adds for the template's routes: the route
+// key and the tenant_id path parameter. Paths outside the routes keep none,
+// as API Gateway would never invoke the function for them.
+func routed(req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
+	m := req.RequestContext.HTTP.Method
+	switch id, tenantRoute := strings.CutPrefix(req.RawPath, "/webhook/"); {
+	case req.RawPath == "/webhook":
+		req.RouteKey = m + " /webhook"
+	case tenantRoute && id != "" && !strings.Contains(id, "/"):
+		req.RouteKey = m + " /webhook/{tenant_id}"
+		if req.PathParameters == nil {
+			req.PathParameters = map[string]string{"tenant_id": id}
+		}
+	}
+	req.RequestContext.RouteKey = req.RouteKey
 	return req
 }
 
@@ -588,6 +606,67 @@ func TestReceiveTenantRoute(t *testing.T) {
 		if strings.Contains(e.logs.String(), secret) {
 			t.Errorf("logs contain a secret value: %s", e.logs.String())
 		}
+	}
+}
+
+// Behind a named stage or a custom domain's base path, API Gateway's raw
+// path carries the prefix while the route key stays the template's: the
+// route key is what decides.
+func TestRouteBehindStageOrBasePath(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	body := readPayload(t, "text.json")
+	tests := []struct {
+		name     string
+		rawPath  string
+		routeKey string
+		params   map[string]string
+		secret   string
+		status   int
+		tenant   string
+	}{
+		{"platform on a named stage", "/live/webhook", "POST /webhook", nil, platformSecret, 200, ""},
+		{"platform behind a base path", "/whatsapp/v1/webhook", "POST /webhook", nil, platformSecret, 200, ""},
+		{"tenant on a named stage", "/live/webhook/acme", "POST /webhook/{tenant_id}", map[string]string{"tenant_id": "acme"}, acmeSecret, 200, "acme"},
+		{"tenant behind a base path", "/whatsapp/webhook/acme", "POST /webhook/{tenant_id}", map[string]string{"tenant_id": "acme"}, acmeSecret, 200, "acme"},
+		// A raw path that looks like the platform route decides nothing
+		// when API Gateway says which route matched.
+		{"raw path names another route", "/webhook", "POST /webhook/{tenant_id}", map[string]string{"tenant_id": "acme"}, acmeSecret, 200, "acme"},
+		{"tenant route without its parameter", "/live/webhook/acme", "POST /webhook/{tenant_id}", nil, acmeSecret, 404, ""},
+		{"unknown route key", "/live/webhook", "POST /hooks", nil, platformSecret, 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := events.APIGatewayV2HTTPRequest{RouteKey: tt.routeKey, RawPath: tt.rawPath, PathParameters: tt.params,
+				Body: string(body), Headers: map[string]string{"content-type": "application/json", "x-hub-signature-256": whatsapp.Sign(tt.secret, body)}}
+			req.RequestContext.RouteKey = tt.routeKey
+			req.RequestContext.Stage = "live"
+			req.RequestContext.HTTP.Method = "POST"
+			req.RequestContext.HTTP.Path = tt.rawPath
+			resp, _ := h.Handle(e.ctx, req)
+			if got, want := resp.StatusCode, tt.status; got != want {
+				t.Fatalf("status = %d, want %d", got, want)
+			}
+			msgs := e.drain(e.inboundURL())
+			if tt.status != 200 {
+				if len(msgs) != 0 {
+					t.Errorf("units = %d, want none", len(msgs))
+				}
+				return
+			}
+			if len(msgs) != 1 {
+				t.Fatalf("units = %d, want 1", len(msgs))
+			}
+			var u whatsapp.Unit
+			_ = json.Unmarshal([]byte(aws.ToString(msgs[0].Body)), &u)
+			wantRoute := whatsapp.RoutePlatform
+			if tt.tenant != "" {
+				wantRoute = whatsapp.RouteTenant
+			}
+			if u.Route != wantRoute || u.RouteTenant != tt.tenant {
+				t.Errorf("route = %q/%q, want %q/%q", u.Route, u.RouteTenant, wantRoute, tt.tenant)
+			}
+		})
 	}
 }
 
