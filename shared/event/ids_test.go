@@ -29,7 +29,9 @@ func TestEventIDsScopedByTenantAndNumber(t *testing.T) {
 		{"payment.status", func(tn, n string) string {
 			return event.PaymentEventID(tn, n, "wamid.ID", "captured", "1669279624", "tx-1", "success")
 		}, true},
-		{"account", func(tn, n string) string { return event.AccountEventID("account.account_update", tn, "WABA_ID", n, "digest") }, true},
+		{"account", func(tn, n string) string {
+			return event.AccountEventID("account.account_update", tn, "WABA_ID", n, "digest")
+		}, true},
 		{"outbound.accepted", func(tn, _ string) string { return event.OutboundEventID(event.TypeOutboundAccepted, tn, "job-1") }, false},
 	}
 	seen := map[string]string{}
@@ -52,5 +54,26 @@ func TestEventIDsScopedByTenantAndNumber(t *testing.T) {
 			}
 			seen[base] = d.name
 		})
+	}
+}
+
+// sha256_hex has one encoding wherever it appears: Meta's base64 (any
+// alphabet, padded or not) and Meta's hex give the same lowercase hex; what
+// is not a SHA-256 digest gives nothing.
+func TestDigestHex(t *testing.T) {
+	const want = "49f227634806293b0995459bc310b593e1400f41591efcf07e9bced335f41942"
+	for _, tt := range []struct{ name, in, want string }{
+		{"meta base64", "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI=", want},
+		{"unpadded base64", "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI", want},
+		{"url base64", "SfInY0gGKTsJlUWbwxC1k-FAD0FZHvzwfpvO0zX0GUI=", want},
+		{"lowercase hex", want, want},
+		{"uppercase hex", "49F227634806293B0995459BC310B593E1400F41591EFCF07E9BCED335F41942", want},
+		{"truncated base64 (reference sample)", "SfInY0gGKTsJlUWbwxC1k+FAD0FZHv", ""},
+		{"placeholder", "a1b2c3d4e5f6...", ""},
+		{"empty", "", ""},
+	} {
+		if got := event.DigestHex(tt.in); got != tt.want {
+			t.Errorf("%s: DigestHex(%q) = %q, want %q", tt.name, tt.in, got, tt.want)
+		}
 	}
 }

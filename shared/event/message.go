@@ -60,13 +60,20 @@ type MediaRef struct {
 	Kind     string `json:"kind"` // image, video, audio, document, sticker
 	ID       string `json:"id"`
 	MimeType string `json:"mime_type,omitempty"`
-	SHA256   string `json:"sha256,omitempty"` // base64, as Meta sends it
-	Filename string `json:"filename,omitempty"`
-	Caption  string `json:"caption,omitempty"`
-	Voice    bool   `json:"voice,omitempty"`    // audio recorded as a voice note
-	Animated bool   `json:"animated,omitempty"` // animated sticker
-	URL      string `json:"url,omitempty"`      // download URL, when Meta sent one (it needs the access token)
-	Status   string `json:"status"`
+	// SHA256 is Meta's value as sent (base64). Deprecated: read SHA256Hex,
+	// which has one encoding in every event; sha256 stays in 1.x.
+	SHA256 string `json:"sha256,omitempty"`
+	// SHA256Hex is the file's SHA-256 in lowercase hex, decoded from
+	// Meta's base64; empty when Meta's value is not a SHA-256 digest.
+	// message.media_ready carries the same field, with the same value for
+	// the same file.
+	SHA256Hex string `json:"sha256_hex,omitempty"`
+	Filename  string `json:"filename,omitempty"`
+	Caption   string `json:"caption,omitempty"`
+	Voice     bool   `json:"voice,omitempty"`    // audio recorded as a voice note
+	Animated  bool   `json:"animated,omitempty"` // animated sticker
+	URL       string `json:"url,omitempty"`      // download URL, when Meta sent one (it needs the access token)
+	Status    string `json:"status"`
 }
 
 // Location is a shared location.

@@ -141,7 +141,7 @@ func setContent(msg *Message, kind string, c metaContent) {
 			return
 		}
 		msg.Media = &MediaRef{
-			Kind: kind, ID: string(m.ID), MimeType: m.MimeType, SHA256: m.SHA256,
+			Kind: kind, ID: string(m.ID), MimeType: m.MimeType, SHA256: m.SHA256, SHA256Hex: DigestHex(m.SHA256),
 			Filename: m.Filename, Caption: m.Caption, Voice: m.Voice, Animated: m.Animated,
 			URL: m.URL, Status: MediaStatusPending,
 		}

@@ -200,7 +200,8 @@ var contentChecks = map[string]func(t *testing.T, evs []event.Event){
 	"image": func(t *testing.T, evs []event.Event) {
 		ev := one(t, evs, event.TypeMessageReceived)
 		check(t, "media", *ev.Message.Media, event.MediaRef{Kind: "image", ID: "1003383421387256", MimeType: "image/jpeg",
-			SHA256: "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI=", Caption: "Taj Mahal", Status: "pending"})
+			SHA256: "SfInY0gGKTsJlUWbwxC1k+FAD0FZHvzwfpvO0zX0GUI=", SHA256Hex: "49f227634806293b0995459bc310b593e1400f41591efcf07e9bced335f41942",
+			Caption: "Taj Mahal", Status: "pending"})
 		check(t, "contact", *ev.Contact, event.Contact{WaID: "16505551234", Name: "Sheena Nelson"})
 		check(t, "occurred_at", ev.OccurredAt, "2025-04-11T04:08:16Z")
 	},
@@ -316,7 +317,7 @@ var contentChecks = map[string]func(t *testing.T, evs []event.Event){
 	"sticker": func(t *testing.T, evs []event.Event) {
 		m := one(t, evs, event.TypeMessageReceived).Message
 		check(t, "media", *m.Media, event.MediaRef{Kind: "sticker", ID: "1234567890987654321", MimeType: "image/webp",
-			SHA256: "OmT4nhjUhCMIPNmj7eeOZeCYjTXkLxoOv85OMCFwSuc=", Status: "pending"})
+			SHA256: "OmT4nhjUhCMIPNmj7eeOZeCYjTXkLxoOv85OMCFwSuc=", SHA256Hex: "3a64f89e18d48423083cd9a3ede78e65e0988d35e42f1a0ebfce4e3021704ae7", Status: "pending"})
 	},
 	"sticker_animated": func(t *testing.T, evs []event.Event) {
 		m := one(t, evs, event.TypeMessageReceived).Message

@@ -354,6 +354,7 @@ func (h *Handler) sign(ctx context.Context, res *event.MediaResult) error {
 }
 
 func (h *Handler) publish(ctx context.Context, job queue.MediaJob, typ string, res event.MediaResult) error {
+	res.SHA256Hex = event.DigestHex(res.SHA256)
 	ev := event.Event{
 		SchemaVersion: event.SchemaVersion,
 		EventID:       event.MediaEventID(typ, job.TenantID, job.PhoneNumberID, job.MessageID, job.MediaID),

@@ -91,6 +91,11 @@ func TestInboundImageEndToEnd(t *testing.T) {
 		mr.MimeType != "image/jpeg" || mr.MessageID != wamid || mr.MediaID != o.ID || mr.Kind != KindImage {
 		t.Errorf("media result = %+v", mr)
 	}
+	// sha256_hex is one encoding in both events: the message event decodes
+	// Meta's base64, the media event carries the hex of the stored bytes.
+	if mr.SHA256Hex != o.SHA256 || mr.SHA256Hex != event.DigestHex(o.SHA256Base64) {
+		t.Errorf("sha256_hex = %q, want %q (the hex of Meta's base64 %q)", mr.SHA256Hex, o.SHA256, o.SHA256Base64)
+	}
 	exp, err := time.Parse(time.RFC3339, mr.URLExpiresAt)
 	if err != nil || exp.Sub(time.Now()) < DefaultURLTTL-time.Hour || exp.Sub(time.Now()) > DefaultURLTTL+time.Minute {
 		t.Errorf("url_expires_at = %q, want about 7 days from now", mr.URLExpiresAt)
