@@ -131,6 +131,8 @@ func (s *Sim) handleInbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := InboundResult{WAMID: wamid, Payload: payload, Media: media}
+	// The user wrote: the window opens whether or not the webhook is taken.
+	s.heardFrom(payload)
 	if err := s.PostWebhook(r.Context(), n, payload); err != nil {
 		res.Error = err.Error()
 		replyJSON(w, http.StatusBadGateway, res)
@@ -153,6 +155,7 @@ func (s *Sim) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		replyJSON(w, http.StatusNotFound, map[string]string{"error": "unknown phone_number_id"})
 		return
 	}
+	s.heardFrom(body)
 	if err := s.PostWebhook(r.Context(), n, body); err != nil {
 		replyJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		return

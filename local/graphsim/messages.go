@@ -54,6 +54,10 @@ type MessageStats struct {
 	Pair       int `json:"e131056"` // refused over the pair rate
 	Invalid    int `json:"invalid"` // refused by request validation
 	Faults     int `json:"faults"`  // answered from the fault switch
+	// LinksFetched counts media links fetched for accepted messages,
+	// LinksFailed those that failed the message (131053).
+	LinksFetched int `json:"links_fetched"`
+	LinksFailed  int `json:"links_failed"`
 }
 
 // messageState is what the simulator remembers of sends. Guarded by Sim.mu.
@@ -141,6 +145,7 @@ type messageView struct {
 	WAMID         string          `json:"wamid"`
 	PhoneNumberID string          `json:"phone_number_id"`
 	To            string          `json:"to"`
+	WaID          string          `json:"wa_id,omitempty"`
 	Type          string          `json:"type"`
 	Body          json.RawMessage `json:"body"`
 	At            time.Time       `json:"accepted_at"`
@@ -149,10 +154,10 @@ type messageView struct {
 func (s *Sim) messageViews(to string) []messageView {
 	out := []messageView{}
 	for _, a := range s.Messages() {
-		if to != "" && strings.TrimPrefix(a.To, "+") != strings.TrimPrefix(to, "+") {
+		if d := digits(to); to != "" && digits(a.To) != d && a.WaID != d {
 			continue
 		}
-		out = append(out, messageView{WAMID: a.WAMID, PhoneNumberID: a.PhoneNumberID, To: a.To, Type: a.Type, Body: a.Body, At: a.At})
+		out = append(out, messageView{WAMID: a.WAMID, PhoneNumberID: a.PhoneNumberID, To: a.To, WaID: a.WaID, Type: a.Type, Body: a.Body, At: a.At})
 	}
 	return out
 }
@@ -177,26 +182,38 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to, _ := req["to"].(string)
-	waID := strings.TrimPrefix(to, "+")
 	receipt := kind == "read" || kind == "typing"
 
 	s.mu.Lock()
 	m := &s.messages
 	now := s.cfg.Now()
-	if f := m.takeFault(id, waID); f != nil {
+	waID := s.recipients.resolve(to)
+	// Meta answers a free-form message outside the customer service window
+	// with success and reports 131047 later in a failed status.
+	fail := 0
+	if !receipt && kind != "template" && !s.recipients.open(id, waID, now) {
+		fail = CodeWindowClosed
+	}
+	if f := m.takeFault(id, digits(to), waID); f != nil {
 		m.stats.Faults++
-		if f.Transport {
-			a := m.accept(id, to, kind, body, now, receipt)
+		switch {
+		case f.Transport:
+			a := m.accept(id, to, waID, kind, body, now, receipt)
+			a.fail = fail
 			s.mu.Unlock()
 			if !receipt {
 				s.onAccepted(a)
 			}
 			dropConnection(w)
 			return
+		case f.Code == CodeWindowClosed:
+			// Never synchronous, as with Meta: accepted, failed later.
+			fail = CodeWindowClosed
+		default:
+			s.mu.Unlock()
+			writeError(w, faultStatus(f), f.Code, "OAuthException", fmt.Sprintf("(#%d) simulated error", f.Code), "forced by /_sim/faults")
+			return
 		}
-		s.mu.Unlock()
-		writeError(w, faultStatus(f), f.Code, "OAuthException", fmt.Sprintf("(#%d) simulated error", f.Code), "forced by /_sim/faults")
-		return
 	}
 	recent := m.recent[id][:0:0]
 	for _, t := range m.recent[id] {
@@ -228,7 +245,11 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		m.pairs[pk] = tat.Add(PairPeriod)
 	}
 	m.recent[id] = append(m.recent[id], now)
-	a := m.accept(id, to, kind, body, now, receipt)
+	a := m.accept(id, to, waID, kind, body, now, receipt)
+	a.fail = fail
+	if !receipt && fail == 0 {
+		a.links = mediaLinks(req)
+	}
 	s.mu.Unlock()
 
 	if receipt {
@@ -243,8 +264,8 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (m *messageState) accept(id, to, kind string, body []byte, now time.Time, receipt bool) Accepted {
-	a := Accepted{PhoneNumberID: id, To: to, Type: kind, Body: body, At: now}
+func (m *messageState) accept(id, to, waID, kind string, body []byte, now time.Time, receipt bool) Accepted {
+	a := Accepted{PhoneNumberID: id, To: to, WaID: waID, Type: kind, Body: body, At: now}
 	if !receipt {
 		a.WAMID = newWAMID()
 	}
@@ -253,9 +274,12 @@ func (m *messageState) accept(id, to, kind string, body []byte, now time.Time, r
 	return a
 }
 
-func (m *messageState) takeFault(phoneNumberID, waID string) *Fault {
+// takeFault returns the next fault matching the number and the recipient,
+// named by the digits the send used or the wa_id Meta resolved them to.
+func (m *messageState) takeFault(phoneNumberID, toDigits, waID string) *Fault {
 	for i, f := range m.faults {
-		if (f.PhoneNumberID == "" || f.PhoneNumberID == phoneNumberID) && (f.To == "" || strings.TrimPrefix(f.To, "+") == waID) {
+		ft := digits(f.To)
+		if (f.PhoneNumberID == "" || f.PhoneNumberID == phoneNumberID) && (f.To == "" || ft == toDigits || ft == waID) {
 			f.Count--
 			if f.Count <= 0 {
 				m.faults = append(m.faults[:i], m.faults[i+1:]...)

@@ -59,10 +59,15 @@ type Config struct {
 type Accepted struct {
 	WAMID         string    `json:"wamid"`
 	PhoneNumberID string    `json:"phone_number_id"`
-	To            string    `json:"to"`
+	To            string    `json:"to"`    // as the send wrote it
+	WaID          string    `json:"wa_id"` // the recipient as Meta resolved it (see recipients.go)
 	Type          string    `json:"type"`
 	Body          []byte    `json:"body"` // the request body exactly as received
 	At            time.Time `json:"accepted_at"`
+
+	fail        int         // Meta error code the message fails with later (131047, 131053)
+	failDetails string      // its error_data.details, when not the code's usual text
+	links       []mediaLink // media links Meta fetches before it sends
 }
 
 // Sim is the simulator. Create it with New; it is an http.Handler and safe
@@ -72,10 +77,11 @@ type Sim struct {
 	mux     *http.ServeMux
 	numbers map[string]*Number
 
-	mu       sync.Mutex
-	messages messageState
-	media    mediaState
-	statuses statusState
+	mu         sync.Mutex
+	messages   messageState
+	recipients recipientState
+	media      mediaState
+	statuses   statusState
 }
 
 // New builds a simulator.
@@ -95,6 +101,7 @@ func New(cfg Config) *Sim {
 		s.numbers[n.PhoneNumberID] = &n
 	}
 	s.routeInbound(s.mux)
+	s.routeRecipients(s.mux)
 	s.routeMessages(s.mux)
 	s.routeMedia(s.mux)
 	s.routeStatuses(s.mux)

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -73,6 +72,11 @@ type statusState struct {
 	closed  bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// fetching counts accepted messages whose media links are being
+	// fetched: their statuses are scheduled once the fetch ends.
+	fetching    int
+	fetchCtx    context.Context
+	fetchCancel context.CancelFunc
 }
 
 type scheduledStatus struct {
@@ -157,7 +161,7 @@ func (s *Sim) StatusStats() StatusStats {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	out := st.stats
-	out.Pending = len(st.queue)
+	out.Pending = len(st.queue) + st.fetching
 	if st.posting {
 		out.Pending++
 	}
@@ -170,7 +174,7 @@ func (s *Sim) WaitStatuses(ctx context.Context) error {
 	st := &s.statuses
 	for {
 		st.mu.Lock()
-		if len(st.queue) == 0 && !st.posting {
+		if len(st.queue) == 0 && !st.posting && st.fetching == 0 {
 			st.mu.Unlock()
 			return nil
 		}
@@ -195,6 +199,9 @@ func (s *Sim) Close() {
 	}
 	st.closed = true
 	started, cancel, done := st.started, st.cancel, st.done
+	if st.fetchCancel != nil {
+		st.fetchCancel()
+	}
 	st.queue = nil
 	st.notifyLocked()
 	st.mu.Unlock()
@@ -205,11 +212,18 @@ func (s *Sim) Close() {
 }
 
 // onAccepted is called by the messages endpoint for every accepted message;
-// it schedules the status webhooks Meta would send for it.
+// it schedules the status webhooks Meta would send for it. A message with
+// media links is first fetched like Meta does (links.go), in the
+// background: its statuses follow the fetch.
 func (s *Sim) onAccepted(a Accepted) {
 	n, ok := s.numbers[a.PhoneNumberID]
 	if !ok {
 		return
+	}
+	// Meta names the recipient by wa_id (digits only) even when the send
+	// wrote "+" before the number; FailTo is keyed the same way.
+	if a.WaID == "" {
+		a.WaID = digits(a.To)
 	}
 	st := &s.statuses
 	st.mu.Lock()
@@ -217,6 +231,31 @@ func (s *Sim) onAccepted(a Accepted) {
 	if st.closed || st.cfg.Disabled {
 		return
 	}
+	if len(a.links) == 0 || a.fail != 0 {
+		s.scheduleLocked(n, a)
+		return
+	}
+	if st.fetchCtx == nil {
+		st.fetchCtx, st.fetchCancel = context.WithCancel(context.Background())
+	}
+	st.fetching++
+	st.notifyLocked()
+	go func(ctx context.Context) {
+		a.fail, a.failDetails = s.fetchLinks(ctx, a.links)
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.fetching--
+		st.notifyLocked()
+		if !st.closed {
+			s.scheduleLocked(n, a)
+		}
+	}(st.fetchCtx)
+}
+
+// scheduleLocked queues the status webhooks of an accepted message.
+// Called with st.mu held.
+func (s *Sim) scheduleLocked(n *Number, a Accepted) {
+	st := &s.statuses
 	if st.rng == nil {
 		st.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -224,10 +263,10 @@ func (s *Sim) onAccepted(a Accepted) {
 	if at.IsZero() {
 		at = s.cfg.Now()
 	}
-	// Meta names the recipient by wa_id (digits only) even when the send
-	// wrote "+" before the number; FailTo is keyed the same way.
-	a.To = strings.TrimPrefix(a.To, "+")
-	plan := statusPlan(st.cfg, a.To)
+	plan := statusPlan(st.cfg, a.WaID)
+	if a.fail != 0 {
+		plan = []plannedStatus{{status: "failed", code: a.fail}}
+	}
 	var items []scheduledStatus
 	for _, p := range plan {
 		payload, err := statusPayload(n, a, p.status, at.Add(p.after), p.code)
@@ -402,14 +441,14 @@ func statusPayload(n *Number, a Accepted, status string, at time.Time, code int)
 		"id":           a.WAMID,
 		"status":       status,
 		"timestamp":    strconv.FormatInt(at.Unix(), 10),
-		"recipient_id": a.To,
+		"recipient_id": a.WaID,
 	}
 	if status == "sent" || status == "delivered" {
 		category, typ, billable := "service", "free_customer_service", false
 		if a.Type == "template" {
 			category, typ, billable = "utility", "regular", true
 		}
-		sum := sha256.Sum256([]byte(n.PhoneNumberID + "/" + a.To + "/" + at.UTC().Format("2006-01-02")))
+		sum := sha256.Sum256([]byte(n.PhoneNumberID + "/" + a.WaID + "/" + at.UTC().Format("2006-01-02")))
 		conv := map[string]any{"id": hex.EncodeToString(sum[:16]), "origin": map[string]any{"type": category}}
 		if status == "sent" {
 			conv["expiration_timestamp"] = strconv.FormatInt(at.Add(24*time.Hour).Unix(), 10)
@@ -421,6 +460,9 @@ func statusPayload(n *Number, a Accepted, status string, at time.Time, code int)
 		t, ok := failureTitles[code]
 		if !ok {
 			t = [2]string{"Message failed to send", "Simulated failure."}
+		}
+		if a.failDetails != "" {
+			t[1] = a.failDetails
 		}
 		item["errors"] = []any{map[string]any{
 			"code": code, "title": t[0], "message": t[0],

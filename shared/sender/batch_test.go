@@ -14,8 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/throttle"
 )
@@ -138,6 +138,15 @@ func TestBatchPublishFailureRedelivers(t *testing.T) {
 	}
 }
 
+// windowClosedAnswer answers a send with a synchronous 131047. Meta (and
+// the simulator) report 131047 in a failed status instead; the sender
+// still handles the answer should Meta ever give it.
+type windowClosedAnswer struct{ Graph }
+
+func (windowClosedAnswer) SendMessage(context.Context, string, string, any) (graph.SendResult, error) {
+	return graph.SendResult{}, &graph.Error{Op: "send message", HTTPStatus: http.StatusBadRequest, Code: 131047, Message: "Re-engagement message"}
+}
+
 // TestWindowClosedByMeta: a window this instance trusts as open is
 // dropped when Meta answers 131047, so the next free-form job is refused
 // before any Graph call.
@@ -149,10 +158,12 @@ func TestWindowClosedByMeta(t *testing.T) {
 	if failed := handle(t, h, record(t, textJob("closed-1", to, "x"), 1)); len(failed) != 0 {
 		t.Fatal(failed)
 	}
-	e.sim.AddFault(graphsim.Fault{Code: 131047, To: to})
+	real := h.Graph
+	h.Graph = windowClosedAnswer{real}
 	if failed := handle(t, h, record(t, textJob("closed-2", to, "x"), 1)); len(failed) != 0 {
 		t.Fatal(failed)
 	}
+	h.Graph = real
 	before := e.sends.Load()
 	if failed := handle(t, h, record(t, textJob("closed-3", to, "x"), 1)); len(failed) != 0 {
 		t.Fatal(failed)
