@@ -19,6 +19,7 @@ import (
 
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/outbound"
 )
 
 // ErrOutsideTenant is wrapped by Resolve when a reference points outside the
@@ -166,12 +167,11 @@ func (o *OutboundResolver) ParseRef(tenantID, s3URI string) (bucket, key string,
 	if !validTenantID(tenantID) {
 		return refuse("invalid tenant id")
 	}
-	rest, ok := strings.CutPrefix(s3URI, "s3://")
+	bucket, key, ok := outbound.SplitS3Link(s3URI)
 	if !ok {
 		return refuse("not an s3:// reference")
 	}
-	bucket, key, ok = strings.Cut(rest, "/")
-	if !ok || bucket == "" || key == "" {
+	if bucket == "" || key == "" {
 		return refuse("no bucket or key")
 	}
 	if o.Bucket == "" || bucket != o.Bucket {

@@ -24,6 +24,8 @@ func TestParseRefRefusesOutsideTenant(t *testing.T) {
 		ok                bool
 	}{
 		{"own prefix", "acme", "s3://data/tenants/acme/out/a.jpg", true},
+		{"own prefix, scheme in capitals", "acme", "S3://data/tenants/acme/out/a.jpg", true},
+		{"other tenant, scheme in capitals", "acme", "S3://data/tenants/other/out/a.jpg", false},
 		{"own media", "acme", "s3://data/tenants/acme/media/2025/06/08/wamid.X.jpg", true},
 		{"other tenant", "acme", "s3://data/tenants/other/out/a.jpg", false},
 		{"tenant id as a prefix of another", "acme", "s3://data/tenants/acme2/out/a.jpg", false},

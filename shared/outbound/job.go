@@ -9,16 +9,18 @@
 // idempotency key (job_id), a reply_to wamid and a client_ref echoed in
 // results. schema/outbound-job.schema.json publishes the same contract.
 //
-// It imports only the standard library and fault.
+// It imports only the standard library, fault and strictjson.
 package outbound
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/strictjson"
 )
 
 // Job types.
@@ -88,7 +90,27 @@ type Media struct {
 }
 
 // IsS3 reports whether the media is an S3 reference still to be resolved.
-func (m *Media) IsS3() bool { return m != nil && strings.HasPrefix(m.Link, "s3://") }
+func (m *Media) IsS3() bool { return m != nil && IsS3Link(m.Link) }
+
+// IsS3Link reports whether link is an s3:// reference. The scheme is
+// matched case-insensitively (RFC 3986: "S3://" is the same scheme), so
+// validation, resolution and the final check before sending all agree on
+// what an s3 link is; this is the one place that decides it.
+func IsS3Link(link string) bool {
+	const scheme = "s3://"
+	return len(link) >= len(scheme) && strings.EqualFold(link[:len(scheme)], scheme)
+}
+
+// SplitS3Link returns the bucket and key of an s3://bucket/key link (any
+// case of the scheme); ok is false for anything else. It checks nothing
+// about the key: see CheckLink.
+func SplitS3Link(link string) (bucket, key string, ok bool) {
+	if !IsS3Link(link) {
+		return "", "", false
+	}
+	bucket, key, _ = strings.Cut(link[len("s3://"):], "/")
+	return bucket, key, true
+}
 
 // Location is a location pin.
 type Location struct {
@@ -250,10 +272,75 @@ type TemplateComponent struct {
 	Parameters []TemplateParameter `json:"parameters,omitempty"`
 }
 
-// TemplateParameter is one parameter: "type" plus the value under the key
-// the type names (text, currency, date_time, image, payload, ...), passed
-// through to Meta unchanged.
-type TemplateParameter map[string]any
+// TemplateParameter is one parameter of a template component: Type and
+// the value under the key Type names, as in Meta's parameter objects.
+// Exactly that one value is set.
+type TemplateParameter struct {
+	Type string `json:"type"`
+	// ParameterName names the placeholder in a template with named
+	// parameters ({{customer_name}}); positional templates leave it out.
+	ParameterName string                `json:"parameter_name,omitempty"`
+	Text          string                `json:"text,omitempty"`
+	Currency      *TemplateCurrency     `json:"currency,omitempty"`
+	DateTime      *TemplateDateTime     `json:"date_time,omitempty"`
+	Image         *Media                `json:"image,omitempty"`
+	Video         *Media                `json:"video,omitempty"`
+	Document      *Media                `json:"document,omitempty"`
+	Location      *Location             `json:"location,omitempty"`
+	Payload       string                `json:"payload,omitempty"`     // quick reply button
+	CouponCode    string                `json:"coupon_code,omitempty"` // copy code button
+	Action        *TemplateButtonAction `json:"action,omitempty"`      // catalog or flow button
+}
+
+// Template parameter types.
+var TemplateParameterTypes = []string{"text", "currency", "date_time", TypeImage, TypeVideo, TypeDocument,
+	TypeLocation, "payload", "coupon_code", "action"}
+
+// TemplateCurrency is a currency parameter; Amount1000 is the amount
+// times 1000.
+type TemplateCurrency struct {
+	FallbackValue string `json:"fallback_value"`
+	Code          string `json:"code"`
+	Amount1000    *int64 `json:"amount_1000"`
+}
+
+// TemplateDateTime is a date_time parameter. Cloud API always shows
+// FallbackValue; the other fields are accepted for compatibility with
+// Meta's examples and passed through.
+type TemplateDateTime struct {
+	FallbackValue string `json:"fallback_value"`
+	Calendar      string `json:"calendar,omitempty"`
+	DayOfWeek     *int   `json:"day_of_week,omitempty"`
+	DayOfMonth    *int   `json:"day_of_month,omitempty"`
+	Month         *int   `json:"month,omitempty"`
+	Year          *int   `json:"year,omitempty"`
+	Hour          *int   `json:"hour,omitempty"`
+	Minute        *int   `json:"minute,omitempty"`
+}
+
+// TemplateButtonAction is the action parameter of a catalog button
+// (ThumbnailProductRetailerID) or a flow button (FlowToken).
+type TemplateButtonAction struct {
+	ThumbnailProductRetailerID string `json:"thumbnail_product_retailer_id,omitempty"`
+	FlowToken                  string `json:"flow_token,omitempty"`
+}
+
+// values lists the parameter's set value keys.
+func (p TemplateParameter) values() []string {
+	var set []string
+	for k, v := range map[string]bool{
+		"text": p.Text != "", "currency": p.Currency != nil, "date_time": p.DateTime != nil,
+		TypeImage: p.Image != nil, TypeVideo: p.Video != nil, TypeDocument: p.Document != nil,
+		TypeLocation: p.Location != nil, "payload": p.Payload != "", "coupon_code": p.CouponCode != "",
+		"action": p.Action != nil,
+	} {
+		if v {
+			set = append(set, k)
+		}
+	}
+	sort.Strings(set)
+	return set
+}
 
 // Reaction reacts to a message; an empty Emoji removes the reaction.
 type Reaction struct {
@@ -266,35 +353,53 @@ type Receipt struct {
 	MessageID string `json:"message_id"`
 }
 
-// Decode parses a job strictly: unknown fields are rejected, so a typo in
-// the core's job is reported rather than silently ignored. Errors are
-// classified Invalid.
+// Decode parses a job strictly (see strictjson): a key must be spelled
+// exactly as in the contract, appear once, and be known, at every depth;
+// so a typo is reported rather than ignored, and "To" cannot override
+// "to" after the job was queued in "to"'s message group. Errors are
+// classified Invalid and name keys, never values.
 func Decode(b []byte) (Job, error) {
 	var j Job
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	if err := strictjson.Unmarshal(b, &j); err != nil {
 		return Job{}, fault.InvalidErr(fmt.Errorf("decode outbound job: %w", err))
-	}
-	if dec.More() {
-		return Job{}, fault.Invalidf("decode outbound job: trailing data after the JSON object")
 	}
 	return j, nil
 }
 
 // Peek extracts what identifies a job from a body that may not decode as a
-// Job, so a malformed job can still be reported to its tenant.
+// Job, so a malformed job can still be reported to its tenant. Keys are
+// matched exactly, as Decode does, and a key given twice (or also in
+// another case) yields nothing: a body cannot name one tenant or
+// recipient to the queue and another to the report.
 func Peek(b []byte) (jobID, tenantID, phoneNumberID, to, clientRef string) {
-	var p struct {
-		JobID         any `json:"job_id"`
-		TenantID      any `json:"tenant_id"`
-		PhoneNumberID any `json:"phone_number_id"`
-		To            any `json:"to"`
-		ClientRef     any `json:"client_ref"`
+	values := map[string]string{}
+	count := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return
 	}
-	_ = json.Unmarshal(b, &p)
-	s := func(v any) string { x, _ := v.(string); return x }
-	return s(p.JobID), s(p.TenantID), s(p.PhoneNumberID), s(p.To), s(p.ClientRef)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			break
+		}
+		k, _ := t.(string)
+		var v any
+		if dec.Decode(&v) != nil {
+			break
+		}
+		count[strings.ToLower(k)]++
+		if s, ok := v.(string); ok {
+			values[k] = s
+		}
+	}
+	get := func(k string) string {
+		if count[k] != 1 {
+			return ""
+		}
+		return values[k]
+	}
+	return get("job_id"), get("tenant_id"), get("phone_number_id"), get("to"), get("client_ref")
 }
 
 // WaID is the recipient as WhatsApp ids are written: digits only.
@@ -324,66 +429,47 @@ func (j Job) NeedsWindow() bool {
 // do not.
 func (j Job) IsMessage() bool { return j.Type != TypeRead && j.Type != TypeTyping }
 
-// MediaRefs returns the job's media objects (the message's own and an
-// interactive header's), for resolving s3:// references in place. Kind is
-// the media kind Meta expects (image, video, audio, document, sticker).
+// MediaRefs returns every media object of the job, wherever it is (the
+// message's own, an interactive header's, a template parameter's), for
+// validating links and resolving s3:// references in place. Kind is the
+// media kind Meta expects (image, video, audio, document, sticker).
 func (j *Job) MediaRefs() []MediaRef {
 	var refs []MediaRef
-	add := func(kind string, m *Media) {
+	add := func(path, kind string, m *Media) {
 		if m != nil {
-			refs = append(refs, MediaRef{Kind: kind, Media: m})
+			refs = append(refs, MediaRef{Path: path, Kind: kind, Media: m})
 		}
 	}
-	add(TypeImage, j.Image)
-	add(TypeVideo, j.Video)
-	add(TypeAudio, j.Audio)
-	add(TypeDocument, j.Document)
-	add(TypeSticker, j.Sticker)
+	add(TypeImage, TypeImage, j.Image)
+	add(TypeVideo, TypeVideo, j.Video)
+	add(TypeAudio, TypeAudio, j.Audio)
+	add(TypeDocument, TypeDocument, j.Document)
+	add(TypeSticker, TypeSticker, j.Sticker)
 	if j.Interactive != nil && j.Interactive.Header != nil {
 		h := j.Interactive.Header
-		add(TypeImage, h.Image)
-		add(TypeVideo, h.Video)
-		add(TypeDocument, h.Document)
+		add("interactive.header.image", TypeImage, h.Image)
+		add("interactive.header.video", TypeVideo, h.Video)
+		add("interactive.header.document", TypeDocument, h.Document)
 	}
 	if j.Template != nil {
-		for _, c := range j.Template.Components {
-			for _, p := range c.Parameters {
-				if kind, m, ok := p.media(); ok {
-					refs = append(refs, MediaRef{Kind: kind, Media: m, param: p})
-				}
+		for i := range j.Template.Components {
+			for k := range j.Template.Components[i].Parameters {
+				p := &j.Template.Components[i].Parameters[k]
+				f := fmt.Sprintf("template.components[%d].parameters[%d].", i, k)
+				add(f+TypeImage, TypeImage, p.Image)
+				add(f+TypeVideo, TypeVideo, p.Video)
+				add(f+TypeDocument, TypeDocument, p.Document)
 			}
 		}
 	}
 	return refs
 }
 
-// media reads a template parameter of type image, video or document whose
-// value is an object with id or link.
-func (p TemplateParameter) media() (kind string, m *Media, ok bool) {
-	kind, _ = p["type"].(string)
-	switch kind {
-	case TypeImage, TypeVideo, TypeDocument:
-	default:
-		return "", nil, false
-	}
-	v, isObject := p[kind].(map[string]any)
-	if !isObject {
-		return "", nil, false
-	}
-	m = &Media{}
-	m.ID, _ = v["id"].(string)
-	m.Link, _ = v["link"].(string)
-	m.Filename, _ = v["filename"].(string)
-	return kind, m, true
-}
-
-// MediaRef is a media object of a job and its kind.
+// MediaRef is a media object of a job, where it is and its kind.
 type MediaRef struct {
+	Path  string // JSON path in the job, for problems
 	Kind  string
 	Media *Media
-	// param is the template parameter the media came from, if any: its
-	// value is a copy, written back by Resolved.
-	param TemplateParameter
 }
 
 // Resolved replaces the media's s3:// link with what it resolved to: a
@@ -392,19 +478,5 @@ func (r MediaRef) Resolved(id, link string) {
 	r.Media.ID, r.Media.Link = id, link
 	if id != "" {
 		r.Media.Link = ""
-	}
-	if r.param == nil {
-		return
-	}
-	v, _ := r.param[r.Kind].(map[string]any)
-	if v == nil {
-		return
-	}
-	delete(v, "id")
-	delete(v, "link")
-	if r.Media.ID != "" {
-		v["id"] = r.Media.ID
-	} else {
-		v["link"] = r.Media.Link
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -96,15 +97,15 @@ func Validate(j Job) error {
 			c.maxChars("text.body", j.Text.Body, MaxTextBody)
 		}
 	case TypeImage, TypeVideo, TypeAudio, TypeDocument, TypeSticker:
-		c.media(j.Type, j.Type, j.mediaOf(j.Type), j.TenantID)
+		c.media(j.Type, j.Type, j.mediaOf(j.Type))
 	case TypeLocation:
-		c.location(j.Location)
+		c.location("location", j.Location)
 	case TypeContacts:
 		c.contacts(j.Contacts)
 	case TypeInteractive:
-		c.interactive(j.Interactive, j.TenantID)
+		c.interactive(j.Interactive)
 	case TypeTemplate:
-		c.template(j.Template, j.TenantID)
+		c.template(j.Template)
 	case TypeReaction:
 		if j.Reaction != nil {
 			c.wamid("reaction.message_id", j.Reaction.MessageID)
@@ -124,6 +125,15 @@ func Validate(j Job) error {
 		c.addf("type is required (one of %s)", strings.Join(Types, ", "))
 	default:
 		c.addf("type %q is not supported (one of %s)", j.Type, strings.Join(Types, ", "))
+	}
+	// Every media object, wherever it sits and whatever the type says,
+	// since the sender resolves the s3:// links of all of them.
+	for _, ref := range j.MediaRefs() {
+		if ref.Media.Link != "" {
+			if err := CheckLink(ref.Media.Link, j.TenantID); err != nil {
+				c.addf("%s.link: %v", ref.Path, err)
+			}
+		}
 	}
 	if len(c.problems) == 0 {
 		return nil
@@ -166,7 +176,7 @@ func (j Job) mediaOf(kind string) *Media {
 	return nil
 }
 
-func (c *checker) media(field, kind string, m *Media, tenantID string) {
+func (c *checker) media(field, kind string, m *Media) {
 	if m == nil {
 		return
 	}
@@ -177,10 +187,6 @@ func (c *checker) media(field, kind string, m *Media, tenantID string) {
 		c.addf("%s: id or link is required", field)
 	case m.ID != "" && !digits(m.ID):
 		c.addf("%s.id must be a Meta media id (digits)", field)
-	case m.Link != "":
-		if err := CheckLink(m.Link, tenantID); err != nil {
-			c.addf("%s.link: %v", field, err)
-		}
 	}
 	if m.Caption != "" {
 		switch kind {
@@ -195,9 +201,31 @@ func (c *checker) media(field, kind string, m *Media, tenantID string) {
 	}
 }
 
-// CheckLink accepts an http(s) URL, or an s3://bucket/key reference whose
-// key lies under tenants/{tenantID}/ (a tenant may only send its own media).
+// CheckLink accepts an http(s) URL, or an s3://bucket/key reference (the
+// scheme in any case, see IsS3Link) whose key lies under
+// tenants/{tenantID}/ (a tenant may only send its own media) and is a
+// plain key: no empty, "." or ".." segment, no backslash, percent sign,
+// "?", "#" or control character.
 func CheckLink(link, tenantID string) error {
+	if bucket, key, isS3 := SplitS3Link(link); isS3 {
+		if bucket == "" || key == "" {
+			return fmt.Errorf("s3 reference must be s3://bucket/key")
+		}
+		for _, r := range key {
+			if r < 0x20 || r == 0x7f || r == '\\' || r == '%' || r == '?' || r == '#' {
+				return fmt.Errorf("s3 key must not contain a backslash, %%, ?, # or control character")
+			}
+		}
+		for _, seg := range strings.Split(key, "/") {
+			if seg == "" || seg == ".." || seg == "." {
+				return fmt.Errorf("s3 key must not contain empty, . or .. segments")
+			}
+		}
+		if tenantID == "" || !strings.HasPrefix(key, "tenants/"+tenantID+"/") {
+			return fmt.Errorf("s3 key must be under tenants/%s/", tenantID)
+		}
+		return nil
+	}
 	u, err := url.Parse(link)
 	if err != nil {
 		return fmt.Errorf("not a URL")
@@ -208,33 +236,19 @@ func CheckLink(link, tenantID string) error {
 			return fmt.Errorf("URL has no host")
 		}
 		return nil
-	case "s3":
-		key := strings.TrimPrefix(u.Path, "/")
-		if u.Host == "" || key == "" {
-			return fmt.Errorf("s3 reference must be s3://bucket/key")
-		}
-		if !strings.HasPrefix(key, "tenants/"+tenantID+"/") || tenantID == "" {
-			return fmt.Errorf("s3 key must be under tenants/%s/", tenantID)
-		}
-		for _, seg := range strings.Split(key, "/") {
-			if seg == ".." || seg == "." {
-				return fmt.Errorf("s3 key must not contain . or .. segments")
-			}
-		}
-		return nil
 	}
 	return fmt.Errorf("scheme must be https, http or s3")
 }
 
-func (c *checker) location(l *Location) {
+func (c *checker) location(f string, l *Location) {
 	if l == nil {
 		return
 	}
 	if l.Latitude == nil || math.IsNaN(*l.Latitude) || *l.Latitude < -90 || *l.Latitude > 90 {
-		c.addf("location.latitude is required, between -90 and 90")
+		c.addf("%s.latitude is required, between -90 and 90", f)
 	}
 	if l.Longitude == nil || math.IsNaN(*l.Longitude) || *l.Longitude < -180 || *l.Longitude > 180 {
-		c.addf("location.longitude is required, between -180 and 180")
+		c.addf("%s.longitude is required, between -180 and 180", f)
 	}
 }
 
@@ -248,14 +262,20 @@ func (c *checker) contacts(cs []Contact) {
 	for i, ct := range cs {
 		c.required(fmt.Sprintf("contacts[%d].name.formatted_name", i), ct.Name.FormattedName)
 		for k, p := range ct.Phones {
+			c.required(fmt.Sprintf("contacts[%d].phones[%d].phone", i, k), p.Phone)
 			if p.WaID != "" && !digits(p.WaID) {
 				c.addf("contacts[%d].phones[%d].wa_id must be digits", i, k)
+			}
+		}
+		for k, u := range ct.URLs {
+			if IsS3Link(u.URL) {
+				c.addf("contacts[%d].urls[%d].url: s3:// references are only allowed as media links", i, k)
 			}
 		}
 	}
 }
 
-func (c *checker) interactive(in *Interactive, tenantID string) {
+func (c *checker) interactive(in *Interactive) {
 	if in == nil {
 		return
 	}
@@ -280,9 +300,17 @@ func (c *checker) interactive(in *Interactive, tenantID string) {
 			if m == nil {
 				c.addf("interactive.header.%s is required for a %s header", h.Type, h.Type)
 			}
-			c.media("interactive.header."+h.Type, h.Type, m, tenantID)
+			c.media("interactive.header."+h.Type, h.Type, m)
 		default:
 			c.addf("interactive.header.type must be text, image, video or document")
+		}
+		for _, v := range []struct {
+			kind string
+			set  bool
+		}{{"text", h.Text != ""}, {"image", h.Image != nil}, {"video", h.Video != nil}, {"document", h.Document != nil}} {
+			if v.set && v.kind != h.Type {
+				c.addf("interactive.header.%s is set but the header type is %q", v.kind, h.Type)
+			}
 		}
 		if in.Type == InteractiveList && h.Type != "text" {
 			c.addf("a list message header must be text")
@@ -366,7 +394,7 @@ func (c *checker) interactive(in *Interactive, tenantID string) {
 	}
 }
 
-func (c *checker) template(t *Template, tenantID string) {
+func (c *checker) template(t *Template) {
 	if t == nil {
 		return
 	}
@@ -393,27 +421,75 @@ func (c *checker) template(t *Template, tenantID string) {
 			c.addf("%s.type must be header, body or button", f)
 		}
 		for k, p := range comp.Parameters {
-			pf := fmt.Sprintf("%s.parameters[%d]", f, k)
-			typ, _ := p["type"].(string)
-			if typ == "" {
-				c.addf("%s.type is required", pf)
-				continue
-			}
-			v, ok := p[typ]
-			if !ok || v == nil {
-				c.addf("%s: a %q parameter needs its value in %q", pf, typ, typ)
-				continue
-			}
-			if s, isString := v.(string); isString && strings.TrimSpace(s) == "" {
-				c.addf("%s.%s must not be empty", pf, typ)
-			}
-			if kind, m, ok := p.media(); ok {
-				if comp.Type != "header" {
-					c.addf("%s: %s parameters belong in the header component", pf, kind)
-				}
-				c.media(pf+"."+kind, kind, m, tenantID)
-			}
+			c.templateParameter(fmt.Sprintf("%s.parameters[%d]", f, k), comp.Type, p)
 		}
+	}
+}
+
+// templateParameter checks that a parameter has a known type and exactly
+// the value that type names.
+func (c *checker) templateParameter(f, component string, p TemplateParameter) {
+	known := false
+	for _, t := range TemplateParameterTypes {
+		known = known || t == p.Type
+	}
+	if !known {
+		c.addf("%s.type must be one of %s", f, strings.Join(TemplateParameterTypes, ", "))
+		return
+	}
+	set := p.values()
+	for _, v := range set {
+		if v != p.Type {
+			c.addf("%s: a %q parameter cannot carry %q", f, p.Type, v)
+		}
+	}
+	if !slices.Contains(set, p.Type) {
+		c.addf("%s: a %q parameter needs its value in %q", f, p.Type, p.Type)
+		return
+	}
+	switch p.Type {
+	case TypeImage, TypeVideo, TypeDocument, TypeLocation:
+		if component != "header" {
+			c.addf("%s: %s parameters belong in the header component", f, p.Type)
+		}
+	}
+	switch p.Type {
+	case "text":
+		if strings.TrimSpace(p.Text) == "" {
+			c.addf("%s.text must not be empty", f)
+		}
+	case "payload":
+		c.required(f+".payload", p.Payload)
+	case "coupon_code":
+		c.required(f+".coupon_code", p.CouponCode)
+	case "currency":
+		c.required(f+".currency.fallback_value", p.Currency.FallbackValue)
+		c.required(f+".currency.code", p.Currency.Code)
+		if p.Currency.Amount1000 == nil {
+			c.addf("%s.currency.amount_1000 is required", f)
+		}
+	case "date_time":
+		c.required(f+".date_time.fallback_value", p.DateTime.FallbackValue)
+	case TypeImage:
+		c.templateMedia(f+".image", TypeImage, p.Image)
+	case TypeVideo:
+		c.templateMedia(f+".video", TypeVideo, p.Video)
+	case TypeDocument:
+		c.templateMedia(f+".document", TypeDocument, p.Document)
+	case TypeLocation:
+		c.location(f+".location", p.Location)
+	case "action":
+		if p.Action.ThumbnailProductRetailerID == "" && p.Action.FlowToken == "" {
+			c.addf("%s.action needs thumbnail_product_retailer_id or flow_token", f)
+		}
+	}
+}
+
+// templateMedia checks a template parameter's media: Meta shows no caption.
+func (c *checker) templateMedia(f, kind string, m *Media) {
+	c.media(f, kind, m)
+	if m.Caption != "" {
+		c.addf("%s: a template parameter's media has no caption", f)
 	}
 }
 

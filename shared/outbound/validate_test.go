@@ -2,6 +2,8 @@ package outbound
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,7 +19,7 @@ func base(typ string) Job {
 		j.Text = &Text{Body: "hello"}
 	case TypeTemplate:
 		j.Template = &Template{Name: "order_update", Language: TemplateLanguage{Code: "pt_BR"},
-			Components: []TemplateComponent{{Type: "body", Parameters: []TemplateParameter{{"type": "text", "text": "Ana"}}}}}
+			Components: []TemplateComponent{{Type: "body", Parameters: []TemplateParameter{{Type: "text", Text: "Ana"}}}}}
 	case TypeImage:
 		j.Image = &Media{Link: "https://example.com/a.jpg", Caption: "a"}
 	case TypeVideo:
@@ -46,10 +48,18 @@ func base(typ string) Job {
 }
 
 // headerMedia is a template job whose header has one media parameter.
-func headerMedia(kind string, value map[string]any) Job {
+func headerMedia(kind string, m *Media) Job {
 	j := base(TypeTemplate)
-	j.Template.Components = append([]TemplateComponent{{Type: "header",
-		Parameters: []TemplateParameter{{"type": kind, kind: value}}}}, j.Template.Components...)
+	p := TemplateParameter{Type: kind}
+	switch kind {
+	case TypeImage:
+		p.Image = m
+	case TypeVideo:
+		p.Video = m
+	case TypeDocument:
+		p.Document = m
+	}
+	j.Template.Components = append([]TemplateComponent{{Type: "header", Parameters: []TemplateParameter{p}}}, j.Template.Components...)
 	return j
 }
 
@@ -128,12 +138,27 @@ func TestValidate(t *testing.T) {
 		{"s3 of another tenant", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data/tenants/other/a.ogg"; return j }, "under tenants/demo/"},
 		{"s3 escaping the prefix", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data/tenants/demo/../other/a.ogg"; return j }, ". or .. segments"},
 		{"s3 without key", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data"; return j }, "s3://bucket/key"},
+		{"S3 in capitals, own prefix", func() Job { j := base(TypeAudio); j.Audio.Link = "S3://data/tenants/demo/media/a.ogg"; return j }, ""},
+		{"S3 in capitals, another tenant", func() Job { j := base(TypeAudio); j.Audio.Link = "S3://data/tenants/other/a.ogg"; return j }, "audio.link: s3 key must be under tenants/demo/"},
+		{"s3 percent-encoded escape", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data/tenants/demo/%2e%2e/other/a.ogg"; return j }, "must not contain a backslash, %"},
+		{"s3 empty segment", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data/tenants/demo//a.ogg"; return j }, "empty, . or .. segments"},
+		{"s3 tenant id as a prefix of another", func() Job { j := base(TypeAudio); j.Audio.Link = "s3://data/tenants/demo2/a.ogg"; return j }, "under tenants/demo/"},
 
 		// Location, contacts.
 		{"latitude missing", func() Job { j := base(TypeLocation); j.Location.Latitude = nil; return j }, "location.latitude"},
 		{"longitude out of range", func() Job { j := base(TypeLocation); j.Location.Longitude = f64(181); return j }, "location.longitude"},
 		{"contact without formatted name", func() Job { j := base(TypeContacts); j.Contacts[0].Name.FormattedName = ""; return j }, "formatted_name is required"},
 		{"no contacts", func() Job { j := base(TypeContacts); j.Contacts = []Contact{}; return j }, "1 to 5 contacts"},
+		{"contact phone without phone", func() Job {
+			j := base(TypeContacts)
+			j.Contacts[0].Phones = append(j.Contacts[0].Phones, Phone{WaID: "5511999990002", Type: "WORK"})
+			return j
+		}, "contacts[0].phones[1].phone is required"},
+		{"contact url as an s3 reference", func() Job {
+			j := base(TypeContacts)
+			j.Contacts[0].URLs = []ContactURL{{URL: "s3://data/tenants/other/card.vcf"}}
+			return j
+		}, "contacts[0].urls[0].url: s3:// references are only allowed as media links"},
 
 		// Reply buttons.
 		{"3 buttons", func() Job {
@@ -172,6 +197,16 @@ func TestValidate(t *testing.T) {
 			j.Interactive.Header = &InteractiveHeader{Type: "image"}
 			return j
 		}, "header.image is required"},
+		{"text header carrying another tenant's image", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Header = &InteractiveHeader{Type: "text", Text: "Hi", Image: &Media{Link: "s3://data/tenants/other/a.jpg"}}
+			return j
+		}, `interactive.header.image is set but the header type is "text"`},
+		{"...whose link is checked too", func() Job {
+			j := base(TypeInteractive)
+			j.Interactive.Header = &InteractiveHeader{Type: "text", Text: "Hi", Image: &Media{Link: "s3://data/tenants/other/a.jpg"}}
+			return j
+		}, "interactive.header.image.link: s3 key must be under tenants/demo/"},
 		{"interactive type", func() Job { j := base(TypeInteractive); j.Interactive.Type = "product"; return j }, "interactive.type must be"},
 
 		// Lists.
@@ -251,50 +286,108 @@ func TestValidate(t *testing.T) {
 		{"template bad policy", func() Job { j := base(TypeTemplate); j.Template.Language.Policy = "fallback"; return j }, "policy"},
 		{"parameter without type", func() Job {
 			j := base(TypeTemplate)
-			j.Template.Components[0].Parameters[0] = TemplateParameter{"text": "x"}
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Text: "x"}
 			return j
-		}, "parameters[0].type is required"},
+		}, "parameters[0].type must be one of"},
 		{"parameter without value", func() Job {
 			j := base(TypeTemplate)
-			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "text"}
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "text"}
 			return j
 		}, `needs its value in "text"`},
 		{"parameter empty value", func() Job {
 			j := base(TypeTemplate)
-			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "text", "text": ""}
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "text", Text: " "}
 			return j
 		}, "must not be empty"},
 		{"button without index", func() Job {
 			j := base(TypeTemplate)
 			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "quick_reply",
-				Parameters: []TemplateParameter{{"type": "payload", "payload": "p"}}})
+				Parameters: []TemplateParameter{{Type: "payload", Payload: "p"}}})
 			return j
 		}, "index must be 0 to 9"},
 		{"button with string index", func() Job {
 			j := base(TypeTemplate)
 			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "quick_reply", Index: "1",
-				Parameters: []TemplateParameter{{"type": "payload", "payload": "p"}}})
+				Parameters: []TemplateParameter{{Type: "payload", Payload: "p"}}})
 			return j
 		}, ""},
 		{"component type", func() Job { j := base(TypeTemplate); j.Template.Components[0].Type = "footer"; return j }, "must be header, body or button"},
 		{"header image from the tenant's S3", func() Job {
-			return headerMedia(TypeImage, map[string]any{"link": "s3://data/tenants/demo/media/banner.jpg"})
+			return headerMedia(TypeImage, &Media{Link: "s3://data/tenants/demo/media/banner.jpg"})
 		}, ""},
 		{"header document by id", func() Job {
-			return headerMedia(TypeDocument, map[string]any{"id": "1227829768162607", "filename": "invoice.pdf"})
+			return headerMedia(TypeDocument, &Media{ID: "1227829768162607", Filename: "invoice.pdf"})
 		}, ""},
 		{"header image from another tenant's S3", func() Job {
-			return headerMedia(TypeImage, map[string]any{"link": "s3://data/tenants/other/banner.jpg"})
+			return headerMedia(TypeImage, &Media{Link: "s3://data/tenants/other/banner.jpg"})
 		}, "parameters[0].image.link: s3 key must be under tenants/demo/"},
 		{"header video with id and link", func() Job {
-			return headerMedia(TypeVideo, map[string]any{"id": "1227829768162607", "link": "https://example.com/v.mp4"})
+			return headerMedia(TypeVideo, &Media{ID: "1227829768162607", Link: "https://example.com/v.mp4"})
 		}, "set id or link, not both"},
 		{"header image without id or link", func() Job {
-			return headerMedia(TypeImage, map[string]any{"caption": "x"})
+			return headerMedia(TypeImage, &Media{Caption: "x"})
 		}, "id or link is required"},
+		{"text parameter carrying another tenant's image", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0].Image = &Media{Link: "s3://data/tenants/other/banner.jpg"}
+			return j
+		}, `parameters[0]: a "text" parameter cannot carry "image"`},
+		{"...and its link is checked too", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0].Image = &Media{Link: "s3://data/tenants/other/banner.jpg"}
+			return j
+		}, "template.components[0].parameters[0].image.link: s3 key must be under tenants/demo/"},
+		{"unknown parameter type", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "sticker"}
+			return j
+		}, "parameters[0].type must be one of"},
+		{"currency parameter", func() Job {
+			j := base(TypeTemplate)
+			amount := int64(100990)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "currency", Currency: &TemplateCurrency{FallbackValue: "$100.99", Code: "USD", Amount1000: &amount}}
+			return j
+		}, ""},
+		{"currency without amount", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "currency", Currency: &TemplateCurrency{FallbackValue: "$100.99", Code: "USD"}}
+			return j
+		}, "currency.amount_1000 is required"},
+		{"date_time without fallback", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "date_time", DateTime: &TemplateDateTime{}}
+			return j
+		}, "date_time.fallback_value is required"},
+		{"location header", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "header",
+				Parameters: []TemplateParameter{{Type: "location", Location: &Location{Latitude: f64(-23.5), Longitude: f64(-46.6)}}}})
+			return j
+		}, ""},
+		{"location header out of range", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "header",
+				Parameters: []TemplateParameter{{Type: "location", Location: &Location{Latitude: f64(-91), Longitude: f64(-46.6)}}}})
+			return j
+		}, "parameters[0].location.latitude is required, between -90 and 90"},
+		{"header media with a caption", func() Job {
+			return headerMedia(TypeImage, &Media{Link: "https://example.com/a.jpg", Caption: "x"})
+		}, "a template parameter's media has no caption"},
+		{"catalog button action", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "CATALOG", Index: 0.0,
+				Parameters: []TemplateParameter{{Type: "action", Action: &TemplateButtonAction{ThumbnailProductRetailerID: "2lc20305pt"}}}})
+			return j
+		}, ""},
+		{"empty button action", func() Job {
+			j := base(TypeTemplate)
+			j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "flow", Index: 0.0,
+				Parameters: []TemplateParameter{{Type: "action", Action: &TemplateButtonAction{}}}})
+			return j
+		}, "action needs thumbnail_product_retailer_id or flow_token"},
 		{"image parameter in the body", func() Job {
 			j := base(TypeTemplate)
-			j.Template.Components[0].Parameters[0] = TemplateParameter{"type": "image", "image": map[string]any{"link": "https://example.com/a.jpg"}}
+			j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "image", Image: &Media{Link: "https://example.com/a.jpg"}}
 			return j
 		}, "image parameters belong in the header component"},
 
@@ -351,4 +444,60 @@ func TestGroupID(t *testing.T) {
 	if got, want := j.GroupID(), "demo:100000000000001:5511999990001"; got != want {
 		t.Errorf("GroupID = %q, want %q", got, want)
 	}
+}
+
+// TestMediaRefsFindEveryMedia fills every media object the Job type can
+// hold and checks that MediaRefs returns each one: the sender resolves
+// s3:// links and Validate checks links only through MediaRefs, so a media
+// field it missed would reach Meta unchecked.
+func TestMediaRefsFindEveryMedia(t *testing.T) {
+	var j Job
+	n := fillMedia(reflect.ValueOf(&j).Elem(), new(int))
+	if n == 0 {
+		t.Fatal("found no media field")
+	}
+	refs := j.MediaRefs()
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[r.Media.Link] = true
+		if r.Path == "" || r.Kind == "" {
+			t.Errorf("ref %+v has no path or kind", r)
+		}
+	}
+	for i := 1; i <= n; i++ {
+		if link := fmt.Sprintf("s3://data/tenants/demo/%d", i); !seen[link] {
+			t.Errorf("MediaRefs misses media %s (%d media in the job, %d refs)", link, n, len(refs))
+		}
+	}
+}
+
+var mediaType = reflect.TypeFor[Media]()
+
+// fillMedia allocates every pointer and one element of every slice under
+// v, gives each Media a numbered link, and returns how many it filled.
+func fillMedia(v reflect.Value, n *int) int {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return fillMedia(v.Elem(), n)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		return fillMedia(v.Index(0), n)
+	case reflect.Struct:
+		if v.Type() == mediaType {
+			*n++
+			v.Addr().Interface().(*Media).Link = fmt.Sprintf("s3://data/tenants/demo/%d", *n)
+			return 1
+		}
+		total := 0
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				total += fillMedia(v.Field(i), n)
+			}
+		}
+		return total
+	}
+	return 0
 }
