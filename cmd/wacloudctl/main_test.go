@@ -277,6 +277,14 @@ func TestTenantCommands(t *testing.T) {
 		if code != 2 {
 			t.Errorf("rotate from stdin without --yes: exit %d, want 2", code)
 		}
+		// Keys are read strictly: another case or a second copy is refused
+		// before anything is written.
+		for _, in := range []string{`{"Access_Token":"new-token"}`, `{"access_token":"new-token","access_token":"other-token"}`} {
+			code, _, errb := e.run(in, "tenant", "rotate", "--id", acme, "--credentials-stdin", "--yes")
+			if code != 2 || strings.Contains(errb, "new-token") {
+				t.Errorf("rotate with stdin %s: exit %d (%s), want 2 without the value", in, code, errb)
+			}
+		}
 		out := e.mustRun(`{"access_token":"acme-token-456"}`, "tenant", "rotate", "--id", acme, "--credentials-stdin", "--yes")
 		noSecrets(t, []string{out}, "acme-token-456", "acme-app-secret")
 		if got := e.secret("wacloud/tenants/" + acme); !sameKeys(got, map[string]string{"access_token": "acme-token-456"}) {

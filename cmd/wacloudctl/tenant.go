@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/strictjson"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
@@ -64,9 +64,7 @@ func (c *credFlags) read(a *app) (newCreds, error) {
 		return creds, fmt.Errorf("read credentials from stdin: %w", err)
 	}
 	var in newCreds
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
+	if err := strictjson.Unmarshal(b, &in); err != nil {
 		// The JSON error could quote the input: leave it out.
 		return creds, usageErr(`stdin is not a JSON object like {"access_token":"...","app_secret":"...","verify_token":"..."}`)
 	}

@@ -22,7 +22,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/strictjson"
 )
 
 // Headers of a push.
@@ -219,9 +219,11 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		return nil, fault.Retryable(fmt.Errorf("read core secret %s: %w", c.SecretID, err))
 	}
 	var creds Credentials
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &creds); err != nil || !creds.valid() {
+	// Strict, as an operator writes it: a misspelt or repeated key is an
+	// error, not a credential silently left empty or overridden.
+	if err := strictjson.Unmarshal([]byte(aws.ToString(out.SecretString)), &creds); err != nil || !creds.valid() {
 		// The JSON error could quote the secret: leave it out.
-		return nil, fault.Retryable(fmt.Errorf("read core secret %s: want signing_secret and bearer_token or client_id, client_secret and token_url", c.SecretID))
+		return nil, fault.Retryable(fmt.Errorf("read core secret %s: want a JSON object with exactly signing_secret and bearer_token or client_id, client_secret and token_url, each once", c.SecretID))
 	}
 	s := &session{creds: creds, expires: c.now().Add(c.ttl())}
 	if creds.oauth() && creds.BearerToken == "" {

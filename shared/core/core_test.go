@@ -329,7 +329,13 @@ func TestPushOAuth2ClientCredentials(t *testing.T) {
 }
 
 func TestBadSecret(t *testing.T) {
-	for _, v := range []string{`not json {"bearer_token":"leak-me"`, `{"bearer_token":"leak-me"}`, `{}`} {
+	for _, v := range []string{`not json {"bearer_token":"leak-me"`, `{"bearer_token":"leak-me"}`, `{}`,
+		// Strict: a key in another case, a key given twice, an unknown key.
+		`{"Bearer_Token":"leak-me","signing_secret":"s"}`,
+		`{"bearer_token":"leak-me","signing_secret":"s","signing_secret":"t"}`,
+		`{"bearer_token":"leak-me","signing_secret":"s","Signing_Secret":"t"}`,
+		`{"bearer_token":"leak-me","signing_secret":"s","bearer":"x"}`,
+	} {
 		c := &core.Client{URL: "http://127.0.0.1:1", Secrets: &secrets{value: v}, SecretID: "core"}
 		err := c.Push(context.Background(), "evt_1", "t", []byte(`{}`))
 		if err == nil || fault.ClassOf(err) != fault.Retry {

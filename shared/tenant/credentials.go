@@ -18,6 +18,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/strictjson"
 )
 
 // Credentials are the sending secret of a tenant (or of the platform app):
@@ -95,6 +96,11 @@ func decodeKeys(value string, allowed ...string) (map[string]string, error) {
 		// The JSON error could quote the value: leave it out.
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
+	// A key given twice would let the later copy win unseen. The error
+	// names only keys, never values.
+	if err := strictjson.UniqueKeys([]byte(value)); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, dupProblem(err))
+	}
 	out := make(map[string]string, len(raw))
 	var unknown []string
 	for k, v := range raw {
@@ -121,6 +127,23 @@ func decodeKeys(value string, allowed ...string) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: unknown key(s) %s (allowed: %s)", ErrMalformed, strings.Join(unknown, ", "), strings.Join(allowed, ", "))
 	}
 	return out, nil
+}
+
+var quotedKey = regexp.MustCompile(`"([^"]*)"`)
+
+// dupProblem is strictjson's problem, with a key that is not a name
+// (possibly a value pasted in the wrong place) left out.
+func dupProblem(err error) string {
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		for _, q := range quotedKey.FindAllStringSubmatch(se.Problem, -1) {
+			if !keyName.MatchString(q[1]) {
+				return "a key appears twice or in two cases"
+			}
+		}
+		return se.Problem
+	}
+	return "a key appears twice or in two cases"
 }
 
 const (

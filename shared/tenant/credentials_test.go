@@ -43,6 +43,8 @@ func TestParseSecrets(t *testing.T) {
 			token: "T", legacy: true, appErr: true},
 		{name: "empty object", value: `{}`},
 		{name: "unknown key", value: `{"access_token":"T","acces_token":"U"}`, sendingErr: true, appErr: true},
+		{name: "key given twice", value: `{"access_token":"T","access_token":"U"}`, sendingErr: true, appErr: true},
+		{name: "webhook key given twice", value: `{"app_secret":"S","verify_token":"V","app_secret":"S2"}`, sendingErr: true, appErr: true},
 		{name: "not an object", value: `["T"]`, sendingErr: true, appErr: true},
 		{name: "not JSON", value: `{"access_token":"T"`, sendingErr: true, appErr: true},
 		{name: "null", value: `null`, sendingErr: true, appErr: true},
@@ -81,6 +83,8 @@ func TestParseSecrets(t *testing.T) {
 			`{"EAAG-LEAK-AS-KEY":"x"}`,
 			`{"access_token":"EAAG-LEAK"`,
 			`{"app_secret":["LEAK-2"]}`,
+			`{"app_secret":"LEAK-1","app_secret":"LEAK-2"}`,
+			`{"EAAG-LEAK":"x","EAAG-LEAK":"y"}`,
 		} {
 			_, err := tenant.ParseAppCredentials(value)
 			if err == nil || strings.Contains(err.Error(), "LEAK") {

@@ -368,6 +368,7 @@ func TestReceiveBodies(t *testing.T) {
 		{"unparseable", `{"object":"whatsapp_business_account","entry":[`, "unparseable"},
 		{"not whatsapp", `{"object":"page","entry":[{"id":"1","changes":[]}]}`, "not_whatsapp"},
 		{"no entries", `{"object":"whatsapp_business_account","entry":[]}`, "not_whatsapp"},
+		{"keys differing only in case", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"100000000000001","Phone_Number_Id":"100000000000002"},"messages":[]}}]}]}`, "unparseable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(tt.body)

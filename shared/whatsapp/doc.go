@@ -4,5 +4,5 @@
 // other change, each small enough to travel alone through a queue and keyed
 // so that units about the same contact stay in order.
 //
-// It imports only the standard library.
+// It imports only the standard library and strictjson.
 package whatsapp

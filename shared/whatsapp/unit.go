@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/tucanlink/wacloud/shared/strictjson"
 )
 
 // Kinds of Unit.
@@ -100,7 +102,15 @@ var ErrNotWhatsApp = errors.New("not a whatsapp_business_account payload")
 // for every change that carries none of those (account and template events,
 // a contacts-only messages change). Nothing in a valid payload is dropped.
 // Route fields and ReceivedAt are left for the caller to fill.
+//
+// Keys are read leniently, since Meta adds fields over time, except that a
+// key given twice in one object, or in two cases (which encoding/json would
+// read as one field, the later copy winning), makes the payload
+// unparseable rather than ambiguous.
 func Split(body []byte) ([]Unit, error) {
+	if err := strictjson.UniqueKeys(body); err != nil {
+		return nil, fmt.Errorf("parse webhook payload: %w", err)
+	}
 	var p Payload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("parse webhook payload: %w", err)

@@ -233,6 +233,14 @@ func TestSplitRejects(t *testing.T) {
 		{"no entries", `{"object":"whatsapp_business_account","entry":[]}`, true},
 		{"entry without changes", `{"object":"whatsapp_business_account","entry":[{"id":"1"}]}`, true},
 		{"messages not an array", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":{}}}]}]}`, false},
+		// encoding/json would read both copies into one field, the later
+		// winning: which sender or number is meant is ambiguous.
+		{"keys differing only in case", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",
+			"metadata":{"display_phone_number":"15550000001","phone_number_id":"100000000000001"},
+			"messages":[{"from":"5511999990001","From":"5511999990002","id":"wamid.A","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}}]}]}`, false},
+		{"key given twice", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",
+			"metadata":{"display_phone_number":"15550000001","phone_number_id":"100000000000001","phone_number_id":"100000000000002"},
+			"messages":[{"from":"5511999990001","id":"wamid.A","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}}]}]}`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,6 +252,21 @@ func TestSplitRejects(t *testing.T) {
 				t.Errorf("Split(%s) error %v: errors.Is(ErrNotWhatsApp) = %v, want %v", tt.body, err, got, tt.notWhatsApp)
 			}
 		})
+	}
+}
+
+// TestSplitAcceptsUnknownKeys: Meta adds fields to its payloads over
+// time; a key Split does not know is kept (in Item), not refused.
+func TestSplitAcceptsUnknownKeys(t *testing.T) {
+	body := `{"object":"whatsapp_business_account","new_top":1,"entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",
+		"metadata":{"display_phone_number":"15550000001","phone_number_id":"100000000000001","new_meta":true},
+		"messages":[{"from":"5511999990001","id":"wamid.A","timestamp":"1700000000","type":"text","text":{"body":"hi"},"new_field":{"x":1}}]}}]}]}`
+	units, err := Split([]byte(body))
+	if err != nil || len(units) != 1 {
+		t.Fatalf("Split = %d units, %v; want 1", len(units), err)
+	}
+	if !strings.Contains(string(units[0].Item), "new_field") {
+		t.Errorf("unit item %s lost the unknown key", units[0].Item)
 	}
 }
 
