@@ -40,6 +40,8 @@ type app struct {
 type Names struct {
 	TenantsTable  string
 	MessagesTable string
+	StateTable    string
+	DataBucket    string // media objects, under tenants/{tenant_id}/
 	SecretPrefix  string // tenant sending secrets are SecretPrefix + tenant id
 	// WebhookSecretPrefix names tenants' webhook-side secrets (app secret,
 	// verify token): WebhookSecretPrefix + tenant id.
@@ -80,6 +82,8 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.region, "region", env("AWS_REGION", a.Getenv("AWS_DEFAULT_REGION")), "AWS region (env AWS_REGION)")
 	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
 	fs.StringVar(&a.names.MessagesTable, "messages-table", a.Getenv("WACLOUD_MESSAGES_TABLE"), "message records table (env WACLOUD_MESSAGES_TABLE)")
+	fs.StringVar(&a.names.StateTable, "state-table", a.Getenv("WACLOUD_STATE_TABLE"), "state table: job records, windows, rate limits (env WACLOUD_STATE_TABLE)")
+	fs.StringVar(&a.names.DataBucket, "data-bucket", a.Getenv("WACLOUD_DATA_BUCKET"), "data bucket: media under tenants/{tenant_id}/ (env WACLOUD_DATA_BUCKET)")
 	fs.StringVar(&a.names.SecretPrefix, "secret-prefix", a.Getenv("WACLOUD_TENANT_SECRET_PREFIX"), "prefix of tenant sending secret names (env WACLOUD_TENANT_SECRET_PREFIX)")
 	fs.StringVar(&a.names.WebhookSecretPrefix, "webhook-secret-prefix", a.Getenv("WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX"), "prefix of tenant webhook-side secret names (env WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX)")
 	fs.StringVar(&a.names.PlatformSecretID, "platform-secret", a.Getenv("WACLOUD_PLATFORM_SECRET_ID"), "the platform app's sending secret (env WACLOUD_PLATFORM_SECRET_ID)")
@@ -168,6 +172,8 @@ func (a *app) resolve(ctx context.Context) error {
 		}
 		setDefault(&n.TenantsTable, o["TenantsTableName"])
 		setDefault(&n.MessagesTable, o["MessagesTableName"])
+		setDefault(&n.StateTable, o["StateTableName"])
+		setDefault(&n.DataBucket, o["DataBucketName"])
 		setDefault(&n.SecretPrefix, o["TenantSecretPrefix"])
 		setDefault(&n.WebhookSecretPrefix, o["TenantWebhookSecretPrefix"])
 		setDefault(&n.PlatformSecretID, o["PlatformSecretArn"])
@@ -183,6 +189,8 @@ func (a *app) resolve(ctx context.Context) error {
 	case a.local():
 		setDefault(&n.TenantsTable, "TenantsTable")
 		setDefault(&n.MessagesTable, "MessagesTable")
+		setDefault(&n.StateTable, "StateTable")
+		setDefault(&n.DataBucket, "wacloud-local-databucket")
 		localSecretNames(n)
 		if n.Queues == nil {
 			c := sqs.NewFromConfig(cfg)

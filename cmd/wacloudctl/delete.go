@@ -8,16 +8,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
 // tenantDelete offboards a tenant: its registry items (tenant, numbers,
 // WABAs) in one transaction, then its credentials. Message records and
-// stored media are kept until their retention ends.
+// stored media are kept until their retention ends, unless --purge
+// deletes them now.
 func tenantDelete(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("--id ID [--yes] [--keep-secrets]")
+	fs := a.flags("--id ID [--yes] [--keep-secrets] [--purge]")
 	id := fs.String("id", "", "tenant id")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	keep := fs.Bool("keep-secrets", false, "leave the tenant's secrets in Secrets Manager")
+	purge := fs.Bool("purge", false, "also delete its stored data now: media (every version), message records, job records, its numbers' windows and rate limits")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +39,14 @@ func tenantDelete(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.confirm(*yes, "Delete tenant %s (%s) and its %d number(s)? Its webhooks and jobs will be refused from now on.", t.ID, t.Name, len(t.PhoneNumbers)); err != nil {
+	what := ""
+	if *purge {
+		if err := a.needPurge(); err != nil {
+			return err
+		}
+		what = " Its media, message and job records are deleted too, for good."
+	}
+	if err := a.confirm(*yes, "Delete tenant %s (%s) and its %d number(s)? Its webhooks and jobs will be refused from now on.%s", t.ID, t.Name, len(t.PhoneNumbers), what); err != nil {
 		return err
 	}
 	t, err = reg.Delete(ctx, *id)
@@ -43,6 +54,12 @@ func tenantDelete(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.Stdout, "tenant %s deleted: %d number(s), %d WABA(s)\n", t.ID, len(t.PhoneNumbers), len(t.WABAIDs))
+	if *purge {
+		if err := purgeTenant(ctx, a, t); err != nil {
+			return fmt.Errorf("purge the data of tenant %s (it is deleted, its secrets are not yet; finish with 'wacloudctl tenant purge --id %s%s' and delete its secrets by hand): %w",
+				t.ID, t.ID, numberFlags(t.PhoneNumbers), err)
+		}
+	}
 	if *keep {
 		return nil
 	}
@@ -75,4 +92,53 @@ func tenantSecretIDs(a *app, id, secretID string) []string {
 		ids = append(ids, a.names.WebhookSecretPrefix+id)
 	}
 	return ids
+}
+
+func numberFlags(ids []string) string {
+	s := ""
+	for _, id := range ids {
+		s += " --phone-number-id " + id
+	}
+	return s
+}
+
+// tenantPurge deletes the stored data of a tenant no longer registered:
+// what 'tenant delete --purge' does after the delete, for a delete made
+// without --purge or a purge that stopped half-way.
+func tenantPurge(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("--id ID [--phone-number-id ID ...] [--yes]")
+	id := fs.String("id", "", "id of the deleted tenant")
+	var numbers list
+	fs.Var(&numbers, "phone-number-id", "a number it had, whose windows and rate limits go too (repeat)")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usageErr("--id is required")
+	}
+	reg, err := a.registry(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := reg.Tenant(ctx, *id); err == nil {
+		return fmt.Errorf("tenant %s is registered: delete it first ('tenant delete --purge')", *id)
+	} else if !errors.Is(err, tenant.ErrNotFound) {
+		return err
+	}
+	for _, n := range numbers {
+		if got, err := reg.Number(ctx, n); err == nil {
+			return fmt.Errorf("number %s is registered to tenant %s now: its windows and rate limits are that tenant's; leave it out", n, got.TenantID)
+		}
+	}
+	if err := a.needPurge(); err != nil {
+		return err
+	}
+	if err := a.confirm(*yes, "Delete the media, message and job records of tenant %s for good?", *id); err != nil {
+		return err
+	}
+	return purgeTenant(ctx, a, tenant.Tenant{ID: *id, PhoneNumbers: numbers})
 }

@@ -345,7 +345,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 
 	t, err := h.Tenants.Tenant(ctx, job.TenantID)
 	if errors.Is(err, tenant.ErrNotFound) {
-		return h.reject(ctx, job, attempts, event.ReasonTenantUnavailable, fault.Invalidf("tenant %s is not registered", job.TenantID))
+		return h.reject(ctx, job, attempts, event.ReasonTenantUnavailable, fault.Invalidf("tenant %s is not registered (never onboarded, or offboarded)", job.TenantID))
 	}
 	if err != nil {
 		return fmt.Errorf("send job %s: %w", job.JobID, err)
@@ -361,7 +361,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	num, err := h.Tenants.Number(ctx, job.PhoneNumberID)
 	switch {
 	case errors.Is(err, tenant.ErrNotFound):
-		return h.reject(ctx, job, attempts, event.ReasonTenantMismatch, fault.Invalidf("phone number %s is not registered", job.PhoneNumberID))
+		return h.reject(ctx, job, attempts, event.ReasonTenantMismatch, fault.Invalidf("phone number %s is not registered (never onboarded, or removed from its tenant)", job.PhoneNumberID))
 	case err != nil:
 		return fmt.Errorf("send job %s: %w", job.JobID, err)
 	case num.TenantID != job.TenantID:

@@ -82,9 +82,11 @@ func (r *Registry) TenantOfWABA(ctx context.Context, wabaID string) (string, err
 	return w.TenantID, nil
 }
 
-// Put writes a tenant and its numbers in one transaction. A number or WABA
-// already registered to another tenant makes it fail: a number belongs to
-// one tenant only.
+// Put writes a tenant and its numbers in one transaction. numbers are the
+// tenant's whole set: a number or WABA the stored tenant lists and numbers
+// no longer holds is removed from the registry in the same transaction. A
+// number or WABA already registered to another tenant makes it fail: a
+// number belongs to one tenant only.
 func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 	if t.ID == "" {
 		return fault.Invalidf("put tenant: empty tenant id")
@@ -92,17 +94,25 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 	if t.Status == "" {
 		t.Status = StatusActive
 	}
+	var prev Tenant
+	if _, err := r.fresh(ctx, prefixTenant+t.ID, &prev); err != nil {
+		return fmt.Errorf("put tenant %s: %w", t.ID, err)
+	}
 	t.PhoneNumbers, t.WABAIDs = nil, nil
 	owned, err := ownedCondition(t.ID)
 	if err != nil {
 		return fault.PermanentErr(fmt.Errorf("put tenant %s: build condition: %w", t.ID, err))
 	}
-	seenWABA := map[string]bool{}
+	seenNumber, seenWABA := map[string]bool{}, map[string]bool{}
 	var items []ddbtypes.TransactWriteItem
 	for _, n := range numbers {
 		if n.PhoneNumberID == "" {
 			return fault.Invalidf("put tenant %s: number without phone_number_id", t.ID)
 		}
+		if seenNumber[n.PhoneNumberID] {
+			return fault.Invalidf("put tenant %s: number %s listed twice", t.ID, n.PhoneNumberID)
+		}
+		seenNumber[n.PhoneNumberID] = true
 		n.TenantID = t.ID
 		t.PhoneNumbers = append(t.PhoneNumbers, n.PhoneNumberID)
 		item, err := r.item(prefixPhone+n.PhoneNumberID, n)
@@ -120,13 +130,32 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 			items = append(items, r.ownedPut(w, owned))
 		}
 	}
+	// Stale items: what the tenant had and no longer lists.
+	var stale []string
+	for _, n := range prev.PhoneNumbers {
+		if !seenNumber[n] {
+			stale = append(stale, prefixPhone+n)
+		}
+	}
+	for _, w := range prev.WABAIDs {
+		if !seenWABA[w] {
+			stale = append(stale, prefixWABA+w)
+		}
+	}
+	for _, pk := range stale {
+		del, err := r.ownedDelete(pk, t.ID)
+		if err != nil {
+			return err
+		}
+		items = append(items, del)
+	}
 	ti, err := r.item(prefixTenant+t.ID, t)
 	if err != nil {
 		return err
 	}
 	items = append(items, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(r.Table), Item: ti}})
-	if _, err := r.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
-		return fmt.Errorf("put tenant %s: %w", t.ID, err)
+	if err := r.transact(ctx, "put tenant "+t.ID, items); err != nil {
+		return err
 	}
 	r.forget(prefixTenant + t.ID)
 	for _, n := range t.PhoneNumbers {
@@ -134,6 +163,9 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 	}
 	for _, w := range t.WABAIDs {
 		r.forget(prefixWABA + w)
+	}
+	for _, pk := range stale {
+		r.forget(pk)
 	}
 	return nil
 }

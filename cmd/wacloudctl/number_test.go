@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tucanlink/wacloud/shared/tenant"
+)
+
+// owner is the tenant a number belongs to, "" when it is not registered.
+func (e *env) owner(t *testing.T, pn string) string {
+	t.Helper()
+	n, err := e.registry().Number(e.ctx, pn)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.TenantID
+}
+
+func TestNumberCommands(t *testing.T) {
+	e := newEnv(t)
+	acme, beta := uniq("acme"), uniq("beta")
+	pn1, pn2, pn3, pn4 := uniqDigits(), uniqDigits(), uniqDigits(), uniqDigits()
+	wabaA, wabaB, wabaC := uniqDigits(), uniqDigits(), uniqDigits()
+	e.mustRun("", "tenant", "add", "--id", acme, "--phone-number-id", pn1, "--phone-number-id", pn2, "--waba-id", wabaA, "--access-token", "a")
+	e.mustRun("", "tenant", "add", "--id", beta, "--phone-number-id", pn4, "--waba-id", wabaC, "--access-token", "b")
+	if err := e.registry().Put(e.ctx, tenant.Tenant{ID: acme, SecretID: "wacloud/tenants/" + acme}, []tenant.Number{
+		{PhoneNumberID: pn1, WABAID: wabaA}, {PhoneNumberID: pn2, WABAID: wabaA}, {PhoneNumberID: pn3, WABAID: wabaB},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name  string
+		args  []string
+		code  int
+		owner map[string]string
+	}{
+		{"remove asks first", []string{"number", "remove", "--phone-number-id", pn3}, 1,
+			map[string]string{pn1: acme, pn2: acme, pn3: acme, pn4: beta}},
+		{"remove checks the tenant", []string{"number", "remove", "--phone-number-id", pn3, "--tenant", beta, "--yes"}, 1,
+			map[string]string{pn3: acme}},
+		{"move one number of a shared WABA", []string{"number", "move", "--phone-number-id", pn1, "--to", beta, "--yes"}, 1,
+			map[string]string{pn1: acme, pn2: acme}},
+		{"move to an unknown tenant", []string{"number", "move", "--phone-number-id", pn1, "--phone-number-id", pn2, "--to", "nobody", "--yes"}, 1,
+			map[string]string{pn1: acme, pn2: acme}},
+		{"move without --to", []string{"number", "move", "--phone-number-id", pn1}, 2,
+			map[string]string{pn1: acme}},
+		{"remove", []string{"number", "remove", "--phone-number-id", pn3, "--yes"}, 0,
+			map[string]string{pn1: acme, pn2: acme, pn3: "", pn4: beta}},
+		{"move a WABA's numbers", []string{"number", "move", "--phone-number-id", pn1, "--phone-number-id", pn2, "--to", beta, "--yes"}, 0,
+			map[string]string{pn1: beta, pn2: beta, pn3: "", pn4: beta}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			code, out, errb := e.run("n\n", s.args...)
+			if code != s.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, s.code, out, errb)
+			}
+			for pn, want := range s.owner {
+				if got := e.owner(t, pn); got != want {
+					t.Errorf("number %s belongs to %q, want %q", pn, got, want)
+				}
+			}
+		})
+	}
+	if tn, err := e.registry().Tenant(e.ctx, acme); err != nil || len(tn.PhoneNumbers) != 0 || len(tn.WABAIDs) != 0 {
+		t.Errorf("acme after the moves = %+v, %v; want no numbers or WABAs", tn, err)
+	}
+	if id, err := e.registry().TenantOfWABA(e.ctx, wabaA); err != nil || id != beta {
+		t.Errorf("WABA %s belongs to %q, %v; want %s", wabaA, id, err, beta)
+	}
+}
+
+// tenant delete --purge deletes the tenant's stored data and only its own.
+func TestTenantDeletePurge(t *testing.T) {
+	e := newEnv(t)
+	gone, stays := uniq("gone"), uniq("stays")
+	pnGone, pnStays := uniqDigits(), uniqDigits()
+	e.mustRun("", "tenant", "add", "--id", gone, "--phone-number-id", pnGone, "--waba-id", uniqDigits(), "--access-token", "a")
+	e.mustRun("", "tenant", "add", "--id", stays, "--phone-number-id", pnStays, "--waba-id", uniqDigits(), "--access-token", "b")
+
+	bucket := e.st.Names.Ref["DataBucket"]
+	s3c := s3.NewFromConfig(e.emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	objects := map[string]bool{ // key → must survive
+		"tenants/" + gone + "/media/2026/12/05/wamid.1.jpg":  false,
+		"tenants/" + gone + "/outbound/catalog.pdf":          false,
+		"tenants/" + stays + "/media/2026/12/05/wamid.2.jpg": true,
+	}
+	for key := range objects {
+		for _, body := range []string{"v1", "v2"} { // two versions each
+			if _, err := s3c.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ddb := dynamodb.NewFromConfig(e.emu.Config())
+	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	items := []struct {
+		table, pk, tenant string
+		survives          bool
+	}{
+		{"MessagesTable", "msg#wamid.gone-" + gone, gone, false},
+		{"MessagesTable", "jobref#job-" + gone, gone, false},
+		{"MessagesTable", "msg#wamid.stays-" + stays, stays, true},
+		{"StateTable", "job#job-" + gone, gone, false},
+		{"StateTable", "window#" + pnGone + "#5511999990001", "", false},
+		{"StateTable", "rate#num#" + pnGone, "", false},
+		{"StateTable", "rate#pair#" + pnGone + "#5511999990001", "", false},
+		{"StateTable", "window#" + pnStays + "#5511999990001", "", true},
+		{"StateTable", "job#job-" + stays, stays, true},
+	}
+	for _, it := range items {
+		item := map[string]ddbtypes.AttributeValue{"pk": s(it.pk)}
+		if it.tenant != "" {
+			item["tenant_id"] = s(it.tenant)
+		}
+		if _, err := ddb.PutItem(e.ctx, &dynamodb.PutItemInput{TableName: aws.String(e.st.Names.Ref[it.table]), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out := e.mustRun("", "tenant", "delete", "--id", gone, "--purge", "--yes")
+
+	for key, survives := range objects {
+		v, err := s3c.ListObjectVersions(e.ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := len(v.Versions) + len(v.DeleteMarkers)
+		if survives && len(v.Versions) != 2 || !survives && left != 0 {
+			t.Errorf("s3 %s: %d version(s) and %d delete marker(s) left, survives=%v\n%s", key, len(v.Versions), len(v.DeleteMarkers), survives, out)
+		}
+	}
+	for _, it := range items {
+		got, err := ddb.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.st.Names.Ref[it.table]),
+			Key: map[string]ddbtypes.AttributeValue{"pk": s(it.pk)}, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Item != nil) != it.survives {
+			t.Errorf("%s %s: present=%v, want %v", it.table, it.pk, got.Item != nil, it.survives)
+		}
+	}
+	if code, _, _ := e.run("", "tenant", "purge", "--id", stays, "--yes"); code != 1 {
+		t.Errorf("purge of a registered tenant: exit %d, want 1", code)
+	}
+	e.mustRun("", "tenant", "purge", "--id", gone, "--phone-number-id", pnGone, "--yes") // again: nothing left, no error
+}
