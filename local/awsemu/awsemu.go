@@ -111,7 +111,9 @@ func StartBackend(b Backend) (*Emulator, error) {
 	switch b {
 	case Kumo:
 		srv := kumo.NewServer()
-		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler { return newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(h)))) })
+		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler {
+			return newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(keepS3Headers(h)))))
+		})
 		if err != nil {
 			srv.Close()
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -454,5 +455,56 @@ func TestSignaturesNotChecked(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			checkGap(t, emu.Backend, "accepts", call())
 		})
+	}
+}
+
+// S3 stores an upload's Content-Type and Content-Disposition and serves
+// them on HeadObject, GetObject and a presigned GET (the media function
+// relies on them to keep a sender's page from rendering inline).
+func TestS3ContentHeaders(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := s3Client(emu)
+	bucket := newBucket(t, c)
+	const typ, disp = "application/octet-stream", `attachment; filename="a.html"; filename*=UTF-8''a.html`
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"),
+		Body: bytes.NewReader([]byte("<html></html>")), ContentType: aws.String(typ), ContentDisposition: aws.String(disp),
+		Metadata: map[string]string{"media-id": "m-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Body.Close()
+	for call, got := range map[string][2]string{
+		"HeadObject": {aws.ToString(head.ContentType), aws.ToString(head.ContentDisposition)},
+		"GetObject":  {aws.ToString(get.ContentType), aws.ToString(get.ContentDisposition)},
+	} {
+		if got != [2]string{typ, disp} {
+			t.Errorf("%s: %s content type, disposition = %q, want %q", emu.Backend, call, got, [2]string{typ, disp})
+		}
+	}
+	if want := map[string]string{"media-id": "m-1"}; len(head.Metadata) != 1 || head.Metadata["media-id"] != "m-1" {
+		t.Errorf("%s: metadata = %v, want %v", emu.Backend, head.Metadata, want)
+	}
+	req, err := s3.NewPresignClient(c).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(req.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := [2]string{resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition")}; got != [2]string{typ, disp} {
+		t.Errorf("%s: presigned GET content type, disposition = %q, want %q", emu.Backend, got, [2]string{typ, disp})
+	}
+	if got := resp.Header.Get(keptDisposition); got != "" {
+		t.Errorf("%s: presigned GET leaks the front's entry %q", emu.Backend, got)
 	}
 }

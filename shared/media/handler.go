@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -265,17 +268,22 @@ func (h *Handler) store(ctx context.Context, job queue.MediaJob, rec events.SQSM
 		// stored file's hash; redeliveries compare against it.
 		meta["sha256"] = hex.EncodeToString(digest)
 	}
+	// The sender chose the declared type and the file name: the object is
+	// served from presigned URLs with a type from the allow-list and always
+	// as an attachment, so nothing it holds renders in the reader's browser.
+	// The declared type is kept in metadata for the event.
+	meta["mime-type"] = url.PathEscape(mimeType) // S3 metadata must be ASCII
 	in := &s3.PutObjectInput{
 		Bucket:               aws.String(h.Bucket),
 		Key:                  aws.String(key),
 		Body:                 v,
-		ContentType:          aws.String(mimeType),
+		ContentType:          aws.String(StoredContentType(mimeType)),
+		ContentDisposition:   aws.String(ContentDisposition(job.Filename, path.Base(key))),
 		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
 		Metadata:             meta,
 	}
 	if job.Filename != "" {
-		meta["filename"] = url.PathEscape(job.Filename) // S3 metadata must be ASCII
-		in.ContentDisposition = aws.String(contentDisposition(job.Filename))
+		meta["filename"] = url.PathEscape(job.Filename)
 	}
 	up := manager.NewUploader(h.S3, func(u *manager.Uploader) {
 		u.PartSize = h.partSize()
@@ -324,10 +332,14 @@ func (h *Handler) existing(ctx context.Context, job queue.MediaJob, key string, 
 	if f, err := url.PathUnescape(out.Metadata["filename"]); err == nil && f != "" {
 		filename = f
 	}
+	mimeType := aws.ToString(out.ContentType)
+	if m, err := url.PathUnescape(out.Metadata["mime-type"]); err == nil && m != "" {
+		mimeType = m
+	}
 	res := event.MediaResult{
 		MessageID: job.MessageID, MediaID: job.MediaID, Kind: job.Kind,
 		Bucket: h.Bucket, Key: key, Size: aws.ToInt64(out.ContentLength), SHA256: hex.EncodeToString(stored),
-		MimeType: aws.ToString(out.ContentType), Filename: filename,
+		MimeType: mimeType, Filename: filename,
 	}
 	if err := h.sign(ctx, &res); err != nil {
 		return res, false, err
@@ -453,8 +465,40 @@ func jobTime(job queue.MediaJob, rec events.SQSMessage, now time.Time) time.Time
 	return now
 }
 
-func contentDisposition(filename string) string {
-	return `attachment; filename="` + asciiFallback(filename) + `"; filename*=UTF-8''` + url.PathEscape(filename)
+// ContentDisposition is the Content-Disposition every inbound object is
+// stored with: always an attachment, named by the sender's file name made
+// safe (no directories, no control characters, at most 200 bytes), else by
+// fallback (the object's own name). RFC 6266: a quoted ASCII name for old
+// clients and an RFC 8187 UTF-8 name.
+func ContentDisposition(filename, fallback string) string {
+	name := safeFilename(filename)
+	if name == "" {
+		name = safeFilename(fallback)
+	}
+	if name == "" {
+		return "attachment"
+	}
+	return `attachment; filename="` + asciiFallback(name) + `"; filename*=UTF-8''` + extValue(name)
+}
+
+// safeFilename keeps the last path element of name, without control
+// characters and leading dots or spaces, cut to 200 bytes on a rune
+// boundary.
+func safeFilename(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	var b strings.Builder
+	for _, r := range name {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == 0x7f {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > 200 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimLeft(strings.TrimSpace(b.String()), ". ")
 }
 
 func asciiFallback(s string) string {
@@ -465,6 +509,22 @@ func asciiFallback(s string) string {
 			continue
 		}
 		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// extValue percent-encodes s as an RFC 8187 value: every byte but
+// attr-char (letters, digits and !#$&+-.^_`|~).
+func extValue(s string) string {
+	const attr = "!#$&+-.^_`|~"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(attr, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
 }

@@ -132,6 +132,77 @@ func TestLargeDocumentMultipart(t *testing.T) {
 	}
 }
 
+// Whatever type and name the sender declared, the object is served from its
+// presigned URL as an attachment with a type from the allow-list: a page or
+// an SVG declared as such never renders (and runs its script) inline. The
+// event keeps the declared type, on a redelivery too.
+func TestStoredAsAttachmentWithSafeType(t *testing.T) {
+	e := newTestEnv(t)
+	page := []byte("<html><body><script>alert(document.cookie)</script></body></html>")
+	svg := []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)
+	tests := []struct {
+		name, mime, filename string
+		content              []byte
+		kind, wamid          string
+		wantKey, wantType    string
+		wantDisposition      string
+	}{
+		{"html document without a name", "text/html", "", page, KindDocument, "wamid.HTML1",
+			"tenants/acme/media/2025/06/08/wamid.HTML1.html", "application/octet-stream",
+			`attachment; filename="wamid.HTML1.html"; filename*=UTF-8''wamid.HTML1.html`},
+		{"html document named .pdf", "text/html; charset=utf-8", "invoice.pdf", page, KindDocument, "wamid.HTML2",
+			"tenants/acme/media/2025/06/08/wamid.HTML2.html", "application/octet-stream",
+			`attachment; filename="invoice.pdf"; filename*=UTF-8''invoice.pdf`},
+		{"svg document", "image/svg+xml", "logo.svg", svg, KindDocument, "wamid.SVG1",
+			"tenants/acme/media/2025/06/08/wamid.SVG1.svg", "application/octet-stream",
+			`attachment; filename="logo.svg"; filename*=UTF-8''logo.svg`},
+		{"pdf with a path for a name", "application/pdf", "../../x/Relatório.pdf", []byte("%PDF-1.4 test"), KindDocument, "wamid.PDF1",
+			"tenants/acme/media/2025/06/08/wamid.PDF1.pdf", "application/pdf",
+			`attachment; filename="Relat_rio.pdf"; filename*=UTF-8''Relat%C3%B3rio.pdf`},
+		{"image", "image/jpeg", "", randomBytes(t, 2048), KindImage, "wamid.IMG1",
+			"tenants/acme/media/2025/06/08/wamid.IMG1.jpg", "image/jpeg",
+			`attachment; filename="wamid.IMG1.jpg"; filename*=UTF-8''wamid.IMG1.jpg`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := e.createMedia(t, graphsim.MediaSpec{PhoneNumberID: numberA, MimeType: tt.mime, Filename: tt.filename, Content: tt.content})
+			job := imageJob(o, tt.wamid, tt.kind)
+			for delivery := 1; delivery <= 2; delivery++ {
+				e.enqueue(t, job)
+				if e.deliver(t) {
+					t.Fatalf("delivery %d failed", delivery)
+				}
+				head, err := e.s3.HeadObject(e.ctx, &s3.HeadObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(tt.wantKey)})
+				if err != nil {
+					t.Fatalf("head %s: %v", tt.wantKey, err)
+				}
+				if got := aws.ToString(head.ContentType); got != tt.wantType {
+					t.Errorf("stored content type = %q, want %q", got, tt.wantType)
+				}
+				if got := aws.ToString(head.ContentDisposition); got != tt.wantDisposition {
+					t.Errorf("stored content disposition = %q, want %q", got, tt.wantDisposition)
+				}
+				for _, ev := range e.coreEvents(t) {
+					if ev.Media.MimeType != tt.mime || ev.Media.Key != tt.wantKey {
+						t.Errorf("delivery %d: event media type %q key %q, want the declared %q and %q", delivery, ev.Media.MimeType, ev.Media.Key, tt.mime, tt.wantKey)
+					}
+					resp, err := http.Get(ev.Media.URL)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					if got := resp.Header.Get("Content-Type"); got != tt.wantType {
+						t.Errorf("presigned URL serves Content-Type %q, want %q", got, tt.wantType)
+					}
+					if got := resp.Header.Get("Content-Disposition"); got != tt.wantDisposition {
+						t.Errorf("presigned URL serves Content-Disposition %q, want %q", got, tt.wantDisposition)
+					}
+				}
+			}
+		})
+	}
+}
+
 // A corrupted or truncated body is an error, never a stored file, and the
 // retry (the fault gone) stores the right bytes.
 func TestBadBodyStoresNothing(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,7 +60,9 @@ func webpAnimated(head []byte) bool {
 		string(head[12:16]) == "VP8X" && head[20]&0x02 != 0
 }
 
-// extensions maps the MIME types WhatsApp carries to file extensions. The
+// extensions maps the MIME types WhatsApp carries to file extensions. They
+// are also the types an object is stored with as declared (see
+// StoredContentType): none of them is a page or script a browser runs. The
 // mime package's own table depends on the host's mime.types, so it is only
 // a fallback.
 var extensions = map[string]string{
@@ -88,22 +91,70 @@ var extensions = map[string]string{
 	"application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
 }
 
-// Extension returns the object key extension for a MIME type (parameters
-// such as "; codecs=opus" ignored). When the type is unknown, a document's
-// own extension is kept if it is short and plain; otherwise ".bin".
-func Extension(mimeType, filename string) string {
+// otherExtensions names types a sender may declare for a document that are
+// never stored as declared (a browser would render or run them), so that
+// the key still says what the file is.
+var otherExtensions = map[string]string{
+	"text/html":              ".html",
+	"application/xhtml+xml":  ".xhtml",
+	"image/svg+xml":          ".svg",
+	"text/xml":               ".xml",
+	"application/xml":        ".xml",
+	"text/javascript":        ".js",
+	"application/javascript": ".js",
+	"application/json":       ".json",
+}
+
+// OctetStream is the content type of every object whose declared type is
+// not on the allow-list.
+const OctetStream = "application/octet-stream"
+
+// StoredContentType is the Content-Type an inbound file is stored and served
+// with: its declared type (without parameters) when it is one WhatsApp
+// carries, else application/octet-stream. A sender declares any type it
+// likes; text/html or image/svg+xml served as declared from a presigned URL
+// would run the sender's script in the reader's browser.
+func StoredContentType(mimeType string) string {
+	mt := baseType(mimeType)
+	if _, ok := extensions[mt]; ok {
+		return mt
+	}
+	return OctetStream
+}
+
+func baseType(mimeType string) string {
 	mt, _, err := mime.ParseMediaType(mimeType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(mimeType))
 	}
+	return mt
+}
+
+// Extension returns the object key extension for a MIME type (parameters
+// such as "; codecs=opus" ignored). When the type is unknown, a document's
+// own extension is kept if it is short and plain; otherwise the mime
+// package's extension for the type (the one named after its subtype when
+// there is one: ".html", not ".ehtml", the first in its sorted list), else
+// ".bin".
+func Extension(mimeType, filename string) string {
+	mt := baseType(mimeType)
 	if ext, ok := extensions[mt]; ok {
+		return ext
+	}
+	if ext, ok := otherExtensions[mt]; ok {
 		return ext
 	}
 	if ext := strings.ToLower(path.Ext(filename)); plainExt(ext) {
 		return ext
 	}
-	if exts, _ := mime.ExtensionsByType(mt); len(exts) > 0 && plainExt(exts[0]) {
-		return exts[0]
+	exts, _ := mime.ExtensionsByType(mt)
+	if _, sub, ok := strings.Cut(mt, "/"); ok && slices.Contains(exts, "."+sub) && plainExt("."+sub) {
+		return "." + sub
+	}
+	for _, ext := range exts {
+		if plainExt(ext) {
+			return ext
+		}
 	}
 	return ".bin"
 }

@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"mime"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+	"unicode/utf8"
 )
 
 func TestExtension(t *testing.T) {
@@ -35,6 +37,19 @@ func TestExtension(t *testing.T) {
 		{"application/x-unknown", "weird.ex/t", ".bin"},
 		{"application/x-unknown", "", ".bin"},
 		{"", "", ".bin"},
+		// Types never stored as declared still name their file.
+		{"text/html", "", ".html"},
+		{"text/html; charset=utf-8", "page.htm", ".html"},
+		{"image/svg+xml", "", ".svg"},
+		{"application/xhtml+xml", "", ".xhtml"},
+		// The mime package lists a type's extensions sorted (".ehtml" came
+		// first for text/html): the one named after the subtype wins.
+		{"application/wctest", "", ".wctest"},
+	}
+	for _, ext := range []string{".aaa", ".wctest"} {
+		if err := mime.AddExtensionType(ext, "application/wctest"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.mime+"|"+tt.filename, func(t *testing.T) {
@@ -42,6 +57,59 @@ func TestExtension(t *testing.T) {
 				t.Errorf("Extension(%q, %q) = %q, want %q", tt.mime, tt.filename, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStoredContentType(t *testing.T) {
+	tests := []struct{ declared, want string }{
+		{"image/jpeg", "image/jpeg"},
+		{"IMAGE/PNG", "image/png"},
+		{"audio/ogg; codecs=opus", "audio/ogg"},
+		{"application/pdf", "application/pdf"},
+		{"text/plain", "text/plain"},
+		{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+		{"text/html", OctetStream},
+		{"text/html; charset=utf-8", OctetStream},
+		{"image/svg+xml", OctetStream},
+		{"application/xhtml+xml", OctetStream},
+		{"text/xml", OctetStream},
+		{"application/javascript", OctetStream},
+		{"multipart/x-mixed-replace", OctetStream},
+		{"application/x-unknown", OctetStream},
+		{"not a type", OctetStream},
+		{"", OctetStream},
+	}
+	for _, tt := range tests {
+		t.Run(tt.declared, func(t *testing.T) {
+			if got := StoredContentType(tt.declared); got != tt.want {
+				t.Errorf("StoredContentType(%q) = %q, want %q", tt.declared, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestContentDisposition(t *testing.T) {
+	tests := []struct{ name, filename, fallback, want string }{
+		{"plain name", "invoice.pdf", "k.pdf", `attachment; filename="invoice.pdf"; filename*=UTF-8''invoice.pdf`},
+		{"no name: the object's", "", "wamid.HBg-_=.html", `attachment; filename="wamid.HBg-_=.html"; filename*=UTF-8''wamid.HBg-_%3D.html`},
+		{"unicode and quotes", `Relatório "final".pdf`, "k.pdf", `attachment; filename="Relat_rio _final_.pdf"; filename*=UTF-8''Relat%C3%B3rio%20%22final%22.pdf`},
+		{"directories dropped", `../../etc/passwd`, "k.bin", `attachment; filename="passwd"; filename*=UTF-8''passwd`},
+		{"windows directories dropped", `C:\\Users\\a\\run.bat`, "k.bin", `attachment; filename="run.bat"; filename*=UTF-8''run.bat`},
+		{"header injection", "a.pdf\r\nX-Injected: 1", "k.pdf", `attachment; filename="a.pdfX-Injected: 1"; filename*=UTF-8''a.pdfX-Injected%3A%201`},
+		{"parameter injection", `x"; filename=evil.html`, "k.pdf", `attachment; filename="x_; filename=evil.html"; filename*=UTF-8''x%22%3B%20filename%3Devil.html`},
+		{"only dots", "..", "k.txt", `attachment; filename="k.txt"; filename*=UTF-8''k.txt`},
+		{"nothing at all", "", "", "attachment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ContentDisposition(tt.filename, tt.fallback); got != tt.want {
+				t.Errorf("ContentDisposition(%q, %q) =\n %s\nwant\n %s", tt.filename, tt.fallback, got, tt.want)
+			}
+		})
+	}
+	long := strings.Repeat("é", 150) + ".pdf"
+	if got := safeFilename(long); len(got) > 200 || !utf8.ValidString(got) {
+		t.Errorf("safeFilename of %d bytes = %d bytes, valid UTF-8 %v; want at most 200, valid", len(long), len(got), utf8.ValidString(got))
 	}
 }
 
