@@ -56,57 +56,85 @@ type metaMessage struct {
 
 // metaContent is what a message says; an edit carries a second one.
 type metaContent struct {
-	Text        *Text             `json:"text"`
+	Text        *metaText         `json:"text"`
 	Image       *metaMedia        `json:"image"`
 	Video       *metaMedia        `json:"video"`
 	Audio       *metaMedia        `json:"audio"`
 	Document    *metaMedia        `json:"document"`
 	Sticker     *metaMedia        `json:"sticker"`
-	Location    *Location         `json:"location"`
+	Location    *metaLocation     `json:"location"`
 	Contacts    []metaContactCard `json:"contacts"`
 	Interactive *metaInteractive  `json:"interactive"`
-	Button      *Button           `json:"button"`
+	Button      *metaButton       `json:"button"`
 	Reaction    *metaReaction     `json:"reaction"`
 	Order       *metaOrder        `json:"order"`
+}
+
+type metaText struct {
+	Body       flexString `json:"body"`
+	PreviewURL flexBool   `json:"preview_url"`
 }
 
 type metaMedia struct {
 	ID       flexString `json:"id"`
 	MimeType string     `json:"mime_type"`
 	SHA256   string     `json:"sha256"`
-	Filename string     `json:"filename"`
-	Caption  string     `json:"caption"`
-	Voice    bool       `json:"voice"`
-	Animated bool       `json:"animated"`
+	Filename flexString `json:"filename"`
+	Caption  flexString `json:"caption"`
+	Voice    flexBool   `json:"voice"`
+	Animated flexBool   `json:"animated"`
 	URL      string     `json:"url"`
 }
 
+type metaLocation struct {
+	Latitude  flexFloat  `json:"latitude"`
+	Longitude flexFloat  `json:"longitude"`
+	Name      flexString `json:"name"`
+	Address   flexString `json:"address"`
+	URL       string     `json:"url"`
+}
+
+type metaButton struct {
+	Payload flexString `json:"payload"`
+	Text    flexString `json:"text"`
+}
+
 type metaContactCard struct {
-	Name      ContactName      `json:"name"`
-	Phones    []metaPhone      `json:"phones"`
-	Emails    []ContactEmail   `json:"emails"`
-	Addresses []ContactAddress `json:"addresses"`
-	URLs      []ContactURL     `json:"urls"`
-	Org       *ContactOrg      `json:"org"`
-	Birthday  string           `json:"birthday"`
+	Name      ContactName          `json:"name"`
+	Phones    []metaPhone          `json:"phones"`
+	Emails    []ContactEmail       `json:"emails"`
+	Addresses []metaContactAddress `json:"addresses"`
+	URLs      []ContactURL         `json:"urls"`
+	Org       *ContactOrg          `json:"org"`
+	Birthday  flexString           `json:"birthday"`
 }
 
 type metaPhone struct {
-	Phone string     `json:"phone"`
+	Phone flexString `json:"phone"`
 	WaID  flexString `json:"wa_id"`
 	Type  string     `json:"type"`
+}
+
+type metaContactAddress struct {
+	Street      flexString `json:"street"`
+	City        string     `json:"city"`
+	State       string     `json:"state"`
+	Zip         flexString `json:"zip"`
+	Country     string     `json:"country"`
+	CountryCode string     `json:"country_code"`
+	Type        string     `json:"type"`
 }
 
 type metaInteractive struct {
 	Type        string `json:"type"`
 	ButtonReply *struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
+		ID    flexString `json:"id"`
+		Title flexString `json:"title"`
 	} `json:"button_reply"`
 	ListReply *struct {
-		ID          string `json:"id"`
-		Title       string `json:"title"`
-		Description string `json:"description"`
+		ID          flexString `json:"id"`
+		Title       flexString `json:"title"`
+		Description flexString `json:"description"`
 	} `json:"list_reply"`
 	NFMReply *struct {
 		Name         string `json:"name"`
@@ -121,24 +149,43 @@ type metaReaction struct {
 }
 
 type metaOrder struct {
-	CatalogID    string      `json:"catalog_id"`
-	Text         string      `json:"text"`
-	ProductItems []OrderItem `json:"product_items"`
+	CatalogID    flexString      `json:"catalog_id"`
+	Text         flexString      `json:"text"`
+	ProductItems []metaOrderItem `json:"product_items"`
+}
+
+type metaOrderItem struct {
+	ProductRetailerID flexString `json:"product_retailer_id"`
+	Quantity          flexInt    `json:"quantity"`
+	ItemPrice         flexFloat  `json:"item_price"`
+	Currency          string     `json:"currency"`
 }
 
 type metaReferral struct {
-	Referral
+	SourceURL      string     `json:"source_url"`
+	SourceType     string     `json:"source_type"`
+	SourceID       flexString `json:"source_id"`
+	Headline       flexString `json:"headline"`
+	Body           flexString `json:"body"`
+	MediaType      string     `json:"media_type"`
+	ImageURL       string     `json:"image_url"`
+	VideoURL       string     `json:"video_url"`
+	ThumbnailURL   string     `json:"thumbnail_url"`
+	CtwaClid       flexString `json:"ctwa_clid"`
 	WelcomeMessage *struct {
 		Text string `json:"text"`
 	} `json:"welcome_message"`
 }
 
 type metaContext struct {
-	ID                  string           `json:"id"`
-	From                flexString       `json:"from"`
-	Forwarded           bool             `json:"forwarded"`
-	FrequentlyForwarded bool             `json:"frequently_forwarded"`
-	ReferredProduct     *ReferredProduct `json:"referred_product"`
+	ID                  string     `json:"id"`
+	From                flexString `json:"from"`
+	Forwarded           flexBool   `json:"forwarded"`
+	FrequentlyForwarded flexBool   `json:"frequently_forwarded"`
+	ReferredProduct     *struct {
+		CatalogID         flexString `json:"catalog_id"`
+		ProductRetailerID flexString `json:"product_retailer_id"`
+	} `json:"referred_product"`
 }
 
 type metaEdit struct {
@@ -164,24 +211,24 @@ type metaSystem struct {
 }
 
 type metaIdentity struct {
-	Acknowledged     bool       `json:"acknowledged"`
+	Acknowledged     flexBool   `json:"acknowledged"`
 	CreatedTimestamp flexString `json:"created_timestamp"`
 	Hash             string     `json:"hash"`
 }
 
 type metaError struct {
-	Code      int    `json:"code"`
-	Title     string `json:"title"`
-	Message   string `json:"message"`
-	Details   string `json:"details"`
-	Href      string `json:"href"`
+	Code      flexInt `json:"code"`
+	Title     string  `json:"title"`
+	Message   string  `json:"message"`
+	Details   string  `json:"details"`
+	Href      string  `json:"href"`
 	ErrorData *struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
 }
 
 func (e metaError) event() Error {
-	out := Error{Code: e.Code, Title: e.Title, Message: e.Message, Details: e.Details, Href: e.Href}
+	out := Error{Code: int(e.Code), Title: e.Title, Message: e.Message, Details: e.Details, Href: e.Href}
 	if out.Details == "" && e.ErrorData != nil {
 		out.Details = e.ErrorData.Details
 	}

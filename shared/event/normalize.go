@@ -142,13 +142,15 @@ func setContent(msg *Message, kind string, c metaContent) {
 		}
 		msg.Media = &MediaRef{
 			Kind: kind, ID: string(m.ID), MimeType: m.MimeType, SHA256: m.SHA256, SHA256Hex: DigestHex(m.SHA256),
-			Filename: m.Filename, Caption: m.Caption, Voice: m.Voice, Animated: m.Animated,
+			Filename: string(m.Filename), Caption: string(m.Caption), Voice: bool(m.Voice), Animated: bool(m.Animated),
 			URL: m.URL, Status: MediaStatusPending,
 		}
 	}
 	switch kind {
 	case "text":
-		msg.Text = c.Text
+		if t := c.Text; t != nil {
+			msg.Text = &Text{Body: string(t.Body), PreviewURL: bool(t.PreviewURL)}
+		}
 	case "image":
 		media(c.Image)
 	case "video":
@@ -160,20 +162,29 @@ func setContent(msg *Message, kind string, c metaContent) {
 	case "sticker":
 		media(c.Sticker)
 	case "location":
-		msg.Location = c.Location
+		if l := c.Location; l != nil {
+			msg.Location = &Location{Latitude: float64(l.Latitude), Longitude: float64(l.Longitude),
+				Name: string(l.Name), Address: string(l.Address), URL: l.URL}
+		}
 	case "contacts":
 		for _, card := range c.Contacts {
-			out := ContactCard{Name: card.Name, Emails: card.Emails, Addresses: card.Addresses,
-				URLs: card.URLs, Org: card.Org, Birthday: card.Birthday}
+			out := ContactCard{Name: card.Name, Emails: card.Emails,
+				URLs: card.URLs, Org: card.Org, Birthday: string(card.Birthday)}
 			for _, p := range card.Phones {
-				out.Phones = append(out.Phones, ContactPhone{Phone: p.Phone, WaID: string(p.WaID), Type: p.Type})
+				out.Phones = append(out.Phones, ContactPhone{Phone: string(p.Phone), WaID: string(p.WaID), Type: p.Type})
+			}
+			for _, a := range card.Addresses {
+				out.Addresses = append(out.Addresses, ContactAddress{Street: string(a.Street), City: a.City, State: a.State,
+					Zip: string(a.Zip), Country: a.Country, CountryCode: a.CountryCode, Type: a.Type})
 			}
 			msg.Contacts = append(msg.Contacts, out)
 		}
 	case "interactive":
 		msg.Interactive = interactive(c.Interactive)
 	case "button":
-		msg.Button = c.Button
+		if b := c.Button; b != nil {
+			msg.Button = &Button{Payload: string(b.Payload), Text: string(b.Text)}
+		}
 	case "reaction":
 		if r := c.Reaction; r != nil {
 			msg.Reaction = &Reaction{MessageID: r.MessageID}
@@ -185,9 +196,10 @@ func setContent(msg *Message, kind string, c metaContent) {
 		}
 	case "order":
 		if o := c.Order; o != nil {
-			msg.Order = &Order{CatalogID: o.CatalogID, Text: o.Text, Items: o.ProductItems}
-			if msg.Order.Items == nil {
-				msg.Order.Items = []OrderItem{}
+			msg.Order = &Order{CatalogID: string(o.CatalogID), Text: string(o.Text), Items: []OrderItem{}}
+			for _, it := range o.ProductItems {
+				msg.Order.Items = append(msg.Order.Items, OrderItem{ProductRetailerID: string(it.ProductRetailerID),
+					Quantity: int(it.Quantity), ItemPrice: float64(it.ItemPrice), Currency: it.Currency})
 			}
 		}
 	}
@@ -200,9 +212,9 @@ func interactive(in *metaInteractive) *Interactive {
 	out := &Interactive{Type: in.Type}
 	switch {
 	case in.ButtonReply != nil:
-		out.ID, out.Title = in.ButtonReply.ID, in.ButtonReply.Title
+		out.ID, out.Title = string(in.ButtonReply.ID), string(in.ButtonReply.Title)
 	case in.ListReply != nil:
-		out.ID, out.Title, out.Description = in.ListReply.ID, in.ListReply.Title, in.ListReply.Description
+		out.ID, out.Title, out.Description = string(in.ListReply.ID), string(in.ListReply.Title), string(in.ListReply.Description)
 	case in.NFMReply != nil:
 		f := &Flow{Name: in.NFMReply.Name, Body: in.NFMReply.Body}
 		raw := []byte(in.NFMReply.ResponseJSON)
@@ -226,8 +238,11 @@ func replyContext(c *metaContext) *Context {
 	if c == nil {
 		return nil
 	}
-	out := &Context{ID: c.ID, From: string(c.From), Forwarded: c.Forwarded,
-		FrequentlyForwarded: c.FrequentlyForwarded, ReferredProduct: c.ReferredProduct}
+	out := &Context{ID: c.ID, From: string(c.From), Forwarded: bool(c.Forwarded),
+		FrequentlyForwarded: bool(c.FrequentlyForwarded)}
+	if p := c.ReferredProduct; p != nil {
+		out.ReferredProduct = &ReferredProduct{CatalogID: string(p.CatalogID), ProductRetailerID: string(p.ProductRetailerID)}
+	}
 	if *out == (Context{}) {
 		return nil
 	}
@@ -238,7 +253,9 @@ func referral(r *metaReferral) *Referral {
 	if r == nil {
 		return nil
 	}
-	out := r.Referral
+	out := Referral{SourceURL: r.SourceURL, SourceType: r.SourceType, SourceID: string(r.SourceID),
+		Headline: string(r.Headline), Body: string(r.Body), MediaType: r.MediaType, ImageURL: r.ImageURL,
+		VideoURL: r.VideoURL, ThumbnailURL: r.ThumbnailURL, CtwaClid: string(r.CtwaClid)}
 	if r.WelcomeMessage != nil {
 		out.WelcomeMessage = r.WelcomeMessage.Text
 	}
@@ -259,7 +276,7 @@ func system(s *metaSystem, id *metaIdentity) *System {
 		}
 	}
 	if id != nil {
-		out.Identity = &Identity{Acknowledged: id.Acknowledged, CreatedTimestamp: string(id.CreatedTimestamp), Hash: id.Hash}
+		out.Identity = &Identity{Acknowledged: bool(id.Acknowledged), CreatedTimestamp: string(id.CreatedTimestamp), Hash: id.Hash}
 	}
 	return out
 }

@@ -142,10 +142,10 @@ type metaStatus struct {
 		} `json:"origin"`
 	} `json:"conversation"`
 	Pricing *struct {
-		Billable *bool  `json:"billable"`
-		Model    string `json:"pricing_model"`
-		Category string `json:"category"`
-		Type     string `json:"type"`
+		Billable *flexBool `json:"billable"`
+		Model    string    `json:"pricing_model"`
+		Category string    `json:"category"`
+		Type     string    `json:"type"`
 	} `json:"pricing"`
 	Errors []metaError `json:"errors"`
 }
@@ -170,7 +170,11 @@ func ParseStatus(item []byte) (StatusItem, error) {
 		s.Conversation = &Conversation{ID: c.ID, OriginType: c.Origin.Type, ExpiresAt: UnixTime(string(c.Expiration))}
 	}
 	if p := m.Pricing; p != nil {
-		s.Pricing = &Pricing{Billable: p.Billable, Model: p.Model, Category: p.Category, Type: p.Type}
+		s.Pricing = &Pricing{Model: p.Model, Category: p.Category, Type: p.Type}
+		if p.Billable != nil {
+			b := bool(*p.Billable)
+			s.Pricing.Billable = &b
+		}
 	}
 	for _, e := range m.Errors {
 		s.Errors = append(s.Errors, e.event())
