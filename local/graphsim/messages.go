@@ -1,19 +1,13 @@
 package graphsim
 
 import (
-	"bytes"
 	"crypto/rand"
-	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Meta's limits as the simulator enforces them.
@@ -170,15 +164,15 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, 100, "OAuthException", "(#100) Invalid parameter", "could not read the request body")
+		paramError("Invalid parameter").write(w)
 		return
 	}
-	req, kind, problem := checkMessage(body)
-	if problem != "" {
+	req, kind, refusal := checkMessage(body)
+	if refusal != nil {
 		s.mu.Lock()
 		s.messages.stats.Invalid++
 		s.mu.Unlock()
-		writeError(w, http.StatusBadRequest, 100, "OAuthException", "(#100) Invalid parameter", problem)
+		refusal.write(w)
 		return
 	}
 	to, _ := req["to"].(string)
@@ -324,172 +318,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// checkMessage validates a send request and returns it with its kind:
-// the message type, or "read" / "typing" for receipts. problem is
-// Meta-style details when the request is invalid.
-func checkMessage(body []byte) (req map[string]any, kind, problem string) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
-		return nil, "", "request body is not a JSON object"
-	}
-	if req["messaging_product"] != "whatsapp" {
-		return nil, "", `messaging_product must be "whatsapp"`
-	}
-	if st, ok := req["status"]; ok {
-		if st != "read" {
-			return nil, "", `status must be "read"`
-		}
-		if id, _ := req["message_id"].(string); id == "" {
-			return nil, "", "message_id is required"
-		}
-		kind = "read"
-		if ti, ok := req["typing_indicator"]; ok {
-			if m, _ := ti.(map[string]any); m == nil || m["type"] != "text" {
-				return nil, "", `typing_indicator.type must be "text"`
-			}
-			kind = "typing"
-		}
-		for k := range req {
-			switch k {
-			case "messaging_product", "status", "message_id", "typing_indicator":
-			default:
-				return nil, "", fmt.Sprintf("unexpected field %q in a read receipt", k)
-			}
-		}
-		return req, kind, ""
-	}
-	if to, _ := req["to"].(string); to == "" {
-		return nil, "", "to is required"
-	}
-	kind, _ = req["type"].(string)
-	if kind == "" {
-		// Some of the spec's examples leave type out ("Send Text Message
-		// with Preview URL", "Send Reply to List Message"): take it from
-		// the content object.
-		for _, k := range contentKeys {
-			if _, ok := req[k]; ok {
-				kind = k
-				break
-			}
-		}
-	}
-	if _, ok := req[kind]; !ok {
-		return nil, "", fmt.Sprintf("type is %q but the request has no %q object", kind, kind)
-	}
-	sch, err := messageSchema()
-	if err != nil {
-		return nil, "", "simulator schema: " + err.Error()
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		return nil, "", "request body is not JSON"
-	}
-	if err := sch.Validate(doc); err != nil {
-		return nil, "", "request does not match the Message schema: " + oneLine(err.Error())
-	}
-	return req, kind, ""
-}
-
-var contentKeys = []string{"text", "template", "image", "video", "audio", "document", "sticker", "location", "contacts", "interactive", "reaction"}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 600 {
-		s = s[:600]
-	}
-	return s
-}
-
-//go:embed spec/message.schema.json
-var messageSchemaJSON []byte
-
-var (
-	schemaOnce sync.Once
-	schemaVal  *jsonschema.Schema
-	schemaErr  error
-)
-
-// messageSchema compiles the spec's Message schema once, after the fixups
-// that make it usable as JSON Schema (see fixSchema).
-func messageSchema() (*jsonschema.Schema, error) {
-	schemaOnce.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(messageSchemaJSON))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		fixSchema(doc.(map[string]any)["components"].(map[string]any)["schemas"].(map[string]any))
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		if err := c.AddResource("message.schema.json", doc); err != nil {
-			schemaErr = err
-			return
-		}
-		schemaVal, schemaErr = c.Compile("message.schema.json#/components/schemas/Message")
-	})
-	return schemaVal, schemaErr
-}
-
-// fixSchema adjusts the spec's schemas where, read as JSON Schema, they
-// contradict Meta's own examples or say less than Meta enforces. Each
-// change is listed here; everything else is the spec's text.
-func fixSchema(s map[string]any) {
-	obj := func(name string) map[string]any { return s[name].(map[string]any) }
-	props := func(o map[string]any) map[string]any { return o["properties"].(map[string]any) }
-	for name, v := range s {
-		m := v.(map[string]any)
-		all, ok := m["allOf"].([]any)
-		if !ok || !strings.HasSuffix(name, "Message") {
-			continue
-		}
-		// 1. Each XMessage is allOf[BaseMessageProperties, {additionalProperties:
-		// false, ...}]: the second part alone rejects messaging_product, to
-		// and context, so every message would fail. Unknown top-level keys
-		// are refused with unevaluatedProperties instead.
-		for _, part := range all {
-			delete(part.(map[string]any), "additionalProperties")
-		}
-		m["unevaluatedProperties"] = false
-	}
-	// 2. recipient_type and type are optional in Meta's examples (defaults
-	// individual and text); checkMessage requires the content object the
-	// type names.
-	obj("BaseMessageProperties")["required"] = []any{"messaging_product", "to"}
-	// 3. Location coordinates are numbers in every example (the spec says
-	// string); latitude and longitude are required.
-	loc := props(props(obj("LocationMessage")["allOf"].([]any)[1].(map[string]any))["location"].(map[string]any))
-	loc["latitude"] = map[string]any{"type": []any{"number", "string"}}
-	loc["longitude"] = map[string]any{"type": []any{"number", "string"}}
-	props(obj("LocationMessage")["allOf"].([]any)[1].(map[string]any))["location"].(map[string]any)["required"] = []any{"latitude", "longitude"}
-	// 4. Text needs a body; a reaction its message id and emoji ("" removes).
-	props(obj("TextMessage")["allOf"].([]any)[1].(map[string]any))["text"].(map[string]any)["required"] = []any{"body"}
-	props(obj("ReactionMessage")["allOf"].([]any)[1].(map[string]any))["reaction"].(map[string]any)["required"] = []any{"message_id", "emoji"}
-	// 5. The language policy is optional in every template example.
-	obj("LanguageObject")["required"] = []any{"code"}
-	// 6. A button's index is a number or a string in the examples; the
-	// spec's pattern "^[2-6, 11-14]$" is a character class that rejects "0".
-	idx := props(obj("TemplateComponent"))["index"].(map[string]any)
-	delete(idx, "pattern")
-	idx["type"] = []any{"string", "integer"}
-	// 7. sub_type is "CATALOG" and "flow" in the examples, outside the
-	// spec's enum.
-	delete(props(obj("TemplateComponent"))["sub_type"].(map[string]any), "enum")
-	// 8. Call-to-action URL messages (Meta's docs) are missing from the spec.
-	it := props(obj("InteractiveObject"))["type"].(map[string]any)
-	it["enum"] = append(it["enum"].([]any), "cta_url")
-	act := obj("ActionObject")
-	act["oneOf"] = append(act["oneOf"].([]any), map[string]any{
-		"required": []any{"name", "parameters"},
-		"properties": map[string]any{
-			"name": map[string]any{"enum": []any{"cta_url"}},
-			"parameters": map[string]any{"type": "object", "required": []any{"display_text", "url"},
-				"properties": map[string]any{"display_text": map[string]any{"type": "string", "maxLength": 20}, "url": map[string]any{"type": "string"}}},
-		},
-	})
-	// 9. A contact card needs a formatted name.
-	obj("ContactObject")["required"] = []any{"name"}
-	obj("NameObject")["required"] = []any{"formatted_name"}
 }

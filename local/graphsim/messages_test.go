@@ -1,16 +1,21 @@
 package graphsim
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 type manualClock struct {
@@ -39,9 +44,12 @@ func newSendSim(t *testing.T, throughput int) (*Sim, *httptest.Server, *manualCl
 type answer struct {
 	status int
 	Error  struct {
-		Code int `json:"code"`
-		Data struct {
-			Details string `json:"details"`
+		Code    int    `json:"code"`
+		Type    string `json:"type"`
+		Message string `json:"message"`
+		Data    struct {
+			MessagingProduct string `json:"messaging_product"`
+			Details          string `json:"details"`
 		} `json:"error_data"`
 	} `json:"error"`
 	Messages []struct {
@@ -72,57 +80,193 @@ func text(to string) string {
 	return `{"messaging_product":"whatsapp","recipient_type":"individual","to":"` + to + `","type":"text","text":{"body":"hi","preview_url":false}}`
 }
 
-// TestSpecExamplesAccepted sends every sendMessage request example of
-// Meta's spec (copied in the outbound package's testdata).
+// specPlaceholder matches the placeholders of the spec's examples:
+// {{Recipient-Phone-Number}}, <http(s)://audio-url>, <IMAGE_OBJECT_ID>...
+var specPlaceholder = regexp.MustCompile(`\{\{[A-Za-z-]+\}\}|<?http\(s\)://[a-z-]+>?|<[A-Za-z0-9_-]+>`)
+
+// fillExample replaces an example's placeholders with values of the kind
+// each stands for: the recipient, an https link, a header type, ids and
+// texts.
+func fillExample(raw []byte, to string) []byte {
+	return specPlaceholder.ReplaceAllFunc(raw, func(m []byte) []byte {
+		p := string(m)
+		switch {
+		case strings.HasPrefix(p, "{{Recipient"):
+			return []byte(to)
+		case strings.Contains(p, "http(s)://"):
+			return []byte("https://example.com/" + strings.Trim(strings.TrimPrefix(strings.TrimPrefix(p, "<"), "http(s)://"), ">"))
+		case p == "<HEADER_TYPE>":
+			return []byte("text")
+		}
+		return []byte(strings.ToLower(strings.Trim(p, "<>{}")))
+	})
+}
+
+// TestSpecExamplesAccepted sends every request example of
+// POST /{Phone-Number-ID}/messages in Meta's spec, placeholders filled.
 func TestSpecExamplesAccepted(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/outbound/testdata/spec/*.json")
-	if len(files) == 0 {
-		t.Fatal("no examples")
+	names, err := specExampleNames()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if len(names) != 50 {
+		t.Fatalf("%d examples in the spec, want its 50", len(names))
+	}
+	sp, _ := loadSpec()
 	_, srv, _ := newSendSim(t, 1000)
-	for i, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+	for i, name := range names {
+		t.Run(name, func(t *testing.T) {
 			// One recipient per example keeps the pair limit out of the way.
-			body := strings.ReplaceAll(string(raw), "{{Recipient-Phone-Number}}", "5511999990"+string(rune('a'+i)))
-			a := send(t, srv.URL, "tok-a", body)
+			body := fillExample(sp.examples[name], fmt.Sprintf("55119999%05d", i))
+			a := send(t, srv.URL, "tok-a", string(body))
 			if a.status != 200 || (len(a.Messages) != 1 && !a.Success) {
-				t.Errorf("status %d, code %d: %s", a.status, a.Error.Code, a.Error.Data.Details)
+				t.Errorf("status %d, code %d, %s %s\n%s", a.status, a.Error.Code, a.Error.Message, a.Error.Data.Details, body)
 			}
 		})
 	}
 }
 
+// TestSpecIsMetas: the embedded spec is Meta's file, byte for byte.
+func TestSpecIsMetas(t *testing.T) {
+	sum := sha256.Sum256(specYAML)
+	if got, want := hex.EncodeToString(sum[:]), "c7148d5e2aeff32f2effc3d3557795d7eddd07abf8b017c9e40e86bb3312c116"; got != want {
+		t.Errorf("spec/business-messaging-api_v23.0.yaml sha256 %s, want Meta's %s (spec/SOURCES.md): patch in patches.go, not in the file", got, want)
+	}
+}
+
+// TestSpecReadLiterallyRefusesEverything pins the composition bug the
+// first patch fixes: without it, each of the spec's own examples is
+// refused.
+func TestSpecReadLiterallyRefusesEverything(t *testing.T) {
+	doc, err := specDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("spec.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("spec.json#/components/schemas/TextMessage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := loadSpec()
+	v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(fillExample(sp.examples["Send Text Message"], "16505550001")))
+	if err := sch.Validate(v); err == nil {
+		t.Error("the unpatched TextMessage schema accepts Send Text Message: drop the composition patch?")
+	}
+}
+
+const (
+	msgInvalid = "(#131009) Parameter value is not valid"
+	msgMissing = "(#131008) Required parameter is missing"
+)
+
 func TestInvalidRequestsRefused(t *testing.T) {
-	tests := []struct{ name, body string }{
-		{"not JSON", `{`},
-		{"no messaging_product", `{"to":"1","type":"text","text":{"body":"x"}}`},
-		{"no to", `{"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}`},
-		{"type without its object", `{"messaging_product":"whatsapp","to":"1","type":"image","text":{"body":"x"}}`},
-		{"text without body", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"preview_url":true}}`},
-		{"unknown top-level field", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"x"},"colour":"red"}`},
-		{"unknown text field", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"x","bold":true}}`},
-		{"media id and link", `{"messaging_product":"whatsapp","to":"1","type":"image","image":{"id":"1","link":"https://x"}}`},
-		{"media neither", `{"messaging_product":"whatsapp","to":"1","type":"image","image":{"caption":"x"}}`},
-		{"location without latitude", `{"messaging_product":"whatsapp","to":"1","type":"location","location":{"longitude":1}}`},
-		{"template without language", `{"messaging_product":"whatsapp","to":"1","type":"template","template":{"name":"x"}}`},
-		{"four reply buttons", `{"messaging_product":"whatsapp","to":"1","type":"interactive","interactive":{"type":"button","body":{"text":"x"},"action":{"buttons":[
-			{"type":"reply","reply":{"id":"a","title":"a"}},{"type":"reply","reply":{"id":"b","title":"b"}},{"type":"reply","reply":{"id":"c","title":"c"}},{"type":"reply","reply":{"id":"d","title":"d"}}]}}}`},
-		{"button title 21", `{"messaging_product":"whatsapp","to":"1","type":"interactive","interactive":{"type":"button","body":{"text":"x"},"action":{"buttons":[
-			{"type":"reply","reply":{"id":"a","title":"aaaaaaaaaaaaaaaaaaaaa"}}]}}}`},
-		{"reaction without emoji", `{"messaging_product":"whatsapp","to":"1","type":"reaction","reaction":{"message_id":"wamid.A"}}`},
-		{"read without message id", `{"messaging_product":"whatsapp","status":"read"}`},
-		{"contact without name", `{"messaging_product":"whatsapp","to":"1","type":"contacts","contacts":[{"phones":[{"phone":"1"}]}]}`},
+	msg := func(typ, obj string) string {
+		return `{"messaging_product":"whatsapp","recipient_type":"individual","to":"16505550001","type":"` + typ + `","` + typ + `":` + obj + `}`
+	}
+	buttons := func(ids ...string) string {
+		var bs []string
+		for i, id := range ids {
+			bs = append(bs, fmt.Sprintf(`{"type":"reply","reply":{"id":%q,"title":"Option %d"}}`, id, i))
+		}
+		return msg("interactive", `{"type":"button","body":{"text":"Pick"},"action":{"buttons":[`+strings.Join(bs, ",")+`]}}`)
+	}
+	rows := func(n int, prefix string) string {
+		var rs []string
+		for i := range n {
+			rs = append(rs, fmt.Sprintf(`{"id":"%s%d","title":"Row %d"}`, prefix, i, i))
+		}
+		return `[` + strings.Join(rs, ",") + `]`
+	}
+	list := func(sections string) string {
+		return msg("interactive", `{"type":"list","body":{"text":"Pick"},"action":{"button":"Options","sections":`+sections+`}}`)
+	}
+	template := func(components string) string {
+		return msg("template", `{"name":"order_update","language":{"code":"pt_BR"},"components":`+components+`}`)
+	}
+	contact := func(birthday string) string {
+		return msg("contacts", `[{"name":{"formatted_name":"Ana"},"birthday":`+birthday+`}]`)
+	}
+	tests := []struct {
+		name, body       string
+		code             int
+		message, details string
+	}{
+		// Issue 12 item 22: bodies Meta refuses.
+		{"text of 4,097 characters", msg("text", `{"body":"`+strings.Repeat("a", 4097)+`"}`),
+			100, "(#100) Param text['body'] must be at most 4096 characters long.", ""},
+		{"duplicate reply-button ids", buttons("yes", "no", "yes"),
+			131009, msgInvalid, `Duplicate button id "yes". Button ids must be unique.`},
+		{"11 list rows across sections", list(`[{"title":"A","rows":` + rows(6, "a") + `},{"title":"B","rows":` + rows(5, "b") + `}]`),
+			131009, msgInvalid, "Total row count exceed max allowed count: 10"},
+		{"a section without title among several", list(`[{"title":"A","rows":` + rows(2, "a") + `},{"rows":` + rows(2, "b") + `}]`),
+			131008, msgMissing, "sections: Section at index 1 requires a title when a message has more than one section"},
+		{"caption of 1,025 characters", msg("image", `{"link":"https://example.com/a.jpg","caption":"`+strings.Repeat("c", 1025)+`"}`),
+			100, "(#100) Param image['caption'] must be at most 1024 characters long.", ""},
+		{"birthday not a date", contact(`"18/08/2012"`),
+			100, `(#100) Param contacts[0]['birthday'] must be a date in the format YYYY-MM-DD - got "18/08/2012".`, ""},
+		{"birthday on a day that does not exist", contact(`"2012-02-30"`),
+			100, `(#100) Param contacts[0]['birthday'] must be a date in the format YYYY-MM-DD - got "2012-02-30".`, ""},
+		{"button index 10", template(`[{"type":"button","sub_type":"quick_reply","index":10,"parameters":[{"type":"payload","payload":"p"}]}]`),
+			100, "(#100) Param template['components'][0]['index'] must be an integer from 0 to 9 - got 10.", ""},
+		{"button index a word", template(`[{"type":"button","sub_type":"url","index":"first","parameters":[{"type":"text","text":"x"}]}]`),
+			100, `(#100) Param template['components'][0]['index'] must be an integer from 0 to 9 - got "first".`, ""},
+		{"button index negative", template(`[{"type":"button","sub_type":"url","index":-1,"parameters":[{"type":"text","text":"x"}]}]`),
+			100, "(#100) Param template['components'][0]['index'] must be an integer from 0 to 9 - got -1.", ""},
+		{"s3 link in an image", msg("image", `{"link":"s3://bucket/tenants/acme/a.jpg"}`),
+			100, "(#100) Param image['link'] must be a valid http or https URL.", ""},
+		{"S3 link in capitals in a document", msg("document", `{"link":"S3://bucket/tenants/acme/a.pdf","filename":"a.pdf"}`),
+			100, "(#100) Param document['link'] must be a valid http or https URL.", ""},
+		{"s3 link in a template header parameter", template(`[{"type":"header","parameters":[{"type":"image","image":{"link":"s3://bucket/tenants/other/a.jpg"}}]}]`),
+			100, "(#100) Param template['components'][0]['parameters'][0]['image']['link'] must be a valid http or https URL.", ""},
+		{"s3 link in an interactive header", msg("interactive", `{"type":"button","header":{"type":"image","image":{"link":"s3://b/k.jpg"}},"body":{"text":"x"},"action":{"buttons":[{"type":"reply","reply":{"id":"a","title":"A"}}]}}`),
+			100, "(#100) Param interactive['header']['image']['link'] must be a valid http or https URL.", ""},
+		// Other refusals.
+		{"not JSON", `{`, 100, "(#100) Invalid parameter", ""},
+		{"no messaging_product", `{"to":"1","type":"text","text":{"body":"x"}}`, 100, "(#100) The parameter messaging_product is required.", ""},
+		{"no to", `{"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}`, 100, "(#100) The parameter to is required.", ""},
+		{"type without its object", `{"messaging_product":"whatsapp","to":"1","type":"image","text":{"body":"x"}}`, 100, "(#100) The parameter image is required.", ""},
+		{"text without body", msg("text", `{"preview_url":true}`), 100, "(#100) The parameter text['body'] is required.", ""},
+		{"body not a string", msg("text", `{"body":12}`), 100, "(#100) Param text['body'] must be a string.", ""},
+		{"unknown top-level field", `{"messaging_product":"whatsapp","to":"1","type":"text","text":{"body":"x"},"colour":"red"}`,
+			100, `(#100) Unexpected key "colour" on param "message".`, ""},
+		{"unknown text field", msg("text", `{"body":"x","bold":true}`), 100, `(#100) Unexpected key "bold" on param "text".`, ""},
+		{"media id and link", msg("image", `{"id":"1","link":"https://x.example/a.jpg"}`), 100, "(#100) Param image must have either id or link, not both.", ""},
+		{"media neither", msg("image", `{"caption":"x"}`), 100, "(#100) The parameter image['id'] is required.", ""},
+		{"location without latitude", msg("location", `{"longitude":1}`), 100, "(#100) The parameter location['latitude'] is required.", ""},
+		{"template without language", msg("template", `{"name":"x"}`), 100, "(#100) The parameter template['language'] is required.", ""},
+		{"four reply buttons", buttons("a", "b", "c", "d"), 131009, msgInvalid, "Invalid buttons count. Min allowed buttons: 1, Max allowed buttons: 3"},
+		{"button title 21", msg("interactive", `{"type":"button","body":{"text":"x"},"action":{"buttons":[{"type":"reply","reply":{"id":"a","title":"aaaaaaaaaaaaaaaaaaaaa"}}]}}`),
+			100, "(#100) Param interactive['action']['buttons'][0]['reply']['title'] must be at most 20 characters long.", ""},
+		{"duplicate button titles", msg("interactive", `{"type":"button","body":{"text":"x"},"action":{"buttons":[{"type":"reply","reply":{"id":"a","title":"Yes"}},{"type":"reply","reply":{"id":"b","title":"Yes"}}]}}`),
+			131009, msgInvalid, `Duplicate button title "Yes". Button titles must be unique.`},
+		{"11 rows in one section", list(`[{"title":"A","rows":` + rows(11, "a") + `}]`), 131009, msgInvalid, "Total row count exceed max allowed count: 10"},
+		{"duplicate row ids across sections", list(`[{"title":"A","rows":` + rows(2, "x") + `},{"title":"B","rows":` + rows(2, "x") + `}]`),
+			131009, msgInvalid, `Duplicate row id "x0". Row ids must be unique across all sections.`},
+		{"reaction without emoji", msg("reaction", `{"message_id":"wamid.A"}`), 100, "(#100) The parameter reaction['emoji'] is required.", ""},
+		{"read without message id", `{"messaging_product":"whatsapp","status":"read"}`, 100, "(#100) The parameter message_id is required.", ""},
+		{"contact without name", msg("contacts", `[{"phones":[{"phone":"1"}]}]`), 100, "(#100) The parameter contacts[0]['name'] is required.", ""},
+		{"unknown type", `{"messaging_product":"whatsapp","to":"1","type":"poll","poll":{}}`, 100,
+			`(#100) Param type must be one of {TEXT, TEMPLATE, IMAGE, VIDEO, AUDIO, DOCUMENT, STICKER, LOCATION, CONTACTS, INTERACTIVE, REACTION} - got "poll".`, ""},
 	}
 	s, srv, _ := newSendSim(t, 1000)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := send(t, srv.URL, "tok-a", tt.body)
-			if a.status != 400 || a.Error.Code != 100 {
-				t.Errorf("status %d code %d, want 400 and code 100", a.status, a.Error.Code)
+			if a.status != 400 || a.Error.Code != tt.code || a.Error.Message != tt.message || a.Error.Data.Details != tt.details || a.Error.Type != "OAuthException" {
+				t.Errorf("answer %d code %d type %q\n message %q\n details %q\nwant 400 code %d OAuthException\n message %q\n details %q",
+					a.status, a.Error.Code, a.Error.Type, a.Error.Message, a.Error.Data.Details, tt.code, tt.message, tt.details)
+			}
+			if (tt.details != "") != (a.Error.Data.MessagingProduct == "whatsapp") {
+				t.Errorf("error_data %+v: WhatsApp's codes carry it (messaging_product and details), Graph's 100 does not", a.Error.Data)
+			}
+			for _, local := range []string{"schema", "spec.json", "#/", "jsonschema", "allOf", "oneOf"} {
+				if strings.Contains(a.Error.Message+a.Error.Data.Details, local) {
+					t.Errorf("the answer shows the simulator's own schema (%q): %s %s", local, a.Error.Message, a.Error.Data.Details)
+				}
 			}
 		})
 	}
