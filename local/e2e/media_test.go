@@ -101,7 +101,7 @@ func TestInboundMediaEndsInS3(t *testing.T) {
 			if m == nil || m.ID != wamid || m.Kind != tt.kind || m.Media == nil {
 				t.Fatalf("message.received = %+v, want %s %s with media", m, tt.kind, wamid)
 			}
-			want := event.MediaRef{Kind: tt.kind, ID: media.ID, MimeType: tt.mime, SHA256: media.SHA256Base64,
+			want := event.MediaRef{Kind: tt.kind, ID: media.ID, MimeType: tt.mime, SHA256: media.SHA256Base64, SHA256Hex: media.SHA256,
 				Filename: tt.filename, Caption: tt.caption, Voice: tt.voice, Status: event.MediaStatusPending}
 			if *m.Media != want {
 				t.Errorf("message media = %+v, want %+v", *m.Media, want)
