@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -35,6 +34,7 @@ const (
 	MaxClientRef         = 256
 	MaxTemplateName      = 512
 	MaxTemplateButtonIdx = 9
+	MaxReactionEmoji     = 10 // code points: an emoji with skin tones and joiners
 )
 
 // ValidationError lists every problem found in a job.
@@ -109,8 +109,8 @@ func Validate(j Job) error {
 	case TypeReaction:
 		if j.Reaction != nil {
 			c.wamid("reaction.message_id", j.Reaction.MessageID)
-			if len(j.Reaction.Emoji) > 32 {
-				c.addf("reaction.emoji must be a single emoji (or empty to remove the reaction)")
+			if utf8.RuneCountInString(j.Reaction.Emoji) > MaxReactionEmoji {
+				c.addf("reaction.emoji must be a single emoji, at most %d code points (or empty to remove the reaction)", MaxReactionEmoji)
 			}
 		}
 	case TypeRead:
@@ -286,7 +286,7 @@ func (c *checker) interactive(in *Interactive) {
 	} else {
 		c.maxChars("interactive.body.text", in.Body.Text, MaxInteractiveBody)
 	}
-	if in.Footer != nil {
+	if in.Footer != nil && c.required("interactive.footer.text", in.Footer.Text) {
 		c.maxChars("interactive.footer.text", in.Footer.Text, MaxFooterText)
 	}
 	if h := in.Header; h != nil {
@@ -317,6 +317,21 @@ func (c *checker) interactive(in *Interactive) {
 		}
 	}
 	a := in.Action
+	for _, f := range []struct {
+		name string
+		set  bool
+		for_ string
+	}{
+		{"buttons", a.Buttons != nil, InteractiveButton},
+		{"button", a.Button != "", InteractiveList},
+		{"sections", a.Sections != nil, InteractiveList},
+		{"name", a.Name != "", InteractiveCTAURL},
+		{"parameters", a.Parameters != nil, InteractiveCTAURL},
+	} {
+		if f.set && f.for_ != in.Type && (in.Type == InteractiveButton || in.Type == InteractiveList || in.Type == InteractiveCTAURL) {
+			c.addf("interactive.action.%s belongs to a %s message, not %s", f.name, f.for_, in.Type)
+		}
+	}
 	switch in.Type {
 	case InteractiveButton:
 		if len(a.Buttons) == 0 || len(a.Buttons) > MaxReplyButtons {
@@ -415,7 +430,7 @@ func (c *checker) template(t *Template) {
 		case "button":
 			c.required(f+".sub_type", comp.SubType)
 			if !buttonIndex(comp.Index) {
-				c.addf("%s.index must be 0 to %d (number or numeric string)", f, MaxTemplateButtonIdx)
+				c.addf("%s.index must be 0 to %d (a number or a one-digit string)", f, MaxTemplateButtonIdx)
 			}
 		default:
 			c.addf("%s.type must be header, body or button", f)
@@ -498,8 +513,8 @@ func buttonIndex(v any) bool {
 	case float64:
 		return x == math.Trunc(x) && x >= 0 && x <= MaxTemplateButtonIdx
 	case string:
-		n, err := strconv.Atoi(x)
-		return err == nil && n >= 0 && n <= MaxTemplateButtonIdx
+		// One digit, as the schema says: not "+1", "01" or " 1".
+		return len(x) == 1 && x[0] >= '0' && x[0] <= '0'+MaxTemplateButtonIdx
 	}
 	return false
 }

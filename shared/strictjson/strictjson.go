@@ -6,7 +6,9 @@
 // reader (a person, a queue's routing, a log) and another to the code.
 //
 // Unmarshal refuses all three: every key must name a field exactly, appear
-// once per object, and be known, at every depth. Keys decoded into a map
+// once per object, and be known, at every depth; and null, which
+// encoding/json silently skips, is refused except where the target is an
+// interface (or decodes itself). Keys decoded into a map
 // or an interface value are free, but still unique. UniqueKeys is the
 // lenient check for payloads whose producer adds keys over time (Meta's
 // webhooks): it refuses only duplicate keys, including keys that differ
@@ -86,6 +88,11 @@ func (w *walker) value(t reflect.Type, path string) error {
 	}
 	d, isDelim := tok.(json.Delim)
 	if !isDelim {
+		if tok == nil && w.strict && t != nil && !shapeOf(t).nullable {
+			// encoding/json reads null as "leave the field as it is", so
+			// a null string would pass as absent or empty.
+			return &Error{Path: path, Problem: "null is not a value here (leave the key out)"}
+		}
 		return nil
 	}
 	s := shapeOf(t)
@@ -146,11 +153,12 @@ func (w *walker) object(s shape, path string) error {
 
 // shape is what a Go type allows inside a JSON value.
 type shape struct {
-	free   bool                    // any keys (map, interface, custom unmarshaler)
-	elem   reflect.Type            // element of an array or map value type; nil: anything
-	fields map[string]reflect.Type // struct fields by exact JSON name
-	folded map[string]string       // folded name → exact name
-	names  []string
+	nullable bool                    // null is a value (interface, custom unmarshaler)
+	free     bool                    // any keys (map, interface, custom unmarshaler)
+	elem     reflect.Type            // element of an array or map value type; nil: anything
+	fields   map[string]reflect.Type // struct fields by exact JSON name
+	folded   map[string]string       // folded name → exact name
+	names    []string
 }
 
 var shapes sync.Map // reflect.Type → shape
@@ -178,7 +186,7 @@ func makeShape(t reflect.Type) shape {
 	}
 	if t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler) ||
 		t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
-		return shape{free: true}
+		return shape{free: true, nullable: true}
 	}
 	switch t.Kind() {
 	case reflect.Slice, reflect.Array:
@@ -190,7 +198,7 @@ func makeShape(t reflect.Type) shape {
 		addFields(&s, t)
 		return s
 	case reflect.Interface:
-		return shape{free: true}
+		return shape{free: true, nullable: true}
 	}
 	// A scalar type: an object or array here is a type error that
 	// encoding/json reports; its keys are not checked.

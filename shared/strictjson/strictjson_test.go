@@ -48,6 +48,11 @@ func TestUnmarshal(t *testing.T) {
 		{"trailing data", `{"to":"+1"} {"to":"+2"}`, "trailing data"},
 		{"truncated", `{"to":"+1"`, "unexpected end of JSON"},
 		{"type error still reported", `{"to":5}`, "cannot unmarshal number"},
+		{"null string", `{"to":null}`, `$.to: null is not a value here`},
+		{"null pointer", `{"ptr":null}`, `$.ptr: null is not a value here`},
+		{"null slice item", `{"items":[null]}`, `$.items[0]: null is not a value here`},
+		{"null in any", `{"any":null,"free":{"a":null}}`, ""},
+		{"null for a custom unmarshaler", `{"Raw":null}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
