@@ -51,6 +51,7 @@ type Event struct {
 	Status   *StatusChange   `json:"status,omitempty"`
 	Outbound *OutboundResult `json:"outbound,omitempty"`
 	Account  *AccountChange  `json:"account,omitempty"`
+	Payment  *PaymentStatus  `json:"payment,omitempty"`
 	Errors   []Error         `json:"errors,omitempty"`
 }
 

@@ -3,7 +3,9 @@
 // field other than messages), applies each message status to its record in
 // the messages table so the state never goes backwards, and tells the core
 // about every state that really advanced (message.status) and every account
-// change (account.<field>). Failures with a permanent meaning update what
+// change (account.<field>). Payment statuses of order-details messages are
+// not delivery states: they become payment.status events and leave the
+// message record alone. Failures with a permanent meaning update what
 // the sender knows: 131047 closes the contact's 24-hour window; a
 // throughput upgrade raises the number's pacing limit.
 package status
@@ -112,6 +114,9 @@ func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
 
 // status applies one status and publishes the events it makes pending.
 func (h *Handler) status(ctx context.Context, u whatsapp.Unit) error {
+	if event.IsPaymentStatus(u.Item) {
+		return h.payment(ctx, u)
+	}
 	it, err := event.ParseStatus(u.Item)
 	if err != nil {
 		return fault.InvalidErr(fmt.Errorf("status of tenant %s number %s: %w", u.TenantID, u.Metadata.PhoneNumberID, err))

@@ -54,6 +54,24 @@ var referenceCases = []struct {
 		"status.errors.0.details=Unsupported Video mime type text/html. Please use one of video/3gpp, video/mp4."}},
 	{"status_failed_131053_minimal.json", "", "message.status", []string{
 		"status.current=failed", "status.message_id=amid.ID", "status.errors.0.title=ERROR_TITLE", "status.errors.0.details=<nil>"}},
+	{"status_payment_captured.json", "", "payment.status", []string{
+		"payment.message_id=wamid.HBgMOTXXXXXXXXXXE5NDA3IAEhgKMzExMjYzOTAyMgA=", "payment.status=captured",
+		"payment.reference_id=SampleMSIL1102", "payment.amount.value=450", "payment.amount.offset=100", "payment.currency=INR",
+		"payment.transaction.id=order_SdrcSSqobZ7voR", "payment.transaction.type=razorpay", "payment.transaction.status=success",
+		"payment.transaction.created_at=" + utc(1746500000), "payment.transaction.updated_at=" + utc(1746500005),
+		"payment.transaction.error=<nil>", "payment.raw.payment.receipt=", "payment.recipient=91XXXXXXXXXX",
+		"payment.at=" + utc(1746500005), "occurred_at=" + utc(1746500005), "contact.wa_id=91XXXXXXXXXX",
+		"phone_number_id=106540352242922", "waba_id=102290129340398", "status=<nil>"}},
+	{"status_payment_pending.json", "", "payment.status", []string{
+		"payment.status=pending", "payment.amount.value=21000", "payment.transaction.status=pending",
+		"payment.transaction.method=upi", "status=<nil>"}},
+	{"status_payment_failed.json", "", "payment.status", []string{
+		"payment.status=failed", "payment.transaction.status=failed", "payment.transaction.error.code=<ERROR_CODE>",
+		"payment.transaction.error.reason=<ERROR_REASON>", "payment.at=" + utc(1746500030), "status=<nil>"}},
+	{"status_payment_failed_minimal.json", "", "payment.status", []string{
+		"payment.status=failed", "payment.message_id=ABMAAQVBAXmFlQ", "payment.reference_id=your-reference-id",
+		"payment.recipient=12137725260", "payment.amount=<nil>", "payment.transaction=<nil>",
+		"payment.raw.payment.sender=12137725260", "contact.wa_id=12137725260", "status=<nil>"}},
 	{"status_played.json", "", "message.status", []string{"status.current=played", "status.timestamps.played=" + utc(1689380458)}},
 	{"status_read.json", "wamid.xyzxyz", "message.status", []string{
 		"status.current=read", "status.previous=accepted", "status.external=<nil>", "status.job_id=job-wamid.xyzxyz", "status.client_ref=crm-wamid.xyzxyz",
@@ -379,5 +397,55 @@ func TestAccountEventIDsScopedByTenant(t *testing.T) {
 	evs := e.events(t)
 	if len(evs) != 2 || evs[0].EventID == evs[1].EventID {
 		t.Fatalf("events %d, ids %v: want two distinct ids", len(evs), evs)
+	}
+}
+
+// A payment status of an order-details message this system sent is a
+// payment.status event; the message's delivery record and its
+// message.status events are untouched (a failed payment is not a failed
+// message, a captured one is not lost).
+func TestPaymentStatusLeavesMessageAlone(t *testing.T) {
+	ctx := context.Background()
+	for _, file := range []string{"status_payment_captured.json", "status_payment_pending.json", "status_payment_failed.json"} {
+		t.Run(strings.TrimSuffix(file, ".json"), func(t *testing.T) {
+			e := newEnv(t)
+			body, err := os.ReadFile(filepath.Join("testdata/webhooks", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			units, err := whatsapp.Split(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			it, err := event.ParsePaymentStatus(units[0].Item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.accept(t, it.MessageID)
+			for _, u := range units {
+				u.TenantID = "acme"
+				u.Metadata.PhoneNumberID = "100" // the number accept() recorded
+				if err := e.h.ProcessUnit(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := e.store.Get(ctx, it.MessageID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Status != event.StatusAccepted || len(m.StatusAt) != 1 || len(m.Errors) != 0 {
+				t.Errorf("record after a %s payment: status %q, states %v, errors %v; want accepted and untouched", it.Status, m.Status, m.StatusAt, m.Errors)
+			}
+			var types []string
+			for _, ev := range e.events(t) {
+				types = append(types, ev.Type)
+				if ev.Type == event.TypePaymentStatus && (ev.Payment.Status != it.Status || ev.OrderKey() != "acme:100:91XXXXXXXXXX") {
+					t.Errorf("payment event %+v in group %s", ev.Payment, ev.OrderKey())
+				}
+			}
+			if fmt.Sprint(types) != "[payment.status]" {
+				t.Errorf("events %v, want [payment.status]", types)
+			}
+		})
 	}
 }

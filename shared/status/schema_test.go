@@ -24,6 +24,10 @@ func TestSchemaRules(t *testing.T) {
 		{"WABA-level account event", `"phone_number_id":"","type":"account.account_review_update","account":{"field":"account_review_update","event":"APPROVED","value":{"decision":"APPROVED"}}}`, true},
 		{"account without value", `"phone_number_id":"","type":"account.account_update","account":{"field":"account_update"}}`, false},
 		{"unknown account detail", `"phone_number_id":"","type":"account.account_update","account":{"field":"account_update","value":{},"surprise":1}}`, false},
+		{"payment", `"phone_number_id":"1","type":"payment.status","payment":{"message_id":"w","status":"captured","at":"2026-03-01T12:00:00Z","amount":{"value":450,"offset":100},"raw":{}}}`, true},
+		{"payment.status without payment", `"phone_number_id":"1","type":"payment.status","status":{"message_id":"w","current":"read"}}`, false},
+		{"payment without raw", `"phone_number_id":"1","type":"payment.status","payment":{"message_id":"w","status":"captured","at":"2026-03-01T12:00:00Z"}}`, false},
+		{"payment amount as text", `"phone_number_id":"1","type":"payment.status","payment":{"message_id":"w","status":"captured","at":"2026-03-01T12:00:00Z","amount":{"value":"4.50","offset":100},"raw":{}}}`, false},
 		{"preference without wa_id", `"phone_number_id":"1","type":"account.user_preferences","account":{"field":"user_preferences","value":{},"user_preference":{"value":"stop"}}}`, false},
 	}
 	for _, tt := range tests {
