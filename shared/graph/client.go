@@ -32,6 +32,9 @@ type Client struct {
 	BaseURL string // default DefaultBaseURL
 	Version string // default DefaultVersion
 	HTTP    Doer   // default a client with a 20-second timeout
+	// MediaHosts are the domains (and their subdomains) media downloads may
+	// send the token to over HTTPS; default DefaultMediaHosts.
+	MediaHosts []string
 }
 
 var defaultHTTP = &http.Client{Timeout: 20 * time.Second}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -82,21 +83,37 @@ func (c *Client) MediaInfo(ctx context.Context, token, mediaID string) (MediaInf
 	return info, nil
 }
 
+// DefaultMediaHosts are the domains Meta serves media downloads from: the
+// URL GET /{media-id} answers is on lookaside.fbsbx.com, and Meta's CDN is
+// fbcdn.net. A host matches a domain when it is the domain or one of its
+// subdomains.
+var DefaultMediaHosts = []string{"fbsbx.com", "fbcdn.net"}
+
+// maxMediaRedirects bounds the redirects a download follows.
+const maxMediaRedirects = 5
+
+var errTooManyRedirects = fmt.Errorf("more than %d redirects", maxMediaRedirects)
+
 // Download opens a media URL returned by MediaInfo, sending the bearer
 // token. The caller reads and closes body; size is the Content-Length, or -1.
 // A non-2xx answer is an *Error (Meta's code when the body is a Graph error,
 // else the HTTP status).
 //
-// The token is sent only over HTTPS, or to the configured Graph host itself
-// (the local simulator serves plain HTTP).
+// The tenant's token goes only to Meta's media hosts (c.MediaHosts, default
+// DefaultMediaHosts) over HTTPS, or to the configured Graph host itself
+// (which has the token anyway; the local simulator serves plain HTTP). Any
+// other URL, or a redirect to one, is refused (Permanent) before a request
+// is made to it. Go's client would carry the Authorization header on a
+// redirect to the same host on another port or scheme (https to http) and to
+// any subdomain, so every hop is checked, not only the first.
 func (c *Client) Download(ctx context.Context, token, rawURL string) (body io.ReadCloser, size int64, err error) {
 	const op = "GET media download"
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil, 0, fault.PermanentErr(fmt.Errorf("%s: unusable url", op))
 	}
-	if u.Scheme != "https" && !c.sameHost(u) {
-		return nil, 0, fault.PermanentErr(fmt.Errorf("%s: refusing to send the token to %s://%s", op, u.Scheme, u.Host))
+	if err := c.checkMediaURL(u); err != nil {
+		return nil, 0, fault.PermanentErr(fmt.Errorf("%s: %w", op, err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -105,8 +122,15 @@ func (c *Client) Download(ctx context.Context, token, rawURL string) (body io.Re
 	req.Header.Set("Authorization", "Bearer "+token)
 	// Meta's CDN answers some clients with an HTML page unless asked for bytes.
 	req.Header.Set("Accept", "*/*")
-	resp, err := c.streamHTTP().Do(req)
+	resp, err := c.mediaHTTP().Do(req)
 	if err != nil {
+		var refused *refusedHostError
+		if errors.As(err, &refused) {
+			return nil, 0, fault.PermanentErr(fmt.Errorf("%s: %w", op, refused))
+		}
+		if errors.Is(err, errTooManyRedirects) {
+			return nil, 0, fault.PermanentErr(fmt.Errorf("%s: %w", op, errTooManyRedirects))
+		}
 		return nil, 0, &Error{Op: op, Message: scrub(err.Error(), token), Transport: true}
 	}
 	if resp.StatusCode/100 != 2 {
@@ -115,6 +139,80 @@ func (c *Client) Download(ctx context.Context, token, rawURL string) (body io.Re
 		return nil, 0, ParseError(op, resp.StatusCode, raw)
 	}
 	return resp.Body, resp.ContentLength, nil
+}
+
+// refusedHostError is a media URL (or redirect) the token may not go to.
+type refusedHostError struct {
+	scheme, host string
+	redirect     bool
+}
+
+func (e *refusedHostError) Error() string {
+	what := "url"
+	if e.redirect {
+		what = "redirect"
+	}
+	return fmt.Sprintf("refusing to send the token to %s://%s (%s outside Meta's media hosts)", e.scheme, e.host, what)
+}
+
+// checkMediaURL allows u when the token may be sent to it: the Graph host
+// itself, or a media host over HTTPS on the default port.
+func (c *Client) checkMediaURL(u *url.URL) error {
+	if c.sameHost(u) {
+		return nil
+	}
+	if u.Scheme == "https" && (u.Port() == "" || u.Port() == "443") && c.mediaHost(u.Hostname()) {
+		return nil
+	}
+	return &refusedHostError{scheme: u.Scheme, host: u.Host}
+}
+
+func (c *Client) mediaHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range c.mediaHosts() {
+		d = strings.ToLower(strings.Trim(strings.TrimSpace(d), "."))
+		if d != "" && (host == d || strings.HasSuffix(host, "."+d)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Client) mediaHosts() []string {
+	if len(c.MediaHosts) > 0 {
+		return c.MediaHosts
+	}
+	return DefaultMediaHosts
+}
+
+// mediaHTTP is streamHTTP with every redirect hop checked like the first
+// URL. A Doer that is not an *http.Client is used as it is (it follows no
+// redirects the client could check).
+func (c *Client) mediaHTTP() Doer {
+	d := c.streamHTTP()
+	hc, ok := d.(*http.Client)
+	if !ok {
+		return d
+	}
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxMediaRedirects {
+			return errTooManyRedirects
+		}
+		if err := c.checkMediaURL(req.URL); err != nil {
+			var r *refusedHostError
+			if errors.As(err, &r) {
+				r.redirect = true
+			}
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &cp
 }
 
 // UploadMedia uploads body to POST /{phone-number-id}/media as Meta's

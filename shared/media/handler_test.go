@@ -494,6 +494,9 @@ func TestSetupEnvironment(t *testing.T) {
 		{"ttl over 7 days", map[string]string{"MEDIA_URL_TTL": "169h"}, 0, true},
 		{"attempts at maxReceiveCount", map[string]string{"MEDIA_MAX_ATTEMPTS": "8"}, 0, true},
 		{"missing bucket", map[string]string{"DATA_BUCKET": ""}, 0, true},
+		{"media hosts", map[string]string{"GRAPH_MEDIA_HOSTS": "fbsbx.com, media.example"}, DefaultURLTTL, false},
+		{"media host with a scheme", map[string]string{"GRAPH_MEDIA_HOSTS": "https://fbsbx.com"}, 0, true},
+		{"media host without a dot", map[string]string{"GRAPH_MEDIA_HOSTS": "com"}, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,6 +512,9 @@ func TestSetupEnvironment(t *testing.T) {
 			}
 			if err == nil && h.URLTTL != tt.wantTTL {
 				t.Errorf("URLTTL = %s, want %s", h.URLTTL, tt.wantTTL)
+			}
+			if want := tt.set["GRAPH_MEDIA_HOSTS"]; err == nil && want != "" && strings.Join(h.Graph.MediaHosts, ", ") != want {
+				t.Errorf("MediaHosts = %q, want %q", h.Graph.MediaHosts, want)
 			}
 		})
 	}

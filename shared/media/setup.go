@@ -21,7 +21,8 @@ import (
 // Setup builds the media function from its environment:
 // TENANTS_TABLE, DATA_BUCKET, CORE_EVENTS_QUEUE_URL, MEDIA_QUEUE_URL and
 // MEDIA_DLQ_URL (required); GRAPH_API_BASE_URL, GRAPH_API_VERSION,
-// S3_USE_PATH_STYLE, MEDIA_URL_TTL (Go duration such as "24h", or seconds;
+// GRAPH_MEDIA_HOSTS (comma-separated domains the token may be sent to for
+// downloads, default graph.DefaultMediaHosts), S3_USE_PATH_STYLE, MEDIA_URL_TTL (Go duration such as "24h", or seconds;
 // default and maximum 7 days) and MEDIA_MAX_ATTEMPTS (default 6, below the
 // queue's maxReceiveCount of 8).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
@@ -42,6 +43,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			return nil, fmt.Errorf("media setup: MEDIA_MAX_ATTEMPTS %q must be 1..7 (below maxReceiveCount 8)", v)
 		}
 	}
+	hosts, err := mediaHosts(getenv("GRAPH_MEDIA_HOSTS"))
+	if err != nil {
+		return nil, fmt.Errorf("media setup: %w", err)
+	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	sqsc := sqs.NewFromConfig(cfg)
 	return &Handler{
@@ -49,7 +54,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Vault:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		// HTTP left nil: Graph calls get the client's 20-second timeout, while
 		// downloads (up to 100 MB) are bounded by the invocation's deadline.
-		Graph:         &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+		Graph:         &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), MediaHosts: hosts},
 		S3:            s3c,
 		Presign:       s3.NewPresignClient(s3c),
 		SQS:           sqsc,
@@ -62,6 +67,23 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		MaxAttempts:   attempts,
 		Metrics:       &metrics.Recorder{Function: "media"},
 	}, nil
+}
+
+// mediaHosts parses GRAPH_MEDIA_HOSTS: domain names, comma-separated; empty
+// means graph.DefaultMediaHosts.
+func mediaHosts(v string) ([]string, error) {
+	var hosts []string
+	for _, h := range strings.Split(v, ",") {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		if strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" || !strings.Contains(strings.Trim(h, "."), ".") {
+			return nil, fmt.Errorf("GRAPH_MEDIA_HOSTS: %q is not a domain name", h)
+		}
+		hosts = append(hosts, strings.Trim(h, "."))
+	}
+	return hosts, nil
 }
 
 func require(getenv func(string) string, keys ...string) (map[string]string, error) {
