@@ -242,6 +242,7 @@ func TestTemplateInvariants(t *testing.T) {
 			webhook.MetricSignatureFailed: "webhook",
 			sender.MetricAccepted:         "sender",
 			sender.MetricFailed:           "sender",
+			sender.MetricTokenInvalid:     "sender",
 		}
 		reasons := map[string]bool{}
 		for _, r := range []string{event.ReasonGraphError, event.ReasonInvalidJob, event.ReasonTenantMismatch, event.ReasonTenantUnavailable,

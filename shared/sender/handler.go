@@ -120,9 +120,6 @@ const (
 	// the outbound queue's maxReceiveCount (30), so the core hears about
 	// the job before SQS would move it to the dead-letter queue silently.
 	DefaultGiveUpAfter = 25
-	// DefaultTokenCooldown is how long, after Meta rejected a tenant's token
-	// (190), this instance fails that tenant's jobs without calling Meta.
-	DefaultTokenCooldown = 30 * time.Second
 	// DefaultConcurrency is how many records of a batch (of different
 	// recipients) are handled at once.
 	DefaultConcurrency = 10
@@ -155,12 +152,16 @@ type Handler struct {
 	DefaultThroughput  int // messages/s of numbers without their own setting
 	MaxInlineWait      time.Duration
 	GiveUpAfter        int
-	TokenCooldown      time.Duration
-	Metrics            *metrics.Recorder
-	Log                *slog.Logger
-	Now                func() time.Time
+	// Outages records rejected tokens across instances (nil: each
+	// instance tells the core itself). See token.go.
+	Outages      Outages
+	TokenHoldMax time.Duration // default DefaultTokenHoldMax
+	TokenRecheck time.Duration // default DefaultTokenRecheck
+	Metrics      *metrics.Recorder
+	Log          *slog.Logger
+	Now          func() time.Time
 
-	rejected sync.Map // secret id → time.Time until which its token is known bad
+	rejectedTokens sync.Map // secret id → rejectedToken
 }
 
 // Handle processes one batch. The consumer runs records of different
@@ -326,7 +327,9 @@ type attempt struct {
 	limit    int
 	attempts int
 	claim    string
-	paired   bool // the pair limit is already booked for this send
+	paired   bool      // the pair limit is already booked for this send
+	queuedAt time.Time // when SQS got the job (zero if unknown)
+	creds    tenant.Credentials
 	log      *slog.Logger
 }
 
@@ -405,7 +408,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err != nil {
 		return err
 	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, paired: paired, log: log}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
 	if existing != nil {
 		return h.replay(ctx, a, existing)
 	}
@@ -429,17 +432,23 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 				Details: "free-form message outside the 24-hour customer service window; send a template"})
 		}
 	}
-	if until, ok := h.rejected.Load(a.tenant.SecretID); ok && h.now().Before(until.(time.Time)) {
-		return h.fail(ctx, a, Failure{Reason: event.ReasonGraphError, Code: graph.CodeInvalidToken, Retryable: true,
-			Title: "Access token rejected", Details: "Meta rejected the tenant's access token moments ago; not called again until the cooldown ends"})
-	}
 	creds, err := h.Secrets.Credentials(ctx, a.tenant.SecretID)
+	a.creds = creds
+	var rejected bool
+	if err == nil {
+		// Meta rejected this token: hold the job, do not call again.
+		rejected, err = h.tokenRejected(ctx, a)
+		creds = a.creds
+	}
 	if err != nil {
 		if fault.ClassOf(err) == fault.Retry {
 			return h.release(ctx, a, err)
 		}
 		a.log.Error("tenant credentials unreadable", "error", err.Error())
 		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant credentials cannot be read", Retryable: true})
+	}
+	if rejected {
+		return h.hold(ctx, a, nil)
 	}
 	for _, ref := range job.MediaRefs() {
 		if !ref.Media.IsS3() {
@@ -523,11 +532,7 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 	}
 	switch ge.Code {
 	case graph.CodeInvalidToken:
-		h.Secrets.Invalidate(a.tenant.SecretID)
-		h.rejected.Store(a.tenant.SecretID, h.now().Add(h.tokenCooldown()))
-		a.log.Error("Meta rejected the tenant's access token; credentials dropped from cache", "code", ge.Code)
-		f.Retryable = true // once the token is fixed
-		return h.fail(ctx, a, f)
+		return h.tokenInvalid(ctx, a, ge)
 	case graph.CodeThroughput:
 		h.Numbers.Throttled(job.PhoneNumberID)
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
@@ -814,9 +819,11 @@ func (h *Handler) giveUpAfter() int {
 	return DefaultGiveUpAfter
 }
 
-func (h *Handler) tokenCooldown() time.Duration {
-	if h.TokenCooldown > 0 {
-		return h.TokenCooldown
+// sentAt is when SQS received the record's message.
+func sentAt(rec events.SQSMessage) time.Time {
+	ms, err := strconv.ParseInt(rec.Attributes["SentTimestamp"], 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
 	}
-	return DefaultTokenCooldown
+	return time.UnixMilli(ms)
 }

@@ -734,29 +734,7 @@ func TestGraphErrors(t *testing.T) {
 			t.Errorf("Meta got it %d times", got)
 		}
 	})
-	t.Run("token rejected", func(t *testing.T) {
-		to := rcpt(t, "+5511977770014")
-		e.openWindow(t, to)
-		e.sim.AddFault(graphsim.Fault{Code: 190, To: to})
-		if failed := handle(t, h, record(t, textJob(jid(t, "graph-5"), to, "x"), 1)); len(failed) != 0 {
-			t.Fatal(failed)
-		}
-		evs := e.coreEvents(t, jid(t, "graph-5"))
-		if len(evs) != 1 || evs[0].Outbound.Code != 190 || !*evs[0].Outbound.Retryable {
-			t.Fatalf("events %+v", evs)
-		}
-		// The tenant's next job within the cooldown does not call Meta.
-		before := e.sends.Load()
-		if failed := handle(t, h, record(t, textJob(jid(t, "graph-6"), to, "x"), 1)); len(failed) != 0 {
-			t.Fatal(failed)
-		}
-		if e.sends.Load() != before {
-			t.Error("Meta called again right after rejecting the token")
-		}
-		if evs := e.coreEvents(t, jid(t, "graph-6")); len(evs) != 1 || evs[0].Outbound.Code != 190 {
-			t.Errorf("events %+v", evs)
-		}
-	})
+	// Token rejections (190) hold jobs: TestTokenOutageHoldsJobs.
 }
 
 // TestThroughQueues is the end-to-end path: a job enqueued on the outbound

@@ -61,6 +61,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
 		Media:      resolver,
 		Numbers:    &throttle.Limiter{API: ddb, Table: state},
+		Outages:    &OutageStore{API: ddb, Table: state},
 		Pairs:      &throttle.Pair{API: ddb, Table: state},
 		Events:     queue.Publisher{API: sq},
 		Consumer: queue.Consumer{
