@@ -6,10 +6,18 @@
 // business number. It exists only to run and test locally; no function
 // imports it.
 //
+// It is as strict as Meta, since a stand-in more lenient than the real
+// service lets tests pass where production fails: sends are validated
+// against Meta's own OpenAPI file with named corrections, refused in
+// Meta's error shapes and codes, and what Meta only reports later (the
+// 24-hour window, media links it cannot fetch) fails in a status webhook.
+//
 // Features live in their own files: inbound.go (simulated users sending
 // messages), messages.go (POST /{phone-number-id}/messages and the record of
-// accepted messages), media.go (media ids, download URLs, uploads) and
-// statuses.go (status webhooks for accepted messages).
+// accepted messages), validate.go, spec.go and patches.go (what Meta
+// accepts), recipients.go (wa_ids and 24-hour windows), links.go (media
+// links fetched after a send), media.go (media ids, download URLs,
+// uploads) and statuses.go (status webhooks for accepted messages).
 package graphsim
 
 import (

@@ -141,7 +141,7 @@ func dig[T any](v any, path ...string) (T, error) {
 	return t, nil
 }
 
-// SpecExampleNames lists the spec's sendMessage request examples.
+// specExampleNames lists the spec's sendMessage request examples.
 func specExampleNames() ([]string, error) {
 	sp, err := loadSpec()
 	if err != nil {
