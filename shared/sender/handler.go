@@ -89,7 +89,9 @@ type NumberLimiter interface {
 	Wait(ctx context.Context, phoneNumberID string, perSecond int) error
 	// Prefetch starts booking n sends that are about to Wait.
 	Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int)
-	Throttled(phoneNumberID string)
+	// Throttled slows the number down for every instance after Meta's
+	// 130429; errors are classified and only mean it was not recorded.
+	Throttled(ctx context.Context, phoneNumberID string) error
 }
 
 // PairLimiter paces messages to one recipient; *throttle.Pair satisfies it.
@@ -534,7 +536,9 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 	case graph.CodeInvalidToken:
 		return h.tokenInvalid(ctx, a, ge)
 	case graph.CodeThroughput:
-		h.Numbers.Throttled(job.PhoneNumberID)
+		if err := h.Numbers.Throttled(ctx, job.PhoneNumberID); err != nil {
+			a.log.Warn("could not slow the number down", "error", err.Error())
+		}
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
 	case graph.CodePairRateLimit:
 		if err := h.Pairs.Throttled(ctx, job.PhoneNumberID, job.WaID()); err != nil {

@@ -68,10 +68,9 @@ type dispenser struct {
 	done       chan struct{} // closed when the lease in progress ends
 	wanting    int           // callers in Reserve without a slot
 	prefetches int64
-	// factor scales this instance's share of the schedule: lowered on
-	// Meta's 130429 (multiplicative decrease), raised again per lease
-	// (additive increase).
-	factor float64
+	// slow is the number's shared slow-down, as the last lease or
+	// Throttled saw it in the schedule's record.
+	slow slowdown
 	// lastTAT is the schedule end this instance saw last and lastBusy
 	// whether its last lease found the schedule busy; together they pick
 	// which conditional write to try first.
@@ -99,6 +98,9 @@ type Stats struct {
 	Calls  int64 // DynamoDB calls made to lease them
 	// Prefetches counts leases started ahead of the sends (Prefetch).
 	Prefetches int64
+	// Factor is the share of the number's rate the schedule hands out now
+	// (below 1 after Meta's 130429, as this instance last read it).
+	Factor float64
 }
 
 // Stats returns the counters of number phoneNumberID.
@@ -106,7 +108,8 @@ func (l *Limiter) Stats(phoneNumberID string) Stats {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.calls, Prefetches: d.prefetches}
+	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.calls, Prefetches: d.prefetches,
+		Factor: d.slow.factor(l.now())}
 }
 
 func (l *Limiter) dispenser(id string) *dispenser {
@@ -117,7 +120,7 @@ func (l *Limiter) dispenser(id string) *dispenser {
 	}
 	d, ok := l.numbers[id]
 	if !ok {
-		d = &dispenser{factor: 1}
+		d = &dispenser{}
 		l.numbers[id] = d
 	}
 	return d
@@ -211,9 +214,9 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 	// is nearly always busy, whatever this instance's own lease says. A
 	// number sending now and then finds it idle every time and tries that
 	// first.
-	factor, idleFirst := d.factor, !d.lastBusy && !d.lastTAT.After(l.now())
+	factor, idleFirst := d.slow.factor(l.now()), !d.lastBusy && !d.lastTAT.After(l.now())
 	return func(ctx context.Context) error {
-		slots, tat, idle, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst)
+		slots, tat, idle, slow, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst)
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.calls += int64(calls)
@@ -222,6 +225,9 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 		if !tat.IsZero() {
 			d.lastTAT = tat
 		}
+		if slow != nil {
+			d.slow = *slow
+		}
 		if _, booked := AsWait(err); booked {
 			d.bookedUntil = tat
 		}
@@ -229,7 +235,6 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 			return err
 		}
 		d.slots = append(d.slots, slots...)
-		d.factor = math.Min(1, d.factor+0.05)
 		d.leases++
 		d.leased += int64(len(slots))
 		d.lastBusy = !idle
@@ -264,25 +269,91 @@ func (l *Limiter) Wait(ctx context.Context, phoneNumberID string, perSecond int)
 	}
 }
 
-// Throttled lowers this instance's share after Meta answered 130429
-// despite the schedule (clock skew, another system sending from the
-// number): the instance reserves twice the schedule time per slot, then
-// recovers by 5% per lease.
-func (l *Limiter) Throttled(phoneNumberID string) {
+// Throttled slows the number down for every instance after Meta answered
+// 130429 despite the schedule (clock skew, another system sending from
+// the number, a lowered limit): it halves the rate the schedule hands out
+// (at least a tenth of the limit stays) and records that in the
+// schedule's record, where every instance's next lease reads it. The rate
+// recovers linearly, by DefaultRecovery of the limit per second. Several
+// instances seeing the same burst halve it once: a halving less than
+// a second old is not halved again.
+func (l *Limiter) Throttled(ctx context.Context, phoneNumberID string) error {
 	d := l.dispenser(phoneNumberID)
+	now := l.now()
 	d.mu.Lock()
-	d.factor = math.Max(0.1, d.factor/2)
-	d.slots = nil
+	next := slowdown{at: now, factorAt: math.Max(minFactor, d.slow.factor(now)/2)}
+	d.slots = nil // leased at the old rate
 	d.mu.Unlock()
+	tatN, slowN, atN := expression.Name(attrTAT), expression.Name(attrSlow), expression.Name(attrSlowAt)
+	in, err := conditionalUpdate(l.Table, map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + phoneNumberID)},
+		expression.Set(slowN, expression.Value(nAttr(int64(math.Round(next.factorAt*slowScale))))).
+			Set(atN, expression.Value(nAttr(micros(now)))).
+			Set(expression.Name(attrExpires), expression.Value(nAttr(now.Add(keepRate).Unix()))).
+			Set(tatN, expression.IfNotExists(tatN, expression.Value(nAttr(micros(now))))),
+		expression.AttributeNotExists(atN).Or(atN.LessThan(expression.Value(nAttr(micros(now.Add(-time.Second)))))))
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("slow %s down: %w", phoneNumberID, err))
+	}
+	_, err = l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,
+		ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+	})
+	if conditionFailed(err) {
+		return nil // another instance halved it just now; the next lease reads it
+	}
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("slow %s down: %w", phoneNumberID, err))
+	}
+	d.mu.Lock()
+	d.slow = next
+	d.mu.Unlock()
+	return nil
+}
+
+// Shared slow-down of a number after 130429, in the schedule's record:
+// slow, the rate factor then (in thousandths), and slow_at (Unix µs).
+const (
+	attrSlow   = "slow"
+	attrSlowAt = "slow_at"
+	slowScale  = 1000
+	minFactor  = 0.1
+	// DefaultRecovery is how much of the limit a slowed-down number gets
+	// back per second: from half the rate to all of it in 25 s.
+	DefaultRecovery = 0.02
+)
+
+// slowdown is a number's rate factor after Meta's 130429.
+type slowdown struct {
+	factorAt float64   // 0: never slowed down
+	at       time.Time // when
+}
+
+// factor is the share of the rate the schedule hands out at now.
+func (s slowdown) factor(now time.Time) float64 {
+	if s.factorAt <= 0 {
+		return 1
+	}
+	return math.Min(1, s.factorAt+DefaultRecovery*now.Sub(s.at).Seconds())
+}
+
+// readSlowdown reads the slow-down from a schedule record; nil when the
+// record holds none.
+func readSlowdown(item map[string]ddbtypes.AttributeValue) *slowdown {
+	f, ok1 := readN(item, attrSlow)
+	at, ok2 := readN(item, attrSlowAt)
+	if !ok1 || !ok2 || f <= 0 {
+		return nil
+	}
+	return &slowdown{factorAt: float64(f) / slowScale, at: fromMicros(at)}
 }
 
 // lease books n slots of the shared schedule. The schedule's end (tat) only
 // moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
 // idleFirst says which of the two conditional writes to try first; the
 // usual case is one write, a wrong guess takes a second.
-func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool) (slots []time.Time, end time.Time, idle bool, calls int, err error) {
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool) (slots []time.Time, end time.Time, idle bool, slow *slowdown, calls int, err error) {
 	if perSecond <= 0 {
-		return nil, time.Time{}, false, 0, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
+		return nil, time.Time{}, false, nil, 0, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
 	}
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
@@ -298,14 +369,14 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 			tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
 				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(l.horizon())))))))
 		if err != nil {
-			return nil, time.Time{}, false, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
+			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
 		}
 		// Idle: nothing booked from now on; the block starts now.
 		idleIn, err := conditionalUpdate(l.Table, key,
 			expression.Set(tatN, expression.Value(nAttr(micros(now)+span))).Set(expN, exp),
 			expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(now))))))
 		if err != nil {
-			return nil, time.Time{}, false, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
+			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
 		}
 		busy := func() (int64, bool, error) {
 			calls++
@@ -316,7 +387,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 				ConditionExpression:       busyIn.ConditionExpression,
 				ExpressionAttributeNames:  busyIn.ExpressionAttributeNames,
 				ExpressionAttributeValues: busyIn.ExpressionAttributeValues,
-				ReturnValues:              ddbtypes.ReturnValueUpdatedNew,
+				ReturnValues:              ddbtypes.ReturnValueAllNew,
 			})
 			if conditionFailed(err) {
 				return 0, false, nil
@@ -324,18 +395,20 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 			if err != nil {
 				return 0, false, err
 			}
+			slow = readSlowdown(out.Attributes)
 			tat, _ := readN(out.Attributes, "tat")
 			return tat - span, true, nil
 		}
 		idle := func() (int64, bool, error) {
 			calls++
-			_, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:                 idleIn.TableName,
 				Key:                       idleIn.Key,
 				UpdateExpression:          idleIn.UpdateExpression,
 				ConditionExpression:       idleIn.ConditionExpression,
 				ExpressionAttributeNames:  idleIn.ExpressionAttributeNames,
 				ExpressionAttributeValues: idleIn.ExpressionAttributeValues,
+				ReturnValues:              ddbtypes.ReturnValueAllNew,
 			})
 			if conditionFailed(err) {
 				return 0, false, nil
@@ -343,6 +416,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 			if err != nil {
 				return 0, false, err
 			}
+			slow = readSlowdown(out.Attributes)
 			return micros(now), true, nil
 		}
 		tries := []func() (int64, bool, error){busy, idle}
@@ -352,14 +426,14 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		for i, try := range tries {
 			start, ok, err := try()
 			if err != nil {
-				return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
+				return nil, time.Time{}, false, nil, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: %w", id, err))
 			}
 			if ok {
 				slots := make([]time.Time, n)
 				for i := range slots {
 					slots[i] = fromMicros(start + int64(math.Round(interval*float64(i))))
 				}
-				return slots, fromMicros(start + span), (i == 0) == idleFirst, calls, nil
+				return slots, fromMicros(start + span), (i == 0) == idleFirst, slow, calls, nil
 			}
 		}
 		// Neither: booked beyond the horizon, or the schedule moved between
@@ -367,15 +441,15 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		calls++
 		out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key, ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
+			return nil, time.Time{}, false, nil, calls, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
 		}
 		tat, _ := readN(out.Item, "tat")
 		if wait := fromMicros(tat).Sub(l.now().Add(l.horizon())); wait > 0 {
-			return nil, fromMicros(tat), false, calls, &WaitError{Wait: wait, What: "number"}
+			return nil, fromMicros(tat), false, readSlowdown(out.Item), calls, &WaitError{Wait: wait, What: "number"}
 		}
 		idleFirst = tat < micros(l.now())
 	}
-	return nil, time.Time{}, false, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
+	return nil, time.Time{}, false, nil, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
 }
 
 func (l *Limiter) now() time.Time {

@@ -9,6 +9,8 @@
 //     a slot and any one-second window holds at most rate+1 slots. A batch
 //     books its sends as one block ahead of them (Prefetch); a send without
 //     a slot leases just what the instance's waiting sends lack.
+//     Meta's 130429 halves the rate for every instance: the item also
+//     holds the slow-down (Throttled), which every lease reads back.
 //   - Pair: messages to one recipient. One item per number and recipient,
 //     "rate#pair#{phone_number_id}#{wa_id}", is a GCRA with a burst.
 //

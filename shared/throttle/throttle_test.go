@@ -134,19 +134,58 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 	}
 }
 
+// A 130429 seen by one instance slows the number down for every instance,
+// once per burst, and the rate comes back gradually.
 func TestNumberLimiterSlowsDownOnThrottle(t *testing.T) {
 	api, table := stateTable(t)
 	clk := newClock()
-	l := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1}
 	ctx := context.Background()
-	a, _ := l.Reserve(ctx, "200", 100)
-	b, _ := l.Reserve(ctx, "200", 100)
-	normal := b.Sub(a)
-	l.Throttled("200")
-	c, _ := l.Reserve(ctx, "200", 100)
-	d, _ := l.Reserve(ctx, "200", 100)
-	if got := d.Sub(c); got < 2*normal-time.Microsecond {
-		t.Errorf("after 130429, spacing %v, want at least %v (twice %v)", got, 2*normal, normal)
+	seen := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1}  // got the 130429
+	other := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1} // another sender instance
+	also := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 1}  // got one from the same burst
+	// spacing is the distance between two consecutive slots other leases
+	// after the clock moved past everything booked.
+	spacing := func() time.Duration {
+		t.Helper()
+		clk.Advance(time.Second)
+		a, err1 := other.Reserve(ctx, "200", 100)
+		b, err2 := other.Reserve(ctx, "200", 100)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		return b.Sub(a)
+	}
+	normal := spacing()
+	if err := seen.Throttled(ctx, "200"); err != nil {
+		t.Fatal(err)
+	}
+	if err := also.Throttled(ctx, "200"); err != nil { // the same burst: not halved again
+		t.Fatal(err)
+	}
+	// One lease at the old rate may be in flight: the second pair shows it.
+	spacing()
+	slowed := spacing() // 1 s after the 130429 plus one second per call
+	steps := []struct {
+		name    string
+		advance time.Duration
+		min     float64 // spacing / normal
+		max     float64
+	}{
+		{"right after: half the rate", 0, 1.8, 2.0},
+		{"recovering", 10 * time.Second, 1.25, 1.4},
+		{"recovered", 30 * time.Second, 0.99, 1.01},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			got := slowed
+			if st.advance > 0 {
+				clk.Advance(st.advance)
+				got = spacing()
+			}
+			if r := float64(got) / float64(normal); r < st.min || r > st.max {
+				t.Errorf("another instance's spacing %v = %.2f × %v, want %.2f–%.2f ×", got, r, normal, st.min, st.max)
+			}
+		})
 	}
 }
 
