@@ -148,7 +148,9 @@ func newTenant(t *testing.T) testTenant {
 	}
 }
 
-func (tt testTenant) secrets() []string { return []string{tt.accessToken, tt.appSecret, tt.verifyToken} }
+func (tt testTenant) secrets() []string {
+	return []string{tt.accessToken, tt.appSecret, tt.verifyToken}
+}
 
 // TestDeployed onboards a tenant with its own Meta app and checks the
 // stack's promises end to end, then deletes what it created.
