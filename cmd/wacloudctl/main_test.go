@@ -226,6 +226,10 @@ func TestTenantCommands(t *testing.T) {
 	t.Run("add with bad usage", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"tenant", "add", "--id", "x y", "--phone-number-id", "1", "--waba-id", "2", "--access-token", "x"},
+			// One past the tenant id rule's 64 characters, and ids that
+			// would be "." or ".." as a key segment.
+			{"tenant", "add", "--id", strings.Repeat("t", 65), "--phone-number-id", "1", "--waba-id", "2", "--access-token", "x"},
+			{"tenant", "add", "--id", "..", "--phone-number-id", "1", "--waba-id", "2", "--access-token", "x"},
 			{"tenant", "add", "--id", "x", "--waba-id", "2", "--access-token", "x"},
 			{"tenant", "add", "--id", "x", "--phone-number-id", "1", "--waba-id", "2"},
 			{"tenant", "add", "--id", "x", "--phone-number-id", "1", "--waba-id", "2", "--own-app", "--access-token", "x"},
@@ -233,6 +237,9 @@ func TestTenantCommands(t *testing.T) {
 			if code, _, _ := e.run("", args...); code != 2 {
 				t.Errorf("%v: exit %d, want 2", args, code)
 			}
+		}
+		if _, err := e.registry().Tenant(e.ctx, strings.Repeat("t", 65)); err == nil {
+			t.Errorf("a 65-character tenant id was registered")
 		}
 	})
 

@@ -121,8 +121,8 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	if !validID(id) {
-		return usageErr("--id must be 1-128 letters, digits, '-', '_' or '.'")
+	if !tenant.ValidID(id) {
+		return usageErr("--id must be 1 to %d ASCII letters, digits, '-', '_' or '.', starting with a letter or digit", tenant.MaxIDLength)
 	}
 	if len(numbers) == 0 || waba == "" {
 		return usageErr("--phone-number-id and --waba-id are required")
@@ -366,18 +366,6 @@ func tenantRotate(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.Stdout, "tenant %s: its secrets are split now: %s\n", t.ID, planSplit(p, s).describe(p, false))
 	}
 	return nil
-}
-
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -184,7 +184,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.SQSMessage) error
 
 func validateJob(job queue.MediaJob) error {
 	switch {
-	case !validTenantID(job.TenantID):
+	case !tenant.ValidID(job.TenantID):
 		return fault.Invalidf("media job: invalid tenant_id %q", job.TenantID)
 	case job.PhoneNumberID == "", job.MessageID == "", job.MediaID == "":
 		return fault.Invalidf("media job: phone_number_id, message_id and media_id are required")

@@ -439,6 +439,7 @@ func TestInvalidJobDeadLettered(t *testing.T) {
 		{"no media id", `{"tenant_id":"acme","phone_number_id":"` + numberA + `","message_id":"wamid.A","kind":"image"}`},
 		{"unknown kind", `{"tenant_id":"acme","phone_number_id":"` + numberA + `","message_id":"wamid.A","media_id":"1","kind":"location"}`},
 		{"tenant id with a slash", `{"tenant_id":"acme/../other","phone_number_id":"` + numberA + `","message_id":"wamid.A","media_id":"1","kind":"image"}`},
+		{"tenant id past the rule's 64 characters", `{"tenant_id":"` + strings.Repeat("t", 65) + `","phone_number_id":"` + numberA + `","message_id":"wamid.A","media_id":"1","kind":"image"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
 // ErrOutsideTenant is wrapped by Resolve when a reference points outside the
@@ -164,7 +165,7 @@ func (o *OutboundResolver) ParseRef(tenantID, s3URI string) (bucket, key string,
 		}
 		return "", "", fault.PermanentErr(fmt.Errorf("resolve media %q for tenant %s: %s: %w", shown, tenantID, why, ErrOutsideTenant))
 	}
-	if !validTenantID(tenantID) {
+	if !tenant.ValidID(tenantID) {
 		return refuse("invalid tenant id")
 	}
 	bucket, key, ok := outbound.SplitS3Link(s3URI)

@@ -202,19 +202,6 @@ func keySafe(s string) string {
 	return b.String()
 }
 
-// validTenantID accepts ids that are safe as one key segment.
-func validTenantID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || id == ".." {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
-}
-
 // ParseDigest decodes a sha256 as Meta writes it: hex in the Graph API
 // answer, base64 in webhooks. It returns nil when s is not a 32-byte digest
 // in any of these forms (Meta's spec examples use placeholders).

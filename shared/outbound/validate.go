@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -66,6 +67,14 @@ func (c *checker) maxChars(field, v string, limit int) {
 	}
 }
 
+// tenantIDRE is the tenant id rule, tenant.IDPattern (this package imports
+// no adapter; a test in shared/tenant holds the two, and the schema's
+// tenant_id pattern, to one expression).
+var tenantIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// TenantIDPattern is the expression Validate checks tenant_id against.
+func TenantIDPattern() string { return tenantIDRE.String() }
+
 // Validate checks a job against the contract and Meta's limits before any
 // Graph call. The error is classified Invalid and, as a *ValidationError,
 // lists every problem.
@@ -74,8 +83,8 @@ func Validate(j Job) error {
 	if c.required("job_id", j.JobID) {
 		c.maxChars("job_id", j.JobID, MaxJobID)
 	}
-	if c.required("tenant_id", j.TenantID) && strings.ContainsAny(j.TenantID, ":#/") {
-		c.addf("tenant_id must not contain ':', '#' or '/'")
+	if c.required("tenant_id", j.TenantID) && !tenantIDRE.MatchString(j.TenantID) {
+		c.addf("tenant_id must be 1 to 64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit")
 	}
 	if j.PhoneNumberID != "" && !digits(j.PhoneNumberID) {
 		c.addf("phone_number_id must be Meta's numeric id")

@@ -109,7 +109,10 @@ var validateCases = []validateCase{
 	// Envelope.
 	{"missing job_id", func() Job { j := base(TypeText); j.JobID = ""; return j }, "job_id is required"},
 	{"missing tenant", func() Job { j := base(TypeText); j.TenantID = ""; return j }, "tenant_id is required"},
-	{"tenant with separator", func() Job { j := base(TypeText); j.TenantID = "a:b"; return j }, "tenant_id must not contain"},
+	{"tenant with separator", func() Job { j := base(TypeText); j.TenantID = "a:b"; return j }, "tenant_id must be 1 to 64"},
+	{"tenant id of 65 characters", func() Job { j := base(TypeText); j.TenantID = strings.Repeat("t", 65); return j }, "tenant_id must be 1 to 64"},
+	{"tenant id starting with a dot", func() Job { j := base(TypeText); j.TenantID = ".."; return j }, "tenant_id must be 1 to 64"},
+	{"tenant id with a space", func() Job { j := base(TypeText); j.TenantID = "acme corp"; return j }, "tenant_id must be 1 to 64"},
 	{"phone number id not numeric", func() Job { j := base(TypeText); j.PhoneNumberID = "abc"; return j }, "phone_number_id"},
 	{"missing to", func() Job { j := base(TypeText); j.To = ""; return j }, "to is required"},
 	{"to too short", func() Job { j := base(TypeText); j.To = "+1234567"; return j }, "not an E.164"},

@@ -73,7 +73,7 @@ func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []
 			if m.GroupID == "" {
 				return fmt.Errorf("publish to %s: message %d has no group id", queueName(queueURL), i)
 			}
-			e.MessageGroupId = aws.String(m.GroupID)
+			e.MessageGroupId = aws.String(GroupID(m.GroupID))
 			if m.DedupID != "" {
 				e.MessageDeduplicationId = aws.String(dedupID(m.DedupID))
 			}
@@ -110,6 +110,20 @@ func messageSize(m Message) int {
 		n += len(k) + len(v) + len("String")
 	}
 	return n
+}
+
+// GroupID keeps a message group id within SQS's 128-character limit: an
+// id that fits is kept as it is, a longer one becomes its first 64
+// characters and a hash of the whole (96 characters). The same id always
+// gives the same group, and distinct ids stay distinct, so order holds.
+// Group ids with a tenant id (tenant.MaxIDLength), a phone number id and a
+// wa_id always fit; a contact known only by a business-scoped user id
+// ("CC." and up to 128 characters) does not.
+func GroupID(id string) string {
+	if len(id) <= 128 {
+		return id
+	}
+	return id[:64] + shortHash(id)
 }
 
 // dedupID keeps a deduplication id within SQS's 128-character limit.

@@ -88,8 +88,8 @@ func (r *Registry) TenantOfWABA(ctx context.Context, wabaID string) (string, err
 // number or WABA already registered to another tenant makes it fail: a
 // number belongs to one tenant only.
 func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
-	if t.ID == "" {
-		return fault.Invalidf("put tenant: empty tenant id")
+	if err := CheckID(t.ID); err != nil {
+		return fmt.Errorf("put tenant: %w", err)
 	}
 	if t.Status == "" {
 		t.Status = StatusActive

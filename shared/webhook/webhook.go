@@ -302,7 +302,7 @@ func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (str
 		log.Warn("webhook for disabled tenant")
 		return "", http.StatusForbidden
 	}
-	// The id passed validTenantID, so the name stays under the prefix.
+	// The id passed tenant.ValidID, so the name stays under the prefix.
 	return h.TenantSecretPrefix + rt.tenant, 0
 }
 
@@ -352,7 +352,7 @@ func parseRoute(req events.APIGatewayV2HTTPRequest) (route, bool) {
 		return route{name: whatsapp.RoutePlatform}, true
 	case routeTenant:
 		id := req.PathParameters["tenant_id"]
-		return route{name: whatsapp.RouteTenant, tenant: id}, validTenantID(id)
+		return route{name: whatsapp.RouteTenant, tenant: id}, tenant.ValidID(id)
 	}
 	return route{}, false
 }
@@ -372,24 +372,10 @@ func routeOfPath(req events.APIGatewayV2HTTPRequest) (route, bool) {
 	if p == routePlatform {
 		return route{name: whatsapp.RoutePlatform}, true
 	}
-	if id, ok := strings.CutPrefix(p, routePlatform+"/"); ok && validTenantID(id) {
+	if id, ok := strings.CutPrefix(p, routePlatform+"/"); ok && tenant.ValidID(id) {
 		return route{name: whatsapp.RouteTenant, tenant: id}, true
 	}
 	return route{}, false
-}
-
-// validTenantID keeps path input out of registry keys unless it looks like
-// an id.
-func validTenantID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // header looks a header up case-insensitively: API Gateway v2 lower-cases

@@ -1,0 +1,60 @@
+package queue_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/queue"
+)
+
+// A group id over SQS's 128 characters (a contact known only by a
+// business-scoped user id, "CC." and up to 128 characters, after the tenant
+// and number) is shortened the same way every time, so the contact's
+// messages keep one group, apart from every other contact's.
+func TestPublishLongGroupIDs(t *testing.T) {
+	q := newQueues(t)
+	prefix := strings.Repeat("t", 64) + ":12345678901234567890:"
+	groups := map[string]string{ // body -> group
+		"bsuid-1": prefix + "US." + strings.Repeat("1", 128),
+		"bsuid-2": prefix + "US." + strings.Repeat("2", 128),
+		"wa-id":   prefix + "5511999990001",
+	}
+	var msgs []queue.Message
+	for body, g := range groups {
+		msgs = append(msgs, queue.Message{Body: body, GroupID: g, DedupID: body})
+	}
+	q.send(t, msgs...)
+	got := map[string]string{} // body -> group SQS holds
+	for len(got) < len(groups) {
+		ev := q.receiveEvents()
+		if len(ev.Records) == 0 {
+			t.Fatalf("received %d of the %d messages", len(got), len(groups))
+		}
+		for _, r := range ev.Records {
+			got[r.Body] = r.Attributes["MessageGroupId"]
+			if _, err := q.api.DeleteMessage(q.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.src), ReceiptHandle: aws.String(r.ReceiptHandle)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for body, g := range got {
+		if len(g) > 128 {
+			t.Errorf("%s: group id of %d characters reached SQS", body, len(g))
+		}
+		if want := queue.GroupID(groups[body]); g != want {
+			t.Errorf("%s: group = %q, want %q", body, g, want)
+		}
+	}
+	if got["bsuid-1"] == got["bsuid-2"] {
+		t.Errorf("two contacts share group %q", got["bsuid-1"])
+	}
+	if got["wa-id"] != groups["wa-id"] {
+		t.Errorf("group that fits = %q, want it unchanged", got["wa-id"])
+	}
+	if g := queue.GroupID(groups["bsuid-1"]); len(g) != 96 || !strings.HasPrefix(groups["bsuid-1"], g[:64]) {
+		t.Errorf("GroupID = %q, want 64 characters of the id and a hash", g)
+	}
+}
