@@ -62,12 +62,14 @@ func awaitStatus(t *testing.T, h *connector.Handle, contact, wamid, current stri
 // checkStatusChain checks what the core saw of one sent job: its
 // outbound.accepted first, then status events that only advance (each
 // previous is the state before, first previous accepted), ending in last,
-// every one naming the job, none external, no event twice. It returns the
-// states in order.
-func checkStatusChain(t *testing.T, evs []event.Event, j jobRef, last string) []string {
+// and late events for states Meta reported after a higher one (current
+// unchanged, the reported state below it, with its time); every one naming
+// the job, none external, no event twice, no state reported twice. It
+// returns the states that became current, in order, and every state
+// reported (advanced or late), in arrival order.
+func checkStatusChain(t *testing.T, evs []event.Event, j jobRef, last string) (states, reported []string) {
 	t.Helper()
 	seen := map[string]bool{}
-	var states []string
 	prev := ""
 	for _, e := range evs {
 		if seen[e.EventID] {
@@ -89,6 +91,20 @@ func checkStatusChain(t *testing.T, evs []event.Event, j jobRef, last string) []
 				t.Errorf("the %s status arrived before outbound.accepted", s.Current)
 				prev = "accepted"
 			}
+			if slices.Contains(reported, s.Reported) {
+				t.Errorf("state %s reported twice", s.Reported)
+			}
+			reported = append(reported, s.Reported)
+			if s.Late {
+				if s.Current != prev || s.Previous != "" || statusRank[s.Reported] >= statusRank[s.Current] ||
+					s.At == "" || s.At != s.Timestamps[s.Reported] || s.JobID != j.jobID {
+					t.Errorf("late %s: current %s (was %s), previous %q, at %q, timestamps %v, job %q", s.Reported, s.Current, prev, s.Previous, s.At, s.Timestamps, s.JobID)
+				}
+				continue
+			}
+			if s.Reported != s.Current {
+				t.Errorf("advance to %s reports %s", s.Current, s.Reported)
+			}
 			if s.Previous != prev || statusRank[s.Current] <= statusRank[prev] {
 				t.Errorf("status %s → %s after %s: states must only advance, each from the one before", s.Previous, s.Current, prev)
 			}
@@ -105,7 +121,7 @@ func checkStatusChain(t *testing.T, evs []event.Event, j jobRef, last string) []
 	if prev != last {
 		t.Errorf("states %v end in %q, want %q", states, prev, last)
 	}
-	return states
+	return states, reported
 }
 
 type jobRef struct{ jobID, clientRef, wamid string }
@@ -135,12 +151,13 @@ func TestStatusesReachCoreInOrder(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  string // POST /_sim/statuses/config
-		// never is a state the core must not see.
-		never string
+		// reported is every state Meta reported: the core hears of each,
+		// as an advance or late.
+		reported []string
 	}{
-		{"in order, each three times", `{"duplicates":3,"delay_ms":20}`, ""},
-		{"shuffled and duplicated", `{"shuffle":true,"duplicates":3,"seed":7,"delay_ms":20}`, ""},
-		{"shuffled, duplicated, read without delivered", `{"shuffle":true,"duplicates":2,"seed":11,"read_without_delivered":true,"delay_ms":20}`, "delivered"},
+		{"in order, each three times", `{"duplicates":3,"delay_ms":20}`, []string{"sent", "delivered", "read"}},
+		{"shuffled and duplicated", `{"shuffle":true,"duplicates":3,"seed":7,"delay_ms":20}`, []string{"sent", "delivered", "read"}},
+		{"shuffled, duplicated, read without delivered", `{"shuffle":true,"duplicates":2,"seed":11,"read_without_delivered":true,"delay_ms":20}`, []string{"sent", "read"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,10 +170,12 @@ func TestStatusesReachCoreInOrder(t *testing.T) {
 			// and has gone through every queue: nothing else will arrive.
 			waitSimStatuses(t, h)
 			awaitQuiet(t, h)
-			states := checkStatusChain(t, ofContact(coreEvents(t, h, ""), contact), j, "read")
-			t.Logf("states the core saw after accepted: %v", states)
-			if tt.never != "" && slices.Contains(states, tt.never) {
-				t.Errorf("states %v include %s", states, tt.never)
+			states, reported := checkStatusChain(t, ofContact(coreEvents(t, h, ""), contact), j, "read")
+			t.Logf("states the core saw after accepted: %v; reported: %v", states, reported)
+			got := slices.Clone(reported)
+			slices.SortFunc(got, func(a, b string) int { return statusRank[a] - statusRank[b] })
+			if !slices.Equal(got, tt.reported) {
+				t.Errorf("states reported to the core %v, want each of %v once", reported, tt.reported)
 			}
 			after := h.Sim.StatusStats()
 			if after.Failed != before.Failed || after.Pending != 0 || after.Posted <= before.Posted {
@@ -184,11 +203,14 @@ func TestDeliveredThenRead(t *testing.T) {
 	}
 	awaitStatus(t, h, contact, j.wamid, "read")
 	awaitQuiet(t, h)
-	states := checkStatusChain(t, ofContact(coreEvents(t, h, ""), contact), j, "read")
-	// sent may be hidden by a delivered that overtook it; delivered and
-	// read may not.
+	states, reported := checkStatusChain(t, ofContact(coreEvents(t, h, ""), contact), j, "read")
+	// sent may be overtaken by delivered (then it arrives late, never
+	// lost); delivered and read become current in that order.
 	if n := len(states); n < 2 || states[n-2] != "delivered" {
 		t.Errorf("states %v, want ... delivered, read", states)
+	}
+	if !slices.Contains(reported, "sent") {
+		t.Errorf("reported %v: sent was lost", reported)
 	}
 	checkContract(t, h)
 }

@@ -16,7 +16,9 @@
 // Every state that became current is logged on the record with the state it
 // replaced ("prev_{state}"), and marked once its event was published
 // ("notified_{state}"). Pending lists the states whose event still has to
-// go out, so a crash between the update and the publish loses nothing.
+// go out, so a crash between the update and the publish loses nothing. Late
+// does the same for states that arrived after a higher one: they never
+// become current, but Meta reported them and the core is told.
 package delivery
 
 import (
@@ -136,6 +138,29 @@ func (m Message) Pending() []string {
 	var out []string
 	for _, s := range States {
 		if _, ok := m.Transitions[s]; !ok {
+			continue
+		}
+		if _, done := m.Notified[s]; !done {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Late returns, in rank order, the states Meta reported after a higher
+// state had become current (so they never became current themselves) and
+// whose event has not been marked published. accepted is the sender's, not
+// Meta's, and never listed.
+func (m Message) Late() []string {
+	var out []string
+	for _, s := range States {
+		if s == event.StatusAccepted {
+			continue
+		}
+		if _, seen := m.StatusAt[s]; !seen {
+			continue
+		}
+		if _, current := m.Transitions[s]; current {
 			continue
 		}
 		if _, done := m.Notified[s]; !done {

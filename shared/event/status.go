@@ -18,14 +18,27 @@ const (
 	StatusDeleted   = "deleted"
 )
 
-// StatusChange is a delivery state of a sent message that really advanced
-// (message.status). Previous and Current follow the total order documented
-// in docs/status.md; the core never receives a state that goes back.
+// StatusChange is a delivery state Meta reported for a sent message
+// (message.status). Reported is that state. Usually it advanced: Current
+// is Reported and ranks above Previous, in the total order documented in
+// docs/status.md. When Meta's report of a state arrives after a higher one
+// became current (a retried sent overtaken by delivered), the event says
+// Late: Current stays the higher state (a status never goes backwards) and
+// Reported, At and Timestamps carry the late state, so the core learns
+// every state Meta reported.
 type StatusChange struct {
 	MessageID string `json:"message_id"` // wamid
-	Previous  string `json:"previous,omitempty"`
-	Current   string `json:"current"`
-	// At is when Meta says the message reached Current (RFC 3339).
+	// Previous is the state Current replaced; absent when the status created
+	// the record, and on late events (nothing was replaced).
+	Previous string `json:"previous,omitempty"`
+	Current  string `json:"current"`
+	// Reported is the state this event reports: Current when it advanced,
+	// a lower state when Late.
+	Reported string `json:"reported,omitempty"`
+	// Late is true when Reported arrived after Current had been reached:
+	// the message's state did not change.
+	Late bool `json:"late,omitempty"`
+	// At is when Meta says the message reached Reported (RFC 3339).
 	At string `json:"at,omitempty"`
 	// JobID and ClientRef identify the outbound job, when this system sent
 	// the message.
@@ -47,9 +60,9 @@ type StatusChange struct {
 	Pricing      *Pricing          `json:"pricing,omitempty"`
 	// BizOpaqueCallbackData is the tracking string the sender attached.
 	BizOpaqueCallbackData string `json:"biz_opaque_callback_data,omitempty"`
-	// Errors are Meta's errors, for Current "failed".
+	// Errors are Meta's errors, when Reported is "failed".
 	Errors []Error `json:"errors,omitempty"`
-	// Failure classifies Errors, for Current "failed".
+	// Failure classifies Errors, when Reported is "failed".
 	Failure *Failure `json:"failure,omitempty"`
 }
 

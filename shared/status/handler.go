@@ -181,14 +181,15 @@ func (h *Handler) failed(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 
 // notify publishes, in rank order, the events of every state that became
 // current and was not published yet (including ones a crash left behind),
-// then marks them published. Re-publishing after a crash is harmless: the
-// event ids are stable.
+// then those of states Meta reported late (below the current state, which
+// they leave unchanged), then marks them all published. Re-publishing after
+// a crash is harmless: the event ids are stable.
 func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusItem, m delivery.Message, log *slog.Logger) error {
-	pending := m.Pending()
-	if len(pending) == 0 {
+	pending, late := m.Pending(), m.Late()
+	if len(pending)+len(late) == 0 {
 		return nil
 	}
-	msgs := make([]queue.Message, 0, len(pending)+1)
+	msgs := make([]queue.Message, 0, len(pending)+len(late)+1)
 	if ev, ok := acceptedEvent(m); ok {
 		// The sender publishes outbound.accepted after recording the
 		// message, so a fast status could reach the core first. Publishing
@@ -201,20 +202,29 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 		msgs = append(msgs, msg)
 	}
 	for _, st := range pending {
-		ev := statusEvent(u, it, m, st)
+		ev := statusEvent(u, it, m, st, false)
 		msg, err := queue.EventMessage(ev)
 		if err != nil {
 			return fault.PermanentErr(err)
 		}
 		msgs = append(msgs, msg)
 	}
+	for _, st := range late {
+		ev := statusEvent(u, it, m, st, true)
+		msg, err := queue.EventMessage(ev)
+		if err != nil {
+			return fault.PermanentErr(err)
+		}
+		msgs = append(msgs, msg)
+		h.Metrics.Count("StatusLate", 1, "Status", st)
+	}
 	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
 		return fault.Retryable(fmt.Errorf("publish status events of %s: %w", it.ID, err))
 	}
-	if err := h.Deliveries.MarkNotified(ctx, it.ID, pending, h.now()); err != nil {
+	if err := h.Deliveries.MarkNotified(ctx, it.ID, append(pending, late...), h.now()); err != nil {
 		return err
 	}
-	log.Info("status events published", "states", pending, "job_id", m.JobID, "external", m.External)
+	log.Info("status events published", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
 	return nil
 }
 
@@ -242,14 +252,16 @@ func acceptedEvent(m delivery.Message) (event.Event, bool) {
 	return ev, true
 }
 
-// statusEvent builds the message.status event of state st from the record.
-func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st string) event.Event {
+// statusEvent builds the message.status event of state st from the record:
+// st became current, or (late) Meta reported st after a higher state had
+// become current, which stays current in the event.
+func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st string, late bool) event.Event {
 	phone := m.PhoneNumberID
 	if phone == "" {
 		phone = u.Metadata.PhoneNumberID
 	}
 	sc := &event.StatusChange{
-		MessageID: m.WAMID, Previous: m.Transitions[st], Current: st, At: rfc3339(m.StatusAt[st]),
+		MessageID: m.WAMID, Previous: m.Transitions[st], Current: st, Reported: st, At: rfc3339(m.StatusAt[st]),
 		JobID: m.JobID, ClientRef: m.ClientRef, External: m.External,
 		Recipient: it.RecipientID, RecipientUserID: it.RecipientUserID, RecipientType: it.RecipientType,
 		Participant: it.Participant, Conversation: m.Conversation, Pricing: m.Pricing,
@@ -268,9 +280,14 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 		sc.Errors = m.Errors
 		sc.Failure = event.ClassifyFailure(m.Errors)
 	}
+	id := event.StatusEventID(m.TenantID, phone, m.WAMID, st)
+	if late {
+		sc.Previous, sc.Current, sc.Late = "", m.Status, true
+		id = event.LateStatusEventID(m.TenantID, phone, m.WAMID, st)
+	}
 	ev := event.Event{
 		SchemaVersion: event.SchemaVersion,
-		EventID:       event.StatusEventID(m.TenantID, phone, m.WAMID, st),
+		EventID:       id,
 		Type:          event.TypeStatusUpdated,
 		TenantID:      m.TenantID,
 		PhoneNumberID: phone,

@@ -191,18 +191,25 @@ func permutations(s []string) [][]string {
 	return out
 }
 
-// advancing is the oracle: the statuses that raise the running maximum
-// rank, each with the state it replaces.
-func advancing(seq []string) []string {
+// reported is the oracle: every state Meta reported, once, in arrival
+// order. A state that raises the running maximum rank is an advance, with
+// the state it replaces; a state below it, seen for the first time, is
+// late, with the (unchanged) current state; a repeat is nothing.
+func reported(seq []string) []string {
 	cur := "accepted"
+	seen := map[string]bool{}
 	var out []string
 	for _, s := range seq {
 		r, _ := delivery.Rank(s)
 		c, _ := delivery.Rank(cur)
-		if r > c {
+		switch {
+		case r > c:
 			out = append(out, cur+">"+s)
 			cur = s
+		case !seen[s] && s != cur:
+			out = append(out, "late "+s+"@"+cur)
 		}
+		seen[s] = true
 	}
 	return out
 }
@@ -210,12 +217,16 @@ func advancing(seq []string) []string {
 func transitions(evs []event.Event) []string {
 	var out []string
 	for _, ev := range evs {
+		if ev.Status.Late {
+			out = append(out, "late "+ev.Status.Reported+"@"+ev.Status.Current)
+			continue
+		}
 		out = append(out, ev.Status.Previous+">"+ev.Status.Current)
 	}
 	return out
 }
 
-func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
+func TestEveryOrderEndsRightAndReportsEveryStateOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	perms := permutations([]string{"sent", "delivered", "read", "failed"})
@@ -259,7 +270,7 @@ func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
 				t.Errorf("pending after Handle: %v", m.Pending())
 			}
 			evs := e.events(t)
-			got, want := transitions(evs), advancing(r.seq)
+			got, want := transitions(evs), reported(r.seq)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("events %v, want %v", got, want)
 			}
@@ -267,13 +278,26 @@ func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
 				if ev.Status.MessageID != wamid || ev.Status.JobID != rec.JobID || ev.Status.ClientRef != rec.ClientRef || ev.Status.External {
 					t.Errorf("event %+v lacks the job", ev.Status)
 				}
-				if ev.EventID != event.StatusEventID("acme", "100", wamid, ev.Status.Current) {
-					t.Errorf("event id %s is not the stable id of %s", ev.EventID, ev.Status.Current)
+				wantID := event.StatusEventID("acme", "100", wamid, ev.Status.Current)
+				if ev.Status.Late {
+					wantID = event.LateStatusEventID("acme", "100", wamid, ev.Status.Reported)
+				}
+				if ev.EventID != wantID {
+					t.Errorf("event id %s is not the stable id of %s (late %v)", ev.EventID, ev.Status.Reported, ev.Status.Late)
+				}
+				if ev.Status.Late && ev.Status.Previous != "" {
+					t.Errorf("late %s names a previous state %q", ev.Status.Reported, ev.Status.Previous)
+				}
+				if !ev.Status.Late && ev.Status.Reported != ev.Status.Current {
+					t.Errorf("advance to %s reports %s", ev.Status.Current, ev.Status.Reported)
+				}
+				if ev.Status.At == "" || ev.Status.At != ev.Status.Timestamps[ev.Status.Reported] || ev.OccurredAt != ev.Status.At {
+					t.Errorf("%s: at %q, occurred_at %q, timestamps %v", ev.Status.Reported, ev.Status.At, ev.OccurredAt, ev.Status.Timestamps)
 				}
 				if ev.Contact == nil || ev.Contact.WaID != "5511988887777" || ev.OrderKey() != "acme:100:5511988887777" {
 					t.Errorf("contact %+v: not in the recipient's FIFO group", ev.Contact)
 				}
-				if ev.Status.Current == "failed" && (len(ev.Status.Errors) != 1 || ev.Status.Errors[0].Code != 131026 ||
+				if ev.Status.Reported == "failed" && (len(ev.Status.Errors) != 1 || ev.Status.Errors[0].Code != 131026 ||
 					ev.Status.Errors[0].Details != "Unable to deliver" || ev.Status.Failure == nil || ev.Status.Failure.Reason != "undeliverable") {
 					t.Errorf("failed event lost Meta's error: %+v %+v", ev.Status.Errors, ev.Status.Failure)
 				}
@@ -282,18 +306,19 @@ func TestEveryOrderEndsRightAndEmitsOnlyAdvances(t *testing.T) {
 	}
 	// Spot checks of the oracle against hand-worked orders.
 	for seq, want := range map[string]string{
-		"sent,delivered,read,failed": "[accepted>sent sent>delivered delivered>read]",
-		"read,delivered,sent,failed": "[accepted>read]",
-		"sent,failed,delivered,read": "[accepted>sent sent>failed failed>read]",
-		"delivered,sent,failed,read": "[accepted>delivered delivered>failed failed>read]",
+		"sent,delivered,read,failed":              "[accepted>sent sent>delivered delivered>read late failed@read]",
+		"read,delivered,sent,failed":              "[accepted>read late delivered@read late sent@read late failed@read]",
+		"sent,failed,delivered,read":              "[accepted>sent sent>failed late delivered@failed failed>read]",
+		"delivered,sent,failed,read":              "[accepted>delivered late sent@delivered delivered>failed failed>read]",
+		"delivered,delivered,sent,sent,read,sent": "[accepted>delivered late sent@delivered delivered>read]",
 	} {
-		if got := fmt.Sprint(advancing(strings.Split(seq, ","))); got != want {
+		if got := fmt.Sprint(reported(strings.Split(seq, ","))); got != want {
 			t.Errorf("oracle %s = %s, want %s", seq, got, want)
 		}
 	}
 }
 
-func TestDuplicateStormEmitsEachAdvanceOnce(t *testing.T) {
+func TestDuplicateStormReportsEachStateOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const wamid = "wamid.storm"
@@ -318,12 +343,16 @@ func TestDuplicateStormEmitsEachAdvanceOnce(t *testing.T) {
 	if m.Status != "read" || len(m.Pending()) != 0 {
 		t.Fatalf("final %q pending %v", m.Status, m.Pending())
 	}
+	if len(m.Late()) != 0 {
+		t.Fatalf("late states not published: %v", m.Late())
+	}
 	evs := e.events(t)
 	count := map[string]int{}
 	for _, ev := range evs {
-		count[ev.Status.Current]++
+		count[ev.Status.Reported]++
 	}
-	// Exactly one event per recorded transition, in rank order.
+	// Exactly one event per recorded transition, in rank order, and one per
+	// state that arrived late: every state Meta reported, once.
 	var wantStates []string
 	for _, s := range delivery.States {
 		if _, ok := m.Transitions[s]; ok {
@@ -332,13 +361,17 @@ func TestDuplicateStormEmitsEachAdvanceOnce(t *testing.T) {
 	}
 	var gotStates []string
 	for _, ev := range evs {
-		gotStates = append(gotStates, ev.Status.Current)
+		if !ev.Status.Late {
+			gotStates = append(gotStates, ev.Status.Current)
+		}
 	}
 	if fmt.Sprint(gotStates) != fmt.Sprint(wantStates) {
-		t.Errorf("events %v, want one per transition %v (counts %v)", gotStates, wantStates, count)
+		t.Errorf("advances %v, want one per transition %v (counts %v)", gotStates, wantStates, count)
 	}
-	if count["read"] != 1 {
-		t.Errorf("read emitted %d times", count["read"])
+	for _, s := range states {
+		if count[s] != 1 {
+			t.Errorf("%s reported %d times, want once", s, count[s])
+		}
 	}
 }
 
@@ -395,7 +428,7 @@ func TestUnknownWamid(t *testing.T) {
 			}
 		}
 		got := transitions(e.events(t))
-		if want := "[>delivered delivered>read]"; fmt.Sprint(got) != want {
+		if want := "[>delivered late sent@delivered delivered>read]"; fmt.Sprint(got) != want {
 			t.Errorf("events %v, want %s", got, want)
 		}
 		m, _ := e.store.Get(ctx, "wamid.late")
@@ -552,5 +585,59 @@ func TestAcceptedPrecedesFirstStatus(t *testing.T) {
 	}
 	if acc.OrderKey() != evs[1].OrderKey() {
 		t.Errorf("accepted group %q differs from the status group %q", acc.OrderKey(), evs[1].OrderKey())
+	}
+}
+
+// The README's outbound walkthrough: Meta's sent arrives before the
+// sender's record and is retried; meanwhile the record is written and
+// delivered is applied; the retried sent now ranks below delivered. The
+// core still hears of sent, with Meta's time, in a late event that leaves
+// the current state at delivered, and every later event lists it.
+func TestSentOvertakenByDeliveredStillReachesCore(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const wamid = "wamid.walkthrough"
+	sent := statusUnit(wamid, "sent", -5) // 5 s old: inside the record grace
+	resp, err := e.h.Handle(ctx, sqsEvent(t, sent))
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("sent before the record: %v, failures %v; want it retried", err, resp.BatchItemFailures)
+	}
+	e.accept(t, wamid)
+	for _, u := range []whatsapp.Unit{statusUnit(wamid, "delivered", -3), sent, statusUnit(wamid, "read", -1)} {
+		resp, err := e.h.Handle(ctx, sqsEvent(t, u))
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+		}
+	}
+	evs := e.allEvents(t)
+	var got []string
+	for _, ev := range evs {
+		if ev.Type == event.TypeOutboundAccepted {
+			got = append(got, "outbound.accepted")
+			continue
+		}
+		got = append(got, transitions([]event.Event{ev})...)
+	}
+	want := "[outbound.accepted accepted>delivered late sent@delivered delivered>read]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("core saw %v, want %s", got, want)
+	}
+	at := func(sec int) string { return now.Add(time.Duration(sec) * time.Second).UTC().Format(time.RFC3339) }
+	late, read := evs[2].Status, evs[3].Status
+	if late.Reported != "sent" || late.Current != "delivered" || late.At != at(-5) || evs[2].OccurredAt != at(-5) ||
+		late.JobID != "job-"+wamid || evs[2].Contact == nil || evs[2].OrderKey() != "acme:100:5511988887777" {
+		t.Errorf("late sent event %+v (occurred_at %s, contact %+v)", late, evs[2].OccurredAt, evs[2].Contact)
+	}
+	wantTimes := map[string]string{"accepted": now.Add(-time.Second).UTC().Format(time.RFC3339), // accept()'s time
+		"sent": at(-5), "delivered": at(-3), "read": at(-1)}
+	if fmt.Sprint(read.Timestamps) != fmt.Sprint(wantTimes) {
+		t.Errorf("read event timestamps %v, want %v", read.Timestamps, wantTimes)
+	}
+	// A redelivery of the late sent publishes nothing new.
+	if err := e.h.ProcessUnit(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	if again := e.allEvents(t); len(again) != 0 {
+		t.Errorf("redelivered late sent published %v", transitions(again))
 	}
 }
