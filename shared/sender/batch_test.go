@@ -301,3 +301,74 @@ func (c *stepClock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Unlock()
 	return nil
 }
+
+// TestRejectedJobKeepsContactOrder: a job rejected in the middle of a
+// contact's jobs is reported at once (it is dead-lettered, with no record
+// to report it from later), but not before the results of that contact's
+// earlier jobs of the batch: the core sees them in the order they ran.
+func TestRejectedJobKeepsContactOrder(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	to, other := rcpt(t, "+5511977770040"), rcpt(t, "+5511977770041")
+	e.openWindow(t, to)
+	e.openWindow(t, other)
+	first, bad, last, unrelated := jid(t, "order-1"), jid(t, "order-2-invalid"), jid(t, "order-3"), jid(t, "order-other")
+	invalid := textJob(bad, to, "")
+	recs := []events.SQSMessage{
+		record(t, textJob(first, to, "first"), 1),
+		record(t, textJob(unrelated, other, "another contact"), 1),
+		record(t, invalid, 1),
+		record(t, textJob(last, to, "third"), 1),
+	}
+	if failed := handle(t, h, recs...); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if got := e.dlq(t, bad); len(got) != 1 {
+		t.Errorf("dead-lettered %d copies of the invalid job, want 1", len(got))
+	}
+	var got []string
+	for _, ev := range e.coreEvents(t, first, bad, last, unrelated) {
+		if ev.Contact != nil && ev.Contact.WaID == to[1:] {
+			got = append(got, ev.Type+" "+ev.Outbound.JobID)
+		}
+	}
+	want := []string{event.TypeOutboundAccepted + " " + first, event.TypeOutboundFailed + " " + bad, event.TypeOutboundAccepted + " " + last}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the contact's events reached the core as\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestRejectedJobReportFailing: when the rejected job's immediate report
+// cannot be published, the contact's earlier results wait for the batch's
+// end again, the rejected job and the contact's later ones are retried,
+// and the core still sees the contact's results in order.
+func TestRejectedJobReportFailing(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	pub := &countingPublisher{Publisher: h.Events}
+	pub.refuse.Store(1)
+	h.Events = pub
+	to := rcpt(t, "+5511977770042")
+	e.openWindow(t, to)
+	first, bad, last := jid(t, "order-fail-1"), jid(t, "order-fail-2-invalid"), jid(t, "order-fail-3")
+	recBad, recLast := record(t, textJob(bad, to, ""), 1), record(t, textJob(last, to, "third"), 1)
+	failed := handle(t, h, record(t, textJob(first, to, "first"), 1), recBad, recLast)
+	if want := []string{recBad.MessageId, recLast.MessageId}; fmt.Sprint(failed) != fmt.Sprint(want) {
+		t.Fatalf("failed records %v, want %v (the rejected job and the one behind it)", failed, want)
+	}
+	if got := e.dlq(t, bad); len(got) != 0 {
+		t.Errorf("the unreported rejected job was dead-lettered: %v", got)
+	}
+	recBad.Attributes["ApproximateReceiveCount"], recLast.Attributes["ApproximateReceiveCount"] = "2", "2"
+	if failed := handle(t, h, recBad, recLast); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	var got []string
+	for _, ev := range e.coreEvents(t, first, bad, last) {
+		got = append(got, ev.Type+" "+ev.Outbound.JobID)
+	}
+	want := []string{event.TypeOutboundAccepted + " " + first, event.TypeOutboundFailed + " " + bad, event.TypeOutboundAccepted + " " + last}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the contact's events reached the core as\n%v\nwant\n%v", got, want)
+	}
+}

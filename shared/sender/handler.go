@@ -178,7 +178,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var delays sync.Map // message id → delay asked by pacing
 	box := &outbox{}
 	c.Handle = func(ctx context.Context, rec events.SQSMessage) error {
-		err := h.process(withOutbox(ctx, box, rec.MessageId), rec)
+		err := h.process(withOutbox(ctx, box, rec.MessageId, rec.Attributes["MessageGroupId"]), rec)
 		if ra, ok := retryAfter(err); ok {
 			delays.Store(rec.MessageId, ra)
 		}
@@ -739,12 +739,18 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 	retryable := false
 	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.WaID(),
 		ClientRef: job.ClientRef, Reason: reason, Details: cause.Error(), Attempts: attempts, FinishedAt: h.now().UnixMilli()}
-	// At once: the record goes to the dead-letter queue as soon as this
-	// returns, and there is no job record to publish it again from.
-	if err := h.publish(immediate(ctx), r, event.TypeOutboundFailed, &event.OutboundResult{
+	msg, err := h.eventMessage(r, event.TypeOutboundFailed, &event.OutboundResult{
 		JobID: job.JobID, ClientRef: job.ClientRef, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	// At once: the record goes to the dead-letter queue as soon as this
+	// returns, and there is no job record to publish it again from. The
+	// same contact's results still waiting for the batch's end go first,
+	// so the core sees them in the order the jobs ran.
+	if err := publishNow(ctx, h.Events, h.CoreEventsQueueURL, msg); err != nil {
+		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", event.TypeOutboundFailed, r.JobID, err))
 	}
 	h.count(MetricFailed, "Reason", reason)
 	return cause
@@ -759,7 +765,24 @@ func detailOf(err error) string {
 	return err.Error()
 }
 
+// publish reports a result: in the batch's outbox when there is one,
+// else at once.
 func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *event.OutboundResult) error {
+	msg, err := h.eventMessage(r, typ, res)
+	if err != nil {
+		return err
+	}
+	if deferred(ctx, msg) {
+		return nil
+	}
+	if err := h.Events.Publish(ctx, h.CoreEventsQueueURL, msg); err != nil {
+		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", typ, r.JobID, err))
+	}
+	return nil
+}
+
+// eventMessage is the core event reporting a job's result.
+func (h *Handler) eventMessage(r *JobRecord, typ string, res *event.OutboundResult) (queue.Message, error) {
 	at := time.UnixMilli(r.FinishedAt)
 	if r.FinishedAt == 0 {
 		at = h.now()
@@ -778,15 +801,9 @@ func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *ev
 	}
 	msg, err := queue.EventMessage(ev)
 	if err != nil {
-		return fault.PermanentErr(err)
+		return queue.Message{}, fault.PermanentErr(err)
 	}
-	if deferred(ctx, msg) {
-		return nil
-	}
-	if err := h.Events.Publish(ctx, h.CoreEventsQueueURL, msg); err != nil {
-		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", typ, r.JobID, err))
-	}
-	return nil
+	return msg, nil
 }
 
 func (h *Handler) count(name string, dims ...string) {
