@@ -505,7 +505,7 @@ func TestSendTestAndMessageShow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, args := range [][]string{{"--wamid", wamid}, {"--job", jobID}} {
+		for _, args := range [][]string{{"--wamid", wamid}, {"--tenant", "demo", "--job", jobID}} {
 			out := e.mustRun("", append([]string{"message", "show"}, args...)...)
 			if !strings.Contains(out, wamid) || !strings.Contains(out, jobID) || !strings.Contains(out, "accepted") {
 				t.Errorf("message show %v:\n%s", args, out)

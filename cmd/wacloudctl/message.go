@@ -11,9 +11,10 @@ import (
 )
 
 func messageShow(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("(--wamid WAMID | --job JOB_ID) [--json]")
+	fs := a.flags("(--wamid WAMID | --tenant ID --job JOB_ID) [--json]")
 	wamid := fs.String("wamid", "", "WhatsApp message id (wamid.…)")
-	job := fs.String("job", "", "the core's job id")
+	job := fs.String("job", "", "the core's job id (job ids are scoped by tenant: with --tenant)")
+	tenantID := fs.String("tenant", "", "the tenant of --job")
 	asJSON := fs.Bool("json", false, "print the whole record as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -23,6 +24,9 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 	}
 	if (*wamid == "") == (*job == "") {
 		return usageErr("give exactly one of --wamid and --job")
+	}
+	if (*job != "") != (*tenantID != "") {
+		return usageErr("--job needs --tenant (job ids are scoped by tenant), and --tenant goes only with --job")
 	}
 	if err := a.resolve(ctx); err != nil {
 		return err
@@ -38,7 +42,7 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 	if *wamid != "" {
 		m, err = store.Get(ctx, *wamid)
 	} else {
-		m, err = store.ByJob(ctx, *job)
+		m, err = store.ByJob(ctx, *tenantID, *job)
 	}
 	if err != nil {
 		return err

@@ -69,6 +69,6 @@ func sendTest(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return fmt.Errorf("enqueue job %s: %w", job.JobID, err)
 	}
-	fmt.Fprintf(a.Stdout, "enqueued job %s; follow it with: wacloudctl message show --job %s\n", job.JobID, job.JobID)
+	fmt.Fprintf(a.Stdout, "enqueued job %s; follow it with: wacloudctl message show --tenant %s --job %s\n", job.JobID, job.TenantID, job.JobID)
 	return nil
 }

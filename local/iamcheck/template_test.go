@@ -354,7 +354,7 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	}
 	eventually(t, "the sender reading the repeated job's record", func() bool {
 		return slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool {
-			return c.Function == "SenderFunction" && c.Action == "dynamodb:GetItem" && slices.Contains(c.Context["dynamodb:LeadingKeys"], "job#"+again.JobID)
+			return c.Function == "SenderFunction" && c.Action == "dynamodb:GetItem" && slices.Contains(c.Context["dynamodb:LeadingKeys"], "job#"+again.TenantID+"#"+again.JobID)
 		})
 	})
 }

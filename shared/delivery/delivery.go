@@ -4,7 +4,8 @@
 //
 // Items:
 //   - "msg#{wamid}": the message record (Message).
-//   - "jobref#{job_id}": the wamid a job produced, for history by job id.
+//   - "jobref#{tenant_id}#{job_id}": the wamid a tenant's job produced,
+//     for history by job id.
 //
 // States are totally ordered by rank (Rank). A status is applied with a
 // conditional update that succeeds only if the stored state is the one read

@@ -140,14 +140,17 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 		return nil, buildError("record accepted message "+r.WAMID, err)
 	}
 	// Each transaction item carries its own builder's placeholders only.
+	// A reference past its expires_at (TTL deletes it days later) is
+	// free again: the job record, which outlives it, decided the id is new.
 	ref, err := expression.NewBuilder().WithCondition(
 		expression.AttributeNotExists(expression.Name("pk")).Or(
-			expression.Name("wamid").Equal(expression.Value(r.WAMID)))).Build()
+			expression.Name("wamid").Equal(expression.Value(r.WAMID))).Or(
+			expression.Name(attrExpires).LessThan(expression.Value(num(now.Unix()))))).Build()
 	if err != nil {
 		return nil, buildError("record job reference of "+r.WAMID, err)
 	}
 	jobRef := map[string]ddbtypes.AttributeValue{
-		"pk": str(prefixJobRef + r.JobID), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
+		"pk": str(jobRefKey(r.TenantID, r.JobID)), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
 	}
 	return []ddbtypes.TransactWriteItem{
@@ -417,15 +420,27 @@ func (s *Store) Get(ctx context.Context, wamid string) (Message, error) {
 	return decode(item)
 }
 
-// ByJob returns the record of the message an outbound job produced, or an
-// error wrapping ErrNotFound.
-func (s *Store) ByJob(ctx context.Context, jobID string) (Message, error) {
-	item, err := s.item(ctx, prefixJobRef+jobID)
+// jobRefKey is the job reference's key: job ids are scoped by tenant, and
+// tenant ids never contain '#'.
+func jobRefKey(tenantID, jobID string) string { return prefixJobRef + tenantID + "#" + jobID }
+
+// ByJob returns the record of the message a tenant's outbound job
+// produced, or an error wrapping ErrNotFound. A reference written by a
+// version before job ids were scoped by tenant ("jobref#{job_id}") is
+// found too when it names this tenant.
+func (s *Store) ByJob(ctx context.Context, tenantID, jobID string) (Message, error) {
+	item, err := s.item(ctx, jobRefKey(tenantID, jobID))
+	if err == nil && item == nil {
+		item, err = s.item(ctx, prefixJobRef+jobID)
+		if item != nil && sAttr(item, attrTenant) != tenantID {
+			item = nil
+		}
+	}
 	if err != nil {
-		return Message{}, fmt.Errorf("get message of job %s: %w", jobID, err)
+		return Message{}, fmt.Errorf("get message of job %s/%s: %w", tenantID, jobID, err)
 	}
 	if item == nil {
-		return Message{}, fault.PermanentErr(fmt.Errorf("get message of job %s: %w", jobID, ErrNotFound))
+		return Message{}, fault.PermanentErr(fmt.Errorf("get message of job %s/%s: %w", tenantID, jobID, ErrNotFound))
 	}
 	return s.Get(ctx, sAttr(item, "wamid"))
 }

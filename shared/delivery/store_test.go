@@ -82,7 +82,7 @@ func TestRecordAcceptedAndGet(t *testing.T) {
 	if got.Status != event.StatusAccepted || got.External {
 		t.Errorf("status = %q external = %v, want accepted, not external", got.Status, got.External)
 	}
-	byJob, err := s.ByJob(ctx, r.JobID)
+	byJob, err := s.ByJob(ctx, r.TenantID, r.JobID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestRecordAcceptedAndGet(t *testing.T) {
 	if _, err := s.Get(ctx, "wamid.nope"); !errors.Is(err, delivery.ErrNotFound) {
 		t.Errorf("Get unknown: %v, want ErrNotFound", err)
 	}
-	if _, err := s.ByJob(ctx, "job-nope"); !errors.Is(err, delivery.ErrNotFound) {
+	if _, err := s.ByJob(ctx, r.TenantID, "job-nope"); !errors.Is(err, delivery.ErrNotFound) {
 		t.Errorf("ByJob unknown: %v, want ErrNotFound", err)
 	}
 
@@ -104,6 +104,73 @@ func TestRecordAcceptedAndGet(t *testing.T) {
 	}
 	if err := s.RecordAccepted(ctx, delivery.Record{WAMID: "x"}); fault.ClassOf(err) != fault.Invalid {
 		t.Errorf("RecordAccepted without job: %v, want invalid", err)
+	}
+}
+
+// TestJobReferences: job ids are scoped by tenant, a reference written by
+// an earlier version (no tenant in its key) is still found for its own
+// tenant only, and an expired reference (TTL not run yet) gives way to the
+// job id's next use instead of refusing its message record.
+func TestJobReferences(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"same job id in two tenants", func(t *testing.T) {
+			a, b := accepted("wamid.JR-a"), accepted("wamid.JR-b")
+			a.JobID, b.JobID, b.TenantID = "jr-shared", "jr-shared", "other"
+			for _, r := range []delivery.Record{a, b} {
+				if err := s.RecordAccepted(ctx, r); err != nil {
+					t.Fatalf("tenant %s: %v", r.TenantID, err)
+				}
+			}
+			for _, r := range []delivery.Record{a, b} {
+				if m, err := s.ByJob(ctx, r.TenantID, r.JobID); err != nil || m.WAMID != r.WAMID {
+					t.Errorf("ByJob(%s) = %q, %v; want %q", r.TenantID, m.WAMID, err, r.WAMID)
+				}
+			}
+		}},
+		{"reference of an earlier version", func(t *testing.T) {
+			r := accepted("wamid.JR-legacy")
+			if err := s.RecordAccepted(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			// As versions before tenant-scoped job ids wrote it.
+			_, err := s.API.(*dynamodb.Client).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: map[string]ddbtypes.AttributeValue{
+				"pk": &ddbtypes.AttributeValueMemberS{Value: "jobref#jr-legacy"}, "wamid": &ddbtypes.AttributeValueMemberS{Value: r.WAMID},
+				"tenant_id": &ddbtypes.AttributeValueMemberS{Value: r.TenantID}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err := s.ByJob(ctx, r.TenantID, "jr-legacy"); err != nil || m.WAMID != r.WAMID {
+				t.Errorf("own tenant: ByJob = %q, %v; want %q", m.WAMID, err, r.WAMID)
+			}
+			if _, err := s.ByJob(ctx, "other", "jr-legacy"); !errors.Is(err, delivery.ErrNotFound) {
+				t.Errorf("another tenant: ByJob err = %v, want ErrNotFound", err)
+			}
+		}},
+		{"expired reference", func(t *testing.T) {
+			first := accepted("wamid.JR-first")
+			first.JobID = "jr-reused"
+			if err := s.RecordAccepted(ctx, first); err != nil {
+				t.Fatal(err)
+			}
+			later := *s
+			later.Now = func() time.Time { return base.Add(delivery.DefaultRetention + time.Hour) }
+			second := first
+			second.WAMID, second.AcceptedAt = "wamid.JR-second", later.Now()
+			if err := later.RecordAccepted(ctx, second); err != nil {
+				t.Fatalf("job id reused after its reference expired: %v", err)
+			}
+			if m, err := later.ByJob(ctx, second.TenantID, second.JobID); err != nil || m.WAMID != second.WAMID {
+				t.Errorf("ByJob = %q, %v; want %q", m.WAMID, err, second.WAMID)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.run)
 	}
 }
 

@@ -363,6 +363,9 @@ func TestRejectedJobReportFailing(t *testing.T) {
 	if failed := handle(t, h, recBad, recLast); len(failed) != 0 {
 		t.Fatal(failed)
 	}
+	if got := e.dlq(t, bad); len(got) != 1 {
+		t.Errorf("dead-lettered %d copies of the invalid job, want 1", len(got))
+	}
 	var got []string
 	for _, ev := range e.coreEvents(t, first, bad, last) {
 		got = append(got, ev.Type+" "+ev.Outbound.JobID)

@@ -4,7 +4,7 @@
 // through the Graph API at most once, and reports outbound.accepted or
 // outbound.failed to the core.
 //
-// Exactly once. A job is claimed in the state table ("job#{job_id}", state
+// Exactly once. A job is claimed in the state table ("job#{tenant_id}#{job_id}": job ids are scoped by tenant; state
 // sending, with a lease) before anything is sent, and finished as sent or
 // failed after Meta answered. A redelivered job finds the record and only
 // publishes its result again. A record left in sending by a crash (the
@@ -74,7 +74,7 @@ type Deliveries interface {
 	// AcceptedWrites are RecordAccepted's writes, for the sender's own
 	// transaction with the job record.
 	AcceptedWrites(r delivery.Record) ([]ddbtypes.TransactWriteItem, error)
-	ByJob(ctx context.Context, jobID string) (delivery.Message, error)
+	ByJob(ctx context.Context, tenantID, jobID string) (delivery.Message, error)
 }
 
 // MediaResolver turns an s3:// reference into a media id or a link;
@@ -328,6 +328,7 @@ type attempt struct {
 	tenant   tenant.Tenant
 	limit    int
 	attempts int
+	ref      JobRef // the job's record
 	claim    string
 	paired   bool      // the pair limit is already booked for this send
 	queuedAt time.Time // when SQS got the job (zero if unknown)
@@ -410,8 +411,9 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err != nil {
 		return err
 	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
 	if existing != nil {
+		a.ref = existing.Ref()
 		return h.replay(ctx, a, existing)
 	}
 	return h.send(ctx, a)
@@ -578,7 +580,7 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 			return err
 		}
 	} else {
-		if err := h.Jobs.MarkSent(ctx, job.JobID, a.claim, wamid, a.attempts); err != nil {
+		if err := h.Jobs.MarkSent(ctx, a.ref, a.claim, wamid, a.attempts); err != nil {
 			// Meta has the message: go on and report it. A redelivery would
 			// find the claim and never send it again.
 			log.Error("could not record the send; the result is reported anyway", "error", err.Error())
@@ -602,7 +604,7 @@ func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool
 	}
 	items, err := h.Deliveries.AcceptedWrites(deliveryRecord(r))
 	if err == nil {
-		err = h.Jobs.MarkSentWith(ctx, r.JobID, a.claim, r.WAMID, a.attempts, items)
+		err = h.Jobs.MarkSentWith(ctx, a.ref, a.claim, r.WAMID, a.attempts, items)
 	}
 	if err != nil {
 		a.log.Warn("could not record the send in one transaction; recording it in two writes", "wamid", r.WAMID, "error", err.Error())
@@ -644,7 +646,7 @@ func (h *Handler) publishResult(ctx context.Context, r *JobRecord) error {
 // done: it is not retried and does not go to the dead-letter queue.
 func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	job := a.job
-	if err := h.Jobs.MarkFailed(ctx, job.JobID, a.claim, f, a.attempts); err != nil {
+	if err := h.Jobs.MarkFailed(ctx, a.ref, a.claim, f, a.attempts); err != nil {
 		if f.Reason == event.ReasonOutcomeUnknown {
 			// Meta may have the message: keep the claim, so no retry sends
 			// it again; once its lease runs out a redelivery settles it.
@@ -678,7 +680,7 @@ func (h *Handler) publishFailed(ctx context.Context, r *JobRecord) error {
 // release gives the claim back (nothing reached Meta) and returns cause,
 // so the consumer retries the job.
 func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
-	if err := h.Jobs.Release(ctx, a.job.JobID, a.claim); err != nil {
+	if err := h.Jobs.Release(ctx, a.ref, a.claim); err != nil {
 		a.log.Error("could not release the job's claim", "error", err.Error())
 	}
 	if fault.ClassOf(cause) == fault.Retry {
@@ -690,11 +692,6 @@ func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
 // replay handles a job that already has a record: it publishes the known
 // result again, waits for a send in progress, or settles a crashed one.
 func (h *Handler) replay(ctx context.Context, a *attempt, r *JobRecord) error {
-	if r.TenantID != a.job.TenantID {
-		a.log.Warn("job id already used by another tenant")
-		return h.reject(ctx, a.job, a.attempts, event.ReasonTenantMismatch,
-			fault.Invalidf("job id %s is already used by another tenant", a.job.JobID))
-	}
 	switch r.State {
 	case StateSent:
 		return h.publishAccepted(ctx, r)
@@ -709,7 +706,7 @@ func (h *Handler) replay(ctx context.Context, a *attempt, r *JobRecord) error {
 		return err
 	}
 	a.claim = claim
-	m, err := h.Deliveries.ByJob(ctx, r.JobID)
+	m, err := h.Deliveries.ByJob(ctx, r.TenantID, r.JobID)
 	if err == nil && m.TenantID == r.TenantID && m.WAMID != "" {
 		a.log.Info("send of a crashed attempt was accepted by Meta", "wamid", m.WAMID)
 		return h.accepted(ctx, a, m.WAMID, m.To)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -32,9 +33,18 @@ const (
 	// queue's visibility timeout (720 s), so a job redelivered after a crash
 	// always finds the lease expired.
 	DefaultLease = 4 * time.Minute
-	// keepJobs outlives SQS's 14-day retention, so a redelivered or
-	// redriven job still finds its record.
-	keepJobs = 15 * 24 * time.Hour
+	// DefaultRetention is how long a job record is kept after its claim
+	// and after its outcome: a day longer than its message record
+	// (delivery.DefaultRetention, which holds the job reference), so a
+	// job id reused while either lives finds its job record and is
+	// answered with the first result, and one reused after both is sent
+	// as a new job. Far longer than SQS's 14-day retention, so a
+	// redelivered or redriven job always finds its record.
+	DefaultRetention = delivery.DefaultRetention + 24*time.Hour
+	// legacyRetention is how long records under the key of earlier
+	// versions ("job#{job_id}") lived: LegacyKeys can be turned off once
+	// this version has run that long.
+	legacyRetention = 15 * 24 * time.Hour
 )
 
 // JobsAPI is the part of the DynamoDB client JobStore uses.
@@ -46,8 +56,9 @@ type JobsAPI interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// JobRecord is the idempotency record of one job, "job#{job_id}" in the
-// state table.
+// JobRecord is the idempotency record of one job, "job#{tenant_id}#{job_id}"
+// in the state table: job ids are scoped by tenant (tenant ids never
+// contain '#').
 type JobRecord struct {
 	JobID         string `dynamodbav:"job_id"`
 	TenantID      string `dynamodbav:"tenant_id"`
@@ -70,7 +81,31 @@ type JobRecord struct {
 	// its result, also when the result is published again.
 	FinishedAt int64 `dynamodbav:"finished_at,omitempty"`
 	ExpiresAt  int64 `dynamodbav:"expires_at"`
+
+	// legacy: the record is under the key of earlier versions.
+	legacy bool
 }
+
+// JobRef names a job record: the tenant's job id, under the current key
+// or, for a record written by an earlier version, the legacy one.
+type JobRef struct {
+	TenantID string
+	JobID    string
+	legacy   bool
+}
+
+// Ref names r's record.
+func (r *JobRecord) Ref() JobRef { return JobRef{TenantID: r.TenantID, JobID: r.JobID, legacy: r.legacy} }
+
+func (ref JobRef) key() map[string]ddbtypes.AttributeValue {
+	pk := "job#" + ref.TenantID + "#" + ref.JobID
+	if ref.legacy {
+		pk = "job#" + ref.JobID
+	}
+	return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}
+}
+
+func (ref JobRef) String() string { return ref.TenantID + "/" + ref.JobID }
 
 // Failure is how a job failed.
 type Failure struct {
@@ -81,17 +116,22 @@ type Failure struct {
 	Retryable bool
 }
 
-// JobStore keeps the idempotency records that make a job id sent at most
-// once. It is safe for concurrent use.
+// JobStore keeps the idempotency records that make a tenant's job id sent
+// at most once. A record past its expires_at counts as absent even before
+// DynamoDB's TTL removes it, so a reused id behaves the same whenever the
+// deletion happens. It is safe for concurrent use.
 type JobStore struct {
-	API   JobsAPI
-	Table string
-	Lease time.Duration // default DefaultLease
-	Now   func() time.Time
-}
-
-func jobKey(jobID string) map[string]ddbtypes.AttributeValue {
-	return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "job#" + jobID}}
+	API       JobsAPI
+	Table     string
+	Lease     time.Duration // default DefaultLease
+	Retention time.Duration // default DefaultRetention
+	// LegacyKeys makes a claim also look for a record of the same tenant
+	// under the key of earlier versions ("job#{job_id}", kept 15 days), in
+	// the claim's own transaction: a job claimed or sent before the
+	// upgrade and redelivered after it is answered from that record,
+	// never sent again.
+	LegacyKeys bool
+	Now        func() time.Time
 }
 
 // Claim takes the job for one send attempt. It returns the claim id, or,
@@ -106,106 +146,154 @@ func (s *JobStore) Claim(ctx context.Context, r JobRecord) (claimID string, exis
 // with failed, so nothing was written and there is no claim: the caller
 // claims again without it.
 func (s *JobStore) ClaimWith(ctx context.Context, r JobRecord, with ...ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
+	return s.claim(ctx, r, s.LegacyKeys, with)
+}
+
+func (s *JobStore) claim(ctx context.Context, r JobRecord, legacy bool, with []ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
 	now := s.now()
+	ref := r.Ref()
 	r.State, r.ClaimID = StateSending, newClaimID()
 	r.LeaseUntil = now.Add(s.lease()).UnixMilli()
-	r.ExpiresAt = now.Add(keepJobs).Unix()
+	r.ExpiresAt = now.Add(s.retention()).Unix()
 	item, err := attributevalue.MarshalMap(r)
 	if err != nil {
-		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", r.JobID, err))
+		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", ref, err))
 	}
-	item["pk"] = jobKey(r.JobID)["pk"]
-	absent, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("pk"))).Build()
+	item["pk"] = ref.key()["pk"]
+	absent, err := expression.NewBuilder().WithCondition(absentAt(now)).Build()
 	if err != nil {
-		return "", nil, false, buildError("claim job "+r.JobID, err)
+		return "", nil, false, buildError("claim job "+ref.String(), err)
 	}
 	put := &ddbtypes.Put{
 		TableName: aws.String(s.Table), Item: item,
-		ConditionExpression:      absent.Condition(),
-		ExpressionAttributeNames: absent.Names(),
+		ConditionExpression:       absent.Condition(),
+		ExpressionAttributeNames:  absent.Names(),
+		ExpressionAttributeValues: absent.Values(),
 	}
-	exists := false
-	if len(with) == 0 {
+	items := []ddbtypes.TransactWriteItem{{Put: put}}
+	if legacy {
+		old := ref
+		old.legacy = true
+		check, err := expression.NewBuilder().WithCondition(absentAt(now)).Build()
+		if err != nil {
+			return "", nil, false, buildError("claim job "+ref.String(), err)
+		}
+		items = append(items, ddbtypes.TransactWriteItem{ConditionCheck: &ddbtypes.ConditionCheck{
+			TableName: aws.String(s.Table), Key: old.key(),
+			ConditionExpression:       check.Condition(),
+			ExpressionAttributeNames:  check.Names(),
+			ExpressionAttributeValues: check.Values(),
+		}})
+	}
+	firstWith := len(items)
+	exists, legacyExists := false, false
+	if len(items) == 1 && len(with) == 0 {
 		_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: put.TableName, Item: put.Item,
-			ConditionExpression: put.ConditionExpression, ExpressionAttributeNames: put.ExpressionAttributeNames,
+			TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression,
+			ExpressionAttributeNames: put.ExpressionAttributeNames, ExpressionAttributeValues: put.ExpressionAttributeValues,
 		})
 		exists = conditionFailed(err)
 	} else {
-		items := append([]ddbtypes.TransactWriteItem{{Put: put}}, with...)
-		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(items, with...)})
 		var tc *ddbtypes.TransactionCanceledException
 		if errors.As(err, &tc) {
 			for i, reason := range tc.CancellationReasons {
 				if aws.ToString(reason.Code) != "ConditionalCheckFailed" {
 					continue
 				}
-				if i == 0 {
+				switch {
+				case i == 0:
 					exists = true
-					break
+				case i < firstWith:
+					legacyExists = true
+				default:
+					withRefused = true
 				}
-				withRefused = true
-			}
-			if withRefused && !exists {
-				return "", nil, true, nil
 			}
 		}
 	}
-	if err == nil {
+	switch {
+	case err == nil:
 		return r.ClaimID, nil, false, nil
+	case exists:
+		rec, err := s.Get(ctx, ref)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if rec == nil {
+			// Deleted (released) between the two calls: try again later.
+			return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: record released while reading it", ref))
+		}
+		return "", rec, false, nil
+	case legacyExists:
+		old := ref
+		old.legacy = true
+		rec, err := s.Get(ctx, old)
+		if err != nil {
+			return "", nil, false, err
+		}
+		if rec != nil && rec.TenantID == r.TenantID && rec.JobID == r.JobID {
+			return "", rec, false, nil
+		}
+		// Another tenant's job under the old key (or gone meanwhile): not
+		// this job's record.
+		return s.claim(ctx, r, false, with)
+	case withRefused:
+		return "", nil, true, nil
 	}
-	if !exists {
-		return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: %w", r.JobID, err))
-	}
-	rec, err := s.Get(ctx, r.JobID)
-	if err != nil {
-		return "", nil, false, err
-	}
-	if rec == nil {
-		// Deleted (released) between the two calls: try again later.
-		return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: record released while reading it", r.JobID))
-	}
-	return "", rec, false, nil
+	return "", nil, false, fault.Retryable(fmt.Errorf("claim job %s: %w", ref, err))
 }
 
-// Get reads a job's record (strongly consistent), or nil when it has none.
-func (s *JobStore) Get(ctx context.Context, jobID string) (*JobRecord, error) {
-	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: jobKey(jobID), ConsistentRead: aws.Bool(true)})
+// absentAt holds when the item does not exist or has expired by now (its
+// TTL deletion may come days later).
+func absentAt(now time.Time) expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name("pk")).Or(
+		expression.Name("expires_at").LessThan(expression.Value(num(now.Unix()))))
+}
+
+// Get reads a job's record (strongly consistent), or nil when it has none
+// or it has expired.
+func (s *JobStore) Get(ctx context.Context, ref JobRef) (*JobRecord, error) {
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: ref.key(), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fault.Retryable(fmt.Errorf("read job %s: %w", jobID, err))
+		return nil, fault.Retryable(fmt.Errorf("read job %s: %w", ref, err))
 	}
 	if out.Item == nil {
 		return nil, nil
 	}
 	var r JobRecord
 	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
-		return nil, fault.PermanentErr(fmt.Errorf("read job %s: decode: %w", jobID, err))
+		return nil, fault.PermanentErr(fmt.Errorf("read job %s: decode: %w", ref, err))
 	}
+	if r.ExpiresAt != 0 && r.ExpiresAt < s.now().Unix() {
+		return nil, nil
+	}
+	r.legacy = ref.legacy
 	return &r, nil
 }
 
 // Release gives a claim up when no request reached Meta, so the job can be
 // tried again.
-func (s *JobStore) Release(ctx context.Context, jobID, claimID string) error {
+func (s *JobStore) Release(ctx context.Context, ref JobRef, claimID string) error {
 	e, err := expression.NewBuilder().WithCondition(heldBy(claimID)).Build()
 	if err != nil {
-		return buildError("release job "+jobID, err)
+		return buildError("release job "+ref.String(), err)
 	}
 	_, err = s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		TableName: aws.String(s.Table), Key: ref.key(),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
 	if err != nil && !conditionFailed(err) {
-		return fault.Retryable(fmt.Errorf("release job %s: %w", jobID, err))
+		return fault.Retryable(fmt.Errorf("release job %s: %w", ref, err))
 	}
 	return nil
 }
 
 // MarkSent records Meta's acceptance under claimID.
-func (s *JobStore) MarkSent(ctx context.Context, jobID, claimID, wamid string, attempts int) error {
-	return s.finish(ctx, jobID, claimID, sentUpdate(wamid, attempts))
+func (s *JobStore) MarkSent(ctx context.Context, ref JobRef, claimID, wamid string, attempts int) error {
+	return s.finish(ctx, ref, claimID, sentUpdate(wamid, attempts))
 }
 
 // sentUpdate records Meta's acceptance; finish adds finished_at.
@@ -232,17 +320,17 @@ func buildError(what string, err error) error {
 // none. It fails with errClaimLost (Permanent) when the claim is no longer
 // held, errWithRefused (Permanent) when a condition of with failed, and a
 // Retryable error otherwise; in every case nothing was written.
-func (s *JobStore) MarkSentWith(ctx context.Context, jobID, claimID, wamid string, attempts int, with []ddbtypes.TransactWriteItem) error {
+func (s *JobStore) MarkSentWith(ctx context.Context, ref JobRef, claimID, wamid string, attempts int, with []ddbtypes.TransactWriteItem) error {
 	e, err := expression.NewBuilder().
-		WithUpdate(sentUpdate(wamid, attempts).Set(expression.Name("finished_at"), expression.Value(num(s.now().UnixMilli())))).
+		WithUpdate(s.finished(sentUpdate(wamid, attempts))).
 		WithCondition(heldBy(claimID)).Build()
 	if err != nil {
-		return buildError("record send of job "+jobID, err)
+		return buildError("record send of job "+ref.String(), err)
 	}
 	// The job's item carries its own placeholders; each item of with
 	// carries those of its own expressions.
 	items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
-		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		TableName: aws.String(s.Table), Key: ref.key(),
 		UpdateExpression:          e.Update(),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
@@ -259,20 +347,20 @@ func (s *JobStore) MarkSentWith(ctx context.Context, jobID, claimID, wamid strin
 				continue
 			}
 			if i == 0 {
-				return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", jobID, errClaimLost))
+				return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", ref, errClaimLost))
 			}
-			return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", jobID, errWithRefused))
+			return fault.PermanentErr(fmt.Errorf("record send of job %s: %w", ref, errWithRefused))
 		}
 	}
-	return fault.Retryable(fmt.Errorf("record send of job %s: %w", jobID, err))
+	return fault.Retryable(fmt.Errorf("record send of job %s: %w", ref, err))
 }
 
 // errWithRefused: a write made along with the job record was refused.
 var errWithRefused = errors.New("a write of the same transaction was refused")
 
 // MarkFailed records the job's failure under claimID.
-func (s *JobStore) MarkFailed(ctx context.Context, jobID, claimID string, f Failure, attempts int) error {
-	return s.finish(ctx, jobID, claimID,
+func (s *JobStore) MarkFailed(ctx context.Context, ref JobRef, claimID string, f Failure, attempts int) error {
+	return s.finish(ctx, ref, claimID,
 		expression.Set(expression.Name("state"), expression.Value(StateFailed)).
 			Set(expression.Name("reason"), expression.Value(f.Reason)).
 			Set(expression.Name("code"), expression.Value(num(int64(f.Code)))).
@@ -286,27 +374,35 @@ func (s *JobStore) MarkFailed(ctx context.Context, jobID, claimID string, f Fail
 var errClaimLost = errors.New("job claim lost")
 
 // finish makes update, with finished_at, while claimID holds the claim.
-func (s *JobStore) finish(ctx context.Context, jobID, claimID string, update expression.UpdateBuilder) error {
+func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, update expression.UpdateBuilder) error {
 	e, err := expression.NewBuilder().
-		WithUpdate(update.Set(expression.Name("finished_at"), expression.Value(num(s.now().UnixMilli())))).
+		WithUpdate(s.finished(update)).
 		WithCondition(heldBy(claimID)).Build()
 	if err != nil {
-		return buildError("record outcome of job "+jobID, err)
+		return buildError("record outcome of job "+ref.String(), err)
 	}
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: jobKey(jobID),
+		TableName: aws.String(s.Table), Key: ref.key(),
 		UpdateExpression:          e.Update(),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
 	if conditionFailed(err) {
-		return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", jobID, errClaimLost))
+		return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", ref, errClaimLost))
 	}
 	if err != nil {
-		return fault.Retryable(fmt.Errorf("record outcome of job %s: %w", jobID, err))
+		return fault.Retryable(fmt.Errorf("record outcome of job %s: %w", ref, err))
 	}
 	return nil
+}
+
+// finished adds the outcome's time and restarts the record's retention
+// from it: the message record of a sent job lives that long from then.
+func (s *JobStore) finished(update expression.UpdateBuilder) expression.UpdateBuilder {
+	now := s.now()
+	return update.Set(expression.Name("finished_at"), expression.Value(num(now.UnixMilli()))).
+		Set(expression.Name("expires_at"), expression.Value(num(now.Add(s.retention()).Unix())))
 }
 
 // TakeOver claims a record whose lease expired (its holder crashed), so
@@ -321,20 +417,20 @@ func (s *JobStore) TakeOver(ctx context.Context, r *JobRecord) (claimID string, 
 		WithCondition(heldBy(r.ClaimID).And(
 			expression.Name("lease_until").LessThan(expression.Value(num(now.UnixMilli()))))).Build()
 	if err != nil {
-		return "", buildError("take over job "+r.JobID, err)
+		return "", buildError("take over job "+r.Ref().String(), err)
 	}
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: jobKey(r.JobID),
+		TableName: aws.String(s.Table), Key: r.Ref().key(),
 		UpdateExpression:          e.Update(),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
 	if conditionFailed(err) {
-		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.JobID, errClaimLost))
+		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.Ref(), errClaimLost))
 	}
 	if err != nil {
-		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.JobID, err))
+		return "", fault.Retryable(fmt.Errorf("take over job %s: %w", r.Ref(), err))
 	}
 	return claimID, nil
 }
@@ -344,6 +440,13 @@ func (s *JobStore) lease() time.Duration {
 		return s.Lease
 	}
 	return DefaultLease
+}
+
+func (s *JobStore) retention() time.Duration {
+	if s.Retention > 0 {
+		return s.Retention
+	}
+	return DefaultRetention
 }
 
 func (s *JobStore) now() time.Time {

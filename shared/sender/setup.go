@@ -55,7 +55,9 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Tenants: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets: &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		Windows: &windowCache{Store: window.Store{API: ddb, Table: state}},
-		Jobs:    &JobStore{API: ddb, Table: state},
+		// Records of versions before job ids were scoped by tenant live
+		// 15 days; looking for them costs no call of its own.
+		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true},
 		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
 			HTTP: newGraphHTTP()},
 		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
