@@ -51,6 +51,8 @@ var commands = []command{
 	{"tenant enable", "enable a disabled tenant", tenantSetStatus("active")},
 	{"tenant delete", "offboard a tenant: its numbers leave the registry and its secrets are deleted (records and media age out, or --purge)", tenantDelete},
 	{"number remove", "take a business number away from its tenant (its queued jobs fail, its webhooks are parked)", numberRemove},
+	{"number set", "record a number's throughput (up or down) or that it is shared with the WhatsApp Business app (20/s)", numberSet},
+	{"number sync", "record a number's throughput level and WhatsApp Business app use as Meta reports them (Graph, with the tenant's token)", numberSync},
 	{"number move", "give business numbers, with their WABA, to another tenant", numberMove},
 	{"tenant purge", "delete the stored data (media, message and job records) of a deleted tenant now rather than at the end of its retention", tenantPurge},
 	{"tenant rotate", "replace a tenant's credentials (read from stdin or flags, never shown)", tenantRotate},

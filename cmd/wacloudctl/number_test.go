@@ -2,6 +2,10 @@ package main
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -155,4 +159,78 @@ func TestTenantDeletePurge(t *testing.T) {
 		t.Errorf("purge of a registered tenant: exit %d, want 1", code)
 	}
 	e.mustRun("", "tenant", "purge", "--id", gone, "--phone-number-id", pnGone, "--yes") // again: nothing left, no error
+}
+
+// phoneNumberServer answers GET /v23.0/{id} with the testdata file its
+// map names, for the token "good-token" only.
+func phoneNumberServer(t *testing.T, files map[string]string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer good-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"message":"Invalid OAuth access token - Cannot parse access token","type":"OAuthException","code":190,"fbtrace_id":"A1"}}`))
+			return
+		}
+		b, err := os.ReadFile(filepath.Join("testdata", files[strings.TrimPrefix(r.URL.Path, "/v23.0/")]))
+		if err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Throughput goes down as well as up, and a number shared with the
+// WhatsApp Business app is paced at 20/s: set by hand or read from Meta.
+func TestNumberThroughputCommands(t *testing.T) {
+	e := newEnv(t)
+	acme := uniq("acme")
+	pn1, pn2, waba := uniqDigits(), uniqDigits(), uniqDigits()
+	e.mustRun("", "tenant", "add", "--id", acme, "--phone-number-id", pn1, "--phone-number-id", pn2, "--waba-id", waba,
+		"--access-token", "good-token", "--throughput", "1000")
+	g := phoneNumberServer(t, map[string]string{pn1: "phone_number_standard_on_biz_app.json", pn2: "phone_number_high.json"})
+	number := func(t *testing.T, pn string) tenant.Number {
+		t.Helper()
+		n, err := e.registry().Number(e.ctx, pn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	steps := []struct {
+		name           string
+		args           []string
+		pn             string
+		wantThroughput int
+		wantBizApp     bool
+		wantLimit      int
+	}{
+		{"sync: Meta lowered it and the number joined the Business app", []string{"number", "sync", "--phone-number-id", pn1, "--graph-url", g.URL}, pn1, 80, true, 20},
+		{"sync: Meta says high, nothing to change", []string{"number", "sync", "--tenant", acme, "--graph-url", g.URL}, pn2, 1000, false, 1000},
+		{"set: lower by hand", []string{"number", "set", "--phone-number-id", pn2, "--throughput", "80"}, pn2, 80, false, 80},
+		{"set: off the Business app", []string{"number", "set", "--phone-number-id", pn1, "--on-biz-app", "false"}, pn1, 80, false, 80},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			e.mustRun("", s.args...)
+			n := number(t, s.pn)
+			if n.Throughput != s.wantThroughput || n.OnBizApp != s.wantBizApp || n.Limit() != s.wantLimit {
+				t.Errorf("number = throughput %d, on biz app %v, limit %d; want %d, %v, %d",
+					n.Throughput, n.OnBizApp, n.Limit(), s.wantThroughput, s.wantBizApp, s.wantLimit)
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"number", "set", "--phone-number-id", pn1},
+		{"number", "set", "--phone-number-id", pn1, "--on-biz-app", "yes"},
+		{"number", "set", "--phone-number-id", pn1, "--throughput", "5000"},
+		{"number", "sync"},
+	} {
+		if code, _, _ := e.run("", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
 }

@@ -114,6 +114,7 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&display, "display-phone-number", "", "display phone number (informational)")
 	fs.BoolVar(&ownApp, "own-app", false, "the tenant uses its own Meta app (webhook route /webhook/{tenant_id}, own app secret and verify token)")
 	fs.IntVar(&throughput, "throughput", 0, "messages per second Meta allows the number (default 80)")
+	bizApp := fs.Bool("on-biz-app", false, "the numbers are also in use with the WhatsApp Business app (coexistence: Meta fixes them at 20/s)")
 	creds.register(fs, a.Getenv)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -187,7 +188,7 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	}
 	var ns []tenant.Number
 	for _, n := range numbers {
-		ns = append(ns, tenant.Number{PhoneNumberID: n, WABAID: waba, DisplayPhoneNumber: display, Throughput: throughput})
+		ns = append(ns, tenant.Number{PhoneNumberID: n, WABAID: waba, DisplayPhoneNumber: display, Throughput: throughput, OnBizApp: *bizApp})
 	}
 	t := tenant.Tenant{ID: id, Name: name, Status: tenant.StatusActive, SecretID: secretID, OwnApp: ownApp,
 		CreatedAt: time.Now().UTC().Format(time.RFC3339)}

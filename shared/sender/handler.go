@@ -237,13 +237,10 @@ func (h *Handler) prefetch(ctx context.Context, recs []events.SQSMessage) {
 
 // throughput is the messages per second a number may send.
 func (h *Handler) throughput(num tenant.Number) int {
-	switch {
-	case num.Throughput > 0:
-		return num.Throughput
-	case h.DefaultThroughput > 0:
-		return h.DefaultThroughput
+	if h.DefaultThroughput > 0 {
+		return num.LimitOr(h.DefaultThroughput)
 	}
-	return tenant.DefaultThroughput
+	return num.Limit()
 }
 
 // delayGroups applies delayGroup to each message group with failed records.

@@ -6,14 +6,18 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/throttle"
 	"github.com/tucanlink/wacloud/shared/window"
 )
@@ -69,5 +73,70 @@ func TestThrottledByMetaSlowsEveryInstance(t *testing.T) {
 	e.coreEvents(t, j2.JobID)
 	if f := other.Numbers.(*throttle.Limiter).Stats(numberB).Factor; math.Abs(f-want) > 1e-9 || f > 0.6 {
 		t.Errorf("the other instance paces number %s at %.3f of its rate, want %.3f (about half)", numberB, f, want)
+	}
+}
+
+// limitRecorder records the limits the sender paces numbers at, and sends
+// nothing (every job comes back later).
+type limitRecorder struct {
+	NumberLimiter
+	mu     sync.Mutex
+	limits map[string]int
+}
+
+func (l *limitRecorder) Wait(ctx context.Context, phoneNumberID string, perSecond int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limits[phoneNumberID] = perSecond
+	return &throttle.WaitError{Wait: time.Hour, What: "number"}
+}
+
+func (l *limitRecorder) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int) {}
+
+// The sender paces a number at its registered throughput, and a number
+// shared with the WhatsApp Business app at 20 per second whatever else
+// the registry says.
+func TestPacesAtTheNumbersLimit(t *testing.T) {
+	e := testEnv(t)
+	ctx := context.Background()
+	run := runOf(t)
+	tid := fmt.Sprintf("coex-%d", run)
+	pn := func(i int) string { return fmt.Sprintf("1999%09d%d", run, i) }
+	cases := []struct {
+		name string
+		n    tenant.Number
+		want int
+	}{
+		{"registered throughput", tenant.Number{PhoneNumberID: pn(1), Throughput: 1000}, 1000},
+		{"lowered throughput", tenant.Number{PhoneNumberID: pn(2), Throughput: 40}, 40},
+		{"on the Business app", tenant.Number{PhoneNumberID: pn(3), OnBizApp: true}, tenant.BizAppThroughput},
+		{"on the Business app after an upgrade", tenant.Number{PhoneNumberID: pn(4), OnBizApp: true, Throughput: 1000}, tenant.BizAppThroughput},
+	}
+	var numbers []tenant.Number
+	for _, tc := range cases {
+		tc.n.WABAID = "W" + tid
+		numbers = append(numbers, tc.n)
+	}
+	reg := &tenant.Registry{API: e.ddb, Table: e.stack.Names.Ref["TenantsTable"]}
+	secret := "wacloud/tenants/" + tid
+	if _, err := secretsmanager.NewFromConfig(e.cfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret), SecretString: aws.String(`{"access_token":"t"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Put(ctx, tenant.Tenant{ID: tid, SecretID: secret}, numbers); err != nil {
+		t.Fatal(err)
+	}
+	h := e.handler(t)
+	rec := &limitRecorder{NumberLimiter: h.Numbers, limits: map[string]int{}}
+	h.Numbers = rec
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			j := outbound.Job{JobID: jid(t, fmt.Sprintf("limit-%d", i)), TenantID: tid, PhoneNumberID: tc.n.PhoneNumberID,
+				To: rcpt(t, fmt.Sprintf("%03d", 500+i)), Type: outbound.TypeTemplate,
+				Template: &outbound.Template{Name: "hello_world", Language: outbound.TemplateLanguage{Code: "en_US"}}}
+			handle(t, h, record(t, j, 1))
+			if got := rec.limits[tc.n.PhoneNumberID]; got != tc.want {
+				t.Errorf("paced at %d per second, want %d", got, tc.want)
+			}
+		})
 	}
 }

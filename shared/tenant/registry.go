@@ -200,6 +200,12 @@ func (r *Registry) SetThroughput(ctx context.Context, phoneNumberID string, perS
 	return r.setNumberAttr(ctx, phoneNumberID, "throughput", perSecond)
 }
 
+// SetOnBizApp records whether a number is shared with the WhatsApp
+// Business app (coexistence), with SetThroughput's conditions.
+func (r *Registry) SetOnBizApp(ctx context.Context, phoneNumberID string, on bool) error {
+	return r.setNumberAttr(ctx, phoneNumberID, "on_biz_app", on)
+}
+
 // setNumberAttr sets one attribute of a registered number's item.
 func (r *Registry) setNumberAttr(ctx context.Context, phoneNumberID, name string, value any) error {
 	pk := prefixPhone + phoneNumberID

@@ -14,8 +14,17 @@ const (
 	StatusDisabled = "disabled"
 )
 
-// DefaultThroughput is Meta's default messages per second for a business number.
-const DefaultThroughput = 80
+// Meta's messages-per-second limits of a business number.
+const (
+	// DefaultThroughput is the default (Graph's throughput level STANDARD).
+	DefaultThroughput = 80
+	// HighThroughput is the limit after Meta's automatic upgrade (level
+	// HIGH, webhook THROUGHPUT_UPGRADE).
+	HighThroughput = 1000
+	// BizAppThroughput is the fixed limit of a number shared with the
+	// WhatsApp Business app (coexistence).
+	BizAppThroughput = 20
+)
 
 // Tenant is a company using the connector.
 type Tenant struct {
@@ -39,12 +48,27 @@ type Number struct {
 	DisplayPhoneNumber string `dynamodbav:"display_phone_number,omitempty" json:"display_phone_number,omitempty"`
 	// Throughput is the number's messages-per-second limit at Meta.
 	Throughput int `dynamodbav:"throughput,omitempty" json:"throughput,omitempty"`
+	// OnBizApp is true for a number in use with both the WhatsApp Business
+	// app and the Cloud API (coexistence; Graph's is_on_biz_app): Meta
+	// fixes its throughput at BizAppThroughput whatever Throughput says.
+	OnBizApp bool `dynamodbav:"on_biz_app,omitempty" json:"on_biz_app,omitempty"`
 }
 
-// Limit returns the number's throughput, or DefaultThroughput when unset.
+// Limit returns the number's messages per second: its throughput, or
+// DefaultThroughput when unset, at most BizAppThroughput on the Business
+// app.
 func (n Number) Limit() int {
-	if n.Throughput <= 0 {
-		return DefaultThroughput
+	return n.LimitOr(DefaultThroughput)
+}
+
+// LimitOr is Limit with another default for numbers without a throughput.
+func (n Number) LimitOr(def int) int {
+	limit := n.Throughput
+	if limit <= 0 {
+		limit = def
 	}
-	return n.Throughput
+	if n.OnBizApp && limit > BizAppThroughput {
+		return BizAppThroughput
+	}
+	return limit
 }

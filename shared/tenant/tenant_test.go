@@ -100,3 +100,27 @@ func TestRegistry(t *testing.T) {
 		}
 	})
 }
+
+func TestNumberLimit(t *testing.T) {
+	cases := []struct {
+		name string
+		n    tenant.Number
+		def  int
+		want int
+	}{
+		{"unset", tenant.Number{}, tenant.DefaultThroughput, 80},
+		{"unset, another default", tenant.Number{}, 250, 250},
+		{"upgraded", tenant.Number{Throughput: tenant.HighThroughput}, tenant.DefaultThroughput, 1000},
+		{"downgraded", tenant.Number{Throughput: 80}, 250, 80},
+		{"on the Business app", tenant.Number{OnBizApp: true}, tenant.DefaultThroughput, 20},
+		{"on the Business app, upgrade recorded", tenant.Number{OnBizApp: true, Throughput: 1000}, tenant.DefaultThroughput, 20},
+		{"on the Business app, set lower", tenant.Number{OnBizApp: true, Throughput: 10}, tenant.DefaultThroughput, 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.n.LimitOr(tc.def); got != tc.want {
+				t.Errorf("%+v.LimitOr(%d) = %d, want %d", tc.n, tc.def, got, tc.want)
+			}
+		})
+	}
+}
