@@ -99,8 +99,14 @@ func ID(parts ...string) string {
 const maxUnix = 253402300799
 
 // UnixTime converts one of Meta's decimal Unix-second timestamps to RFC 3339
-// in UTC. It returns "" when ts is not a number or lies beyond year 9999.
+// in UTC. Surrounding spaces and a fractional part ("1749416383.0", as a
+// JSON float gives it) are tolerated; the fraction is dropped. It returns ""
+// when ts is not a number or lies beyond year 9999.
 func UnixTime(ts string) string {
+	ts = strings.TrimSpace(ts)
+	if whole, frac, ok := strings.Cut(ts, "."); ok && frac != "" && strings.Trim(frac, "0123456789") == "" {
+		ts = whole
+	}
 	if ts == "" || len(ts) > 12 {
 		return ""
 	}

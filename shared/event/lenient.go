@@ -17,8 +17,10 @@ import (
 // dead-lettered with the reason instead of reaching the core wrong. The
 // message's raw JSON always keeps what Meta sent.
 
-// flexInt accepts a JSON integer, or a string holding one, or a number
-// with no fractional part (2.0).
+// flexInt accepts a JSON integer, or a string holding one, or a JSON
+// number with no fractional part (2.0, as some serializers write integers).
+// A string with a decimal point ("210.00") is refused: as an amount in
+// minor units it most likely means something else.
 type flexInt int64
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
@@ -29,6 +31,9 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		*f = flexInt(n)
 		return nil
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
+		return fmt.Errorf("want an integer, got %s", b)
 	}
 	x, err := strconv.ParseFloat(s, 64)
 	if err != nil || x != math.Trunc(x) || math.Abs(x) > 1<<53 {

@@ -118,6 +118,8 @@ func TestNormalizeRejectsMeaninglessScalars(t *testing.T) {
 	tests := []struct{ file, path, value string }{
 		{"order", "order.product_items.0.quantity", `"two"`},
 		{"order", "order.product_items.0.quantity", `"1.5"`},
+		{"order", "order.product_items.0.quantity", `1.5`},
+		{"order", "order.product_items.0.quantity", `"2.0"`},
 		{"order", "order.product_items.0.quantity", `{}`},
 		{"order", "order.product_items.0.item_price", `"30,50"`},
 		{"order", "order.product_items.0.item_price", `[30]`},
@@ -156,5 +158,55 @@ func TestParseStatusLenient(t *testing.T) {
 	}
 	if _, err := event.ParseStatus(setPath(t, u.Item, "pricing.billable", `"perhaps"`)); err == nil {
 		t.Error("billable \"perhaps\" accepted")
+	}
+}
+
+// Meta's timestamps arrive as strings or numbers; padded strings and JSON
+// floats are read too. What is not a time falls back to the receipt time.
+func TestNormalizeLenientTimestamps(t *testing.T) {
+	const meta = "2025-06-08T20:59:43Z" // text.json's 1749416383
+	for _, tt := range []struct{ value, want string }{
+		{`"1749416383"`, meta},
+		{`1749416383`, meta},
+		{`" 1749416383 "`, meta},
+		{`1749416383.0`, meta},
+		{`"1749416383.250"`, meta},
+		{`"yesterday"`, receivedAt},
+		{`"1749416383.x"`, receivedAt},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			u := units(t, "text")[0]
+			u.Item = setPath(t, u.Item, "timestamp", tt.value)
+			evs, err := event.Normalize(u, testTenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := evs[0].OccurredAt; got != tt.want {
+				t.Errorf("timestamp %s: occurred_at %s, want %s", tt.value, got, tt.want)
+			}
+		})
+	}
+}
+
+// Payment amounts and transaction times are read leniently too.
+func TestParsePaymentStatusLenient(t *testing.T) {
+	item := []byte(`{"id":"wamid.P","type":"payment","status":"Captured","timestamp":1746500005,"recipient_id":919999999999,
+		"payment":{"reference_id":1102,"amount":{"value":"21000","offset":"100"},"currency":"INR",
+		"transaction":{"id":"tx","type":"razorpay","status":"success","created_timestamp":"1746500000","updated_timestamp":1746500005.0,
+		"amount":{"value":21000.0,"offset":100},"currency":"INR","error":{"code":400,"reason":"r"}}}}`)
+	p, err := event.ParsePaymentStatus(item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{p.Status, p.At, p.Recipient, p.ReferenceID, *p.Amount, p.Transaction.CreatedAt, p.Transaction.UpdatedAt, *p.Transaction.Amount, p.Transaction.Error.Code}
+	want := []any{"captured", "2025-05-06T02:53:25Z", "919999999999", "1102", event.PaymentAmount{Value: 21000, Offset: 100},
+		"2025-05-06T02:53:20Z", "2025-05-06T02:53:25Z", event.PaymentAmount{Value: 21000, Offset: 100}, "400"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("field %d = %#v, want %#v", i, got[i], want[i])
+		}
+	}
+	if _, err := event.ParsePaymentStatus(setPath(t, item, "payment.amount.value", `"210.00"`)); err == nil {
+		t.Error("amount value 210.00 (not minor units) accepted")
 	}
 }

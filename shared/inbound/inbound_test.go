@@ -525,3 +525,51 @@ func TestCrashAfterClaimIsRetriedAfterLease(t *testing.T) {
 		t.Errorf("claim after done = %v, %v; want duplicate", got, err)
 	}
 }
+
+// One loosely typed field no longer costs the whole order: a quantity "1"
+// reaches the core as 1 (raw keeps the string); a quantity that means
+// nothing still goes to the DLQ with the reason.
+func TestLooselyTypedOrderReachesCore(t *testing.T) {
+	e := newEnv(t)
+	e.register("demo", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	edit := func(quantity string) whatsapp.Unit {
+		u := units(t, "order.json")[0]
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, u.Item); err != nil {
+			t.Fatal(err)
+		}
+		u.Item = json.RawMessage(strings.Replace(compact.String(), `"quantity":1`, `"quantity":`+quantity, 1))
+		if !strings.Contains(string(u.Item), `"quantity":`+quantity) {
+			t.Fatalf("order item not edited: %s", u.Item)
+		}
+		return u
+	}
+	e.enqueue(edit(`"1"`))
+	if failed := e.pump(); failed != 0 {
+		t.Fatalf("%d records left for retry", failed)
+	}
+	if dl := e.drain("INBOUND_DLQ_URL"); len(dl) != 0 {
+		t.Fatalf("order with quantity \"1\" dead-lettered: %v", dl[0].MessageAttributes[queue.ReasonAttribute].StringValue)
+	}
+	evs := e.coreEvents()
+	if len(evs) != 1 || evs[0].Message == nil || evs[0].Message.Order == nil || len(evs[0].Message.Order.Items) != 2 {
+		t.Fatalf("core events %+v, want the order", evs)
+	}
+	if it := evs[0].Message.Order.Items[1]; it.Quantity != 1 || !strings.Contains(string(evs[0].Message.Raw), `"quantity":"1"`) {
+		t.Errorf("item %+v, raw %s", it, evs[0].Message.Raw)
+	}
+
+	bad := edit(`"one"`)
+	bad.Item = json.RawMessage(strings.Replace(string(bad.Item), "wamid.", "wamid.bad", 1)) // another message
+	e.enqueue(bad)
+	if failed := e.pump(); failed != 0 {
+		t.Fatalf("%d records left for retry, want it dead-lettered", failed)
+	}
+	dl := e.drain("INBOUND_DLQ_URL")
+	if len(dl) != 1 {
+		t.Fatalf("dead-lettered %d, want 1", len(dl))
+	}
+	if r := dl[0].MessageAttributes[queue.ReasonAttribute].StringValue; r == nil || !strings.Contains(*r, "integer") {
+		t.Errorf("reason %v, want the quantity named", r)
+	}
+}
