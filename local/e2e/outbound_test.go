@@ -42,6 +42,7 @@ func newJobID(name string) string {
 // textJob is a free-form text job from the demo tenant to contact, as the
 // core writes it (the recipient with "+", as E.164 allows).
 func textJob(jobID, contact, text string) outbound.Job {
+	personal(text)
 	return outbound.Job{JobID: jobID, TenantID: connector.DemoTenantID, PhoneNumberID: connector.DemoPhoneNumberID,
 		To: "+" + contact, Type: "text", ClientRef: "crm-" + jobID, Text: &outbound.Text{Body: text}}
 }
@@ -326,6 +327,34 @@ func TestInvalidJobFailsAndIsDeadLettered(t *testing.T) {
 	if got := simMessages(t, h, contact); len(got) != 0 {
 		t.Errorf("the invalid job reached Meta: %+v", got)
 	}
+
+	// A recipient the validation quotes: its dead-letter reason (and, see
+	// TestMain, every log line) masks the number.
+	bad := textJob(newJobID("invalid-to"), contact+"00000", "texto do cliente 42") // 16 digits
+	enqueue(t, h, bad, "")
+	if res := awaitResult(t, h, bad.JobID); res.Outbound == nil || res.Outbound.Reason != event.ReasonInvalidJob {
+		t.Fatalf("result = %+v, want invalid_job", res)
+	}
+	eventually(t, "the bad recipient's job on the OutboundDLQ", time.Minute, func() bool {
+		out, err := api.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(dlq), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+			MessageAttributeNames: []string{"All"}, VisibilityTimeout: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if strings.Contains(aws.ToString(m.Body), `"job_id":"`+bad.JobID+`"`) {
+				for k, v := range m.MessageAttributes {
+					if strings.Contains(aws.ToString(v.StringValue), contact) {
+						t.Errorf("dead-letter attribute %s = %q holds the recipient", k, aws.ToString(v.StringValue))
+					}
+				}
+				return true
+			}
+		}
+		return false
+	})
 	checkContract(t, h)
 }
 

@@ -6,8 +6,10 @@
 //
 // Redact wraps any slog.Handler and masks the values of attributes whose key
 // names a credential (token, secret, authorization, password, ...) and any
-// string carrying a bearer token. It is a safety net: code must still never
-// log credentials or message bodies.
+// string carrying a bearer token; and personal data (see pii.go): a
+// contact's number under keys like to, from or wa_id, message text under
+// keys like body or text, and +E.164 numbers anywhere. It is a safety net:
+// code must still never log credentials, phone numbers or message bodies.
 package logging
 
 import (
@@ -164,6 +166,14 @@ func redact(a slog.Attr) slog.Attr {
 	if Sensitive(a.Key) && !(v.Kind() == slog.KindString && v.String() == "") {
 		return slog.String(a.Key, Masked)
 	}
+	if v.Kind() == slog.KindString && v.String() != "" {
+		switch {
+		case PhoneKey(a.Key):
+			return slog.String(a.Key, MaskPhone(v.String()))
+		case TextKey(a.Key):
+			return slog.String(a.Key, Masked)
+		}
+	}
 	switch v.Kind() {
 	case slog.KindGroup:
 		g := v.Group()
@@ -182,8 +192,12 @@ func redact(a slog.Attr) slog.Attr {
 	return slog.Attr{Key: a.Key, Value: v}
 }
 
-// maskString masks what follows "Bearer " up to the next space or quote.
-func maskString(s string) string {
+// maskString masks what follows "Bearer " up to the next space or quote,
+// and +E.164 numbers.
+func maskString(s string) string { return MaskNumbers(maskBearer(s)) }
+
+// maskBearer masks what follows "Bearer " up to the next space or quote.
+func maskBearer(s string) string {
 	const bearer = "bearer "
 	lower := strings.ToLower(s)
 	i := strings.Index(lower, bearer)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/logging"
 )
 
 // ConsumeAPI is the part of the SQS client Consumer uses.
@@ -148,17 +149,20 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			continue
 		}
 		log := c.logger().With("sqs_message_id", rec.MessageId, "error_class", fault.ClassOf(err).String())
+		// The error may quote the record (a recipient, a text): what the
+		// log and the dead-letter reason say is masked.
+		reason := logging.MaskValues(err.Error(), logging.PIIValues(rec.Body))
 		var d time.Duration
 		switch fault.ClassOf(err) {
 		case fault.Permanent, fault.Invalid:
-			log.Warn("record dead-lettered", "error", err.Error())
-			if dlqErr := c.deadLetter(ctx, rec, err); dlqErr == nil {
+			log.Warn("record dead-lettered", "error", reason)
+			if dlqErr := c.deadLetter(ctx, rec, err, reason); dlqErr == nil {
 				continue
 			} else {
 				log.Error("dead-letter failed; record will be retried", "error", dlqErr.Error())
 			}
 		default:
-			log.Warn("record will be retried", "error", err.Error(), "receive_count", rec.Attributes["ApproximateReceiveCount"])
+			log.Warn("record will be retried", "error", reason, "receive_count", rec.Attributes["ApproximateReceiveCount"])
 			d = c.retryDelay(rec, err)
 			c.setVisibility(ctx, rec, d)
 		}
@@ -175,7 +179,8 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 func (c Consumer) handle(ctx context.Context, rec events.SQSMessage) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.logger().Error("record handling panicked", "sqs_message_id", rec.MessageId, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.logger().Error("record handling panicked", "sqs_message_id", rec.MessageId,
+				"panic", logging.MaskValues(fmt.Sprint(r), logging.PIIValues(rec.Body)), "stack", string(debug.Stack()))
 			err = fault.Invalidf("handle record: panic: %v", r)
 		}
 	}()
@@ -222,16 +227,18 @@ func (c Consumer) setVisibility(ctx context.Context, rec events.SQSMessage, d ti
 	}
 }
 
-// deadLetter copies rec to the DLQ with the reason. On a FIFO DLQ it keeps
-// the group and uses the source message id as deduplication id, so a crash
-// between the copy and the delete does not duplicate it.
-func (c Consumer) deadLetter(ctx context.Context, rec events.SQSMessage, cause error) error {
+// deadLetter copies rec to the DLQ with the reason (cause's text with the
+// record's personal data masked: attributes are shown by every console and
+// tool that lists the queue; the body, which the operator may need, is
+// kept as it was). On a FIFO DLQ it keeps the group and uses the source
+// message id as deduplication id, so a crash between the copy and the
+// delete does not duplicate it.
+func (c Consumer) deadLetter(ctx context.Context, rec events.SQSMessage, cause error, reason string) error {
 	if c.DLQURL == "" {
 		return fmt.Errorf("no dead-letter queue configured")
 	}
-	reason := cause.Error()
 	if len(reason) > 1000 {
-		reason = reason[:1000]
+		reason = strings.ToValidUTF8(reason[:1000], "")
 	}
 	m := Message{
 		Body:    rec.Body,

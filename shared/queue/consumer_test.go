@@ -1,9 +1,11 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/logging"
 	"github.com/tucanlink/wacloud/shared/queue"
 )
 
@@ -318,5 +321,55 @@ func TestExponential(t *testing.T) {
 		if got := b(tt.n); got != tt.want {
 			t.Errorf("Exponential(5s, 5m)(%d) = %v, want %v", tt.n, got, tt.want)
 		}
+	}
+}
+
+// TestConsumerKeepsPersonalDataOutOfReasons dead-letters and retries
+// records whose errors quote the recipient and the text of the record
+// (as a validation error may): the DLQ reason attribute and every log line
+// carry neither; the dead-lettered body is kept whole for the operator.
+func TestConsumerKeepsPersonalDataOutOfReasons(t *testing.T) {
+	const to, text = "5511987650031", "segredo do cliente"
+	body := `{"job_id":"pii-1","tenant_id":"demo","to":"` + to + `","type":"text","text":{"body":"` + text + `"}}`
+	for _, class := range []fault.Class{fault.Invalid, fault.Permanent, fault.Retry} {
+		t.Run(class.String(), func(t *testing.T) {
+			q := newQueues(t)
+			q.send(t, queue.Message{Body: body, GroupID: "demo:100000000000001:pii", DedupID: "pii-1"})
+			var logs bytes.Buffer
+			c := queue.Consumer{
+				API: q.api, QueueURL: q.src, DLQURL: q.dlq, Log: logging.NewWriter(&logs, "sender", slog.LevelDebug),
+				Backoff: queue.Exponential(time.Second, time.Minute),
+				Handle: func(_ context.Context, rec events.SQSMessage) error {
+					return fault.WithCode(class, "x", fmt.Errorf(`invalid outbound job: to %q is not an E.164 number; text.body %q; phone number 100000000000001`, to, text))
+				},
+			}
+			if _, err := c.Run(q.ctx, q.receiveEvents()); err != nil {
+				t.Fatal(err)
+			}
+			var attrs []string
+			if class != fault.Retry {
+				out, err := q.api.ReceiveMessage(q.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.dlq), MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+				if err != nil || len(out.Messages) != 1 {
+					t.Fatalf("dead letters %v, %v; want one", out.Messages, err)
+				}
+				if aws.ToString(out.Messages[0].Body) != body {
+					t.Errorf("dead-lettered body changed: %s", aws.ToString(out.Messages[0].Body))
+				}
+				for k, v := range out.Messages[0].MessageAttributes {
+					attrs = append(attrs, k+"="+aws.ToString(v.StringValue))
+				}
+				if r := aws.ToString(out.Messages[0].MessageAttributes[queue.ReasonAttribute].StringValue); !strings.Contains(r, "100000000000001") {
+					t.Errorf("reason %q lost the ids an operator needs", r)
+				}
+			}
+			for _, where := range append(attrs, strings.Split(logs.String(), "\n")...) {
+				if strings.Contains(where, to) || strings.Contains(where, text) {
+					t.Errorf("personal data in %q", where)
+				}
+			}
+			if logs.Len() == 0 {
+				t.Error("nothing logged")
+			}
+		})
 	}
 }
