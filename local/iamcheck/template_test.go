@@ -41,6 +41,8 @@ var waivers = append([]iamcheck.Waiver{
 		Why: "removes an object the uploader completed without the body being verified; the SDK's uploader never does that, so no run reaches it"},
 	{Function: "SenderFunction", Sid: "Limiter", Item: "dynamodb:GetItem",
 		Why: "reads a limiter bucket only when it is booked beyond the horizon or changed between two writes; the scenario sends too little to contend"},
+	{Function: "InboundFunction", Sid: "MarkBizAppNumbers", Item: "dynamodb:UpdateItem",
+		Why: "marks a number on its first WhatsApp Business app echo; the scenario's number is not shared with the app (shared/inbound TestEchoMarksNumberSharedWithBusinessApp makes the call)"},
 	{Function: "SenderFunction", Sid: "TokenOutages", Item: "dynamodb:PutItem",
 		Why: "records a token outage only when Meta rejects a tenant's token (190); the scenario's token is valid, and a rejected one would hold its jobs (shared/sender TestTokenOutageHoldsJobs writes it)"},
 	{Function: "SenderFunction", Sid: "FindCrashedSend", Item: "dynamodb:GetItem",

@@ -46,6 +46,9 @@ type Registry interface {
 	Number(ctx context.Context, phoneNumberID string) (tenant.Number, error)
 	TenantOfWABA(ctx context.Context, wabaID string) (string, error)
 	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
+	// SetOnBizApp records that a number is shared with the WhatsApp
+	// Business app (its echoes show it): the sender paces it at 20/s.
+	SetOnBizApp(ctx context.Context, phoneNumberID string, on bool) error
 }
 
 // Deduper claims a Meta event before it is routed and marks it done after.
@@ -168,6 +171,9 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	}
 	u.TenantID = tenantID
 	log = log.With("tenant_id", tenantID)
+	if u.Kind == whatsapp.KindEcho {
+		h.markBizApp(ctx, log, u.Metadata.PhoneNumberID)
+	}
 
 	p, err := h.plan(u)
 	if err != nil {
@@ -306,6 +312,26 @@ func (h *Handler) recordWindow(ctx context.Context, u whatsapp.Unit) error {
 		}
 	}
 	return h.Windows.RecordInbound(ctx, u.Metadata.PhoneNumberID, contact, at)
+}
+
+// markBizApp records that a number whose echoes arrive (smb_message_echoes,
+// which Meta sends only for numbers onboarded from the WhatsApp Business
+// app) is shared with the app: Meta fixes its throughput at 20/s. Best
+// effort: the echo is routed whatever happens here, and the next one
+// tries again.
+func (h *Handler) markBizApp(ctx context.Context, log *slog.Logger, phoneNumberID string) {
+	if phoneNumberID == "" {
+		return
+	}
+	n, err := h.Registry.Number(ctx, phoneNumberID)
+	if err != nil || n.OnBizApp {
+		return
+	}
+	if err := h.Registry.SetOnBizApp(ctx, phoneNumberID, true); err != nil && !errors.Is(err, tenant.ErrNotFound) {
+		log.Warn("could not record that the number is shared with the WhatsApp Business app", "error", err.Error())
+		return
+	}
+	log.Info("number is shared with the WhatsApp Business app (its echoes arrive): paced at its fixed throughput", "throughput", tenant.BizAppThroughput)
 }
 
 // resolve returns the tenant a unit belongs to, or the reason to park it.
