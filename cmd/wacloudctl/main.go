@@ -1,10 +1,11 @@
 // Command wacloudctl operates a wacloud deployment: onboard, list, disable
 // and rotate tenants, split secrets from before the sending/webhook-side
 // split, show a message's history, inspect and redrive the dead-letter
-// queues, and send a test message. It works against real AWS
-// (resource names from the CloudFormation stack's outputs, --stack) and
-// against the local connector (--endpoint-url http://127.0.0.1:4566, local
-// names by default). It never prints credentials.
+// queues, list and replay parked payloads, and send a test message. It
+// works against real AWS (resource names from the CloudFormation stack's
+// outputs, --stack) and against the local connector (--endpoint-url
+// http://127.0.0.1:4566, local names by default). It never prints
+// credentials.
 //
 //	wacloudctl [command] [subcommand] [flags]
 //	wacloudctl help
@@ -60,6 +61,8 @@ var commands = []command{
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
 	{"dlq redrive", "move dead-lettered messages (all, or --id) back to their source queue", dlqRedrive},
+	{"parked list", "list payloads parked in S3 (unknown number, disabled tenant, oversized body, ...) with their reason and whether they can be replayed", parkedList},
+	{"parked replay", "put parked payloads back on the inbound queue (--key, --reason or --all); each is moved to replayed/, and the inbound dedup lets every event through once", parkedReplay},
 	{"send-test", "enqueue an outbound text job for a tenant", sendTest},
 }
 

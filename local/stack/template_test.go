@@ -240,6 +240,7 @@ func TestTemplateInvariants(t *testing.T) {
 		// dimension their Recorder sets.
 		emitted := map[string]string{
 			webhook.MetricSignatureFailed: "webhook",
+			webhook.MetricTooLarge:        "webhook",
 			sender.MetricAccepted:         "sender",
 			sender.MetricFailed:           "sender",
 			sender.MetricTokenInvalid:     "sender",

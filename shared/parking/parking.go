@@ -29,6 +29,9 @@ const (
 	ReasonUnhandledChange    = "unhandled_change" // a messages change the normalizer has no event for
 	ReasonNormalizeFailed    = "normalize_failed"
 	ReasonTooLarge           = "too_large" // a unit over the size SQS accepts for one message
+	// ReasonBodyTooLarge is a signed webhook body over the webhook's
+	// MAX_BODY_BYTES (Meta's largest payload), kept whole.
+	ReasonBodyTooLarge = "body_too_large"
 )
 
 // API is the part of the S3 client Store uses.

@@ -90,7 +90,9 @@ type Handler struct {
 	Now                func() time.Time
 }
 
-// DefaultMaxBodyBytes applies when MAX_BODY_BYTES is unset.
+// DefaultMaxBodyBytes applies when MAX_BODY_BYTES is unset: Meta's largest
+// webhook payload (3 MiB). A signed body over it is parked whole
+// (parking.ReasonBodyTooLarge) and answered 200.
 const DefaultMaxBodyBytes = 3 << 20
 
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
@@ -198,10 +200,6 @@ func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.AppCre
 func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	body, status := h.rawBody(req)
 	if status != 0 {
-		if status == http.StatusRequestEntityTooLarge {
-			h.Metrics.Count(MetricTooLarge, 1)
-			log.Warn("webhook body too large", "limit_bytes", h.maxBody())
-		}
 		return text(status, http.StatusText(status))
 	}
 	if !whatsapp.VerifySignature(creds.AppSecret, body, header(req.Headers, headerSignatureLowered)) {
@@ -211,6 +209,21 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 
 	receivedAt := h.now().UTC().Format(time.RFC3339Nano)
+	if len(body) > h.maxBody() {
+		// Signed by Meta but larger than any payload Meta documents: a 413
+		// would be retried for days and then lost. It is kept whole for an
+		// operator (wacloudctl parked replay), and the alarm says so.
+		h.Metrics.Count(MetricTooLarge, 1)
+		key, err := h.Parking.Park(ctx, parking.ReasonBodyTooLarge, body, parking.Meta{Route: rt.name, RouteTenant: rt.tenant, ReceivedAt: receivedAt})
+		if err != nil {
+			log.Error("park webhook payload", "reason", parking.ReasonBodyTooLarge, "error", err.Error())
+			h.Metrics.Count(MetricStoreFailed, 1)
+			return text(http.StatusInternalServerError, "temporarily unavailable")
+		}
+		h.Metrics.Count(MetricParked, 1, "Reason", parking.ReasonBodyTooLarge)
+		log.Warn("webhook payload parked", "reason", parking.ReasonBodyTooLarge, "key", key, "body_bytes", len(body), "limit_bytes", h.maxBody())
+		return text(http.StatusOK, "ok")
+	}
 	units, err := whatsapp.Split(body)
 	if err != nil {
 		reason := parking.ReasonUnparseable
@@ -306,24 +319,16 @@ func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (str
 	return h.TenantSecretPrefix + rt.tenant, 0
 }
 
-// rawBody returns the exact bytes Meta sent, or a status refusing them.
+// rawBody returns the exact bytes Meta sent, or a status refusing them. A
+// body over MaxBodyBytes is returned too: it is parked once its signature
+// is checked. (API Gateway and Lambda bound what arrives: 6 MB in all.)
 func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, int) {
-	limit := h.maxBody()
 	if !req.IsBase64Encoded {
-		if len(req.Body) > limit {
-			return nil, http.StatusRequestEntityTooLarge
-		}
 		return []byte(req.Body), 0
-	}
-	if base64.StdEncoding.DecodedLen(len(req.Body)) > limit+2 {
-		return nil, http.StatusRequestEntityTooLarge
 	}
 	b, err := base64.StdEncoding.DecodeString(req.Body)
 	if err != nil {
 		return nil, http.StatusBadRequest
-	}
-	if len(b) > limit {
-		return nil, http.StatusRequestEntityTooLarge
 	}
 	return b, 0
 }

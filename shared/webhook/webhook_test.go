@@ -347,21 +347,64 @@ func TestReceiveBodies(t *testing.T) {
 			t.Fatalf("status = %d, want %d", got, want)
 		}
 	})
+	// A signed body over MAX_BODY_BYTES (Meta's largest payload by default)
+	// is kept whole and answered 200, never refused with a 413 that Meta
+	// would retry for days and then drop; an unsigned one is refused.
 	t.Run("oversized", func(t *testing.T) {
 		small := e.handler()
 		small.MaxBodyBytes = len(text) - 1
-		resp, _ := small.Handle(e.ctx, post("/webhook", text, whatsapp.Sign(platformSecret, text)))
-		if got, want := resp.StatusCode, 413; got != want {
-			t.Fatalf("status = %d, want %d", got, want)
+		for _, tt := range []struct {
+			name   string
+			b64    bool
+			secret string
+			status int
+		}{
+			{"signed", false, platformSecret, 200},
+			{"signed, base64", true, platformSecret, 200},
+			{"bad signature", false, "wrong-secret", 401},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := len(e.parked("parked/body_too_large/"))
+				req := post("/webhook", text, whatsapp.Sign(tt.secret, text))
+				if tt.b64 {
+					req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(text), true
+				}
+				resp, _ := small.Handle(e.ctx, req)
+				if got, want := resp.StatusCode, tt.status; got != want {
+					t.Fatalf("status = %d, want %d", got, want)
+				}
+				if got := len(e.drain(e.inboundURL())); got != 0 {
+					t.Errorf("units = %d, want none (the body is parked whole)", got)
+				}
+				keys := e.parked("parked/body_too_large/")
+				if tt.status != 200 {
+					if len(keys) != before {
+						t.Errorf("parked %v for an unsigned body", keys)
+					}
+					return
+				}
+				var key string
+				for _, k := range keys {
+					if strings.HasSuffix(k, parkedName(text)) {
+						key = k
+					}
+				}
+				if key == "" {
+					t.Fatalf("parked under body_too_large: %v, want the body", keys)
+				}
+				obj, err := e.s3.GetObject(e.ctx, &s3.GetObjectInput{Bucket: aws.String(e.getenv("DATA_BUCKET")), Key: aws.String(key)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(obj.Body)
+				obj.Body.Close()
+				if !bytes.Equal(got, text) || obj.Metadata["route"] != "platform" || obj.Metadata["reason"] != "body_too_large" {
+					t.Errorf("parked %d bytes with metadata %v, want the raw body with route and reason", len(got), obj.Metadata)
+				}
+			})
 		}
-		req := post("/webhook", nil, whatsapp.Sign(platformSecret, text))
-		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(text), true
-		resp, _ = small.Handle(e.ctx, req)
-		if got, want := resp.StatusCode, 413; got != want {
-			t.Fatalf("base64 status = %d, want %d", got, want)
-		}
-		if got := len(e.drain(e.inboundURL())); got != 0 {
-			t.Errorf("units = %d, want none", got)
+		if !strings.Contains(e.emf.String(), `"Reason":"body_too_large"`) || !strings.Contains(e.emf.String(), "WebhookTooLarge") {
+			t.Errorf("metrics do not count the parked body: %s", e.emf.String())
 		}
 	})
 	for _, tt := range []struct{ name, body, reason string }{
