@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,7 +31,8 @@ import (
 //     so a rule added to the schema is tested against Validate at once.
 //   - TestSchemaAgreesWithValidateCases runs Validate's own table through
 //     the schema: what Validate refuses the schema refuses, what it accepts
-//     the schema accepts.
+//     the schema accepts; TestEveryValidateRuleHasACase makes sure that
+//     table breaks every rule validate.go states.
 //
 // Validate may refuse what the schema accepts only for the rules listed in
 // validateOnly, which a JSON Schema cannot state.
@@ -571,5 +575,63 @@ func TestSchemaAgreesWithValidateCases(t *testing.T) {
 				t.Errorf("%s: %s", b, d)
 			}
 		})
+	}
+}
+
+// TestEveryValidateRuleHasACase finds every rule Validate states (each
+// call of addf, required, maxChars or wamid in validate.go, outside those
+// helpers) and checks that some row of validateCases breaks it, so that
+// TestSchemaAgreesWithValidateCases holds the schema to it: a rule added
+// to Validate without a case, and so without a check against the schema,
+// fails here.
+func TestEveryValidateRuleHasACase(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "validate.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := os.ReadFile("validate.go")
+	lines := strings.Split(string(src), "\n")
+	helpers := map[string]bool{"addf": true, "required": true, "maxChars": true, "wamid": true}
+	rules := map[int]bool{}
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || (fn.Recv != nil && helpers[fn.Name.Name]) {
+			continue
+		}
+		ast.Inspect(fn, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && helpers[sel.Sel.Name] {
+				if id, ok := sel.X.(*ast.Ident); ok && id.Name == "c" {
+					rules[fset.Position(call.Pos()).Line] = true
+				}
+			}
+			return true
+		})
+	}
+	if len(rules) < 50 {
+		t.Fatalf("found only %d rules in validate.go", len(rules))
+	}
+	hit := map[int]bool{}
+	for _, c := range validateCases {
+		var ve *ValidationError
+		if err := Validate(c.job()); errors.As(err, &ve) {
+			for _, r := range ve.rules {
+				hit[r] = true
+			}
+		}
+	}
+	var missed []int
+	for r := range rules {
+		if !hit[r] {
+			missed = append(missed, r)
+		}
+	}
+	sort.Ints(missed)
+	for _, r := range missed {
+		t.Errorf("validate.go:%d has no case in validateCases: %s", r, strings.TrimSpace(lines[r-1]))
 	}
 }

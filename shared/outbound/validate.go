@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -41,16 +42,41 @@ const (
 // ValidationError lists every problem found in a job.
 type ValidationError struct {
 	Problems []string
+	rules    []int
 }
 
 func (e *ValidationError) Error() string {
 	return "invalid outbound job: " + strings.Join(e.Problems, "; ")
 }
 
-type checker struct{ problems []string }
+type checker struct {
+	problems []string
+	rules    []int // the line of the rule behind each problem, for tests
+}
 
 func (c *checker) addf(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	c.rules = append(c.rules, ruleLine())
+}
+
+// ruleLine is the line of validate.go that states the rule being reported:
+// the first caller outside the reporting helpers. Only invalid jobs pay
+// for it.
+func ruleLine() int {
+	pcs := make([]uintptr, 8)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		switch {
+		case strings.HasSuffix(f.Function, ".(*checker).required"), strings.HasSuffix(f.Function, ".(*checker).maxChars"),
+			strings.HasSuffix(f.Function, ".(*checker).wamid"):
+		case strings.HasSuffix(f.File, "/validate.go"):
+			return f.Line
+		}
+		if !more {
+			return 0
+		}
+	}
 }
 
 func (c *checker) required(field, v string) bool {
@@ -147,7 +173,7 @@ func Validate(j Job) error {
 	if len(c.problems) == 0 {
 		return nil
 	}
-	return fault.InvalidErr(&ValidationError{Problems: c.problems})
+	return fault.InvalidErr(&ValidationError{Problems: c.problems, rules: c.rules})
 }
 
 // oneContent checks that the content field named by Type, and only it, is set.

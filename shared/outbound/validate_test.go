@@ -63,6 +63,14 @@ func headerMedia(kind string, m *Media) Job {
 	return j
 }
 
+// ctaURL is a valid call-to-action URL message job.
+func ctaURL() Job {
+	j := base(TypeInteractive)
+	j.Interactive.Type = InteractiveCTAURL
+	j.Interactive.Action = InteractiveAction{Name: "cta_url", Parameters: &CTAParameters{DisplayText: "Open", URL: "https://example.com/x"}}
+	return j
+}
+
 func list(sections, rowsPer int) *Interactive {
 	in := &Interactive{Type: InteractiveList, Body: &InteractiveText{Text: "Pick"}, Action: InteractiveAction{Button: "Options"}}
 	n := 0
@@ -439,6 +447,119 @@ var validateCases = []validateCase{
 		j.Contacts[0].URLs = []ContactURL{{URL: "https://example.com", Type: "WORK"}}
 		return j
 	}, ""},
+	// One row for each remaining rule of Validate (TestEveryValidateRuleHasACase).
+	{"job_id too long", func() Job { j := base(TypeText); j.JobID = strings.Repeat("j", MaxJobID+1); return j }, "job_id has 129 characters"},
+	{"emoji sequence too long", func() Job { j := base(TypeReaction); j.Reaction.Emoji = strings.Repeat("👍", 11); return j }, "reaction.emoji must be a single emoji"},
+	{"contact wa_id not digits", func() Job { j := base(TypeContacts); j.Contacts[0].Phones[0].WaID = "+5511"; return j }, "phones[0].wa_id must be digits"},
+	{"interactive blank body", func() Job { j := base(TypeInteractive); j.Interactive.Body.Text = " "; return j }, "interactive.body.text is required"},
+	{"interactive without body", func() Job { j := base(TypeInteractive); j.Interactive.Body = nil; return j }, "interactive.body is required"},
+	{"text header without text", func() Job {
+		j := base(TypeInteractive)
+		j.Interactive.Header = &InteractiveHeader{Type: "text"}
+		return j
+	}, "interactive.header.text is required"},
+	{"text header too long", func() Job {
+		j := base(TypeInteractive)
+		j.Interactive.Header = &InteractiveHeader{Type: "text", Text: strings.Repeat("h", MaxHeaderText+1)}
+		return j
+	}, "interactive.header.text has 61 characters"},
+	{"header of unknown type", func() Job {
+		j := base(TypeInteractive)
+		j.Interactive.Header = &InteractiveHeader{Type: "sticker"}
+		return j
+	}, "interactive.header.type must be"},
+	{"list with an image header", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)
+		j.Interactive.Header = &InteractiveHeader{Type: "image", Image: &Media{ID: "1227829768162607"}}
+		return j
+	}, "a list message header must be text"},
+	{"button without id", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Reply.ID = ""; return j }, "buttons[0].reply.id is required"},
+	{"button id too long", func() Job {
+		j := base(TypeInteractive)
+		j.Interactive.Action.Buttons[0].Reply.ID = strings.Repeat("i", MaxButtonID+1)
+		return j
+	}, "buttons[0].reply.id has 257 characters"},
+	{"button without title", func() Job { j := base(TypeInteractive); j.Interactive.Action.Buttons[0].Reply.Title = " "; return j }, "buttons[0].reply.title is required"},
+	{"list without button text", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)
+		j.Interactive.Action.Button = ""
+		return j
+	}, "interactive.action.button is required"},
+	{"list section without rows", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(2, 1)
+		j.Interactive.Action.Sections[1].Rows = []ListRow{}
+		return j
+	}, "sections[1].rows must not be empty"},
+	{"row without id", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 2)
+		j.Interactive.Action.Sections[0].Rows[1].ID = ""
+		return j
+	}, "rows[1].id is required"},
+	{"row id too long", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)
+		j.Interactive.Action.Sections[0].Rows[0].ID = strings.Repeat("r", MaxRowID+1)
+		return j
+	}, "rows[0].id has 201 characters"},
+	{"row without title", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(1, 1)
+		j.Interactive.Action.Sections[0].Rows[0].Title = ""
+		return j
+	}, "rows[0].title is required"},
+	{"row ids repeated across sections", func() Job {
+		j := base(TypeText)
+		j.Type, j.Text, j.Interactive = TypeInteractive, nil, list(2, 1)
+		j.Interactive.Action.Sections[1].Rows[0].ID = j.Interactive.Action.Sections[0].Rows[0].ID
+		return j
+	}, "is not unique"},
+	{"cta_url with another action name", func() Job {
+		j := ctaURL()
+		j.Interactive.Action.Name = "cta"
+		return j
+	}, `interactive.action.name must be "cta_url"`},
+	{"cta_url without parameters", func() Job { j := ctaURL(); j.Interactive.Action.Parameters = nil; return j }, "interactive.action.parameters is required"},
+	{"cta_url without display text", func() Job { j := ctaURL(); j.Interactive.Action.Parameters.DisplayText = ""; return j }, "parameters.display_text is required"},
+	{"cta_url display text too long", func() Job {
+		j := ctaURL()
+		j.Interactive.Action.Parameters.DisplayText = strings.Repeat("d", MaxCTADisplayText+1)
+		return j
+	}, "parameters.display_text has 21 characters"},
+	{"cta_url", func() Job { return ctaURL() }, ""},
+	{"template name too long", func() Job {
+		j := base(TypeTemplate)
+		j.Template.Name = strings.Repeat("n", MaxTemplateName+1)
+		return j
+	}, "template.name has 513 characters"},
+	{"body component with an index", func() Job { j := base(TypeTemplate); j.Template.Components[0].Index = "0"; return j }, "sub_type and index belong to button components only"},
+	{"button component without sub_type", func() Job {
+		j := base(TypeTemplate)
+		j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", Index: "0",
+			Parameters: []TemplateParameter{{Type: "payload", Payload: "p"}}})
+		return j
+	}, "components[1].sub_type is required"},
+	{"blank payload", func() Job {
+		j := base(TypeTemplate)
+		j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "quick_reply", Index: "0",
+			Parameters: []TemplateParameter{{Type: "payload", Payload: " "}}})
+		return j
+	}, "parameters[0].payload is required"},
+	{"blank coupon code", func() Job {
+		j := base(TypeTemplate)
+		j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "copy_code", Index: "0",
+			Parameters: []TemplateParameter{{Type: "coupon_code", CouponCode: " "}}})
+		return j
+	}, "parameters[0].coupon_code is required"},
+	{"currency without fallback or code", func() Job {
+		j := base(TypeTemplate)
+		amount := int64(100)
+		j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "currency", Currency: &TemplateCurrency{Amount1000: &amount}}
+		return j
+	}, "currency.fallback_value is required"},
 	{"empty button action", func() Job {
 		j := base(TypeTemplate)
 		j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "flow", Index: 0.0,
