@@ -19,9 +19,12 @@ import (
 type InboundRequest struct {
 	PhoneNumberID string `json:"phone_number_id"` // default: the first configured number
 	From          string `json:"from"`            // the user's wa_id (default 5511999990001)
-	Name          string `json:"name"`            // profile name (default "Local User")
-	Type          string `json:"type"`            // default "text"
-	Timestamp     int64  `json:"timestamp"`       // Unix seconds (default now)
+	// UserID is the user's business-scoped user id (from_user_id and
+	// contacts[].user_id, as Meta's payloads carry it), if any.
+	UserID    string `json:"user_id,omitempty"`
+	Name      string `json:"name"`      // profile name (default "Local User")
+	Type      string `json:"type"`      // default "text"
+	Timestamp int64  `json:"timestamp"` // Unix seconds (default now)
 	// Content is the message's type object, used as is when set.
 	Content json.RawMessage `json:"content,omitempty"`
 	// Context makes the message a reply: {"from": "...", "id": "wamid..."}.
@@ -98,7 +101,8 @@ type (
 		Profile struct {
 			Name string `json:"name"`
 		} `json:"profile"`
-		WaID string `json:"wa_id"`
+		WaID   string `json:"wa_id"`
+		UserID string `json:"user_id,omitempty"`
 	}
 )
 
@@ -263,11 +267,14 @@ func (s *Sim) InboundPayload(n *Number, req InboundRequest) (string, []byte, err
 	if len(req.Context) > 0 {
 		msg["context"] = req.Context
 	}
+	if req.UserID != "" {
+		msg["from_user_id"] = req.UserID
+	}
 	rawMsg, err := json.Marshal(msg)
 	if err != nil {
 		return "", nil, fmt.Errorf("encode message: %w", err)
 	}
-	c := contact{WaID: req.From}
+	c := contact{WaID: req.From, UserID: req.UserID}
 	c.Profile.Name = req.Name
 	payload, err := json.Marshal(webhookPayload{
 		Object: "whatsapp_business_account",

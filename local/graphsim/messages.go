@@ -176,12 +176,21 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to, _ := req["to"].(string)
+	// A business-scoped user id is its own key: the simulator knows the
+	// user by it (OpenWindow) and answers it as user_id.
+	bsuid, _ := req["recipient"].(string)
+	if to != "" {
+		bsuid = ""
+	}
 	receipt := kind == "read" || kind == "typing"
 
 	s.mu.Lock()
 	m := &s.messages
 	now := s.cfg.Now()
 	waID := s.recipients.resolve(to)
+	if bsuid != "" {
+		to, waID = bsuid, bsuid
+	}
 	// Meta answers a free-form message outside the customer service window
 	// with success and reports 131047 later in a failed status.
 	fail := 0
@@ -253,7 +262,7 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	s.onAccepted(a)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"messaging_product": "whatsapp",
-		"contacts":          []map[string]string{{"input": to, "wa_id": waID}},
+		"contacts":          []map[string]string{contactAnswer(to, waID, bsuid != "")},
 		"messages":          []map[string]string{{"id": a.WAMID}},
 	})
 }
@@ -318,4 +327,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// contactAnswer is the answer's contacts[] entry: the input and Meta's
+// wa_id, or, for a send to a business-scoped user id, its user_id.
+func contactAnswer(input, waID string, bsuid bool) map[string]string {
+	if bsuid {
+		return map[string]string{"input": input, "user_id": input}
+	}
+	return map[string]string{"input": input, "wa_id": waID}
 }

@@ -417,3 +417,49 @@ func TestFaultsAndRecord(t *testing.T) {
 		t.Errorf("%d messages after reset", n)
 	}
 }
+
+// TestSendToBusinessScopedUserID: a user known only by a BSUID is messaged
+// with recipient in place of to, and the answer names it as user_id; to
+// wins when both are given; a recipient that is not a BSUID is refused.
+func TestSendToBusinessScopedUserID(t *testing.T) {
+	_, srv, _ := newSendSim(t, 80)
+	const bsuid = "US.13491208655302741918"
+	body := func(fields string) string {
+		return `{"messaging_product":"whatsapp","recipient_type":"individual",` + fields + `,"type":"text","text":{"body":"hi"}}`
+	}
+	tests := []struct {
+		name        string
+		body        string
+		wantStatus  int
+		wantContact map[string]string
+	}{
+		{"recipient alone", body(`"recipient":"` + bsuid + `"`), 200, map[string]string{"input": bsuid, "user_id": bsuid}},
+		{"parent business-scoped user id", body(`"recipient":"US.ENT.11815799212886844830"`), 200,
+			map[string]string{"input": "US.ENT.11815799212886844830", "user_id": "US.ENT.11815799212886844830"}},
+		{"to and recipient: to wins", body(`"to":"16315551181","recipient":"` + bsuid + `"`), 200, map[string]string{"input": "16315551181", "wa_id": "16315551181"}},
+		{"recipient a phone number", body(`"recipient":"16315551181"`), 400, nil},
+		{"neither", `{"messaging_product":"whatsapp","recipient_type":"individual","type":"text","text":{"body":"hi"}}`, 400, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v23.0/100/messages", strings.NewReader(tt.body))
+			req.Header.Set("Authorization", "Bearer tok-a")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var a struct {
+				Contacts []map[string]string `json:"contacts"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			_ = json.Unmarshal(raw, &a)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, raw)
+			}
+			if tt.wantContact != nil && (len(a.Contacts) != 1 || fmt.Sprint(a.Contacts[0]) != fmt.Sprint(tt.wantContact)) {
+				t.Errorf("contacts %v, want [%v]", a.Contacts, tt.wantContact)
+			}
+		})
+	}
+}

@@ -58,6 +58,26 @@ var specPatches = []specPatch{
 		apply: set([]any{"messaging_product", "to"}, "BaseMessageProperties", "required"),
 	},
 	{
+		name: "recipient: a business-scoped user id instead of to",
+		why: "Meta added business-scoped user ids (BSUIDs) after this spec: a user who hides the phone number " +
+			"is messaged with recipient (a BSUID or parent BSUID) in place of to; one of the two is required, " +
+			"and to wins when both are given. The answer's contacts[] then carries user_id instead of wa_id.",
+		apply: func(s map[string]any) error {
+			base, err := node(s, "BaseMessageProperties")
+			if err != nil {
+				return err
+			}
+			props, err := node(base, "properties")
+			if err != nil {
+				return err
+			}
+			props["recipient"] = map[string]any{"type": "string", "pattern": `^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`}
+			base["required"] = []any{"messaging_product"}
+			base["anyOf"] = []any{map[string]any{"required": []any{"to"}}, map[string]any{"required": []any{"recipient"}}}
+			return nil
+		},
+	},
+	{
 		name: "text needs a body of at most 4,096 characters",
 		why:  "The spec's text object requires nothing and sets no length; Meta refuses a text without body and a body over 4,096 characters ((#100) Param text['body'] must be at most 4096 characters long.).",
 		apply: func(s map[string]any) error {

@@ -77,7 +77,8 @@ func checkMessage(body []byte) (req map[string]any, kind string, refusal *apiErr
 	if st, ok := req["status"]; ok {
 		return checkReceipt(req, st)
 	}
-	if to, _ := req["to"].(string); to == "" {
+	to, _ := req["to"].(string)
+	if recipient, _ := req["recipient"].(string); to == "" && recipient == "" {
 		return nil, "", paramError("The parameter to is required.")
 	}
 	kind, _ = req["type"].(string)

@@ -284,7 +284,15 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	h.Sim.SetMediaFaults(bad.ID, graphsim.MediaFault{Kind: "corrupt", Times: 1})
 	simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"video","media_id":%q}`, connector.DemoPhoneNumberID, contact, bad.ID))
 
+	// A Brazilian user registered before the ninth digit, who also has a
+	// business-scoped user id: inbound records what the BSUID resolves to,
+	// and the answer to the 13-digit number teaches the sender its wa_id.
+	brWaID := "551167770199"
+	brWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"user_id":"BR.1393000011112222","type":"text","text":"oi"}`, connector.DemoPhoneNumberID, brWaID))
 	eventually(t, "the contact's message and the acme message at the core", func() bool {
+		if !hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == brWAMID }) {
+			return false
+		}
 		return hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == openWAMID }) &&
 			hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == acmeWAMID })
 	})
@@ -309,6 +317,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		{Type: "sticker", Sticker: &outbound.Media{Link: ref("sticker.webp")}},
 		{Type: "image", Image: &outbound.Media{Link: ref("missing.jpg")}},
 	}
+	brJob := outbound.Job{JobID: fmt.Sprintf("iamcheck-%d-br", stamp), TenantID: connector.DemoTenantID, PhoneNumberID: connector.DemoPhoneNumberID,
+		To: "+" + brWaID[:4] + "9" + brWaID[4:], Type: "text", Text: &outbound.Text{Body: "oi"}}
 	// The first send answers a server error: the job is retried.
 	h.Sim.AddFault(graphsim.Fault{Code: 131000, To: contact, Count: 1})
 	api := sqs.NewFromConfig(h.Emulator.Config())
@@ -322,6 +332,17 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 			t.Fatal(err)
 		}
 	}
+	if body, err := json.Marshal(brJob); err != nil {
+		t.Fatal(err)
+	} else if _, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.Stack.Names.Ref["OutboundQueue"]),
+		MessageBody: aws.String(string(body)), MessageGroupId: aws.String(brJob.GroupID()), MessageDeduplicationId: aws.String(brJob.JobID)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the Brazilian job accepted", func() bool {
+		return hasEvent(h, func(e event.Event) bool {
+			return e.Outbound != nil && e.Outbound.JobID == brJob.JobID && e.Type == event.TypeOutboundAccepted
+		})
+	})
 	eventually(t, "every job's result, a status of the text job, both videos handled", func() bool {
 		var textWAMID string
 		for _, j := range jobs {

@@ -32,6 +32,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/parking"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -62,6 +63,13 @@ type Windows interface {
 	RecordInbound(ctx context.Context, phoneNumberID, waID string, at time.Time) error
 }
 
+// Identities records what a user's business-scoped user id resolves to
+// (package identity); *identity.Store satisfies it. Errors are classified
+// Retry.
+type Identities interface {
+	Put(ctx context.Context, tenantID, phoneNumberID, input, id string) error
+}
+
 // Publisher writes messages to a queue; an error means some were not
 // accepted and the whole publish may be repeated.
 type Publisher interface {
@@ -78,8 +86,12 @@ type Handler struct {
 	Registry Registry
 	Dedup    Deduper
 	Windows  Windows
-	Queue    Publisher
-	Parking  Parker
+	// Identities, when set, records a user's BSUID → wa_id from messages
+	// carrying both, so the sender finds the window of a job addressed by
+	// the BSUID under the wa_id it is written under.
+	Identities Identities
+	Queue      Publisher
+	Parking    Parker
 	// Consumer runs the batch; its Handle is set by Handle.
 	Consumer           queue.Consumer
 	CoreEventsQueueURL string
@@ -103,11 +115,12 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	sq := sqs.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	return &Handler{
-		Registry: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
-		Dedup:    dedup.Store{API: ddb, Table: getenv("STATE_TABLE")},
-		Windows:  window.Store{API: ddb, Table: getenv("STATE_TABLE")},
-		Queue:    queue.Publisher{API: sq},
-		Parking:  parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		Registry:   &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
+		Dedup:      dedup.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Windows:    window.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Identities: &identity.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Queue:      queue.Publisher{API: sq},
+		Parking:    parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
 		Consumer: queue.Consumer{
 			API:      sq,
 			QueueURL: getenv("INBOUND_QUEUE_URL"),
@@ -311,7 +324,19 @@ func (h *Handler) recordWindow(ctx context.Context, u whatsapp.Unit) error {
 			return nil
 		}
 	}
-	return h.Windows.RecordInbound(ctx, u.Metadata.PhoneNumberID, contact, at)
+	if err := h.Windows.RecordInbound(ctx, u.Metadata.PhoneNumberID, contact, at); err != nil {
+		return err
+	}
+	// The window is under the wa_id; a job may name the user by its BSUID.
+	var ids struct {
+		From       string `json:"from"`
+		FromUserID string `json:"from_user_id"`
+	}
+	_ = json.Unmarshal(u.Item, &ids)
+	if h.Identities != nil && u.Kind == whatsapp.KindMessage && ids.From != "" && ids.FromUserID != "" && u.TenantID != "" {
+		return h.Identities.Put(ctx, u.TenantID, u.Metadata.PhoneNumberID, ids.FromUserID, ids.From)
+	}
+	return nil
 }
 
 // markBizApp records that a number whose echoes arrive (smb_message_echoes,

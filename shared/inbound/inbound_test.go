@@ -24,6 +24,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
+	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -331,6 +332,24 @@ func TestRouting(t *testing.T) {
 		}
 		if got := len(e.drain("MEDIA_QUEUE_URL")); got != 0 {
 			t.Errorf("media jobs = %d, want none", got)
+		}
+	})
+	// Meta names the user by wa_id and business-scoped user id: the window
+	// is under the wa_id, and the BSUID resolves to it, so a job answering
+	// the user by BSUID finds the window.
+	t.Run("message naming the user both ways", func(t *testing.T) {
+		e.enqueue(units(t, "text_v25_username_bsuid.json")...)
+		e.pump()
+		if evs := e.coreEvents(); len(evs) != 1 {
+			t.Fatalf("core events = %d, want 1", len(evs))
+		}
+		st, err := window.Store{API: e.ddb, Table: e.getenv("STATE_TABLE")}.Get(e.ctx, "123456123", "16315551181")
+		if err != nil || st.LastInbound.Unix() != 1504902988 {
+			t.Errorf("window under the wa_id: %+v, %v", st, err)
+		}
+		m, ok, err := (&identity.Store{API: e.ddb, Table: e.getenv("STATE_TABLE")}).Get(e.ctx, "acme", "123456123", "US.13491208655302741918")
+		if err != nil || !ok || m.Identity != "16315551181" {
+			t.Errorf("the BSUID resolves to %+v (%v, %v), want wa_id 16315551181", m, ok, err)
 		}
 	})
 	t.Run("image message", func(t *testing.T) {

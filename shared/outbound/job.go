@@ -14,8 +14,11 @@ package outbound
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -52,8 +55,14 @@ type Job struct {
 	// PhoneNumberID is the sending business number; it may be omitted when
 	// the tenant has exactly one.
 	PhoneNumberID string `json:"phone_number_id,omitempty"`
-	// To is the recipient in E.164 (with or without the leading +).
-	To        string `json:"to"`
+	// To is the recipient's phone number in E.164 (with or without the
+	// leading +). Exactly one of To and Recipient is set.
+	To string `json:"to,omitempty"`
+	// Recipient is a contact known by its business-scoped user id (BSUID,
+	// "US.13491208655302741918", or a parent BSUID "US.ENT.…"), as Meta's
+	// webhooks name users who hide their phone number. Sent to Meta in its
+	// recipient field.
+	Recipient string `json:"recipient,omitempty"`
 	Type      string `json:"type"`
 	ReplyTo   string `json:"reply_to,omitempty"` // wamid of the message this one answers
 	ClientRef string `json:"client_ref,omitempty"`
@@ -367,7 +376,8 @@ func Decode(b []byte) (Job, error) {
 }
 
 // Peek extracts what identifies a job from a body that may not decode as a
-// Job, so a malformed job can still be reported to its tenant. Keys are
+// Job, so a malformed job can still be reported to its tenant; to is the
+// recipient: to, or else recipient. Keys are
 // matched exactly, as Decode does, and a key given twice (or also in
 // another case) yields nothing: a body cannot name one tenant or
 // recipient to the queue and another to the report.
@@ -399,18 +409,46 @@ func Peek(b []byte) (jobID, tenantID, phoneNumberID, to, clientRef string) {
 		}
 		return values[k]
 	}
-	return get("job_id"), get("tenant_id"), get("phone_number_id"), get("to"), get("client_ref")
+	to = get("to")
+	if to == "" {
+		to = get("recipient")
+	}
+	return get("job_id"), get("tenant_id"), get("phone_number_id"), to, get("client_ref")
 }
 
-// WaID is the recipient as WhatsApp ids are written: digits only.
+// WaID is the recipient's phone number as WhatsApp ids are written:
+// digits only ("" for a job addressed by Recipient).
 func (j Job) WaID() string { return strings.TrimPrefix(j.To, "+") }
+
+// RecipientID is the recipient as the job names it: the digits of To, or
+// the business-scoped user id in Recipient.
+func (j Job) RecipientID() string {
+	if j.To != "" {
+		return j.WaID()
+	}
+	return j.Recipient
+}
 
 // GroupID is the FIFO message group the core must use when enqueueing the
 // job: per tenant, sending number and recipient, so a recipient's messages
-// keep their order while other recipients proceed in parallel.
+// keep their order while other recipients proceed in parallel. An id over
+// SQS's 128 characters (a long business-scoped user id) keeps its first
+// 64 characters and a hash of the whole, as queue.GroupID does.
 func (j Job) GroupID() string {
-	return j.TenantID + ":" + j.PhoneNumberID + ":" + j.WaID()
+	id := j.TenantID + ":" + j.PhoneNumberID + ":" + j.RecipientID()
+	if len(id) <= 128 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return id[:64] + hex.EncodeToString(sum[:16])
 }
+
+// IsBSUID reports whether s is a business-scoped user id as Meta writes
+// them: a two-letter country code, a period, optionally "ENT." (a parent
+// BSUID), and up to 128 letters and digits.
+func IsBSUID(s string) bool { return bsuidRE.MatchString(s) }
+
+var bsuidRE = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
 
 // NeedsWindow reports whether the job is a free-form message that Meta
 // accepts only inside the 24-hour customer service window. Templates are

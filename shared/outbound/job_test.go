@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -70,5 +71,59 @@ func TestIsS3Link(t *testing.T) {
 		if got := IsS3Link(link); got != want {
 			t.Errorf("IsS3Link(%q) = %v, want %v", link, got, want)
 		}
+	}
+}
+
+// TestRecipientForms: a job names its recipient by phone number (to) or by
+// business-scoped user id (recipient); the request carries it in Meta's
+// field for that form, and the FIFO group names it either way, within
+// SQS's 128 characters.
+func TestRecipientForms(t *testing.T) {
+	long := "US." + strings.Repeat("7", 128)
+	tests := []struct {
+		name          string
+		to, recipient string
+		wantTo        string
+		wantRecipient string
+		wantGroup     string
+	}{
+		{"phone number", "+5511999990001", "", "+5511999990001", "", "demo:100000000000001:5511999990001"},
+		{"business-scoped user id", "", "US.13491208655302741918", "", "US.13491208655302741918", "demo:100000000000001:US.13491208655302741918"},
+		{"parent business-scoped user id", "", "US.ENT.11815799212886844830", "", "US.ENT.11815799212886844830", "demo:100000000000001:US.ENT.11815799212886844830"},
+		{"long business-scoped user id", "", long, "", long, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := Job{JobID: "j1", TenantID: "demo", PhoneNumberID: "100000000000001", To: tt.to, Recipient: tt.recipient,
+				Type: TypeText, Text: &Text{Body: "hi"}}
+			if err := Validate(j); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Build(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(r)
+			var body map[string]any
+			_ = json.Unmarshal(b, &body)
+			if got, _ := body["to"].(string); got != tt.wantTo {
+				t.Errorf("to = %q, want %q (%s)", got, tt.wantTo, b)
+			}
+			if got, _ := body["recipient"].(string); got != tt.wantRecipient {
+				t.Errorf("recipient = %q, want %q (%s)", got, tt.wantRecipient, b)
+			}
+			g := j.GroupID()
+			if tt.wantGroup != "" && g != tt.wantGroup {
+				t.Errorf("group = %q, want %q", g, tt.wantGroup)
+			}
+			if len(g) > 128 {
+				t.Errorf("group %q has %d characters, over SQS's 128", g, len(g))
+			}
+			other := j
+			other.Recipient = tt.recipient + "8"
+			if tt.recipient != "" && other.GroupID() == g {
+				t.Errorf("two recipients share group %q", g)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ type Request struct {
 	MessagingProduct string `json:"messaging_product"`
 	RecipientType    string `json:"recipient_type,omitempty"`
 	To               string `json:"to,omitempty"`
+	Recipient        string `json:"recipient,omitempty"` // a business-scoped user id
 	Type             string `json:"type,omitempty"`
 	Context          *struct {
 		MessageID string `json:"message_id"`
@@ -67,7 +68,9 @@ func Build(j Job) (Request, error) {
 		return r, nil
 	}
 	// to goes out as the core wrote it (Meta accepts it with or without +).
-	r.RecipientType, r.To, r.Type = "individual", j.To, j.Type
+	// A contact known only by its business-scoped user id goes in recipient
+	// (Meta takes to first when both are given).
+	r.RecipientType, r.To, r.Recipient, r.Type = "individual", j.To, j.Recipient, j.Type
 	if j.ReplyTo != "" {
 		r.Context = &struct {
 			MessageID string `json:"message_id"`

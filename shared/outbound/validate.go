@@ -115,7 +115,16 @@ func Validate(j Job) error {
 	if j.PhoneNumberID != "" && !digits(j.PhoneNumberID) {
 		c.addf("phone_number_id must be Meta's numeric id")
 	}
-	if c.required("to", j.To) && !IsE164(j.To) {
+	switch {
+	case j.To != "" && j.Recipient != "":
+		c.addf("give the recipient once: to (a phone number) or recipient (a business-scoped user id), not both")
+	case j.Recipient != "":
+		if !IsBSUID(j.Recipient) {
+			c.addf("recipient %q is not a business-scoped user id (e.g. US.13491208655302741918)", j.Recipient)
+		}
+	case j.To == "":
+		c.addf("to (a phone number) or recipient (a business-scoped user id) is required")
+	case !IsE164(j.To):
 		c.addf("to %q is not an E.164 number (8 to 15 digits, optional leading +, e.g. +5511999990001)", j.To)
 	}
 	c.maxChars("client_ref", j.ClientRef, MaxClientRef)

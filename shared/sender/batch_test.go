@@ -262,7 +262,8 @@ func TestCallsPerMessage(t *testing.T) {
 		t.Errorf("limiter %+v after %+v: want one prefetch of the batch's 4 sends", s, before)
 	}
 	got := counter.take()
-	want := map[string]int{"TransactWriteItems": 8, "GetItem": 2, "SendMessageBatch": 1}
+	// GetItem: per recipient, its identity and its window.
+	want := map[string]int{"TransactWriteItems": 8, "GetItem": 4, "SendMessageBatch": 1}
 	for op, n := range want {
 		if got[op] != n {
 			t.Errorf("%s calls = %d, want %d (all: %v)", op, got[op], n, got)

@@ -33,6 +33,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -135,9 +136,22 @@ const (
 	MetricThrottled = "OutboundThrottledByMeta"
 )
 
+// Identities resolves a job's recipient to the identity WhatsApp knows
+// it by (package identity) and learns it from Meta's answers; the
+// instance's identityCache over identity.Store satisfies it. Errors are
+// classified Retry.
+type Identities interface {
+	// Resolve returns input's identity on the number (input itself when
+	// none is recorded) and whether a mapping was recorded.
+	Resolve(ctx context.Context, tenantID, phoneNumberID, input string) (id string, mapped bool, err error)
+	// Learn records the identity Meta resolved input to.
+	Learn(ctx context.Context, tenantID, phoneNumberID, input, id string) error
+}
+
 // Handler handles batches from the outbound queue.
 type Handler struct {
 	Tenants    Tenants
+	Identities Identities // nil: recipients are used as the job names them
 	Secrets    Secrets
 	Windows    Windows
 	Jobs       *JobStore
@@ -325,6 +339,8 @@ type attempt struct {
 	tenant   tenant.Tenant
 	limit    int
 	attempts int
+	to       string // the recipient as WhatsApp knows it (identity)
+	mapped   bool   // to came from a recorded mapping
 	ref      JobRef // the job's record
 	claim    string
 	paired   bool      // the pair limit is already booked for this send
@@ -342,6 +358,9 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err != nil {
 		id, tid, pnid, to, ref := outbound.Peek([]byte(rec.Body))
 		job = outbound.Job{JobID: id, TenantID: tid, PhoneNumberID: pnid, To: to, ClientRef: ref, Type: job.Type}
+		if outbound.IsBSUID(to) {
+			job.To, job.Recipient = "", to
+		}
 		return h.reject(ctx, job, attempts, event.ReasonInvalidJob, err)
 	}
 	log := h.log().With("job_id", job.JobID, "tenant_id", job.TenantID, "type", job.Type)
@@ -375,8 +394,16 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	}
 	limit := h.throughput(num)
 
+	// The recipient as WhatsApp knows it, for the window, the pair limit
+	// and the reports (read receipts and typing indicators need none).
+	to, mapped := job.RecipientID(), false
+	if job.IsMessage() && h.Identities != nil {
+		if to, mapped, err = h.Identities.Resolve(ctx, job.TenantID, job.PhoneNumberID, to); err != nil {
+			return fmt.Errorf("send job %s: %w", job.JobID, err)
+		}
+	}
 	jr := JobRecord{
-		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: to,
 		Type: job.Type, ClientRef: job.ClientRef, Attempts: attempts,
 	}
 	var claim string
@@ -389,7 +416,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		// slows its recipient down. If the booking is refused, claim
 		// alone and book through Take before the send.
 		var b throttle.Booking
-		if b, err = h.Pairs.Book(job.PhoneNumberID, job.WaID()); err != nil {
+		if b, err = h.Pairs.Book(job.PhoneNumberID, to); err != nil {
 			return err
 		}
 		var refused bool
@@ -408,7 +435,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err != nil {
 		return err
 	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, to: to, mapped: mapped, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
 	if existing != nil {
 		a.ref = existing.Ref()
 		return h.replay(ctx, a, existing)
@@ -424,7 +451,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant is disabled", Retryable: true})
 	}
 	if job.NeedsWindow() {
-		open, err := h.Windows.IsOpen(ctx, job.PhoneNumberID, job.WaID())
+		open, err := h.windowOpen(ctx, a)
 		if err != nil {
 			return h.release(ctx, a, err)
 		}
@@ -473,7 +500,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	}
 
 	if job.IsMessage() && !a.paired {
-		if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, job.WaID()) }); err != nil {
+		if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, a.to) }); err != nil {
 			return err
 		}
 	}
@@ -485,7 +512,38 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	if err != nil {
 		return h.graphFailed(ctx, a, err)
 	}
+	if waID := res.RecipientWaID(); waID != "" && job.IsMessage() && job.To != "" && h.Identities != nil {
+		// Meta resolved the number: later jobs to it use that identity.
+		if err := h.Identities.Learn(ctx, job.TenantID, job.PhoneNumberID, job.RecipientID(), waID); err != nil {
+			a.log.Warn("could not record the recipient's identity", "error", err.Error())
+		}
+	}
 	return h.accepted(ctx, a, res.WAMID(), res.RecipientWaID())
+}
+
+// windowOpen reports whether the recipient's 24-hour window is open. The
+// window is written under the wa_id of the user who wrote in; without a
+// mapping yet (no send answered for this number, or it was learnt by
+// another instance moments ago), a Brazilian or Mexican number may be
+// written there in its other form (identity.Variants): the first open
+// one found becomes the attempt's identity.
+func (h *Handler) windowOpen(ctx context.Context, a *attempt) (bool, error) {
+	open, err := h.Windows.IsOpen(ctx, a.job.PhoneNumberID, a.to)
+	if err != nil || open || a.mapped || a.job.To == "" {
+		return open, err
+	}
+	for _, v := range identity.Variants(a.to) {
+		open, err := h.Windows.IsOpen(ctx, a.job.PhoneNumberID, v)
+		if err != nil {
+			return false, err
+		}
+		if open {
+			a.log.Info("window found under the number's other form", "form", "variant")
+			a.to = v
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // pace runs a limiter step, sleeping short waits and turning long ones
@@ -540,12 +598,12 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 		}
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
 	case graph.CodePairRateLimit:
-		if err := h.Pairs.Throttled(ctx, job.PhoneNumberID, job.WaID()); err != nil {
+		if err := h.Pairs.Throttled(ctx, job.PhoneNumberID, a.to); err != nil {
 			a.log.Warn("could not slow the pair down", "error", err.Error())
 		}
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
 	case graph.CodeWindowClosed:
-		if err := h.Windows.Close(ctx, job.PhoneNumberID, job.WaID(), h.now()); err != nil {
+		if err := h.Windows.Close(ctx, job.PhoneNumberID, a.to, h.now()); err != nil {
 			a.log.Warn("could not record the closed window", "error", err.Error())
 		}
 	}
@@ -567,7 +625,7 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 	job := a.job
 	log := a.log.With("wamid", wamid)
 	if waID == "" {
-		waID = job.WaID()
+		waID = a.to
 	}
 	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: waID,
 		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
@@ -652,7 +710,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 		// Nothing was sent: drop the claim so the retry starts over.
 		return h.release(ctx, a, err)
 	}
-	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: job.WaID(),
+	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: a.to,
 		Type: job.Type, ClientRef: job.ClientRef, State: StateFailed, Reason: f.Reason, Code: f.Code, Title: f.Title,
 		Details: f.Details, Retryable: f.Retryable, Attempts: a.attempts, FinishedAt: h.now().UnixMilli()}
 	if err := h.publishFailed(ctx, rec); err != nil {
@@ -731,7 +789,7 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 		pnid = "unknown"
 	}
 	retryable := false
-	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.WaID(),
+	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.RecipientID(),
 		ClientRef: job.ClientRef, Reason: reason, Details: cause.Error(), Attempts: attempts, FinishedAt: h.now().UnixMilli()}
 	msg, err := h.eventMessage(r, event.TypeOutboundFailed, &event.OutboundResult{
 		JobID: job.JobID, ClientRef: job.ClientRef, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
@@ -791,7 +849,12 @@ func (h *Handler) eventMessage(r *JobRecord, typ string, res *event.OutboundResu
 		Outbound:      res,
 	}
 	if r.To != "" {
+		// A contact known only by its business-scoped user id is named
+		// by it, as inbound events name it.
 		ev.Contact = &event.Contact{WaID: r.To}
+		if outbound.IsBSUID(r.To) {
+			ev.Contact = &event.Contact{UserID: r.To}
+		}
 	}
 	msg, err := queue.EventMessage(ev)
 	if err != nil {

@@ -95,7 +95,9 @@ type JobRef struct {
 }
 
 // Ref names r's record.
-func (r *JobRecord) Ref() JobRef { return JobRef{TenantID: r.TenantID, JobID: r.JobID, legacy: r.legacy} }
+func (r *JobRecord) Ref() JobRef {
+	return JobRef{TenantID: r.TenantID, JobID: r.JobID, legacy: r.legacy}
+}
 
 func (ref JobRef) key() map[string]ddbtypes.AttributeValue {
 	pk := "job#" + ref.TenantID + "#" + ref.JobID

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/graph"
+	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -52,9 +53,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	sq := sqs.NewFromConfig(cfg)
 	state := getenv("STATE_TABLE")
 	return &Handler{
-		Tenants: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
-		Secrets: &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
-		Windows: &windowCache{Store: window.Store{API: ddb, Table: state}},
+		Tenants:    &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
+		Secrets:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Windows:    &windowCache{Store: window.Store{API: ddb, Table: state}},
+		Identities: &identityCache{Store: &identity.Store{API: ddb, Table: state}},
 		// Records of versions before job ids were scoped by tenant live
 		// 15 days; looking for them costs no call of its own.
 		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true},

@@ -24,6 +24,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
@@ -247,7 +248,12 @@ func acceptedEvent(m delivery.Message) (event.Event, bool) {
 		},
 	}
 	if m.To != "" {
+		// As the sender names it: a contact known only by its
+		// business-scoped user id is named by it.
 		ev.Contact = &event.Contact{WaID: m.To}
+		if outbound.IsBSUID(m.To) {
+			ev.Contact = &event.Contact{UserID: m.To}
+		}
 	}
 	return ev, true
 }
@@ -269,6 +275,9 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 	}
 	if sc.Recipient == "" && sc.RecipientUserID == "" {
 		sc.Recipient = m.To
+		if outbound.IsBSUID(m.To) {
+			sc.Recipient, sc.RecipientUserID = "", m.To
+		}
 	}
 	if !m.AcceptedAt.IsZero() {
 		sc.Timestamps[event.StatusAccepted] = rfc3339(m.AcceptedAt)
