@@ -205,7 +205,13 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		Log: log.With("component", "coresink"),
 	})
 	var numbers []graphsim.Number
+	var templates []graphsim.Template
+	wabas := map[string]bool{}
 	for _, t := range h.Tenants {
+		if !wabas[t.WABAID] {
+			wabas[t.WABAID] = true
+			templates = append(templates, graphsim.SampleTemplates(t.WABAID)...)
+		}
 		n := graphsim.Number{PhoneNumberID: t.PhoneNumberID, WABAID: t.WABAID, DisplayPhoneNumber: t.DisplayPhoneNumber,
 			AccessToken: t.AccessToken, Throughput: t.Throughput}
 		if t.OwnApp {
@@ -213,7 +219,8 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		}
 		numbers = append(numbers, n)
 	}
-	h.Sim = graphsim.New(graphsim.Config{WebhookURL: h.APIURL + "/webhook", AppSecret: PlatformAppSecret, Numbers: numbers, BaseURL: h.GraphURL})
+	h.Sim = graphsim.New(graphsim.Config{WebhookURL: h.APIURL + "/webhook", AppSecret: PlatformAppSecret, Numbers: numbers, BaseURL: h.GraphURL,
+		Templates: templates})
 
 	routes, pollers, err := h.buildFunctions(ctx, o, log)
 	if err != nil {

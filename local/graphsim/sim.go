@@ -17,7 +17,10 @@
 // accepted messages), validate.go, spec.go and patches.go (what Meta
 // accepts), recipients.go (wa_ids and 24-hour windows), links.go (media
 // links fetched after a send), media.go (media ids, download URLs,
-// uploads) and statuses.go (status webhooks for accepted messages).
+// uploads), statuses.go (status webhooks for accepted messages) and
+// templates.go (a WABA's message templates: list with paging, create with
+// Meta's checks, delete, and status, quality and category changes that
+// post Meta's template webhooks).
 package graphsim
 
 import (
@@ -61,6 +64,9 @@ type Config struct {
 	Now func() time.Time
 	// HTTPClient posts webhooks (default: 10-second timeout).
 	HTTPClient *http.Client
+	// Templates are the message templates the WABAs start with (see
+	// SampleTemplates); each names its WABAID.
+	Templates []Template
 }
 
 // Accepted is a message the simulator accepted from the connector.
@@ -90,6 +96,7 @@ type Sim struct {
 	recipients recipientState
 	media      mediaState
 	statuses   statusState
+	templates  templateState
 }
 
 // New builds a simulator.
@@ -113,6 +120,7 @@ func New(cfg Config) *Sim {
 	s.routeMessages(s.mux)
 	s.routeMedia(s.mux)
 	s.routeStatuses(s.mux)
+	s.routeTemplates(s.mux, cfg.Templates)
 	return s
 }
 
