@@ -112,7 +112,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 	case Kumo:
 		srv := kumo.NewServer()
 		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler {
-			return newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(keepS3Headers(h)))))
+			return strictSQS(newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(keepS3Headers(h))))))
 		})
 		if err != nil {
 			srv.Close()
@@ -125,7 +125,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return newMotoFix().wrap(h) })
+		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return strictSQS(newMotoFix().wrap(h)) })
 		if err != nil {
 			p.stop()
 			return nil, err

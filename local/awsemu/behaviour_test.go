@@ -508,3 +508,42 @@ func TestS3ContentHeaders(t *testing.T) {
 		t.Errorf("%s: presigned GET leaks the front's entry %q", emu.Backend, got)
 	}
 }
+
+// SQS refuses a FIFO group or deduplication id that is not 1 to 128
+// alphanumeric or punctuation characters; 128 is accepted.
+func TestSQSFIFOIDLimits(t *testing.T) {
+	emu := StartTest(t)
+	ctx := context.Background()
+	c := sqs.NewFromConfig(emu.Config())
+	q := behaviourQueue(t, c, nil)
+	long := strings.Repeat("g", 128)
+	for _, tt := range []struct {
+		name, group, dedup string
+		ok                 bool
+	}{
+		{"128 characters", long, long, true},
+		{"punctuation", "t:1:US.12", "replay-1#x", true},
+		{"group of 129", long + "g", "d1", false},
+		{"deduplication id of 129", "g", long + "d", false},
+		{"space in the group", "a b", "d2", false},
+		{"non-ASCII group", "olá", "d3", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q, MessageBody: aws.String("x"),
+				MessageGroupId: aws.String(tt.group), MessageDeduplicationId: aws.String(tt.dedup)})
+			if (err == nil) != tt.ok {
+				t.Errorf("%s: SendMessage error = %v, want accepted %v", emu.Backend, err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "InvalidParameterValue") {
+				t.Errorf("%s: error %v, want InvalidParameterValue", emu.Backend, err)
+			}
+			_, err = c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: q, Entries: []sqstypes.SendMessageBatchRequestEntry{
+				{Id: aws.String("1"), MessageBody: aws.String("x"), MessageGroupId: aws.String("ok"), MessageDeduplicationId: aws.String("b-" + tt.name[:3])},
+				{Id: aws.String("2"), MessageBody: aws.String("x"), MessageGroupId: aws.String(tt.group), MessageDeduplicationId: aws.String(tt.dedup)},
+			}})
+			if (err == nil) != tt.ok {
+				t.Errorf("%s: SendMessageBatch error = %v, want accepted %v", emu.Backend, err, tt.ok)
+			}
+		})
+	}
+}
