@@ -112,26 +112,34 @@ func messageSize(m Message) int {
 	return n
 }
 
-// GroupID keeps a message group id within SQS's 128-character limit: an
-// id that fits is kept as it is, a longer one becomes its first 64
-// characters and a hash of the whole (96 characters). The same id always
-// gives the same group, and distinct ids stay distinct, so order holds.
-// Group ids with a tenant id (tenant.MaxIDLength), a phone number id and a
-// wa_id always fit; a contact known only by a business-scoped user id
-// ("CC." and up to 128 characters) does not.
-func GroupID(id string) string {
-	if len(id) <= 128 {
-		return id
-	}
-	return id[:64] + shortHash(id)
-}
+// GroupID keeps a message group id within SQS's rule (1 to 128
+// alphanumeric or punctuation characters): an id that follows it is kept
+// as it is, any other becomes its first 64 characters (others than those
+// allowed turned into '_') and a hash of the whole, 96 characters. The same
+// id always gives the same group, and distinct ids stay distinct, so order
+// holds. Group ids with a tenant id (tenant.MaxIDLength), a phone number id
+// and a wa_id always fit; a contact known only by a business-scoped user
+// id ("CC." and up to 128 characters) does not.
+func GroupID(id string) string { return fifoID(id) }
 
-// dedupID keeps a deduplication id within SQS's 128-character limit.
-func dedupID(id string) string {
-	if len(id) <= 128 {
+// dedupID keeps a deduplication id within the same rule.
+func dedupID(id string) string { return fifoID(id) }
+
+func fifoID(id string) string {
+	ok := len(id) >= 1 && len(id) <= 128
+	for i := 0; ok && i < len(id); i++ {
+		ok = id[i] >= '!' && id[i] <= '~'
+	}
+	if ok {
 		return id
 	}
-	return id[:64] + shortHash(id)
+	p := []byte(id[:min(len(id), 64)])
+	for i, c := range p {
+		if c < '!' || c > '~' {
+			p[i] = '_'
+		}
+	}
+	return string(p) + shortHash(id)
 }
 
 func queueName(url string) string {

@@ -12,8 +12,9 @@ import (
 
 // A group id over SQS's 128 characters (a contact known only by a
 // business-scoped user id, "CC." and up to 128 characters, after the tenant
-// and number) is shortened the same way every time, so the contact's
-// messages keep one group, apart from every other contact's.
+// and number), or with characters SQS refuses, is rewritten the same way
+// every time, so the contact's messages keep one group, apart from every
+// other contact's.
 func TestPublishLongGroupIDs(t *testing.T) {
 	q := newQueues(t)
 	prefix := strings.Repeat("t", 64) + ":12345678901234567890:"
@@ -21,6 +22,8 @@ func TestPublishLongGroupIDs(t *testing.T) {
 		"bsuid-1": prefix + "US." + strings.Repeat("1", 128),
 		"bsuid-2": prefix + "US." + strings.Repeat("2", 128),
 		"wa-id":   prefix + "5511999990001",
+		// SQS allows only printable ASCII without spaces.
+		"spaced": "t:1:Ana María",
 	}
 	var msgs []queue.Message
 	for body, g := range groups {
@@ -47,6 +50,9 @@ func TestPublishLongGroupIDs(t *testing.T) {
 		if want := queue.GroupID(groups[body]); g != want {
 			t.Errorf("%s: group = %q, want %q", body, g, want)
 		}
+	}
+	if g := got["spaced"]; !strings.HasPrefix(g, "t:1:Ana_Mar__a") || len(g) != len("t:1:Ana_Mar__a")+32 {
+		t.Errorf("group with a space and non-ASCII letters = %q, want them as '_' and a hash", g)
 	}
 	if got["bsuid-1"] == got["bsuid-2"] {
 		t.Errorf("two contacts share group %q", got["bsuid-1"])
