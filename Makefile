@@ -7,13 +7,14 @@ GO       ?= go
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 # Logical id of each function in template.yaml -> its directory under functions/.
-FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction
+FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction ApiFunction
 dir_WebhookFunction := webhook
 dir_InboundFunction := inbound
 dir_BridgeFunction  := bridge
 dir_SenderFunction  := sender
 dir_MediaFunction   := media
 dir_StatusFunction  := status
+dir_ApiFunction     := api
 
 .PHONY: test test-aws local build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
@@ -45,7 +46,7 @@ local:
 build: $(addprefix build-,$(FUNCTIONS))
 
 # One explicit target per function so that SAM finds build-<LogicalId>.
-build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction:
+build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction build-ApiFunction:
 	$(eval NAME := $(patsubst build-%,%,$@))
 	$(eval OUT := $(if $(ARTIFACTS_DIR),$(ARTIFACTS_DIR),bin/$(NAME)))
 	mkdir -p "$(OUT)"

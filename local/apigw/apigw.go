@@ -1,8 +1,9 @@
 // Package apigw is a local stand-in for an API Gateway HTTP API: it routes
-// requests by the routes the template declares and invokes the function
+// requests by the routes the template declares, checks bearer tokens on
+// routes with a JWT authorizer (JWTAuthorizer) and invokes the function
 // with the same events.APIGatewayV2HTTPRequest (payload format 2.0) Lambda
-// would receive, then writes the function's response. It exists only for
-// the local connector.
+// would receive, claims included, then writes the function's response. It
+// exists only for the local connector.
 package apigw
 
 import (
@@ -37,6 +38,9 @@ type Route struct {
 	Function string
 	Timeout  time.Duration // default 30 s, API Gateway's integration limit
 	Handler  Handler
+	// Auth, when set, is the route's JWT authorizer: a request without a
+	// valid token is answered 401 before the function is invoked.
+	Auth *JWTAuthorizer
 }
 
 // MaxBody is API Gateway's payload limit.
@@ -72,6 +76,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := Request(r, body, rt.Method+" "+rt.Path, params)
+	if rt.Auth != nil {
+		claims, err := rt.Auth.Authorize(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			s.log.InfoContext(r.Context(), "token refused", "route", req.RouteKey, "reason", err.Error())
+			w.Header().Set("www-authenticate", fmt.Sprintf(`Bearer scope="" error="invalid_token" error_description=%q`, err.Error()))
+			writeMessage(w, http.StatusUnauthorized, "Unauthorized")
+			return
+		}
+		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims},
+		}
+	}
 	timeout := rt.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

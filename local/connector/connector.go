@@ -1,7 +1,7 @@
 // Package connector runs the whole wacloud connector on one machine, in one
 // process, with no Docker and no AWS account: the embedded AWS emulator
 // provisioned from template.yaml, an API Gateway front for the webhook
-// function, SQS event source mappings for the queue-driven functions, the
+// and management API functions (with the template's JWT authorizer), SQS event source mappings for the queue-driven functions, the
 // Graph API simulator (Meta's side) and a core sink (the TucanLink core's
 // side). Every function is built with the same Setup its Lambda main calls,
 // with the environment the template gives it. It exists only to run and
@@ -185,7 +185,8 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		h.AWSURL = strings.TrimRight(o.AWSEndpoint, "/")
 	}
 
-	params := map[string]string{"CoreUrl": h.SinkURL, "GraphApiBaseUrl": h.GraphURL}
+	// The core sink is the management API's token issuer.
+	params := map[string]string{"CoreUrl": h.SinkURL, "GraphApiBaseUrl": h.GraphURL, "ApiJwtIssuer": h.SinkURL}
 	for k, v := range o.Params {
 		params[k] = v
 	}
@@ -200,9 +201,15 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		return nil, err
 	}
 
+	issuer, err := coresink.NewIssuer(h.Stack.Names.Params["ApiJwtIssuer"], h.Stack.Names.Params["ApiJwtAudience"],
+		func() []string { return tenantList(h.Tenants) })
+	if err != nil {
+		closeAll(lns)
+		return nil, err
+	}
 	h.Sink = coresink.New(coresink.Config{
 		Path: h.Stack.Names.Params["CoreEventsPath"], BearerToken: CoreBearerToken, SigningSecret: CoreSigningSecret,
-		Log: log.With("component", "coresink"),
+		Log: log.With("component", "coresink"), Issuer: issuer,
 	})
 	var numbers []graphsim.Number
 	var templates []graphsim.Template
@@ -287,6 +294,7 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 	sort.Strings(ids)
 	var routes []apigw.Route
 	var pollers []*esm.Poller
+	authorizers := map[string]*apigw.JWTAuthorizer{}
 	for _, id := range ids {
 		f := h.Stack.Functions[id]
 		setup, ok := o.Functions[id]
@@ -320,7 +328,14 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 			if built.HTTP == nil {
 				return nil, nil, fmt.Errorf("%s has HttpApi routes but its Setup is not an HTTP handler", id)
 			}
-			routes = append(routes, apigw.Route{Method: r.Method, Path: r.Path, Function: id, Timeout: timeout, Handler: built.HTTP})
+			rt := apigw.Route{Method: r.Method, Path: r.Path, Function: id, Timeout: timeout, Handler: built.HTTP}
+			if a := r.Authorizer; a != nil {
+				if authorizers[a.Name] == nil {
+					authorizers[a.Name] = &apigw.JWTAuthorizer{Issuer: a.Issuer, Audience: a.Audience}
+				}
+				rt.Auth = authorizers[a.Name]
+			}
+			routes = append(routes, rt)
 		}
 		for _, src := range f.Sources {
 			if built.SQS == nil {
@@ -410,6 +425,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	defer h.Close()
 	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, AWS (%s) %s, tenants %s\n",
 		h.APIURL, h.GraphURL, h.SinkURL, h.Emulator.Backend, h.AWSURL, tenantIDs(h.Tenants))
+	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s)\n", h.APIURL, h.SinkURL, coresink.ClientID)
 	if len(h.Unwired) > 0 {
 		fmt.Fprintf(out, "not yet wired (their queues hold events): %s\n", strings.Join(h.Unwired, ", "))
 	}
@@ -418,12 +434,14 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	return nil
 }
 
-func tenantIDs(ts []Tenant) string {
+func tenantIDs(ts []Tenant) string { return strings.Join(tenantList(ts), ",") }
+
+func tenantList(ts []Tenant) []string {
 	ids := make([]string, len(ts))
 	for i, t := range ts {
 		ids[i] = t.ID
 	}
-	return strings.Join(ids, ",")
+	return ids
 }
 
 func closeAll(lns map[string]net.Listener) {

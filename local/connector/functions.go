@@ -13,6 +13,7 @@ import (
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/inbound"
+	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/sender"
@@ -30,6 +31,7 @@ var Functions = map[string]Setup{
 	"MediaFunction":   SQS(media.Setup),
 	"SenderFunction":  SQS(sender.Setup),
 	"StatusFunction":  SQS(status.Setup),
+	"ApiFunction":     HTTP(manage.Setup),
 }
 
 // Setup builds one function from its environment and AWS configuration,

@@ -13,6 +13,13 @@
 //	DELETE /events        forget every event and idempotency key
 //	GET  /stats           counters
 //	POST /_sink/fail      {"status":503,"count":N}: answer the next N pushes with status
+//
+// With Config.Issuer set it is also the core's identity provider for the
+// management API (see Issuer):
+//
+//	POST /oauth/token                       client credentials grant → RS256 JWT access token
+//	GET  /.well-known/jwks.json             the signing key
+//	GET  /.well-known/openid-configuration  issuer metadata (jwks_uri), as API Gateway reads it
 package coresink
 
 import (
@@ -34,6 +41,9 @@ type Config struct {
 	BearerToken   string
 	SigningSecret string
 	Log           *slog.Logger
+	// Issuer, when set (NewIssuer), issues the management API's access
+	// tokens.
+	Issuer *Issuer
 }
 
 // MaxBody bounds one pushed event.
@@ -83,9 +93,16 @@ func New(cfg Config) *Sink {
 }
 
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	is := s.cfg.Issuer
 	switch {
 	case r.URL.Path == s.cfg.Path && r.Method == http.MethodPost:
 		s.push(w, r)
+	case is != nil && r.URL.Path == "/oauth/token" && r.Method == http.MethodPost:
+		is.serveToken(w, r)
+	case is != nil && r.URL.Path == "/.well-known/jwks.json" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, is.JWKS())
+	case is != nil && r.URL.Path == "/.well-known/openid-configuration" && r.Method == http.MethodGet:
+		is.serveDiscovery(w)
 	case r.URL.Path == "/events" && r.Method == http.MethodGet:
 		s.list(w, r)
 	case r.URL.Path == "/events" && r.Method == http.MethodDelete:

@@ -261,6 +261,7 @@ func TestOutboundJobReachesMetaAndCore(t *testing.T) {
 	}{
 		{"aws CLI", enqueueCLI},
 		{"SDK", func(t *testing.T, h *connector.Handle, j outbound.Job) { enqueue(t, h, j, "") }},
+		{"management API", postJobAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

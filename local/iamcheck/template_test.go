@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/iamcheck"
 	"github.com/tucanlink/wacloud/local/stack"
@@ -59,8 +61,10 @@ func queueKeyWaivers() []iamcheck.Waiver {
 			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
 		}
 	}
-	for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
-		out = append(out, iamcheck.Waiver{Function: "MediaFunction", Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
+	for _, fn := range []string{"MediaFunction", "ApiFunction"} {
+		for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
+			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
+		}
 	}
 	return out
 }
@@ -343,6 +347,12 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 			return e.Outbound != nil && e.Outbound.JobID == brJob.JobID && e.Type == event.TypeOutboundAccepted
 		})
 	})
+	// A job the core hands to the management API instead of the queue.
+	apiJob := outbound.Job{JobID: fmt.Sprintf("iamcheck-%d-api", stamp), PhoneNumberID: connector.DemoPhoneNumberID, To: "+" + contact,
+		Type: "text", Text: &outbound.Text{Body: "sent through the API"}}
+	postJob(t, h, apiJob)
+	apiJob.TenantID = connector.DemoTenantID
+	jobs = append(jobs, apiJob)
 	eventually(t, "every job's result, a status of the text job, both videos handled", func() bool {
 		var textWAMID string
 		for _, j := range jobs {
@@ -380,6 +390,36 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 			return c.Function == "SenderFunction" && c.Action == "dynamodb:GetItem" && slices.Contains(c.Context["dynamodb:LeadingKeys"], "job#"+again.TenantID+"#"+again.JobID)
 		})
 	})
+}
+
+// postJob hands a job to the management API with a token from the local
+// issuer.
+func postJob(t *scenarioT, h *connector.Handle, j outbound.Job) {
+	resp, err := http.PostForm(h.SinkURL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {coresink.ClientID}, "client_secret": {coresink.ClientSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if err != nil || tok.AccessToken == "" {
+		t.Fatalf("no token from the local issuer: %d %v", resp.StatusCode, err)
+	}
+	body, _ := json.Marshal(j)
+	req, _ := http.NewRequest(http.MethodPost, h.APIURL+"/v1/tenants/"+connector.DemoTenantID+"/messages", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /v1/tenants/demo/messages: %d, want 202", resp.StatusCode)
+	}
 }
 
 func simInbound(t *scenarioT, h *connector.Handle, body string) string {
@@ -500,6 +540,7 @@ func TestTemplateCheckFails(t *testing.T) {
 		{"the webhook cannot store on the inbound queue", removeStatement("WebhookFunction", "StoreInbound"), "WebhookFunction: not allowed: sqs:SendMessage"},
 		{"the media function cannot tell a missing object", removeStatement("MediaFunction", "TellMissingMedia"), "MediaFunction: not allowed: s3:ListBucket"},
 		{"the bridge cannot read the core secret", removeStatement("BridgeFunction", "ReadCoreSecret"), "BridgeFunction: not allowed: secretsmanager:GetSecretValue"},
+		{"the API cannot queue jobs", removeStatement("ApiFunction", "QueueJobs"), "ApiFunction: not allowed: sqs:SendMessage"},
 		{"the status function's message records narrowed to job references", setLeadingKeys("StatusFunction", "MessageRecords", "jobref#*"), "StatusFunction: not allowed: dynamodb:UpdateItem"},
 		{"a Scan added to the inbound registry read", addAction("InboundFunction", "ReadRegistry", "dynamodb:Scan"), "InboundFunction: statement ReadRegistry grants action dynamodb:Scan, which no call uses"},
 		{"a read added to the webhook's parking", addAction("WebhookFunction", "ParkUnroutable", "s3:GetObject"), "statement ParkUnroutable grants action s3:GetObject"},

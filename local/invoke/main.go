@@ -137,6 +137,7 @@ func function(name string) (id, dir string, err error) {
 	known := map[string]string{
 		"webhook": "WebhookFunction", "inbound": "InboundFunction", "bridge": "BridgeFunction",
 		"sender": "SenderFunction", "media": "MediaFunction", "status": "StatusFunction",
+		"api": "ApiFunction",
 	}
 	n := strings.TrimSuffix(strings.ToLower(name), "function")
 	if id, ok := known[n]; ok {

@@ -47,6 +47,18 @@ type Function struct {
 type Route struct {
 	Method string
 	Path   string
+	// Authorizer is the route's JWT authorizer (Auth.Authorizer naming one
+	// of its API's Auth.Authorizers), nil for an open route.
+	Authorizer *JWTAuthorizer
+}
+
+// JWTAuthorizer is an HTTP API JWT authorizer with its configuration
+// resolved.
+type JWTAuthorizer struct {
+	Name           string
+	IdentitySource string
+	Issuer         string
+	Audience       []string
 }
 
 // SQSSource is an SQS event source mapping of a function.
@@ -325,7 +337,15 @@ func resolveFunction(t *Template, n *Names, id string) (Function, error) {
 		props, _ := ev["Properties"].(map[string]any)
 		switch ev["Type"] {
 		case "HttpApi":
-			f.Routes = append(f.Routes, Route{Method: fmt.Sprint(props["Method"]), Path: fmt.Sprint(props["Path"])})
+			rt := Route{Method: fmt.Sprint(props["Method"]), Path: fmt.Sprint(props["Path"])}
+			if auth, ok := props["Auth"].(map[string]any); ok {
+				a, err := jwtAuthorizer(t, n, props["ApiId"], fmt.Sprint(auth["Authorizer"]))
+				if err != nil {
+					return f, fmt.Errorf("function %s event %s: %w", id, name, err)
+				}
+				rt.Authorizer = a
+			}
+			f.Routes = append(f.Routes, rt)
 		case "SQS":
 			g, _ := props["Queue"].(map[string]any)["Fn::GetAtt"].([]any)
 			if len(g) != 2 {
@@ -354,6 +374,42 @@ func resolveFunction(t *Template, n *Names, id string) (Function, error) {
 		}
 	}
 	return f, nil
+}
+
+// jwtAuthorizer resolves authorizer name of the API apiID refers to
+// (!Ref of an AWS::Serverless::HttpApi). "NONE" is no authorizer.
+func jwtAuthorizer(t *Template, n *Names, apiID any, name string) (*JWTAuthorizer, error) {
+	if name == "NONE" {
+		return nil, nil
+	}
+	ref, _ := apiID.(map[string]any)
+	api, ok := t.Resources[fmt.Sprint(ref["Ref"])]
+	if !ok || api.Type != "AWS::Serverless::HttpApi" {
+		return nil, fmt.Errorf("authorizer %s: ApiId %v is not !Ref of an HttpApi of the template", name, apiID)
+	}
+	auth, _ := api.Properties["Auth"].(map[string]any)
+	authorizers, _ := auth["Authorizers"].(map[string]any)
+	def, ok := authorizers[name].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s is not among the API's Auth.Authorizers", name)
+	}
+	jc, ok := def["JwtConfiguration"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("authorizer %s has no JwtConfiguration (only JWT authorizers are run locally)", name)
+	}
+	a := &JWTAuthorizer{Name: name, IdentitySource: fmt.Sprint(def["IdentitySource"])}
+	var err error
+	if a.Issuer, err = n.Resolve(jc["issuer"]); err != nil {
+		return nil, fmt.Errorf("authorizer %s issuer: %w", name, err)
+	}
+	for _, v := range list(jc["audience"]) {
+		aud, err := n.Resolve(v)
+		if err != nil {
+			return nil, fmt.Errorf("authorizer %s audience: %w", name, err)
+		}
+		a.Audience = append(a.Audience, aud)
+	}
+	return a, nil
 }
 
 func envVars(props map[string]any) map[string]any {

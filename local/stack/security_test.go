@@ -153,12 +153,98 @@ var securityChecks = []struct {
 		},
 	},
 	{
+		name:  "management API routes require the JWT authorizer",
+		check: checkAPIAuth,
+		remove: func(t *stack.Template) {
+			ev := mapOf(mapOf(t.Resources["ApiFunction"].Properties["Events"])["SendMessage"])
+			delete(mapOf(ev["Properties"]), "Auth")
+		},
+	},
+	{
+		name:  "no default authorizer lets a /v1 route through",
+		check: checkAPIAuth,
+		remove: func(t *stack.Template) {
+			ev := mapOf(mapOf(t.Resources["ApiFunction"].Properties["Events"])["SendMessage"])
+			set(mapOf(ev["Properties"])["Auth"], "Authorizer", "NONE")
+		},
+	},
+	{
+		name:  "the authorizer's issuer and audience are parameters",
+		check: checkAPIAuth,
+		remove: func(t *stack.Template) {
+			jc := mapOf(mapOf(mapOf(mapOf(t.Resources["WebhookApi"].Properties["Auth"])["Authorizers"])["CoreJwt"])["JwtConfiguration"])
+			set(jc, "issuer", "https://issuer.example.com")
+		},
+	},
+	{
+		name:  "the webhook stays open (Meta presents no token)",
+		check: checkAPIAuth,
+		remove: func(t *stack.Template) {
+			set(t.Resources["WebhookApi"].Properties["Auth"], "DefaultAuthorizer", "CoreJwt")
+		},
+	},
+	{
 		name:  "the reserved concurrency is a parameter that cannot be 0",
 		check: checkWebhookReservedConcurrency,
 		remove: func(t *stack.Template) {
 			set(t.Parameters["WebhookReservedConcurrency"], "MinValue", 0)
 		},
 	},
+}
+
+// checkAPIAuth: every route under /v1 names a JWT authorizer of its API
+// whose issuer and audience are template parameters; no route outside /v1
+// names one (Meta's webhook signs its bodies instead), and no API has a
+// DefaultAuthorizer that would put one on the webhook.
+func checkAPIAuth(t *stack.Template) []string {
+	var out []string
+	for _, id := range t.OfType("AWS::Serverless::HttpApi") {
+		auth := mapOf(t.Resources[id].Properties["Auth"])
+		if d, ok := auth["DefaultAuthorizer"]; ok {
+			out = append(out, fmt.Sprintf("%s: DefaultAuthorizer %v would apply to the webhook routes; name the authorizer on each /v1 route", id, d))
+		}
+	}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		evs, _ := t.Resources[id].Properties["Events"].(map[string]any)
+		for name, e := range evs {
+			ev := mapOf(e)
+			if ev["Type"] != "HttpApi" {
+				continue
+			}
+			props := mapOf(ev["Properties"])
+			path := fmt.Sprint(props["Path"])
+			authorizer, _ := mapOf(props["Auth"])["Authorizer"].(string)
+			if !strings.HasPrefix(path, "/v1/") {
+				if authorizer != "" && authorizer != "NONE" {
+					out = append(out, fmt.Sprintf("%s event %s: %s is not a management route but names authorizer %s", id, name, path, authorizer))
+				}
+				continue
+			}
+			api := fmt.Sprint(mapOf(props["ApiId"])["Ref"])
+			def := mapOf(mapOf(mapOf(t.Resources[api].Properties["Auth"])["Authorizers"])[authorizer])
+			jc := mapOf(def["JwtConfiguration"])
+			if authorizer == "" || authorizer == "NONE" || jc == nil {
+				out = append(out, fmt.Sprintf("%s event %s: %s names no JWT authorizer of %s (Auth.Authorizer = %q)", id, name, path, api, authorizer))
+				continue
+			}
+			if def["IdentitySource"] != "$request.header.Authorization" {
+				out = append(out, fmt.Sprintf("%s authorizer %s: IdentitySource %v, want $request.header.Authorization", api, authorizer, def["IdentitySource"]))
+			}
+			if param, _ := mapOf(jc["issuer"])["Ref"].(string); t.Parameters[param] == nil {
+				out = append(out, fmt.Sprintf("%s authorizer %s: issuer %v is not !Ref of a parameter", api, authorizer, jc["issuer"]))
+			}
+			aud := list(jc["audience"])
+			if len(aud) == 0 {
+				out = append(out, fmt.Sprintf("%s authorizer %s: no audience", api, authorizer))
+			}
+			for _, a := range aud {
+				if param, _ := mapOf(a)["Ref"].(string); t.Parameters[param] == nil {
+					out = append(out, fmt.Sprintf("%s authorizer %s: audience %v is not !Ref of a parameter", api, authorizer, a))
+				}
+			}
+		}
+	}
+	return out
 }
 
 // TestTemplateSecurity checks the properties a security scan asks of the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/sender"
 	"github.com/tucanlink/wacloud/shared/webhook"
 )
@@ -282,6 +283,31 @@ func TestTemplateInvariants(t *testing.T) {
 				ms, _ := qm["MetricStat"].(map[string]any)
 				m, _ := ms["Metric"].(map[string]any)
 				check(id, m)
+			}
+		}
+	})
+
+	t.Run("the API function serves exactly the routes the template declares", func(t *testing.T) {
+		declared := map[string]bool{}
+		evs, _ := tmpl.Resources["ApiFunction"].Properties["Events"].(map[string]any)
+		for _, e := range evs {
+			ev, _ := e.(map[string]any)
+			if ev["Type"] != "HttpApi" {
+				continue
+			}
+			p, _ := ev["Properties"].(map[string]any)
+			declared[fmt.Sprint(p["Method"])+" "+fmt.Sprint(p["Path"])] = true
+		}
+		served := map[string]bool{}
+		for _, rt := range (&manage.Handler{}).Routes() {
+			served[rt.Key()] = true
+			if !declared[rt.Key()] {
+				t.Errorf("ApiFunction serves %s, but the template declares no such event: API Gateway would never route it", rt.Key())
+			}
+		}
+		for k := range declared {
+			if !served[k] {
+				t.Errorf("template.yaml routes %s to ApiFunction, which has no such route (it would answer 404)", k)
 			}
 		}
 	})

@@ -1,0 +1,193 @@
+package manage
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+)
+
+// Publisher stores messages on a queue. An error means not every message
+// was accepted; the whole publish may be repeated (FIFO deduplication ids
+// make that safe).
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// Handler is the management API function. Its routes are listed in
+// routes.go, one file per route group.
+type Handler struct {
+	Queue Publisher
+	// OutboundQueueURL is the sender's FIFO queue (POST …/messages).
+	OutboundQueueURL string
+	Metrics          *metrics.Recorder
+	Log              *slog.Logger
+	Now              func() time.Time
+}
+
+// Setup builds the handler from the function's environment:
+// OUTBOUND_QUEUE_URL.
+func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL"} {
+		if getenv(k) == "" {
+			return nil, fmt.Errorf("api setup: %s is not set", k)
+		}
+	}
+	return &Handler{
+		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
+		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
+		Metrics:          &metrics.Recorder{Function: "api"},
+	}, nil
+}
+
+// Request is one authorized request as a route sees it.
+type Request struct {
+	// Tenant is the path's {tenant_id}, already checked against the
+	// token; empty on routes without one.
+	Tenant  string
+	Path    map[string]string
+	Query   map[string]string
+	Headers map[string]string // lower-case names
+	Body    []byte
+	Claims  map[string]string
+	Log     *slog.Logger
+}
+
+// Header returns a request header by name, in any case.
+func (r *Request) Header(name string) string { return r.Headers[strings.ToLower(name)] }
+
+// Route is one API route: Method and Path as the template declares them
+// (the API Gateway route key is Method + " " + Path).
+type Route struct {
+	Method string
+	Path   string
+	Serve  func(ctx context.Context, r *Request) (Response, *Error)
+}
+
+// Key is the route's API Gateway route key.
+func (rt Route) Key() string { return rt.Method + " " + rt.Path }
+
+// MaxBodyBytes is the largest request body a route reads; a job over it
+// could not be queued (SQS takes 256 KiB).
+const MaxBodyBytes = 256 << 10
+
+// Metric names.
+const (
+	MetricRequests = "ApiRequests" // by Route and Status class
+	MetricLatency  = "ApiLatency"
+)
+
+// Handle serves one API Gateway (HTTP API, payload v2) request.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	key := req.RouteKey
+	if key == "" {
+		key = req.RequestContext.RouteKey
+	}
+	resp := h.serve(ctx, key, req)
+	h.Metrics.Count(MetricRequests, 1, "Route", key, "Status", fmt.Sprintf("%dxx", resp.StatusCode/100))
+	h.Metrics.Emit(MetricLatency, float64(time.Since(start).Microseconds())/1000, metrics.Milliseconds)
+	return resp, nil
+}
+
+func (h *Handler) serve(ctx context.Context, key string, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	rt, ok := h.route(key)
+	if !ok {
+		return failure(errorf(http.StatusNotFound, CodeNotFound, "no such route"))
+	}
+	log := h.log().With("route", key)
+	claims := Claims(req)
+	if claims == nil {
+		// Only a route deployed without the authorizer gets here.
+		log.Error("request without token claims; is the route behind the JWT authorizer?")
+		return failure(errorf(http.StatusUnauthorized, CodeUnauthorized, "no valid bearer token"))
+	}
+	r := &Request{Path: req.PathParameters, Query: req.QueryStringParameters, Headers: lower(req.Headers), Claims: claims}
+	if strings.Contains(rt.Path, "{tenant_id}") {
+		id := req.PathParameters["tenant_id"]
+		if !tenant.ValidID(id) {
+			return failure(errorf(http.StatusBadRequest, CodeInvalidTenant, "the path's tenant id is not a valid tenant id"))
+		}
+		log = log.With("tenant_id", id)
+		if !mayActFor(claims, id) {
+			log.Warn("token does not grant the tenant", "client_id", claims["client_id"], "sub", claims["sub"])
+			return failure(errorf(http.StatusForbidden, CodeForbiddenTenant, fmt.Sprintf("the token may not act for tenant %s", id)))
+		}
+		r.Tenant = id
+	}
+	if req.Body != "" {
+		if ct := r.Header("Content-Type"); ct != "" && !isJSON(ct) {
+			return failure(errorf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send the body as application/json"))
+		}
+		body := []byte(req.Body)
+		if req.IsBase64Encoded {
+			b, err := base64.StdEncoding.DecodeString(req.Body)
+			if err != nil {
+				return failure(errorf(http.StatusBadRequest, CodeInvalidJSON, "the body could not be read"))
+			}
+			body = b
+		}
+		if len(body) > MaxBodyBytes {
+			return failure(errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body is over %d bytes", MaxBodyBytes)))
+		}
+		r.Body = body
+	}
+	r.Log = log
+	resp, e := rt.Serve(ctx, r)
+	if e != nil {
+		if e.Status >= 500 {
+			log.Error("request failed", "code", e.Code)
+		}
+		return failure(e)
+	}
+	return respond(resp)
+}
+
+// route finds the route of an API Gateway route key.
+func (h *Handler) route(key string) (Route, bool) {
+	for _, rt := range h.Routes() {
+		if rt.Key() == key {
+			return rt, true
+		}
+	}
+	return Route{}, false
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+func lower(headers map[string]string) map[string]string {
+	out := make(map[string]string, len(headers))
+	for k, v := range headers {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}

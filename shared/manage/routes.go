@@ -1,0 +1,15 @@
+package manage
+
+// Routes lists every route of the API. A route group lives in a file of its
+// own (messages.go, …) and adds its list here; template.yaml declares the
+// same routes as ApiFunction events behind the JWT authorizer, and
+// TestTemplateDeclaresEveryRoute holds the two to each other.
+func (h *Handler) Routes() []Route {
+	var out []Route
+	for _, group := range [][]Route{
+		h.messageRoutes(),
+	} {
+		out = append(out, group...)
+	}
+	return out
+}
