@@ -187,3 +187,53 @@ func TestManagementAPIRefusesInvalidJobs(t *testing.T) {
 		})
 	}
 }
+
+// TestMediaUploadThroughTheAPISends: the core asks for an upload URL,
+// PUTs the file to it, and sends a job naming the s3_uri through the API;
+// Meta (the simulator) fetches the file and the job is accepted.
+func TestMediaUploadThroughTheAPISends(t *testing.T) {
+	h := startOutbound(t)
+	token := apiToken(t, h, "tenant:"+connector.DemoTenantID)
+	photo := []byte("\xff\xd8\xff\xe0 a jpeg the core uploaded")
+	r := apiCall{Method: "POST", Path: "/v1/tenants/" + connector.DemoTenantID + "/media-uploads", Token: token,
+		Body: map[string]any{"kind": "image", "content_type": "image/jpeg", "content_length": len(photo)}}.do(t, h)
+	if r.Status != http.StatusOK {
+		t.Fatalf("POST media-uploads: %d %s", r.Status, r.Body)
+	}
+	var up struct {
+		URL       string            `json:"url"`
+		Method    string            `json:"method"`
+		Headers   map[string]string `json:"headers"`
+		S3URI     string            `json:"s3_uri"`
+		ExpiresAt string            `json:"expires_at"`
+	}
+	if err := json.Unmarshal(r.Body, &up); err != nil || up.URL == "" || up.ExpiresAt == "" || !strings.HasPrefix(up.S3URI, "s3://") {
+		t.Fatalf("answer %s: want url, s3_uri and expires_at (%v)", r.Body, err)
+	}
+	req, _ := http.NewRequest(up.Method, up.URL, bytes.NewReader(photo))
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT to the upload URL: %s", resp.Status)
+	}
+
+	contact := newContact()
+	openWindow(t, h, contact)
+	fetched := h.Sim.MessageStats().LinksFetched
+	j := outbound.Job{JobID: newJobID("api-upload"), TenantID: connector.DemoTenantID, PhoneNumberID: connector.DemoPhoneNumberID,
+		To: "+" + contact, Type: "image", ClientRef: "crm-upload", Image: &outbound.Media{Link: up.S3URI, Caption: "your receipt"}}
+	postJobAPI(t, h, j)
+	res := awaitResult(t, h, j.JobID)
+	if res.Type != "outbound.accepted" {
+		t.Fatalf("result %s %+v, want outbound.accepted", res.Type, res.Outbound)
+	}
+	if got := h.Sim.MessageStats().LinksFetched - fetched; got != 1 {
+		t.Errorf("the simulator fetched %d links, want 1 (the uploaded photo)", got)
+	}
+}

@@ -347,12 +347,19 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 			return e.Outbound != nil && e.Outbound.JobID == brJob.JobID && e.Type == event.TypeOutboundAccepted
 		})
 	})
-	// A job the core hands to the management API instead of the queue.
-	apiJob := outbound.Job{JobID: fmt.Sprintf("iamcheck-%d-api", stamp), PhoneNumberID: connector.DemoPhoneNumberID, To: "+" + contact,
-		Type: "text", Text: &outbound.Text{Body: "sent through the API"}}
-	postJob(t, h, apiJob)
-	apiJob.TenantID = connector.DemoTenantID
-	jobs = append(jobs, apiJob)
+	// Jobs the core hands to the management API instead of the queue: a
+	// text, and a photo it uploaded through an upload URL.
+	token := apiToken(t, h)
+	apiJobs := []outbound.Job{
+		{JobID: fmt.Sprintf("iamcheck-%d-api", stamp), Type: "text", Text: &outbound.Text{Body: "sent through the API"}},
+		{JobID: fmt.Sprintf("iamcheck-%d-api-upload", stamp), Type: "image", Image: &outbound.Media{Link: uploadMedia(t, h, token, "image/jpeg", "\xff\xd8\xff\xe0 uploaded")}},
+	}
+	for _, j := range apiJobs {
+		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
+		postJob(t, h, token, j)
+		j.TenantID = connector.DemoTenantID
+		jobs = append(jobs, j)
+	}
 	eventually(t, "every job's result, a status of the text job, both videos handled", func() bool {
 		var textWAMID string
 		for _, j := range jobs {
@@ -392,9 +399,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	})
 }
 
-// postJob hands a job to the management API with a token from the local
-// issuer.
-func postJob(t *scenarioT, h *connector.Handle, j outbound.Job) {
+// apiToken gets a management API token from the local issuer.
+func apiToken(t *scenarioT, h *connector.Handle) string {
 	resp, err := http.PostForm(h.SinkURL+"/oauth/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {coresink.ClientID}, "client_secret": {coresink.ClientSecret}})
 	if err != nil {
@@ -408,18 +414,59 @@ func postJob(t *scenarioT, h *connector.Handle, j outbound.Job) {
 	if err != nil || tok.AccessToken == "" {
 		t.Fatalf("no token from the local issuer: %d %v", resp.StatusCode, err)
 	}
-	body, _ := json.Marshal(j)
-	req, _ := http.NewRequest(http.MethodPost, h.APIURL+"/v1/tenants/"+connector.DemoTenantID+"/messages", strings.NewReader(string(body)))
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return tok.AccessToken
+}
+
+// apiPost posts body to a management API path and decodes the answer
+// into out, failing unless the status is want.
+func apiPost(t *scenarioT, h *connector.Handle, token, path string, body any, want int, out any) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, h.APIURL+path, strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: %d, want %d", path, resp.StatusCode, want)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// postJob hands a job of the demo tenant to the management API.
+func postJob(t *scenarioT, h *connector.Handle, token string, j outbound.Job) {
+	apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/messages", j, http.StatusAccepted, nil)
+}
+
+// uploadMedia gets an upload URL from the management API, PUTs body to it
+// and returns the s3:// reference.
+func uploadMedia(t *scenarioT, h *connector.Handle, token, contentType, body string) string {
+	var up struct {
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers"`
+		S3URI   string            `json:"s3_uri"`
+	}
+	apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/media-uploads",
+		map[string]any{"kind": "image", "content_type": contentType, "content_length": len(body)}, http.StatusOK, &up)
+	req, _ := http.NewRequest(http.MethodPut, up.URL, strings.NewReader(body))
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /v1/tenants/demo/messages: %d, want 202", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT to the upload URL: %s", resp.Status)
 	}
+	return up.S3URI
 }
 
 func simInbound(t *scenarioT, h *connector.Handle, body string) string {
@@ -541,6 +588,7 @@ func TestTemplateCheckFails(t *testing.T) {
 		{"the media function cannot tell a missing object", removeStatement("MediaFunction", "TellMissingMedia"), "MediaFunction: not allowed: s3:ListBucket"},
 		{"the bridge cannot read the core secret", removeStatement("BridgeFunction", "ReadCoreSecret"), "BridgeFunction: not allowed: secretsmanager:GetSecretValue"},
 		{"the API cannot queue jobs", removeStatement("ApiFunction", "QueueJobs"), "ApiFunction: not allowed: sqs:SendMessage"},
+		{"the API cannot sign uploads", removeStatement("ApiFunction", "SignMediaUploads"), "ApiFunction: not allowed: s3:PutObject"},
 		{"the status function's message records narrowed to job references", setLeadingKeys("StatusFunction", "MessageRecords", "jobref#*"), "StatusFunction: not allowed: dynamodb:UpdateItem"},
 		{"a Scan added to the inbound registry read", addAction("InboundFunction", "ReadRegistry", "dynamodb:Scan"), "InboundFunction: statement ReadRegistry grants action dynamodb:Scan, which no call uses"},
 		{"a read added to the webhook's parking", addAction("WebhookFunction", "ParkUnroutable", "s3:GetObject"), "statement ParkUnroutable grants action s3:GetObject"},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/metrics"
@@ -32,22 +33,43 @@ type Handler struct {
 	Queue Publisher
 	// OutboundQueueURL is the sender's FIFO queue (POST …/messages).
 	OutboundQueueURL string
-	Metrics          *metrics.Recorder
-	Log              *slog.Logger
-	Now              func() time.Time
+	// Presign signs media upload URLs into Bucket (the data bucket),
+	// valid for UploadTTL (default DefaultUploadTTL) or until
+	// Credentials, when set, expire.
+	Presign     Presigner
+	Bucket      string
+	UploadTTL   time.Duration
+	Credentials aws.CredentialsProvider
+	Metrics     *metrics.Recorder
+	Log         *slog.Logger
+	Now         func() time.Time
 }
 
 // Setup builds the handler from the function's environment:
-// OUTBOUND_QUEUE_URL.
+// OUTBOUND_QUEUE_URL, DATA_BUCKET, and optionally UPLOAD_URL_TTL (a Go
+// duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"OUTBOUND_QUEUE_URL"} {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
 	}
+	ttl := DefaultUploadTTL
+	if v := getenv("UPLOAD_URL_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > MaxUploadTTL {
+			return nil, fmt.Errorf("api setup: UPLOAD_URL_TTL %q is not a duration from 1m to %s", v, MaxUploadTTL)
+		}
+		ttl = d
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	return &Handler{
 		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
 		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
+		Presign:          s3.NewPresignClient(s3c),
+		Bucket:           getenv("DATA_BUCKET"),
+		UploadTTL:        ttl,
+		Credentials:      cfg.Credentials,
 		Metrics:          &metrics.Recorder{Function: "api"},
 	}, nil
 }

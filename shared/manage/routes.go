@@ -1,13 +1,14 @@
 package manage
 
 // Routes lists every route of the API. A route group lives in a file of its
-// own (messages.go, …) and adds its list here; template.yaml declares the
+// own (messages.go, uploads.go, …) and adds its list here; template.yaml declares the
 // same routes as ApiFunction events behind the JWT authorizer, and
 // TestTemplateDeclaresEveryRoute holds the two to each other.
 func (h *Handler) Routes() []Route {
 	var out []Route
 	for _, group := range [][]Route{
 		h.messageRoutes(),
+		h.uploadRoutes(),
 	} {
 		out = append(out, group...)
 	}
