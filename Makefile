@@ -7,7 +7,7 @@ GO       ?= go
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 # Logical id of each function in template.yaml -> its directory under functions/.
-FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction ApiFunction
+FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction ApiFunction TemplatesFunction
 dir_WebhookFunction := webhook
 dir_InboundFunction := inbound
 dir_BridgeFunction  := bridge
@@ -15,6 +15,7 @@ dir_SenderFunction  := sender
 dir_MediaFunction   := media
 dir_StatusFunction  := status
 dir_ApiFunction     := api
+dir_TemplatesFunction := templates
 
 .PHONY: test test-aws local build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
@@ -46,7 +47,7 @@ local:
 build: $(addprefix build-,$(FUNCTIONS))
 
 # One explicit target per function so that SAM finds build-<LogicalId>.
-build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction build-ApiFunction:
+build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction build-ApiFunction build-TemplatesFunction:
 	$(eval NAME := $(patsubst build-%,%,$@))
 	$(eval OUT := $(if $(ARTIFACTS_DIR),$(ARTIFACTS_DIR),bin/$(NAME)))
 	mkdir -p "$(OUT)"

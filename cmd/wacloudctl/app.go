@@ -40,9 +40,11 @@ type app struct {
 type Names struct {
 	TenantsTable  string
 	MessagesTable string
-	StateTable    string
-	DataBucket    string // media objects, under tenants/{tenant_id}/
-	SecretPrefix  string // tenant sending secrets are SecretPrefix + tenant id
+	// TemplatesTable is the template catalog (shared/catalog).
+	TemplatesTable string
+	StateTable     string
+	DataBucket     string // media objects, under tenants/{tenant_id}/
+	SecretPrefix   string // tenant sending secrets are SecretPrefix + tenant id
 	// WebhookSecretPrefix names tenants' webhook-side secrets (app secret,
 	// verify token): WebhookSecretPrefix + tenant id.
 	WebhookSecretPrefix string
@@ -81,6 +83,7 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.endpoint, "endpoint-url", env("WACLOUD_ENDPOINT_URL", a.Getenv("AWS_ENDPOINT_URL")), "AWS endpoint; http://127.0.0.1:4566 for make local (env WACLOUD_ENDPOINT_URL)")
 	fs.StringVar(&a.region, "region", env("AWS_REGION", a.Getenv("AWS_DEFAULT_REGION")), "AWS region (env AWS_REGION)")
 	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
+	fs.StringVar(&a.names.TemplatesTable, "templates-table", a.Getenv("WACLOUD_TEMPLATES_TABLE"), "template catalog table (env WACLOUD_TEMPLATES_TABLE)")
 	fs.StringVar(&a.names.MessagesTable, "messages-table", a.Getenv("WACLOUD_MESSAGES_TABLE"), "message records table (env WACLOUD_MESSAGES_TABLE)")
 	fs.StringVar(&a.names.StateTable, "state-table", a.Getenv("WACLOUD_STATE_TABLE"), "state table: job records, windows, rate limits (env WACLOUD_STATE_TABLE)")
 	fs.StringVar(&a.names.DataBucket, "data-bucket", a.Getenv("WACLOUD_DATA_BUCKET"), "data bucket: media under tenants/{tenant_id}/ (env WACLOUD_DATA_BUCKET)")
@@ -171,6 +174,7 @@ func (a *app) resolve(ctx context.Context) error {
 			o[aws.ToString(v.OutputKey)] = aws.ToString(v.OutputValue)
 		}
 		setDefault(&n.TenantsTable, o["TenantsTableName"])
+		setDefault(&n.TemplatesTable, o["TemplatesTableName"])
 		setDefault(&n.MessagesTable, o["MessagesTableName"])
 		setDefault(&n.StateTable, o["StateTableName"])
 		setDefault(&n.DataBucket, o["DataBucketName"])
@@ -188,6 +192,7 @@ func (a *app) resolve(ctx context.Context) error {
 		}
 	case a.local():
 		setDefault(&n.TenantsTable, "TenantsTable")
+		setDefault(&n.TemplatesTable, "TemplatesTable")
 		setDefault(&n.MessagesTable, "MessagesTable")
 		setDefault(&n.StateTable, "StateTable")
 		setDefault(&n.DataBucket, "wacloud-local-databucket")

@@ -1,7 +1,8 @@
 // Command wacloudctl operates a wacloud deployment: onboard, list, disable
 // and rotate tenants, split secrets from before the sending/webhook-side
 // split, show a message's history, inspect and redrive the dead-letter
-// queues, list and replay parked payloads, and send a test message. It
+// queues, list and replay parked payloads, sync and list the template
+// catalog, and send a test message. It
 // works against real AWS (resource names from the CloudFormation stack's
 // outputs, --stack) and against the local connector (--endpoint-url
 // http://127.0.0.1:4566, local names by default). It never prints
@@ -58,6 +59,8 @@ var commands = []command{
 	{"tenant purge", "delete the stored data (media, message and job records) of a deleted tenant now rather than at the end of its retention", tenantPurge},
 	{"tenant rotate", "replace a tenant's credentials (read from stdin or flags, never shown)", tenantRotate},
 	{"secrets migrate", "split every combined tenant and platform secret into a sending and a webhook-side secret (--dry-run to preview)", secretsMigrate},
+	{"templates sync", "sync a tenant's template catalog from Meta now (Graph, with the tenant's token); the templates function does it on a schedule", templatesSync},
+	{"templates list", "list a tenant's template catalog (status, category, quality, synced_at)", templatesList},
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
 	{"dlq redrive", "move dead-lettered messages (all, or --id) back to their source queue", dlqRedrive},

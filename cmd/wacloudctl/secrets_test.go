@@ -271,6 +271,8 @@ func TestSecretPolicies(t *testing.T) {
 				"SenderFunction":  {"tenant sending"},
 				"MediaFunction":   {"tenant sending"},
 				"BridgeFunction":  {"core"},
+				// The scheduled template sync calls Graph with each tenant's token.
+				"TemplatesFunction": {"tenant sending"},
 			}
 			for _, fn := range tmpl.OfType("AWS::Serverless::Function") {
 				patterns := secretPatterns(t, n, tmpl.Resources[fn].Properties["Policies"])

@@ -12,6 +12,7 @@ import (
 	"github.com/tucanlink/wacloud/local/apigw"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/bridge"
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/media"
@@ -32,6 +33,9 @@ var Functions = map[string]Setup{
 	"SenderFunction":  SQS(sender.Setup),
 	"StatusFunction":  SQS(status.Setup),
 	"ApiFunction":     HTTP(manage.Setup),
+	// Scheduled: nothing runs it on a timer locally; invoke it through
+	// Built.Scheduled (wacloudctl templates sync does the same work).
+	"TemplatesFunction": Scheduled(catalog.Setup),
 }
 
 // Setup builds one function from its environment and AWS configuration,
@@ -39,11 +43,13 @@ var Functions = map[string]Setup{
 type Setup func(ctx context.Context, getenv func(string) string, cfg aws.Config) (Built, error)
 
 // Built is a function ready to invoke: HTTP for API Gateway routes, SQS for
-// queue event sources. Value is the handler itself.
+// queue event sources, Scheduled for EventBridge schedules. Value is the
+// handler itself.
 type Built struct {
-	HTTP  apigw.Handler
-	SQS   esm.Handler
-	Value any
+	HTTP      apigw.Handler
+	SQS       esm.Handler
+	Scheduled func(context.Context, events.EventBridgeEvent) error
+	Value     any
 }
 
 type httpHandler interface {
@@ -73,6 +79,21 @@ func SQS[H sqsHandler](setup func(context.Context, func(string) string, aws.Conf
 			return Built{}, err
 		}
 		return Built{SQS: h.Handle, Value: h}, nil
+	}
+}
+
+type scheduledHandler interface {
+	Handle(context.Context, events.EventBridgeEvent) error
+}
+
+// Scheduled adapts the Setup of a function run by an EventBridge schedule.
+func Scheduled[H scheduledHandler](setup func(context.Context, func(string) string, aws.Config) (H, error)) Setup {
+	return func(ctx context.Context, getenv func(string) string, cfg aws.Config) (Built, error) {
+		h, err := setup(ctx, getenv, cfg)
+		if err != nil {
+			return Built{}, err
+		}
+		return Built{Scheduled: h.Handle, Value: h}, nil
 	}
 }
 

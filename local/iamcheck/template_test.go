@@ -47,6 +47,8 @@ var waivers = append([]iamcheck.Waiver{
 		Why: "marks a number on its first WhatsApp Business app echo; the scenario's number is not shared with the app (shared/inbound TestEchoMarksNumberSharedWithBusinessApp makes the call)"},
 	{Function: "SenderFunction", Sid: "TokenOutages", Item: "dynamodb:PutItem",
 		Why: "records a token outage only when Meta rejects a tenant's token (190); the scenario's token is valid, and a rejected one would hold its jobs (shared/sender TestTokenOutageHoldsJobs writes it)"},
+	{Function: "TemplatesFunction", Sid: "SyncCatalog", Item: "dynamodb:DeleteItem",
+		Why: "removes a catalog template Meta no longer lists; the scenario's WABA keeps its templates (shared/catalog TestSyncMirrorsMeta removes one)"},
 	{Function: "SenderFunction", Sid: "FindCrashedSend", Item: "dynamodb:GetItem",
 		Why: "looks up the job reference when taking over a job whose attempt stopped after claiming it; no attempt stops half-way here"},
 }, queueKeyWaivers()...)
@@ -87,11 +89,11 @@ func deployed(st *stack.Stack) *stack.Names {
 // dirs maps a directory under events/ to the function its samples are for.
 var dirs = map[string]string{
 	"webhook": "WebhookFunction", "inbound": "InboundFunction", "bridge": "BridgeFunction",
-	"sender": "SenderFunction", "status": "StatusFunction",
+	"sender": "SenderFunction", "status": "StatusFunction", "templates": "TemplatesFunction",
 }
 
 var acme = connector.Tenant{ID: "acme", PhoneNumberID: "100000000000002", WABAID: "200000000000002", OwnApp: true,
-	AppSecret: "acme-app-secret", VerifyToken: "acme-verify-token"}
+	AppSecret: "acme-app-secret", VerifyToken: "acme-verify-token", AccessToken: "acme-access-token"}
 
 var (
 	recOnce  sync.Once
@@ -184,6 +186,12 @@ func feedSamples(t *scenarioT, h *connector.Handle) {
 				t.Fatalf("%s: %v", f, err)
 			}
 			_, err = b.SQS(ctx, ev)
+		case b.Scheduled != nil:
+			var ev events.EventBridgeEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			err = b.Scheduled(ctx, ev)
 		default:
 			t.Fatalf("%s is not wired into the connector", id)
 		}

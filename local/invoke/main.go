@@ -137,7 +137,8 @@ func function(name string) (id, dir string, err error) {
 	known := map[string]string{
 		"webhook": "WebhookFunction", "inbound": "InboundFunction", "bridge": "BridgeFunction",
 		"sender": "SenderFunction", "media": "MediaFunction", "status": "StatusFunction",
-		"api": "ApiFunction",
+		"api":       "ApiFunction",
+		"templates": "TemplatesFunction",
 	}
 	n := strings.TrimSuffix(strings.ToLower(name), "function")
 	if id, ok := known[n]; ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/bridge"
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/logging"
 	"github.com/tucanlink/wacloud/shared/media"
@@ -43,6 +44,8 @@ var handlers = map[string]struct {
 	"sender":  {"SenderFunction", connector.SQS(sender.Setup)},
 	"media":   {"MediaFunction", connector.SQS(media.Setup)},
 	"status":  {"StatusFunction", connector.SQS(status.Setup)},
+	// The scheduled template sync, with its EventBridge event.
+	"templates": {"TemplatesFunction", connector.Scheduled(catalog.Setup)},
 }
 
 // demoSecrets must never appear in anything a handler logs.
@@ -195,6 +198,14 @@ func TestSampleEvents(t *testing.T) {
 				}
 				if got := len(resp.BatchItemFailures); got != wantFailures {
 					t.Errorf("batch item failures = %d %v, want %d", got, resp.BatchItemFailures, wantFailures)
+				}
+			case b.Scheduled != nil:
+				var ev events.EventBridgeEvent
+				if err := strictDecode(raw, &ev); err != nil || ev.DetailType != "Scheduled Event" {
+					t.Fatalf("not an EventBridge scheduled event: %v", err)
+				}
+				if err := b.Scheduled(ictx, ev); err != nil {
+					t.Fatalf("handler error: %v", err)
 				}
 			}
 		})

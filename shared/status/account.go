@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -47,6 +48,11 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 			ev.PhoneNumberID = id
 			if c.PhoneNumber != nil {
 				c.PhoneNumber.PhoneNumberID = id
+			}
+		}
+		if c.Template != nil {
+			if err := h.template(ctx, u, c, log); err != nil {
+				return err
 			}
 		}
 		if c.PhoneNumber != nil && c.PhoneNumber.Throughput > 0 {
@@ -99,6 +105,53 @@ func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event
 	}
 	log.Info("number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)
 	return nil
+}
+
+// template applies a template webhook to the template's catalog item, so
+// the sender checks jobs against Meta's latest word. A template the
+// catalog does not hold yet is left to the next sync, which brings it
+// whole (a status alone cannot be checked against).
+func (h *Handler) template(ctx context.Context, u whatsapp.Unit, c event.AccountChange, log *slog.Logger) error {
+	if h.Templates == nil || c.Template.Name == "" || c.Template.Language == "" {
+		return nil
+	}
+	ch := catalog.Change{Quality: c.Template.NewQuality, Category: c.Template.NewCategory}
+	if u.Field == event.FieldTemplateStatus {
+		ch.Status = templateStatus(c.Event)
+	}
+	ch.At = time.Unix(u.EntryTime, 0)
+	if u.EntryTime == 0 {
+		t, ok := parseTime(u.ReceivedAt)
+		if !ok {
+			t = h.now()
+		}
+		ch.At = t
+	}
+	k := catalog.Key{WABAID: u.WABAID, Name: c.Template.Name, Language: c.Template.Language}
+	applied, err := h.Templates.Apply(ctx, u.TenantID, k, ch)
+	if err != nil {
+		return fmt.Errorf("update template catalog of tenant %s: %w", u.TenantID, err)
+	}
+	log.Info("template catalog", "template", c.Template.Name, "language", c.Template.Language,
+		"status", ch.Status, "quality", ch.Quality, "category", ch.Category, "applied", applied)
+	if !applied {
+		h.Metrics.Count("TemplateChangeNotApplied", 1, "Field", u.Field)
+	}
+	return nil
+}
+
+// templateStatus is the status a message_template_status_update event
+// leaves the template in: FLAGGED only warns (the template is still
+// sendable until Meta disables it, which it reports), REINSTATED is
+// APPROVED again.
+func templateStatus(ev string) string {
+	switch ev {
+	case "FLAGGED":
+		return ""
+	case "REINSTATED":
+		return catalog.StatusApproved
+	}
+	return ev
 }
 
 // numberByDisplay finds the tenant's number with this display number; ""

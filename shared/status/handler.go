@@ -7,7 +7,9 @@
 // not delivery states: they become payment.status events and leave the
 // message record alone. Failures with a permanent meaning update what
 // the sender knows: 131047 closes the contact's 24-hour window; a
-// throughput upgrade raises the number's pacing limit.
+// throughput upgrade raises the number's pacing limit; a template's
+// status, quality or category change updates the template catalog the
+// sender checks jobs against.
 package status
 
 import (
@@ -20,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -50,6 +53,13 @@ type Numbers interface {
 	SetThroughput(ctx context.Context, phoneNumberID string, perSecond int) error
 }
 
+// Templates is the template catalog (catalog.Store). Apply reports false,
+// without an error, for a template the catalog does not hold or holds in
+// a newer state; errors are classified with fault.
+type Templates interface {
+	Apply(ctx context.Context, tenantID string, k catalog.Key, c catalog.Change) (bool, error)
+}
+
 // Publisher sends messages to a queue (queue.Publisher).
 type Publisher interface {
 	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
@@ -64,6 +74,7 @@ type Handler struct {
 	Deliveries     Deliveries
 	Windows        Windows
 	Numbers        Numbers
+	Templates      Templates
 	Events         Publisher
 	EventsQueueURL string
 	// Queue runs the batch (source queue, DLQ, backoff); its Handle is set

@@ -117,6 +117,9 @@ var referenceCases = []struct {
 	{"message_template_quality_update.json", "", "account.message_template_quality_update", []string{
 		"account.template.id=806312974732579", "account.template.name=welcome_template", "account.template.language=en_US",
 		"account.template.previous_quality=GREEN", "account.template.new_quality=YELLOW"}},
+	{"template_category_update.json", "", "account.template_category_update", []string{
+		"account.template.id=12345678", "account.template.name=my_message_template", "account.template.language=he",
+		"account.template.new_category=MARKETING"}},
 	{"message_template_status_update_approved.json", "", "account.message_template_status_update", []string{
 		"account.event=APPROVED", "account.template.id=1689556908129832", "account.template.name=order_confirmation",
 		"account.template.category=UTILITY", "account.template.reason=<nil>", "account.value.reason=NONE"}},

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -18,13 +19,13 @@ import (
 )
 
 // Setup builds the status function from its environment: MESSAGES_TABLE,
-// STATE_TABLE, TENANTS_TABLE, CORE_EVENTS_QUEUE_URL, STATUS_QUEUE_URL and
+// STATE_TABLE, TENANTS_TABLE, TEMPLATES_TABLE, CORE_EVENTS_QUEUE_URL, STATUS_QUEUE_URL and
 // STATUS_DLQ_URL (required); STATUS_RECORD_GRACE (optional Go duration,
 // default 1m; "0s" or negative records unknown wamids as external at once).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	env := map[string]string{}
 	var missing []string
-	for _, k := range []string{"MESSAGES_TABLE", "STATE_TABLE", "TENANTS_TABLE", "CORE_EVENTS_QUEUE_URL", "STATUS_QUEUE_URL", "STATUS_DLQ_URL"} {
+	for _, k := range []string{"MESSAGES_TABLE", "STATE_TABLE", "TENANTS_TABLE", "TEMPLATES_TABLE", "CORE_EVENTS_QUEUE_URL", "STATUS_QUEUE_URL", "STATUS_DLQ_URL"} {
 		if env[k] = getenv(k); env[k] == "" {
 			missing = append(missing, k)
 		}
@@ -49,6 +50,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Deliveries:     &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"]},
 		Windows:        window.Store{API: ddb, Table: env["STATE_TABLE"]},
 		Numbers:        &tenant.Registry{API: ddb, Table: env["TENANTS_TABLE"]},
+		Templates:      &catalog.Store{API: ddb, Table: env["TEMPLATES_TABLE"]},
 		Events:         queue.Publisher{API: sqsc},
 		EventsQueueURL: env["CORE_EVENTS_QUEUE_URL"],
 		Queue: queue.Consumer{

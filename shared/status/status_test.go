@@ -41,6 +41,9 @@ type env struct {
 	sqs      *sqs.Client
 	coreURL  string
 	dlqURL   string
+	// cfg and templatesTable reach the template catalog.
+	cfg            aws.Config
+	templatesTable string
 }
 
 func newEnv(t *testing.T) *env {
@@ -72,6 +75,9 @@ func newEnv(t *testing.T) *env {
 		sqs:      sqs.NewFromConfig(emu.Config()),
 		coreURL:  fn.Env["CORE_EVENTS_QUEUE_URL"],
 		dlqURL:   fn.Env["STATUS_DLQ_URL"],
+
+		cfg:            emu.Config(),
+		templatesTable: fn.Env["TEMPLATES_TABLE"],
 	}
 	h.Deliveries = e.store
 	e.reset(t, ddb, fn.Env["MESSAGES_TABLE"], fn.Env["STATE_TABLE"], fn.Env["TENANTS_TABLE"])
