@@ -125,7 +125,7 @@ func StartBackend(b Backend) (*Emulator, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return strictSQS(newMotoFix().wrap(h)) })
+		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return strictSQS(newMotoFix().wrap(serialDynamoDB(h))) })
 		if err != nil {
 			p.stop()
 			return nil, err

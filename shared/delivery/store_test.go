@@ -431,16 +431,6 @@ func TestApplyDuplicateStorm(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Every assertion below rests on DynamoDB applying each conditional
-	// write atomically. moto 5.2.1 does not under concurrent requests
-	// (local/awsemu's TestConditionalUpdateIsAtomic shows it), so two
-	// copies of a status can both pass the condition there; kumo and
-	// DynamoDB must keep to one advance per state.
-	for st, n := range advanced {
-		if b, _ := awsemu.BackendFromEnv(); n > 1 && b == awsemu.Moto {
-			t.Skipf("moto gap: conditional UpdateItem is not atomic under concurrent requests: %s advanced %d times", st, n)
-		}
-	}
 	got, err := s.Get(ctx, "w5")
 	if err != nil {
 		t.Fatal(err)

@@ -102,15 +102,6 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 				if !grants[i].Equal(grants[i-1]) {
 					continue
 				}
-				// Distinct slots rest on DynamoDB applying each
-				// conditional UpdateItem atomically. moto 5.2.1 does not
-				// under concurrent requests (local/awsemu's
-				// TestConditionalUpdateIsAtomic shows it): two leases
-				// can read the same tat there. The limiter cannot be
-				// checked on moto then; kumo and DynamoDB must hold.
-				if b, _ := awsemu.BackendFromEnv(); b == awsemu.Moto {
-					t.Skipf("moto gap: conditional UpdateItem is not atomic under concurrent requests: slot %v granted twice", grants[i])
-				}
 				t.Fatalf("slot %v granted twice", grants[i])
 			}
 			// Any limit+1 consecutive slots span more than a second, i.e.
