@@ -45,6 +45,7 @@ var validateOnly = []struct{ problem, why string }{
 	{"URL has no host", "a URL's host is found by parsing it"},
 	{"not a URL", "a URL is checked by parsing it"},
 	{"url must be an http(s) URL", "a URL is checked by parsing it"},
+	{"birthday must be a date", "the schema's pattern bounds month and day; whether the month has that day is checked by parsing the date"},
 }
 
 // agreementSeeds are valid jobs: every sample event, every job built from

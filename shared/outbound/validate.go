@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -305,6 +306,9 @@ func (c *checker) contacts(cs []Contact) {
 	}
 	for i, ct := range cs {
 		c.required(fmt.Sprintf("contacts[%d].name.formatted_name", i), ct.Name.FormattedName)
+		if ct.Birthday != "" && !isDate(ct.Birthday) {
+			c.addf("contacts[%d].birthday must be a date, YYYY-MM-DD", i)
+		}
 		for k, p := range ct.Phones {
 			c.required(fmt.Sprintf("contacts[%d].phones[%d].phone", i, k), p.Phone)
 			if p.WaID != "" && !digits(p.WaID) {
@@ -586,4 +590,11 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// isDate reports whether s is a calendar date written YYYY-MM-DD, the
+// form Meta's contact cards take for a birthday.
+func isDate(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil && len(s) == len(time.DateOnly)
 }

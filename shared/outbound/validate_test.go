@@ -171,6 +171,8 @@ var validateCases = []validateCase{
 	{"latitude missing", func() Job { j := base(TypeLocation); j.Location.Latitude = nil; return j }, "location.latitude"},
 	{"longitude out of range", func() Job { j := base(TypeLocation); j.Location.Longitude = f64(181); return j }, "location.longitude"},
 	{"contact without formatted name", func() Job { j := base(TypeContacts); j.Contacts[0].Name.FormattedName = ""; return j }, "formatted_name is required"},
+	{"contact birthday that is not a date", func() Job { j := base(TypeContacts); j.Contacts[0].Birthday = "31/12/1990"; return j }, "birthday must be a date"},
+	{"contact birthday on a day the month lacks", func() Job { j := base(TypeContacts); j.Contacts[0].Birthday = "1990-02-30"; return j }, "birthday must be a date"},
 	{"no contacts", func() Job { j := base(TypeContacts); j.Contacts = []Contact{}; return j }, "1 to 5 contacts"},
 	{"contact phone without phone", func() Job {
 		j := base(TypeContacts)

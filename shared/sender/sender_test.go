@@ -340,10 +340,19 @@ func TestSendsEverySampleJob(t *testing.T) {
 			var job map[string]any
 			body := strings.ReplaceAll(ev.Records[0].Body, "wacloud-local-databucket", bucket)
 			_ = json.Unmarshal([]byte(body), &job)
-			// A recipient and job id per sample keep the tests apart.
+			// A recipient and job id per sample keep the tests apart; a
+			// sample naming its contact by business-scoped user id keeps
+			// that form.
 			to := fmt.Sprintf("+55119888%05d", i)
-			job["to"], job["job_id"] = to, "sample-"+name
+			if _, ok := job["recipient"]; ok {
+				to = fmt.Sprintf("BR.%d8880000001", 100000+i)
+				job["recipient"] = to
+			} else {
+				job["to"] = to
+			}
+			job["job_id"] = "sample-" + name
 			e.openWindow(t, to)
+			e.sim.OpenWindow(numberA, strings.TrimPrefix(to, "+"), time.Now().Add(-time.Minute))
 			if failed := handle(t, h, record(t, job, 1)); len(failed) != 0 {
 				t.Fatalf("batch item failures %v", failed)
 			}
@@ -368,7 +377,11 @@ func TestSendsEverySampleJob(t *testing.T) {
 			if res.MessageID != got[0].WAMID || res.ClientRef != job["client_ref"] || res.MessageType != job["type"] {
 				t.Errorf("result %+v, want wamid %q", res, got[0].WAMID)
 			}
-			if evs[0].Contact == nil || evs[0].Contact.WaID != strings.TrimPrefix(to, "+") || evs[0].PhoneNumberID != numberA {
+			want := event.Contact{WaID: strings.TrimPrefix(to, "+")}
+			if _, ok := job["recipient"]; ok {
+				want = event.Contact{UserID: to}
+			}
+			if evs[0].Contact == nil || *evs[0].Contact != want || evs[0].PhoneNumberID != numberA {
 				t.Errorf("event routing %+v", evs[0])
 			}
 			if got[0].WAMID != "" {
