@@ -36,7 +36,7 @@ const (
 )
 
 var acme = connector.Tenant{ID: "acme", PhoneNumberID: "100000000000002", WABAID: "200000000000002", OwnApp: true,
-	AppSecret: "acme-app-secret", VerifyToken: "acme-verify-token"}
+	AppSecret: "acme-app-secret", VerifyToken: "acme-verify-token", AccessToken: "acme-access-token"}
 
 // The embedded AWS emulator keeps its state per process (kumo's services
 // are process-wide), so every test of this package shares one connector

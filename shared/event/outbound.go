@@ -14,6 +14,10 @@ const (
 	ReasonWindowClosed = "window_closed"
 	// ReasonMediaUnavailable: an s3:// media reference could not be resolved.
 	ReasonMediaUnavailable = "media_unavailable"
+	// ReasonTemplateInvalid: the template job does not fit the template as
+	// the catalog holds it (not APPROVED, or parameters its components do
+	// not take); it never reached Meta. Details says what is wrong.
+	ReasonTemplateInvalid = "template_invalid"
 	// ReasonOutcomeUnknown: the request may have reached Meta but no answer was
 	// recorded; it is not sent again under this job id.
 	ReasonOutcomeUnknown = "outcome_unknown"

@@ -157,7 +157,8 @@ type Handler struct {
 	Jobs       *JobStore
 	Graph      Graph
 	Deliveries Deliveries
-	Media      MediaResolver // nil: s3:// references fail as media_unavailable
+	Media      MediaResolver   // nil: s3:// references fail as media_unavailable
+	Templates  TemplateCatalog // nil: template jobs go to Meta unchecked (templates.go)
 	Numbers    NumberLimiter
 	Pairs      PairLimiter
 	Events     Publisher
@@ -345,6 +346,7 @@ type attempt struct {
 	claim    string
 	paired   bool      // the pair limit is already booked for this send
 	queuedAt time.Time // when SQS got the job (zero if unknown)
+	waba     string    // the number's WhatsApp Business Account
 	creds    tenant.Credentials
 	log      *slog.Logger
 }
@@ -435,7 +437,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err != nil {
 		return err
 	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, to: to, mapped: mapped, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), log: log}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, to: to, mapped: mapped, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), waba: num.WABAID, log: log}
 	if existing != nil {
 		a.ref = existing.Ref()
 		return h.replay(ctx, a, existing)
@@ -449,6 +451,9 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	job := a.job
 	if t := a.tenant; t.Status == tenant.StatusDisabled {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant is disabled", Retryable: true})
+	}
+	if f := h.checkTemplate(ctx, a); f != nil {
+		return h.fail(ctx, a, *f)
 	}
 	if job.NeedsWindow() {
 		open, err := h.windowOpen(ctx, a)

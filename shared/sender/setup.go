@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/identity"
@@ -27,7 +28,7 @@ import (
 // Setup builds the handler from the function's environment:
 // OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
 // TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
-// GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT and
+// GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE and
 // S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
 // as a separate Lambda instance would have.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
@@ -64,6 +65,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			HTTP: newGraphHTTP()},
 		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
 		Media:      resolver,
+		Templates:  templates(ddb, getenv("TEMPLATES_TABLE")),
 		Numbers:    &throttle.Limiter{API: ddb, Table: state},
 		Outages:    &OutageStore{API: ddb, Table: state},
 		Pairs:      &throttle.Pair{API: ddb, Table: state},
@@ -81,6 +83,15 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		DefaultThroughput:  throughput,
 		Metrics:            &metrics.Recorder{Function: "sender"},
 	}, nil
+}
+
+// templates is the template catalog behind the instance's cache; without
+// TEMPLATES_TABLE template jobs go to Meta unchecked.
+func templates(ddb *dynamodb.Client, table string) TemplateCatalog {
+	if table == "" {
+		return nil
+	}
+	return &templateCache{Store: &catalog.Store{API: ddb, Table: table}}
 }
 
 // newGraphHTTP keeps enough idle connections for a batch's parallel sends;
