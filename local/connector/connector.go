@@ -235,7 +235,7 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		return nil, err
 	}
 
-	h.serve(lns["api"], apigw.New(routes, log.With("component", "apigw")))
+	h.serve(lns["api"], withDocs(apigw.New(routes, log.With("component", "apigw")), filepath.Dir(tmplPath)))
 	h.serve(lns["graph"], h.Sim)
 	h.serve(lns["sink"], h.Sink)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -425,7 +425,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	defer h.Close()
 	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, AWS (%s) %s, tenants %s\n",
 		h.APIURL, h.GraphURL, h.SinkURL, h.Emulator.Backend, h.AWSURL, tenantIDs(h.Tenants))
-	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s)\n", h.APIURL, h.SinkURL, coresink.ClientID)
+	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s; OpenAPI %s/openapi.yaml)\n", h.APIURL, h.SinkURL, coresink.ClientID, h.APIURL)
 	if len(h.Unwired) > 0 {
 		fmt.Fprintf(out, "not yet wired (their queues hold events): %s\n", strings.Join(h.Unwired, ", "))
 	}

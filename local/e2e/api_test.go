@@ -6,9 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/tucanlink/wacloud/local/apispec"
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/shared/outbound"
@@ -88,7 +91,39 @@ func (c apiCall) do(t *testing.T, h *connector.Handle) apiResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every answer must be one api/openapi.yaml describes, and every
+	// request the API accepted one it describes as valid.
+	var sent []byte
+	if body != nil {
+		sent, _ = io.ReadAll(bodyOf(c.Body))
+	}
+	if err := openAPI(t).Check(req, sent, resp.StatusCode/100 == 2, resp.StatusCode, resp.Header, b); err != nil {
+		t.Error(err)
+	}
 	return apiResult{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func bodyOf(v any) io.Reader {
+	if s, ok := v.(string); ok {
+		return strings.NewReader(s)
+	}
+	return bytes.NewReader(mustJSON(v))
+}
+
+var (
+	specOnce sync.Once
+	spec     *apispec.Spec
+	specErr  error
+)
+
+// openAPI is api/openapi.yaml, loaded once.
+func openAPI(t *testing.T) *apispec.Spec {
+	t.Helper()
+	specOnce.Do(func() { spec, specErr = apispec.Load("../../api/openapi.yaml") })
+	if specErr != nil {
+		t.Fatal(specErr)
+	}
+	return spec
 }
 
 // apiErrorOf reads the management API's error shape.
@@ -108,12 +143,10 @@ func apiErrorOf(t *testing.T, r apiResult) (code string, details []string) {
 }
 
 // postJobAPI hands a job to POST /v1/tenants/{tenant_id}/messages with a
-// token for every tenant; the tenant comes from the path only.
+// token for every tenant, in the queue's form (tenant_id included).
 func postJobAPI(t *testing.T, h *connector.Handle, j outbound.Job) {
 	t.Helper()
-	tenantID := j.TenantID
-	j.TenantID = ""
-	r := apiCall{Method: "POST", Path: "/v1/tenants/" + tenantID + "/messages", Token: apiToken(t, h, ""), Body: j}.do(t, h)
+	r := apiCall{Method: "POST", Path: "/v1/tenants/" + j.TenantID + "/messages", Token: apiToken(t, h, ""), Body: j}.do(t, h)
 	var acc struct {
 		JobID string `json:"job_id"`
 	}
@@ -235,5 +268,38 @@ func TestMediaUploadThroughTheAPISends(t *testing.T) {
 	}
 	if got := h.Sim.MessageStats().LinksFetched - fetched; got != 1 {
 		t.Errorf("the simulator fetched %d links, want 1 (the uploaded photo)", got)
+	}
+}
+
+// TestOpenAPIServed: make local serves api/openapi.yaml and the schemas it
+// refers to, where its relative references resolve.
+func TestOpenAPIServed(t *testing.T) {
+	h := start(t)
+	for path, file := range map[string]string{
+		"/openapi.yaml":                    "../../api/openapi.yaml",
+		"/schema/event.schema.json":        "../../schema/event.schema.json",
+		"/schema/outbound-job.schema.json": "../../schema/outbound-job.schema.json",
+	} {
+		resp, err := http.Get(h.APIURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+			t.Errorf("GET %s: %d, %d bytes; want %s (%d bytes)", path, resp.StatusCode, len(got), file, len(want))
+		}
+	}
+	resp, err := http.Get(h.APIURL + "/schema/..%2Ftemplate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /schema/..%%2Ftemplate.yaml: %d, want 404", resp.StatusCode)
 	}
 }

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tucanlink/wacloud/local/apispec"
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/manage"
@@ -69,6 +72,52 @@ func apiError(t *testing.T, resp events.APIGatewayV2HTTPResponse) manage.Error {
 		t.Errorf("error %s: code, message and details (a list) are required: %v", resp.Body, err)
 	}
 	return e
+}
+
+var (
+	specOnce sync.Once
+	spec     *apispec.Spec
+	specErr  error
+)
+
+// serve is h.Handle through api/openapi.yaml: the answer must be one the
+// document describes, and so must the request when the API accepted it,
+// unless lenient marks a form the API accepts beyond the document's
+// (a job without tenant_id or job_id, which the path or the
+// Idempotency-Key fill in).
+func serve(t *testing.T, h *manage.Handler, req events.APIGatewayV2HTTPRequest, lenient bool) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := h.Handle(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specOnce.Do(func() { spec, specErr = apispec.Load("../../api/openapi.yaml") })
+	if specErr != nil {
+		t.Fatal(specErr)
+	}
+	method, path, _ := strings.Cut(req.RouteKey, " ")
+	for k, v := range req.PathParameters {
+		path = strings.ReplaceAll(path, "{"+k+"}", url.PathEscape(v))
+	}
+	hr, err := http.NewRequest(method, "http://127.0.0.1:3000"+path, strings.NewReader(req.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range req.Headers {
+		hr.Header.Set(k, v)
+	}
+	if manage.Claims(req) != nil {
+		hr.Header.Set("Authorization", "Bearer token")
+	}
+	header := http.Header{}
+	for k, v := range resp.Headers {
+		header.Set(k, v)
+	}
+	check := resp.StatusCode/100 == 2 && !lenient
+	if err := spec.Check(hr, []byte(req.Body), check, resp.StatusCode, header, []byte(resp.Body)); err != nil {
+		t.Error(err)
+	}
+	return resp
 }
 
 // memQueue is a Publisher in memory; Err makes every publish fail.
@@ -132,10 +181,7 @@ func TestEveryRouteChecksTheTenant(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(rt.Key()+"/"+tt.name, func(t *testing.T) {
-				resp, err := h.Handle(context.Background(), request(rt.Key(), tt.tenant, tt.scope, "{}"))
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp := serve(t, h, request(rt.Key(), tt.tenant, tt.scope, "{}"), false)
 				if tt.want == 0 {
 					if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 						t.Errorf("status %d %s; the token names the tenant", resp.StatusCode, resp.Body)
@@ -255,10 +301,7 @@ func TestSendMessageQueuesAsTheCoreWould(t *testing.T) {
 		b, _ := json.Marshal(noTenant)
 		for variant, posted := range map[string]string{"with tenant_id": body, "tenant from the path": string(b)} {
 			t.Run(name+"/"+variant, func(t *testing.T) {
-				resp, err := e.h.Handle(context.Background(), request(messagesRoute, want.TenantID, &scope, posted))
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp := serve(t, e.h, request(messagesRoute, want.TenantID, &scope, posted), variant == "tenant from the path")
 				if resp.StatusCode != http.StatusAccepted {
 					t.Fatalf("status %d %s, want 202", resp.StatusCode, resp.Body)
 				}
@@ -322,10 +365,7 @@ func TestSendMessageRefusesWhatTheSenderRefuses(t *testing.T) {
 			for k, v := range tt.headers {
 				req.Headers[k] = v
 			}
-			resp, err := h.Handle(context.Background(), req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resp := serve(t, h, req, false)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status %d %s, want 400", resp.StatusCode, resp.Body)
 			}
@@ -383,7 +423,7 @@ func TestSendMessageIdempotencyKeyIsTheJobID(t *testing.T) {
 			if tt.key != "" {
 				req.Headers["Idempotency-Key"] = tt.key
 			}
-			resp, _ := h.Handle(context.Background(), req)
+			resp := serve(t, h, req, true)
 			if resp.StatusCode != http.StatusAccepted || len(q.msgs) != 1 {
 				t.Fatalf("status %d %s, %d queued; want 202 and 1", resp.StatusCode, resp.Body, len(q.msgs))
 			}
@@ -400,7 +440,7 @@ func TestSendMessageQueueDown(t *testing.T) {
 	secret := "arn:aws:sqs:us-east-1:000000000000:internal-detail"
 	h := &manage.Handler{Queue: &memQueue{Err: errors.New("AccessDenied on " + secret)}, OutboundQueueURL: "https://sqs.example/q.fifo", Log: slog.New(slog.DiscardHandler)}
 	scope := "tenant:demo"
-	resp, _ := h.Handle(context.Background(), request(messagesRoute, "demo", &scope, `{"job_id":"j","to":"+5511999990001","type":"text","text":{"body":"hi"}}`))
+	resp := serve(t, h, request(messagesRoute, "demo", &scope, `{"job_id":"j","tenant_id":"demo","to":"+5511999990001","type":"text","text":{"body":"hi"}}`), false)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503", resp.StatusCode)
 	}

@@ -33,10 +33,7 @@ func upload(t *testing.T, h *manage.Handler, tenantID, body, idempotencyKey stri
 	if idempotencyKey != "" {
 		req.Headers["idempotency-key"] = idempotencyKey
 	}
-	resp, err := h.Handle(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := serve(t, h, req, false)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d %s, want 200", resp.StatusCode, resp.Body)
 	}
@@ -175,7 +172,7 @@ func TestUploadRefusesWhatMetaCannotSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, _ := h.Handle(context.Background(), request(uploadsRoute, "demo", &scope, tt.body))
+			resp := serve(t, h, request(uploadsRoute, "demo", &scope, tt.body), false)
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status %d %s, want 400", resp.StatusCode, resp.Body)
 			}
