@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,34 @@ func TestBadTemplateJobMakesNoGraphCall(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the management API lists the synced catalog", func(t *testing.T) {
+		tok := apiToken(t, h, "")
+		r := apiCall{Method: "GET", Path: "/v1/tenants/" + connector.DemoTenantID + "/templates?status=PAUSED", Token: tok}.do(t, h)
+		var got struct {
+			Data []struct {
+				Name     string `json:"name"`
+				Language string `json:"language"`
+				Status   string `json:"status"`
+			} `json:"data"`
+			SyncedAt *string `json:"synced_at"`
+		}
+		if err := json.Unmarshal(r.Body, &got); err != nil || r.Status != 200 || got.SyncedAt == nil {
+			t.Fatalf("GET templates?status=PAUSED: %d %s (%v)", r.Status, r.Body, err)
+		}
+		var names []string
+		for _, d := range got.Data {
+			names = append(names, d.Name)
+		}
+		// 2023_april_promo is PAUSED in the samples; the other was paused
+		// by the webhook above.
+		if len(names) != 2 || !slices.Contains(names, "2023_april_promo") || !slices.Contains(names, "limited_time_offer_tuscan_getaway_2023") {
+			t.Errorf("paused templates %v", names)
+		}
+		r = apiCall{Method: "GET", Path: "/v1/tenants/" + connector.DemoTenantID + "/templates/hello_world", Token: apiToken(t, h, "tenant:acme")}.do(t, h)
+		if code, _ := apiErrorOf(t, r); r.Status != 403 || code != "forbidden_tenant" {
+			t.Errorf("another tenant's token: %d %s", r.Status, r.Body)
+		}
+	})
 	t.Run("a fitting job is sent", func(t *testing.T) {
 		j := job(newContact(), "order_confirmation",
 			`[{"type":"header","parameters":[{"type":"document","document":{"link":"https://example.com/r.pdf","filename":"receipt.pdf"}}]},{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"860198-230332"}]}]`)

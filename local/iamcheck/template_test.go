@@ -362,6 +362,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		{JobID: fmt.Sprintf("iamcheck-%d-api", stamp), Type: "text", Text: &outbound.Text{Body: "sent through the API"}},
 		{JobID: fmt.Sprintf("iamcheck-%d-api-upload", stamp), Type: "image", Image: &outbound.Media{Link: uploadMedia(t, h, token, "image/jpeg", "\xff\xd8\xff\xe0 uploaded")}},
 	}
+	// The template catalog the scheduled sync filled (feedSamples).
+	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates?status=APPROVED")
 	for _, j := range apiJobs {
 		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
 		postJob(t, h, token, j)
@@ -444,6 +446,20 @@ func apiPost(t *scenarioT, h *connector.Handle, token, path string, body any, wa
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// apiGet gets a management API path and fails unless it answers 200.
+func apiGet(t *scenarioT, h *connector.Handle, token, path string) {
+	req, _ := http.NewRequest(http.MethodGet, h.APIURL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, want 200", path, resp.StatusCode)
 	}
 }
 

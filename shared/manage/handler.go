@@ -12,9 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -40,16 +42,18 @@ type Handler struct {
 	Bucket      string
 	UploadTTL   time.Duration
 	Credentials aws.CredentialsProvider
-	Metrics     *metrics.Recorder
-	Log         *slog.Logger
-	Now         func() time.Time
+	// Templates is the template catalog (GET …/templates).
+	Templates Catalog
+	Metrics   *metrics.Recorder
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Setup builds the handler from the function's environment:
-// OUTBOUND_QUEUE_URL, DATA_BUCKET, and optionally UPLOAD_URL_TTL (a Go
+// OUTBOUND_QUEUE_URL, DATA_BUCKET, TEMPLATES_TABLE, and optionally UPLOAD_URL_TTL (a Go
 // duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET"} {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
@@ -70,6 +74,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Bucket:           getenv("DATA_BUCKET"),
 		UploadTTL:        ttl,
 		Credentials:      cfg.Credentials,
+		Templates:        &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")},
 		Metrics:          &metrics.Recorder{Function: "api"},
 	}, nil
 }

@@ -1,7 +1,7 @@
 package manage
 
 // Routes lists every route of the API. A route group lives in a file of its
-// own (messages.go, uploads.go, …) and adds its list here; template.yaml declares the
+// own (messages.go, uploads.go, templates.go, …) and adds its list here; template.yaml declares the
 // same routes as ApiFunction events behind the JWT authorizer, and
 // TestTemplateDeclaresEveryRoute holds the two to each other.
 func (h *Handler) Routes() []Route {
@@ -9,6 +9,7 @@ func (h *Handler) Routes() []Route {
 	for _, group := range [][]Route{
 		h.messageRoutes(),
 		h.uploadRoutes(),
+		h.templateRoutes(),
 	} {
 		out = append(out, group...)
 	}
