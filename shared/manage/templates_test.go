@@ -112,9 +112,9 @@ func TestTemplateRoutesAnswerFromTheCatalog(t *testing.T) {
 				req.PathParameters[k] = v
 			}
 			req.QueryStringParameters = tt.q
-			resp, err := h.Handle(context.Background(), req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("%d %s (%v)", resp.StatusCode, resp.Body, err)
+			resp := serve(t, h, req, false)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 			}
 			var got listed
 			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil || got.Data == nil {
@@ -169,7 +169,7 @@ func TestTemplateRoutesRefuseBadRequests(t *testing.T) {
 				req.PathParameters[k] = v
 			}
 			req.QueryStringParameters = tt.q
-			resp, _ := h.Handle(context.Background(), req)
+			resp := serve(t, h, req, false)
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status %d, want %d (%s)", resp.StatusCode, tt.want, resp.Body)
 			}
@@ -189,7 +189,7 @@ func (downCatalog) List(context.Context, string) ([]catalog.Template, error) {
 func TestTemplateRoutesCatalogDown(t *testing.T) {
 	h := &manage.Handler{Templates: downCatalog{}, Log: slog.New(slog.DiscardHandler)}
 	scope := "tenant:demo"
-	resp, _ := h.Handle(context.Background(), request(listTemplatesRoute, "demo", &scope, ""))
+	resp := serve(t, h, request(listTemplatesRoute, "demo", &scope, ""), false)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("status %d, want 503", resp.StatusCode)
 	}
