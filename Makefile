@@ -77,7 +77,7 @@ bench-media:
 ## invoke: run a function's real bootstrap under the Lambda Runtime Interface Emulator against local AWS, print its response:
 ##   make invoke FN=webhook EVENT=events/webhook/post_text.json [AWS=auto|embedded|local]
 invoke:
-	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<webhook|inbound|bridge|sender|media|status> EVENT=events/<dir>/<file>.json"; exit 2; fi
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then echo "usage: make invoke FN=<webhook|inbound|bridge|sender|media|status|api> EVENT=events/<dir>/<file>.json"; exit 2; fi
 	$(GO) run ./local/invoke -fn "$(FN)" -event "$(EVENT)" -aws "$(or $(AWS),auto)"
 
 .PHONY: bench-sender

@@ -63,7 +63,7 @@ func queueKeyWaivers() []iamcheck.Waiver {
 			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
 		}
 	}
-	for _, fn := range []string{"MediaFunction", "ApiFunction"} {
+	for _, fn := range []string{"MediaFunction"} {
 		for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
 			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
 		}
@@ -90,6 +90,7 @@ func deployed(st *stack.Stack) *stack.Names {
 var dirs = map[string]string{
 	"webhook": "WebhookFunction", "inbound": "InboundFunction", "bridge": "BridgeFunction",
 	"sender": "SenderFunction", "status": "StatusFunction", "templates": "TemplatesFunction",
+	"api": "ApiFunction",
 }
 
 var acme = connector.Tenant{ID: "acme", PhoneNumberID: "100000000000002", WABAID: "200000000000002", OwnApp: true,

@@ -25,6 +25,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/logging"
+	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/sender"
@@ -44,6 +45,7 @@ var handlers = map[string]struct {
 	"sender":  {"SenderFunction", connector.SQS(sender.Setup)},
 	"media":   {"MediaFunction", connector.SQS(media.Setup)},
 	"status":  {"StatusFunction", connector.SQS(status.Setup)},
+	"api":     {"ApiFunction", connector.HTTP(manage.Setup)},
 	// The scheduled template sync, with its EventBridge event.
 	"templates": {"TemplatesFunction", connector.Scheduled(catalog.Setup)},
 }
