@@ -124,6 +124,10 @@ func (s *Sim) handleInbound(w http.ResponseWriter, r *http.Request) {
 		replyJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("phone_number_id %q is not a simulated number", req.PhoneNumberID)})
 		return
 	}
+	if why := s.webhooksOff(n); why != "" {
+		replyJSON(w, http.StatusConflict, map[string]string{"error": why})
+		return
+	}
 	media, err := s.inboundMedia(n, &req)
 	if err != nil {
 		replyJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
@@ -232,7 +236,7 @@ func (s *Sim) inboundNumber(id string) (*Number, bool) {
 		}
 		id = s.cfg.Numbers[0].PhoneNumberID
 	}
-	n, ok := s.numbers[id]
+	n, ok := s.numbers()[id]
 	return n, ok
 }
 

@@ -112,14 +112,14 @@ func (s *Sim) routeMedia(mux *http.ServeMux) {
 // it; its ID can be referenced by simulated inbound messages.
 func (s *Sim) CreateMedia(spec MediaSpec) (MediaObject, error) {
 	if spec.PhoneNumberID == "" {
-		if len(s.numbers) != 1 {
+		if len(s.numbers()) != 1 {
 			return MediaObject{}, errors.New("create media: phone_number_id is required when several numbers are configured")
 		}
-		for id := range s.numbers {
+		for id := range s.numbers() {
 			spec.PhoneNumberID = id
 		}
 	}
-	if _, ok := s.numbers[spec.PhoneNumberID]; !ok {
+	if _, ok := s.numbers()[spec.PhoneNumberID]; !ok {
 		return MediaObject{}, fmt.Errorf("create media: unknown phone number %s", spec.PhoneNumberID)
 	}
 	if spec.MimeType == "" {
@@ -268,7 +268,7 @@ func (s *Sim) handleMediaInfo(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if _, isNumber := s.numbers[id]; isNumber {
+	if _, isNumber := s.numbers()[id]; isNumber {
 		s.handlePhoneNumber(w, r, id)
 		return
 	}

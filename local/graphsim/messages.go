@@ -159,7 +159,7 @@ func (s *Sim) messageViews(to string) []messageView {
 func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	n, ok := s.authorize(w, r, id)
-	if !ok {
+	if !ok || s.unregisteredAnswer(w, id) {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))

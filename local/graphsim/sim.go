@@ -20,7 +20,9 @@
 // uploads), statuses.go (status webhooks for accepted messages) and
 // templates.go (a WABA's message templates: list with paging, create with
 // Meta's checks, delete, and status, quality and category changes that
-// post Meta's template webhooks).
+// post Meta's template webhooks) and signup.go (Embedded Signup: code
+// exchange, debug_token, a WABA's numbers, app subscription, number
+// registration).
 package graphsim
 
 import (
@@ -31,6 +33,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/whatsapp"
@@ -55,9 +58,13 @@ type Number struct {
 type Config struct {
 	// WebhookURL is where webhooks are posted (the connector's /webhook).
 	WebhookURL string
-	// AppSecret signs webhooks (X-Hub-Signature-256).
+	// AppSecret signs webhooks (X-Hub-Signature-256); it is also the
+	// app's client secret for GET /oauth/access_token (signup.go).
 	AppSecret string
-	Numbers   []Number
+	// AppID is the Meta app's id, the client_id of the code exchange and
+	// the app_id debug_token reports (default DefaultAppID).
+	AppID   string
+	Numbers []Number
 	// BaseURL is the simulator's own address, used in media download URLs.
 	BaseURL string
 	// Now overrides the clock (tests).
@@ -87,9 +94,11 @@ type Accepted struct {
 // Sim is the simulator. Create it with New; it is an http.Handler and safe
 // for concurrent use.
 type Sim struct {
-	cfg     Config
-	mux     *http.ServeMux
-	numbers map[string]*Number
+	cfg Config
+	mux *http.ServeMux
+	// numbersP holds the numbers by id, copied on write: Embedded Signup
+	// (signup.go) adds numbers while requests read them.
+	numbersP atomic.Pointer[map[string]*Number]
 
 	mu         sync.Mutex
 	messages   messageState
@@ -97,6 +106,7 @@ type Sim struct {
 	media      mediaState
 	statuses   statusState
 	templates  templateState
+	signups    signupState
 }
 
 // New builds a simulator.
@@ -104,32 +114,57 @@ func New(cfg Config) *Sim {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AppID == "" {
+		cfg.AppID = DefaultAppID
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	s := &Sim{cfg: cfg, mux: http.NewServeMux(), numbers: map[string]*Number{}}
+	s := &Sim{cfg: cfg, mux: http.NewServeMux()}
+	numbers := map[string]*Number{}
 	for i := range cfg.Numbers {
 		n := cfg.Numbers[i]
 		if n.Throughput <= 0 {
 			n.Throughput = 80
 		}
-		s.numbers[n.PhoneNumberID] = &n
+		numbers[n.PhoneNumberID] = &n
 	}
+	s.numbersP.Store(&numbers)
 	s.routeInbound(s.mux)
 	s.routeRecipients(s.mux)
 	s.routeMessages(s.mux)
 	s.routeMedia(s.mux)
 	s.routeStatuses(s.mux)
 	s.routeTemplates(s.mux, cfg.Templates)
+	s.routeSignup(s.mux)
 	return s
 }
 
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
+// numbers returns the numbers by id; the map is never modified (see
+// addNumber).
+func (s *Sim) numbers() map[string]*Number { return *s.numbersP.Load() }
+
+// addNumber serves n from now on (replacing a number with its id).
+// Callers hold s.mu, which serializes writers.
+func (s *Sim) addNumberLocked(n Number) {
+	if n.Throughput <= 0 {
+		n.Throughput = 80
+	}
+	old := s.numbers()
+	next := make(map[string]*Number, len(old)+1)
+	for id, v := range old {
+		next[id] = v
+	}
+	next[n.PhoneNumberID] = &n
+	s.numbersP.Store(&next)
+}
+
 // number returns the number and whether the request's bearer token is its
 // token. It writes Meta's error answer when not.
 func (s *Sim) authorize(w http.ResponseWriter, r *http.Request, phoneNumberID string) (*Number, bool) {
-	n, ok := s.numbers[phoneNumberID]
+	n, ok := s.numbers()[phoneNumberID]
 	if !ok {
 		writeError(w, http.StatusBadRequest, 100, "GraphMethodException",
 			fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist", phoneNumberID), "")
@@ -156,7 +191,7 @@ func (s *Sim) knownToken(r *http.Request) bool {
 	if token == "" {
 		return false
 	}
-	for _, n := range s.numbers {
+	for _, n := range s.numbers() {
 		if n.AccessToken == token {
 			return true
 		}
@@ -169,7 +204,7 @@ func (s *Sim) knownToken(r *http.Request) bool {
 // business's numbers), so the number is the object's, never one picked
 // by token.
 func (s *Sim) tokenAllows(r *http.Request, phoneNumberID string) bool {
-	n, ok := s.numbers[phoneNumberID]
+	n, ok := s.numbers()[phoneNumberID]
 	token := bearer(r)
 	return ok && token != "" && token == n.AccessToken
 }

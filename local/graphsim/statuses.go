@@ -216,7 +216,7 @@ func (s *Sim) Close() {
 // media links is first fetched like Meta does (links.go), in the
 // background: its statuses follow the fetch.
 func (s *Sim) onAccepted(a Accepted) {
-	n, ok := s.numbers[a.PhoneNumberID]
+	n, ok := s.numbers()[a.PhoneNumberID]
 	if !ok {
 		return
 	}

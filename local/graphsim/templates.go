@@ -93,11 +93,14 @@ func (s *Sim) routeTemplates(mux *http.ServeMux, seed []Template) {
 	// would be as specific as GET /_media/download/{mediaID}, which the
 	// mux refuses.
 	mux.HandleFunc("GET /{version}/{id}/{edge}", func(w http.ResponseWriter, r *http.Request) {
-		if r.PathValue("edge") != "message_templates" {
+		switch r.PathValue("edge") {
+		case "message_templates":
+			s.handleTemplateList(w, r)
+		case "phone_numbers":
+			s.handlePhoneNumbers(w, r) // signup.go
+		default:
 			writeError(w, http.StatusBadRequest, 2500, "OAuthException", "Unknown path components: /"+r.PathValue("edge"), "")
-			return
 		}
-		s.handleTemplateList(w, r)
 	})
 	mux.HandleFunc("POST /{version}/{id}/message_templates", s.handleTemplateCreate)
 	mux.HandleFunc("DELETE /{version}/{id}/message_templates", s.handleTemplateDelete)
@@ -203,7 +206,7 @@ func (s *Sim) authorizeWABA(w http.ResponseWriter, r *http.Request, wabaID strin
 		return false
 	}
 	token := bearer(r)
-	for _, n := range s.numbers {
+	for _, n := range s.numbers() {
 		if n.WABAID == wabaID && n.AccessToken == token {
 			return true
 		}
@@ -576,7 +579,7 @@ func (s *Sim) ChangeTemplate(ctx context.Context, id string, c TemplateChange) (
 // webhooks use: the lowest phone number id of the WABA (nil: Config's).
 func (s *Sim) wabaNumberLocked(wabaID string) *Number {
 	var best *Number
-	for _, n := range s.numbers {
+	for _, n := range s.numbers() {
 		if n.WABAID == wabaID && (best == nil || idLess(n.PhoneNumberID, best.PhoneNumberID)) {
 			best = n
 		}
