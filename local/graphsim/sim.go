@@ -107,6 +107,12 @@ type Sim struct {
 	statuses   statusState
 	templates  templateState
 	signups    signupState
+	// numberStatus, profiles, blocked and uploads: phonenumber.go,
+	// profile.go, blocks.go, resumable.go.
+	numberStatus map[string]NumberStatus
+	profiles     map[string]*Profile
+	blocked      map[string][]string // phone number id → wa_ids, in blocking order
+	uploads      map[string]*uploadSession
 }
 
 // New builds a simulator.
@@ -137,6 +143,9 @@ func New(cfg Config) *Sim {
 	s.routeStatuses(s.mux)
 	s.routeTemplates(s.mux, cfg.Templates)
 	s.routeSignup(s.mux)
+	s.routeProfiles(s.mux)
+	s.routeBlocks(s.mux)
+	s.routeResumable(s.mux)
 	return s
 }
 

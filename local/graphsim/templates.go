@@ -98,6 +98,10 @@ func (s *Sim) routeTemplates(mux *http.ServeMux, seed []Template) {
 			s.handleTemplateList(w, r)
 		case "phone_numbers":
 			s.handlePhoneNumbers(w, r) // signup.go
+		case "whatsapp_business_profile":
+			s.handleProfileGet(w, r)
+		case "block_users":
+			s.handleBlockList(w, r)
 		default:
 			writeError(w, http.StatusBadRequest, 2500, "OAuthException", "Unknown path components: /"+r.PathValue("edge"), "")
 		}
