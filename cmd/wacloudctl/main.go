@@ -56,6 +56,7 @@ var commands = []command{
 	{"number set", "record a number's throughput (up or down) or that it is shared with the WhatsApp Business app (20/s)", numberSet},
 	{"number sync", "record a number's throughput level and WhatsApp Business app use as Meta reports them (Graph, with the tenant's token)", numberSync},
 	{"number move", "give business numbers, with their WABA, to another tenant", numberMove},
+	{"numbers list", "list a tenant's numbers with what Meta reports now: verified name, quality, messaging tier, throughput (as GET …/phone-numbers)", numbersList},
 	{"tenant purge", "delete the stored data (media, message and job records) of a deleted tenant now rather than at the end of its retention", tenantPurge},
 	{"tenant rotate", "replace a tenant's credentials (read from stdin or flags, never shown)", tenantRotate},
 	{"secrets migrate", "split every combined tenant and platform secret into a sending and a webhook-side secret (--dry-run to preview)", secretsMigrate},

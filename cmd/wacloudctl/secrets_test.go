@@ -273,6 +273,9 @@ func TestSecretPolicies(t *testing.T) {
 				"BridgeFunction":  {"core"},
 				// The scheduled template sync calls Graph with each tenant's token.
 				"TemplatesFunction": {"tenant sending"},
+				// The management API calls Graph for a tenant's numbers
+				// (profile, blocked users) with the tenant's own token.
+				"ApiFunction": {"tenant sending"},
 			}
 			for _, fn := range tmpl.OfType("AWS::Serverless::Function") {
 				patterns := secretPatterns(t, n, tmpl.Resources[fn].Properties["Policies"])

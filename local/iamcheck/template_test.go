@@ -365,6 +365,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	}
 	// The template catalog the scheduled sync filled (feedSamples).
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates?status=APPROVED")
+	// The tenant's numbers, read from Meta with the tenant's own token.
+	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/phone-numbers")
 	for _, j := range apiJobs {
 		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
 		postJob(t, h, token, j)

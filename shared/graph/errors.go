@@ -29,6 +29,9 @@ type Error struct {
 	Data        struct {
 		Details string `json:"details,omitempty"`
 	} `json:"error_data,omitempty"`
+	// Raw is the whole answer, for calls whose failures carry more than
+	// the error (a partial block failure lists the users).
+	Raw json.RawMessage `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -91,6 +94,7 @@ func ParseError(op string, status int, body []byte) *Error {
 	}
 	if json.Unmarshal(body, &env) == nil && env.Error != nil {
 		env.Error.Op, env.Error.HTTPStatus = op, status
+		env.Error.Raw = body
 		return env.Error
 	}
 	msg := string(body)

@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -47,13 +49,20 @@ type Handler struct {
 	Metrics   *metrics.Recorder
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	// Tenants, Secrets and Meta serve the routes that call Meta with the
+	// tenant's own access token (numbers.go, profile.go, blocks.go).
+	Tenants Registry
+	Secrets Secrets
+	Meta    Meta
 }
 
 // Setup builds the handler from the function's environment:
-// OUTBOUND_QUEUE_URL, DATA_BUCKET, TEMPLATES_TABLE, and optionally UPLOAD_URL_TTL (a Go
+// OUTBOUND_QUEUE_URL, DATA_BUCKET, TEMPLATES_TABLE, TENANTS_TABLE, GRAPH_API_BASE_URL
+// and GRAPH_API_VERSION (empty: Meta's), and optionally UPLOAD_URL_TTL (a Go
 // duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE"} {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE", "TENANTS_TABLE"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
@@ -75,6 +84,9 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		UploadTTL:        ttl,
 		Credentials:      cfg.Credentials,
 		Templates:        &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")},
+		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
+		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Meta:             &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
 		Metrics:          &metrics.Recorder{Function: "api"},
 	}, nil
 }

@@ -10,6 +10,7 @@ func (h *Handler) Routes() []Route {
 		h.messageRoutes(),
 		h.uploadRoutes(),
 		h.templateRoutes(),
+		h.numberRoutes(),
 	} {
 		out = append(out, group...)
 	}
