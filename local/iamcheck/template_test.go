@@ -367,6 +367,11 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates?status=APPROVED")
 	// The tenant's numbers, read from Meta with the tenant's own token.
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/phone-numbers")
+	numberPath := "/v1/tenants/" + connector.DemoTenantID + "/phone-numbers/" + connector.DemoPhoneNumberID
+	apiPost(t, h, token, numberPath+"/profile", map[string]any{"about": "Checked by iamcheck", "vertical": "RETAIL"}, http.StatusOK, nil)
+	apiGet(t, h, token, numberPath+"/profile")
+	apiPost(t, h, token, numberPath+"/blocked-users", map[string]any{"users": []string{"+" + contact}}, http.StatusOK, nil)
+	apiGet(t, h, token, numberPath+"/blocked-users")
 	for _, j := range apiJobs {
 		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
 		postJob(t, h, token, j)

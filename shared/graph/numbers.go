@@ -208,3 +208,19 @@ func (c *Client) BlockedUsers(ctx context.Context, token, phoneNumberID string, 
 	}
 	return p, nil
 }
+
+// Meta's business profile rules: limits in characters, and the verticals
+// (industries) it takes.
+const (
+	MaxProfileAbout       = 139
+	MaxProfileAddress     = 256
+	MaxProfileDescription = 512
+	MaxProfileEmail       = 128
+	MaxProfileWebsite     = 256
+	MaxProfileWebsites    = 2
+)
+
+// ProfileVerticals are the industries a business profile may name.
+var ProfileVerticals = []string{"OTHER", "AUTO", "BEAUTY", "APPAREL", "EDU", "ENTERTAIN", "EVENT_PLAN", "FINANCE", "GROCERY", "GOVT",
+	"HOTEL", "HEALTH", "NONPROFIT", "PROF_SERVICES", "RETAIL", "TRAVEL", "RESTAURANT", "ALCOHOL", "ONLINE_GAMBLING",
+	"PHYSICAL_GAMBLING", "OTC_DRUGS"}

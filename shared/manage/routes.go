@@ -11,6 +11,8 @@ func (h *Handler) Routes() []Route {
 		h.uploadRoutes(),
 		h.templateRoutes(),
 		h.numberRoutes(),
+		h.profileRoutes(),
+		h.blockRoutes(),
 	} {
 		out = append(out, group...)
 	}
