@@ -84,3 +84,24 @@ invoke:
 ## bench-sender: N sender instances pace M jobs from one number through the Graph simulator (LIMIT=80, WORKERS=8, JOBS=LIMIT*45 up to 15000); prints the achieved rate / LIMIT last.
 bench-sender:
 	$(GO) run ./local/bench/sender -limit $(or $(LIMIT),80) -workers $(or $(WORKERS),8) $(if $(JOBS),-jobs $(JOBS))
+
+.PHONY: api-docs check-api-docs
+## api-docs: re-vendor Redoc's standalone bundle (the renderer of GET /docs)
+## from the npm registry into local/apidocs/assets/, at the pinned version,
+## checking the tarball against the pinned sha512. Needs npm; the result is
+## committed, so make local, make test and CI need neither npm nor network.
+## To upgrade: set REDOC_VERSION and REDOC_INTEGRITY (npm view redoc@X dist.integrity).
+REDOC_VERSION   ?= 2.5.4
+REDOC_INTEGRITY ?= sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==
+api-docs:
+	REDOC_VERSION=$(REDOC_VERSION) REDOC_INTEGRITY=$(REDOC_INTEGRITY) sh local/apidocs/vendor.sh
+
+## check-api-docs: open GET /docs in headless Chromium and fail unless the
+## rendered page shows every operation of api/openapi.yaml. Serves the page
+## itself; API_URL=http://127.0.0.1:3000 checks a running make local instead.
+## SCREENSHOT=file.png also saves a picture of the page. Needs chromium
+## (apt-get install chromium); CHROMIUM=path picks another binary.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+check-api-docs:
+	@if [ -z "$(CHROMIUM)" ]; then echo "check-api-docs needs chromium (apt-get install chromium) or CHROMIUM=path"; exit 2; fi
+	WACLOUD_CHROMIUM="$(CHROMIUM)" WACLOUD_DOCS_URL="$(API_URL)" WACLOUD_DOCS_SCREENSHOT="$(SCREENSHOT)" $(GO) test -count=1 -v -run 'TestDocsPageRendersInChromium' ./local/connector/

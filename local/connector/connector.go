@@ -425,7 +425,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	defer h.Close()
 	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, AWS (%s) %s, tenants %s\n",
 		h.APIURL, h.GraphURL, h.SinkURL, h.Emulator.Backend, h.AWSURL, tenantIDs(h.Tenants))
-	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s; OpenAPI %s/openapi.yaml)\n", h.APIURL, h.SinkURL, coresink.ClientID, h.APIURL)
+	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s; OpenAPI %s/openapi.yaml, reference page %s/docs)\n", h.APIURL, h.SinkURL, coresink.ClientID, h.APIURL, h.APIURL)
 	if len(h.Unwired) > 0 {
 		fmt.Fprintf(out, "not yet wired (their queues hold events): %s\n", strings.Join(h.Unwired, ", "))
 	}
