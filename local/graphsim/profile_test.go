@@ -77,13 +77,13 @@ func TestResumableUploadGivesAProfilePictureHandle(t *testing.T) {
 	sim := New(Config{BaseURL: "http://sim", Numbers: []Number{{PhoneNumberID: "111", AccessToken: "tok-a"}}})
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
-	if status, body := profileCall(t, http.MethodPost, srv.URL+"/v23.0/999/uploads?file_length=4&file_type=image/gif", "OAuth tok-a", ""); status != 400 || errCode(body) != 100 {
+	if status, body := profileCall(t, http.MethodPost, srv.URL+"/v23.0/"+DefaultAppID+"/uploads?file_length=4&file_type=image/gif", "OAuth tok-a", ""); status != 400 || errCode(body) != 100 {
 		t.Errorf("gif: %d %v, want 400 code 100", status, body)
 	}
-	if status, body := profileCall(t, http.MethodPost, srv.URL+"/v23.0/999/uploads?file_length=4&file_type=image/png", "OAuth nope", ""); status != 401 || errCode(body) != 190 {
+	if status, body := profileCall(t, http.MethodPost, srv.URL+"/v23.0/"+DefaultAppID+"/uploads?file_length=4&file_type=image/png", "OAuth nope", ""); status != 401 || errCode(body) != 190 {
 		t.Errorf("unknown token: %d %v, want 401 code 190", status, body)
 	}
-	_, open := profileCall(t, http.MethodPost, srv.URL+"/v23.0/999/uploads?file_length=4&file_type=image/png", "OAuth tok-a", "")
+	_, open := profileCall(t, http.MethodPost, srv.URL+"/v23.0/"+DefaultAppID+"/uploads?file_length=4&file_type=image/png", "OAuth tok-a", "")
 	id, _ := open["id"].(string)
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v23.0/"+id, strings.NewReader("\x89PNG"))
 	req.Header.Set("Authorization", "OAuth tok-a")

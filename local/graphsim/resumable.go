@@ -29,6 +29,15 @@ type uploadSession struct {
 var profilePictureTypes = []string{"image/jpeg", "image/jpg", "image/png"}
 
 func (s *Sim) routeResumable(mux *http.ServeMux) {
+	// GET /app is the app of the token: the simulated app for every token
+	// the simulator knows.
+	mux.HandleFunc("GET /{version}/app", func(w http.ResponseWriter, r *http.Request) {
+		if !s.tokenKnown(uploadToken(r)) {
+			writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": s.cfg.AppID})
+	})
 	mux.HandleFunc("POST /{version}/{id}/uploads", s.handleUploadOpen)
 	mux.HandleFunc("POST /{version}/{session}", s.handleUploadWrite)
 }
@@ -57,6 +66,10 @@ func (s *Sim) tokenKnown(token string) bool {
 func (s *Sim) handleUploadOpen(w http.ResponseWriter, r *http.Request) {
 	if !s.tokenKnown(uploadToken(r)) {
 		writeError(w, http.StatusUnauthorized, 190, "OAuthException", "Invalid OAuth access token - Cannot parse access token", "")
+		return
+	}
+	if id := r.PathValue("id"); id != s.cfg.AppID {
+		writeError(w, http.StatusBadRequest, 100, "GraphMethodException", fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist", id), "")
 		return
 	}
 	q := r.URL.Query()
@@ -148,4 +161,17 @@ func randomID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// UploadHandles lists the handles of complete resumable uploads (tests).
+func (s *Sim) UploadHandles() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, u := range s.uploads {
+		if u.handle != "" {
+			out = append(out, u.handle)
+		}
+	}
+	return out
 }

@@ -368,7 +368,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	// The tenant's numbers, read from Meta with the tenant's own token.
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/phone-numbers")
 	numberPath := "/v1/tenants/" + connector.DemoTenantID + "/phone-numbers/" + connector.DemoPhoneNumberID
-	apiPost(t, h, token, numberPath+"/profile", map[string]any{"about": "Checked by iamcheck", "vertical": "RETAIL"}, http.StatusOK, nil)
+	apiPost(t, h, token, numberPath+"/profile", map[string]any{"about": "Checked by iamcheck", "vertical": "RETAIL",
+		"profile_picture": uploadMedia(t, h, token, "image/jpeg", "\xff\xd8\xff\xe0 logo")}, http.StatusOK, nil)
 	apiGet(t, h, token, numberPath+"/profile")
 	apiPost(t, h, token, numberPath+"/blocked-users", map[string]any{"users": []string{"+" + contact}}, http.StatusOK, nil)
 	apiGet(t, h, token, numberPath+"/blocked-users")

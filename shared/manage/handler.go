@@ -55,6 +55,10 @@ type Handler struct {
 	Tenants Registry
 	Secrets Secrets
 	Meta    Meta
+	// Objects and Uploader carry a profile picture from the data bucket
+	// to Meta (picture.go).
+	Objects  Objects
+	Uploader Uploader
 }
 
 // Setup builds the handler from the function's environment:
@@ -75,6 +79,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		}
 		ttl = d
 	}
+	meta := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	return &Handler{
 		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
@@ -86,7 +91,9 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Templates:        &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")},
 		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
 		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
-		Meta:             &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+		Meta:             meta,
+		Objects:          s3c,
+		Uploader:         meta,
 		Metrics:          &metrics.Recorder{Function: "api"},
 	}, nil
 }

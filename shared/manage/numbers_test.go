@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
@@ -36,8 +37,10 @@ const (
 // Graph simulator: demo with two numbers, acme with one, and broken,
 // whose stored token Meta no longer takes.
 type metaAPI struct {
-	h   *manage.Handler
-	sim *graphsim.Sim
+	h      *manage.Handler
+	sim    *graphsim.Sim
+	s3     *s3.Client
+	bucket string
 }
 
 func newMetaAPI(t *testing.T) *metaAPI {
@@ -65,6 +68,7 @@ func newMetaAPI(t *testing.T) *metaAPI {
 	}
 	h.Log = slog.New(slog.DiscardHandler)
 	h.Metrics.Out = io.Discard
+	h.Objects = s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
 	reg := &tenant.Registry{API: dynamodb.NewFromConfig(emu.Config()), Table: fn.Getenv("TENANTS_TABLE")}
 	sm := secretsmanager.NewFromConfig(emu.Config())
 	run := fmt.Sprint(time.Now().UnixNano())
@@ -91,7 +95,7 @@ func newMetaAPI(t *testing.T) *metaAPI {
 		tenant.Number{PhoneNumberID: demoNumber2, WABAID: "200000000000011", DisplayPhoneNumber: "15550000012", OnBizApp: true})
 	put("acme", "tok-acme", tenant.Number{PhoneNumberID: acmeNumber, WABAID: "200000000000021", DisplayPhoneNumber: "15550000021"})
 	put("broken", "tok-revoked", tenant.Number{PhoneNumberID: brokenNumber, WABAID: "200000000000031"})
-	return &metaAPI{h: h, sim: sim}
+	return &metaAPI{h: h, sim: sim, s3: s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }), bucket: fn.Getenv("DATA_BUCKET")}
 }
 
 // call serves route for tenantID with a token for scope tenants, path

@@ -37,8 +37,8 @@ type ProfileUpdate struct {
 	Email       *string   `json:"email,omitempty"`
 	Websites    *[]string `json:"websites,omitempty"`
 	Vertical    *string   `json:"vertical,omitempty"`
-	// ProfilePicture would be an s3:// object of the tenant; refused for
-	// now (see checkProfile).
+	// ProfilePicture is an s3:// object of the tenant (JPEG or PNG, see
+	// picture.go), uploaded to Meta for the profile.
 	ProfilePicture *string `json:"profile_picture,omitempty"`
 }
 
@@ -80,7 +80,16 @@ func (h *Handler) updateProfile(ctx context.Context, r *Request) (Response, *Err
 		return Response{}, errorf(http.StatusBadRequest, CodeInvalidJSON,
 			"the body must be a JSON object of about, address, description, email, websites, vertical", problem(err))
 	}
-	if problems := checkProfile(in); len(problems) > 0 {
+	problems := checkProfile(in)
+	var pictureKey string
+	if in.ProfilePicture != nil {
+		key, problem := h.checkPicture(r.Tenant, *in.ProfilePicture)
+		if problem != "" {
+			problems = append(problems, problem)
+		}
+		pictureKey = key
+	}
+	if len(problems) > 0 {
 		return Response{}, errorf(http.StatusBadRequest, CodeInvalidProfile, "the profile breaks Meta's rules", problems...)
 	}
 	id, token, e := h.tenantNumber(ctx, r)
@@ -89,6 +98,13 @@ func (h *Handler) updateProfile(ctx context.Context, r *Request) (Response, *Err
 	}
 	u := graph.ProfileUpdate{About: in.About, Address: in.Address, Description: in.Description, Email: in.Email,
 		Websites: in.Websites, Vertical: in.Vertical}
+	if pictureKey != "" {
+		handle, e := h.pictureHandle(ctx, r, pictureKey, token)
+		if e != nil {
+			return Response{}, e
+		}
+		u.ProfilePictureHandle = &handle
+	}
 	if err := h.Meta.UpdateBusinessProfile(ctx, token, id, u); err != nil {
 		return Response{}, metaError(r.Log, fmt.Sprintf("Meta refused the business profile of %s", id), err)
 	}
@@ -101,7 +117,7 @@ func (h *Handler) updateProfile(ctx context.Context, r *Request) (Response, *Err
 func checkProfile(in ProfileUpdate) []string {
 	var out []string
 	if in == (ProfileUpdate{}) {
-		return []string{"give at least one of about, address, description, email, websites, vertical"}
+		return []string{"give at least one of about, address, description, email, websites, vertical, profile_picture"}
 	}
 	limit := func(name string, v *string, min, max int) {
 		if v == nil {
@@ -133,9 +149,6 @@ func checkProfile(in ProfileUpdate) []string {
 	}
 	if in.Vertical != nil && !slices.Contains(graph.ProfileVerticals, *in.Vertical) {
 		out = append(out, fmt.Sprintf("vertical must be one of %s", strings.Join(graph.ProfileVerticals, ", ")))
-	}
-	if in.ProfilePicture != nil {
-		out = append(out, "profile_picture is not supported yet: set the picture in WhatsApp Manager")
 	}
 	return out
 }

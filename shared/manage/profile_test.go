@@ -1,12 +1,16 @@
 package manage_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tucanlink/wacloud/shared/manage"
 )
@@ -74,16 +78,21 @@ func TestProfileRefusals(t *testing.T) {
 		{"long email", updateProfileRoute, "demo", demoNumber, `{"email":"` + strings.Repeat("e", 120) + `@example.com"}`, 400, manage.CodeInvalidProfile, 1},
 		{"nothing to change", updateProfileRoute, "demo", demoNumber, `{}`, 400, manage.CodeInvalidProfile, 1},
 		{"unknown key", updateProfileRoute, "demo", demoNumber, `{"about":"x","phone":"1"}`, 400, manage.CodeInvalidJSON, 1},
-		{"profile picture", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://bucket/tenants/demo/outbound/p.jpg"}`, 400, manage.CodeInvalidProfile, 1},
+		{"profile picture in another bucket", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://elsewhere/tenants/demo/outbound/p.jpg"}`, 400, manage.CodeInvalidProfile, 1},
+		{"another tenant's picture", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://BUCKET/tenants/acme/outbound/p.jpg"}`, 400, manage.CodeInvalidProfile, 1},
+		{"picture outside outbound/", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://BUCKET/tenants/demo/outbound/../inbound/p.jpg"}`, 400, manage.CodeInvalidProfile, 1},
+		{"picture never uploaded", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://BUCKET/tenants/demo/outbound/missing.jpg"}`, 400, manage.CodeInvalidProfile, 1},
+		{"picture not an image", updateProfileRoute, "demo", demoNumber, `{"profile_picture":"s3://BUCKET/tenants/demo/outbound/doc.pdf"}`, 400, manage.CodeInvalidProfile, 1},
 		{"another tenant's number", getProfileRoute, "acme", demoNumber, "", 404, manage.CodePhoneNumberNotFound, 0},
 		{"another tenant's number, update", updateProfileRoute, "acme", demoNumber, `{"about":"x"}`, 404, manage.CodePhoneNumberNotFound, 0},
 		{"unknown number", getProfileRoute, "demo", "100000000000099", "", 404, manage.CodePhoneNumberNotFound, 0},
 		{"not a phone number id", getProfileRoute, "demo", "abc", "", 400, manage.CodeInvalidPhoneNumberID, 0},
 		{"Meta refuses the token", getProfileRoute, "broken", brokenNumber, "", 502, manage.CodeMetaRefused, 1},
 	}
+	m.put(t, "tenants/demo/outbound/doc.pdf", "application/pdf", "%PDF-1.4")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := request(tt.route, tt.tenant, ptr("tenant:"+tt.tenant), tt.body)
+			req := request(tt.route, tt.tenant, ptr("tenant:"+tt.tenant), strings.ReplaceAll(tt.body, "BUCKET", m.bucket))
 			req.PathParameters["phone_number_id"] = tt.number
 			resp := serve(t, m.h, req, false)
 			if resp.StatusCode != tt.want {
@@ -223,5 +232,37 @@ func TestBlockedUsersRefusals(t *testing.T) {
 	}
 	if got := m.sim.Blocked(demoNumber); len(got) != 0 {
 		t.Errorf("refused requests blocked %v", got)
+	}
+}
+
+// put stores a file of the tenant in the data bucket, as an upload URL
+// from POST …/media-uploads would.
+func (m *metaAPI) put(t *testing.T, key, contentType, body string) {
+	t.Helper()
+	if _, err := m.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(m.bucket), Key: aws.String(key),
+		ContentType: aws.String(contentType), Body: strings.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProfilePictureGoesThroughMetasResumableUpload(t *testing.T) {
+	m := newMetaAPI(t)
+	picture := "\xff\xd8\xff\xe0 a tiny jpeg"
+	m.put(t, "tenants/demo/outbound/logo.jpg", "image/jpeg", picture)
+	status, body := m.call(t, updateProfileRoute, "demo", "tenant:demo", number(demoNumber), nil,
+		`{"profile_picture":"s3://`+m.bucket+`/tenants/demo/outbound/logo.jpg","about":"Com logo"}`)
+	var got manage.Profile
+	if err := json.Unmarshal(body, &got); err != nil || status != http.StatusOK {
+		t.Fatalf("update: %d %s", status, body)
+	}
+	if !strings.Contains(got.ProfilePictureURL, "/_sim/profile_pictures/") || got.About != "Com logo" {
+		t.Errorf("profile %+v: no picture from the upload", got)
+	}
+	handles := m.sim.UploadHandles()
+	if len(handles) != 1 {
+		t.Fatalf("%d uploads reached Meta, want 1", len(handles))
+	}
+	if data, _ := m.sim.UploadedFile(handles[0]); string(data) != picture {
+		t.Errorf("Meta received %q, want the object's bytes", data)
 	}
 }
