@@ -12,13 +12,13 @@ import (
 	"github.com/tucanlink/wacloud/local/apigw"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/bridge"
-	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/sender"
 	"github.com/tucanlink/wacloud/shared/status"
+	"github.com/tucanlink/wacloud/shared/tokenhealth"
 	"github.com/tucanlink/wacloud/shared/webhook"
 )
 
@@ -35,7 +35,7 @@ var Functions = map[string]Setup{
 	"ApiFunction":     HTTP(manage.Setup),
 	// Scheduled: nothing runs it on a timer locally; invoke it through
 	// Built.Scheduled (wacloudctl templates sync does the same work).
-	"TemplatesFunction": Scheduled(catalog.Setup),
+	"TemplatesFunction": Scheduled(tokenhealth.Setup),
 }
 
 // Setup builds one function from its environment and AWS configuration,

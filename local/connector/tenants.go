@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
@@ -132,6 +133,12 @@ func seed(ctx context.Context, cfg aws.Config, st *stack.Stack, tenants []Tenant
 	// created before the split.
 	platform, _ := json.Marshal(tenant.Credentials{})
 	if err := putSecret(ctx, sm, st.Names.Att["PlatformSecret.Name"], string(platform)); err != nil {
+		return err
+	}
+	// The simulated Meta app (graphsim's app id; its app secret signs the
+	// webhooks and is the client secret), for debug_token and Embedded Signup.
+	metaApp, _ := json.Marshal(map[string]string{tenant.KeyAppID: graphsim.DefaultAppID, tenant.KeyAppSecret: PlatformAppSecret})
+	if err := putSecret(ctx, sm, st.Names.Att["MetaAppSecret.Name"], string(metaApp)); err != nil {
 		return err
 	}
 	coreSecret, _ := json.Marshal(map[string]string{"bearer_token": CoreBearerToken, "signing_secret": CoreSigningSecret})

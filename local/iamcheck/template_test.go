@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
@@ -33,6 +34,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
 
@@ -148,6 +150,7 @@ func runScenario(t *scenarioT) ([]iamcheck.Call, *stack.Stack) {
 
 	feedSamples(t, h)
 	edges(t, h)
+	tokenHealth(t, h)
 	live(t, h, rec)
 	return rec.Calls(), h.Stack
 }
@@ -697,4 +700,56 @@ func setLeadingKeys(fn, sid string, prefixes ...string) func(*testing.T, *stack.
 		}
 		list[i].(map[string]any)["Condition"] = map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": vals}}
 	}
+}
+
+// tokenHealth gives the scheduled token check a tenant whose token
+// expires in two days and one whose token expired (both from Embedded
+// Signups in the simulator), so it warns, records an outage and tells the
+// core.
+func tokenHealth(t *scenarioT, h *connector.Handle) {
+	ctx := context.Background()
+	sm := secretsmanager.NewFromConfig(h.Emulator.Config())
+	reg := &tenant.Registry{API: dynamodb.NewFromConfig(h.Emulator.Config()), Table: h.Stack.Names.Ref["TenantsTable"]}
+	prefix := h.Stack.Functions["SenderFunction"].Env["TENANT_SECRET_PREFIX"]
+	stamp := time.Now().UnixNano() % 1e9
+	for i, name := range []string{"expiring", "expired"} {
+		waba, pn := fmt.Sprintf("31%013d", stamp*10+int64(i)), fmt.Sprintf("32%013d", stamp*10+int64(i))
+		su, err := h.Sim.AddSignup(graphsim.Signup{WABAID: waba, PhoneNumberID: pn, TokenTTL: "48h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(h.GraphURL + "/v23.0/oauth/access_token?" + url.Values{"client_id": {graphsim.DefaultAppID},
+			"client_secret": {connector.PlatformAppSecret}, "code": {su.Code}}.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if name == "expired" {
+			if err := h.Sim.ChangeToken(out.AccessToken, time.Now().Add(-time.Hour), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := fmt.Sprintf("tokens-%s-%d", name, stamp)
+		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(prefix + id),
+			SecretString: aws.String(`{"access_token":"` + out.AccessToken + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Put(ctx, tenant.Tenant{ID: id, Status: tenant.StatusActive, SecretID: prefix + id},
+			[]tenant.Number{{PhoneNumberID: pn, TenantID: id, WABAID: waba}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Built["TemplatesFunction"].Scheduled(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"}); err != nil {
+		t.Fatalf("scheduled templates run: %v", err)
+	}
+	eventually(t, "account.token_expiring and account.token_invalid at the core", func() bool {
+		return hasEvent(h, func(e event.Event) bool { return e.Type == "account.token_expiring" }) &&
+			hasEvent(h, func(e event.Event) bool {
+				return e.Type == "account.token_invalid" && strings.HasPrefix(e.TenantID, "tokens-expired-")
+			})
+	})
 }

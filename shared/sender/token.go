@@ -75,6 +75,11 @@ type rejectedToken struct {
 	checked     time.Time // when the secret was last read
 }
 
+// Fingerprint identifies a token without keeping it: what the token
+// outage record (OutageStore) and account.token_invalid's event id hold,
+// so the scheduled token check (shared/tokenhealth) finds the same outage.
+func Fingerprint(token string) string { return fingerprint(token) }
+
 // fingerprint identifies a token without keeping it.
 func fingerprint(token string) string {
 	sum := sha256.Sum256([]byte(token))

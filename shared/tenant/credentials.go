@@ -196,6 +196,7 @@ type Vault struct {
 type vaultKey struct {
 	secretID string
 	app      bool
+	metaApp  bool // the platform's Meta app (metaapp.go)
 }
 
 type vaultEntry struct {
@@ -261,6 +262,7 @@ func (v *Vault) Invalidate(secretID string) {
 	v.mu.Lock()
 	delete(v.entries, vaultKey{secretID: secretID})
 	delete(v.entries, vaultKey{secretID: secretID, app: true})
+	delete(v.entries, vaultKey{secretID: secretID, metaApp: true})
 	v.mu.Unlock()
 }
 
