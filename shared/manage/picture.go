@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,7 +67,7 @@ func (h *Handler) pictureHandle(ctx context.Context, r *Request, key, token stri
 	}
 	defer obj.Body.Close()
 	contentType := strings.ToLower(strings.TrimSpace(strings.Split(aws.ToString(obj.ContentType), ";")[0]))
-	if !contains(pictureTypes, contentType) {
+	if !slices.Contains(pictureTypes, contentType) {
 		return "", errorf(http.StatusBadRequest, CodeInvalidProfile, "the profile breaks Meta's rules",
 			fmt.Sprintf("profile_picture must be image/jpeg or image/png (it is %q)", contentType))
 	}
@@ -92,13 +93,4 @@ func (h *Handler) pictureHandle(ctx context.Context, r *Request, key, token stri
 		return "", metaError(r.Log, "Meta refused the profile picture", err)
 	}
 	return handle, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
