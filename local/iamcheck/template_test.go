@@ -365,6 +365,8 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	apiJobs := []outbound.Job{
 		{JobID: fmt.Sprintf("iamcheck-%d-api", stamp), Type: "text", Text: &outbound.Text{Body: "sent through the API"}},
 		{JobID: fmt.Sprintf("iamcheck-%d-api-upload", stamp), Type: "image", Image: &outbound.Media{Link: uploadMedia(t, h, token, "image/jpeg", "\xff\xd8\xff\xe0 uploaded")}},
+		// A template job: checked against the catalog before it is queued.
+		{JobID: fmt.Sprintf("iamcheck-%d-api-template", stamp), Type: "template", Template: &outbound.Template{Name: "hello_world", Language: outbound.TemplateLanguage{Code: "en_US"}}},
 	}
 	// The template catalog the scheduled sync filled (feedSamples).
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates?status=APPROVED")

@@ -46,9 +46,12 @@ type Handler struct {
 	Credentials aws.CredentialsProvider
 	// Templates is the template catalog (GET …/templates).
 	Templates Catalog
-	Metrics   *metrics.Recorder
-	Log       *slog.Logger
-	Now       func() time.Time
+	// TemplateLookup reads one catalog template, to check template jobs
+	// (POST …/messages) as the sender does.
+	TemplateLookup TemplateLookup
+	Metrics        *metrics.Recorder
+	Log            *slog.Logger
+	Now            func() time.Time
 
 	// Tenants, Secrets and Meta serve the routes that call Meta with the
 	// tenant's own access token (numbers.go, profile.go, blocks.go).
@@ -81,6 +84,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	meta := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
+	templates := &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")}
 	return &Handler{
 		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
 		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
@@ -88,7 +92,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Bucket:           getenv("DATA_BUCKET"),
 		UploadTTL:        ttl,
 		Credentials:      cfg.Credentials,
-		Templates:        &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")},
+		Templates:        templates,
+		TemplateLookup:   templates,
 		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
 		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		Meta:             meta,

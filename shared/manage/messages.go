@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
 )
@@ -16,7 +17,17 @@ const (
 	CodeInvalidJob     = "invalid_job"     // the job breaks the contract (the sender's invalid_job)
 	CodeTenantMismatch = "tenant_mismatch" // the body names a tenant other than the path's
 	CodeIdempotencyKey = "idempotency_key_mismatch"
+	// CodeTemplateInvalid: a template job that does not fit the template
+	// as the tenant's catalog holds it (the sender's template_invalid).
+	CodeTemplateInvalid = "template_invalid"
 )
+
+// TemplateLookup reads one template of a tenant's catalog
+// (catalog.Store). Get's error wraps catalog.ErrNotFound for a template
+// the catalog does not hold.
+type TemplateLookup interface {
+	Get(ctx context.Context, tenantID string, k catalog.Key) (catalog.Template, error)
+}
 
 // Accepted is the answer to a queued job.
 type Accepted struct {
@@ -67,6 +78,9 @@ func (h *Handler) sendMessage(ctx context.Context, r *Request) (Response, *Error
 		}
 		return Response{}, errorf(http.StatusBadRequest, CodeInvalidJob, "the job is invalid", problem(err))
 	}
+	if problems := h.checkTemplate(ctx, r, job); len(problems) > 0 {
+		return Response{}, errorf(http.StatusBadRequest, CodeTemplateInvalid, "the job does not fit the template as the catalog holds it", problems...)
+	}
 	body, err := json.Marshal(job)
 	if err != nil {
 		r.Log.Error("encode job", "job_id", job.JobID, "error", err.Error())
@@ -82,6 +96,32 @@ func (h *Handler) sendMessage(ctx context.Context, r *Request) (Response, *Error
 	}
 	r.Log.Info("job queued", "job_id", job.JobID, "type", job.Type)
 	return Response{Status: http.StatusAccepted, Body: Accepted{JobID: job.JobID}}, nil
+}
+
+// checkTemplate holds a template job against the tenant's catalog, as
+// the sender does before it calls Meta (catalog.Check), so a job the
+// sender would fail as template_invalid is refused here at once. What
+// the sender would leave to Meta is queued: a number the registry does
+// not give to this tenant (the sender reports tenant_mismatch), a
+// template the catalog does not hold yet, or a catalog or registry that
+// cannot be read (the check only saves a refusal later).
+func (h *Handler) checkTemplate(ctx context.Context, r *Request, job outbound.Job) []string {
+	if h.TemplateLookup == nil || h.Tenants == nil || job.Type != outbound.TypeTemplate || job.Template == nil {
+		return nil
+	}
+	n, err := h.Tenants.Number(ctx, job.PhoneNumberID)
+	if err != nil || n.TenantID != r.Tenant || n.WABAID == "" {
+		return nil
+	}
+	k := catalog.Key{WABAID: n.WABAID, Name: job.Template.Name, Language: job.Template.Language.Code}
+	t, err := h.TemplateLookup.Get(ctx, r.Tenant, k)
+	if err != nil {
+		if !errors.Is(err, catalog.ErrNotFound) {
+			r.Log.Warn("template catalog unreadable; the sender checks the job", "job_id", job.JobID, "error", err.Error())
+		}
+		return nil
+	}
+	return catalog.Check(t, job.Template)
 }
 
 // problem is the part of a decoding error its sender can act on: the path
