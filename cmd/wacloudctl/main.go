@@ -62,6 +62,8 @@ var commands = []command{
 	{"secrets migrate", "split every combined tenant and platform secret into a sending and a webhook-side secret (--dry-run to preview)", secretsMigrate},
 	{"templates sync", "sync a tenant's template catalog from Meta now (Graph, with the tenant's token); the templates function does it on a schedule", templatesSync},
 	{"templates list", "list a tenant's template catalog (status, category, quality, synced_at)", templatesList},
+	{"templates create", "submit a template to Meta (--file: the API's POST …/templates body), checked against Meta's rules first, and record it in the catalog", templatesCreate},
+	{"templates delete", "delete a template at Meta (every language, or --language / --hsm-id) and from the catalog", templatesDelete},
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
 	{"dlq redrive", "move dead-lettered messages (all, or --id) back to their source queue", dlqRedrive},

@@ -370,6 +370,12 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	}
 	// The template catalog the scheduled sync filled (feedSamples).
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates?status=APPROVED")
+	// A template created through the API (recorded in the catalog at
+	// once), then deleted (removed from it).
+	tplName := fmt.Sprintf("iamcheck_%d", stamp)
+	apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates", map[string]any{"name": tplName, "language": "en_US",
+		"category": "UTILITY", "components": []map[string]any{{"type": "BODY", "text": "Checked by iamcheck"}}}, http.StatusCreated, nil)
+	apiDelete(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/templates/"+tplName)
 	// The tenant's numbers, read from Meta with the tenant's own token.
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/phone-numbers")
 	numberPath := "/v1/tenants/" + connector.DemoTenantID + "/phone-numbers/" + connector.DemoPhoneNumberID
@@ -474,6 +480,20 @@ func apiGet(t *scenarioT, h *connector.Handle, token, path string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d, want 200", path, resp.StatusCode)
+	}
+}
+
+// apiDelete deletes a management API path and fails unless it answers 200.
+func apiDelete(t *scenarioT, h *connector.Handle, token, path string) {
+	req, _ := http.NewRequest(http.MethodDelete, h.APIURL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE %s: %d, want 200", path, resp.StatusCode)
 	}
 }
 

@@ -59,3 +59,39 @@ func (c *Client) MessageTemplates(ctx context.Context, token, wabaID, after stri
 	}
 	return p, nil
 }
+
+// CreatedTemplate is Meta's answer to a template creation.
+type CreatedTemplate struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Category string `json:"category"`
+}
+
+// CreateTemplate submits a template for review (POST
+// /{waba-id}/message_templates); body is Meta's create shape. Errors are
+// *Error.
+func (c *Client) CreateTemplate(ctx context.Context, token, wabaID string, body any) (CreatedTemplate, error) {
+	var out CreatedTemplate
+	if err := c.DoJSON(ctx, token, "POST", "/"+url.PathEscape(wabaID)+"/message_templates", body, &out); err != nil {
+		return CreatedTemplate{}, fmt.Errorf("create template in WABA %s: %w", wabaID, err)
+	}
+	return out, nil
+}
+
+// DeleteTemplate deletes the WABA's template name in every language, or
+// only the one with Meta's id hsmID when given (DELETE
+// /{waba-id}/message_templates). Errors are *Error.
+func (c *Client) DeleteTemplate(ctx context.Context, token, wabaID, name, hsmID string) error {
+	q := url.Values{"name": {name}}
+	if hsmID != "" {
+		q.Set("hsm_id", hsmID)
+	}
+	if err := c.DoJSON(ctx, token, "DELETE", "/"+url.PathEscape(wabaID)+"/message_templates?"+q.Encode(), nil, nil); err != nil {
+		return fmt.Errorf("delete template %s of WABA %s: %w", name, wabaID, err)
+	}
+	return nil
+}
+
+// SubcodeTemplateNotFound is Meta's error subcode for deleting a template
+// the WABA does not have.
+const SubcodeTemplateNotFound = 2593002

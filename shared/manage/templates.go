@@ -13,9 +13,12 @@ import (
 )
 
 // Catalog lists a tenant's message templates from the template catalog
-// (catalog.Store). Errors are retryable.
+// (catalog.Store) and records what the API creates or deletes. Errors are
+// retryable.
 type Catalog interface {
 	List(ctx context.Context, tenantID string) ([]catalog.Template, error)
+	Put(ctx context.Context, t catalog.Template) error
+	Delete(ctx context.Context, tenantID string, k catalog.Key) error
 }
 
 // Template filters take Meta's values.
@@ -52,10 +55,11 @@ type templateList struct {
 }
 
 func (h *Handler) templateRoutes() []Route {
-	return []Route{
+	routes := []Route{
 		{Method: http.MethodGet, Path: "/v1/tenants/{tenant_id}/templates", Serve: h.listTemplates},
 		{Method: http.MethodGet, Path: "/v1/tenants/{tenant_id}/templates/{name}", Serve: h.getTemplate},
 	}
+	return append(routes, h.templateWriteRoutes()...)
 }
 
 // listTemplates answers GET /v1/tenants/{tenant_id}/templates from the

@@ -185,6 +185,10 @@ type downCatalog struct{}
 func (downCatalog) List(context.Context, string) ([]catalog.Template, error) {
 	return nil, errors.New("ProvisionedThroughputExceededException")
 }
+func (downCatalog) Put(context.Context, catalog.Template) error { return errors.New("down") }
+func (downCatalog) Delete(context.Context, string, catalog.Key) error {
+	return errors.New("down")
+}
 
 func TestTemplateRoutesCatalogDown(t *testing.T) {
 	h := &manage.Handler{Templates: downCatalog{}, Log: slog.New(slog.DiscardHandler)}
