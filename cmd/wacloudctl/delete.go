@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/tucanlink/wacloud/shared/onboard"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
@@ -86,6 +87,10 @@ func tenantSecretIDs(a *app, id, secretID string) []string {
 	ids := []string{secretID}
 	if secretID == "" {
 		ids = []string{a.names.SecretPrefix + id}
+	}
+	if a.names.SecretPrefix != "" {
+		// Its registration PIN, when onboarding registered its number.
+		ids = append(ids, onboard.PINSecretID(a.names.SecretPrefix, id))
 	}
 	if a.names.WebhookSecretPrefix != "" {
 		// Its webhook-side secret, when it has one (own Meta app).

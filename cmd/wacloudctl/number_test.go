@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tucanlink/wacloud/shared/onboard"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
@@ -133,7 +135,17 @@ func TestTenantDeletePurge(t *testing.T) {
 		}
 	}
 
+	// The PIN onboarding registered its number with goes with it.
+	sm := secretsmanager.NewFromConfig(e.emu.Config())
+	pinID := onboard.PINSecretID("wacloud/tenants/", gone)
+	if _, err := sm.CreateSecret(e.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(pinID), SecretString: aws.String(`{"pin":"123456"}`)}); err != nil {
+		t.Fatal(err)
+	}
+
 	out := e.mustRun("", "tenant", "delete", "--id", gone, "--purge", "--yes")
+	if _, found, err := tenant.ReadSecret(e.ctx, sm, pinID); err != nil || found {
+		t.Errorf("PIN secret %s: found=%v err=%v after the delete, want deleted\n%s", pinID, found, err, out)
+	}
 
 	for key, survives := range objects {
 		v, err := s3c.ListObjectVersions(e.ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(key)})

@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
@@ -186,26 +184,13 @@ func keyList(keys []string) string {
 
 // readSecret returns a secret's value, or found false when it does not exist.
 func readSecret(ctx context.Context, sm *secretsmanager.Client, id string) (string, bool, error) {
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	var nf *smtypes.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("read secret %s: %w", id, err)
-	}
-	return aws.ToString(out.SecretString), true, nil
+	return tenant.ReadSecret(ctx, sm, id)
 }
 
 // putSecret creates the secret, or writes a new value when it exists (an
 // earlier add that stopped before the registry write).
 func putSecret(ctx context.Context, sm *secretsmanager.Client, name string, v any, description string) error {
-	err := createSecret(ctx, sm, name, v, description)
-	var exists *smtypes.ResourceExistsException
-	if errors.As(err, &exists) || (err != nil && strings.Contains(err.Error(), "ResourceExists")) {
-		return putSecretValue(ctx, sm, name, v)
-	}
-	return err
+	return tenant.PutSecret(ctx, sm, name, v, description)
 }
 
 func createSecret(ctx context.Context, sm *secretsmanager.Client, name string, v any, description string) error {
