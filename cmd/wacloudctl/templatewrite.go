@@ -73,7 +73,7 @@ func templatesCreate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, apiErr := h.CreateTemplate(ctx, *tid, body, nil)
+	v, _, apiErr := h.CreateTemplate(ctx, *tid, body, nil)
 	if apiErr != nil {
 		return apiFailure("template of tenant "+*tid+" not created", apiErr)
 	}

@@ -92,6 +92,8 @@ func (c *Client) DeleteTemplate(ctx context.Context, token, wabaID, name, hsmID 
 	return nil
 }
 
-// SubcodeTemplateNotFound is Meta's error subcode for deleting a template
-// the WABA does not have.
-const SubcodeTemplateNotFound = 2593002
+// Meta's error subcodes of the template endpoints.
+const (
+	SubcodeTemplateNotFound = 2593002 // deleting a template the WABA does not have
+	SubcodeTemplateExists   = 2388024 // creating a name and language the WABA has
+)

@@ -2,9 +2,11 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"time"
 
@@ -49,9 +51,12 @@ func (h *Handler) templateWriteRoutes() []Route {
 }
 
 func (h *Handler) createTemplate(ctx context.Context, r *Request) (Response, *Error) {
-	v, e := h.CreateTemplate(ctx, r.Tenant, r.Body, r.Log)
+	v, created, e := h.CreateTemplate(ctx, r.Tenant, r.Body, r.Log)
 	if e != nil {
 		return Response{}, e
+	}
+	if !created {
+		return Response{Status: http.StatusOK, Body: v}, nil
 	}
 	return Response{Status: http.StatusCreated, Body: v}, nil
 }
@@ -59,40 +64,50 @@ func (h *Handler) createTemplate(ctx context.Context, r *Request) (Response, *Er
 // CreateTemplate checks the template (body: a TemplateRequest) against
 // Meta's rules, submits it to Meta in the tenant's WABA and records
 // Meta's answer (PENDING, usually) in the catalog at once. The error is
-// the API's answer. wacloudctl templates create calls it too.
-func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []byte, log *slog.Logger) (templateView, *Error) {
+// the API's answer; created is false for a repeated creation: Meta
+// already has the template (100/2388024) and the catalog holds it with
+// the same category, parameter format and components, which is answered
+// as it stands instead of Meta's refusal. wacloudctl templates create
+// calls it too.
+func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []byte, log *slog.Logger) (templateView, bool, *Error) {
 	if log == nil {
 		log = h.log().With("tenant_id", tenantID)
 	}
 	var in TemplateRequest
 	if err := strictjson.Unmarshal(body, &in); err != nil {
-		return templateView{}, errorf(http.StatusBadRequest, CodeInvalidJSON,
+		return templateView{}, false, errorf(http.StatusBadRequest, CodeInvalidJSON,
 			`the body must be {"waba_id"?,"name","language","category","parameter_format"?,"components":[…]}`, problem(err))
 	}
 	if problems := in.Problems(); len(problems) > 0 {
-		return templateView{}, errorf(http.StatusBadRequest, CodeInvalidTemplate, "the template breaks Meta's template rules", problems...)
+		return templateView{}, false, errorf(http.StatusBadRequest, CodeInvalidTemplate, "the template breaks Meta's template rules", problems...)
 	}
 	tm, ok := h.Meta.(TemplateMeta)
 	if h.Templates == nil || !ok {
-		return templateView{}, unavailable()
+		return templateView{}, false, unavailable()
 	}
 	t, token, e := h.tenantToken(ctx, tenantID, log)
 	if e != nil {
-		return templateView{}, e
+		return templateView{}, false, e
 	}
 	switch {
 	case in.WABAID == "" && len(t.WABAIDs) == 1:
 		in.WABAID = t.WABAIDs[0]
 	case in.WABAID == "":
-		return templateView{}, errorf(http.StatusBadRequest, CodeWABARequired,
+		return templateView{}, false, errorf(http.StatusBadRequest, CodeWABARequired,
 			fmt.Sprintf("tenant %s has %d WhatsApp Business Accounts: name the one to create the template in with waba_id", tenantID, len(t.WABAIDs)))
 	case !slices.Contains(t.WABAIDs, in.WABAID):
-		return templateView{}, errorf(http.StatusBadRequest, CodeWABARequired,
+		return templateView{}, false, errorf(http.StatusBadRequest, CodeWABARequired,
 			fmt.Sprintf("waba_id %s is not a WhatsApp Business Account of tenant %s", in.WABAID, tenantID))
 	}
 	created, err := tm.CreateTemplate(ctx, token, in.WABAID, in.NewTemplate)
+	if ge, ok := graph.AsError(err); ok && ge.Subcode == graph.SubcodeTemplateExists {
+		if same, found := h.sameTemplate(ctx, tenantID, in); found {
+			log.Info("template creation repeated", "waba_id", in.WABAID, "template", in.Name, "language", in.Language)
+			return same, false, nil
+		}
+	}
 	if err != nil {
-		return templateView{}, metaError(log, fmt.Sprintf("Meta refused template %s (%s)", in.Name, in.Language), err)
+		return templateView{}, false, metaError(log, fmt.Sprintf("Meta refused template %s (%s)", in.Name, in.Language), err)
 	}
 	now := h.now().UTC().Format(time.RFC3339)
 	format := in.ParameterFormat
@@ -107,7 +122,33 @@ func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []by
 		log.Error("created template not recorded in the catalog", "template", in.Name, "error", err.Error())
 	}
 	log.Info("template created", "waba_id", in.WABAID, "template", in.Name, "language", in.Language, "id", created.ID)
-	return list([]catalog.Template{ct}, func(catalog.Template) bool { return true }).Data[0], nil
+	return list([]catalog.Template{ct}, func(catalog.Template) bool { return true }).Data[0], true, nil
+}
+
+// sameTemplate finds the catalog's template of the request's WABA, name
+// and language when it is the one requested (same category, parameter
+// format and components, compared as JSON values).
+func (h *Handler) sameTemplate(ctx context.Context, tenantID string, in TemplateRequest) (templateView, bool) {
+	all, err := h.Templates.List(ctx, tenantID)
+	if err != nil {
+		return templateView{}, false
+	}
+	format := cmpOr(in.ParameterFormat, catalog.FormatPositional)
+	for _, t := range all {
+		if t.WABAID == in.WABAID && t.Name == in.Name && t.Language == in.Language && t.Category == in.Category &&
+			cmpOr(t.ParameterFormat, catalog.FormatPositional) == format && sameJSON(t.Components, in.Components) {
+			return list([]catalog.Template{t}, func(catalog.Template) bool { return true }).Data[0], true
+		}
+	}
+	return templateView{}, false
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 func cmpOr(v, def string) string {

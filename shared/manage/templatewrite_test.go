@@ -47,6 +47,12 @@ func TestCreateTemplateReachesMetaAndTheCatalog(t *testing.T) {
 	if got.Status != "PENDING" || got.WABAID != "200000000000011" || got.Category != "UTILITY" || got.Language != "en_US" {
 		t.Errorf("answered %s", body)
 	}
+	// The same creation again (a retry): Meta has it, the catalog holds
+	// it as requested, so it is answered as it stands.
+	status, again := m.call(t, createTemplateRoute, "demo", "tenant:demo", nil, nil, orderShipped("en_US"))
+	if status != http.StatusOK || string(again) != string(body) || m.sim.TemplateStats().Created != 1 {
+		t.Errorf("repeat: %d %s (Meta created %d), want 200 %s", status, again, m.sim.TemplateStats().Created, body)
+	}
 	status, body = m.call(t, getTemplateRoute, "demo", "tenant:demo", templateName("order_shipped"), nil, "")
 	if status != http.StatusOK || !strings.Contains(string(body), `"status":"PENDING"`) || !strings.Contains(string(body), got.ID) {
 		t.Errorf("get after create: %d %s", status, body)
@@ -71,7 +77,8 @@ func TestCreateTemplateRefusals(t *testing.T) {
 		{"no components", "demo", `{"name":"empty","language":"en_US","category":"UTILITY","components":[]}`, 400, manage.CodeInvalidTemplate, 1},
 		{"unknown key", "demo", `{"name":"x","language":"en_US","category":"UTILITY","components":[{"type":"BODY","text":"a"}],"status":"APPROVED"}`, 400, manage.CodeInvalidJSON, 1},
 		{"another tenant's WABA", "demo", `{"waba_id":"200000000000021",` + orderShipped("en_US")[1:], 400, manage.CodeWABARequired, 0},
-		{"Meta refuses a duplicate", "demo", orderShipped("pt_BR"), 422, manage.CodeMetaRefused, 2},
+		{"Meta refuses another template of the same name and language", "demo",
+			strings.Replace(orderShipped("pt_BR"), "is on its way", "has shipped", 1), 422, manage.CodeMetaRefused, 2},
 		{"Meta refuses the token", "broken", orderShipped("en_US"), 502, manage.CodeMetaRefused, 1},
 	}
 	for _, tc := range tests {
