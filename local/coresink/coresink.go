@@ -20,6 +20,7 @@
 //	POST /oauth/token                       client credentials grant → RS256 JWT access token
 //	GET  /.well-known/jwks.json             the signing key
 //	GET  /.well-known/openid-configuration  issuer metadata (jwks_uri), as API Gateway reads it
+//	POST /_core/tenants                     {"tenant_id":"newco"}: the core created a tenant; tokens may name it (Issuer.Grant)
 package coresink
 
 import (
@@ -103,6 +104,15 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, is.JWKS())
 	case is != nil && r.URL.Path == "/.well-known/openid-configuration" && r.Method == http.MethodGet:
 		is.serveDiscovery(w)
+	case is != nil && r.URL.Path == "/_core/tenants" && r.Method == http.MethodPost:
+		var in struct {
+			TenantID string `json:"tenant_id"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil || is.Grant(in.TenantID) != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `want {"tenant_id":"a tenant id"}`})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"scopes_supported": is.scopes()})
 	case r.URL.Path == "/events" && r.Method == http.MethodGet:
 		s.list(w, r)
 	case r.URL.Path == "/events" && r.Method == http.MethodDelete:

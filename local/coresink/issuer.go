@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -33,6 +35,10 @@ type Issuer struct {
 	url      string
 	audience string
 	tenants  func() []string
+	// granted are tenants the core added since (Grant), as the core's
+	// identity provider would grant a tenant the core created.
+	mu      sync.Mutex
+	granted []string
 	// Now is the clock of the tokens it issues (default time.Now).
 	Now func() time.Time
 
@@ -119,7 +125,33 @@ func (is *Issuer) scopes() []string {
 			out = append(out, TenantScope+t)
 		}
 	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	for _, t := range is.granted {
+		if !slices.Contains(out, TenantScope+t) {
+			out = append(out, TenantScope+t)
+		}
+	}
 	return out
+}
+
+// tenantID is the tenant id rule (tenant.IDPattern, which this stand-in
+// must not import).
+var tenantID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// Grant lets the client's tokens act for tenant id too, as the core's
+// identity provider does once the core created the tenant (before
+// onboarding it: POST /v1/onboarding needs the tenant's scope).
+func (is *Issuer) Grant(id string) error {
+	if !tenantID.MatchString(id) {
+		return fmt.Errorf("%q is not a tenant id", id)
+	}
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if !slices.Contains(is.granted, id) {
+		is.granted = append(is.granted, id)
+	}
+	return nil
 }
 
 // serveToken is the token endpoint (RFC 6749 §4.4): grant_type

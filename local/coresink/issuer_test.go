@@ -97,3 +97,42 @@ func TestTokenEndpoint(t *testing.T) {
 		t.Errorf("JWKS status %d", w.Code)
 	}
 }
+
+// TestGrantTenant: a tenant the core created (POST /_core/tenants) may be
+// named in a token's scope from then on; before, it may not.
+func TestGrantTenant(t *testing.T) {
+	is, err := NewIssuer("http://127.0.0.1:3002", "wacloud", func() []string { return []string{"demo"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := New(Config{Issuer: is})
+	token := func(scope string) int {
+		req := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(ClientID, ClientSecret)
+		w := httptest.NewRecorder()
+		sink.ServeHTTP(w, req)
+		return w.Code
+	}
+	grant := func(body string) int {
+		w := httptest.NewRecorder()
+		sink.ServeHTTP(w, httptest.NewRequest("POST", "/_core/tenants", strings.NewReader(body)))
+		return w.Code
+	}
+	steps := []struct {
+		name string
+		do   func() int
+		want int
+	}{
+		{"new tenant before", func() int { return token("tenant:newco") }, http.StatusBadRequest},
+		{"grant it", func() int { return grant(`{"tenant_id":"newco"}`) }, http.StatusOK},
+		{"new tenant after", func() int { return token("tenant:demo tenant:newco") }, http.StatusOK},
+		{"grant a non-id", func() int { return grant(`{"tenant_id":"no/slash"}`) }, http.StatusBadRequest},
+		{"still not another", func() int { return token("tenant:other") }, http.StatusBadRequest},
+	}
+	for _, s := range steps {
+		if got := s.do(); got != s.want {
+			t.Errorf("%s: status %d, want %d", s.name, got, s.want)
+		}
+	}
+}

@@ -228,6 +228,11 @@ func CallsOf(serviceID, operation string, params any, region, account string) []
 		return secret(operation, in.SecretId)
 	case *secretsmanager.DescribeSecretInput:
 		return secret(operation, in.SecretId)
+	case *secretsmanager.PutSecretValueInput:
+		return secret(operation, in.SecretId)
+	case *secretsmanager.CreateSecretInput:
+		// Authorized against the ARN the new secret will have.
+		return secret(operation, in.Name)
 	}
 	svc := strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
 	return []Call{{Service: svc, Operation: operation, Action: svc + ":" + operation, Resource: "*"}}

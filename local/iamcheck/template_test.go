@@ -151,6 +151,7 @@ func runScenario(t *scenarioT) ([]iamcheck.Call, *stack.Stack) {
 	feedSamples(t, h)
 	edges(t, h)
 	tokenHealth(t, h)
+	onboarding(t, h)
 	live(t, h, rec)
 	return rec.Calls(), h.Stack
 }
@@ -647,6 +648,9 @@ func TestTemplateCheckFails(t *testing.T) {
 		{"the bridge cannot read the core secret", removeStatement("BridgeFunction", "ReadCoreSecret"), "BridgeFunction: not allowed: secretsmanager:GetSecretValue"},
 		{"the API cannot queue jobs", removeStatement("ApiFunction", "QueueJobs"), "ApiFunction: not allowed: sqs:SendMessage"},
 		{"the API cannot sign uploads", removeStatement("ApiFunction", "SignMediaUploads"), "ApiFunction: not allowed: s3:PutObject"},
+		{"onboarding cannot store the token", removeStatement("ApiFunction", "WriteTenantSecrets"), "ApiFunction: not allowed: secretsmanager:PutSecretValue"},
+		{"onboarding may overwrite webhook-side secrets", addAction("ApiFunction", "CreateWebhookSecrets", "secretsmanager:PutSecretValue"), "statement CreateWebhookSecrets grants action secretsmanager:PutSecretValue"},
+		{"onboarding state narrowed to jobs", setLeadingKeys("ApiFunction", "OnboardingState", "job#*"), "ApiFunction: not allowed: dynamodb:PutItem"},
 		{"the status function's message records narrowed to job references", setLeadingKeys("StatusFunction", "MessageRecords", "jobref#*"), "StatusFunction: not allowed: dynamodb:UpdateItem"},
 		{"a Scan added to the inbound registry read", addAction("InboundFunction", "ReadRegistry", "dynamodb:Scan"), "InboundFunction: statement ReadRegistry grants action dynamodb:Scan, which no call uses"},
 		{"a read added to the webhook's parking", addAction("WebhookFunction", "ParkUnroutable", "s3:GetObject"), "statement ParkUnroutable grants action s3:GetObject"},
@@ -773,5 +777,42 @@ func tokenHealth(t *scenarioT, h *connector.Handle) {
 			hasEvent(h, func(e event.Event) bool {
 				return e.Type == "account.token_invalid" && strings.HasPrefix(e.TenantID, "tokens-expired-")
 			})
+	})
+}
+
+// onboarding takes a company from an Embedded Signup code to a tenant
+// through POST /v1/onboarding (its scope granted by the core's identity
+// provider first). Its sending secret exists already (kept when an
+// earlier tenant of that id was deleted), so the token is written as a
+// new version of it.
+func onboarding(t *scenarioT, h *connector.Handle) {
+	ctx := context.Background()
+	stamp := time.Now().UnixNano() % 1e9
+	waba, pn := fmt.Sprintf("33%013d", stamp), fmt.Sprintf("34%013d", stamp)
+	su, err := h.Sim.AddSignup(graphsim.Signup{WABAID: waba, PhoneNumberID: pn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("onboarded-%d", stamp)
+	prefix := h.Stack.Functions["ApiFunction"].Env["TENANT_SECRET_PREFIX"]
+	if _, err := secretsmanager.NewFromConfig(h.Emulator.Config()).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(prefix + id), SecretString: aws.String(`{"access_token":"kept-from-before"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(h.SinkURL+"/_core/tenants", "application/json", strings.NewReader(`{"tenant_id":"`+id+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	token := apiToken(t, h)
+	var st struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	apiPost(t, h, token, "/v1/onboarding", map[string]string{"code": su.Code, "waba_id": waba, "phone_number_id": pn,
+		"tenant_id": id, "tenant_name": "Onboarded by iamcheck"}, http.StatusCreated, &st)
+	apiGet(t, h, token, "/v1/onboarding/"+st.ID)
+	eventually(t, "account.onboarded at the core", func() bool {
+		return hasEvent(h, func(e event.Event) bool { return e.Type == "account.onboarded" && e.TenantID == id })
 	})
 }

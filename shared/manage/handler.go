@@ -20,6 +20,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/onboard"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
@@ -62,14 +63,19 @@ type Handler struct {
 	// to Meta (picture.go).
 	Objects  Objects
 	Uploader Uploader
+	// Onboarding runs Embedded Signup onboardings (onboarding.go).
+	Onboarding Onboarding
 }
 
 // Setup builds the handler from the function's environment:
 // OUTBOUND_QUEUE_URL, DATA_BUCKET, TEMPLATES_TABLE, TENANTS_TABLE, GRAPH_API_BASE_URL
 // and GRAPH_API_VERSION (empty: Meta's), and optionally UPLOAD_URL_TTL (a Go
-// duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE.
+// duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE; for
+// onboarding META_APP_SECRET, STATE_TABLE, CORE_EVENTS_QUEUE_URL,
+// TENANT_SECRET_PREFIX and TENANT_WEBHOOK_SECRET_PREFIX.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE", "TENANTS_TABLE"} {
+	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE", "TENANTS_TABLE",
+		"META_APP_SECRET", "STATE_TABLE", "CORE_EVENTS_QUEUE_URL", "TENANT_SECRET_PREFIX", "TENANT_WEBHOOK_SECRET_PREFIX"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
@@ -84,9 +90,13 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	meta := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
-	templates := &catalog.Store{API: dynamodb.NewFromConfig(cfg), Table: getenv("TEMPLATES_TABLE")}
+	ddb := dynamodb.NewFromConfig(cfg)
+	templates := &catalog.Store{API: ddb, Table: getenv("TEMPLATES_TABLE")}
+	registry := &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")}
+	sm := secretsmanager.NewFromConfig(cfg)
+	publisher := queue.Publisher{API: sqs.NewFromConfig(cfg)}
 	return &Handler{
-		Queue:            queue.Publisher{API: sqs.NewFromConfig(cfg)},
+		Queue:            publisher,
 		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
 		Presign:          s3.NewPresignClient(s3c),
 		Bucket:           getenv("DATA_BUCKET"),
@@ -94,12 +104,19 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Credentials:      cfg.Credentials,
 		Templates:        templates,
 		TemplateLookup:   templates,
-		Tenants:          &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
-		Secrets:          &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
+		Tenants:          registry,
+		Secrets:          &tenant.Vault{API: sm},
 		Meta:             meta,
 		Objects:          s3c,
 		Uploader:         meta,
 		Metrics:          &metrics.Recorder{Function: "api"},
+		Onboarding: &onboard.Onboarder{
+			Meta: meta, Secrets: sm, MetaAppSecret: getenv("META_APP_SECRET"),
+			SecretPrefix: getenv("TENANT_SECRET_PREFIX"), WebhookSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),
+			Registry: registry, Catalog: &catalog.Syncer{Meta: meta, Templates: templates},
+			States: &onboard.Store{API: ddb, Table: getenv("STATE_TABLE")},
+			Events: publisher, EventsQueue: getenv("CORE_EVENTS_QUEUE_URL"),
+		},
 	}, nil
 }
 

@@ -13,6 +13,7 @@ func (h *Handler) Routes() []Route {
 		h.numberRoutes(),
 		h.profileRoutes(),
 		h.blockRoutes(),
+		h.onboardingRoutes(),
 	} {
 		out = append(out, group...)
 	}

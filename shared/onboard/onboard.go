@@ -13,6 +13,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -54,6 +57,7 @@ const (
 	ReasonTokenInvalid   = "token_invalid"      // debug_token says the token is not valid
 	ReasonNumberNotFound = "number_not_in_waba" // the WABA does not list the number
 	ReasonNumberTaken    = "number_taken"       // another tenant has the number or the WABA
+	ReasonOtherWABA      = "tenant_other_waba"  // the tenant exists with numbers of another WABA
 	ReasonInternal       = "internal"           // AWS or another internal failure; retry
 )
 
@@ -213,6 +217,11 @@ func numeric(s string) bool {
 	return true
 }
 
+// State returns the onboarding id, found false when there is none.
+func (o *Onboarder) State(ctx context.Context, id string) (State, bool, error) {
+	return o.States.Get(ctx, id)
+}
+
 // run is one run's working set.
 type run struct {
 	o     *Onboarder
@@ -294,7 +303,11 @@ func (r *run) fail(ctx context.Context, step string, err error) (State, error) {
 	r.st.Status, r.st.Failure, r.st.UpdatedAt = StatusFailed, &f, f.At
 	log := r.o.log().With("onboarding_id", r.st.ID, "tenant_id", r.st.TenantID, "phone_number_id", r.st.PhoneNumberID, "step", step)
 	log.Warn("onboarding step failed", "reason", f.Reason, "code", f.Code, "subcode", f.Subcode, "error", err.Error())
-	if serr := r.o.States.Save(ctx, r.st); serr != nil {
+	// The failure is recorded even when the run's deadline is what
+	// stopped it.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if serr := r.o.States.Save(sctx, r.st); serr != nil {
 		log.Error("record onboarding failure", "error", serr.Error())
 	}
 	return *r.st, fault.WithCode(class, f.Reason, &StepError{Failure: f, Err: err})
@@ -357,6 +370,19 @@ func (r *run) metaApp(ctx context.Context) (graph.App, error) {
 // exchange trades the code for the token and keeps the token in the
 // tenant's sending secret.
 func (r *run) exchange(ctx context.Context) error {
+	// A tenant's numbers share its one token: a business token for
+	// another WABA would replace the token its other numbers use.
+	prev, err := r.o.Registry.Tenant(ctx, r.st.TenantID)
+	switch {
+	case err == nil:
+		for _, w := range prev.WABAIDs {
+			if w != r.st.WABAID {
+				return &ownFailure{ReasonOtherWABA, fmt.Sprintf("tenant %s has numbers of WABA %s, and a tenant's numbers share one token: onboard this WABA as another tenant", r.st.TenantID, w)}
+			}
+		}
+	case !errors.Is(err, tenant.ErrNotFound):
+		return fault.Retryable(err)
+	}
 	app, err := r.metaApp(ctx)
 	if err != nil {
 		return err
@@ -507,24 +533,23 @@ func (r *run) storeTenant(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	verify := ""
-	if v, found, err := tenant.ReadSecret(ctx, r.o.Secrets, r.webhookSecret()); err != nil {
-		return fault.Retryable(err)
-	} else if found {
-		if c, err := tenant.ParseAppCredentials(v); err == nil {
-			verify = c.VerifyToken
-		}
+	// Created when missing, never overwritten: an existing one is a
+	// previous onboarding's (the same app secret) or belongs to a tenant
+	// with its own Meta app, whose secret must stay. So onboarding never
+	// reads or rewrites webhook-side secrets.
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("generate a verify token: %w", err)
 	}
-	if verify == "" {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
-			return fmt.Errorf("generate a verify token: %w", err)
-		}
-		verify = hex.EncodeToString(b)
+	value, err := json.Marshal(tenant.AppCredentials{AppSecret: app.Secret, VerifyToken: hex.EncodeToString(b)})
+	if err != nil {
+		return fault.PermanentErr(fmt.Errorf("encode the webhook-side secret of tenant %s: %w", r.st.TenantID, err))
 	}
-	if err := tenant.PutSecret(ctx, r.o.Secrets, r.webhookSecret(), tenant.AppCredentials{AppSecret: app.Secret, VerifyToken: verify},
-		"wacloud tenant "+r.st.TenantID+": Meta app secret and webhook verify token (read by the webhook)"); err != nil {
-		return fault.Retryable(err)
+	if _, err := r.o.Secrets.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(r.webhookSecret()), SecretString: aws.String(string(value)),
+		Description: aws.String("wacloud tenant " + r.st.TenantID + ": Meta app secret and webhook verify token (read by the webhook)"),
+	}); err != nil && !alreadyExists(err) {
+		return fault.Retryable(fmt.Errorf("create secret %s: %w", r.webhookSecret(), err))
 	}
 
 	t := tenant.Tenant{ID: r.st.TenantID, Name: r.st.TenantName, Status: tenant.StatusActive, SecretID: r.sendingSecret(),

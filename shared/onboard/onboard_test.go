@@ -230,6 +230,11 @@ func TestOnboarding(t *testing.T) {
 	t.Run("registered number", func(t *testing.T) {
 		before := e.meta.count("register")
 		req := e.signup(t, 2, graphsim.Signup{Registered: true, PIN: "424242"})
+		// A webhook-side secret that exists (the tenant's own app) stays.
+		own := `{"app_secret":"own-app-secret","verify_token":"own-verify"}`
+		if _, err := e.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(e.o.WebhookSecretPrefix + req.TenantID), SecretString: aws.String(own)}); err != nil {
+			t.Fatal(err)
+		}
 		st, err := e.o.Run(ctx, req)
 		if err != nil || st.Status != onboard.StatusCompleted {
 			t.Fatalf("Run = %+v %v", st, err)
@@ -239,6 +244,9 @@ func TestOnboarding(t *testing.T) {
 		}
 		if _, found := e.secret(t, e.o.SecretPrefix+req.TenantID+"/pin"); found {
 			t.Errorf("a PIN secret was created for a number that needed no registration")
+		}
+		if hook, _ := e.secret(t, e.o.WebhookSecretPrefix+req.TenantID); hook["app_secret"] != "own-app-secret" || hook["verify_token"] != "own-verify" {
+			t.Errorf("the existing webhook-side secret was overwritten")
 		}
 	})
 
@@ -304,6 +312,23 @@ func TestOnboarding(t *testing.T) {
 		}
 		if _, found := e.secret(t, e.o.SecretPrefix+req.TenantID); found {
 			t.Errorf("a sending secret was written without a token")
+		}
+	})
+
+	t.Run("tenant of another WABA", func(t *testing.T) {
+		req := e.signup(t, 6, graphsim.Signup{})
+		req.TenantID = "acme-" + e.run + "-1" // onboarded above with another WABA
+		token, _ := e.secret(t, e.o.SecretPrefix+req.TenantID)
+		exchanges := e.meta.count("access_token")
+		st, err := e.o.Run(ctx, req)
+		if err == nil || st.Failure == nil || st.Failure.Step != onboard.StepExchangeCode || st.Failure.Reason != onboard.ReasonOtherWABA {
+			t.Fatalf("Run = %+v %v, want exchange_code refused for the tenant's other WABA", st.Failure, err)
+		}
+		if got := e.meta.count("access_token") - exchanges; got != 0 {
+			t.Errorf("the code was exchanged %d time(s)", got)
+		}
+		if after, _ := e.secret(t, e.o.SecretPrefix+req.TenantID); after["access_token"] != token["access_token"] {
+			t.Errorf("the tenant's token was replaced")
 		}
 	})
 
