@@ -52,6 +52,9 @@ type Names struct {
 	PlatformSecretID        string
 	PlatformWebhookSecretID string
 	OutboundQueueURL        string
+	// MetaAppSecretID is the platform's Meta app secret
+	// ({"app_id","app_secret"}: code exchange, debug_token).
+	MetaAppSecretID string
 	// Queues pairs every source queue with its dead-letter queue.
 	Queues []QueuePair
 }
@@ -91,6 +94,7 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.names.WebhookSecretPrefix, "webhook-secret-prefix", a.Getenv("WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX"), "prefix of tenant webhook-side secret names (env WACLOUD_TENANT_WEBHOOK_SECRET_PREFIX)")
 	fs.StringVar(&a.names.PlatformSecretID, "platform-secret", a.Getenv("WACLOUD_PLATFORM_SECRET_ID"), "the platform app's sending secret (env WACLOUD_PLATFORM_SECRET_ID)")
 	fs.StringVar(&a.names.PlatformWebhookSecretID, "platform-webhook-secret", a.Getenv("WACLOUD_PLATFORM_WEBHOOK_SECRET_ID"), "the platform app's webhook-side secret (env WACLOUD_PLATFORM_WEBHOOK_SECRET_ID)")
+	fs.StringVar(&a.names.MetaAppSecretID, "meta-app-secret", a.Getenv("WACLOUD_META_APP_SECRET_ID"), "the platform's Meta app secret {app_id, app_secret} (env WACLOUD_META_APP_SECRET_ID)")
 	fs.StringVar(&a.names.OutboundQueueURL, "outbound-queue-url", a.Getenv("WACLOUD_OUTBOUND_QUEUE_URL"), "outbound queue URL (env WACLOUD_OUTBOUND_QUEUE_URL)")
 	fs.Usage = func() {
 		fmt.Fprintf(a.Stderr, "usage: wacloudctl %s %s\n\n", a.cmd, usage)
@@ -183,6 +187,7 @@ func (a *app) resolve(ctx context.Context) error {
 		setDefault(&n.PlatformSecretID, o["PlatformSecretArn"])
 		setDefault(&n.PlatformWebhookSecretID, o["PlatformWebhookSecretArn"])
 		setDefault(&n.OutboundQueueURL, o["OutboundQueueUrl"])
+		setDefault(&n.MetaAppSecretID, o["MetaAppSecretArn"])
 		if n.Queues == nil {
 			for _, q := range queueNames {
 				if o[q+"DLQUrl"] != "" {
@@ -227,6 +232,7 @@ func localSecretNames(n *Names) {
 	setDefault(&n.WebhookSecretPrefix, "wacloud/webhook/tenants/")
 	setDefault(&n.PlatformSecretID, "wacloud/platform")
 	setDefault(&n.PlatformWebhookSecretID, "wacloud/webhook/platform")
+	setDefault(&n.MetaAppSecretID, "wacloud/meta-app")
 }
 
 func setDefault(dst *string, v string) {

@@ -48,6 +48,7 @@ type command struct {
 
 var commands = []command{
 	{"tenant add", "register a company: its numbers in the registry and its credentials in Secrets Manager", tenantAdd},
+	{"onboard", "onboard a company from Meta's Embedded Signup (code, WABA, number): the steps of POST /v1/onboarding, resumed where they stopped when run again", onboardCmd},
 	{"tenant list", "list the tenants", tenantList},
 	{"tenant disable", "disable a tenant (its webhooks and jobs are refused)", tenantSetStatus("disabled")},
 	{"tenant enable", "enable a disabled tenant", tenantSetStatus("active")},
