@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,8 +27,11 @@ import (
 type app struct {
 	Main
 	cmd, summary string
+	fs           *flag.FlagSet // the command's flags, once registered
+	usage        string        // the command's synopsis
 
 	endpoint, region, stack string
+	stackFlag               bool // --stack was given (not only WACLOUD_STACK)
 	names                   Names
 
 	cfg      aws.Config
@@ -75,14 +79,19 @@ var fifo = map[string]bool{"Inbound": true, "CoreEvents": true, "Outbound": true
 // flags returns the command's flag set with the common flags registered.
 func (a *app) flags(usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("wacloudctl "+a.cmd, flag.ContinueOnError)
-	fs.SetOutput(a.Stderr)
+	// Errors are printed once, by Main.Run.
+	fs.SetOutput(io.Discard)
 	env := func(k, def string) string {
 		if v := a.Getenv(k); v != "" {
 			return v
 		}
 		return def
 	}
-	fs.StringVar(&a.stack, "stack", env("WACLOUD_STACK", ""), "CloudFormation stack whose outputs name the resources (env WACLOUD_STACK)")
+	a.stack = env("WACLOUD_STACK", "")
+	fs.Func("stack", "CloudFormation stack whose outputs name the resources (env WACLOUD_STACK; against a local --endpoint-url only when given as a flag)", func(v string) error {
+		a.stack, a.stackFlag = v, true
+		return nil
+	})
 	fs.StringVar(&a.endpoint, "endpoint-url", env("WACLOUD_ENDPOINT_URL", a.Getenv("AWS_ENDPOINT_URL")), "AWS endpoint; http://127.0.0.1:4566 for make local (env WACLOUD_ENDPOINT_URL)")
 	fs.StringVar(&a.region, "region", env("AWS_REGION", a.Getenv("AWS_DEFAULT_REGION")), "AWS region (env AWS_REGION)")
 	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
@@ -96,12 +105,37 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.names.PlatformWebhookSecretID, "platform-webhook-secret", a.Getenv("WACLOUD_PLATFORM_WEBHOOK_SECRET_ID"), "the platform app's webhook-side secret (env WACLOUD_PLATFORM_WEBHOOK_SECRET_ID)")
 	fs.StringVar(&a.names.MetaAppSecretID, "meta-app-secret", a.Getenv("WACLOUD_META_APP_SECRET_ID"), "the platform's Meta app secret {app_id, app_secret} (env WACLOUD_META_APP_SECRET_ID)")
 	fs.StringVar(&a.names.OutboundQueueURL, "outbound-queue-url", a.Getenv("WACLOUD_OUTBOUND_QUEUE_URL"), "outbound queue URL (env WACLOUD_OUTBOUND_QUEUE_URL)")
-	fs.Usage = func() {
-		fmt.Fprintf(a.Stderr, "usage: wacloudctl %s %s\n\n", a.cmd, usage)
-		fmt.Fprintf(a.Stderr, "%s.\n\nFlags:\n", upperFirst(a.summary))
-		fs.PrintDefaults()
-	}
+	// Main.Run prints the usage: on stdout for --help, on stderr after
+	// a flag error.
+	fs.Usage = func() {}
+	a.fs, a.usage = fs, usage
 	return fs
+}
+
+// flagError is a flag the command does not take, or a bad flag value.
+type flagError struct{ err error }
+
+func (e *flagError) Error() string { return e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+// parse parses the command's flags; its errors are *flagError, except
+// flag.ErrHelp for -h and --help.
+func (a *app) parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &flagError{err: err}
+}
+
+// printUsage writes the command's usage and flags to w.
+func (a *app) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "usage: wacloudctl %s %s\n\n", a.cmd, a.usage)
+	fmt.Fprintf(w, "%s.\n\nFlags:\n", upperFirst(a.summary))
+	if a.fs != nil {
+		a.fs.SetOutput(w)
+		a.fs.PrintDefaults()
+	}
 }
 
 func upperFirst(s string) string {
@@ -164,11 +198,19 @@ func (a *app) resolve(ctx context.Context) error {
 		return err
 	}
 	n := &a.names
+	// A local endpoint (make local) has the local names: WACLOUD_STACK,
+	// exported for a deployed stack, does not apply to it; --stack given
+	// with a local endpoint does (a stack in another emulator).
+	useStack := a.stack != "" && (a.stackFlag || !a.local())
 	switch {
-	case a.stack != "":
+	case useStack:
 		out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(a.stack)})
 		if err != nil {
-			return fmt.Errorf("read stack %s: %w", a.stack, err)
+			hint := ""
+			if a.endpoint != "" {
+				hint = fmt.Sprintf(" (the endpoint %s has no such stack: for make local leave --stack out and unset WACLOUD_STACK)", a.endpoint)
+			}
+			return fmt.Errorf("read stack %s%s: %w", a.stack, hint, err)
 		}
 		if len(out.Stacks) == 0 {
 			return fmt.Errorf("stack %s not found", a.stack)
@@ -209,10 +251,13 @@ func (a *app) resolve(ctx context.Context) error {
 				if fifo[q] {
 					suffix = ".fifo"
 				}
-				src, err1 := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "Queue" + suffix)})
-				dlq, err2 := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "DLQ" + suffix)})
-				if err := errors.Join(err1, err2); err != nil {
-					return fmt.Errorf("find the %s queues at %s (is make local running?): %w", q, a.endpoint, err)
+				src, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "Queue" + suffix)})
+				if err != nil {
+					return fmt.Errorf("find the %s queue at %s (is make local running?): %w", q, a.endpoint, err)
+				}
+				dlq, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q + "DLQ" + suffix)})
+				if err != nil {
+					return fmt.Errorf("find the %s dead-letter queue at %s: %w", q, a.endpoint, err)
 				}
 				n.Queues = append(n.Queues, QueuePair{Name: q, SourceURL: aws.ToString(src.QueueUrl), DLQURL: aws.ToString(dlq.QueueUrl)})
 				if q == "Outbound" {

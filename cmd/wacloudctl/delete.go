@@ -23,7 +23,7 @@ func tenantDelete(ctx context.Context, a *app, args []string) error {
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	keep := fs.Bool("keep-secrets", false, "leave the tenant's secrets in Secrets Manager")
 	purge := fs.Bool("purge", false, "also delete its stored data now: media (every version), message records, job records, its numbers' windows and rate limits")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -116,7 +116,7 @@ func tenantPurge(ctx context.Context, a *app, args []string) error {
 	var numbers list
 	fs.Var(&numbers, "phone-number-id", "a number it had, whose windows and rate limits go too (repeat)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -148,7 +148,7 @@ func dlqList(ctx context.Context, a *app, args []string) error {
 	max := fs.Int("max", 50, "most messages listed per queue")
 	withBody := fs.Bool("body", false, "print message bodies (they can hold customers' messages: personal data)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -240,7 +240,7 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 	fs.Var(&ids, "id", "redrive only this dead-letter message id (repeatable)")
 	max := fs.Int("max", 1000, "most messages redriven per queue")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -317,8 +317,11 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	moved := 0
+	prog := a.progress("redriving")
+	defer prog.Done()
 	for bi, b := range batches {
 		for i, m := range b.msgs {
+			prog.Update(moved, total)
 			if err := redriveOne(ctx, c, b.pair, m); err != nil {
 				// The rest stay on the DLQ, visible again.
 				releaseOnly(ctx, c, b.pair, b.msgs[i:])
@@ -328,6 +331,8 @@ func dlqRedrive(ctx context.Context, a *app, args []string) error {
 			moved++
 		}
 	}
+	prog.Update(moved, total)
+	prog.Done()
 	fmt.Fprintf(a.Stdout, "redrove %d message(s)\n", moved)
 	return nil
 }

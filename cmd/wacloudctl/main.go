@@ -18,11 +18,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 func main() {
@@ -37,6 +43,9 @@ type Main struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Terminal tells whether w is a terminal (progress lines); nil: an
+	// *os.File that is a character device.
+	Terminal func(w io.Writer) bool
 }
 
 // command is one leaf command.
@@ -73,13 +82,23 @@ var commands = []command{
 	{"send-test", "enqueue an outbound text job for a tenant", sendTest},
 }
 
-// Run executes the command in args and returns the exit code.
+// Run executes the command in args and returns the exit code: 0 done, 1
+// failed, 2 called wrongly (usage on stderr). Help asked for goes to
+// stdout with exit 0.
 func (m Main) Run(ctx context.Context, args []string) int {
 	if m.Getenv == nil {
 		m.Getenv = func(string) string { return "" }
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
+		m.usage(m.Stderr, "")
+		fmt.Fprintln(m.Stderr, "\nwacloudctl: a command is needed")
+		return 2
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		m.usage(m.Stdout, "")
+		return 0
+	case args[0] == "version" || args[0] == "--version":
+		fmt.Fprintln(m.Stdout, "wacloudctl", version())
 		return 0
 	}
 	var cmd *command
@@ -92,22 +111,82 @@ func (m Main) Run(ctx context.Context, args []string) int {
 		}
 	}
 	if cmd == nil {
-		m.usage(m.Stderr, args[0])
-		fmt.Fprintf(m.Stderr, "\nwacloudctl: unknown command %q\n", strings.Join(args, " "))
+		if group := groupOf(args); group != "" {
+			// "wacloudctl tenant" or "wacloudctl tenant nope": the group's
+			// commands, and what was wrong.
+			m.usage(m.Stderr, group+" ")
+			if len(args) == 1 || strings.HasPrefix(args[1], "-") {
+				fmt.Fprintf(m.Stderr, "\nwacloudctl %s: a subcommand is needed\n", group)
+			} else {
+				fmt.Fprintf(m.Stderr, "\nwacloudctl %s: unknown subcommand %q\n", group, args[1])
+			}
+			return 2
+		}
+		m.usage(m.Stderr, "")
+		fmt.Fprintf(m.Stderr, "\nwacloudctl: unknown command %q\n", args[0])
 		return 2
 	}
 	a := &app{Main: m, cmd: cmd.path, summary: cmd.summary}
-	if err := cmd.run(ctx, a, rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(m.Stderr, "wacloudctl %s: %v\n", cmd.path, err)
-		if errors.Is(err, errUsage) {
-			return 2
-		}
-		return 1
+	err := cmd.run(ctx, a, rest)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		a.printUsage(m.Stdout)
+		return 0
+	case errors.As(err, new(*flagError)):
+		// A flag the command does not take, or a bad value: the flag
+		// package said which; the usage follows.
+		fmt.Fprintf(m.Stderr, "wacloudctl %s: %s\n\n", cmd.path, err)
+		a.printUsage(m.Stderr)
+		return 2
 	}
-	return 0
+	fmt.Fprintf(m.Stderr, "wacloudctl %s: %s\n", cmd.path, message(err))
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// groupOf returns the command group args[0] names ("tenant" for "tenant
+// add", "tenant list", …), or "" when it names none.
+func groupOf(args []string) string {
+	for _, c := range commands {
+		if words := strings.Fields(c.path); len(words) > 1 && words[0] == args[0] {
+			return words[0]
+		}
+	}
+	return ""
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	switch {
+	case rev != "" && (v == "" || v == "(devel)"):
+		return rev + modified + " " + bi.GoVersion
+	case rev != "":
+		return v + " (" + rev + modified + ") " + bi.GoVersion
+	}
+	return v + " " + bi.GoVersion
 }
 
 func (m Main) usage(w io.Writer, prefix string) {
@@ -131,6 +210,43 @@ func (m Main) usage(w io.Writer, prefix string) {
 // errUsage marks errors in how the command was called (exit code 2).
 var errUsage = errors.New("usage")
 
+// usageError is a usage error; its text is only the advice.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
 func usageErr(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// faultClass matches the class words shared/fault puts before a message
+// ("permanent: ", "retry (503): "): they are for the functions' retry
+// decisions, not for a person.
+var faultClass = regexp.MustCompile(`(^|: )(?:retry|permanent|invalid)(?: \(([^)]*)\))?: `)
+
+// message is err as a person reads it: without the internal class words
+// (a code they carried stays, as "code N: "), and an endpoint that cannot
+// be reached said once, without the SDK's retry details.
+func message(err error) string {
+	var send *smithyhttp.RequestSendError
+	if errors.As(err, &send) {
+		var op *smithy.OperationError
+		where := "AWS"
+		if errors.As(err, &op) {
+			where = "AWS (" + op.ServiceID + " " + op.OperationName + ")"
+		}
+		var ue *url.Error
+		if errors.As(send.Err, &ue) {
+			return fmt.Sprintf("cannot reach %s at %s: %v (is the endpoint right, and for --endpoint-url http://127.0.0.1:4566 is make local running?)", where, ue.URL, ue.Err)
+		}
+		return fmt.Sprintf("cannot reach %s: %v", where, send.Err)
+	}
+	return faultClass.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		sub := faultClass.FindStringSubmatch(m)
+		if sub[2] != "" {
+			return sub[1] + "code " + sub[2] + ": "
+		}
+		return sub[1]
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -66,6 +67,10 @@ type env struct {
 	emu *awsemu.Emulator
 	st  *stack.Stack
 	ctx context.Context
+	// vars are extra environment variables; terminal makes stderr a
+	// terminal (progress lines).
+	vars     map[string]string
+	terminal bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -87,7 +92,13 @@ func (e *env) run(stdin string, args ...string) (code int, stdout, stderr string
 	e.t.Helper()
 	var out, errb bytes.Buffer
 	vars := map[string]string{"WACLOUD_ENDPOINT_URL": e.emu.URL}
+	for k, v := range e.vars {
+		vars[k] = v
+	}
 	m := Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }}
+	if e.terminal {
+		m.Terminal = func(io.Writer) bool { return true }
+	}
 	code = m.Run(e.ctx, args)
 	return code, out.String(), errb.String()
 }
@@ -448,10 +459,15 @@ func TestDLQCommands(t *testing.T) {
 			t.Errorf("failure reason carried back to the source queue")
 		}
 	})
-	t.Run("redrive the rest", func(t *testing.T) {
-		out := e.mustRun("y\n", "dlq", "redrive")
-		if !strings.Contains(out, "redrove 1") || depth(dlq) != 0 {
-			t.Errorf("out %q, dlq depth %d", out, depth(dlq))
+	t.Run("redrive the rest, with progress on a terminal", func(t *testing.T) {
+		e.terminal = true
+		defer func() { e.terminal = false }()
+		code, out, errb := e.run("y\n", "dlq", "redrive")
+		if code != 0 || !strings.Contains(out, "redrove 1") || depth(dlq) != 0 {
+			t.Errorf("exit %d, out %q, dlq depth %d", code, out, depth(dlq))
+		}
+		if !strings.Contains(errb, "\rredriving: 1/1 (100%)") {
+			t.Errorf("no progress on the terminal: %q", errb)
 		}
 	})
 }
@@ -530,8 +546,8 @@ func TestHelp(t *testing.T) {
 		if code := m.Run(context.Background(), args); code != 0 {
 			t.Errorf("%s --help: exit %d", c.path, code)
 		}
-		if !strings.Contains(errb.String(), "usage: wacloudctl "+c.path) {
-			t.Errorf("%s --help printed %q", c.path, errb.String())
+		if !strings.Contains(out.String(), "usage: wacloudctl "+c.path) || errb.Len() != 0 {
+			t.Errorf("%s --help printed %q on stdout and %q on stderr; want the usage on stdout only", c.path, out.String(), errb.String())
 		}
 	}
 	if code := m.Run(context.Background(), []string{"nope"}); code != 2 {

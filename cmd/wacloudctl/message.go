@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/sender"
 )
 
 func messageShow(ctx context.Context, a *app, args []string) error {
@@ -16,7 +19,7 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 	job := fs.String("job", "", "the core's job id (job ids are scoped by tenant: with --tenant)")
 	tenantID := fs.String("tenant", "", "the tenant of --job")
 	asJSON := fs.Bool("json", false, "print the whole record as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -38,17 +41,44 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 	var (
 		m   delivery.Message
 		err error
+		rec *sender.JobRecord
 	)
 	if *wamid != "" {
 		m, err = store.Get(ctx, *wamid)
 	} else {
+		// The job's record tells what became of it, also when Meta never
+		// accepted it (no message record).
+		if err := a.need("state table", a.names.StateTable, "state-table"); err != nil {
+			return err
+		}
+		jobs := &sender.JobStore{API: a.dynamo(), Table: a.names.StateTable}
+		if rec, err = jobs.Get(ctx, sender.JobRef{TenantID: *tenantID, JobID: *job}); err != nil {
+			return err
+		}
 		m, err = store.ByJob(ctx, *tenantID, *job)
+		if errors.Is(err, delivery.ErrNotFound) && rec != nil {
+			if *asJSON {
+				return printJSON(a.Stdout, map[string]any{"job": jobView(rec)})
+			}
+			printJob(a.Stdout, rec)
+			return nil
+		}
+		if errors.Is(err, delivery.ErrNotFound) {
+			return fmt.Errorf("tenant %s has no job %s: never enqueued, not yet taken by the sender, or its record expired (%d days)", *tenantID, *job, int(sender.DefaultRetention.Hours()/24))
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
+		if rec != nil {
+			return printJSON(a.Stdout, map[string]any{"job": jobView(rec), "message": m})
+		}
 		return printJSON(a.Stdout, m)
+	}
+	if rec != nil {
+		printJob(a.Stdout, rec)
+		fmt.Fprintln(a.Stdout)
 	}
 	w := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "wamid\t%s\n", m.WAMID)
@@ -102,4 +132,69 @@ func messageShow(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.Stdout, "error: %d %s: %s %s\n", e.Code, e.Title, e.Message, e.Details)
 	}
 	return nil
+}
+
+// jobRecordView is a job record as message show prints it (no claim or lease
+// internals).
+type jobRecordView struct {
+	JobID         string `json:"job_id"`
+	TenantID      string `json:"tenant_id"`
+	PhoneNumberID string `json:"phone_number_id"`
+	Type          string `json:"type"`
+	ClientRef     string `json:"client_ref,omitempty"`
+	State         string `json:"state"`
+	WAMID         string `json:"wamid,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	Code          int    `json:"code,omitempty"`
+	Title         string `json:"title,omitempty"`
+	Details       string `json:"details,omitempty"`
+	Retryable     bool   `json:"retryable,omitempty"`
+	Attempts      int    `json:"attempts,omitempty"`
+	FinishedAt    string `json:"finished_at,omitempty"`
+}
+
+func jobView(r *sender.JobRecord) jobRecordView {
+	v := jobRecordView{JobID: r.JobID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, Type: r.Type, ClientRef: r.ClientRef,
+		State: r.State, WAMID: r.WAMID, Reason: r.Reason, Code: r.Code, Title: r.Title, Details: r.Details, Retryable: r.Retryable, Attempts: r.Attempts}
+	if r.FinishedAt != 0 {
+		v.FinishedAt = time.UnixMilli(r.FinishedAt).UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// printJob prints what became of a job: its state and, when it failed,
+// why (the reason the core heard in outbound.failed). The recipient is
+// left out: the message record shows it.
+func printJob(out io.Writer, r *sender.JobRecord) {
+	v := jobView(r)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "job\t%s\n", v.JobID)
+	fmt.Fprintf(w, "tenant\t%s\n", v.TenantID)
+	fmt.Fprintf(w, "number\t%s\n", v.PhoneNumberID)
+	fmt.Fprintf(w, "type\t%s\n", v.Type)
+	if v.ClientRef != "" {
+		fmt.Fprintf(w, "client ref\t%s\n", v.ClientRef)
+	}
+	fmt.Fprintf(w, "job state\t%s\n", v.State)
+	if v.Reason != "" {
+		retry := "no: resubmit under a new job id once the cause is fixed"
+		if v.Retryable {
+			retry = "yes: the core may resubmit it"
+		}
+		fmt.Fprintf(w, "reason\t%s\n", v.Reason)
+		if v.Code != 0 || v.Title != "" {
+			fmt.Fprintf(w, "meta error\t%d %s\n", v.Code, v.Title)
+		}
+		if v.Details != "" {
+			fmt.Fprintf(w, "details\t%s\n", v.Details)
+		}
+		fmt.Fprintf(w, "retryable\t%s\n", retry)
+	}
+	if v.Attempts > 0 {
+		fmt.Fprintf(w, "attempts\t%d\n", v.Attempts)
+	}
+	if v.FinishedAt != "" {
+		fmt.Fprintf(w, "finished\t%s\n", v.FinishedAt)
+	}
+	w.Flush()
 }

@@ -17,7 +17,7 @@ func numberRemove(ctx context.Context, a *app, args []string) error {
 	id := fs.String("phone-number-id", "", "business phone number id")
 	owner := fs.String("tenant", "", "the tenant it must belong to (default: whichever it belongs to)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -56,7 +56,7 @@ func numberMove(ctx context.Context, a *app, args []string) error {
 	fs.Var(&ids, "phone-number-id", "business phone number id (repeat for every number of the same WABA)")
 	to := fs.String("to", "", "the tenant that receives the numbers (registered already, with credentials that can send from them)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -94,7 +94,7 @@ func numberSet(ctx context.Context, a *app, args []string) error {
 	id := fs.String("phone-number-id", "", "business phone number id")
 	throughput := fs.Int("throughput", 0, "messages per second Meta allows the number (80 standard, 1000 high)")
 	bizApp := fs.String("on-biz-app", "", "true when the number is also in use with the WhatsApp Business app (coexistence: paced at 20/s)")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -136,7 +136,7 @@ func numberSync(ctx context.Context, a *app, args []string) error {
 	}
 	graphURL := fs.String("graph-url", base, "Graph API base URL (env GRAPH_API_BASE_URL)")
 	graphVersion := fs.String("graph-version", graph.DefaultVersion, "Graph API version")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -34,7 +34,7 @@ func onboardCmd(ctx context.Context, a *app, args []string) error {
 	graphURL := fs.String("graph-url", base, "Graph API base URL (env GRAPH_API_BASE_URL)")
 	graphVersion := fs.String("graph-version", graph.DefaultVersion, "Graph API version")
 	asJSON := fs.Bool("json", false, "print the onboarding's state as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -42,7 +42,7 @@ func parkedList(ctx context.Context, a *app, args []string) error {
 	replayed := fs.Bool("replayed", false, "list the replayed payloads (replayed/) instead of those waiting (parked/)")
 	max := fs.Int("max", 1000, "most payloads listed")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -96,7 +96,7 @@ func parkedReplay(ctx context.Context, a *app, args []string) error {
 	max := fs.Int("max", 1000, "most payloads replayed")
 	dryRun := fs.Bool("dry-run", false, "say what would be replayed, change nothing")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

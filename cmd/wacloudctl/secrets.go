@@ -242,7 +242,7 @@ func (a *app) tenantPair(t tenant.Tenant) appPair {
 func secretsMigrate(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("[--dry-run]")
 	dryRun := fs.Bool("dry-run", false, "only say what would be written")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

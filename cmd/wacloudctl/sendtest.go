@@ -14,14 +14,16 @@ import (
 )
 
 func sendTest(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("--tenant ID --to +E164 [--text TEXT] [--phone-number-id ID] [--job-id ID] [--yes]")
+	fs := a.flags("--tenant ID --to +E164 [--text TEXT | --template NAME [--language CODE]] [--phone-number-id ID] [--job-id ID] [--yes]")
 	tenantID := fs.String("tenant", "", "tenant id")
-	to := fs.String("to", "", "recipient in E.164, e.g. +5511999990001 (inside its 24-hour window, or the job fails with window_closed)")
+	to := fs.String("to", "", "recipient in E.164, e.g. +5511999990001 (a text needs the contact's 24-hour window open, or the job fails with window_closed: use --template for a new contact)")
 	text := fs.String("text", "wacloud test message", "message text")
+	template := fs.String("template", "", "send this approved template (without parameters) instead of a text: reaches a contact whose window is closed, e.g. hello_world")
+	language := fs.String("language", "en_US", "the template's language, with --template")
 	number := fs.String("phone-number-id", "", "sending number (default: the tenant's only number)")
 	jobID := fs.String("job-id", "", "job id (default: test-<random>)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation (the message really goes out)")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -54,6 +56,12 @@ func sendTest(ctx context.Context, a *app, args []string) error {
 	}
 	job := outbound.Job{JobID: *jobID, TenantID: t.ID, PhoneNumberID: *number, To: *to, Type: outbound.TypeText,
 		ClientRef: "wacloudctl-send-test", Text: &outbound.Text{Body: *text}}
+	what := fmt.Sprintf("%q", *text)
+	if *template != "" {
+		job.Type, job.Text = outbound.TypeTemplate, nil
+		job.Template = &outbound.Template{Name: *template, Language: outbound.TemplateLanguage{Code: *language}}
+		what = "template " + *template + " (" + *language + ")"
+	}
 	if err := outbound.Validate(job); err != nil {
 		return usageErr("%v", err)
 	}
@@ -61,7 +69,7 @@ func sendTest(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.confirm(*yes, "Send %q from %s (tenant %s) to %s?", *text, *number, t.ID, *to); err != nil {
+	if err := a.confirm(*yes, "Send %s from %s (tenant %s) to %s?", what, *number, t.ID, *to); err != nil {
 		return err
 	}
 	err = queue.Publisher{API: sqs.NewFromConfig(a.cfg)}.Publish(ctx, a.names.OutboundQueueURL,

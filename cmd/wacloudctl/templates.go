@@ -33,7 +33,7 @@ func templatesSync(ctx context.Context, a *app, args []string) error {
 	}
 	graphURL := fs.String("graph-url", base, "Graph API base URL (env GRAPH_API_BASE_URL)")
 	graphVersion := fs.String("graph-version", graph.DefaultVersion, "Graph API version")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -65,7 +65,13 @@ func templatesSync(ctx context.Context, a *app, args []string) error {
 		Secrets: &tenant.Vault{API: sm},
 		Syncer:  &catalog.Syncer{Meta: &graph.Client{BaseURL: *graphURL, Version: *graphVersion}, Templates: store},
 	}
+	prog := a.progress("templates")
+	h.Syncer.Progress = func(stage string, done, total int) {
+		prog.what = "templates " + stage
+		prog.Update(done, total)
+	}
 	res, err := h.SyncTenant(ctx, t)
+	prog.Done()
 	if err != nil {
 		return err
 	}
@@ -83,7 +89,7 @@ func templatesList(ctx context.Context, a *app, args []string) error {
 	language := fs.String("language", "", "only this language (en_US, pt_BR, ...)")
 	category := fs.String("category", "", "only this category (MARKETING, UTILITY, AUTHENTICATION)")
 	asJSON := fs.Bool("json", false, "print JSON (with components)")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -56,7 +56,7 @@ func templatesCreate(ctx context.Context, a *app, args []string) error {
 	tid := fs.String("tenant", "", "tenant id")
 	file := fs.String("file", "", "the template in the API's create shape (JSON)")
 	graphURL, graphVersion := graphFlags(a, fs)
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -89,7 +89,7 @@ func templatesDelete(ctx context.Context, a *app, args []string) error {
 	language := fs.String("language", "", "delete only this language")
 	hsmID := fs.String("hsm-id", "", "delete only the template with this Meta id")
 	graphURL, graphVersion := graphFlags(a, fs)
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -65,7 +65,12 @@ func (c *credFlags) read(a *app) (newCreds, error) {
 	}
 	var in newCreds
 	if err := strictjson.Unmarshal(b, &in); err != nil {
-		// The JSON error could quote the input: leave it out.
+		// strictjson names keys and positions only; any other JSON error could quote
+		// the input (a secret): leave it out.
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return creds, usageErr(`the credentials on stdin: %s; expected {"access_token":"...","app_secret":"...","verify_token":"..."}`, se.Problem)
+		}
 		return creds, usageErr(`stdin is not a JSON object like {"access_token":"...","app_secret":"...","verify_token":"..."}`)
 	}
 	setDefault(&creds.AccessToken, in.AccessToken)
@@ -116,7 +121,7 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 	fs.IntVar(&throughput, "throughput", 0, "messages per second Meta allows the number (default 80)")
 	bizApp := fs.Bool("on-biz-app", false, "the numbers are also in use with the WhatsApp Business app (coexistence: Meta fixes them at 20/s)")
 	creds.register(fs, a.Getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -205,7 +210,7 @@ func tenantAdd(ctx context.Context, a *app, args []string) error {
 func tenantList(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("[--json]")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {
@@ -236,7 +241,7 @@ func tenantSetStatus(status string) func(ctx context.Context, a *app, args []str
 		fs := a.flags("--id ID [--yes]")
 		id := fs.String("id", "", "tenant id")
 		yes := fs.Bool("yes", false, "do not ask for confirmation")
-		if err := fs.Parse(args); err != nil {
+		if err := a.parse(fs, args); err != nil {
 			return err
 		}
 		if err := noArgs(fs); err != nil {
@@ -276,7 +281,7 @@ func tenantRotate(ctx context.Context, a *app, args []string) error {
 	yes := fs.Bool("yes", false, "do not ask for confirmation (required with --credentials-stdin)")
 	var creds credFlags
 	creds.register(fs, a.Getenv)
-	if err := fs.Parse(args); err != nil {
+	if err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs); err != nil {

@@ -146,6 +146,7 @@ func New(cfg Config) *Sim {
 	s.routeProfiles(s.mux)
 	s.routeBlocks(s.mux)
 	s.routeResumable(s.mux)
+	s.routeNumbers(s.mux)
 	return s
 }
 

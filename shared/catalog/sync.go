@@ -32,6 +32,9 @@ type Syncer struct {
 	Meta      Meta
 	Templates Templates
 	Now       func() time.Time
+	// Progress, when set, hears how far a sync is: ("listed", templates
+	// so far, 0) after each page, ("stored", i, n) after each write.
+	Progress func(stage string, done, total int)
 }
 
 // Result counts what a sync did.
@@ -57,6 +60,7 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 			return Result{}, fmt.Errorf("sync templates of WABA %s for tenant %s: %w", wabaID, tenantID, err)
 		}
 		listed = append(listed, p.Templates...)
+		s.progress("listed", len(listed), 0)
 		if p.After == "" || p.After == after {
 			break
 		}
@@ -64,7 +68,8 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 	}
 	now := s.now().UTC().Format(time.RFC3339)
 	keep := map[Key]bool{}
-	for _, m := range listed {
+	for i, m := range listed {
+		s.progress("stored", i, len(listed))
 		if m.Name == "" || m.Language == "" {
 			continue
 		}
@@ -82,6 +87,7 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 		}
 		keep[Key{WABAID: wabaID, Name: m.Name, Language: m.Language}] = true
 	}
+	s.progress("stored", len(listed), len(listed))
 	res := Result{Listed: len(keep)}
 	held, err := s.Templates.List(ctx, tenantID)
 	if err != nil {
@@ -122,4 +128,10 @@ func (s *Syncer) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+func (s *Syncer) progress(stage string, done, total int) {
+	if s.Progress != nil {
+		s.Progress(stage, done, total)
+	}
 }
