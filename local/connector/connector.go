@@ -68,6 +68,9 @@ type Options struct {
 	Tenants []Tenant
 	// Pollers is the number of concurrent batches per queue (default 2).
 	Pollers int
+	// Env is added to every function's environment (over the template's):
+	// local-run switches such as queue.EnvBackoff.
+	Env map[string]string
 	// Functions overrides the function registry (default Functions).
 	Functions map[string]Setup
 
@@ -308,6 +311,9 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 			"AWS_LAMBDA_FUNCTION_NAME": id, "AWS_LAMBDA_LOG_FORMAT": "JSON",
 		}
 		for k, v := range f.Env {
+			env[k] = v
+		}
+		for k, v := range o.Env {
 			env[k] = v
 		}
 		env["S3_USE_PATH_STYLE"] = "true"

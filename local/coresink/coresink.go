@@ -13,6 +13,7 @@
 //	DELETE /events        forget every event and idempotency key
 //	GET  /stats           counters
 //	POST /_sink/fail      {"status":503,"count":N}: answer the next N pushes with status
+//	POST /_sink/fault     {"mode":"drop|slow|status|off","count":N,...}: the faults a real core has (see Fault)
 //
 // With Config.Issuer set it is also the core's identity provider for the
 // management API (see Issuer):
@@ -61,6 +62,10 @@ type Stats struct {
 	InjectedFailures  int `json:"injected_failures"`   // answered with the fail switch's status
 	PendingFailures   int `json:"pending_failures"`    // still to be failed
 	PendingFailStatus int `json:"pending_fail_status"` // the status they get
+	InjectedDrops     int `json:"injected_drops"`      // pushes accepted, then the connection closed unanswered (FaultDrop)
+	InjectedSlow      int `json:"injected_slow"`       // pushes accepted and answered late (FaultSlow)
+	// PendingFault is the fault switch's state (nil: none).
+	PendingFault *Fault `json:"pending_fault,omitempty"`
 }
 
 // Sink is the core stand-in. It is an http.Handler, safe for concurrent use.
@@ -73,6 +78,7 @@ type Sink struct {
 	stats    Stats
 	failLeft int
 	failCode int
+	fault    Fault
 }
 
 type record struct {
@@ -128,6 +134,8 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Fail(in.Status, in.Count)
 		writeJSON(w, http.StatusOK, s.Stats())
+	case r.URL.Path == "/_sink/fault" && r.Method == http.MethodPost:
+		s.serveFault(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint"})
 	}
@@ -144,8 +152,23 @@ func (s *Sink) push(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, map[string]string{"error": "simulated core failure"})
 		return
 	}
+	f, faulty := s.takeFault()
 	s.mu.Unlock()
+	if !faulty {
+		s.accept(w, r)
+		return
+	}
+	if f.Mode == FaultStatus {
+		answerStatus(w, f)
+		return
+	}
+	held := &heldAnswer{header: http.Header{}}
+	s.accept(held, r)
+	held.deliver(w, r, f)
+}
 
+// accept checks and records one push.
+func (s *Sink) accept(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token != s.cfg.BearerToken {
 		s.count(func(st *Stats) { st.Unauthorized++ })
@@ -245,6 +268,10 @@ func (s *Sink) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.PendingFailures, st.PendingFailStatus = s.failLeft, s.failCode
+	if s.fault.Mode != "" {
+		f := s.fault
+		st.PendingFault = &f
+	}
 	return st
 }
 

@@ -41,8 +41,16 @@ type Handler struct {
 	Log      *slog.Logger
 }
 
-// Backoff is the delay before each retry of a push.
+// Backoff is the delay before each retry of a push. For local runs,
+// queue.EnvBackoff (WACLOUD_RETRY_BACKOFF) replaces it.
 var Backoff = queue.Exponential(5*time.Second, 5*time.Minute)
+
+// MaxRetryAfter bounds how long the core's Retry-After may hold an event
+// back: honoured up to 15 minutes, so that a core answering "come back
+// tomorrow" (or a misconfigured proxy) cannot park a contact's events for
+// the queue's whole retention; longer outages are covered by the
+// backoff and the queue's maxReceiveCount.
+const MaxRetryAfter = 15 * time.Minute
 
 // Setup builds the handler from the function's environment: CORE_URL,
 // CORE_EVENTS_PATH, CORE_SECRET_ID, CORE_EVENTS_QUEUE_URL and
@@ -53,6 +61,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			return nil, fmt.Errorf("bridge setup: %s is not set", k)
 		}
 	}
+	backoff, err := queue.BackoffFromEnv(getenv, Backoff)
+	if err != nil {
+		return nil, fmt.Errorf("bridge setup: %w", err)
+	}
 	sq := sqs.NewFromConfig(cfg)
 	return &Handler{
 		Core: &core.Client{
@@ -61,10 +73,11 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			SecretID: getenv("CORE_SECRET_ID"),
 		},
 		Consumer: queue.Consumer{
-			API:      sq,
-			QueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
-			DLQURL:   getenv("CORE_EVENTS_DLQ_URL"),
-			Backoff:  Backoff,
+			API:           sq,
+			QueueURL:      getenv("CORE_EVENTS_QUEUE_URL"),
+			DLQURL:        getenv("CORE_EVENTS_DLQ_URL"),
+			Backoff:       backoff,
+			MaxRetryAfter: MaxRetryAfter,
 		},
 		Metrics: &metrics.Recorder{Function: "bridge"},
 	}, nil

@@ -17,6 +17,10 @@
 //	-log-level WACLOUD_LOCAL_LOG_LEVEL debug, info, warn, error
 //	-pollers WACLOUD_LOCAL_POLLERS    concurrent batches per queue (2)
 //	-template                         template.yaml path
+//
+// WACLOUD_RETRY_BACKOFF ("base,max", e.g. "1s,4s") replaces the bridge's
+// retry backoff, to walk a long core outage through in minutes
+// (docs/operations.md).
 package main
 
 import (
@@ -33,6 +37,7 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/shared/logging"
+	"github.com/tucanlink/wacloud/shared/queue"
 )
 
 func main() {
@@ -68,6 +73,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	o := connector.Options{AWSAddr: *awsAddr, AWSEndpoint: *awsEndpoint, AWSBackend: awsemu.Backend(*awsBackend), APIAddr: *apiAddr, GraphAddr: *graphAddr, SinkAddr: *sinkAddr, Template: *tmpl, Log: stderr}
+	// Local-run switches the functions read from their environment.
+	for _, k := range []string{queue.EnvBackoff} {
+		if v := getenv(k); v != "" {
+			if o.Env == nil {
+				o.Env = map[string]string{}
+			}
+			o.Env[k] = v
+		}
+	}
 	var err error
 	if o.Tenants, err = connector.ParseTenants(*tenants); err != nil {
 		return err
