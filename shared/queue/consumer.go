@@ -57,6 +57,14 @@ func Exponential(base, max time.Duration) Backoff {
 // On a FIFO queue, once a record of a message group fails, the later records
 // of that group in the batch are reported as failures without being run, so
 // that order within the group is kept.
+//
+// Deadlines. No record starts when the invocation's deadline
+// (ctx.Deadline(), which Lambda sets to the function's timeout) is nearer
+// than Margin: the records not started are handed back unrun, as batch
+// item failures made visible again after HandBackVisibility, so a slow
+// batch ends before the function's timeout instead of failing whole (its
+// finished records then redelivered after the queue's visibility
+// timeout). Margin must cover the longest a record can take once started.
 type Consumer struct {
 	API      ConsumeAPI
 	QueueURL string // the source queue, for visibility changes
@@ -69,14 +77,67 @@ type Consumer struct {
 	// held back after a failure. Handle must then be safe for concurrent
 	// use. 0 or 1: the whole batch one record after another.
 	Concurrency int
+	// MaxRetryAfter bounds how long an error's RetryAfter may delay a
+	// retry (0: SQS's limit, 12 h): a Retry-After is honoured up to it.
+	MaxRetryAfter time.Duration
+	// Margin is how much time must be left before the invocation's
+	// deadline for a record to start (default DefaultMargin; at most half
+	// the time the batch had when it started, so that a short timeout
+	// still makes progress).
+	Margin time.Duration
+	// OnHandBack, when set, hears of each record handed back unrun for
+	// lack of time, with the visibility it was given.
+	OnHandBack func(rec events.SQSMessage, visibility time.Duration)
+	// Now is the clock deadlines are read with (default time.Now).
+	Now func() time.Time
 	// Handle processes one record.
 	Handle func(ctx context.Context, rec events.SQSMessage) error
+
+	stopAt time.Time // no record starts from then on (zero: no deadline)
+}
+
+// Deadline defaults.
+const (
+	// DefaultMargin is Consumer.Margin's default: the core's and Graph's
+	// HTTP timeouts (10 s, 20 s) bound what one record takes once started;
+	// functions whose records can take longer set their own.
+	DefaultMargin = 15 * time.Second
+	// HandBackVisibility is how soon a record handed back unrun is
+	// visible again: it did nothing wrong, so it gets no backoff.
+	HandBackVisibility = time.Second
+)
+
+// stopTime is when records stop starting: Margin before ctx's deadline.
+func (c Consumer) stopTime(ctx context.Context) time.Time {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}
+	}
+	m := c.Margin
+	if m <= 0 {
+		m = DefaultMargin
+	}
+	m = max(min(m, dl.Sub(c.now())/2), 0)
+	return dl.Add(-m)
+}
+
+// outOfTime reports whether a record may no longer start.
+func (c Consumer) outOfTime() bool {
+	return !c.stopAt.IsZero() && !c.now().Before(c.stopAt)
+}
+
+func (c Consumer) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // Run processes the batch; it is what the Lambda handler returns.
 // Failures are reported in the batch's order.
 func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	failed := make([]bool, len(ev.Records))
+	c.stopAt = c.stopTime(ctx)
 	if c.Concurrency <= 1 {
 		all := make([]int, len(ev.Records))
 		for i := range all {
@@ -144,6 +205,18 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			failed[i] = true
 			continue
 		}
+		if c.outOfTime() {
+			c.logger().Info("record handed back unrun: the invocation's deadline is near", "sqs_message_id", rec.MessageId)
+			c.setVisibility(ctx, rec, HandBackVisibility)
+			if c.OnHandBack != nil {
+				c.OnHandBack(rec, HandBackVisibility)
+			}
+			if group != "" {
+				blocked[group] = HandBackVisibility
+			}
+			failed[i] = true
+			continue
+		}
 		err := c.handle(ctx, rec)
 		if err == nil {
 			continue
@@ -197,7 +270,8 @@ type RetryAfter interface {
 const maxVisibility = 12 * time.Hour
 
 // retryDelay is how long rec waits before its next attempt: Backoff of its
-// receive count, at least the error's RetryAfter, at most SQS's limit.
+// receive count, at least the error's RetryAfter (up to MaxRetryAfter), at
+// most SQS's limit.
 func (c Consumer) retryDelay(rec events.SQSMessage, cause error) time.Duration {
 	var d time.Duration
 	if c.Backoff != nil {
@@ -206,7 +280,11 @@ func (c Consumer) retryDelay(rec events.SQSMessage, cause error) time.Duration {
 	}
 	var ra RetryAfter
 	if errors.As(cause, &ra) {
-		d = max(d, ra.RetryAfter())
+		after := ra.RetryAfter()
+		if c.MaxRetryAfter > 0 {
+			after = min(after, c.MaxRetryAfter)
+		}
+		d = max(d, after)
 	}
 	return min(d, maxVisibility)
 }

@@ -126,6 +126,10 @@ const (
 	// DefaultConcurrency is how many records of a batch (of different
 	// recipients) are handled at once.
 	DefaultConcurrency = 10
+	// DefaultMargin is the time before the invocation's deadline from
+	// which no job starts (queue.Consumer.Margin): enough for a job's
+	// inline pacing, Graph's 20 s timeout and its records.
+	DefaultMargin = 30 * time.Second
 )
 
 // Metric names.
@@ -199,6 +203,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 		return err
 	}
+	// Records handed back for lack of time keep their short visibility.
+	c.OnHandBack = func(rec events.SQSMessage, d time.Duration) { delays.Store(rec.MessageId, d) }
 	h.prefetch(ctx, ev.Records)
 	resp, _ := c.Run(ctx, ev)
 

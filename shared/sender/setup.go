@@ -78,6 +78,9 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			// A FIFO batch holds at most 10 records: every recipient in it
 			// can be paced and sent at once.
 			Concurrency: DefaultConcurrency,
+			// A job started runs its pacing waits (DefaultMaxInlineWait),
+			// Graph's timeout (20 s) and its records.
+			Margin: DefaultMargin,
 		},
 		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
 		DefaultThroughput:  throughput,
