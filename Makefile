@@ -105,3 +105,8 @@ CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || comman
 check-api-docs:
 	@if [ -z "$(CHROMIUM)" ]; then echo "check-api-docs needs chromium (apt-get install chromium) or CHROMIUM=path"; exit 2; fi
 	WACLOUD_CHROMIUM="$(CHROMIUM)" WACLOUD_DOCS_URL="$(API_URL)" WACLOUD_DOCS_SCREENSHOT="$(SCREENSHOT)" $(GO) test -count=1 -v -run 'TestDocsPageRendersInChromium' ./local/connector/
+
+.PHONY: bench-routes
+## bench-routes: IDS (100000) random /webhook/{tenant_id} requests with bad signatures against one webhook instance on the embedded emulator; prints the AWS calls by operation and the heap growth, last: routes=… aws_calls=… getitem=… calls_per_1000_routes=… heap_growth_mb=… elapsed_s=… known_ok=…/… (ARGS=-no-budget: the bounded cache alone).
+bench-routes:
+	$(GO) run ./local/bench/routes -ids $(or $(IDS),100000) $(ARGS)

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,23 +26,39 @@ type RegistryAPI interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
-// Registry reads and writes the tenant registry table. Lookups are cached
-// for TTL (found and not-found alike, not-found for a tenth of it). It is
-// safe for concurrent use.
+// Registry reads and writes the tenant registry table. It is safe for
+// concurrent use.
+//
+// Lookups are cached for TTL, and a key found not registered for a tenth
+// of it. Both caches are bounded (CacheSize found items, MissCacheSize
+// missing keys; least recently used dropped first), so lookups of made-up
+// ids cost no more memory than the bound, and never push a real tenant
+// out. A found item past its TTL is kept, stale, as the record that its
+// key exists: that is what Unknown tells apart.
 type Registry struct {
 	API   RegistryAPI
 	Table string
 	TTL   time.Duration
 	Now   func() time.Time
+	// CacheSize and MissCacheSize bound the caches (DefaultCacheSize,
+	// DefaultMissCacheSize when 0).
+	CacheSize, MissCacheSize int
+	// Unknown, when set, bounds the DynamoDB reads for keys this Registry
+	// has not seen exist (neither cached nor stale): a lookup that would
+	// read one and finds the budget spent fails with ErrBusy, without a
+	// call. Refreshing a key seen before is never refused. It is for a
+	// caller that looks up ids from unauthenticated requests (the webhook
+	// route), so that random ids cost a bounded number of reads.
+	Unknown *LookupBudget
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu     sync.Mutex
+	found  *lru
+	absent *lru
 }
 
-type cached struct {
-	item    map[string]ddbtypes.AttributeValue
-	expires time.Time
-}
+// ErrBusy is returned (retryable) when a lookup was refused because the
+// Registry's Unknown budget was spent; nothing was read.
+var ErrBusy = errors.New("lookup budget for unknown keys spent")
 
 // Key prefixes of the registry's items.
 const (
@@ -313,11 +330,22 @@ func (r *Registry) get(ctx context.Context, pk string, out any) error {
 func (r *Registry) lookup(ctx context.Context, pk string) (map[string]ddbtypes.AttributeValue, error) {
 	now := r.now()
 	r.mu.Lock()
-	if c, ok := r.cache[pk]; ok && now.Before(c.expires) {
+	r.init()
+	e, known := r.found.get(pk)
+	if known && now.Before(e.expires) {
 		r.mu.Unlock()
-		return c.item, nil
+		return e.item, nil
+	}
+	if !known {
+		if m, ok := r.absent.get(pk); ok && now.Before(m.expires) {
+			r.mu.Unlock()
+			return nil, nil
+		}
 	}
 	r.mu.Unlock()
+	if !known && r.Unknown != nil && !r.Unknown.take(now) {
+		return nil, fault.Retryable(ErrBusy)
+	}
 	out, err := r.API.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(r.Table),
 		Key:       map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}},
@@ -325,23 +353,45 @@ func (r *Registry) lookup(ctx context.Context, pk string) (map[string]ddbtypes.A
 	if err != nil {
 		return nil, fault.Retryable(err)
 	}
-	ttl := r.ttl()
-	if out.Item == nil {
-		ttl /= 10
-	}
 	r.mu.Lock()
-	if r.cache == nil {
-		r.cache = map[string]cached{}
+	if out.Item == nil {
+		r.found.remove(pk)
+		r.absent.put(pk, nil, now.Add(r.ttl()/10))
+	} else {
+		r.absent.remove(pk)
+		r.found.put(pk, out.Item, now.Add(r.ttl()))
 	}
-	r.cache[pk] = cached{item: out.Item, expires: now.Add(ttl)}
 	r.mu.Unlock()
 	return out.Item, nil
 }
 
+// forget makes the next lookup of pk read DynamoDB. A found key stays
+// known (stale), so that reading it again is never refused by Unknown.
 func (r *Registry) forget(pk string) {
 	r.mu.Lock()
-	delete(r.cache, pk)
+	r.init()
+	if e, ok := r.found.get(pk); ok {
+		r.found.put(pk, e.item, time.Time{})
+	}
+	r.absent.remove(pk)
 	r.mu.Unlock()
+}
+
+// init creates the caches; r.mu is held.
+func (r *Registry) init() {
+	if r.found != nil {
+		return
+	}
+	r.found = newLRU(cmp.Or(r.CacheSize, DefaultCacheSize))
+	r.absent = newLRU(cmp.Or(r.MissCacheSize, DefaultMissCacheSize))
+}
+
+// cached returns how many found and missing keys r holds.
+func (r *Registry) cached() (found, missing int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.init()
+	return r.found.len(), r.absent.len()
 }
 
 func (r *Registry) ttl() time.Duration {

@@ -12,6 +12,16 @@
 // Routes: /webhook for the platform's Meta app, /webhook/{tenant_id} for a
 // tenant with its own Meta app (its own app secret and verify token).
 //
+// An unauthenticated caller cannot tell a tenant route that exists from one
+// that does not: an unknown, disabled or malformed tenant id is refused
+// exactly as a known route with a wrong signature (POST: 401 "invalid
+// signature") or a wrong verify token (GET: 403 "forbidden"). Looking an id
+// up costs one cached registry read; ids that cannot be tenant ids cost
+// none, and reads of ids not seen before are bounded per instance
+// (RouteLookupsPerSecond, RouteLookupBurst): past the budget an unseen id
+// is refused the same way without a read, and Meta, which retries any
+// answer but 200, delivers once the budget refills.
+//
 // The webhook reads webhook-side secrets only (app secret and verify token:
 // PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX{tenant_id}); its
 // IAM role cannot read the sending secrets that hold access tokens.
@@ -47,7 +57,8 @@ import (
 )
 
 // Tenants finds a tenant of the /webhook/{tenant_id} route.
-// Errors wrap tenant.ErrNotFound for an unknown tenant.
+// Errors wrap tenant.ErrNotFound for an unknown tenant and tenant.ErrBusy
+// for a lookup refused, unread, to bound the reads of unseen ids.
 type Tenants interface {
 	Tenant(ctx context.Context, id string) (tenant.Tenant, error)
 }
@@ -95,6 +106,14 @@ type Handler struct {
 // (parking.ReasonBodyTooLarge) and answered 200.
 const DefaultMaxBodyBytes = 3 << 20
 
+// The per-instance budget of registry reads for tenant ids the instance
+// has not seen exist. Only tenants with their own Meta app use the route,
+// so a cold instance learns them well within the burst.
+const (
+	RouteLookupsPerSecond = 10
+	RouteLookupBurst      = 100
+)
+
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
 // PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX, TENANTS_TABLE,
 // DATA_BUCKET, MAX_BODY_BYTES and S3_USE_PATH_STYLE.
@@ -113,8 +132,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		maxBody = n
 	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
-	return &Handler{
-		Tenants:            &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE")},
+	h := &Handler{
 		Secrets:            &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		Queue:              queue.Publisher{API: sqs.NewFromConfig(cfg)},
 		Parking:            parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
@@ -123,19 +141,26 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		TenantSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),
 		MaxBodyBytes:       maxBody,
 		Metrics:            &metrics.Recorder{Function: "webhook"},
-	}, nil
+	}
+	h.Tenants = &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: getenv("TENANTS_TABLE"), Now: h.now,
+		Unknown: &tenant.LookupBudget{PerSecond: RouteLookupsPerSecond, Burst: RouteLookupBurst}}
+	return h, nil
 }
 
 // Metric names.
 const (
-	MetricAccepted         = "WebhookAccepted"
-	MetricUnits            = "WebhookUnits"
-	MetricSignatureFailed  = "WebhookSignatureRejected"
-	MetricParked           = "WebhookParked"
-	MetricStoreFailed      = "WebhookStoreFailed"
-	MetricVerifyRejected   = "WebhookVerifyRejected"
-	MetricTooLarge         = "WebhookTooLarge"
-	MetricLatency          = "WebhookLatency"
+	MetricAccepted        = "WebhookAccepted"
+	MetricUnits           = "WebhookUnits"
+	MetricSignatureFailed = "WebhookSignatureRejected"
+	MetricParked          = "WebhookParked"
+	MetricStoreFailed     = "WebhookStoreFailed"
+	MetricVerifyRejected  = "WebhookVerifyRejected"
+	MetricTooLarge        = "WebhookTooLarge"
+	MetricLatency         = "WebhookLatency"
+	// MetricRouteRefused counts requests to a tenant route that is
+	// unknown, disabled or malformed, or whose lookup the budget refused
+	// (dimension Reason).
+	MetricRouteRefused     = "WebhookRouteRefused"
 	headerSignatureLowered = "x-hub-signature-256"
 )
 
@@ -152,14 +177,27 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return text(http.StatusNotFound, "not found"), nil
 	}
 	log := h.log().With("route", rt.name)
-	if rt.tenant != "" {
+	if rt.tenant != "" && !rt.malformed {
 		log = log.With("tenant_id", rt.tenant)
 	}
 	if method != http.MethodGet && method != http.MethodPost {
 		return text(http.StatusMethodNotAllowed, "method not allowed"), nil
 	}
+	var body []byte
+	if method == http.MethodPost {
+		// Decoded before any lookup, so a bad encoding answers the same on
+		// every route.
+		b, status := h.rawBody(req)
+		if status != 0 {
+			return text(status, http.StatusText(status)), nil
+		}
+		body = b
+	}
 
 	secretID, status := h.secretOf(ctx, rt, log)
+	if status == statusRefused {
+		return refuse(method), nil
+	}
 	if status != 0 {
 		return text(status, http.StatusText(status)), nil
 	}
@@ -181,7 +219,26 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if method == http.MethodGet {
 		return h.verify(req, creds, log), nil
 	}
-	return h.receive(ctx, req, rt, creds, log), nil
+	return h.receive(ctx, req, body, rt, creds, log), nil
+}
+
+// The answers to a caller that failed to authenticate, the same whether
+// the route exists or not.
+func refusedPost() events.APIGatewayV2HTTPResponse {
+	return text(http.StatusUnauthorized, "invalid signature")
+}
+
+func refusedGet() events.APIGatewayV2HTTPResponse {
+	return text(http.StatusForbidden, "forbidden")
+}
+
+// refuse answers a request to a tenant route that cannot be served as a
+// failed authentication would.
+func refuse(method string) events.APIGatewayV2HTTPResponse {
+	if method == http.MethodGet {
+		return refusedGet()
+	}
+	return refusedPost()
 }
 
 // verify answers Meta's subscription check.
@@ -192,20 +249,16 @@ func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.AppCre
 		subtle.ConstantTimeCompare([]byte(token), []byte(creds.VerifyToken)) != 1 {
 		h.Metrics.Count(MetricVerifyRejected, 1)
 		log.Warn("webhook verification rejected", "mode", q["hub.mode"])
-		return text(http.StatusForbidden, "forbidden")
+		return refusedGet()
 	}
 	return text(http.StatusOK, q["hub.challenge"])
 }
 
-func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, rt route, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
-	body, status := h.rawBody(req)
-	if status != 0 {
-		return text(status, http.StatusText(status))
-	}
+func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, body []byte, rt route, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	if !whatsapp.VerifySignature(creds.AppSecret, body, header(req.Headers, headerSignatureLowered)) {
 		h.Metrics.Count(MetricSignatureFailed, 1)
 		log.Warn("webhook signature rejected", "signature_present", header(req.Headers, headerSignatureLowered) != "", "body_bytes", len(body))
-		return text(http.StatusUnauthorized, "invalid signature")
+		return refusedPost()
 	}
 
 	receivedAt := h.now().UTC().Format(time.RFC3339Nano)
@@ -297,23 +350,46 @@ func message(u whatsapp.Unit) (queue.Message, error) {
 	return queue.Message{Body: string(body), GroupID: u.OrderKey(), DedupID: hex.EncodeToString(sum[:])}, nil
 }
 
-// secretOf returns the webhook-side secret id of the route's Meta app, or
-// an HTTP status that refuses the request without saying why.
+// statusRefused is secretOf's answer for a tenant route that cannot be
+// served: refuse answers it as a failed authentication.
+const statusRefused = -1
+
+// Reasons of MetricRouteRefused.
+const (
+	refusedMalformed = "malformed"
+	refusedUnknown   = "unknown"
+	refusedDisabled  = "disabled"
+	refusedBusy      = "lookup_budget"
+)
+
+// secretOf returns the webhook-side secret id of the route's Meta app,
+// statusRefused for a tenant route that cannot be served, or an HTTP
+// status for a failure of ours.
 func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (string, int) {
-	if rt.tenant == "" {
+	if rt.name == whatsapp.RoutePlatform {
 		return h.PlatformSecretID, 0
 	}
-	t, err := h.Tenants.Tenant(ctx, rt.tenant)
-	switch {
-	case errors.Is(err, tenant.ErrNotFound):
-		log.Warn("webhook for unknown tenant")
-		return "", http.StatusNotFound
-	case err != nil:
-		log.Error("look up tenant", "error", err.Error())
-		return "", http.StatusInternalServerError
-	case t.Status == tenant.StatusDisabled:
-		log.Warn("webhook for disabled tenant")
-		return "", http.StatusForbidden
+	reason := refusedMalformed
+	if !rt.malformed {
+		t, err := h.Tenants.Tenant(ctx, rt.tenant)
+		switch {
+		case errors.Is(err, tenant.ErrNotFound):
+			reason = refusedUnknown
+		case errors.Is(err, tenant.ErrBusy):
+			reason = refusedBusy
+		case err != nil:
+			log.Error("look up tenant", "error", err.Error())
+			return "", http.StatusInternalServerError
+		case t.Status == tenant.StatusDisabled:
+			reason = refusedDisabled
+		default:
+			reason = ""
+		}
+	}
+	if reason != "" {
+		h.Metrics.Count(MetricRouteRefused, 1, "Reason", reason)
+		log.Warn("webhook tenant route refused", "reason", reason)
+		return "", statusRefused
 	}
 	// The id passed tenant.ValidID, so the name stays under the prefix.
 	return h.TenantSecretPrefix + rt.tenant, 0
@@ -336,6 +412,9 @@ func (h *Handler) rawBody(req events.APIGatewayV2HTTPRequest) ([]byte, int) {
 type route struct {
 	name   string // whatsapp.RoutePlatform or whatsapp.RouteTenant
 	tenant string
+	// malformed: the tenant route's id breaks the tenant id rule, so no
+	// tenant has it and it is never looked up.
+	malformed bool
 }
 
 // parseRoute names the route API Gateway matched, from its route key
@@ -357,7 +436,7 @@ func parseRoute(req events.APIGatewayV2HTTPRequest) (route, bool) {
 		return route{name: whatsapp.RoutePlatform}, true
 	case routeTenant:
 		id := req.PathParameters["tenant_id"]
-		return route{name: whatsapp.RouteTenant, tenant: id}, tenant.ValidID(id)
+		return route{name: whatsapp.RouteTenant, tenant: id, malformed: !tenant.ValidID(id)}, true
 	}
 	return route{}, false
 }
@@ -377,8 +456,8 @@ func routeOfPath(req events.APIGatewayV2HTTPRequest) (route, bool) {
 	if p == routePlatform {
 		return route{name: whatsapp.RoutePlatform}, true
 	}
-	if id, ok := strings.CutPrefix(p, routePlatform+"/"); ok && tenant.ValidID(id) {
-		return route{name: whatsapp.RouteTenant, tenant: id}, true
+	if id, ok := strings.CutPrefix(p, routePlatform+"/"); ok && !strings.Contains(id, "/") {
+		return route{name: whatsapp.RouteTenant, tenant: id, malformed: !tenant.ValidID(id)}, true
 	}
 	return route{}, false
 }

@@ -246,9 +246,9 @@ func TestVerifySubscription(t *testing.T) {
 		{"tenant without webhook-side secret", "/webhook/nosecret", map[string]string{"tenant_id": "nosecret"}, sub(""), 500},
 		{"access token in the webhook-side secret", "/webhook/leaky", map[string]string{"tenant_id": "leaky"}, sub("leaky-verify"), 500},
 		{"platform with tenant token", "/webhook", nil, sub(acmeVerify), 403},
-		{"unknown tenant", "/webhook/nobody", map[string]string{"tenant_id": "nobody"}, sub(acmeVerify), 404},
+		{"unknown tenant", "/webhook/nobody", map[string]string{"tenant_id": "nobody"}, sub(acmeVerify), 403},
 		{"disabled tenant", "/webhook/gone", map[string]string{"tenant_id": "gone"}, sub("gone-verify"), 403},
-		{"odd tenant id", "/webhook/a%2Fb", map[string]string{"tenant_id": "a/b"}, sub(acmeVerify), 404},
+		{"odd tenant id", "/webhook/a%2Fb", map[string]string{"tenant_id": "a/b"}, sub(acmeVerify), 403},
 		{"other path", "/hooks", nil, sub(platformVerify), 404},
 	}
 	for _, tt := range tests {
@@ -620,8 +620,8 @@ func TestReceiveTenantRoute(t *testing.T) {
 		{"no webhook-side secret", "/webhook/nosecret", acmeSecret, 500},
 		{"access token in the webhook-side secret", "/webhook/leaky", "leaky-secret", 500},
 		{"app secret not set", "/webhook/unset", "", 500},
-		{"unknown tenant", "/webhook/nobody", acmeSecret, 404},
-		{"disabled tenant", "/webhook/gone", "gone-secret", 403},
+		{"unknown tenant", "/webhook/nobody", acmeSecret, 401},
+		{"disabled tenant", "/webhook/gone", "gone-secret", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -676,7 +676,7 @@ func TestRouteBehindStageOrBasePath(t *testing.T) {
 		// A raw path that looks like the platform route decides nothing
 		// when API Gateway says which route matched.
 		{"raw path names another route", "/webhook", "POST /webhook/{tenant_id}", map[string]string{"tenant_id": "acme"}, acmeSecret, 200, "acme"},
-		{"tenant route without its parameter", "/live/webhook/acme", "POST /webhook/{tenant_id}", nil, acmeSecret, 404, ""},
+		{"tenant route without its parameter", "/live/webhook/acme", "POST /webhook/{tenant_id}", nil, acmeSecret, 401, ""},
 		{"unknown route key", "/live/webhook", "POST /hooks", nil, platformSecret, 404, ""},
 	}
 	for _, tt := range tests {

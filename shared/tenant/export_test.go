@@ -1,0 +1,4 @@
+package tenant
+
+// Cached returns how many found and missing keys r holds.
+func Cached(r *Registry) (found, missing int) { return r.cached() }
