@@ -94,7 +94,7 @@ func run(root string) error {
 		sample{"webhook/post_text_base64.json", postRequest("/webhook", payloads["text"], whatsapp.Sign(appSecret, payloads["text"]), true), ok200},
 		sample{"webhook/post_text_tenant_route.json", postRequest("/webhook/demo", payloads["text"], whatsapp.Sign(appSecret, payloads["text"]), false), ok200},
 		sample{"webhook/post_bad_signature.json", postRequest("/webhook", payloads["text"], whatsapp.Sign("not-the-app-secret", payloads["text"]), false), Expect{Status: 401}},
-		sample{"webhook/post_unknown_tenant_route.json", postRequest("/webhook/nobody", payloads["text"], whatsapp.Sign(appSecret, payloads["text"]), false), Expect{Status: 404}},
+		sample{"webhook/post_unknown_tenant_route.json", postRequest("/webhook/nobody", payloads["text"], whatsapp.Sign(appSecret, payloads["text"]), false), Expect{Status: 401}},
 	)
 
 	// Inbound: SQS batches of webhook units, as the webhook enqueues them.
