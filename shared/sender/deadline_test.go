@@ -79,3 +79,37 @@ func jobIDOf(t *testing.T, rec events.SQSMessage) string {
 	id, _, _, _, _ := outbound.Peek([]byte(rec.Body))
 	return id
 }
+
+// TestJobNotClaimedWithoutTimeToSend: a job that starts with less time
+// left than its send budget (Graph's timeout and its records) goes back
+// to the queue unclaimed and unsent, visible again soon, rather than have
+// its request cut off by the function's timeout (an outcome nobody knows).
+func TestJobNotClaimedWithoutTimeToSend(t *testing.T) {
+	e := testEnv(t)
+	h := e.handler(t)
+	vis := &visibilityLog{ConsumeAPI: h.Consumer.API, vis: map[string]int32{}}
+	h.Consumer.API = vis
+	h.SendBudget = time.Hour
+	to := rcpt(t, "+5511977770065")
+	e.openWindow(t, to)
+	rec := record(t, textJob(jid(t, "no-time"), to, "late"), 1)
+	rec.ReceiptHandle = "rh-" + rec.MessageId
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("batch item failures = %d, want 1", len(resp.BatchItemFailures))
+	}
+	if got := len(e.simFor(to)); got != 0 {
+		t.Errorf("sent %d, want 0", got)
+	}
+	if got, want := vis.vis[rec.ReceiptHandle], int32(queue.HandBackVisibility/time.Second); got != want {
+		t.Errorf("visibility = %d s, want %d s", got, want)
+	}
+	if r, err := h.Jobs.Get(context.Background(), JobRef{TenantID: "demo", JobID: jobIDOf(t, rec)}); err != nil || r != nil {
+		t.Errorf("job record %+v, %v; want none", r, err)
+	}
+}

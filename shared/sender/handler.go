@@ -4,15 +4,22 @@
 // through the Graph API at most once, and reports outbound.accepted or
 // outbound.failed to the core.
 //
-// Exactly once. A job is claimed in the state table ("job#{tenant_id}#{job_id}": job ids are scoped by tenant; state
-// sending, with a lease) before anything is sent, and finished as sent or
-// failed after Meta answered. A redelivered job finds the record and only
-// publishes its result again. A record left in sending by a crash (the
-// lease expired) may or may not have reached Meta: the sender looks for
-// the message record Meta's acceptance would have produced (delivery
-// ByJob); without one it reports outbound.failed with reason
-// outcome_unknown and does not send it again. Resubmitting it is the
-// core's decision, under a new job id.
+// Exactly once. A job is checked (window, template, credentials, media)
+// and paced (its number's slot, its recipient's pair limit) unclaimed;
+// then it is claimed in the state table ("job#{tenant_id}#{job_id}": job
+// ids are scoped by tenant; state sending, with a lease) and its request
+// is written at once, and the record is finished as sent or failed after
+// Meta answered. A job failing its checks is recorded failed in one write;
+// one going back to the queue (a long pacing wait, a retryable error, the
+// invocation's deadline near) leaves no record. A redelivered job finds
+// its record and only publishes its result again. A record left in
+// sending by a crash (the lease expired) therefore means the request may
+// have reached Meta: the sender looks for the message record Meta's
+// acceptance would have produced (delivery ByJob); without one it reports
+// outbound.failed with reason outcome_unknown and does not send it again.
+// Resubmitting it is the core's decision, under a new job id. A crash
+// while the job waited for its pacing slot leaves no claim: it is sent
+// normally when redelivered.
 package sender
 
 import (
@@ -130,6 +137,12 @@ const (
 	// which no job starts (queue.Consumer.Margin): enough for a job's
 	// inline pacing, Graph's 20 s timeout and its records.
 	DefaultMargin = 30 * time.Second
+	// DefaultSendBudget is the time a job must have left before the
+	// invocation's deadline to be claimed and sent: Graph's 20 s timeout
+	// and the records after it. With less, it goes back to the queue
+	// unclaimed rather than risk a request cut off mid-way (an outcome
+	// nobody knows).
+	DefaultSendBudget = 25 * time.Second
 )
 
 // Metric names.
@@ -173,6 +186,7 @@ type Handler struct {
 	DefaultThroughput  int // messages/s of numbers without their own setting
 	MaxInlineWait      time.Duration
 	GiveUpAfter        int
+	SendBudget         time.Duration // default DefaultSendBudget
 	// Outages records rejected tokens across instances (nil: each
 	// instance tells the core itself). See token.go.
 	Outages      Outages
@@ -346,11 +360,10 @@ type attempt struct {
 	tenant   tenant.Tenant
 	limit    int
 	attempts int
-	to       string // the recipient as WhatsApp knows it (identity)
-	mapped   bool   // to came from a recorded mapping
-	ref      JobRef // the job's record
-	claim    string
-	paired   bool      // the pair limit is already booked for this send
+	to       string    // the recipient as WhatsApp knows it (identity)
+	mapped   bool      // to came from a recorded mapping
+	ref      JobRef    // the job's record
+	claim    string    // set once claimed, just before the request
 	queuedAt time.Time // when SQS got the job (zero if unknown)
 	waba     string    // the number's WhatsApp Business Account
 	creds    tenant.Credentials
@@ -410,49 +423,59 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 			return fmt.Errorf("send job %s: %w", job.JobID, err)
 		}
 	}
-	jr := JobRecord{
-		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: to,
-		Type: job.Type, ClientRef: job.ClientRef, Attempts: attempts,
-	}
-	var claim string
-	var existing *JobRecord
-	paired := false
-	if job.IsMessage() {
-		// Book the recipient's pair limit in the claim's transaction: one
-		// call instead of two. A job that then does not reach Meta (window
-		// closed, released for a retry) has used a booking, which only
-		// slows its recipient down. If the booking is refused, claim
-		// alone and book through Take before the send.
-		var b throttle.Booking
-		if b, err = h.Pairs.Book(job.PhoneNumberID, to); err != nil {
-			return err
-		}
-		var refused bool
-		claim, existing, refused, err = h.Jobs.ClaimWith(ctx, jr, b.Write)
-		switch {
-		case err == nil && refused:
-			h.Pairs.Refused(b)
-			claim, existing, err = h.Jobs.Claim(ctx, jr)
-		case err == nil && existing == nil:
-			h.Pairs.Booked(b)
-			paired = true
-		}
-	} else {
-		claim, existing, err = h.Jobs.Claim(ctx, jr)
-	}
-	if err != nil {
-		return err
-	}
-	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, to: to, mapped: mapped, ref: jr.Ref(), claim: claim, paired: paired, queuedAt: sentAt(rec), waba: num.WABAID, log: log}
-	if existing != nil {
-		a.ref = existing.Ref()
-		return h.replay(ctx, a, existing)
-	}
+	a := &attempt{job: job, tenant: t, limit: limit, attempts: attempts, to: to, mapped: mapped,
+		ref: JobRef{TenantID: job.TenantID, JobID: job.JobID}, queuedAt: sentAt(rec), waba: num.WABAID, log: log}
 	return h.send(ctx, a)
 }
 
-// send carries a claimed job to Meta. Every path out either sends, records
-// a failure, or releases the claim.
+// record is the job's record as a claim or an unclaimed failure writes it.
+func (a *attempt) record() JobRecord {
+	job := a.job
+	return JobRecord{
+		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: a.to,
+		Type: job.Type, ClientRef: job.ClientRef, Attempts: a.attempts,
+	}
+}
+
+// claim takes the job just before its request is written, so that a claim
+// a crash left behind means the request may have reached Meta (see the
+// package comment). A message books its recipient's pair limit in the
+// claim's own transaction: one call instead of two. If that booking is
+// refused, the job waits for its recipient through Take (unclaimed, so a
+// crash while it waits loses nothing) and claims alone. It returns the
+// job's record instead when it already has one, or the pacing's outcome.
+func (h *Handler) claim(ctx context.Context, a *attempt) (existing *JobRecord, err error) {
+	job := a.job
+	jr := a.record()
+	if !job.IsMessage() {
+		a.claim, existing, err = h.Jobs.Claim(ctx, jr)
+		return existing, err
+	}
+	b, err := h.Pairs.Book(job.PhoneNumberID, a.to)
+	if err != nil {
+		return nil, err
+	}
+	claim, existing, refused, err := h.Jobs.ClaimWith(ctx, jr, b.Write)
+	switch {
+	case err != nil || existing != nil:
+		return existing, err
+	case !refused:
+		h.Pairs.Booked(b)
+		a.claim = claim
+		return nil, nil
+	}
+	h.Pairs.Refused(b)
+	if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, a.to) }); err != nil {
+		return nil, err
+	}
+	a.claim, existing, err = h.Jobs.Claim(ctx, jr)
+	return existing, err
+}
+
+// send carries a job to Meta: its checks and its number's pacing first,
+// unclaimed (a failure is recorded in one write, a retry leaves nothing
+// behind), then the claim and at once the request. Every path out after
+// the claim either sends, records a failure, or releases the claim.
 func (h *Handler) send(ctx context.Context, a *attempt) error {
 	job := a.job
 	if t := a.tenant; t.Status == tenant.StatusDisabled {
@@ -510,13 +533,19 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
 	}
 
-	if job.IsMessage() && !a.paired {
-		if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, a.to) }); err != nil {
-			return err
-		}
-	}
 	if err := h.pace(ctx, a, func() error { return h.Numbers.Wait(ctx, job.PhoneNumberID, a.limit) }); err != nil {
 		return err
+	}
+	if err := h.timeToSend(ctx, a); err != nil {
+		return err
+	}
+	existing, err := h.claim(ctx, a)
+	if err != nil {
+		return err
+	}
+	if existing != nil {
+		a.ref = existing.Ref()
+		return h.replay(ctx, a, existing)
 	}
 
 	res, err := h.Graph.SendMessage(ctx, creds.AccessToken, job.PhoneNumberID, body)
@@ -568,7 +597,7 @@ func (h *Handler) pace(ctx context.Context, a *attempt, step func() error) error
 			return nil
 		case !waiting:
 			return h.release(ctx, a, err)
-		case we.Wait <= h.maxInlineWait():
+		case we.Wait <= h.maxInlineWait() && h.hasTime(ctx, we.Wait):
 			if err := throttle.SleepContext(ctx, we.Wait); err != nil {
 				return h.release(ctx, a, err)
 			}
@@ -579,6 +608,31 @@ func (h *Handler) pace(ctx context.Context, a *attempt, step func() error) error
 			return h.release(ctx, a, fault.Retryable(fmt.Errorf("send job %s: %w", a.job.JobID, err)))
 		}
 	}
+}
+
+// hasTime reports whether, after waiting wait, the invocation still has
+// the time to claim and send a job before its deadline.
+func (h *Handler) hasTime(ctx context.Context, wait time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return true
+	}
+	budget := h.SendBudget
+	if budget <= 0 {
+		budget = DefaultSendBudget
+	}
+	return dl.Sub(h.now()) >= wait+budget
+}
+
+// timeToSend hands the job back, unclaimed, when the invocation no longer
+// has the time to send it and record the outcome.
+func (h *Handler) timeToSend(ctx context.Context, a *attempt) error {
+	if h.hasTime(ctx, 0) {
+		return nil
+	}
+	a.log.Info("job handed back unclaimed: the invocation's deadline is near")
+	return &retryAfterError{after: queue.HandBackVisibility,
+		err: fault.Retryable(fmt.Errorf("send job %s: handed back: the invocation's deadline is near", a.job.JobID))}
 }
 
 func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error {
@@ -712,7 +766,18 @@ func (h *Handler) publishResult(ctx context.Context, r *JobRecord) error {
 // done: it is not retried and does not go to the dead-letter queue.
 func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	job := a.job
-	if err := h.Jobs.MarkFailed(ctx, a.ref, a.claim, f, a.attempts); err != nil {
+	if a.claim == "" {
+		// Failed before any request: recorded in one write, unless the job
+		// has a record already (a redelivery): that one decides.
+		existing, err := h.Jobs.Fail(ctx, a.record(), f)
+		if err != nil {
+			return err
+		}
+		if existing != nil {
+			a.ref = existing.Ref()
+			return h.replay(ctx, a, existing)
+		}
+	} else if err := h.Jobs.MarkFailed(ctx, a.ref, a.claim, f, a.attempts); err != nil {
 		if f.Reason == event.ReasonOutcomeUnknown {
 			// Meta may have the message: keep the claim, so no retry sends
 			// it again; once its lease runs out a redelivery settles it.
@@ -746,8 +811,11 @@ func (h *Handler) publishFailed(ctx context.Context, r *JobRecord) error {
 // release gives the claim back (nothing reached Meta) and returns cause,
 // so the consumer retries the job.
 func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
-	if err := h.Jobs.Release(ctx, a.ref, a.claim); err != nil {
-		a.log.Error("could not release the job's claim", "error", err.Error())
+	if a.claim != "" {
+		if err := h.Jobs.Release(ctx, a.ref, a.claim); err != nil {
+			a.log.Error("could not release the job's claim", "error", err.Error())
+		}
+		a.claim = ""
 	}
 	if fault.ClassOf(cause) == fault.Retry {
 		h.count(MetricRetried)

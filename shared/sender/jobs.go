@@ -148,15 +148,31 @@ func (s *JobStore) Claim(ctx context.Context, r JobRecord) (claimID string, exis
 // with failed, so nothing was written and there is no claim: the caller
 // claims again without it.
 func (s *JobStore) ClaimWith(ctx context.Context, r JobRecord, with ...ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
-	return s.claim(ctx, r, s.LegacyKeys, with)
-}
-
-func (s *JobStore) claim(ctx context.Context, r JobRecord, legacy bool, with []ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
 	now := s.now()
-	ref := r.Ref()
 	r.State, r.ClaimID = StateSending, newClaimID()
 	r.LeaseUntil = now.Add(s.lease()).UnixMilli()
 	r.ExpiresAt = now.Add(s.retention()).Unix()
+	return s.put(ctx, r, s.LegacyKeys, with)
+}
+
+// Fail records the failure of a job that was never claimed (it failed its
+// checks before any request to Meta) in one write, unless the job already
+// has a record: that record is returned instead and nothing is written.
+func (s *JobStore) Fail(ctx context.Context, r JobRecord, f Failure) (existing *JobRecord, err error) {
+	now := s.now()
+	r.State, r.ClaimID, r.LeaseUntil = StateFailed, "", 0
+	r.Reason, r.Code, r.Title, r.Details, r.Retryable = f.Reason, f.Code, f.Title, f.Details, f.Retryable
+	r.FinishedAt = now.UnixMilli()
+	r.ExpiresAt = now.Add(s.retention()).Unix()
+	_, existing, _, err = s.put(ctx, r, s.LegacyKeys, nil)
+	return existing, err
+}
+
+// put writes r (a claim, or a failure) if the job has no record yet, with
+// the writes in with in the same transaction.
+func (s *JobStore) put(ctx context.Context, r JobRecord, legacy bool, with []ddbtypes.TransactWriteItem) (claimID string, existing *JobRecord, withRefused bool, err error) {
+	now := s.now()
+	ref := r.Ref()
 	item, err := attributevalue.MarshalMap(r)
 	if err != nil {
 		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", ref, err))
@@ -239,7 +255,7 @@ func (s *JobStore) claim(ctx context.Context, r JobRecord, legacy bool, with []d
 		}
 		// Another tenant's job under the old key (or gone meanwhile): not
 		// this job's record.
-		return s.claim(ctx, r, false, with)
+		return s.put(ctx, r, false, with)
 	case withRefused:
 		return "", nil, true, nil
 	}
