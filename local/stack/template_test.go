@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/sender"
@@ -217,6 +218,37 @@ func TestTemplateInvariants(t *testing.T) {
 		})
 	}
 
+	t.Run("a stuck or poison core event raises an alarm", func(t *testing.T) {
+		// A core outage shows as the age of the oldest core event; a poison
+		// event the bridge parked, as its metric and the DLQ's depth.
+		want := map[string]string{
+			"ApproximateAgeOfOldestMessage on CoreEventsQueue":       "",
+			"ApproximateNumberOfMessagesVisible on CoreEventsDLQ":    "",
+			"wacloud/" + bridge.MetricParked + " of Function=bridge": "",
+		}
+		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+			p := tmpl.Resources[id].Properties
+			for _, d := range list(p["Dimensions"]) {
+				m, _ := d.(map[string]any)
+				var k string
+				switch {
+				case p["Namespace"] == "AWS/SQS" && m["Name"] == "QueueName":
+					k = fmt.Sprintf("%v on %s", p["MetricName"], getAttID(m["Value"]))
+				case p["Namespace"] == "wacloud" && m["Name"] == "Function":
+					k = fmt.Sprintf("wacloud/%v of Function=%v", p["MetricName"], m["Value"])
+				}
+				if _, ok := want[k]; ok {
+					want[k] = id
+				}
+			}
+		}
+		for k, id := range want {
+			if id == "" {
+				t.Errorf("no alarm on %s", k)
+			}
+		}
+	})
+
 	t.Run("every function has an errors alarm", func(t *testing.T) {
 		alarmed := map[string]bool{}
 		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
@@ -242,6 +274,7 @@ func TestTemplateInvariants(t *testing.T) {
 		// EMF metrics (namespace wacloud) by name, with the Function
 		// dimension their Recorder sets.
 		emitted := map[string]string{
+			bridge.MetricParked:             "bridge",
 			webhook.MetricSignatureFailed:   "webhook",
 			webhook.MetricTooLarge:          "webhook",
 			sender.MetricAccepted:           "sender",

@@ -1,11 +1,20 @@
 // Package bridge is the BridgeFunction: it pushes each event on the core
 // events queue to the core's HTTP API (see package core for the contract).
+//
+// Events of one FIFO group (tenant, number, contact) reach the core in
+// order: a group's records are pushed one after another, and after a
+// failure the rest of the group waits. Records of different groups in a
+// batch are pushed concurrently (up to Concurrency at once), so a core
+// that takes 100 ms per event costs a batch of ten contacts about 100 ms,
+// not a second.
+//
 // A failed push is retried with exponential backoff (5 s doubling to 5 min;
 // with the queue's maxReceiveCount of 60 that is more than four hours of
 // retries, so an hour-long core outage loses nothing); a push the core
-// refuses for good goes to the dead-letter queue with the reason. Events of
-// one FIFO group (tenant, number, contact) stay in order: after a failure,
-// the rest of the group waits.
+// refuses for good goes to the dead-letter queue with the reason. An event
+// the core keeps failing while it accepts others (a poison event) is parked
+// in the dead-letter queue after ParkAfter receives, so that it blocks its
+// contact's later events for minutes, not hours (see Handler.ParkAfter).
 package bridge
 
 import (
@@ -13,6 +22,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -27,18 +38,31 @@ import (
 )
 
 // Pusher delivers one event body to the core. Errors are classified: Retry
-// (may carry a RetryAfter) or Permanent.
+// (may carry a RetryAfter) or Permanent. It must be safe for concurrent use.
 type Pusher interface {
 	Push(ctx context.Context, eventID, eventType string, body []byte) error
 }
 
-// Handler is the bridge function.
+// Handler is the bridge function. It is safe for concurrent use.
 type Handler struct {
 	Core Pusher
-	// Consumer runs the batch; its Handle is set by Handle.
+	// Consumer runs the batch; its Handle is set by Handle. Its
+	// Concurrency is how many FIFO groups of a batch are pushed at once.
 	Consumer queue.Consumer
 	Metrics  *metrics.Recorder
 	Log      *slog.Logger
+
+	// ParkAfter is the receive count from which an event the core still
+	// fails with a retryable error, while it accepted another event within
+	// HealthyWithin, is parked in the dead-letter queue (after one more
+	// push ConfirmPause later, which must fail too) instead of being
+	// retried. 0: DefaultParkAfter; negative: never park.
+	ParkAfter     int
+	HealthyWithin time.Duration // 0: DefaultHealthyWithin
+	ConfirmPause  time.Duration // 0: no pause; Setup sets DefaultConfirmPause
+	Now           func() time.Time
+
+	lastAccepted atomic.Int64 // unix nanoseconds of the last push the core accepted
 }
 
 // Backoff is the delay before each retry of a push. For local runs,
@@ -52,9 +76,28 @@ var Backoff = queue.Exponential(5*time.Second, 5*time.Minute)
 // backoff and the queue's maxReceiveCount.
 const MaxRetryAfter = 15 * time.Minute
 
+// Defaults.
+const (
+	// DefaultConcurrency: a FIFO batch holds at most 10 records, so every
+	// group of a batch is pushed at once.
+	DefaultConcurrency = 10
+	// DefaultParkAfter receives is about ten minutes of retries on
+	// Backoff (5+10+20+40+80+160+300 s between the eight attempts).
+	DefaultParkAfter = 8
+	// DefaultHealthyWithin is Backoff's cap: an instance retrying a poison
+	// event sees the core accept others within that time, unless the core
+	// is down for everyone.
+	DefaultHealthyWithin = 5 * time.Minute
+	// DefaultConfirmPause lets a core that blipped (a deploy) recover, and
+	// the batch's other groups show whether the core is up, before an
+	// event is parked.
+	DefaultConfirmPause = time.Second
+)
+
 // Setup builds the handler from the function's environment: CORE_URL,
-// CORE_EVENTS_PATH, CORE_SECRET_ID, CORE_EVENTS_QUEUE_URL and
-// CORE_EVENTS_DLQ_URL.
+// CORE_EVENTS_PATH, CORE_SECRET_ID, CORE_EVENTS_QUEUE_URL,
+// CORE_EVENTS_DLQ_URL and, optionally, CORE_PUSH_CONCURRENCY (1 to 10,
+// default 10: how many FIFO groups of a batch are pushed at once).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"CORE_URL", "CORE_SECRET_ID", "CORE_EVENTS_QUEUE_URL", "CORE_EVENTS_DLQ_URL"} {
 		if getenv(k) == "" {
@@ -64,6 +107,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	backoff, err := queue.BackoffFromEnv(getenv, Backoff)
 	if err != nil {
 		return nil, fmt.Errorf("bridge setup: %w", err)
+	}
+	concurrency := DefaultConcurrency
+	if v := getenv("CORE_PUSH_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10 {
+			return nil, fmt.Errorf("bridge setup: CORE_PUSH_CONCURRENCY %q: want a whole number from 1 to 10", v)
+		}
+		concurrency = n
 	}
 	sq := sqs.NewFromConfig(cfg)
 	return &Handler{
@@ -78,8 +129,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			DLQURL:        getenv("CORE_EVENTS_DLQ_URL"),
 			Backoff:       backoff,
 			MaxRetryAfter: MaxRetryAfter,
+			Concurrency:   concurrency,
 		},
-		Metrics: &metrics.Recorder{Function: "bridge"},
+		Metrics:      &metrics.Recorder{Function: "bridge"},
+		ConfirmPause: DefaultConfirmPause,
 	}, nil
 }
 
@@ -87,7 +140,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 const (
 	MetricPushed = "CoreEventsPushed"
 	MetricFailed = "CoreEventsPushFailed"
+	// MetricParked counts poison events parked in the dead-letter queue
+	// (CoreEventParkedAlarm).
+	MetricParked = "CoreEventsParked"
 )
+
+// CodeParked is the dead-letter failure code (attribute
+// wacloud-failure-code) of a parked poison event.
+const CodeParked = "poison_parked"
 
 // Handle pushes one batch from the core events queue.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
@@ -113,10 +173,18 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 		return fault.Invalidf("decode core event: event_id %q and type %q are both required", ev.EventID, ev.Type)
 	}
 	// The body goes out exactly as queued: the signature covers these bytes.
-	if err := h.Core.Push(ctx, ev.EventID, ev.Type, []byte(rec.Body)); err != nil {
+	err := h.Core.Push(ctx, ev.EventID, ev.Type, []byte(rec.Body))
+	if err != nil && h.poisonSuspect(rec, err) {
+		err = h.confirm(ctx, ev.EventID, ev.Type, rec, err)
+	}
+	if err != nil {
 		h.Metrics.Count(MetricFailed, 1, "Class", fault.ClassOf(err).String())
+		if fault.CodeOf(err) == CodeParked {
+			h.Metrics.Count(MetricParked, 1)
+		}
 		return fmt.Errorf("bridge event %s (%s) of tenant %s: %w", ev.EventID, ev.Type, ev.TenantID, err)
 	}
+	h.lastAccepted.Store(h.now().UnixNano())
 	h.Metrics.Count(MetricPushed, 1)
 	h.log().Info("event pushed to core", "event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID)
 	return nil
@@ -127,4 +195,11 @@ func (h *Handler) log() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }

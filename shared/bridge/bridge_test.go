@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,9 @@ func (v *visibilitySQS) ChangeMessageVisibility(ctx context.Context, in *sqs.Cha
 	return v.Client.ChangeMessageVisibility(ctx, in, opts...)
 }
 
-// coreSink is a core that checks what the bridge sends and answers status.
+// coreSink is a core that checks what the bridge sends and answers status
+// (or 500 for the events in fail). It records every push, per FIFO group,
+// and whether two pushes of one group were ever in flight together.
 type coreSink struct {
 	t        *testing.T
 	mu       sync.Mutex
@@ -63,6 +66,20 @@ type coreSink struct {
 	attempts int
 	events   []json.RawMessage
 	keys     []string
+	// fail: event id → pushes still to answer 500 (negative: every push).
+	fail map[string]int
+	// pushes: event id → pushes received; log: per group, each push's
+	// event name (see name), failed ones marked with "!".
+	pushes map[string]int
+	log    map[string][]string
+	name   func(eventID string) string
+	// together, when set, holds the first pushes until that many are in
+	// flight at once.
+	together    *barrier
+	inFlight    int
+	maxInFlight int
+	busy        map[string]bool
+	overlap     []string
 }
 
 func (c *coreSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -72,16 +89,86 @@ func (c *coreSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(401)
 		return
 	}
+	var ev event.Event
+	_ = json.Unmarshal(body, &ev)
+	group := ev.OrderKey()
+	c.mu.Lock()
+	c.attempts++
+	if c.pushes == nil {
+		c.pushes, c.log, c.busy = map[string]int{}, map[string][]string{}, map[string]bool{}
+	}
+	c.pushes[ev.EventID]++
+	if c.busy[group] {
+		c.overlap = append(c.overlap, group)
+	}
+	c.busy[group] = true
+	c.inFlight++
+	c.maxInFlight = max(c.maxInFlight, c.inFlight)
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.busy[group] = false
+		c.mu.Unlock()
+	}()
+	if c.together != nil {
+		if err := c.together.wait(5 * time.Second); err != nil {
+			c.t.Error(err)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.attempts++
-	if c.status != 0 && c.status != 200 {
-		w.WriteHeader(c.status)
+	name := ev.EventID
+	if c.name != nil {
+		name = c.name(ev.EventID)
+	}
+	status := c.status
+	if n := c.fail[ev.EventID]; n != 0 {
+		status = 500
+		if n > 0 {
+			c.fail[ev.EventID]--
+		}
+	}
+	if status != 0 && status != 200 {
+		c.log[group] = append(c.log[group], name+"!")
+		w.WriteHeader(status)
 		_, _ = io.WriteString(w, `{"error":"rejected by test core"}`)
 		return
 	}
+	c.log[group] = append(c.log[group], name)
 	c.events = append(c.events, body)
 	c.keys = append(c.keys, r.Header.Get(core.IdempotencyHeader))
+}
+
+// barrier holds its first n arrivals until all n have arrived; later ones
+// pass. An arrival gives up after a while, so a bridge that pushes fewer
+// events at once than expected fails the test instead of hanging it.
+type barrier struct {
+	mu      sync.Mutex
+	n       int
+	arrived int
+	open    chan struct{}
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: n, open: make(chan struct{})} }
+
+func (b *barrier) wait(giveUp time.Duration) error {
+	b.mu.Lock()
+	b.arrived++
+	if b.arrived == b.n {
+		close(b.open)
+	}
+	late := b.arrived > b.n
+	b.mu.Unlock()
+	if late {
+		return nil
+	}
+	select {
+	case <-b.open:
+		return nil
+	case <-time.After(giveUp):
+		return fmt.Errorf("only %d of %d pushes in flight at once: groups were not pushed concurrently", b.arrived, b.n)
+	}
 }
 
 type env struct {
@@ -137,6 +224,7 @@ func (e *env) bridge() (*bridge.Handler, *visibilitySQS) {
 	h.Consumer.API = v
 	h.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h.Metrics = nil
+	h.ConfirmPause = 0
 	return h, v
 }
 

@@ -255,10 +255,20 @@ func (c *Client) http() *http.Client {
 
 // defaultHTTP does not follow redirects: a 301/302 would turn the POST
 // into a GET without the event, and a 2xx to that GET would count as the
-// core having it.
+// core having it. It keeps enough idle connections for the bridge's
+// concurrent pushes (the default transport keeps two per host, and would
+// open and close a connection for every other push).
 var defaultHTTP = &http.Client{
 	Timeout:       10 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Transport:     idleTransport(),
+}
+
+func idleTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 256
+	return t
 }
 
 func (c *Client) now() time.Time {

@@ -1,0 +1,83 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// A poison event is one the core keeps failing with a retryable error
+// (5xx, 429, a timeout) while it accepts other events. Retried like an
+// outage, it would hold every later event of its contact for the queue's
+// whole redrive (60 receives, more than four hours). So an event is parked
+// in the dead-letter queue, with the core's answer as the reason, when
+//
+//   - it has been received at least ParkAfter times (about ten minutes of
+//     backoff by default),
+//   - this instance saw the core accept another event within
+//     HealthyWithin (so the core is up: in an outage nothing is parked and
+//     the events wait for it, in order, as before), and
+//   - one more push, ConfirmPause later, fails as well.
+//
+// The rest of the group then moves on. The receive count also counts the
+// receives of a record held back behind its group's failed head, so a
+// record that waited may be parked after fewer pushes of its own; it still
+// needs a failed push and a confirming one while the core accepts other
+// events. Nothing is lost: `wacloudctl dlq redrive` puts a parked event
+// back once the core accepts it (after the contact's later events).
+
+// poisonSuspect reports whether a failed push of rec may be a poison event.
+func (h *Handler) poisonSuspect(rec events.SQSMessage, err error) bool {
+	after := h.ParkAfter
+	if after == 0 {
+		after = DefaultParkAfter
+	}
+	if after < 0 || fault.ClassOf(err) != fault.Retry {
+		return false
+	}
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	return n >= after && h.coreHealthy()
+}
+
+// coreHealthy reports whether the core accepted a push of this instance
+// within HealthyWithin.
+func (h *Handler) coreHealthy() bool {
+	last := h.lastAccepted.Load()
+	if last == 0 {
+		return false
+	}
+	within := h.HealthyWithin
+	if within <= 0 {
+		within = DefaultHealthyWithin
+	}
+	return h.now().Sub(time.Unix(0, last)) <= within
+}
+
+// confirm pushes a suspected poison event once more after ConfirmPause. If
+// that fails too and the core is still accepting other events, the event
+// is parked: the error becomes Permanent with CodeParked, which the
+// consumer dead-letters with the reason. Otherwise the outcome of the
+// second push stands (nil, or an error retried as usual).
+func (h *Handler) confirm(ctx context.Context, eventID, eventType string, rec events.SQSMessage, first error) error {
+	if h.ConfirmPause > 0 {
+		t := time.NewTimer(h.ConfirmPause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return first
+		case <-t.C:
+		}
+	}
+	err := h.Core.Push(ctx, eventID, eventType, []byte(rec.Body))
+	if err == nil || fault.ClassOf(err) != fault.Retry || !h.coreHealthy() {
+		return err
+	}
+	return fault.WithCode(fault.Permanent, CodeParked,
+		fmt.Errorf("parked after %s receives: the core keeps failing this event while it accepts others: %w",
+			rec.Attributes["ApproximateReceiveCount"], err))
+}
