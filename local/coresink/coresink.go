@@ -14,6 +14,8 @@
 //	GET  /stats           counters
 //	POST /_sink/fail      {"status":503,"count":N}: answer the next N pushes with status
 //	POST /_sink/fault     {"mode":"drop|slow|status|off","count":N,...}: the faults a real core has (see Fault)
+//	POST /_sink/latency   {"ms":100}: take that long over every push (a slow core); 0 ends it
+//	GET  /_sink/latency   the latency now: {"ms":100}
 //
 // With Config.Issuer set it is also the core's identity provider for the
 // management API (see Issuer):
@@ -33,6 +35,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tucanlink/wacloud/shared/core"
 )
@@ -79,7 +82,12 @@ type Sink struct {
 	failLeft int
 	failCode int
 	fault    Fault
+	latency  time.Duration
 }
+
+// MaxLatency bounds the latency switch: a push slower than the bridge's
+// 10 s timeout is a fault to simulate on purpose, not by a typo.
+const MaxLatency = time.Minute
 
 type record struct {
 	raw      json.RawMessage
@@ -126,6 +134,18 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	case r.URL.Path == "/stats" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.Stats())
+	case r.URL.Path == "/_sink/latency" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, map[string]int64{"ms": s.Latency().Milliseconds()})
+	case r.URL.Path == "/_sink/latency" && r.Method == http.MethodPost:
+		var in struct {
+			MS *int64 `json:"ms"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil || in.MS == nil || *in.MS < 0 || *in.MS > MaxLatency.Milliseconds() {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf(`want {"ms": 0 to %d}`, MaxLatency.Milliseconds())})
+			return
+		}
+		s.SetLatency(time.Duration(*in.MS) * time.Millisecond)
+		writeJSON(w, http.StatusOK, map[string]int64{"ms": s.Latency().Milliseconds()})
 	case r.URL.Path == "/_sink/fail" && r.Method == http.MethodPost:
 		var in struct{ Status, Count int }
 		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&in); err != nil || in.Count < 0 || (in.Count > 0 && (in.Status < 400 || in.Status > 599)) {
@@ -142,6 +162,16 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Sink) push(w http.ResponseWriter, r *http.Request) {
+	if d := s.Latency(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			// The caller gave up: the core never saw the event.
+			t.Stop()
+			return
+		}
+	}
 	s.mu.Lock()
 	s.stats.Requests++
 	if s.failLeft > 0 {
@@ -260,6 +290,21 @@ func (s *Sink) Fail(status, count int) {
 	s.mu.Lock()
 	s.failCode, s.failLeft = status, count
 	s.mu.Unlock()
+}
+
+// SetLatency makes every push take d (0: answer at once). Pushes already
+// waiting keep the latency they started with.
+func (s *Sink) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	s.latency = min(max(d, 0), MaxLatency)
+	s.mu.Unlock()
+}
+
+// Latency is what SetLatency set.
+func (s *Sink) Latency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latency
 }
 
 // Stats returns the counters.

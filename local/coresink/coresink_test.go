@@ -123,3 +123,43 @@ func TestSink(t *testing.T) {
 		}
 	})
 }
+
+// The latency switch: set, refused out of bounds, read back.
+func TestSinkLatency(t *testing.T) {
+	sink := New(Config{BearerToken: token, SigningSecret: secret})
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	set := func(body string) (int, string) {
+		resp, err := http.Post(srv.URL+"/_sink/latency", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantMS     string // GET /_sink/latency afterwards
+	}{
+		{"set", `{"ms":100}`, 200, `{"ms":100}`},
+		{"negative", `{"ms":-1}`, 400, `{"ms":100}`},
+		{"above the bound", `{"ms":60001}`, 400, `{"ms":100}`},
+		{"missing", `{}`, 400, `{"ms":100}`},
+		{"not JSON", `100`, 400, `{"ms":100}`},
+		{"off", `{"ms":0}`, 200, `{"ms":0}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := set(tt.body); got != tt.wantStatus {
+				t.Errorf("POST /_sink/latency %s = %d, want %d", tt.body, got, tt.wantStatus)
+			}
+			if got := strings.TrimSpace(get(t, srv, "/_sink/latency")); got != tt.wantMS {
+				t.Errorf("GET /_sink/latency = %s, want %s", got, tt.wantMS)
+			}
+		})
+	}
+
+}
