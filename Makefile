@@ -85,6 +85,11 @@ invoke:
 bench-sender:
 	$(GO) run ./local/bench/sender -limit $(or $(LIMIT),80) -workers $(or $(WORKERS),8) $(if $(JOBS),-jobs $(JOBS))
 
+.PHONY: bench-bridge
+## bench-bridge: the bridge as make local runs it (template's MaximumConcurrency, batch 10) drains EVENTS=20000 core events of many contacts into a core sink answering in LATENCY=100 ms; prints events/s, lost, duplicates and order violations last (ORDER=contacts: a contact's events queued together; CONCURRENCY=N instances).
+bench-bridge:
+	$(GO) run ./local/bench/bridge -events $(or $(EVENTS),20000) -latency-ms $(or $(LATENCY),100) -order $(or $(ORDER),rounds) $(if $(CONCURRENCY),-concurrency $(CONCURRENCY))
+
 .PHONY: api-docs check-api-docs
 ## api-docs: re-vendor Redoc's standalone bundle (the renderer of GET /docs)
 ## from the npm registry into local/apidocs/assets/, at the pinned version,
