@@ -16,7 +16,9 @@ import (
 // sqsFix restores the FIFO system attributes kumo (v0.33) leaves out of
 // ReceiveMessage answers: MessageGroupId, MessageDeduplicationId and
 // SequenceNumber (kumo sends the last one outside Attributes, where the SDK
-// drops it). Consumers keep FIFO order per group with MessageGroupId, as
+// drops it); and the AWSTraceHeader system attribute a message was sent
+// with, which kumo never returns and moto (5.2) drops from
+// SendMessageBatch. Consumers keep FIFO order per group with MessageGroupId, as
 // Lambda's event source mapping does, so it must be there locally too.
 //
 // It remembers each FIFO message's group and deduplication id from the
@@ -48,6 +50,7 @@ type sqsFix struct {
 
 type fifoInfo struct {
 	group, dedup string
+	trace        string // the AWSTraceHeader system attribute sent
 	seq          string // the front's sequence number, with ownSequence
 	handle       string // latest receipt handle
 }
@@ -153,16 +156,22 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 	switch action {
 	case "SendMessage":
-		var in struct{ MessageGroupId, MessageDeduplicationId string }
+		var in struct {
+			MessageGroupId, MessageDeduplicationId string
+			MessageSystemAttributes                systemAttributes
+		}
 		var out struct{ MessageId string }
 		seqs := map[string]string{}
-		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && in.MessageGroupId != "" {
-			seqs[""] = f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId)
+		if json.Unmarshal(req, &in) == nil && json.Unmarshal(resp, &out) == nil && (in.MessageGroupId != "" || in.MessageSystemAttributes.trace() != "") {
+			seqs[""] = f.remember(out.MessageId, in.MessageGroupId, in.MessageDeduplicationId, in.MessageSystemAttributes.trace())
 		}
 		return withSequences(bodyMD5s(req, resp), seqs)
 	case "SendMessageBatch":
 		var in struct {
-			Entries []struct{ Id, MessageGroupId, MessageDeduplicationId string }
+			Entries []struct {
+				Id, MessageGroupId, MessageDeduplicationId string
+				MessageSystemAttributes                    systemAttributes
+			}
 		}
 		var out struct {
 			Successful []struct{ Id, MessageId string }
@@ -173,8 +182,8 @@ func (f *sqsFix) apply(action string, req, resp []byte) []byte {
 		seqs := map[string]string{}
 		for _, s := range out.Successful {
 			for _, e := range in.Entries {
-				if e.Id == s.Id && e.MessageGroupId != "" {
-					seqs[s.Id] = f.remember(s.MessageId, e.MessageGroupId, e.MessageDeduplicationId)
+				if e.Id == s.Id && (e.MessageGroupId != "" || e.MessageSystemAttributes.trace() != "") {
+					seqs[s.Id] = f.remember(s.MessageId, e.MessageGroupId, e.MessageDeduplicationId, e.MessageSystemAttributes.trace())
 				}
 			}
 		}
@@ -248,13 +257,20 @@ func bodyMD5s(req, resp []byte) []byte {
 	return b
 }
 
-// remember records a FIFO message; with ownSequence it returns the
-// sequence number the front gives it.
-func (f *sqsFix) remember(id, group, dedup string) string {
+// systemAttributes are a send's MessageSystemAttributes.
+type systemAttributes map[string]struct{ DataType, StringValue string }
+
+// trace is the AWSTraceHeader sent, or "".
+func (a systemAttributes) trace() string { return a["AWSTraceHeader"].StringValue }
+
+// remember records a FIFO message, or a message with a trace header; with
+// ownSequence it returns the sequence number the front gives a FIFO
+// message.
+func (f *sqsFix) remember(id, group, dedup, trace string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	info := fifoInfo{group: group, dedup: dedup}
-	if f.ownSequence {
+	info := fifoInfo{group: group, dedup: dedup, trace: trace}
+	if f.ownSequence && group != "" {
 		if old, ok := f.byID[id]; ok && old.seq != "" {
 			info.seq = old.seq // a deduplicated send: the stored message's number
 		} else {
@@ -330,7 +346,12 @@ func (f *sqsFix) fillReceive(resp []byte) []byte {
 		if raw, ok := m["Attributes"]; ok {
 			_ = json.Unmarshal(raw, &attrs)
 		}
-		attrs["MessageGroupId"] = info.group
+		if info.group != "" {
+			attrs["MessageGroupId"] = info.group
+		}
+		if _, ok := attrs["AWSTraceHeader"]; !ok && info.trace != "" {
+			attrs["AWSTraceHeader"] = info.trace
+		}
 		if info.dedup != "" {
 			attrs["MessageDeduplicationId"] = info.dedup
 		}
@@ -341,7 +362,7 @@ func (f *sqsFix) fillReceive(resp []byte) []byte {
 			attrs["SequenceNumber"] = info.seq
 			m["SequenceNumber"], _ = json.Marshal(info.seq)
 		}
-		if _, ok := attrs["SenderId"]; !ok {
+		if _, ok := attrs["SenderId"]; !ok && info.group != "" {
 			attrs["SenderId"] = "AIDALOCALWACLOUD"
 		}
 		m["Attributes"], _ = json.Marshal(attrs)

@@ -30,6 +30,7 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/esm"
+	"github.com/tucanlink/wacloud/local/lambdactx"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/logging"
@@ -321,7 +322,7 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 		if o.Recorder != nil {
 			cfg.APIOptions = append(cfg.APIOptions, o.Recorder.APIOptions(id, h.Stack.Names)...)
 		}
-		flog := logging.NewWriter(o.Log, id, o.LogLevel)
+		flog := logging.NewWriter(o.Log, lambdactx.ShortName(id), o.LogLevel)
 		built, err := setup(ctx, func(k string) string { return env[k] }, cfg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("set up %s: %w", id, err)

@@ -21,7 +21,7 @@ func (h functionHandler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h functionHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.named {
 		if name := lambdactx.Function(ctx); name != "" {
-			r.AddAttrs(slog.String("function", name))
+			r.AddAttrs(slog.String("function", lambdactx.ShortName(name)))
 		}
 	}
 	return h.inner.Handle(ctx, r)

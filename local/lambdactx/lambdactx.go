@@ -8,8 +8,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/tucanlink/wacloud/shared/logging"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // Account and Region are what local ARNs use.
@@ -24,13 +29,28 @@ func ARN(name string) string {
 }
 
 // New returns ctx carrying a Lambda context for one invocation of function
-// name, with a fresh request id.
+// name, with a fresh request id and, as Lambda with active tracing gives
+// each invocation, a fresh X-Ray trace header (records of an SQS batch
+// carry their own, package tracing). The first invocation of each
+// function name in the process is its cold start (logging.WithColdStart).
 func New(ctx context.Context, name string) context.Context {
-	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{
 		AwsRequestID:       RequestID(),
 		InvokedFunctionArn: ARN(name),
 	})
+	ctx = context.WithValue(ctx, traceKey, tracing.NewHeader(time.Now()))
+	if _, warm := started.LoadOrStore(name, true); !warm {
+		ctx = logging.WithColdStart(ctx)
+	}
+	return ctx
 }
+
+// traceKey is the key the Lambda Go runtime stores the invocation's trace
+// header under (github.com/aws/aws-lambda-go/lambda); tracing reads it.
+const traceKey = "x-amzn-trace-id"
+
+// started holds the functions invoked at least once in this process.
+var started sync.Map
 
 // Function returns the name of the function ctx belongs to, or "".
 func Function(ctx context.Context) string {
@@ -40,6 +60,18 @@ func Function(ctx context.Context) string {
 	}
 	_, name, _ := strings.Cut(lc.InvokedFunctionArn, ":function:")
 	return name
+}
+
+// ShortName is the name a function logs under, the one its main package
+// gives lambdamain.Start: its template logical id without "Function",
+// first letter lower-cased ("WebhookFunction" → "webhook"), so make local
+// and make invoke log the same "function".
+func ShortName(logicalID string) string {
+	n := strings.TrimSuffix(logicalID, "Function")
+	if n == "" {
+		return logicalID
+	}
+	return strings.ToLower(n[:1]) + n[1:]
 }
 
 // RequestID returns a request id shaped like Lambda's (a UUID).

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,5 +35,20 @@ func Start[H any](name string, setup Setup[H], handle func(H) any) {
 		slog.Error("set up function", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(handle(h))
+	lambda.Start(&invocations{next: lambda.NewHandler(handle(h))})
+}
+
+// invocations marks the process's first invocation as a cold start for
+// its log lines (logging.WithColdStart); the invocation's request id and
+// trace header are in its context already (lambda puts them there).
+type invocations struct {
+	next   lambda.Handler
+	served atomic.Bool
+}
+
+func (i *invocations) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if !i.served.Swap(true) {
+		ctx = logging.WithColdStart(ctx)
+	}
+	return i.next.Invoke(ctx, payload)
 }

@@ -1,8 +1,10 @@
 // Package logging sets up the functions' structured logs: slog JSON on
 // stdout in the shape Lambda's JSON log format expects ("timestamp",
-// "level", "message"), with the function name, the invocation's request id
-// and the tenant / phone number / wamid / job attributes a handler put in its
-// context on every line.
+// "level", "message"), with the function name, the invocation's request
+// id, the trace id (the SQS record's being handled, else the
+// invocation's), cold_start on a process's first invocation, and the
+// tenant / phone number / wamid / job attributes a handler put in its
+// context on every line logged with a context (InfoContext, ...).
 //
 // Redact wraps any slog.Handler and masks the values of attributes whose key
 // names a credential (token, secret, authorization, password, ...) and any
@@ -20,6 +22,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // Attribute keys used across the functions.
@@ -30,6 +34,12 @@ const (
 	KeyPhoneNumberID = "phone_number_id"
 	KeyWAMID         = "wamid"
 	KeyJobID         = "job_id"
+	// KeyTraceID is the X-Ray trace id (the Root of the trace header, see
+	// package tracing) of the work a line belongs to: the invocation's, or
+	// the SQS record's being handled.
+	KeyTraceID = "trace_id"
+	// KeyColdStart is true on the lines of a process's first invocation.
+	KeyColdStart = "cold_start"
 )
 
 // New returns the logger of a function: JSON on stdout, at the level Lambda
@@ -104,9 +114,23 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 		if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 			r.AddAttrs(Request(lc.AwsRequestID))
 		}
+		if id := tracing.TraceID(ctx); id != "" {
+			r.AddAttrs(slog.String(KeyTraceID, id))
+		}
+		if cold, _ := ctx.Value(coldKey{}).(bool); cold {
+			r.AddAttrs(slog.Bool(KeyColdStart, true))
+		}
 		r.Add(attrsOf(ctx)...)
 	}
 	return h.next.Handle(ctx, r)
+}
+
+type coldKey struct{}
+
+// WithColdStart returns ctx marking an invocation as its process's first:
+// its lines carry cold_start=true.
+func WithColdStart(ctx context.Context) context.Context {
+	return context.WithValue(ctx, coldKey{}, true)
 }
 
 func (h contextHandler) WithAttrs(as []slog.Attr) slog.Handler {
@@ -163,7 +187,7 @@ func (h redactor) WithGroup(name string) slog.Handler { return redactor{h.next.W
 
 func redact(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
-	if Sensitive(a.Key) && !(v.Kind() == slog.KindString && v.String() == "") {
+	if Sensitive(a.Key) && carriesValue(v) {
 		return slog.String(a.Key, Masked)
 	}
 	if v.Kind() == slog.KindString && v.String() != "" {
@@ -190,6 +214,20 @@ func redact(a slog.Attr) slog.Attr {
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// carriesValue reports whether v could hold a credential: a non-empty
+// string, or anything that is not a plain fact (a bool, a number, a
+// duration, a time). Facts about a credential stay readable
+// ("signature_present":false), its values never.
+func carriesValue(v slog.Value) bool {
+	switch v.Kind() {
+	case slog.KindBool, slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindDuration, slog.KindTime:
+		return false
+	case slog.KindString:
+		return v.String() != ""
+	}
+	return true
 }
 
 // maskString masks what follows "Bearer " up to the next space or quote,

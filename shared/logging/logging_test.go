@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/tucanlink/wacloud/shared/logging"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 func decode(t *testing.T, buf *bytes.Buffer) map[string]any {
@@ -27,6 +28,8 @@ func TestLoggerShape(t *testing.T) {
 	var buf bytes.Buffer
 	log := logging.NewWriter(&buf, "webhook", slog.LevelInfo)
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
+	ctx = tracing.WithHeader(ctx, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	ctx = logging.WithColdStart(ctx)
 	ctx = logging.With(ctx, logging.Tenant("demo"), logging.PhoneNumber("100000000000001"))
 	ctx = logging.With(ctx, logging.WAMID("wamid.X"), logging.Job("job-1"))
 	log.InfoContext(ctx, "stored", "units", 2)
@@ -35,6 +38,7 @@ func TestLoggerShape(t *testing.T) {
 	want := map[string]any{
 		"level": "INFO", "message": "stored", "function": "webhook", "request_id": "req-1",
 		"tenant_id": "demo", "phone_number_id": "100000000000001", "wamid": "wamid.X", "job_id": "job-1", "units": float64(2),
+		"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "cold_start": true,
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -43,6 +47,12 @@ func TestLoggerShape(t *testing.T) {
 	}
 	if _, ok := got["timestamp"]; !ok {
 		t.Errorf("no timestamp key: %v", got)
+	}
+
+	buf.Reset()
+	log.InfoContext(lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-2"}), "warm")
+	if got := decode(t, &buf); got["cold_start"] != nil || got["trace_id"] != nil {
+		t.Errorf("a warm, untraced invocation's line has cold_start or trace_id: %v", got)
 	}
 
 	buf.Reset()
@@ -81,6 +91,15 @@ func TestRedact(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("facts about credentials are kept, their values are not", func(t *testing.T) {
+		var buf bytes.Buffer
+		logging.NewWriter(&buf, "test", slog.LevelInfo).Info("x", "signature_present", false, "token_age_s", 42, "app_secret", "s3cr3t")
+		got := decode(t, &buf)
+		if got["signature_present"] != false || got["token_age_s"] != float64(42) || got["app_secret"] != logging.Masked {
+			t.Errorf("got %v; want the bool and the number kept, the string masked", got)
+		}
+	})
 
 	t.Run("ordinary values are kept", func(t *testing.T) {
 		var buf bytes.Buffer

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/logging"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // ConsumeAPI is the part of the SQS client Consumer uses.
@@ -197,8 +198,11 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 	// behind it get that same delay, whatever their own receive counts, so
 	// the group resumes as one, head first.
 	blocked := map[string]time.Duration{}
+	batchCtx := ctx
 	for _, i := range idx {
 		rec := recs[i]
+		// The record's work continues the trace of whoever sent it.
+		ctx := tracing.ForRecord(batchCtx, rec)
 		group := rec.Attributes["MessageGroupId"]
 		if d, ok := blocked[group]; ok && group != "" {
 			c.setVisibility(ctx, rec, d)
@@ -228,15 +232,16 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 		var d time.Duration
 		switch fault.ClassOf(err) {
 		case fault.Permanent, fault.Invalid:
-			log.Warn("record dead-lettered", "error", reason)
+			log.WarnContext(ctx, "record dead-lettered", "error", reason)
 			if dlqErr := c.deadLetter(ctx, rec, err, reason); dlqErr == nil {
 				continue
 			} else {
-				log.Error("dead-letter failed; record will be retried", "error", dlqErr.Error())
+				log.ErrorContext(ctx, "dead-letter failed; record will be retried", "error", dlqErr.Error())
 			}
 		default:
-			log.Warn("record will be retried", "error", reason, "receive_count", rec.Attributes["ApproximateReceiveCount"])
 			d = c.retryDelay(rec, err)
+			log.WarnContext(ctx, "record will be retried", "error", reason, "receive_count", rec.Attributes["ApproximateReceiveCount"],
+				"retry_in_s", int(d.Round(time.Second)/time.Second), "next_attempt_at", time.Now().Add(d).UTC().Format(time.RFC3339))
 			c.setVisibility(ctx, rec, d)
 		}
 		if group != "" {
@@ -252,7 +257,7 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 func (c Consumer) handle(ctx context.Context, rec events.SQSMessage) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.logger().Error("record handling panicked", "sqs_message_id", rec.MessageId,
+			c.logger().ErrorContext(ctx, "record handling panicked", "sqs_message_id", rec.MessageId,
 				"panic", logging.MaskValues(fmt.Sprint(r), logging.PIIValues(rec.Body)), "stack", string(debug.Stack()))
 			err = fault.Invalidf("handle record: panic: %v", r)
 		}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // SendAPI is the part of the SQS client Publisher uses.
@@ -24,6 +27,10 @@ type Message struct {
 	GroupID    string
 	DedupID    string
 	Attributes map[string]string
+	// TraceHeader is the X-Ray trace header the message continues (the
+	// AWSTraceHeader system attribute); empty: the publishing context's
+	// (tracing.FromContext), if any.
+	TraceHeader string
 }
 
 // Limits of one SendMessageBatch call.
@@ -78,6 +85,11 @@ func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []
 				e.MessageDeduplicationId = aws.String(dedupID(m.DedupID))
 			}
 		}
+		if h := cmp.Or(m.TraceHeader, tracing.FromContext(ctx)); h != "" {
+			e.MessageSystemAttributes = map[string]sqstypes.MessageSystemAttributeValue{
+				tracing.AttributeName: {DataType: aws.String("String"), StringValue: aws.String(h)},
+			}
+		}
 		if len(m.Attributes) > 0 {
 			e.MessageAttributes = map[string]sqstypes.MessageAttributeValue{}
 			for k, v := range m.Attributes {
@@ -105,7 +117,7 @@ func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []
 func TooLarge(m Message) bool { return messageSize(m) > maxBatchBytes }
 
 func messageSize(m Message) int {
-	n := len(m.Body)
+	n := len(m.Body) + len(m.TraceHeader)
 	for k, v := range m.Attributes {
 		n += len(k) + len(v) + len("String")
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // outbox gathers a batch's result events so they go to the core events
@@ -54,6 +55,10 @@ func deferred(ctx context.Context, m queue.Message) bool {
 	e, ok := ctx.Value(outboxKey{}).(outboxEntry)
 	if !ok || e.box == nil {
 		return false
+	}
+	if m.TraceHeader == "" {
+		// Published at the batch's end: keep the record's trace.
+		m.TraceHeader = tracing.FromContext(ctx)
 	}
 	e.box.mu.Lock()
 	defer e.box.mu.Unlock()

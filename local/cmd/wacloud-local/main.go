@@ -15,6 +15,7 @@
 //	-tenants WACLOUD_LOCAL_TENANTS    extra tenants: JSON array or @file.json
 //	-log    WACLOUD_LOCAL_LOG         log file (default stderr)
 //	-log-level WACLOUD_LOCAL_LOG_LEVEL debug, info, warn, error
+//	-metrics WACLOUD_LOCAL_METRICS    file for the functions' EMF metric lines (default: none; with -log-level debug, the log)
 //	-pollers WACLOUD_LOCAL_POLLERS    concurrent batches per queue (2)
 //	-template                         template.yaml path
 //
@@ -67,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tenants := fs.String("tenants", env("WACLOUD_LOCAL_TENANTS", ""), "extra tenants: JSON array or @file.json")
 	logPath := fs.String("log", env("WACLOUD_LOCAL_LOG", ""), "write logs to this file instead of stderr")
 	level := fs.String("log-level", env("WACLOUD_LOCAL_LOG_LEVEL", "info"), "debug, info, warn or error")
+	metricsPath := fs.String("metrics", env("WACLOUD_LOCAL_METRICS", ""), "write the functions' EMF metric lines to this file (default: dropped, or in the log at -log-level debug)")
 	pollers := fs.String("pollers", env("WACLOUD_LOCAL_POLLERS", "2"), "concurrent batches per queue")
 	tmpl := fs.String("template", "", "template.yaml path (default: found from the working directory)")
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +101,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer f.Close()
 		o.Log = f
+	}
+	// Metric lines are for CloudWatch, not for a person reading the log.
+	switch {
+	case *metricsPath != "":
+		f, err := os.OpenFile(*metricsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open metrics file: %w", err)
+		}
+		defer f.Close()
+		o.Metrics = f
+	case o.LogLevel > slog.LevelDebug:
+		o.Metrics = io.Discard
 	}
 	slog.SetDefault(logging.NewWriter(o.Log, "", o.LogLevel))
 	return connector.Run(ctx, o, stdout)
