@@ -30,8 +30,8 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/esm"
-	"github.com/tucanlink/wacloud/local/lambdactx"
 	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/local/lambdactx"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/logging"
 )

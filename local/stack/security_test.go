@@ -22,6 +22,18 @@ var securityChecks = []struct {
 	remove func(*stack.Template)
 }{
 	{
+		name:   "every function is traced (X-Ray, active by default)",
+		check:  checkTracing,
+		remove: func(t *stack.Template) { delete(t.Globals["Function"].(map[string]any), "Tracing") },
+	},
+	{
+		name:  "no function opts out of tracing",
+		check: checkTracing,
+		remove: func(t *stack.Template) {
+			t.Resources["SenderFunction"].Properties["Tracing"] = "PassThrough"
+		},
+	},
+	{
 		name:   "every queue is encrypted with KMS",
 		check:  checkQueueEncryption,
 		remove: func(t *stack.Template) { delete(t.Resources["OutboundDLQ"].Properties, "KmsMasterKeyId") },
@@ -592,4 +604,23 @@ func jsonEqual(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// checkTracing: Globals trace every function with the TracingMode
+// parameter (default Active) and no function sets its own mode.
+func checkTracing(t *stack.Template) []string {
+	var out []string
+	g, _ := t.Globals["Function"].(map[string]any)
+	if want := map[string]any{"Ref": "TracingMode"}; !jsonEqual(g["Tracing"], want) {
+		out = append(out, fmt.Sprintf("Globals.Function.Tracing = %v, want %v", g["Tracing"], want))
+	}
+	if p := t.Parameters["TracingMode"]; p == nil || p["Default"] != "Active" {
+		out = append(out, fmt.Sprintf("parameter TracingMode = %v, want one defaulting to Active", p))
+	}
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		if v, ok := t.Resources[id].Properties["Tracing"]; ok {
+			out = append(out, fmt.Sprintf("%s: Tracing = %v overrides the Globals", id, v))
+		}
+	}
+	return out
 }

@@ -54,16 +54,16 @@ func (h *Handler) Handle(ctx context.Context, _ events.EventBridgeEvent) error {
 		res, err := h.SyncTenant(ctx, t)
 		log := h.log().With("tenant_id", t.ID, "templates", res.Listed, "removed", res.Removed, "duration_ms", time.Since(start).Milliseconds())
 		if err != nil {
-			log.Error("template sync failed", "error", err.Error())
+			log.ErrorContext(ctx, "template sync failed", "error", err.Error())
 			h.count("TemplateSyncFailed")
 			failed = append(failed, err)
 			continue
 		}
-		log.Info("templates synced")
+		log.InfoContext(ctx, "templates synced")
 		h.count("TemplateSyncs")
 		synced++
 	}
-	h.log().Info("scheduled template sync done", "tenants", synced, "failed", len(failed))
+	h.log().InfoContext(ctx, "scheduled template sync done", "tenants", synced, "failed", len(failed))
 	if len(failed) > 0 {
 		return fmt.Errorf("scheduled template sync: %d tenant(s) failed: %w", len(failed), errors.Join(failed...))
 	}

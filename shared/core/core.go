@@ -39,6 +39,7 @@ import (
 
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/strictjson"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // Headers of a push.
@@ -46,6 +47,9 @@ const (
 	SignatureHeader   = "X-Wacloud-Signature"
 	EventTypeHeader   = "X-Wacloud-Event-Type"
 	IdempotencyHeader = "Idempotency-Key"
+	// TraceHeader carries the X-Ray trace header of the work that produced
+	// the event (package tracing), when there is one.
+	TraceHeader = "X-Amzn-Trace-Id"
 )
 
 // Sign returns the X-Wacloud-Signature value for body.
@@ -179,6 +183,10 @@ func (c *Client) Push(ctx context.Context, eventID, eventType string, body []byt
 	req.Header.Set(IdempotencyHeader, eventID)
 	req.Header.Set(EventTypeHeader, eventType)
 	req.Header.Set(SignatureHeader, Sign(s.creds.SigningSecret, body))
+	if h := tracing.FromContext(ctx); h != "" {
+		// The core can log and continue the trace the event belongs to.
+		req.Header.Set(TraceHeader, h)
+	}
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return fault.Retryable(fmt.Errorf("push event %s: %w", eventID, err))

@@ -152,7 +152,7 @@ func (h *Handler) block(ctx context.Context, r *Request, block bool) (Response, 
 		out.Failed = append(out.Failed, f)
 		details = append(details, fmt.Sprintf("%s: meta error %d: %s: %s", f.Input, f.Code, f.Message, f.Details))
 	}
-	r.Log.Info("users "+verb+"ed", "phone_number_id", id, "done", len(out.Done), "failed", len(out.Failed))
+	r.Log.InfoContext(ctx, "users "+verb+"ed", "phone_number_id", id, "done", len(out.Done), "failed", len(out.Failed))
 	if len(out.Done) == 0 && len(out.Failed) > 0 {
 		return Response{}, errorf(http.StatusUnprocessableEntity, CodeMetaRefused, fmt.Sprintf("Meta refused to %s every user", verb), details...)
 	}

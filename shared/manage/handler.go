@@ -179,7 +179,7 @@ func (h *Handler) serve(ctx context.Context, key string, req events.APIGatewayV2
 	claims := Claims(req)
 	if claims == nil {
 		// Only a route deployed without the authorizer gets here.
-		log.Error("request without token claims; is the route behind the JWT authorizer?")
+		log.ErrorContext(ctx, "request without token claims; is the route behind the JWT authorizer?")
 		return failure(errorf(http.StatusUnauthorized, CodeUnauthorized, "no valid bearer token"))
 	}
 	r := &Request{Path: req.PathParameters, Query: req.QueryStringParameters, Headers: lower(req.Headers), Claims: claims}
@@ -190,7 +190,7 @@ func (h *Handler) serve(ctx context.Context, key string, req events.APIGatewayV2
 		}
 		log = log.With("tenant_id", id)
 		if !mayActFor(claims, id) {
-			log.Warn("token does not grant the tenant", "client_id", claims["client_id"], "sub", claims["sub"])
+			log.WarnContext(ctx, "token does not grant the tenant", "client_id", claims["client_id"], "sub", claims["sub"])
 			return failure(errorf(http.StatusForbidden, CodeForbiddenTenant, fmt.Sprintf("the token may not act for tenant %s", id)))
 		}
 		r.Tenant = id
@@ -216,7 +216,7 @@ func (h *Handler) serve(ctx context.Context, key string, req events.APIGatewayV2
 	resp, e := rt.Serve(ctx, r)
 	if e != nil {
 		if e.Status >= 500 {
-			log.Error("request failed", "code", e.Code)
+			log.ErrorContext(ctx, "request failed", "code", e.Code)
 		}
 		return failure(e)
 	}

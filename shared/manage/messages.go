@@ -83,7 +83,7 @@ func (h *Handler) sendMessage(ctx context.Context, r *Request) (Response, *Error
 	}
 	body, err := json.Marshal(job)
 	if err != nil {
-		r.Log.Error("encode job", "job_id", job.JobID, "error", err.Error())
+		r.Log.ErrorContext(ctx, "encode job", "job_id", job.JobID, "error", err.Error())
 		return Response{}, errorf(http.StatusInternalServerError, CodeInternal, "the job could not be encoded")
 	}
 	if len(body) > MaxBodyBytes {
@@ -91,10 +91,10 @@ func (h *Handler) sendMessage(ctx context.Context, r *Request) (Response, *Error
 	}
 	msg := queue.Message{Body: string(body), GroupID: job.GroupID(), DedupID: job.JobID}
 	if err := h.Queue.Publish(ctx, h.OutboundQueueURL, msg); err != nil {
-		r.Log.Error("enqueue job", "job_id", job.JobID, "error", err.Error())
+		r.Log.ErrorContext(ctx, "enqueue job", "job_id", job.JobID, "error", err.Error())
 		return Response{}, unavailable()
 	}
-	r.Log.Info("job queued", "job_id", job.JobID, "type", job.Type)
+	r.Log.InfoContext(ctx, "job queued", "job_id", job.JobID, "type", job.Type)
 	return Response{Status: http.StatusAccepted, Body: Accepted{JobID: job.JobID}}, nil
 }
 
@@ -117,7 +117,7 @@ func (h *Handler) checkTemplate(ctx context.Context, r *Request, job outbound.Jo
 	t, err := h.TemplateLookup.Get(ctx, r.Tenant, k)
 	if err != nil {
 		if !errors.Is(err, catalog.ErrNotFound) {
-			r.Log.Warn("template catalog unreadable; the sender checks the job", "job_id", job.JobID, "error", err.Error())
+			r.Log.WarnContext(ctx, "template catalog unreadable; the sender checks the job", "job_id", job.JobID, "error", err.Error())
 		}
 		return nil
 	}

@@ -100,7 +100,7 @@ func (h *Handler) Numbers(ctx context.Context, tenantID string, log *slog.Logger
 			continue // listed by the tenant, removed meanwhile
 		}
 		if err != nil {
-			log.Error("registry unreadable", "phone_number_id", id, "error", err.Error())
+			log.ErrorContext(ctx, "registry unreadable", "phone_number_id", id, "error", err.Error())
 			return nil, unavailable()
 		}
 		if n.TenantID != tenantID {
@@ -134,7 +134,7 @@ func (h *Handler) tenantToken(ctx context.Context, tenantID string, log *slog.Lo
 	case errors.Is(err, tenant.ErrNotFound):
 		return tenant.Tenant{}, "", errorf(http.StatusNotFound, CodeTenantNotFound, fmt.Sprintf("tenant %s is not registered", tenantID))
 	case err != nil:
-		log.Error("registry unreadable", "error", err.Error())
+		log.ErrorContext(ctx, "registry unreadable", "error", err.Error())
 		return tenant.Tenant{}, "", unavailable()
 	}
 	c, err := h.Secrets.Credentials(ctx, t.SecretID)
@@ -142,7 +142,7 @@ func (h *Handler) tenantToken(ctx context.Context, tenantID string, log *slog.Lo
 		if err == nil {
 			err = errors.New("empty access token")
 		}
-		log.Error("tenant credentials unreadable", "class", fault.ClassOf(err).String(), "error", err.Error())
+		log.ErrorContext(ctx, "tenant credentials unreadable", "class", fault.ClassOf(err).String(), "error", err.Error())
 		return tenant.Tenant{}, "", unavailable()
 	}
 	return t, c.AccessToken, nil
@@ -165,7 +165,7 @@ func (h *Handler) tenantNumber(ctx context.Context, r *Request) (string, string,
 	case errors.Is(err, tenant.ErrNotFound) || (err == nil && n.TenantID != r.Tenant):
 		return "", "", errorf(http.StatusNotFound, CodePhoneNumberNotFound, fmt.Sprintf("tenant %s has no phone number %s", r.Tenant, id))
 	case err != nil:
-		r.Log.Error("registry unreadable", "phone_number_id", id, "error", err.Error())
+		r.Log.ErrorContext(ctx, "registry unreadable", "phone_number_id", id, "error", err.Error())
 		return "", "", unavailable()
 	}
 	_, token, e := h.tenantToken(ctx, r.Tenant, r.Log)

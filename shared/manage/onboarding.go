@@ -62,12 +62,12 @@ func (h *Handler) onboard(ctx context.Context, r *Request) (Response, *Error) {
 	}
 	log := r.Log.With("tenant_id", in.TenantID, "phone_number_id", in.PhoneNumberID)
 	if !mayActFor(r.Claims, in.TenantID) {
-		log.Warn("token does not grant the tenant to onboard", "client_id", r.Claims["client_id"], "sub", r.Claims["sub"])
+		log.WarnContext(ctx, "token does not grant the tenant to onboard", "client_id", r.Claims["client_id"], "sub", r.Claims["sub"])
 		return Response{}, errorf(http.StatusForbidden, CodeForbiddenTenant, fmt.Sprintf("the token may not act for tenant %s", in.TenantID))
 	}
 	before, _, err := h.Onboarding.State(ctx, onboard.ID(in.TenantID, in.WABAID, in.PhoneNumberID))
 	if err != nil {
-		log.Error("read onboarding", "error", err.Error())
+		log.ErrorContext(ctx, "read onboarding", "error", err.Error())
 		return Response{}, unavailable()
 	}
 	st, err := h.Onboarding.Run(ctx, in)
@@ -76,7 +76,7 @@ func (h *Handler) onboard(ctx context.Context, r *Request) (Response, *Error) {
 	case err == nil && before.Status == onboard.StatusCompleted:
 		return Response{Status: http.StatusOK, Body: st}, nil
 	case err == nil:
-		log.Info("tenant onboarded", "onboarding_id", st.ID)
+		log.InfoContext(ctx, "tenant onboarded", "onboarding_id", st.ID)
 		return Response{Status: http.StatusCreated, Body: st}, nil
 	case errors.As(err, &se):
 		status := http.StatusBadGateway
@@ -96,7 +96,7 @@ func (h *Handler) onboard(ctx context.Context, r *Request) (Response, *Error) {
 	case fault.ClassOf(err) == fault.Invalid:
 		return Response{}, errorf(http.StatusBadRequest, CodeInvalidOnboarding, "the onboarding request is not valid", publicProblem(err))
 	default:
-		log.Error("onboarding", "error", err.Error())
+		log.ErrorContext(ctx, "onboarding", "error", err.Error())
 		return Response{}, unavailable()
 	}
 }
@@ -113,7 +113,7 @@ func (h *Handler) getOnboarding(ctx context.Context, r *Request) (Response, *Err
 	}
 	st, found, err := h.Onboarding.State(ctx, id)
 	if err != nil {
-		r.Log.Error("read onboarding", "onboarding_id", id, "error", err.Error())
+		r.Log.ErrorContext(ctx, "read onboarding", "onboarding_id", id, "error", err.Error())
 		return Response{}, unavailable()
 	}
 	if !found || !mayActFor(r.Claims, st.TenantID) {

@@ -62,7 +62,7 @@ func (h *Handler) pictureHandle(ctx context.Context, r *Request, key, token stri
 	case errors.As(err, &missing):
 		return "", errorf(http.StatusBadRequest, CodeInvalidProfile, "the profile breaks Meta's rules", "profile_picture does not exist (was the upload PUT made?)")
 	case err != nil:
-		r.Log.Error("read profile picture", "key", key, "error", err.Error())
+		r.Log.ErrorContext(ctx, "read profile picture", "key", key, "error", err.Error())
 		return "", unavailable()
 	}
 	defer obj.Body.Close()
@@ -77,7 +77,7 @@ func (h *Handler) pictureHandle(ctx context.Context, r *Request, key, token stri
 	}
 	data, err := io.ReadAll(io.LimitReader(obj.Body, MaxProfilePictureBytes+1))
 	if err != nil {
-		r.Log.Error("read profile picture", "key", key, "error", err.Error())
+		r.Log.ErrorContext(ctx, "read profile picture", "key", key, "error", err.Error())
 		return "", unavailable()
 	}
 	if len(data) > MaxProfilePictureBytes {

@@ -108,7 +108,7 @@ func (h *Handler) updateProfile(ctx context.Context, r *Request) (Response, *Err
 	if err := h.Meta.UpdateBusinessProfile(ctx, token, id, u); err != nil {
 		return Response{}, metaError(r.Log, fmt.Sprintf("Meta refused the business profile of %s", id), err)
 	}
-	r.Log.Info("business profile updated", "phone_number_id", id)
+	r.Log.InfoContext(ctx, "business profile updated", "phone_number_id", id)
 	return h.profileOf(ctx, r, id, token)
 }
 

@@ -115,7 +115,7 @@ func (h *Handler) catalogOf(ctx context.Context, r *Request) ([]catalog.Template
 	}
 	all, err := h.Templates.List(ctx, r.Tenant)
 	if err != nil {
-		r.Log.Error("template catalog unreadable", "error", err.Error())
+		r.Log.ErrorContext(ctx, "template catalog unreadable", "error", err.Error())
 		return nil, unavailable()
 	}
 	return all, nil

@@ -102,7 +102,7 @@ func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []by
 	created, err := tm.CreateTemplate(ctx, token, in.WABAID, in.NewTemplate)
 	if ge, ok := graph.AsError(err); ok && ge.Subcode == graph.SubcodeTemplateExists {
 		if same, found := h.sameTemplate(ctx, tenantID, in); found {
-			log.Info("template creation repeated", "waba_id", in.WABAID, "template", in.Name, "language", in.Language)
+			log.InfoContext(ctx, "template creation repeated", "waba_id", in.WABAID, "template", in.Name, "language", in.Language)
 			return same, false, nil
 		}
 	}
@@ -119,9 +119,9 @@ func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []by
 		Components: in.Components, SyncedAt: now, ChangedAt: now}
 	if err := h.Templates.Put(ctx, ct); err != nil {
 		// Meta has the template; the next sync records it.
-		log.Error("created template not recorded in the catalog", "template", in.Name, "error", err.Error())
+		log.ErrorContext(ctx, "created template not recorded in the catalog", "template", in.Name, "error", err.Error())
 	}
-	log.Info("template created", "waba_id", in.WABAID, "template", in.Name, "language", in.Language, "id", created.ID)
+	log.InfoContext(ctx, "template created", "waba_id", in.WABAID, "template", in.Name, "language", in.Language, "id", created.ID)
 	return list([]catalog.Template{ct}, func(catalog.Template) bool { return true }).Data[0], true, nil
 }
 
@@ -190,7 +190,7 @@ func (h *Handler) DeleteTemplate(ctx context.Context, tenantID, name, language, 
 	}
 	all, err := h.Templates.List(ctx, tenantID)
 	if err != nil {
-		log.Error("template catalog unreadable", "error", err.Error())
+		log.ErrorContext(ctx, "template catalog unreadable", "error", err.Error())
 		return nil, unavailable()
 	}
 	var match []catalog.Template
@@ -229,12 +229,12 @@ func (h *Handler) DeleteTemplate(ctx context.Context, tenantID, name, language, 
 			}
 		}
 		if err := h.Templates.Delete(ctx, tenantID, catalog.Key{WABAID: t.WABAID, Name: t.Name, Language: t.Language}); err != nil {
-			log.Error("deleted template still in the catalog", "template", name, "error", err.Error())
+			log.ErrorContext(ctx, "deleted template still in the catalog", "template", name, "error", err.Error())
 			return nil, unavailable()
 		}
 		gone = append(gone, deletedTemplate{Name: t.Name, Language: t.Language, ID: t.ID, WABAID: t.WABAID})
 	}
-	log.Info("template deleted", "template", name, "deleted", len(gone))
+	log.InfoContext(ctx, "template deleted", "template", name, "deleted", len(gone))
 	return gone, nil
 }
 

@@ -80,7 +80,7 @@ func (h *Handler) createUpload(ctx context.Context, r *Request) (Response, *Erro
 	}
 	id, err := objectID(r.Tenant, r.Header("Idempotency-Key"))
 	if err != nil {
-		r.Log.Error("make an object id", "error", err.Error())
+		r.Log.ErrorContext(ctx, "make an object id", "error", err.Error())
 		return Response{}, unavailable()
 	}
 	contentType := strings.ToLower(strings.TrimSpace(strings.Split(in.ContentType, ";")[0]))
@@ -91,7 +91,7 @@ func (h *Handler) createUpload(ctx context.Context, r *Request) (Response, *Erro
 		ContentType: aws.String(contentType), ContentLength: aws.Int64(in.ContentLength),
 	}, s3.WithPresignExpires(ttl))
 	if err != nil {
-		r.Log.Error("presign upload", "key", key, "error", err.Error())
+		r.Log.ErrorContext(ctx, "presign upload", "key", key, "error", err.Error())
 		return Response{}, unavailable()
 	}
 	expires := h.now().Add(ttl)
@@ -107,7 +107,7 @@ func (h *Handler) createUpload(ctx context.Context, r *Request) (Response, *Erro
 			headers[http.CanonicalHeaderKey(k)] = strings.Join(vs, ",")
 		}
 	}
-	r.Log.Info("upload URL signed", "key", key, "kind", in.Kind, "bytes", in.ContentLength)
+	r.Log.InfoContext(ctx, "upload URL signed", "key", key, "kind", in.Kind, "bytes", in.ContentLength)
 	return Response{Status: http.StatusOK, Body: Upload{
 		URL: req.URL, Method: req.Method, Headers: headers,
 		S3URI: "s3://" + h.Bucket + "/" + key, ExpiresAt: expires.UTC().Format(time.RFC3339),

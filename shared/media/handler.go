@@ -147,7 +147,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.SQSMessage) error
 		if err := h.publish(ctx, job, event.TypeMediaReady, res); err != nil {
 			return err
 		}
-		log.Info("media ready", "key", res.Key, "size", res.Size, "downloaded", downloaded,
+		log.InfoContext(ctx, "media ready", "key", res.Key, "size", res.Size, "downloaded", downloaded,
 			"duration_ms", h.now().Sub(start).Milliseconds())
 		h.Metrics.Count("MediaReady", 1)
 		if downloaded {
@@ -166,7 +166,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.SQSMessage) error
 		if !isFailure {
 			f = &failure{reason: event.FailureUnavailable, code: fault.CodeOf(err), err: err}
 		}
-		log.Warn("media retries exhausted", "attempt", attempt, "error", err.Error())
+		log.WarnContext(ctx, "media retries exhausted", "attempt", attempt, "error", err.Error())
 	default:
 		return err // retried with backoff, or dead-lettered with its reason
 	}
@@ -177,7 +177,7 @@ func (h *Handler) handleRecord(ctx context.Context, rec events.SQSMessage) error
 	if err := h.publish(ctx, job, event.TypeMediaFailed, res); err != nil {
 		return err
 	}
-	log.Warn("media failed", "reason", f.reason, "code", f.code, "retryable", res.Retryable, "error", err.Error())
+	log.WarnContext(ctx, "media failed", "reason", f.reason, "code", f.code, "retryable", res.Retryable, "error", err.Error())
 	h.Metrics.Count("MediaFailed", 1, "Reason", f.reason)
 	return nil
 }
@@ -301,7 +301,7 @@ func (h *Handler) store(ctx context.Context, job queue.MediaJob, rec events.SQSM
 	if digest == nil {
 		// Nothing to check against, and no sha256 metadata: a redelivery
 		// downloads again (and overwrites with the same bytes).
-		h.log().Warn("media stored without a sha256 from Meta to check", "tenant_id", job.TenantID, "wamid", job.MessageID)
+		h.log().WarnContext(ctx, "media stored without a sha256 from Meta to check", "tenant_id", job.TenantID, "wamid", job.MessageID)
 	}
 	res = event.MediaResult{
 		MessageID: job.MessageID, MediaID: job.MediaID, Kind: job.Kind,

@@ -258,7 +258,7 @@ func (o *OutboundResolver) remember(ctx context.Context, pk, tenantID, mediaID s
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Warn("could not cache uploaded media id", "tenant_id", tenantID, "media_id", mediaID, "error", err.Error())
+		log.WarnContext(ctx, "could not cache uploaded media id", "tenant_id", tenantID, "media_id", mediaID, "error", err.Error())
 	}
 }
 

@@ -275,7 +275,7 @@ func (o *Onboarder) Run(ctx context.Context, req Request) (State, error) {
 		if err := o.States.Save(ctx, &st); err != nil {
 			return st, &StepError{Failure: Failure{Step: step, Reason: ReasonInternal, Message: "the onboarding state could not be saved; retry", At: st.UpdatedAt}, Err: err}
 		}
-		o.log().Info("onboarding step done", "onboarding_id", id, "tenant_id", st.TenantID, "phone_number_id", st.PhoneNumberID, "step", step)
+		o.log().InfoContext(ctx, "onboarding step done", "onboarding_id", id, "tenant_id", st.TenantID, "phone_number_id", st.PhoneNumberID, "step", step)
 	}
 	return st, nil
 }
@@ -302,13 +302,13 @@ func (r *run) fail(ctx context.Context, step string, err error) (State, error) {
 	}
 	r.st.Status, r.st.Failure, r.st.UpdatedAt = StatusFailed, &f, f.At
 	log := r.o.log().With("onboarding_id", r.st.ID, "tenant_id", r.st.TenantID, "phone_number_id", r.st.PhoneNumberID, "step", step)
-	log.Warn("onboarding step failed", "reason", f.Reason, "code", f.Code, "subcode", f.Subcode, "error", err.Error())
+	log.WarnContext(ctx, "onboarding step failed", "reason", f.Reason, "code", f.Code, "subcode", f.Subcode, "error", err.Error())
 	// The failure is recorded even when the run's deadline is what
 	// stopped it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	if serr := r.o.States.Save(sctx, r.st); serr != nil {
-		log.Error("record onboarding failure", "error", serr.Error())
+		log.ErrorContext(ctx, "record onboarding failure", "error", serr.Error())
 	}
 	return *r.st, fault.WithCode(class, f.Reason, &StepError{Failure: f, Err: err})
 }

@@ -36,11 +36,11 @@ func (h *Handler) checkTemplate(ctx context.Context, a *attempt) *Failure {
 	t, err := h.Templates.Get(ctx, job.TenantID, k)
 	if errors.Is(err, catalog.ErrNotFound) {
 		h.count("TemplateNotInCatalog")
-		a.log.Info("template not in the catalog; Meta decides", "template", k.Name, "language", k.Language)
+		a.log.InfoContext(ctx, "template not in the catalog; Meta decides", "template", k.Name, "language", k.Language)
 		return nil
 	}
 	if err != nil {
-		a.log.Warn("template catalog unreadable; Meta decides", "template", k.Name, "error", err.Error())
+		a.log.WarnContext(ctx, "template catalog unreadable; Meta decides", "template", k.Name, "error", err.Error())
 		return nil
 	}
 	problems := catalog.Check(t, job.Template)

@@ -109,7 +109,7 @@ func (h *Handler) tokenRejected(ctx context.Context, a *attempt) (bool, error) {
 		return true, nil
 	}
 	h.rejectedTokens.Delete(a.tenant.SecretID)
-	a.log.Info("tenant credentials changed since Meta rejected them; sending again")
+	a.log.InfoContext(ctx, "tenant credentials changed since Meta rejected them; sending again")
 	return false, nil
 }
 
@@ -124,12 +124,12 @@ func (h *Handler) tokenInvalid(ctx context.Context, a *attempt, ge *graph.Error)
 		var err error
 		if first, err = h.Outages.Begin(ctx, a.tenant.ID, fp, h.now()); err != nil {
 			// Told again by the next job that sees the rejection.
-			a.log.Warn("could not record the token outage", "error", err.Error())
+			a.log.WarnContext(ctx, "could not record the token outage", "error", err.Error())
 			return h.release(ctx, a, err)
 		}
 	}
 	if first {
-		a.log.Error("Meta rejected the tenant's access token; its jobs are held until the credentials change", "code", ge.Code, "subcode", ge.Subcode)
+		a.log.ErrorContext(ctx, "Meta rejected the tenant's access token; its jobs are held until the credentials change", "code", ge.Code, "subcode", ge.Subcode)
 		h.count(MetricTokenInvalid)
 		if err := h.publishTokenInvalid(ctx, a, fp, ge); err != nil {
 			return h.release(ctx, a, err)
@@ -155,7 +155,7 @@ func (h *Handler) hold(ctx context.Context, a *attempt, ge *graph.Error) error {
 	}
 	h.count(MetricHeld, "Reason", "token_invalid")
 	after := holdDelay(a.attempts)
-	a.log.Info("job held: the tenant's access token is rejected", "retry_in", after.String())
+	a.log.InfoContext(ctx, "job held: the tenant's access token is rejected", "retry_in", after.String())
 	return h.release(ctx, a, &retryAfterError{after: after,
 		err: fault.Retryable(fmt.Errorf("send job %s: held: the access token of tenant %s is rejected", a.job.JobID, a.tenant.ID))})
 }

@@ -79,7 +79,7 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
 		return fault.Retryable(fmt.Errorf("publish %s events of WABA %s: %w", u.Field, u.WABAID, err))
 	}
-	log.Info("account events published", "events", len(msgs))
+	log.InfoContext(ctx, "account events published", "events", len(msgs))
 	return nil
 }
 
@@ -88,7 +88,7 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 // reports every number of the WABA) has nothing to update.
 func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event.PhoneNumberChange, log *slog.Logger) error {
 	if phoneNumberID == "" {
-		log.Warn("throughput upgrade for a number not registered to the tenant; nothing to update", "display_phone_number", p.DisplayPhoneNumber)
+		log.WarnContext(ctx, "throughput upgrade for a number not registered to the tenant; nothing to update", "display_phone_number", p.DisplayPhoneNumber)
 		h.Metrics.Count("ThroughputUpgradeUnmatched", 1)
 		return nil
 	}
@@ -96,14 +96,14 @@ func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event
 	if errors.Is(err, tenant.ErrNotFound) {
 		// Removed from the registry since the webhook was routed: no
 		// number to pace any more.
-		log.Warn("throughput change for a number no longer registered; nothing to update", "phone_number_id", phoneNumberID)
+		log.WarnContext(ctx, "throughput change for a number no longer registered; nothing to update", "phone_number_id", phoneNumberID)
 		h.Metrics.Count("ThroughputUpgradeUnmatched", 1)
 		return nil
 	}
 	if err != nil {
 		return fault.Retryable(fmt.Errorf("set throughput of %s to %d: %w", phoneNumberID, p.Throughput, err))
 	}
-	log.Info("number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)
+	log.InfoContext(ctx, "number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)
 	return nil
 }
 
@@ -132,7 +132,7 @@ func (h *Handler) template(ctx context.Context, u whatsapp.Unit, c event.Account
 	if err != nil {
 		return fmt.Errorf("update template catalog of tenant %s: %w", u.TenantID, err)
 	}
-	log.Info("template catalog", "template", c.Template.Name, "language", c.Template.Language,
+	log.InfoContext(ctx, "template catalog", "template", c.Template.Name, "language", c.Template.Language,
 		"status", ch.Status, "quality", ch.Quality, "category", ch.Category, "applied", applied)
 	if !applied {
 		h.Metrics.Count("TemplateChangeNotApplied", 1, "Field", u.Field)

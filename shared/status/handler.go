@@ -151,7 +151,7 @@ func (h *Handler) status(ctx context.Context, u whatsapp.Unit) error {
 	res, err := h.Deliveries.Apply(ctx, upd)
 	switch {
 	case errors.Is(err, delivery.ErrTenantMismatch):
-		log.Warn("status parked: the message belongs to another tenant or number", "error", err.Error())
+		log.WarnContext(ctx, "status parked: the message belongs to another tenant or number", "error", err.Error())
 		h.Metrics.Count("StatusParked", 1)
 		return err
 	case errors.Is(err, delivery.ErrNoRecord):
@@ -185,7 +185,7 @@ func (h *Handler) failed(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 			}
 		case 131048:
 			// Spam rate limit on this number: a person has to look at it.
-			log.Error("number hit Meta's spam rate limit (131048): sends to new contacts will keep failing", "code", e.Code)
+			log.ErrorContext(ctx, "number hit Meta's spam rate limit (131048): sends to new contacts will keep failing", "code", e.Code)
 		}
 	}
 	return nil
@@ -236,7 +236,7 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	if err := h.Deliveries.MarkNotified(ctx, it.ID, append(pending, late...), h.now()); err != nil {
 		return err
 	}
-	log.Info("status events published", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
+	log.InfoContext(ctx, "status events published", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
 	return nil
 }
 

@@ -61,7 +61,7 @@ func (h *Handler) payment(ctx context.Context, u whatsapp.Unit) error {
 		return fault.Retryable(fmt.Errorf("publish payment status %s of %s: %w", p.Status, p.MessageID, err))
 	}
 	h.Metrics.Count("PaymentStatus", 1, "Status", p.Status)
-	h.log().Info("payment status published", "tenant_id", u.TenantID, "phone_number_id", phone,
+	h.log().InfoContext(ctx, "payment status published", "tenant_id", u.TenantID, "phone_number_id", phone,
 		"wamid", p.MessageID, "payment_status", p.Status, "at", occurred)
 	return nil
 }

@@ -102,7 +102,7 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("token check: read the Meta app secret: %w", err)
 	}
 	if !app.Configured() {
-		c.log().Warn("token check skipped: the Meta app secret has no app_id and app_secret yet")
+		c.log().WarnContext(ctx, "token check skipped: the Meta app secret has no app_id and app_secret yet")
 		return res, nil
 	}
 	ts, err := c.Tenants.List(ctx)
@@ -117,7 +117,7 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 		state, err := c.checkTenant(ctx, graph.App{ID: app.AppID, Secret: app.AppSecret}, t)
 		log := c.log().With("tenant_id", t.ID)
 		if err != nil {
-			log.Error("token check failed", "error", err.Error())
+			log.ErrorContext(ctx, "token check failed", "error", err.Error())
 			c.count(MetricCheckFailed)
 			res.Failed++
 			failed = append(failed, err)
@@ -131,7 +131,7 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 			res.Invalid++
 		}
 	}
-	c.log().Info("token check done", "checked", res.Checked, "expiring", res.Expiring, "invalid", res.Invalid, "failed", res.Failed)
+	c.log().InfoContext(ctx, "token check done", "checked", res.Checked, "expiring", res.Expiring, "invalid", res.Invalid, "failed", res.Failed)
 	if len(failed) > 0 {
 		return res, fmt.Errorf("token check: %d tenant(s) failed: %w", len(failed), errors.Join(failed...))
 	}
@@ -179,7 +179,7 @@ func (c *Checker) invalid(ctx context.Context, t tenant.Tenant, token string, d 
 	if !first {
 		return nil
 	}
-	c.log().Warn("tenant's access token is invalid", "tenant_id", t.ID)
+	c.log().WarnContext(ctx, "tenant's access token is invalid", "tenant_id", t.ID)
 	c.count(sender.MetricTokenInvalid)
 	value := map[string]any{"code": 190, "subcode": 0, "message": "the access token is not valid", "held_for_at_most": sender.DefaultTokenHoldMax.String()}
 	if d.Error != nil {
@@ -198,7 +198,7 @@ func (c *Checker) expiring(ctx context.Context, t tenant.Tenant, token string, e
 	if warned {
 		return nil
 	}
-	c.log().Warn("tenant's access token expires soon", "tenant_id", t.ID, "expires_at", exp.Format(time.RFC3339))
+	c.log().WarnContext(ctx, "tenant's access token expires soon", "tenant_id", t.ID, "expires_at", exp.Format(time.RFC3339))
 	c.count(MetricTokenExpiring)
 	value := map[string]any{"expires_at": exp.Format(time.RFC3339), "days_left": int(exp.Sub(now).Hours() / 24)}
 	id := event.AccountEventID(TypeTokenExpiring, t.ID, sender.Fingerprint(token), day)
