@@ -54,9 +54,10 @@ type Handler struct {
 
 	// ParkAfter is the receive count from which an event the core still
 	// fails with a retryable error, while it accepted another event within
-	// HealthyWithin, is parked in the dead-letter queue (after one more
-	// push ConfirmPause later, which must fail too) instead of being
-	// retried. 0: DefaultParkAfter; negative: never park.
+	// the event's last retry delay (and HealthyWithin), is parked in the
+	// dead-letter queue (after one more push ConfirmPause later, which
+	// must fail too) instead of being retried. 0: DefaultParkAfter;
+	// negative: never park. See poison.go.
 	ParkAfter     int
 	HealthyWithin time.Duration // 0: DefaultHealthyWithin
 	ConfirmPause  time.Duration // 0: no pause; Setup sets DefaultConfirmPause

@@ -206,6 +206,10 @@ func TestBridgeParksPoisonEvent(t *testing.T) {
 			h, _ := e.bridge()
 			h.ParkAfter = parkAfter
 			h.Consumer.Backoff = func(int) time.Duration { return time.Nanosecond }
+			// A stopped clock: an event the core accepted counts as accepted
+			// during the (nanosecond) retry delay of every later receive.
+			stopped := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			h.Now = func() time.Time { return stopped }
 			if tt.outage > 0 {
 				e.sink.status = 503
 				for range tt.outage {

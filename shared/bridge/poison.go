@@ -19,9 +19,12 @@ import (
 //
 //   - it has been received at least ParkAfter times (about ten minutes of
 //     backoff by default),
-//   - this instance saw the core accept another event within
-//     HealthyWithin (so the core is up: in an outage nothing is parked and
-//     the events wait for it, in order, as before), and
+//   - this instance saw the core accept another event while this one
+//     waited for its retry: within the backoff delay before this receive,
+//     at most HealthyWithin (so the core is up: in an outage nothing is
+//     parked and the events wait for it, in order, as before; an event
+//     accepted before the outage began does not count, however short the
+//     backoff is made for a local run), and
 //   - one more push, ConfirmPause later, fails as well.
 //
 // The rest of the group then moves on. The receive count also counts the
@@ -41,12 +44,13 @@ func (h *Handler) poisonSuspect(rec events.SQSMessage, err error) bool {
 		return false
 	}
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	return n >= after && h.coreHealthy()
+	return n >= after && h.coreHealthy(n)
 }
 
 // coreHealthy reports whether the core accepted a push of this instance
-// within HealthyWithin.
-func (h *Handler) coreHealthy() bool {
+// while the event, on its receive n, waited for its retry: within the
+// backoff before receive n, and within HealthyWithin.
+func (h *Handler) coreHealthy(n int) bool {
 	last := h.lastAccepted.Load()
 	if last == 0 {
 		return false
@@ -54,6 +58,9 @@ func (h *Handler) coreHealthy() bool {
 	within := h.HealthyWithin
 	if within <= 0 {
 		within = DefaultHealthyWithin
+	}
+	if b := h.Consumer.Backoff; b != nil && n > 1 {
+		within = min(within, b(n-1))
 	}
 	return h.now().Sub(time.Unix(0, last)) <= within
 }
@@ -74,7 +81,8 @@ func (h *Handler) confirm(ctx context.Context, eventID, eventType string, rec ev
 		}
 	}
 	err := h.Core.Push(ctx, eventID, eventType, []byte(rec.Body))
-	if err == nil || fault.ClassOf(err) != fault.Retry || !h.coreHealthy() {
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if err == nil || fault.ClassOf(err) != fault.Retry || !h.coreHealthy(n) {
 		return err
 	}
 	return fault.WithCode(fault.Permanent, CodeParked,

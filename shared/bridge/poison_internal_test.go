@@ -1,0 +1,53 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// An event is a poison suspect only from ParkAfter receives, for a
+// retryable failure, and when the core accepted another event while it
+// waited for this retry (within the backoff before this receive, at most
+// HealthyWithin): an event accepted before an outage began does not make
+// the core look healthy, however short the backoff.
+func TestPoisonSuspect(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	production := Backoff
+	local := func(int) time.Duration { return 2 * time.Second } // WACLOUD_RETRY_BACKOFF=1s,2s
+	retry := fault.Retryable(errors.New("core answered 500"))
+	tests := []struct {
+		name     string
+		backoff  func(int) time.Duration
+		accepted time.Duration // how long ago the core last accepted a push; 0: never
+		receives int
+		err      error
+		want     bool
+	}{
+		{"core accepting others, 8th receive", production, 30 * time.Second, 8, retry, true},
+		{"7th receive", production, 30 * time.Second, 7, retry, false},
+		{"never accepted anything", production, 0, 20, retry, false},
+		{"accepted before the last retry delay (5 min)", production, 6 * time.Minute, 20, retry, false},
+		{"a permanent refusal is dead-lettered anyway", production, 30 * time.Second, 8, fault.PermanentErr(errors.New("core answered 400")), false},
+		{"short local backoff, accepted during the wait", local, time.Second, 8, retry, true},
+		{"short local backoff, accepted before the outage", local, time.Minute, 8, retry, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &Handler{Now: func() time.Time { return now }}
+			h.Consumer.Backoff = tt.backoff
+			if tt.accepted > 0 {
+				h.lastAccepted.Store(now.Add(-tt.accepted).UnixNano())
+			}
+			rec := events.SQSMessage{Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(tt.receives)}}
+			if got := h.poisonSuspect(rec, tt.err); got != tt.want {
+				t.Errorf("poisonSuspect(receive %d, accepted %s ago, %v) = %t, want %t", tt.receives, tt.accepted, tt.err, got, tt.want)
+			}
+		})
+	}
+}
