@@ -115,3 +115,9 @@ check-api-docs:
 ## bench-routes: IDS (100000) random /webhook/{tenant_id} requests with bad signatures against one webhook instance on the embedded emulator; prints the AWS calls by operation and the heap growth, last: routes=… aws_calls=… getitem=… calls_per_1000_routes=… heap_growth_mb=… elapsed_s=… known_ok=…/… (ARGS=-no-budget: the bounded cache alone).
 bench-routes:
 	$(GO) run ./local/bench/routes -ids $(or $(IDS),100000) $(ARGS)
+
+.PHONY: bench-cold
+## bench-cold: cold starts under the Lambda Runtime Interface Emulator (installed with go install if missing): each function's bootstrap built as make build builds it but for linux/amd64, plus a plain and an SDK-only hello world (LoadDefaultConfig + four clients), N (5) rounds on a fresh local AWS, Graph simulator and core sink, each target's first response to a real sample event of events/; prints medians (total, init, first event, AWS calls) and last the ratios of each function's median first response to the SDK hello world's, in this form:
+##   webhook=1.05 inbound=1.10 bridge=1.02 sender=1.20 media=1.08 status=1.07 api=1.12 templates=1.15
+bench-cold:
+	$(GO) run ./local/bench/cold -n $(or $(N),5) $(ARGS)

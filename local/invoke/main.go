@@ -25,14 +25,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,15 +38,11 @@ import (
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/local/rie"
 	"github.com/tucanlink/wacloud/local/stack"
 )
 
-// RIEModule is the emulator installed with `go install` when none is found.
-const (
-	RIEModule  = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
-	RIEVersion = "v0.0.0-20261030222936-bef5c4ba774d"
-	localAWS   = "127.0.0.1:4566"
-)
+const localAWS = "127.0.0.1:4566"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fn := fs.String("fn", "", "function: webhook, inbound, bridge, sender, media, status (or its logical id, WebhookFunction, ...)")
 	eventPath := fs.String("event", "", "event JSON file, for example events/webhook/post_text.json")
 	awsMode := fs.String("aws", "auto", `AWS endpoint: "auto" (a running make local at `+localAWS+`, else embedded), "embedded", or "local"`)
-	rie := fs.String("rie", os.Getenv("AWS_LAMBDA_RIE"), "aws-lambda-rie binary (default: PATH, GOPATH/bin, or installed with go install)")
+	rieFlag := fs.String("rie", os.Getenv("AWS_LAMBDA_RIE"), "aws-lambda-rie binary (default: PATH, GOPATH/bin, or installed with go install)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: invoke -fn <function> -event <file> [-aws auto|embedded|local] [-rie path]")
 		fs.PrintDefaults()
@@ -105,10 +98,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	logf(stderr, "building functions/%s for linux/%s", dir, runtime.GOARCH)
 	bootstrap := filepath.Join(work, "bootstrap")
-	if err := build(ctx, root, dir, bootstrap, stderr); err != nil {
+	// For the host's architecture so it runs here.
+	if err := rie.Build(ctx, root, "./functions/"+dir, runtime.GOARCH, bootstrap, false, stderr); err != nil {
 		return err
 	}
-	rieBin, err := findRIE(ctx, *rie, stderr)
+	rieBin, err := rie.Find(ctx, *rieFlag, stderr)
 	if err != nil {
 		return err
 	}
@@ -119,10 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer cleanup()
 
-	out, err := invoke(ctx, rieBin, bootstrap, work, env, event, stderr)
+	res, err := rie.Invoke(ctx, rieBin, bootstrap, work, env, event, stderr)
 	if err != nil {
 		return err
 	}
+	out := res.Body
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") == nil {
 		out = pretty.Bytes()
@@ -169,55 +164,6 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// build compiles the function as the Makefile's build targets do, but for
-// the host's architecture so it runs here.
-func build(ctx context.Context, root, dir, out string, stderr io.Writer) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+dir)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH, "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("build functions/%s: %w", dir, err)
-	}
-	return nil
-}
-
-// findRIE returns the emulator binary: the flag, PATH, GOPATH/bin, the user
-// cache, or a fresh `go install` into the user cache.
-func findRIE(ctx context.Context, flagPath string, stderr io.Writer) (string, error) {
-	if flagPath != "" {
-		return flagPath, nil
-	}
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p, nil
-	}
-	var candidates []string
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOPATH").Output(); err == nil {
-		for _, p := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			candidates = append(candidates, filepath.Join(p, "bin", "aws-lambda-rie"))
-		}
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	cacheBin := filepath.Join(cache, "wacloud", "bin")
-	candidates = append(candidates, filepath.Join(cacheBin, "aws-lambda-rie"))
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return c, nil
-		}
-	}
-	logf(stderr, "installing %s@%s into %s", RIEModule, RIEVersion, cacheBin)
-	cmd := exec.CommandContext(ctx, "go", "install", RIEModule+"@"+RIEVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+cacheBin, "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("install the Runtime Interface Emulator (go install %s@%s): %w", RIEModule, RIEVersion, err)
-	}
-	return filepath.Join(cacheBin, "aws-lambda-rie"), nil
 }
 
 // environment resolves the function's environment from the template
@@ -271,27 +217,10 @@ func environment(ctx context.Context, root, id, mode string, stderr io.Writer) (
 	default:
 		return nil, nil, fmt.Errorf("-aws %q: want auto, embedded or local", mode)
 	}
-	f, ok := st.Functions[id]
-	if !ok {
+	env, err := rie.FunctionEnv(tmpl, st, id, awsURL)
+	if err != nil {
 		cleanup()
-		return nil, nil, fmt.Errorf("%s is not in template.yaml", id)
-	}
-	env := map[string]string{
-		"AWS_ENDPOINT_URL":   awsURL,
-		"AWS_REGION":         awsemu.Region,
-		"AWS_DEFAULT_REGION": awsemu.Region,
-		"AWS_ACCESS_KEY_ID":  "local", "AWS_SECRET_ACCESS_KEY": "local",
-		"S3_USE_PATH_STYLE":           "true",
-		"AWS_LAMBDA_FUNCTION_NAME":    id,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT": strconv.Itoa(f.Timeout),
-		"AWS_LAMBDA_LOG_FORMAT":       "JSON",
-		"AWS_LAMBDA_LOG_LEVEL":        "INFO",
-	}
-	if ms, ok := tmpl.Resources[id].Properties["MemorySize"]; ok {
-		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = fmt.Sprint(ms)
-	}
-	for k, v := range f.Env {
-		env[k] = v
+		return nil, nil, err
 	}
 	return env, cleanup, nil
 }
@@ -317,99 +246,6 @@ func localRunning(ctx context.Context) bool {
 		}
 	}
 	return false
-}
-
-// invoke runs the bootstrap under the emulator, posts event once and
-// returns the response body.
-func invoke(ctx context.Context, rieBin, bootstrap, dir string, env map[string]string, event []byte, stderr io.Writer) ([]byte, error) {
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	runtimeAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(rieBin, "--runtime-interface-emulator-address", apiAddr, "--runtime-api-address", runtimeAddr, bootstrap)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
-	}
-	// Its own process group, so the bootstrap it starts stops with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", rieBin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	}()
-
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", apiAddr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("the emulator exited before accepting the invocation: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the emulator did not listen on %s within 15s", apiAddr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	timeout, _ := strconv.Atoi(env["AWS_LAMBDA_FUNCTION_TIMEOUT"])
-	ictx, cancel := context.WithTimeout(ctx, time.Duration(max(timeout, 3)+30)*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ictx, http.MethodPost, "http://"+apiAddr+"/2015-03-31/functions/function/invocations", bytes.NewReader(event))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("invoke: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read the response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the emulator answered %s: %s", resp.Status, bytes.TrimSpace(body))
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, errors.New("the function returned nothing (did it fail to start? see its log above)")
-	}
-	return body, nil
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tucanlink/wacloud/local/rie"
 )
 
 // TestInvokeRealBootstrap builds the webhook and inbound functions and runs
@@ -26,7 +28,7 @@ func TestInvokeRealBootstrap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var logs bytes.Buffer
-	if _, err := findRIE(ctx, "", &logs); err != nil {
+	if _, err := rie.Find(ctx, "", &logs); err != nil {
 		t.Skipf("Runtime Interface Emulator unavailable: %v\n%s", err, logs.String())
 	}
 

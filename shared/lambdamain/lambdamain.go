@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/tucanlink/wacloud/shared/logging"
 )
@@ -25,7 +24,7 @@ type Setup[H any] func(ctx context.Context, getenv func(string) string, cfg aws.
 func Start[H any](name string, setup Setup[H], handle func(H) any) {
 	slog.SetDefault(logging.New(name))
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := Config(ctx, os.Getenv)
 	if err != nil {
 		slog.Error("load AWS config", "error", err.Error())
 		os.Exit(1)
