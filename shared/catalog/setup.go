@@ -28,13 +28,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		return nil, fmt.Errorf("templates setup: missing environment: %s", strings.Join(missing, ", "))
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
+	rec := &metrics.Recorder{Function: "templates"}
 	return &Handler{
 		Tenants: &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets: &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		Syncer: &Syncer{
-			Meta:      &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+			Meta:      &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), Metrics: rec},
 			Templates: &Store{API: ddb, Table: getenv("TEMPLATES_TABLE")},
 		},
-		Metrics: &metrics.Recorder{Function: "templates"},
+		Metrics: rec,
 	}, nil
 }

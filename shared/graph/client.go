@@ -35,6 +35,9 @@ type Client struct {
 	// MediaHosts are the domains (and their subdomains) media downloads may
 	// send the token to over HTTPS; default DefaultMediaHosts.
 	MediaHosts []string
+	// Metrics, when set, records every call's latency and failures
+	// (GraphLatency, GraphErrors by MetricCode).
+	Metrics Recorder
 }
 
 var defaultHTTP = &http.Client{Timeout: 20 * time.Second}
@@ -82,6 +85,13 @@ func (c *Client) DoJSON(ctx context.Context, token, method, path string, in, out
 
 // Do sends req with the bearer token and decodes a JSON answer into out.
 func (c *Client) Do(req *http.Request, token string, out any) error {
+	start := time.Now()
+	err := c.do(req, token, out)
+	c.record(start, err)
+	return err
+}
+
+func (c *Client) do(req *http.Request, token string, out any) error {
 	op := req.Method + " " + req.URL.Path
 	req.Header.Set("Authorization", "Bearer "+token)
 	// Whether the request left this process decides, after a transport

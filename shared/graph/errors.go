@@ -121,14 +121,8 @@ func Classify(e *Error) fault.Class {
 	if e.Transport {
 		return fault.Retry
 	}
-	switch c := e.Code; {
-	case c == CodeThroughput, c == CodePairRateLimit, c == 131000, c == 131016, c == 4, c == 80007, c == 2,
-		c == 1, c == 17, c == 32, c == 613, c == 131057, c == 133004:
-		return fault.Retry
-	case c == 100, c == CodeInvalidToken, c == 131026, c == CodeWindowClosed, c == CodeSpamRateLimit, c == 131051,
-		c == CodeMediaDownload, c == 131053, c == 368, c == 200, c == 10, c == 3,
-		c >= 132000 && c <= 132016, c == 132068, c == 132069, c == 131008, c == 131009, c == 131021, c == 131031:
-		return fault.Permanent
+	if c, ok := knownCodes(e.Code); ok {
+		return c
 	}
 	if e.IsTransient {
 		return fault.Retry
@@ -140,4 +134,29 @@ func Classify(e *Error) fault.Class {
 		return fault.Permanent
 	}
 	return fault.Retry
+}
+
+// retryCodes and permanentCodes are the Meta codes Classify decides by
+// (see META_RULES.md); 132000–132016 (template errors) are permanent too.
+var (
+	retryCodes = map[int]bool{
+		CodeThroughput: true, CodePairRateLimit: true, 131000: true, 131016: true, 4: true, 80007: true, 2: true,
+		1: true, 17: true, 32: true, 613: true, 131057: true, 133004: true,
+	}
+	permanentCodes = map[int]bool{
+		100: true, CodeInvalidToken: true, 131026: true, CodeWindowClosed: true, CodeSpamRateLimit: true, 131051: true,
+		CodeMediaDownload: true, 131053: true, 368: true, 200: true, 10: true, 3: true,
+		132068: true, 132069: true, 131008: true, 131009: true, 131021: true, 131031: true,
+	}
+)
+
+// knownCodes classifies a code Classify knows by itself.
+func knownCodes(code int) (fault.Class, bool) {
+	switch {
+	case retryCodes[code]:
+		return fault.Retry, true
+	case permanentCodes[code], code >= 132000 && code <= 132016:
+		return fault.Permanent, true
+	}
+	return 0, false
 }

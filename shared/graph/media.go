@@ -122,23 +122,35 @@ func (c *Client) Download(ctx context.Context, token, rawURL string) (body io.Re
 	req.Header.Set("Authorization", "Bearer "+token)
 	// Meta's CDN answers some clients with an HTML page unless asked for bytes.
 	req.Header.Set("Accept", "*/*")
+	start := time.Now()
 	resp, err := c.mediaHTTP().Do(req)
 	if err != nil {
-		var refused *refusedHostError
-		if errors.As(err, &refused) {
-			return nil, 0, fault.PermanentErr(fmt.Errorf("%s: %w", op, refused))
-		}
-		if errors.Is(err, errTooManyRedirects) {
-			return nil, 0, fault.PermanentErr(fmt.Errorf("%s: %w", op, errTooManyRedirects))
-		}
-		return nil, 0, &Error{Op: op, Message: scrub(err.Error(), token), Transport: true}
+		err = downloadError(op, token, err)
+		c.record(start, err)
+		return nil, 0, err
 	}
 	if resp.StatusCode/100 != 2 {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		return nil, 0, ParseError(op, resp.StatusCode, raw)
+		ge := ParseError(op, resp.StatusCode, raw)
+		c.record(start, ge)
+		return nil, 0, ge
 	}
+	c.record(start, nil)
 	return resp.Body, resp.ContentLength, nil
+}
+
+// downloadError classifies a failed download request: a refused redirect
+// is permanent, anything else a transport failure.
+func downloadError(op, token string, err error) error {
+	var refused *refusedHostError
+	if errors.As(err, &refused) {
+		return fault.PermanentErr(fmt.Errorf("%s: %w", op, refused))
+	}
+	if errors.Is(err, errTooManyRedirects) {
+		return fault.PermanentErr(fmt.Errorf("%s: %w", op, errTooManyRedirects))
+	}
+	return &Error{Op: op, Message: scrub(err.Error(), token), Transport: true}
 }
 
 // refusedHostError is a media URL (or redirect) the token may not go to.

@@ -88,7 +88,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		}
 		ttl = d
 	}
-	meta := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")}
+	rec := &metrics.Recorder{Function: "api"}
+	meta := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), Metrics: rec}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	ddb := dynamodb.NewFromConfig(cfg)
 	templates := &catalog.Store{API: ddb, Table: getenv("TEMPLATES_TABLE")}
@@ -109,7 +110,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Meta:             meta,
 		Objects:          s3c,
 		Uploader:         meta,
-		Metrics:          &metrics.Recorder{Function: "api"},
+		Metrics:          rec,
 		Onboarding: &onboard.Onboarder{
 			Meta: meta, Secrets: sm, MetaAppSecret: getenv("META_APP_SECRET"),
 			SecretPrefix: getenv("TENANT_SECRET_PREFIX"), WebhookSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),

@@ -49,12 +49,13 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	sqsc := sqs.NewFromConfig(cfg)
+	rec := &metrics.Recorder{Function: "media"}
 	return &Handler{
 		Registry: &tenant.Registry{API: dynamodb.NewFromConfig(cfg), Table: env["TENANTS_TABLE"]},
 		Vault:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 		// HTTP left nil: Graph calls get the client's 20-second timeout, while
 		// downloads (up to 100 MB) are bounded by the invocation's deadline.
-		Graph:         &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), MediaHosts: hosts},
+		Graph:         &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), MediaHosts: hosts, Metrics: rec},
 		S3:            s3c,
 		Presign:       s3.NewPresignClient(s3c),
 		SQS:           sqsc,
@@ -65,7 +66,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		URLTTL:        ttl,
 		Credentials:   cfg.Credentials,
 		MaxAttempts:   attempts,
-		Metrics:       &metrics.Recorder{Function: "media"},
+		Metrics:       rec,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -39,4 +40,34 @@ func TestEmitEMF(t *testing.T) {
 func TestNilRecorderIsSilent(t *testing.T) {
 	var r *Recorder
 	r.Count("x", 1) // must not panic
+}
+
+func TestBoundedCapsDistinctValues(t *testing.T) {
+	b := &Bounded{Limit: 2}
+	tests := []struct{ in, want string }{
+		{"tenant-a", "tenant-a"},
+		{"tenant-b", "tenant-b"},
+		{"tenant-c", Other}, // third distinct value: over the limit
+		{"tenant-a", "tenant-a"},
+		{"tenant-b", "tenant-b"},
+		{"", Other},
+		{"tenant-d", Other},
+	}
+	for _, tt := range tests {
+		if got := b.Value(tt.in); got != tt.want {
+			t.Errorf("Value(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBoundedZeroValueUsesDefaultLimit(t *testing.T) {
+	var b Bounded
+	for i := range DefaultLimit {
+		if got := b.Value(fmt.Sprint("t", i)); got == Other {
+			t.Fatalf("value %d of %d became %q", i+1, DefaultLimit, got)
+		}
+	}
+	if got := b.Value("one-more"); got != Other {
+		t.Errorf("value %d = %q, want %q", DefaultLimit+1, got, Other)
+	}
 }

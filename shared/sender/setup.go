@@ -50,6 +50,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	if err != nil {
 		return nil, fmt.Errorf("sender setup: %w", err)
 	}
+	rec := &metrics.Recorder{Function: "sender"}
+	resolver.Graph.Metrics = rec
 	ddb := dynamodb.NewFromConfig(cfg)
 	sq := sqs.NewFromConfig(cfg)
 	state := getenv("STATE_TABLE")
@@ -62,7 +64,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		// 15 days; looking for them costs no call of its own.
 		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true},
 		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
-			HTTP: newGraphHTTP()},
+			HTTP: newGraphHTTP(), Metrics: rec},
 		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
 		Media:      resolver,
 		Templates:  templates(ddb, getenv("TEMPLATES_TABLE")),
@@ -84,7 +86,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		},
 		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
 		DefaultThroughput:  throughput,
-		Metrics:            &metrics.Recorder{Function: "sender"},
+		Metrics:            rec,
 	}, nil
 }
 

@@ -65,6 +65,18 @@ type Publisher interface {
 	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
 }
 
+// Per-tenant delivery metrics (dimensions Function and Tenant): a message
+// counts once per state, when the message.status event of that state is
+// first published (a late state too), so delivered over sent is the
+// tenant's delivery rate and read over delivered its read rate. Tenant is
+// the tenant id, bounded by Handler.MetricTenants.
+const (
+	MetricSent      = "MessagesSent"
+	MetricDelivered = "MessagesDelivered"
+	MetricRead      = "MessagesRead"
+	MetricFailed    = "MessagesFailed"
+)
+
 // DefaultRecordGrace is how long a status of an unknown wamid waits for the
 // sender's record before it is recorded as external.
 const DefaultRecordGrace = time.Minute
@@ -81,8 +93,13 @@ type Handler struct {
 	// by Handle.
 	Queue   queue.Consumer
 	Metrics *metrics.Recorder
-	Log     *slog.Logger
-	Now     func() time.Time
+	// MetricTenants bounds the Tenant dimension of the per-tenant delivery
+	// metrics: past its limit of distinct tenants per instance, a tenant
+	// counts as "other". Nil: one of metrics.DefaultLimit shared by the
+	// process's handlers.
+	MetricTenants *metrics.Bounded
+	Log           *slog.Logger
+	Now           func() time.Time
 	// RecordGrace: a status younger than this (by Meta's timestamp) for a
 	// wamid with no record is retried instead of recorded as external,
 	// because the sender writes its record just after Meta's answer and the
@@ -236,6 +253,7 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	if err := h.Deliveries.MarkNotified(ctx, it.ID, append(pending, late...), h.now()); err != nil {
 		return err
 	}
+	h.countStates(u.TenantID, append(pending, late...))
 	log.InfoContext(ctx, "status events published", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
 	return nil
 }
@@ -322,6 +340,32 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 	}
 	return ev
 }
+
+// countStates counts each published state of one message by tenant.
+func (h *Handler) countStates(tenantID string, states []string) {
+	if h.Metrics == nil {
+		return
+	}
+	bounded := h.MetricTenants
+	if bounded == nil {
+		bounded = defaultMetricTenants
+	}
+	tenant := bounded.Value(tenantID)
+	for _, st := range states {
+		switch st {
+		case event.StatusSent:
+			h.Metrics.Count(MetricSent, 1, "Tenant", tenant)
+		case event.StatusDelivered:
+			h.Metrics.Count(MetricDelivered, 1, "Tenant", tenant)
+		case event.StatusRead:
+			h.Metrics.Count(MetricRead, 1, "Tenant", tenant)
+		case event.StatusFailed:
+			h.Metrics.Count(MetricFailed, 1, "Tenant", tenant)
+		}
+	}
+}
+
+var defaultMetricTenants = &metrics.Bounded{}
 
 func (h *Handler) now() time.Time {
 	if h.Now != nil {

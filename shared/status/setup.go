@@ -61,7 +61,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			// applied soon after it; 20 receives span well over an hour.
 			Backoff: queue.Exponential(5*time.Second, 5*time.Minute),
 		},
-		Metrics:     &metrics.Recorder{Function: "status"},
-		RecordGrace: grace,
+		Metrics:       &metrics.Recorder{Function: "status"},
+		MetricTenants: &metrics.Bounded{Limit: metrics.DefaultLimit},
+		RecordGrace:   grace,
 	}, nil
 }

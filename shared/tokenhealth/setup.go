@@ -74,7 +74,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Sc
 			Tenants:     &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 			Secrets:     &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
 			AppSecretID: getenv("META_APP_SECRET"),
-			Meta:        &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION")},
+			Meta:        &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"), Metrics: cat.Metrics},
 			Warnings:    &WarnStore{API: ddb, Table: getenv("STATE_TABLE")},
 			Outages:     &sender.OutageStore{API: ddb, Table: getenv("STATE_TABLE")},
 			Events:      queue.Publisher{API: sqs.NewFromConfig(cfg)},
