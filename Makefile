@@ -121,3 +121,8 @@ bench-routes:
 ##   webhook=1.05 inbound=1.10 bridge=1.02 sender=1.20 media=1.08 status=1.07 api=1.12 templates=1.15
 bench-cold:
 	$(GO) run ./local/bench/cold -n $(or $(N),5) $(ARGS)
+
+.PHONY: bench-calls
+## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, at RATE/s (25) for DURATION (20s) each; prints inbound_calls_per_msg and outbound_calls_per_job last.
+bench-calls:
+	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS))
