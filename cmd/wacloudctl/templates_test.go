@@ -24,7 +24,7 @@ func TestTemplatesCommands(t *testing.T) {
 	e.mustRun("", "tenant", "add", "--id", acme, "--phone-number-id", pn, "--waba-id", waba, "--access-token", "acme-token")
 
 	out := e.mustRun("", "templates", "sync", "--tenant", acme, "--graph-url", g.URL)
-	if want := "8 template(s) listed by Meta"; !strings.Contains(out, want) {
+	if want := "15 template(s) listed by Meta"; !strings.Contains(out, want) {
 		t.Errorf("sync said %q, want %q", out, want)
 	}
 	noSecrets(t, []string{out}, "acme-token")
@@ -40,8 +40,8 @@ func TestTemplatesCommands(t *testing.T) {
 			t.Errorf("%s listed without synced_at or components: %+v", tp.Name, tp)
 		}
 	}
-	if len(names) != 7 || slices.Contains(names, "2023_april_promo") {
-		t.Errorf("APPROVED templates %v, want the 7 approved samples", names)
+	if len(names) != 14 || slices.Contains(names, "2023_april_promo") {
+		t.Errorf("APPROVED templates %v, want the 14 approved samples", names)
 	}
 	table := e.mustRun("", "templates", "list", "--tenant", acme, "--name", "2023_april_promo")
 	if !strings.Contains(table, "2023_april_promo") || !strings.Contains(table, "PAUSED") || strings.Contains(table, "hello_world") {

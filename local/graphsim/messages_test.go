@@ -195,6 +195,17 @@ func TestInvalidRequestsRefused(t *testing.T) {
 		code             int
 		message, details string
 	}{
+		// Issue 15: the forms the spec lacks, patched in.
+		{"address request without country", msg("interactive", `{"type":"address_message","body":{"text":"Where to?"},"action":{"name":"address_message","parameters":{"values":{"name":"Ana"}}}}`),
+			100, "(#100) The parameter interactive['action']['parameters']['country'] is required.", ""},
+		{"location request with parameters", msg("interactive", `{"type":"location_request_message","body":{"text":"Where?"},"action":{"name":"send_location","parameters":{"country":"IN"}}}`),
+			100, "(#100) Unexpected key \"parameters\" on param \"interactive['action']\".", ""},
+		{"carousel of 11 cards", template(`[{"type":"carousel","cards":[` + strings.TrimSuffix(strings.Repeat(`{"card_index":0,"components":[{"type":"body"}]},`, 11), ",") + `]}]`),
+			131009, msgInvalid, "Invalid cards count. Max allowed cards: 10"},
+		{"carousel card index twice", template(`[{"type":"carousel","cards":[{"card_index":0,"components":[{"type":"body"}]},{"card_index":0,"components":[{"type":"body"}]}]}]`),
+			131009, msgInvalid, "template['components'][0]['cards'][1]: card_index 0 is not unique"},
+		{"limited-time offer without expiry", template(`[{"type":"limited_time_offer","parameters":[{"type":"limited_time_offer","limited_time_offer":{}}]}]`),
+			131008, msgMissing, "template['components'][0]['parameters'][0]['limited_time_offer']['expiration_time_ms'] is required"},
 		// Issue 12 item 22: bodies Meta refuses.
 		{"text of 4,097 characters", msg("text", `{"body":"`+strings.Repeat("a", 4097)+`"}`),
 			100, "(#100) Param text['body'] must be at most 4096 characters long.", ""},

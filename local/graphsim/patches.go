@@ -210,6 +210,68 @@ var specPatches = []specPatch{
 		},
 	},
 	{
+		name: "interactive location_request_message and address_message",
+		why: "InteractiveObject.type and ActionObject miss two kinds Meta documents: location request messages " +
+			"(action name send_location, no parameters; the user answers with a location message) and address " +
+			"messages (action name address_message, parameters with a mandatory ISO country: \"If the country " +
+			"attribute is not included, there will be a validation error\"). Both checked further by rules.go.",
+		apply: func(s map[string]any) error {
+			it, err := node(s, "InteractiveObject", "properties", "type")
+			if err != nil {
+				return err
+			}
+			enum, _ := it["enum"].([]any)
+			it["enum"] = append(enum, "location_request_message", "address_message")
+			act, err := node(s, "ActionObject")
+			if err != nil {
+				return err
+			}
+			oneOf, _ := act["oneOf"].([]any)
+			act["oneOf"] = append(oneOf,
+				map[string]any{
+					"required":   []any{"name"},
+					"properties": map[string]any{"name": map[string]any{"enum": []any{"send_location"}}},
+				},
+				map[string]any{
+					"required": []any{"name", "parameters"},
+					"properties": map[string]any{
+						"name":       map[string]any{"enum": []any{"address_message"}},
+						"parameters": map[string]any{"type": "object"},
+					},
+				},
+			)
+			return nil
+		},
+	},
+	{
+		name: "template carousel and limited_time_offer components",
+		why: "TemplateComponent.type knows header, body and button only; Meta's carousel templates send a " +
+			"carousel component whose cards (1 to 10, card_index 0 to 9) carry their own header, body and button " +
+			"components, and limited-time offer templates a limited_time_offer component with the offer's " +
+			"expiration_time_ms. Distinct card indexes are checked by rules.go.",
+		apply: func(s map[string]any) error {
+			tc, err := node(s, "TemplateComponent", "properties")
+			if err != nil {
+				return err
+			}
+			typ, err := node(tc, "type")
+			if err != nil {
+				return err
+			}
+			enum, _ := typ["enum"].([]any)
+			typ["enum"] = append(enum, "carousel", "limited_time_offer")
+			tc["cards"] = map[string]any{"type": "array", "minItems": 1, "maxItems": 10, "items": map[string]any{
+				"type": "object", "required": []any{"card_index", "components"},
+				"properties": map[string]any{
+					"card_index": map[string]any{"type": "integer", "minimum": 0, "maximum": 9},
+					"components": map[string]any{"type": "array", "minItems": 1,
+						"items": map[string]any{"$ref": "#/components/schemas/TemplateComponent"}},
+				},
+			}}
+			return nil
+		},
+	},
+	{
 		name: "a contact card needs a formatted name",
 		why:  "The spec requires nothing of a contact; Meta refuses a card without name.formatted_name. The birthday (YYYY-MM-DD, a real date) is checked by rules.go: the spec's format \"date\" is not asserted by JSON Schema.",
 		apply: func(s map[string]any) error {

@@ -608,6 +608,19 @@ type templateComponent struct {
 	Buttons                   []templateButton `json:"buttons,omitempty"`
 	AddSecurityRecommendation *bool            `json:"add_security_recommendation,omitempty"`
 	CodeExpirationMinutes     *int             `json:"code_expiration_minutes,omitempty"`
+	Cards                     []templateCard   `json:"cards,omitempty"`
+	LimitedTimeOffer          *templateOffer   `json:"limited_time_offer,omitempty"`
+}
+
+// templateCard is one card of a CAROUSEL component.
+type templateCard struct {
+	Components []templateComponent `json:"components"`
+}
+
+// templateOffer is a LIMITED_TIME_OFFER component's offer.
+type templateOffer struct {
+	Text          string `json:"text"`
+	HasExpiration bool   `json:"has_expiration"`
 }
 
 type templateExample struct {
@@ -677,14 +690,23 @@ func (req templateRequest) check() (Template, *graphError) {
 	var comps []map[string]any
 	for i, c := range req.Components {
 		c.Type = strings.ToUpper(c.Type)
-		if !slices.Contains([]string{"HEADER", "BODY", "FOOTER", "BUTTONS"}, c.Type) {
-			return Template{}, templateInvalid("Invalid component", "components[%d]: type %q must be HEADER, BODY, FOOTER or BUTTONS.", i, c.Type)
+		if !slices.Contains([]string{"HEADER", "BODY", "FOOTER", "BUTTONS", "CAROUSEL", "LIMITED_TIME_OFFER"}, c.Type) {
+			return Template{}, templateInvalid("Invalid component", "components[%d]: type %q must be HEADER, BODY, FOOTER, BUTTONS, CAROUSEL or LIMITED_TIME_OFFER.", i, c.Type)
 		}
 		if seen[c.Type] {
 			return Template{}, templateInvalid("Invalid component", "A template may have only one %s component.", c.Type)
 		}
 		seen[c.Type] = true
-		m, refusal := checkComponent(req.Category, format, c)
+		var m map[string]any
+		var refusal *graphError
+		switch c.Type {
+		case "CAROUSEL":
+			m, refusal = checkCarousel(req.Category, format, c)
+		case "LIMITED_TIME_OFFER":
+			m, refusal = checkOffer(req.Category, c)
+		default:
+			m, refusal = checkComponent(req.Category, format, c)
+		}
 		if refusal != nil {
 			return Template{}, refusal
 		}
@@ -693,10 +715,131 @@ func (req templateRequest) check() (Template, *graphError) {
 	if !seen["BODY"] {
 		return Template{}, templateInvalid("Message template body is missing", "Every template needs a BODY component.")
 	}
+	if seen["CAROUSEL"] && (seen["HEADER"] || seen["FOOTER"] || seen["BUTTONS"]) {
+		return Template{}, templateInvalid("Invalid carousel template", "A carousel template has a BODY and a CAROUSEL component only; headers and buttons belong to its cards.")
+	}
+	if seen["LIMITED_TIME_OFFER"] && seen["FOOTER"] {
+		return Template{}, templateInvalid("Invalid limited-time offer template", "Limited-time offer templates cannot have a footer.")
+	}
 	if req.Category == "AUTHENTICATION" && !seen["BUTTONS"] {
 		return Template{}, templateInvalid("Authentication template needs an OTP button", "Authentication templates need a BUTTONS component with one OTP button.")
 	}
 	return Template{Name: req.Name, Language: req.Language, Category: req.Category, ParameterFormat: format, Components: comps}, nil
+}
+
+// MaxCarouselCards is how many cards a carousel template has at most;
+// MinCarouselCards at least.
+const (
+	MinCarouselCards = 2
+	MaxCarouselCards = 10
+)
+
+// checkCarousel checks a CAROUSEL component (marketing templates only):
+// 2 to 10 cards, each with an IMAGE, VIDEO or PRODUCT header, an optional
+// body of up to 160 characters and 1 or 2 buttons (QUICK_REPLY, URL,
+// PHONE_NUMBER, SPM), every card with the same components and buttons.
+func checkCarousel(category, format string, c templateComponent) (map[string]any, *graphError) {
+	if category != "MARKETING" {
+		return nil, templateInvalid("Invalid carousel template", "Carousel templates are MARKETING templates.")
+	}
+	if len(c.Cards) < MinCarouselCards || len(c.Cards) > MaxCarouselCards {
+		return nil, templateInvalid("Invalid carousel template", "A carousel has %d to %d cards; got %d.", MinCarouselCards, MaxCarouselCards, len(c.Cards))
+	}
+	var cards []any
+	var shape string
+	for i, card := range c.Cards {
+		var comps []any
+		var kinds []string
+		seen := map[string]bool{}
+		for _, cc := range card.Components {
+			cc.Type = strings.ToUpper(cc.Type)
+			cc.Format = strings.ToUpper(cc.Format)
+			if seen[cc.Type] {
+				return nil, templateInvalid("Invalid carousel card", "cards[%d]: a card may have only one %s component.", i, cc.Type)
+			}
+			seen[cc.Type] = true
+			kinds = append(kinds, cc.Type+"/"+cc.Format)
+			switch cc.Type {
+			case "HEADER":
+				if !slices.Contains([]string{"IMAGE", "VIDEO", "PRODUCT"}, cc.Format) {
+					return nil, templateInvalid("Invalid carousel card", "cards[%d]: a card header is IMAGE, VIDEO or PRODUCT; got %q.", i, cc.Format)
+				}
+				m := map[string]any{"type": "HEADER", "format": cc.Format}
+				if cc.Format != "PRODUCT" {
+					if cc.Example == nil || len(cc.Example.HeaderHandle) == 0 {
+						return nil, templateInvalid("Missing sample media", "cards[%d]: a %s header needs a sample in example.header_handle.", i, cc.Format)
+					}
+					m["example"] = map[string]any{"header_handle": cc.Example.HeaderHandle}
+				}
+				comps = append(comps, m)
+			case "BODY":
+				if len([]rune(cc.Text)) > 160 {
+					return nil, templateInvalid("Invalid carousel card", "cards[%d]: a card body has at most 160 characters.", i)
+				}
+				m, refusal := checkComponent(category, format, cc)
+				if refusal != nil {
+					return nil, refusal
+				}
+				comps = append(comps, m)
+			case "BUTTONS":
+				if len(cc.Buttons) < 1 || len(cc.Buttons) > 2 {
+					return nil, templateInvalid("Invalid carousel card", "cards[%d]: a card has 1 or 2 buttons; got %d.", i, len(cc.Buttons))
+				}
+				var spm []templateButton
+				var rest []templateButton
+				for _, b := range cc.Buttons {
+					kinds = append(kinds, b.Type)
+					switch b.Type {
+					case "SPM":
+						spm = append(spm, b)
+					case "QUICK_REPLY", "URL", "PHONE_NUMBER":
+						rest = append(rest, b)
+					default:
+						return nil, templateInvalid("Invalid carousel card", "cards[%d]: button type %q is not QUICK_REPLY, URL, PHONE_NUMBER or SPM.", i, b.Type)
+					}
+				}
+				m := map[string]any{"type": "BUTTONS"}
+				var buttons []any
+				if len(rest) > 0 {
+					bm, refusal := checkComponent(category, format, templateComponent{Type: "BUTTONS", Buttons: rest})
+					if refusal != nil {
+						return nil, refusal
+					}
+					buttons = bm["buttons"].([]any)
+				}
+				for _, b := range spm {
+					buttons = append(buttons, map[string]any{"type": "SPM", "text": cmp(b.Text, "View")})
+				}
+				m["buttons"] = buttons
+				comps = append(comps, m)
+			default:
+				return nil, templateInvalid("Invalid carousel card", "cards[%d]: a card has HEADER, BODY and BUTTONS components; got %q.", i, cc.Type)
+			}
+		}
+		if !seen["HEADER"] {
+			return nil, templateInvalid("Invalid carousel card", "cards[%d]: every card needs a HEADER.", i)
+		}
+		if k := strings.Join(kinds, ","); i == 0 {
+			shape = k
+		} else if k != shape {
+			return nil, templateInvalid("Invalid carousel card", "cards[%d]: every card has the same components and buttons as the first.", i)
+		}
+		cards = append(cards, map[string]any{"components": comps})
+	}
+	return map[string]any{"type": "CAROUSEL", "cards": cards}, nil
+}
+
+// checkOffer checks a LIMITED_TIME_OFFER component (marketing only): the
+// offer's text, 1 to 16 characters, and whether it shows an expiry.
+func checkOffer(category string, c templateComponent) (map[string]any, *graphError) {
+	if category != "MARKETING" {
+		return nil, templateInvalid("Invalid limited-time offer template", "Limited-time offer templates are MARKETING templates.")
+	}
+	if c.LimitedTimeOffer == nil || c.LimitedTimeOffer.Text == "" || len([]rune(c.LimitedTimeOffer.Text)) > 16 {
+		return nil, templateInvalid("Invalid limited-time offer template", "limited_time_offer.text needs 1 to 16 characters.")
+	}
+	return map[string]any{"type": "LIMITED_TIME_OFFER", "limited_time_offer": map[string]any{
+		"text": c.LimitedTimeOffer.Text, "has_expiration": c.LimitedTimeOffer.HasExpiration}}, nil
 }
 
 // checkComponent checks one component and returns it in Meta's listed

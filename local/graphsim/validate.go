@@ -279,6 +279,8 @@ var messageRules = []func(req map[string]any) *apiError{
 	replyButtonsRule,
 	listRule,
 	templateButtonIndexRule,
+	carouselRule,
+	namedActionRule,
 	birthdayRule,
 	mediaLinkRule,
 }
@@ -350,6 +352,58 @@ func templateButtonIndexRule(req map[string]any) *apiError {
 		}
 		if n, err := strconv.Atoi(s); err != nil || n < 0 || n > 9 || strconv.Itoa(n) != s {
 			return paramError("Param template['components'][%d]['index'] must be an integer from 0 to 9 - got %s.", i, quoteJSON(v))
+		}
+	}
+	return nil
+}
+
+// carouselRule: a carousel's cards have distinct card_index values, and a
+// limited_time_offer component carries one limited_time_offer parameter
+// with its expiration_time_ms.
+func carouselRule(req map[string]any) *apiError {
+	for i, c := range arr(obj(req["template"])["components"]) {
+		switch str(obj(c)["type"]) {
+		case "carousel":
+			seen := map[string]bool{}
+			for k, card := range arr(obj(c)["cards"]) {
+				idx := fmt.Sprint(obj(card)["card_index"])
+				if seen[idx] {
+					return invalidError("template['components'][%d]['cards'][%d]: card_index %s is not unique", i, k, idx)
+				}
+				seen[idx] = true
+			}
+		case "limited_time_offer":
+			ps := arr(obj(c)["parameters"])
+			if len(ps) != 1 || str(obj(ps[0])["type"]) != "limited_time_offer" {
+				return invalidError("template['components'][%d]: a limited_time_offer component takes one limited_time_offer parameter", i)
+			}
+			if _, ok := obj(obj(ps[0])["limited_time_offer"])["expiration_time_ms"].(json.Number); !ok {
+				return missingError("template['components'][%d]['parameters'][0]['limited_time_offer']['expiration_time_ms'] is required", i)
+			}
+		}
+	}
+	return nil
+}
+
+// namedActionRule: a location request's send_location action takes no
+// parameters, and an address message's parameters name the country (two
+// capital letters, IN). Checked here rather than in the ActionObject
+// patch, where oneOf would report another branch's problem.
+func namedActionRule(req map[string]any) *apiError {
+	action := obj(obj(req["interactive"])["action"])
+	_, hasParams := action["parameters"]
+	switch str(action["name"]) {
+	case "send_location":
+		if hasParams {
+			return paramError("Unexpected key \"parameters\" on param \"interactive['action']\".")
+		}
+	case "address_message":
+		country, ok := obj(action["parameters"])["country"]
+		if !ok {
+			return paramError("The parameter interactive['action']['parameters']['country'] is required.")
+		}
+		if s, _ := country.(string); len(s) != 2 || strings.ToUpper(s) != s {
+			return paramError("Param interactive['action']['parameters']['country'] is not valid (%s).", quoteJSON(country))
 		}
 	}
 	return nil

@@ -14,9 +14,12 @@ import (
 // and returns what is wrong, one sentence per problem (nil when the job
 // fits): the template must be APPROVED, and the job must give exactly the
 // parameters its components take, in the right formats, as Meta requires
-// (otherwise Meta answers 132000/132001/132012 and friends). A template
-// with components this check does not model (carousels, limited-time
-// offers) is left to Meta: only the status is checked.
+// (otherwise Meta answers 132000/132001/132012 and friends): header,
+// body and buttons; a carousel's cards (as many as the template has, each
+// checked like a template); a limited-time offer's expiry when the offer
+// has one; an authentication code (the same in body and button, at most
+// 15 characters). A template with components this check does not model
+// is left to Meta: only the status is checked.
 func Check(t Template, job *outbound.Template) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -28,7 +31,25 @@ func Check(t Template, job *outbound.Template) []string {
 	if err != nil {
 		return nil // unreadable here: Meta decides
 	}
-	var header, body *Component
+	for _, c := range comps {
+		switch c.Type {
+		case "HEADER", "BODY", "BUTTONS", "FOOTER", "CAROUSEL", "LIMITED_TIME_OFFER":
+		default:
+			return nil
+		}
+	}
+	named := t.ParameterFormat == FormatNamed
+	checkComponents("", comps, job.Components, named, add)
+	if t.Category == "AUTHENTICATION" {
+		checkCode(job.Components, add)
+	}
+	return problems
+}
+
+// checkComponents checks a job's components against a template's (or a
+// carousel card's: where names the card).
+func checkComponents(where string, comps []Component, jobComps []outbound.TemplateComponent, named bool, add func(string, ...any)) {
+	var header, body, carousel, offer *Component
 	var buttons []Button
 	for i := range comps {
 		switch comps[i].Type {
@@ -38,45 +59,121 @@ func Check(t Template, job *outbound.Template) []string {
 			body = &comps[i]
 		case "BUTTONS":
 			buttons = comps[i].Buttons
-		case "FOOTER":
-		default:
-			return nil
+		case "CAROUSEL":
+			carousel = &comps[i]
+		case "LIMITED_TIME_OFFER":
+			offer = &comps[i]
 		}
 	}
-	named := t.ParameterFormat == FormatNamed
+	addIn := add
+	if where != "" {
+		addIn = func(format string, args ...any) { add(where+": "+format, args...) }
+	}
 
-	var jobHeader, jobBody *outbound.TemplateComponent
+	var jobHeader, jobBody, jobCarousel, jobOffer *outbound.TemplateComponent
 	jobButtons := map[int]outbound.TemplateComponent{}
-	for i := range job.Components {
-		c := &job.Components[i]
+	for i := range jobComps {
+		c := &jobComps[i]
 		switch c.Type {
-		case "header", "body":
-			if (c.Type == "header" && jobHeader != nil) || (c.Type == "body" && jobBody != nil) {
-				add("the job gives the %s component twice", c.Type)
+		case "header", "body", "carousel", "limited_time_offer":
+			slot := map[string]**outbound.TemplateComponent{"header": &jobHeader, "body": &jobBody, "carousel": &jobCarousel, "limited_time_offer": &jobOffer}[c.Type]
+			if *slot != nil {
+				addIn("the job gives the %s component twice", c.Type)
 				continue
 			}
-			if c.Type == "header" {
-				jobHeader = c
-			} else {
-				jobBody = c
-			}
+			*slot = c
 		case "button":
 			idx, ok := buttonIndex(c.Index)
 			if !ok {
 				continue // outbound.Validate refuses it
 			}
 			if _, dup := jobButtons[idx]; dup {
-				add("the job gives button index %d twice", idx)
+				addIn("the job gives button index %d twice", idx)
 				continue
 			}
 			jobButtons[idx] = *c
 		}
 	}
 
-	checkHeader(header, jobHeader, named, add)
-	checkBody(body, jobBody, named, add)
-	checkButtons(buttons, jobButtons, add)
-	return problems
+	checkHeader(header, jobHeader, named, addIn)
+	checkBody(body, jobBody, named, addIn)
+	checkButtons(buttons, jobButtons, addIn)
+	checkCarousel(carousel, jobCarousel, named, addIn)
+	checkOffer(offer, jobOffer, addIn)
+}
+
+// checkCarousel: a carousel template takes a carousel component with one
+// card per template card (Meta answers 132012 otherwise), card_index 0
+// to n-1, each card's components checked against the template card's.
+func checkCarousel(c *Component, job *outbound.TemplateComponent, named bool, add func(string, ...any)) {
+	switch {
+	case c == nil && job == nil:
+		return
+	case c == nil:
+		add("the template has no carousel, but the job gives a carousel component")
+		return
+	case job == nil:
+		add("the template is a carousel of %d cards: give a carousel component with %d cards", len(c.Cards), len(c.Cards))
+		return
+	}
+	if len(job.Cards) != len(c.Cards) {
+		add("the template's carousel has %d cards, the job gives %d (Meta sends exactly the approved cards)", len(c.Cards), len(job.Cards))
+	}
+	for _, card := range job.Cards {
+		if card.CardIndex == nil {
+			continue // outbound.Validate refuses it
+		}
+		i := *card.CardIndex
+		if i >= len(c.Cards) {
+			add("card_index %d: the template has %d cards", i, len(c.Cards))
+			continue
+		}
+		checkComponents(fmt.Sprintf("card %d", i), c.Cards[i].Components, card.Components, named, add)
+	}
+}
+
+// checkOffer: a limited-time offer with an expiry takes a
+// limited_time_offer component (expiration_time_ms); one without takes
+// none, and a template without an offer takes none.
+func checkOffer(o *Component, job *outbound.TemplateComponent, add func(string, ...any)) {
+	switch {
+	case o == nil && job != nil:
+		add("the template has no limited-time offer, but the job gives a limited_time_offer component")
+	case o != nil && o.LimitedTimeOffer != nil && o.LimitedTimeOffer.HasExpiration && job == nil:
+		add("the template's limited-time offer shows an expiry: give a limited_time_offer component with expiration_time_ms")
+	case o != nil && (o.LimitedTimeOffer == nil || !o.LimitedTimeOffer.HasExpiration) && job != nil:
+		add("the template's limited-time offer has no expiry: leave the limited_time_offer component out")
+	}
+}
+
+// MaxCodeLength is the longest one-time code an authentication template
+// sends (Meta: up to 15 characters).
+const MaxCodeLength = 15
+
+// checkCode: an authentication template sends the code twice, as the body
+// parameter and as the copy-code / one-tap button's url parameter; both
+// are the same code of at most 15 characters.
+func checkCode(jobComps []outbound.TemplateComponent, add func(string, ...any)) {
+	var body, button string
+	for _, c := range jobComps {
+		if len(c.Parameters) == 0 {
+			continue
+		}
+		switch {
+		case c.Type == "body":
+			body = c.Parameters[0].Text
+		case c.Type == "button" && c.SubType == "url":
+			button = c.Parameters[0].Text
+		}
+	}
+	for _, code := range []struct{ where, v string }{{"body", body}, {"button", button}} {
+		if n := len([]rune(code.v)); n > MaxCodeLength {
+			add("the authentication code in the %s has %d characters, Meta's limit is %d", code.where, n, MaxCodeLength)
+		}
+	}
+	if body != "" && button != "" && body != button {
+		add("an authentication template sends the same code in the body and the button (%d and %d characters differ)", len([]rune(body)), len([]rune(button)))
+	}
 }
 
 // checkHeader: a media or location header takes one parameter of its
@@ -93,7 +190,7 @@ func checkHeader(h *Component, job *outbound.TemplateComponent, named bool, add 
 		return
 	}
 	switch h.Format {
-	case "IMAGE", "VIDEO", "DOCUMENT", "LOCATION":
+	case "IMAGE", "VIDEO", "DOCUMENT", "LOCATION", "PRODUCT":
 		want := strings.ToLower(h.Format)
 		if len(params) != 1 {
 			add("the template's header is %s: give a header component with one %s parameter (got %d)", h.Format, want, len(params))

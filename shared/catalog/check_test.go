@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -26,12 +27,28 @@ func samples(t *testing.T) map[string]catalog.Template {
 	return out
 }
 
+// mcard is a media card of summer_carousel; pcard a product card.
+func mcard(i int, kind string) string {
+	return fmt.Sprintf(`{"card_index":%d,"components":[{"type":"header","parameters":[{"type":%q,%q:{"id":"1227829768162607"}}]},`+
+		`{"type":"body","parameters":[{"type":"text","text":"R$ 34,90"}]},{"type":"button","sub_type":"quick_reply","index":0,"parameters":[{"type":"payload","payload":"more"}]},`+
+		`{"type":"button","sub_type":"url","index":1,"parameters":[{"type":"text","text":"cafe"}]}]}`, i, kind, kind)
+}
+
+func pcard(i int) string {
+	return fmt.Sprintf(`{"card_index":%d,"components":[{"type":"header","parameters":[{"type":"product","product":{"product_retailer_id":"cafe-500g","catalog_id":"194836987003835"}}]}]}`, i)
+}
+
 func TestCheck(t *testing.T) {
 	const (
 		doc   = `{"type":"header","parameters":[{"type":"document","document":{"link":"s3://b/tenants/acme/outbound/r.pdf","filename":"receipt.pdf"}}]}`
 		img   = `{"type":"header","parameters":[{"type":"image","image":{"link":"s3://b/tenants/acme/outbound/x.jpg"}}]}`
 		body2 = `{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"860198-230332"}]}`
 		body3 = `{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"Tuscan Getaway package"},{"type":"currency","currency":{"fallback_value":"$800","code":"USD","amount_1000":800000}}]}`
+		cbody = `{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"15%"}]}`
+		lbody = `{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"CAFE25"}]}`
+		offer = `{"type":"limited_time_offer","parameters":[{"type":"limited_time_offer","limited_time_offer":{"expiration_time_ms":1767312000000}}]}`
+		copy  = `{"type":"button","sub_type":"copy_code","index":0,"parameters":[{"type":"coupon_code","coupon_code":"CAFE25"}]}`
+		shop  = `{"type":"button","sub_type":"url","index":1,"parameters":[{"type":"text","text":"cafe25"}]}`
 		named = `{"type":"body","parameters":[{"type":"text","parameter_name":"number_of_guests","text":"4"},{"type":"text","parameter_name":"day","text":"Saturday"},{"type":"text","parameter_name":"date","text":"August 30th"},{"type":"text","parameter_name":"time","text":"7:30 pm"}]}`
 	)
 	tests := []struct {
@@ -105,6 +122,35 @@ func TestCheck(t *testing.T) {
 		{"authentication code without its button", "authentication_code_copy_code_button", "",
 			`[{"type":"body","parameters":[{"type":"text","text":"123456"}]}]`,
 			[]string{`button index 0 (URL "Copy code") needs a button component`}},
+
+		// Issue 15: carousels, limited-time offers, coupon and authentication codes.
+		{"media card carousel", "summer_carousel", "", `[` + cbody + `,{"type":"carousel","cards":[` + mcard(0, "image") + `,` + mcard(1, "image") + `]}]`, nil},
+		{"carousel with one card of two", "summer_carousel", "", `[` + cbody + `,{"type":"carousel","cards":[` + mcard(0, "image") + `]}]`,
+			[]string{"the template's carousel has 2 cards, the job gives 1"}},
+		{"carousel card with a video for an image", "summer_carousel", "", `[` + cbody + `,{"type":"carousel","cards":[` + mcard(0, "image") + `,` + mcard(1, "video") + `]}]`,
+			[]string{"card 1: the template's header is IMAGE, but the job's header parameter is video"}},
+		{"carousel card without its URL button", "summer_carousel", "", `[` + cbody + `,{"type":"carousel","cards":[` + mcard(0, "image") + `,` +
+			`{"card_index":1,"components":[{"type":"header","parameters":[{"type":"image","image":{"id":"1"}}]},{"type":"body","parameters":[{"type":"text","text":"R$ 1"}]}]}]}]`,
+			[]string{`card 1: button index 1 (URL "Comprar") needs a button component with sub_type "url"`}},
+		{"carousel left out", "summer_carousel", "", `[` + cbody + `]`, []string{"the template is a carousel of 2 cards"}},
+		{"carousel for a template without one", "hello_world", "", `[{"type":"carousel","cards":[` + mcard(0, "image") + `]}]`,
+			[]string{"the template has no carousel"}},
+		{"product card carousel", "coffee_product_cards", "", `[{"type":"body","parameters":[{"type":"text","text":"Ana"}]},{"type":"carousel","cards":[` + pcard(0) + `,` + pcard(1) + `]}]`, nil},
+		{"product card with an image", "coffee_product_cards", "", `[{"type":"body","parameters":[{"type":"text","text":"Ana"}]},{"type":"carousel","cards":[` + pcard(0) + `,` + mcard(1, "image") + `]}]`,
+			[]string{"card 1: the template's header is PRODUCT, but the job's header parameter is image", "card 1: the template's body takes 0 parameter(s)",
+				"card 1: button index 0 is a SPM button, which takes no parameter", "card 1: button index 1: the template has 1 button(s)"}},
+		{"limited-time offer", "flash_sale_lto", "", `[` + img + `,` + lbody + `,` + offer + `,` + copy + `,` + shop + `]`, nil},
+		{"limited-time offer without its expiry", "flash_sale_lto", "", `[` + img + `,` + lbody + `,` + copy + `,` + shop + `]`,
+			[]string{"shows an expiry: give a limited_time_offer component with expiration_time_ms"}},
+		{"offer code left out", "flash_sale_lto", "", `[` + img + `,` + lbody + `,` + offer + `,` + shop + `]`,
+			[]string{`button index 0 (COPY_CODE "") needs a button component with sub_type "copy_code" and one coupon_code parameter`}},
+		{"offer for a template without one", "hello_world", "", `[` + offer + `]`, []string{"the template has no limited-time offer"}},
+		{"authentication codes that differ", "authentication_code_copy_code_button", "",
+			`[{"type":"body","parameters":[{"type":"text","text":"123456"}]},{"type":"button","sub_type":"url","index":0,"parameters":[{"type":"text","text":"654321"}]}]`,
+			[]string{"sends the same code in the body and the button"}},
+		{"authentication code of 16", "authentication_code_copy_code_button", "",
+			`[{"type":"body","parameters":[{"type":"text","text":"1234567890123456"}]},{"type":"button","sub_type":"url","index":0,"parameters":[{"type":"text","text":"1234567890123456"}]}]`,
+			[]string{"code in the body has 16 characters, Meta's limit is 15", "code in the button has 16 characters"}},
 		{"media in the body", "hello_world", "",
 			`[{"type":"body","parameters":[{"type":"image","image":{"link":"s3://b/x.jpg"}}]}]`,
 			[]string{"body parameter 0 is image", "body takes 0 parameter(s)"}},
@@ -136,17 +182,17 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestCheckLeavesUnmodelledTemplatesToMeta: a carousel template's cards
-// are not checked here (Meta judges them); its status still is.
+// TestCheckLeavesUnmodelledTemplatesToMeta: a template with a component
+// this check does not model is left to Meta; its status still is checked.
 func TestCheckLeavesUnmodelledTemplatesToMeta(t *testing.T) {
-	tpl := catalog.Template{Name: "summer_carousel", Language: "en_US", Status: catalog.StatusApproved, ParameterFormat: catalog.FormatPositional,
-		Components: []byte(`[{"type":"BODY","text":"Rare succulents for sale! {{1}}"},{"type":"CAROUSEL","cards":[]}]`)}
+	tpl := catalog.Template{Name: "call_me", Language: "en_US", Status: catalog.StatusApproved, ParameterFormat: catalog.FormatPositional,
+		Components: []byte(`[{"type":"BODY","text":"May we call you, {{1}}?"},{"type":"CALL_PERMISSION_REQUEST"}]`)}
 	job := &outbound.Template{Name: tpl.Name, Components: []outbound.TemplateComponent{{Type: "body"}}}
 	if got := catalog.Check(tpl, job); got != nil {
-		t.Errorf("carousel: %q, want no problem", got)
+		t.Errorf("unmodelled component: %q, want no problem", got)
 	}
 	tpl.Status = catalog.StatusPaused
 	if got := catalog.Check(tpl, job); len(got) != 1 {
-		t.Errorf("paused carousel: %q, want the status problem", got)
+		t.Errorf("paused: %q, want the status problem", got)
 	}
 }

@@ -32,6 +32,17 @@ type newComponent struct {
 	Buttons                   []newButton `json:"buttons"`
 	AddSecurityRecommendation *bool       `json:"add_security_recommendation"`
 	CodeExpirationMinutes     *int        `json:"code_expiration_minutes"`
+	Cards                     []newCard   `json:"cards"`
+	LimitedTimeOffer          *newOffer   `json:"limited_time_offer"`
+}
+
+type newCard struct {
+	Components []newComponent `json:"components"`
+}
+
+type newOffer struct {
+	Text          string `json:"text"`
+	HasExpiration bool   `json:"has_expiration"`
 }
 
 type newExample struct {
@@ -104,21 +115,119 @@ func (t NewTemplate) Problems() []string {
 	for i, c := range comps {
 		c.Type = strings.ToUpper(c.Type)
 		where := fmt.Sprintf("components[%d]", i)
-		if !slices.Contains([]string{"HEADER", "BODY", "FOOTER", "BUTTONS"}, c.Type) {
-			add("%s: type %q must be HEADER, BODY, FOOTER or BUTTONS", where, c.Type)
+		if !slices.Contains([]string{"HEADER", "BODY", "FOOTER", "BUTTONS", "CAROUSEL", "LIMITED_TIME_OFFER"}, c.Type) {
+			add("%s: type %q must be HEADER, BODY, FOOTER, BUTTONS, CAROUSEL or LIMITED_TIME_OFFER", where, c.Type)
 			continue
 		}
 		if seen[c.Type] {
 			add("%s: a template may have only one %s component", where, c.Type)
 		}
 		seen[c.Type] = true
-		out = append(out, componentProblems(where, t.Category, format, c)...)
+		switch c.Type {
+		case "CAROUSEL":
+			out = append(out, carouselProblems(where, t.Category, format, c)...)
+		case "LIMITED_TIME_OFFER":
+			if t.Category != "MARKETING" {
+				add("%s: limited-time offer templates are MARKETING templates", where)
+			}
+			if o := c.LimitedTimeOffer; o == nil || o.Text == "" || len([]rune(o.Text)) > 16 {
+				add("%s: limited_time_offer.text needs 1 to 16 characters", where)
+			}
+		default:
+			out = append(out, componentProblems(where, t.Category, format, c)...)
+		}
 	}
 	if !seen["BODY"] {
 		add("components: every template needs a BODY component")
 	}
+	if seen["CAROUSEL"] && (seen["HEADER"] || seen["FOOTER"] || seen["BUTTONS"]) {
+		add("components: a carousel template has a BODY and a CAROUSEL only; headers and buttons belong to its cards")
+	}
+	if seen["LIMITED_TIME_OFFER"] && seen["FOOTER"] {
+		add("components: limited-time offer templates cannot have a footer")
+	}
 	if t.Category == "AUTHENTICATION" && !seen["BUTTONS"] {
 		add("components: an AUTHENTICATION template needs a BUTTONS component with one OTP button")
+	}
+	return out
+}
+
+// Carousel templates (Meta: media and product card carousels) have 2 to
+// 10 cards.
+const (
+	MinCarouselCards = 2
+	MaxCarouselCards = 10
+)
+
+// carouselProblems: a MARKETING template's carousel has 2 to 10 cards,
+// each with an IMAGE, VIDEO or PRODUCT header, an optional body of up to
+// 160 characters and 1 or 2 buttons (QUICK_REPLY, URL, PHONE_NUMBER, SPM),
+// every card with the components and buttons of the first.
+func carouselProblems(where, category, format string, c newComponent) []string {
+	var out []string
+	add := func(f string, args ...any) { out = append(out, where+": "+fmt.Sprintf(f, args...)) }
+	if category != "MARKETING" {
+		add("carousel templates are MARKETING templates")
+	}
+	if len(c.Cards) < MinCarouselCards || len(c.Cards) > MaxCarouselCards {
+		add("a carousel has %d to %d cards (has %d)", MinCarouselCards, MaxCarouselCards, len(c.Cards))
+	}
+	var shape string
+	for i, card := range c.Cards {
+		cw := fmt.Sprintf("%s.cards[%d]", where, i)
+		var kinds []string
+		seen := map[string]bool{}
+		for _, cc := range card.Components {
+			typ, f := strings.ToUpper(cc.Type), strings.ToUpper(cc.Format)
+			if seen[typ] {
+				out = append(out, fmt.Sprintf("%s: a card may have only one %s component", cw, typ))
+			}
+			seen[typ] = true
+			kinds = append(kinds, typ+"/"+f)
+			switch typ {
+			case "HEADER":
+				if !slices.Contains([]string{"IMAGE", "VIDEO", "PRODUCT"}, f) {
+					out = append(out, fmt.Sprintf("%s: a card header is IMAGE, VIDEO or PRODUCT (got %q)", cw, cc.Format))
+				} else if f != "PRODUCT" && (cc.Example == nil || len(cc.Example.HeaderHandle) == 0) {
+					out = append(out, fmt.Sprintf("%s: a %s header needs a sample in example.header_handle", cw, f))
+				}
+			case "BODY":
+				if len([]rune(cc.Text)) > 160 {
+					out = append(out, fmt.Sprintf("%s: a card body has at most 160 characters", cw))
+				}
+				cc.Type = typ
+				out = append(out, componentProblems(cw, category, format, cc)...)
+			case "BUTTONS":
+				if len(cc.Buttons) < 1 || len(cc.Buttons) > 2 {
+					out = append(out, fmt.Sprintf("%s: a card has 1 or 2 buttons (has %d)", cw, len(cc.Buttons)))
+				}
+				var rest []newButton
+				for _, b := range cc.Buttons {
+					bt := strings.ToUpper(b.Type)
+					kinds = append(kinds, bt)
+					switch bt {
+					case "SPM":
+					case "QUICK_REPLY", "URL", "PHONE_NUMBER":
+						rest = append(rest, b)
+					default:
+						out = append(out, fmt.Sprintf("%s: button type %q is not QUICK_REPLY, URL, PHONE_NUMBER or SPM", cw, b.Type))
+					}
+				}
+				if len(rest) > 0 {
+					out = append(out, buttonProblems(cw, rest)...)
+				}
+			default:
+				out = append(out, fmt.Sprintf("%s: a card has HEADER, BODY and BUTTONS components (got %q)", cw, cc.Type))
+			}
+		}
+		if !seen["HEADER"] {
+			out = append(out, fmt.Sprintf("%s: every card needs a HEADER", cw))
+		}
+		if k := strings.Join(kinds, ","); i == 0 {
+			shape = k
+		} else if k != shape {
+			out = append(out, fmt.Sprintf("%s: every card has the same components and buttons as the first", cw))
+		}
 	}
 	return out
 }

@@ -46,10 +46,26 @@ type Template struct {
 
 // Component is the part of a template component the sender checks.
 type Component struct {
-	Type    string   `json:"type"`   // HEADER, BODY, FOOTER, BUTTONS
-	Format  string   `json:"format"` // header: TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION
+	Type    string   `json:"type"`   // HEADER, BODY, FOOTER, BUTTONS, CAROUSEL, LIMITED_TIME_OFFER
+	Format  string   `json:"format"` // header: TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION (PRODUCT in carousel cards)
 	Text    string   `json:"text"`
 	Buttons []Button `json:"buttons"`
+	// Cards are a CAROUSEL's cards, each with its own components.
+	Cards []Card `json:"cards"`
+	// LimitedTimeOffer is a LIMITED_TIME_OFFER component's offer.
+	LimitedTimeOffer *Offer `json:"limited_time_offer"`
+}
+
+// Card is one card of a carousel template.
+type Card struct {
+	Components []Component `json:"components"`
+}
+
+// Offer is a limited-time offer: its text and whether the message shows
+// an expiry (then each send gives expiration_time_ms).
+type Offer struct {
+	Text          string `json:"text"`
+	HasExpiration bool   `json:"has_expiration"`
 }
 
 // Button is a template button.
@@ -68,14 +84,22 @@ func (t Template) Parse() ([]Component, error) {
 	if err := json.Unmarshal(t.Components, &cs); err != nil {
 		return nil, fmt.Errorf("template %s/%s: components: %w", t.Name, t.Language, err)
 	}
+	normalize(cs)
+	return cs, nil
+}
+
+// normalize writes types and formats in capitals, in cards too.
+func normalize(cs []Component) {
 	for i := range cs {
 		cs[i].Type = strings.ToUpper(cs[i].Type)
 		cs[i].Format = strings.ToUpper(cs[i].Format)
 		for k := range cs[i].Buttons {
 			cs[i].Buttons[k].Type = strings.ToUpper(cs[i].Buttons[k].Type)
 		}
+		for k := range cs[i].Cards {
+			normalize(cs[i].Cards[k].Components)
+		}
 	}
-	return cs, nil
 }
 
 var variableRE = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)

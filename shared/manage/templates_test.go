@@ -93,11 +93,13 @@ func TestTemplateRoutesAnswerFromTheCatalog(t *testing.T) {
 		wantSynced string
 	}{
 		{"every template, oldest sync", listTemplatesRoute, "demo", nil, nil,
-			[]string{"2023_april_promo/en_US", "authentication_code_copy_code_button/en_US", "hello_world/en_US", "hello_world/pt_BR",
+			[]string{"2023_april_promo/en_US", "authentication_code_copy_code_button/en_US", "book_visit/pt_BR", "coffee_catalog/pt_BR",
+				"coffee_product_cards/pt_BR", "coffee_selection/pt_BR", "coupon_welcome/pt_BR", "flash_sale_lto/pt_BR", "hello_world/en_US", "hello_world/pt_BR",
 				"limited_time_offer_tuscan_getaway_2023/en_US", "order_confirmation/en_US", "order_delivery_update/en_US",
-				"reservation_confirmation/en_US", "seasonal_promotion_text_only/en"}, "2026-03-01T12:00:00Z"},
+				"reservation_confirmation/en_US", "seasonal_promotion_text_only/en", "summer_carousel/pt_BR"}, "2026-03-01T12:00:00Z"},
 		{"paused", listTemplatesRoute, "demo", nil, map[string]string{"status": "PAUSED"}, []string{"2023_april_promo/en_US"}, "2026-03-01T12:00:00Z"},
-		{"language", listTemplatesRoute, "demo", nil, map[string]string{"language": "pt_BR"}, []string{"hello_world/pt_BR"}, "2026-03-01T13:00:00Z"},
+		{"language", listTemplatesRoute, "demo", nil, map[string]string{"language": "pt_BR", "name": "hello_world"}, []string{"hello_world/pt_BR"}, "2026-03-01T13:00:00Z"},
+		{"language, several", listTemplatesRoute, "demo", nil, map[string]string{"language": "pt_BR", "category": "UTILITY"}, []string{"book_visit/pt_BR", "hello_world/pt_BR"}, "2026-03-01T12:00:00Z"},
 		{"category and status", listTemplatesRoute, "demo", nil, map[string]string{"category": "AUTHENTICATION", "status": "APPROVED"},
 			[]string{"authentication_code_copy_code_button/en_US"}, "2026-03-01T12:00:00Z"},
 		{"name", listTemplatesRoute, "demo", nil, map[string]string{"name": "order_confirmation"}, []string{"order_confirmation/en_US"}, "2026-03-01T12:00:00Z"},

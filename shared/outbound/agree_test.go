@@ -45,7 +45,21 @@ var validateOnly = []struct{ problem, why string }{
 	{"URL has no host", "a URL's host is found by parsing it"},
 	{"not a URL", "a URL is checked by parsing it"},
 	{"url must be an http(s) URL", "a URL is checked by parsing it"},
+	{"must be the sum of the items", "an order's subtotal is the sum of its items' prices times quantities"},
+	{"must be subtotal + tax", "an order's total is subtotal + tax + shipping - discount"},
+	{"products in total", "a multi-product message holds at most 30 products across its sections"},
+	{"card_index", "a carousel's card_index values are unique"},
 	{"birthday must be a date", "the schema's pattern bounds month and day; whether the month has that day is checked by parsing the date"},
+}
+
+// emptyInJSONOnly are cases of an empty object or array that encoding a
+// Job leaves out (omitempty), so the schema never sees them from the
+// case; TestSchemaRulesAgreeWithValidate empties the same values in JSON
+// (minProperties, minItems) and holds the two together there.
+var emptyInJSONOnly = map[string]string{
+	"flow payload with empty data":            "data: {} is dropped when the Job is encoded",
+	"flow action data empty":                  "flow_action_data: {} is dropped when the Job is encoded",
+	"multi-product template without sections": "sections: [] is dropped when the Job is encoded",
 }
 
 // agreementSeeds are valid jobs: every sample event, every job built from
@@ -509,6 +523,13 @@ func (a *agreement) objectRules(seed string, root any, path []any, ptr string, n
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if m, ok := n["minProperties"].(float64); ok && m > 0 {
+		a.set(seed, root, path, ptr+" minProperties", "an empty object", map[string]any{})
+	}
+	if ap, ok := n["additionalProperties"].(map[string]any); ok && ap["type"] == "string" {
+		a.set(seed, root, appendPath(path, "zz_extra"), ptr+" additionalProperties", "an extra key that is not a string", 12345)
+		a.set(seed, root, appendPath(path, "zz_extra"), ptr+" additionalProperties", "an extra key with a string", "x")
+	}
 	if ap, ok := n["additionalProperties"].(bool); ok && !ap {
 		a.set(seed, root, appendPath(path, "zz_unknown"), ptr+" additionalProperties", "an unknown key", "x")
 		if len(keys) > 0 {
@@ -567,6 +588,9 @@ func TestSchemaAgreesWithValidateCases(t *testing.T) {
 	sch := compileJobSchema(t)
 	for _, c := range validateCases {
 		t.Run(c.name, func(t *testing.T) {
+			if why, ok := emptyInJSONOnly[c.name]; ok {
+				t.Skip(why)
+			}
 			b, _ := json.Marshal(c.job())
 			v := judge(sch, mustJSON(t, b))
 			if (v.validateErr == nil) != (c.wantErr == "") {

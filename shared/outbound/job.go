@@ -189,12 +189,27 @@ type ContactURL struct {
 
 // Interactive types.
 const (
-	InteractiveButton = "button"  // up to 3 reply buttons
-	InteractiveList   = "list"    // a menu of rows in sections
-	InteractiveCTAURL = "cta_url" // a call-to-action button opening a URL
+	InteractiveButton          = "button"                   // up to 3 reply buttons
+	InteractiveList            = "list"                     // a menu of rows in sections
+	InteractiveCTAURL          = "cta_url"                  // a call-to-action button opening a URL
+	InteractiveFlow            = "flow"                     // a WhatsApp Flow, by flow_id or flow_name
+	InteractiveCatalog         = "catalog_message"          // the business's catalog
+	InteractiveProduct         = "product"                  // one catalog product
+	InteractiveProductList     = "product_list"             // up to 30 catalog products in sections
+	InteractiveOrderDetails    = "order_details"            // an order to review and pay (payments)
+	InteractiveOrderStatus     = "order_status"             // a status update of that order
+	InteractiveLocationRequest = "location_request_message" // a "send location" button
+	InteractiveAddress         = "address_message"          // a shipping address form (India)
 )
 
-// Interactive is an interactive message (reply buttons, list, CTA URL).
+// InteractiveTypes lists every interactive type.
+var InteractiveTypes = []string{InteractiveButton, InteractiveList, InteractiveCTAURL, InteractiveFlow,
+	InteractiveCatalog, InteractiveProduct, InteractiveProductList, InteractiveOrderDetails, InteractiveOrderStatus,
+	InteractiveLocationRequest, InteractiveAddress}
+
+// Interactive is an interactive message: reply buttons, list, CTA URL,
+// flow, catalog, single or multi product, order details or status,
+// location request or address request.
 type Interactive struct {
 	Type   string             `json:"type"`
 	Header *InteractiveHeader `json:"header,omitempty"`
@@ -217,14 +232,19 @@ type InteractiveText struct {
 	Text string `json:"text"`
 }
 
-// InteractiveAction is what the user can do: Buttons (button), Button and
-// Sections (list), or Name "cta_url" with Parameters (cta_url).
+// InteractiveAction is what the user can do: Buttons (button); Button and
+// Sections (list); CatalogID with ProductRetailerID (product) or Sections
+// of product items (product_list); or Name and Parameters (cta_url,
+// flow, catalog_message, review_and_pay, review_order, send_location,
+// address_message).
 type InteractiveAction struct {
-	Buttons    []ReplyButton  `json:"buttons,omitempty"`
-	Button     string         `json:"button,omitempty"`
-	Sections   []ListSection  `json:"sections,omitempty"`
-	Name       string         `json:"name,omitempty"`
-	Parameters *CTAParameters `json:"parameters,omitempty"`
+	Buttons           []ReplyButton     `json:"buttons,omitempty"`
+	Button            string            `json:"button,omitempty"`
+	Sections          []ListSection     `json:"sections,omitempty"`
+	CatalogID         string            `json:"catalog_id,omitempty"`
+	ProductRetailerID string            `json:"product_retailer_id,omitempty"`
+	Name              string            `json:"name,omitempty"`
+	Parameters        *ActionParameters `json:"parameters,omitempty"`
 }
 
 // ReplyButton is one reply button; Type is "reply".
@@ -239,10 +259,12 @@ type ReplyTitle struct {
 	Title string `json:"title"`
 }
 
-// ListSection is a section of a list message.
+// ListSection is a section of a list message (Rows) or of a multi-product
+// message (ProductItems).
 type ListSection struct {
-	Title string    `json:"title,omitempty"`
-	Rows  []ListRow `json:"rows"`
+	Title        string        `json:"title,omitempty"`
+	Rows         []ListRow     `json:"rows,omitempty"`
+	ProductItems []ProductItem `json:"product_items,omitempty"`
 }
 
 // ListRow is a row of a list message.
@@ -252,10 +274,120 @@ type ListRow struct {
 	Description string `json:"description,omitempty"`
 }
 
+// ProductItem is a catalog product of a multi-product message.
+type ProductItem struct {
+	ProductRetailerID string `json:"product_retailer_id"`
+}
+
+// ActionParameters are the parameters of a named action; each action name
+// takes its own keys (Validate refuses the others):
+//   - cta_url: DisplayText, URL;
+//   - catalog_message: ThumbnailProductRetailerID;
+//   - flow: FlowMessageVersion, FlowID or FlowName, FlowCTA, FlowToken,
+//     FlowAction, FlowActionPayload, Mode;
+//   - review_and_pay (order_details): ReferenceID, Type, PaymentType,
+//     PaymentConfiguration, Currency, TotalAmount, Order;
+//   - review_order (order_status): ReferenceID, Order;
+//   - address_message: Country, Values, SavedAddresses, ValidationErrors.
+type ActionParameters struct {
+	DisplayText string `json:"display_text,omitempty"`
+	URL         string `json:"url,omitempty"`
+
+	ThumbnailProductRetailerID string `json:"thumbnail_product_retailer_id,omitempty"`
+
+	FlowMessageVersion string             `json:"flow_message_version,omitempty"`
+	FlowID             string             `json:"flow_id,omitempty"`
+	FlowName           string             `json:"flow_name,omitempty"`
+	FlowCTA            string             `json:"flow_cta,omitempty"`
+	FlowToken          string             `json:"flow_token,omitempty"`
+	FlowAction         string             `json:"flow_action,omitempty"`
+	FlowActionPayload  *FlowActionPayload `json:"flow_action_payload,omitempty"`
+	Mode               string             `json:"mode,omitempty"`
+
+	ReferenceID          string        `json:"reference_id,omitempty"`
+	Type                 string        `json:"type,omitempty"`
+	PaymentType          string        `json:"payment_type,omitempty"`
+	PaymentConfiguration string        `json:"payment_configuration,omitempty"`
+	Currency             string        `json:"currency,omitempty"`
+	TotalAmount          *Amount       `json:"total_amount,omitempty"`
+	Order                *OrderDetails `json:"order,omitempty"`
+
+	Country          string            `json:"country,omitempty"`
+	Values           map[string]string `json:"values,omitempty"`
+	SavedAddresses   []SavedAddress    `json:"saved_addresses,omitempty"`
+	ValidationErrors map[string]string `json:"validation_errors,omitempty"`
+}
+
 // CTAParameters are a call-to-action URL button's text and URL.
-type CTAParameters struct {
-	DisplayText string `json:"display_text"`
-	URL         string `json:"url"`
+//
+// Deprecated: use ActionParameters, which carries every action's keys.
+type CTAParameters = ActionParameters
+
+// FlowActionPayload opens a flow on Screen with Data (flow_action navigate).
+type FlowActionPayload struct {
+	Screen string         `json:"screen,omitempty"`
+	Data   map[string]any `json:"data,omitempty"`
+}
+
+// Amount is a money amount as Meta's payments write it: Value / Offset
+// (value 21000, offset 100 = 210.00).
+type Amount struct {
+	Value  *int64 `json:"value"`
+	Offset *int64 `json:"offset"`
+}
+
+// OrderDetails is the order of an order_details (Status "pending", Items,
+// Subtotal, Tax, optional Shipping and Discount) or order_status (Status,
+// Description) message.
+type OrderDetails struct {
+	Status      string        `json:"status"`
+	Description string        `json:"description,omitempty"`
+	CatalogID   string        `json:"catalog_id,omitempty"`
+	Expiration  *OrderExpiry  `json:"expiration,omitempty"`
+	Items       []OrderItem   `json:"items,omitempty"`
+	Subtotal    *Amount       `json:"subtotal,omitempty"`
+	Tax         *AmountNote   `json:"tax,omitempty"`
+	Shipping    *AmountNote   `json:"shipping,omitempty"`
+	Discount    *DiscountNote `json:"discount,omitempty"`
+}
+
+// OrderExpiry is when an order can no longer be paid: Timestamp (Unix
+// seconds, as a string) and the Description shown after.
+type OrderExpiry struct {
+	Timestamp   string `json:"timestamp"`
+	Description string `json:"description"`
+}
+
+// OrderItem is one line of an order_details message.
+type OrderItem struct {
+	RetailerID      string  `json:"retailer_id"`
+	Name            string  `json:"name"`
+	Amount          *Amount `json:"amount"`
+	Quantity        *int64  `json:"quantity"`
+	SaleAmount      *Amount `json:"sale_amount,omitempty"`
+	CountryOfOrigin string  `json:"country_of_origin,omitempty"`
+	ImporterName    string  `json:"importer_name,omitempty"`
+}
+
+// AmountNote is an amount with an optional description (tax, shipping).
+type AmountNote struct {
+	Value       *int64 `json:"value"`
+	Offset      *int64 `json:"offset"`
+	Description string `json:"description,omitempty"`
+}
+
+// DiscountNote is an order's discount.
+type DiscountNote struct {
+	Value               *int64 `json:"value"`
+	Offset              *int64 `json:"offset"`
+	Description         string `json:"description,omitempty"`
+	DiscountProgramName string `json:"discount_program_name,omitempty"`
+}
+
+// SavedAddress is an address the user may pick in an address message.
+type SavedAddress struct {
+	ID    string            `json:"id"`
+	Value map[string]string `json:"value"`
 }
 
 // Template is a message template with its parameters.
@@ -271,7 +403,8 @@ type TemplateLanguage struct {
 	Policy string `json:"policy,omitempty"`
 }
 
-// TemplateComponent fills a template's header, body or button.
+// TemplateComponent fills a template's header, body, button,
+// limited-time offer or carousel (Cards, each with its own components).
 type TemplateComponent struct {
 	Type    string `json:"type"`
 	SubType string `json:"sub_type,omitempty"`
@@ -279,6 +412,14 @@ type TemplateComponent struct {
 	// string, and it is passed through as given.
 	Index      any                 `json:"index,omitempty"`
 	Parameters []TemplateParameter `json:"parameters,omitempty"`
+	Cards      []CarouselCard      `json:"cards,omitempty"`
+}
+
+// CarouselCard is one card of a carousel template: its position
+// (CardIndex, 0 to 9) and its header, body and button components.
+type CarouselCard struct {
+	CardIndex  *int                `json:"card_index"`
+	Components []TemplateComponent `json:"components"`
 }
 
 // TemplateParameter is one parameter of a template component: Type and
@@ -298,12 +439,27 @@ type TemplateParameter struct {
 	Location      *Location             `json:"location,omitempty"`
 	Payload       string                `json:"payload,omitempty"`     // quick reply button
 	CouponCode    string                `json:"coupon_code,omitempty"` // copy code button
-	Action        *TemplateButtonAction `json:"action,omitempty"`      // catalog or flow button
+	Action        *TemplateButtonAction `json:"action,omitempty"`      // catalog, multi-product or flow button
+	// LimitedTimeOffer is the offer's expiry (limited_time_offer component).
+	LimitedTimeOffer *LimitedTimeOffer `json:"limited_time_offer,omitempty"`
+	// Product is a product card's product (header of a carousel card).
+	Product *TemplateProduct `json:"product,omitempty"`
 }
 
 // Template parameter types.
 var TemplateParameterTypes = []string{"text", "currency", "date_time", TypeImage, TypeVideo, TypeDocument,
-	TypeLocation, "payload", "coupon_code", "action"}
+	TypeLocation, "payload", "coupon_code", "action", "limited_time_offer", "product"}
+
+// LimitedTimeOffer is when a limited-time offer ends, in Unix milliseconds.
+type LimitedTimeOffer struct {
+	ExpirationTimeMS *int64 `json:"expiration_time_ms"`
+}
+
+// TemplateProduct is the catalog product of a product card.
+type TemplateProduct struct {
+	ProductRetailerID string `json:"product_retailer_id"`
+	CatalogID         string `json:"catalog_id"`
+}
 
 // TemplateCurrency is a currency parameter; Amount1000 is the amount
 // times 1000.
@@ -328,10 +484,14 @@ type TemplateDateTime struct {
 }
 
 // TemplateButtonAction is the action parameter of a catalog button
-// (ThumbnailProductRetailerID) or a flow button (FlowToken).
+// (ThumbnailProductRetailerID), a multi-product button
+// (ThumbnailProductRetailerID and Sections) or a flow button (FlowToken,
+// FlowActionData: the first screen's data).
 type TemplateButtonAction struct {
-	ThumbnailProductRetailerID string `json:"thumbnail_product_retailer_id,omitempty"`
-	FlowToken                  string `json:"flow_token,omitempty"`
+	ThumbnailProductRetailerID string         `json:"thumbnail_product_retailer_id,omitempty"`
+	Sections                   []ListSection  `json:"sections,omitempty"`
+	FlowToken                  string         `json:"flow_token,omitempty"`
+	FlowActionData             map[string]any `json:"flow_action_data,omitempty"`
 }
 
 // values lists the parameter's set value keys.
@@ -341,7 +501,7 @@ func (p TemplateParameter) values() []string {
 		"text": p.Text != "", "currency": p.Currency != nil, "date_time": p.DateTime != nil,
 		TypeImage: p.Image != nil, TypeVideo: p.Video != nil, TypeDocument: p.Document != nil,
 		TypeLocation: p.Location != nil, "payload": p.Payload != "", "coupon_code": p.CouponCode != "",
-		"action": p.Action != nil,
+		"action": p.Action != nil, "limited_time_offer": p.LimitedTimeOffer != nil, "product": p.Product != nil,
 	} {
 		if v {
 			set = append(set, k)
@@ -489,16 +649,24 @@ func (j *Job) MediaRefs() []MediaRef {
 		add("interactive.header.video", TypeVideo, h.Video)
 		add("interactive.header.document", TypeDocument, h.Document)
 	}
-	if j.Template != nil {
-		for i := range j.Template.Components {
-			for k := range j.Template.Components[i].Parameters {
-				p := &j.Template.Components[i].Parameters[k]
-				f := fmt.Sprintf("template.components[%d].parameters[%d].", i, k)
+	var components func(prefix string, cs []TemplateComponent)
+	components = func(prefix string, cs []TemplateComponent) {
+		for i := range cs {
+			for k := range cs[i].Parameters {
+				p := &cs[i].Parameters[k]
+				f := fmt.Sprintf("%s[%d].parameters[%d].", prefix, i, k)
 				add(f+TypeImage, TypeImage, p.Image)
 				add(f+TypeVideo, TypeVideo, p.Video)
 				add(f+TypeDocument, TypeDocument, p.Document)
 			}
+			// A carousel card's header media, card by card.
+			for c := range cs[i].Cards {
+				components(fmt.Sprintf("%s[%d].cards[%d].components", prefix, i, c), cs[i].Cards[c].Components)
+			}
 		}
+	}
+	if j.Template != nil {
+		components("template.components", j.Template.Components)
 	}
 	return refs
 }

@@ -13,6 +13,12 @@ import (
 // placeholders of Meta's examples and the concrete values both sides use.
 var placeholders = strings.NewReplacer(
 	"{{Recipient-Phone-Number}}", "16505551234",
+	"{{Recipient-WA-Phone-Number}}", "16505551234",
+	"{{Flow-ID}}", "1187349582342095",
+	"{{Flow-Name}}", "appointment_booking",
+	// Send Multi Product Message leaves its header type a placeholder; a
+	// multi-product header is text.
+	"<HEADER_TYPE>", "text",
 	"<MSGID_OF_PREV_MSG>", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA",
 	"<MSGID_OF_MSG_YOU_ARE_REPLYING_TO>", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA",
 	"<AUDIO_OBJECT_ID>", "1227829768162607",

@@ -232,7 +232,7 @@ var validateCases = []validateCase{
 		j.Interactive.Header = &InteractiveHeader{Type: "text", Text: "Hi", Image: &Media{Link: "s3://data/tenants/other/a.jpg"}}
 		return j
 	}, "interactive.header.image.link: s3 key must be under tenants/demo/"},
-	{"interactive type", func() Job { j := base(TypeInteractive); j.Interactive.Type = "product"; return j }, "interactive.type must be"},
+	{"interactive type", func() Job { j := base(TypeInteractive); j.Interactive.Type = "carousel"; return j }, "interactive.type must be"},
 
 	// Lists.
 	{"list 10 sections x 1 row", func() Job {
@@ -336,7 +336,7 @@ var validateCases = []validateCase{
 			Parameters: []TemplateParameter{{Type: "payload", Payload: "p"}}})
 		return j
 	}, ""},
-	{"component type", func() Job { j := base(TypeTemplate); j.Template.Components[0].Type = "footer"; return j }, "must be header, body or button"},
+	{"component type", func() Job { j := base(TypeTemplate); j.Template.Components[0].Type = "footer"; return j }, "must be header, body, button, carousel or limited_time_offer"},
 	{"header image from the tenant's S3", func() Job {
 		return headerMedia(TypeImage, &Media{Link: "s3://data/tenants/demo/media/banner.jpg"})
 	}, ""},
@@ -451,7 +451,7 @@ var validateCases = []validateCase{
 		j := base(TypeInteractive)
 		j.Interactive.Action.Button = "Options"
 		return j
-	}, "interactive.action.button belongs to a list message, not button"},
+	}, "interactive.action.button does not belong to a button message"},
 	{"contact card with a web address", func() Job {
 		j := base(TypeContacts)
 		j.Contacts[0].URLs = []ContactURL{{URL: "https://example.com", Type: "WORK"}}
@@ -575,7 +575,7 @@ var validateCases = []validateCase{
 		j.Template.Components = append(j.Template.Components, TemplateComponent{Type: "button", SubType: "flow", Index: 0.0,
 			Parameters: []TemplateParameter{{Type: "action", Action: &TemplateButtonAction{}}}})
 		return j
-	}, "action needs thumbnail_product_retailer_id or flow_token"},
+	}, "action needs thumbnail_product_retailer_id (catalog, multi-product) or flow_token (flow)"},
 	{"image parameter in the body", func() Job {
 		j := base(TypeTemplate)
 		j.Template.Components[0].Parameters[0] = TemplateParameter{Type: "image", Image: &Media{Link: "https://example.com/a.jpg"}}
@@ -667,17 +667,26 @@ func TestMediaRefsFindEveryMedia(t *testing.T) {
 var mediaType = reflect.TypeFor[Media]()
 
 // fillMedia allocates every pointer and one element of every slice under
-// v, gives each Media a numbered link, and returns how many it filled.
-func fillMedia(v reflect.Value, n *int) int {
+// v, gives each Media a numbered link, and returns how many it filled. A
+// recursive type (a carousel card holds template components) is entered
+// twice on a path, so media below one level of nesting are found too.
+func fillMedia(v reflect.Value, n *int) int { return fillMediaIn(v, n, map[reflect.Type]int{}) }
+
+func fillMediaIn(v reflect.Value, n *int, onPath map[reflect.Type]int) int {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		return fillMedia(v.Elem(), n)
+		return fillMediaIn(v.Elem(), n, onPath)
 	case reflect.Slice:
+		if onPath[v.Type()] >= 2 {
+			return 0
+		}
+		onPath[v.Type()]++
+		defer func() { onPath[v.Type()]-- }()
 		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		return fillMedia(v.Index(0), n)
+		return fillMediaIn(v.Index(0), n, onPath)
 	case reflect.Struct:
 		if v.Type() == mediaType {
 			*n++
@@ -687,7 +696,7 @@ func fillMedia(v reflect.Value, n *int) int {
 		total := 0
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				total += fillMedia(v.Field(i), n)
+				total += fillMediaIn(v.Field(i), n, onPath)
 			}
 		}
 		return total
