@@ -17,7 +17,7 @@ dir_StatusFunction  := status
 dir_ApiFunction     := api
 dir_TemplatesFunction := templates
 
-.PHONY: test test-aws local build lint load-webhook $(addprefix build-,$(FUNCTIONS))
+.PHONY: test test-aws local local-infra local-fn build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
 ## test: every test, as CI runs it, once on each AWS implementation: the
 ## embedded emulator (kumo) and moto_server (moto 5). Both runs always run;
@@ -42,6 +42,18 @@ test-aws:
 ## of the embedded one (moto_server, LocalStack); AWS_BACKEND=moto embeds moto.
 local:
 	$(GO) run ./local/cmd/wacloud-local $(if $(AWS_ENDPOINT),-aws-endpoint $(AWS_ENDPOINT)) $(if $(AWS_BACKEND),-aws-backend $(AWS_BACKEND)) $(ARGS)
+
+## local-infra: the connector without its queue-driven functions (AWS emulator, API front,
+## Graph simulator, core sink), writing STATE (/tmp/wacloud-local.json) for local-fn.
+STATE ?= /tmp/wacloud-local.json
+local-infra:
+	$(GO) run ./local/cmd/wacloud-local -poll none -state $(STATE) $(if $(AWS_ENDPOINT),-aws-endpoint $(AWS_ENDPOINT)) $(if $(AWS_BACKEND),-aws-backend $(AWS_BACKEND)) $(ARGS)
+
+## local-fn: one queue-driven function in its own killable process, against local-infra:
+##   make local-fn FN=sender [WACLOUD_CRASH_AT=sender.after_request:3]
+local-fn:
+	@if [ -z "$(FN)" ]; then echo "usage: make local-fn FN=<sender|bridge|inbound|status|media>"; exit 2; fi
+	$(GO) run ./local/cmd/wacloud-local -only $(FN) -state $(STATE) $(ARGS)
 
 ## build: every function, for Lambda (linux/arm64), into bin/<Name>/bootstrap.
 build: $(addprefix build-,$(FUNCTIONS))

@@ -219,10 +219,16 @@ func (e *Emulator) serve(addr string) error {
 // talk to the emulator. S3 clients additionally need path-style addressing
 // (S3Options).
 func (e *Emulator) Config() aws.Config {
+	return EndpointConfig(e.URL)
+}
+
+// EndpointConfig is the configuration of a client of the emulator (its
+// front, with its fixes) listening at url, from another process.
+func EndpointConfig(url string) aws.Config {
 	return aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		BaseEndpoint: aws.String(e.URL),
+		BaseEndpoint: aws.String(url),
 		HTTPClient:   &http.Client{Timeout: 60 * time.Second},
 	}
 }

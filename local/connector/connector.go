@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,13 @@ type Options struct {
 	// Env is added to every function's environment (over the template's):
 	// local-run switches such as queue.EnvBackoff.
 	Env map[string]string
+	// Poll, when not nil, names the queue-driven functions whose pollers
+	// run in this process (empty: none); the others are left to processes
+	// of their own (RunFunction, wacloud-local -only). Nil: all.
+	Poll []string
+	// StatePath, when set, is where Run writes State once ready, for the
+	// processes that run one function each.
+	StatePath string
 	// Functions overrides the function registry (default Functions).
 	Functions map[string]Setup
 
@@ -108,6 +116,8 @@ type Handle struct {
 	Pollers        map[string]*esm.Poller // by "Function/Queue"
 	Built          map[string]Built
 	Log            *slog.Logger
+	// Env is each wired function's environment, as its Setup read it.
+	Env map[string]map[string]string
 
 	servers []*http.Server
 	cancel  context.CancelFunc
@@ -141,7 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 	// The functions' own log format (Lambda key names, redaction of
 	// credentials, context attributes), to one writer for everything.
 	log := slog.New(functionHandler{inner: logging.NewHandler(o.Log, o.LogLevel)})
-	h := &Handle{Log: log, Pollers: map[string]*esm.Poller{}, Built: map[string]Built{}}
+	h := &Handle{Log: log, Pollers: map[string]*esm.Poller{}, Built: map[string]Built{}, Env: map[string]map[string]string{}}
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -329,6 +339,7 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 		}
 		adopt(built.Value, flog, o.Metrics)
 		h.Built[id] = built
+		h.Env[id] = env
 		h.Wired = append(h.Wired, id)
 		timeout := time.Duration(f.Timeout) * time.Second
 		for _, r := range f.Routes {
@@ -353,6 +364,9 @@ func (h *Handle) buildFunctions(ctx context.Context, o Options, log *slog.Logger
 				QueueURL: src.QueueURL, QueueARN: h.Stack.Names.Att[src.QueueID+".Arn"], Region: awsemu.Region,
 				BatchSize: src.BatchSize, ReportItemFailures: src.ReportItemFailures, Timeout: timeout,
 				Concurrency: o.Pollers, Handler: built.SQS, Log: flog,
+			}
+			if o.Poll != nil && !slices.Contains(o.Poll, id) {
+				continue // run by a process of its own
 			}
 			h.Pollers[id+"/"+src.QueueID] = p
 			pollers = append(pollers, p)
@@ -430,6 +444,11 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		return err
 	}
 	defer h.Close()
+	if o.StatePath != "" {
+		if err := h.WriteState(o.StatePath); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(out, "wacloud-local ready: webhook %s/webhook, graph simulator %s, core sink %s/events, AWS (%s) %s, tenants %s\n",
 		h.APIURL, h.GraphURL, h.SinkURL, h.Emulator.Backend, h.AWSURL, tenantIDs(h.Tenants))
 	fmt.Fprintf(out, "management API %s/v1 (token: POST %s/oauth/token, client %s; OpenAPI %s/openapi.yaml, reference page %s/docs)\n", h.APIURL, h.SinkURL, coresink.ClientID, h.APIURL, h.APIURL)

@@ -10,6 +10,7 @@ package esm
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -59,6 +60,11 @@ type Poller struct {
 	WaitSeconds int32
 	Handler     Handler
 	Log         *slog.Logger
+	// OnTimeout, when set, is called after an invocation outran Timeout
+	// (its batch is left for redelivery). Lambda stops a timed-out handler
+	// and discards its execution environment; a process running one
+	// function exits here, so that nothing the handler still does counts.
+	OnTimeout func()
 
 	stats Stats
 }
@@ -164,6 +170,9 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 	if err != nil {
 		p.stats.BatchErrors.Add(1)
 		log.Error("function failed; batch left for redelivery", "records", len(ev.Records), "error", err.Error())
+		if errors.Is(err, lambdactx.ErrTimedOut) && p.OnTimeout != nil {
+			p.OnTimeout()
+		}
 		return
 	}
 	failed := map[string]bool{}

@@ -32,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/core"
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -186,6 +187,7 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 		return fmt.Errorf("bridge event %s (%s) of tenant %s: %w", ev.EventID, ev.Type, ev.TenantID, err)
 	}
 	h.lastAccepted.Store(h.now().UnixNano())
+	crashpoint.Hit("bridge.after_push")
 	h.Metrics.Count(MetricPushed, 1)
 	h.log().Info("event pushed to core", "event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID)
 	return nil

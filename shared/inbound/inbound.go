@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -217,6 +218,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		// it at once; the FIFO dedup ids and event ids make repeats harmless.
 		return err
 	}
+	crashpoint.Hit("inbound.after_publish")
 	if err := h.Dedup.Done(ctx, p.key); err != nil {
 		return err
 	}

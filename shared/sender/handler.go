@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -533,6 +535,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
 	}
 
+	crashpoint.Hit("sender.before_pace")
 	if err := h.pace(ctx, a, func() error { return h.Numbers.Wait(ctx, job.PhoneNumberID, a.limit) }); err != nil {
 		return err
 	}
@@ -548,10 +551,11 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		return h.replay(ctx, a, existing)
 	}
 
-	res, err := h.Graph.SendMessage(ctx, creds.AccessToken, job.PhoneNumberID, body)
+	res, err := h.Graph.SendMessage(crashAfterRequest(ctx), creds.AccessToken, job.PhoneNumberID, body)
 	if err != nil {
 		return h.graphFailed(ctx, a, err)
 	}
+	crashpoint.Hit("sender.after_answer")
 	if waID := res.RecipientWaID(); waID != "" && job.IsMessage() && job.To != "" && h.Identities != nil {
 		// Meta resolved the number: later jobs to it use that identity.
 		if err := h.Identities.Learn(ctx, job.TenantID, job.PhoneNumberID, job.RecipientID(), waID); err != nil {
@@ -598,6 +602,7 @@ func (h *Handler) pace(ctx context.Context, a *attempt, step func() error) error
 		case !waiting:
 			return h.release(ctx, a, err)
 		case we.Wait <= h.maxInlineWait() && h.hasTime(ctx, we.Wait):
+			crashpoint.Hit("sender.while_waiting")
 			if err := throttle.SleepContext(ctx, we.Wait); err != nil {
 				return h.release(ctx, a, err)
 			}
@@ -608,6 +613,17 @@ func (h *Handler) pace(ctx context.Context, a *attempt, step func() error) error
 			return h.release(ctx, a, fault.Retryable(fmt.Errorf("send job %s: %w", a.job.JobID, err)))
 		}
 	}
+}
+
+// crashAfterRequest arms the crash point that ends the process once the
+// Graph request is written, before Meta's answer is read.
+func crashAfterRequest(ctx context.Context) context.Context {
+	if !crashpoint.Armed("sender.after_request") {
+		return ctx
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { crashpoint.Hit("sender.after_request") },
+	})
 }
 
 // hasTime reports whether, after waiting wait, the invocation still has
@@ -696,6 +712,7 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
 		FinishedAt: h.now().UnixMilli()}
 	if h.recordSent(ctx, a, rec) {
+		crashpoint.Hit("sender.after_record")
 		if err := h.publishResult(ctx, rec); err != nil {
 			return err
 		}
@@ -705,6 +722,7 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 			// find the claim and never send it again.
 			log.Error("could not record the send; the result is reported anyway", "error", err.Error())
 		}
+		crashpoint.Hit("sender.after_record")
 		if err := h.publishAccepted(ctx, rec); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/identity"
@@ -24,6 +25,11 @@ import (
 	"github.com/tucanlink/wacloud/shared/throttle"
 	"github.com/tucanlink/wacloud/shared/window"
 )
+
+// EnvJobLease replaces DefaultLease for local runs (a Go duration): the
+// crash test shortens the outbound queue's visibility timeout, and the
+// lease must stay below it. The template does not set it.
+const EnvJobLease = "WACLOUD_JOB_LEASE"
 
 // Setup builds the handler from the function's environment:
 // OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
@@ -46,6 +52,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		}
 		throughput = n
 	}
+	var lease time.Duration
+	if v := getenv(EnvJobLease); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("sender setup: %s %q is not a positive duration", EnvJobLease, v)
+		}
+		lease = d
+	}
 	resolver, err := media.NewOutboundResolver(getenv, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sender setup: %w", err)
@@ -62,13 +76,13 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Identities: &identityCache{Store: &identity.Store{API: ddb, Table: state}},
 		// Records of versions before job ids were scoped by tenant live
 		// 15 days; looking for them costs no call of its own.
-		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true},
+		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true, Lease: lease},
 		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
 			HTTP: newGraphHTTP(), Metrics: rec},
 		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
 		Media:      resolver,
 		Templates:  templates(ddb, getenv("TEMPLATES_TABLE")),
-		Numbers:    &throttle.Limiter{API: ddb, Table: state},
+		Numbers:    &throttle.Limiter{API: ddb, Table: state, Sleep: pacingSleep()},
 		Outages:    &OutageStore{API: ddb, Table: state},
 		Pairs:      &throttle.Pair{API: ddb, Table: state},
 		Events:     queue.Publisher{API: sq},
@@ -114,5 +128,17 @@ func newGraphHTTP() *http.Client {
 			IdleConnTimeout:       90 * time.Second,
 			ForceAttemptHTTP2:     true,
 		},
+	}
+}
+
+// pacingSleep is the number limiter's sleep: its own unless the crash
+// point sender.while_waiting is armed (shared/crashpoint).
+func pacingSleep() func(ctx context.Context, d time.Duration) error {
+	if !crashpoint.Armed("sender.while_waiting") {
+		return nil
+	}
+	return func(ctx context.Context, d time.Duration) error {
+		crashpoint.Hit("sender.while_waiting")
+		return throttle.SleepContext(ctx, d)
 	}
 }

@@ -18,6 +18,9 @@
 //	-metrics WACLOUD_LOCAL_METRICS    file for the functions' EMF metric lines (default: none; with -log-level debug, the log)
 //	-pollers WACLOUD_LOCAL_POLLERS    concurrent batches per queue (2)
 //	-template                         template.yaml path
+//	-poll   WACLOUD_LOCAL_POLL        queue-driven functions polled here: all (default), none, or ids
+//	-state  WACLOUD_LOCAL_STATE       state file for -only processes (written once ready)
+//	-only NAME                        run one queue-driven function in this process (docs/local.md, "One process per function")
 //
 // WACLOUD_RETRY_BACKOFF ("base,max", e.g. "1s,4s") replaces the bridge's
 // retry backoff, to walk a long core outage through in minutes
@@ -33,12 +36,15 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/logging"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/sender"
 )
 
 func main() {
@@ -71,8 +77,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metricsPath := fs.String("metrics", env("WACLOUD_LOCAL_METRICS", ""), "write the functions' EMF metric lines to this file (default: dropped, or in the log at -log-level debug)")
 	pollers := fs.String("pollers", env("WACLOUD_LOCAL_POLLERS", "2"), "concurrent batches per queue")
 	tmpl := fs.String("template", "", "template.yaml path (default: found from the working directory)")
+	poll := fs.String("poll", env("WACLOUD_LOCAL_POLL", "all"), "queue-driven functions polled in this process: all, none, or logical ids (comma-separated)")
+	statePath := fs.String("state", env("WACLOUD_LOCAL_STATE", ""), "state file: written once ready; with -only, read")
+	only := fs.String("only", "", "run only this queue-driven function (sender, bridge, … or its logical id) against the connector of -state")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *only != "" {
+		return runOnly(ctx, *only, *statePath, getenv, *level, *pollers, *logPath, stderr)
 	}
 	o := connector.Options{AWSAddr: *awsAddr, AWSEndpoint: *awsEndpoint, AWSBackend: awsemu.Backend(*awsBackend), APIAddr: *apiAddr, GraphAddr: *graphAddr, SinkAddr: *sinkAddr, Template: *tmpl, Log: stderr}
 	// Local-run switches the functions read from their environment.
@@ -114,6 +126,57 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case o.LogLevel > slog.LevelDebug:
 		o.Metrics = io.Discard
 	}
+	switch *poll {
+	case "all":
+	case "none":
+		o.Poll = []string{}
+	default:
+		o.Poll = strings.Split(*poll, ",")
+	}
+	o.StatePath = *statePath
 	slog.SetDefault(logging.NewWriter(o.Log, "", o.LogLevel))
 	return connector.Run(ctx, o, stdout)
+}
+
+// runOnly runs one queue-driven function in this process against the
+// connector whose state file is at statePath. An invocation that outruns
+// the function's timeout ends the process (exit 3), as Lambda discards a
+// timed-out execution environment; whoever started it starts it again.
+func runOnly(ctx context.Context, name, statePath string, getenv func(string) string, level, pollers, logPath string, stderr io.Writer) error {
+	if statePath == "" {
+		return fmt.Errorf("-only needs -state: the file the connector (wacloud-local -poll none -state FILE) wrote")
+	}
+	st, err := connector.ReadState(statePath)
+	if err != nil {
+		return err
+	}
+	id, err := st.FunctionID(name)
+	if err != nil {
+		return err
+	}
+	o := connector.FunctionOptions{Log: stderr, Env: map[string]string{}, OnTimeout: func() {
+		fmt.Fprintf(stderr, "wacloud-local: %s timed out; exiting as Lambda discards the execution environment\n", id)
+		os.Exit(3)
+	}}
+	for _, k := range []string{queue.EnvBackoff, crashpoint.Env, sender.EnvJobLease} {
+		if v := getenv(k); v != "" {
+			o.Env[k] = v
+		}
+	}
+	if err := o.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	if o.Pollers, err = strconv.Atoi(pollers); err != nil || o.Pollers < 1 {
+		return fmt.Errorf("-pollers: want a positive number, got %q", pollers)
+	}
+	if logPath != "" {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file: %w", err)
+		}
+		defer f.Close()
+		o.Log = f
+	}
+	slog.SetDefault(logging.NewWriter(o.Log, id, o.LogLevel))
+	return connector.RunFunction(ctx, st, id, o)
 }
