@@ -237,6 +237,30 @@ var contentChecks = map[string]func(t *testing.T, evs []event.Event){
 		check(t, "comment_text", resp["comment_text"], "Comment Text")
 		check(t, "response_text", f.ResponseText, "")
 	},
+	"interactive_nfm_reply_address": func(t *testing.T, evs []event.Event) {
+		m := one(t, evs, event.TypeMessageReceived).Message
+		f := m.Interactive.Flow
+		check(t, "flow", [2]string{f.Name, f.Body}, [2]string{"address_message", "CONFIRMATION_MSG"})
+		var resp struct {
+			SavedAddressID string            `json:"saved_address_id"`
+			Values         map[string]string `json:"values"`
+		}
+		if err := json.Unmarshal(f.Response, &resp); err != nil {
+			t.Fatalf("address response %s is not a JSON object: %v", f.Response, err)
+		}
+		check(t, "saved_address_id", resp.SavedAddressID, "address1")
+		check(t, "pin code and city", [2]string{resp.Values["in_pin_code"], resp.Values["city"]}, [2]string{"400063", "Mumbai"})
+	},
+	"button_carousel_quick_reply": func(t *testing.T, evs []event.Event) {
+		m := one(t, evs, event.TypeMessageReceived).Message
+		check(t, "button", *m.Button, event.Button{Payload: "more-cafe-500g", Text: "Quero saber mais"})
+		check(t, "context id", m.Context.ID, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJFNjk2OTMwNEZCQjhGMzUyQUYA")
+	},
+	"location_reply_to_request": func(t *testing.T, evs []event.Event) {
+		m := one(t, evs, event.TypeMessageReceived).Message
+		check(t, "location", *m.Location, event.Location{Latitude: 37.44221496582, Longitude: -122.16165924072})
+		check(t, "context id", m.Context.ID, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJMT0NBVElPTl9SRVFVRVNUAA==")
+	},
 	"interactive_nfm_reply_flow_netflie": func(t *testing.T, evs []event.Event) {
 		ev := one(t, evs, event.TypeMessageReceived)
 		var resp map[string]string
