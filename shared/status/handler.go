@@ -1,6 +1,7 @@
-// Package status is the status function: it consumes the units the inbound
-// function routes to StatusQueue (kind "status", and kind "change" for every
-// field other than messages), applies each message status to its record in
+// Package status is the status function: it consumes StatusQueue, where
+// the webhook stores message statuses directly (their tenant is resolved
+// here, by the business number) and the inbound function routes account
+// changes (kind "change" for every field other than messages), applies each message status to its record in
 // the messages table so the state never goes backwards, and tells the core
 // about every state that really advanced (message.status) and every account
 // change (account.<field>). Payment statuses of order-details messages are
@@ -28,6 +29,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/parking"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
@@ -129,6 +131,14 @@ func (h *Handler) Process(ctx context.Context, rec events.SQSMessage) error {
 
 // ProcessUnit handles one unit. Its error is classified with fault.
 func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
+	if u.TenantID == "" && u.Kind == whatsapp.KindStatus {
+		// Straight from the webhook (statuses skip the inbound function).
+		id, err := h.resolve(ctx, u)
+		if err != nil {
+			return err
+		}
+		u.TenantID = id
+	}
 	if u.TenantID == "" {
 		return fault.Invalidf("process %s unit of WABA %s: no tenant_id (the inbound function resolves it)", u.Kind, u.WABAID)
 	}
@@ -139,6 +149,38 @@ func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
 		return h.account(ctx, u)
 	}
 	return fault.Invalidf("process unit of tenant %s: kind %q field %q is not handled by the status function", u.TenantID, u.Kind, u.Field)
+}
+
+// resolve finds the tenant of a status the webhook stored directly, by
+// its business number, with the inbound function's rules: a tenant's own
+// app speaks only for that tenant's numbers, and a disabled tenant gets
+// nothing. What cannot be delivered is dead-lettered (Permanent) with the
+// parking reason as its code; lookups that fail are retried. The registry
+// caches numbers and tenants, so a status normally costs no read here.
+func (h *Handler) resolve(ctx context.Context, u whatsapp.Unit) (string, error) {
+	phone := u.Metadata.PhoneNumberID
+	n, err := h.Numbers.Number(ctx, phone)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return "", fault.WithCode(fault.Permanent, parking.ReasonUnknownPhoneNumber, fmt.Errorf("status for number %s: %w", phone, err))
+	}
+	if err != nil {
+		return "", fault.Retryable(fmt.Errorf("resolve tenant of number %s: %w", phone, err))
+	}
+	if u.Route == whatsapp.RouteTenant && n.TenantID != u.RouteTenant {
+		return "", fault.WithCode(fault.Permanent, parking.ReasonTenantMismatch,
+			fmt.Errorf("status for number %s of tenant %s arrived on the webhook of tenant %s", phone, n.TenantID, u.RouteTenant))
+	}
+	t, err := h.Numbers.Tenant(ctx, n.TenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		return "", fault.WithCode(fault.Permanent, parking.ReasonUnknownPhoneNumber, fmt.Errorf("status for number %s: tenant %s: %w", phone, n.TenantID, err))
+	}
+	if err != nil {
+		return "", fault.Retryable(fmt.Errorf("read tenant %s: %w", n.TenantID, err))
+	}
+	if t.Status == tenant.StatusDisabled {
+		return "", fault.WithCode(fault.Permanent, parking.ReasonTenantDisabled, fmt.Errorf("status for number %s of disabled tenant %s", phone, n.TenantID))
+	}
+	return n.TenantID, nil
 }
 
 // status applies one status and publishes the events it makes pending.

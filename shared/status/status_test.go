@@ -470,8 +470,9 @@ func TestTenantIsolation(t *testing.T) {
 func TestRejectsBadUnits(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	noTenant := statusUnit("w", "sent", 1)
-	noTenant.TenantID = ""
+	// Statuses without a tenant come from the webhook and are resolved
+	// (TestStatusStraightFromWebhook); any other unit needs one.
+	noTenant := whatsapp.Unit{Kind: whatsapp.KindChange, Field: "account_update", WABAID: "200", Value: json.RawMessage(`{}`)}
 	badItem := statusUnit("w", "sent", 1)
 	badItem.Item = json.RawMessage(`{"status":"sent"}`)
 	unknown := statusUnit("w", "pending", 1)
@@ -645,5 +646,66 @@ func TestSentOvertakenByDeliveredStillReachesCore(t *testing.T) {
 	}
 	if again := e.allEvents(t); len(again) != 0 {
 		t.Errorf("redelivered late sent published %v", transitions(again))
+	}
+}
+
+// A status the webhook stored directly carries no tenant: the status
+// function resolves it by the business number, with the inbound
+// function's rules, and dead-letters what cannot be delivered with the
+// reason the inbound function parks it under.
+func TestStatusStraightFromWebhook(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.registry.Put(ctx, tenant.Tenant{ID: "acme", SecretID: "wacloud/tenants/acme"}, []tenant.Number{{PhoneNumberID: "100", WABAID: "200"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.registry.Put(ctx, tenant.Tenant{ID: "gone", SecretID: "wacloud/tenants/gone", Status: tenant.StatusDisabled}, []tenant.Number{{PhoneNumberID: "300", WABAID: "400"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		phone    string
+		route    string // route tenant; "" is the platform route
+		wantCode string // dead-letter code; "" applies the status
+	}{
+		{"platform route, registered number", "100", "", ""},
+		{"own app of the number's tenant", "100", "acme", ""},
+		{"own app of another tenant", "100", "other", "tenant_mismatch"},
+		{"unregistered number", "999", "", "unknown_phone_number"},
+		{"disabled tenant", "300", "", "tenant_disabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wamid := "wamid.direct." + tc.phone + tc.route
+			e.accept(t, wamid)
+			u := statusUnit(wamid, "sent", 1)
+			u.TenantID, u.Metadata.PhoneNumberID = "", tc.phone
+			if tc.route != "" {
+				u.Route, u.RouteTenant = whatsapp.RouteTenant, tc.route
+			}
+			resp, err := e.h.Handle(ctx, sqsEvent(t, u))
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("want no retry: %v %v", err, resp.BatchItemFailures)
+			}
+			dlq := e.drain(t, e.dlqURL)
+			evs := e.events(t)
+			if tc.wantCode != "" {
+				if len(dlq) != 1 || aws.ToString(dlq[0].MessageAttributes["wacloud-failure-code"].StringValue) != tc.wantCode {
+					t.Fatalf("DLQ %+v, want the status dead-lettered with code %s", dlq, tc.wantCode)
+				}
+				if len(evs) != 0 {
+					t.Errorf("events %v, want none", transitions(evs))
+				}
+				return
+			}
+			if len(dlq) != 0 {
+				t.Fatalf("dead-lettered: %s", aws.ToString(dlq[0].MessageAttributes["wacloud-failure-reason"].StringValue))
+			}
+			if len(evs) != 1 || evs[0].TenantID != "acme" || evs[0].Status == nil || evs[0].Status.Current != "sent" {
+				t.Fatalf("events %+v, want acme's message.status sent", evs)
+			}
+			if m, _ := e.store.Get(ctx, wamid); m.Status != "sent" {
+				t.Errorf("record status %q, want sent", m.Status)
+			}
+		})
 	}
 }

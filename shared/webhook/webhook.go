@@ -2,8 +2,9 @@
 //
 // GET answers Meta's subscription check. POST verifies X-Hub-Signature-256
 // over the exact raw body, splits the payload into units and stores all of
-// them on the inbound FIFO queue in one logical publish before answering
-// 200; if that store fails it answers 500 so Meta retries. The only AWS calls
+// them before answering 200 (message statuses on the status queue, every
+// other unit on the inbound FIFO queue); if a store fails it answers 500
+// so Meta retries. The only AWS calls
 // on this path are the (cached) secret and registry reads and the
 // SendMessageBatch calls: no dedup lookups, nothing per message. Signed
 // bodies that are not WhatsApp payloads are parked in S3 and answered 200,
@@ -90,6 +91,11 @@ type Handler struct {
 	Queue           Publisher
 	Parking         Parker
 	InboundQueueURL string
+	// StatusQueueURL, when set, takes the message status units straight
+	// to the status function, which resolves their tenant itself: a
+	// status then costs no inbound queue hop and no dedup claim (applying
+	// a status is idempotent). Empty: every unit goes to the inbound queue.
+	StatusQueueURL string
 	// PlatformSecretID is the platform app's webhook-side secret.
 	PlatformSecretID string
 	// TenantSecretPrefix names a tenant's webhook-side secret:
@@ -115,7 +121,7 @@ const (
 )
 
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
-// PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX, TENANTS_TABLE,
+// STATUS_QUEUE_URL (optional), PLATFORM_WEBHOOK_SECRET_ID, TENANT_WEBHOOK_SECRET_PREFIX, TENANTS_TABLE,
 // DATA_BUCKET, MAX_BODY_BYTES and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"INBOUND_QUEUE_URL", "PLATFORM_WEBHOOK_SECRET_ID", "TENANT_WEBHOOK_SECRET_PREFIX", "TENANTS_TABLE", "DATA_BUCKET"} {
@@ -137,6 +143,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Queue:              queue.Publisher{API: sqs.NewFromConfig(cfg)},
 		Parking:            parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
 		InboundQueueURL:    getenv("INBOUND_QUEUE_URL"),
+		StatusQueueURL:     getenv("STATUS_QUEUE_URL"),
 		PlatformSecretID:   getenv("PLATFORM_WEBHOOK_SECRET_ID"),
 		TenantSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),
 		MaxBodyBytes:       maxBody,
@@ -295,6 +302,7 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 
 	msgs := make([]queue.Message, 0, len(units))
+	var statuses []queue.Message
 	for i := range units {
 		u := &units[i]
 		u.Route, u.RouteTenant, u.ReceivedAt = rt.name, rt.tenant, receivedAt
@@ -319,16 +327,31 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 			log.Warn("webhook unit parked", "reason", parking.ReasonTooLarge, "key", key, "kind", u.Kind, "field", u.Field, "unit_bytes", len(m.Body))
 			continue
 		}
+		if h.StatusQueueURL != "" && u.Kind == whatsapp.KindStatus {
+			statuses = append(statuses, m)
+			continue
+		}
 		msgs = append(msgs, m)
 	}
-	if err := h.Queue.Publish(ctx, h.InboundQueueURL, msgs...); err != nil {
-		h.Metrics.Count(MetricStoreFailed, 1)
-		log.Error("store webhook units", "units", len(msgs), "error", err.Error())
-		return text(http.StatusInternalServerError, "temporarily unavailable")
+	// Both stores before the answer: a failure of either makes Meta
+	// retry the whole payload, which the inbound dedup and the status
+	// function's forward-only records make harmless.
+	for _, q := range []struct {
+		url  string
+		msgs []queue.Message
+	}{{h.InboundQueueURL, msgs}, {h.StatusQueueURL, statuses}} {
+		if len(q.msgs) == 0 {
+			continue
+		}
+		if err := h.Queue.Publish(ctx, q.url, q.msgs...); err != nil {
+			h.Metrics.Count(MetricStoreFailed, 1)
+			log.Error("store webhook units", "units", len(q.msgs), "error", err.Error())
+			return text(http.StatusInternalServerError, "temporarily unavailable")
+		}
 	}
 	h.Metrics.Count(MetricAccepted, 1)
-	h.Metrics.Count(MetricUnits, float64(len(msgs)))
-	log.Info("webhook accepted", "units", len(msgs), "waba_id", units[0].WABAID, "phone_number_id", units[0].Metadata.PhoneNumberID)
+	h.Metrics.Count(MetricUnits, float64(len(msgs)+len(statuses)))
+	log.Info("webhook accepted", "units", len(msgs)+len(statuses), "statuses", len(statuses), "waba_id", units[0].WABAID, "phone_number_id", units[0].Metadata.PhoneNumberID)
 	return text(http.StatusOK, "ok")
 }
 

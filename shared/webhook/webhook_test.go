@@ -136,6 +136,8 @@ func (e *env) handler() *webhook.Handler {
 
 func (e *env) inboundURL() string { return e.getenv("INBOUND_QUEUE_URL") }
 
+func (e *env) statusURL() string { return e.getenv("STATUS_QUEUE_URL") }
+
 // drain receives every message on the queue, leaving them in flight.
 func (e *env) drain(url string) []sqstypes.Message {
 	e.t.Helper()
@@ -470,9 +472,14 @@ func TestReceiveEveryReferencePayload(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Fatalf("status = %d, want 200", resp.StatusCode)
 			}
-			msgs := e.drain(e.inboundURL())
+			inbound, statuses := e.drain(e.inboundURL()), e.drain(e.statusURL())
+			onStatus := map[string]bool{}
+			for _, m := range statuses {
+				onStatus[aws.ToString(m.MessageId)] = true
+			}
+			msgs := append(inbound, statuses...)
 			if got := len(msgs); got != len(want) {
-				t.Fatalf("units on queue = %d, want %d", got, len(want))
+				t.Fatalf("units on the queues = %d, want %d", got, len(want))
 			}
 			sort.Slice(msgs, func(i, j int) bool { return seq(t, msgs[i]) < seq(t, msgs[j]) })
 			for i, m := range msgs {
@@ -485,6 +492,12 @@ func TestReceiveEveryReferencePayload(t *testing.T) {
 				}
 				if got, want := u.Kind, want[i].Kind; got != want {
 					t.Errorf("unit %d kind = %q, want %q", i, got, want)
+				}
+				if got, want := onStatus[aws.ToString(m.MessageId)], u.Kind == whatsapp.KindStatus; got != want {
+					t.Errorf("unit %d (kind %q) on the status queue = %v, want %v", i, u.Kind, got, want)
+				}
+				if onStatus[aws.ToString(m.MessageId)] {
+					continue // a standard queue: no group
 				}
 				if got, want := m.Attributes["MessageGroupId"], want[i].OrderKey(); got != want {
 					t.Errorf("unit %d group = %q, want %q", i, got, want)
@@ -774,4 +787,69 @@ func BenchmarkReceive(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// Message statuses go straight to the status queue (the status function
+// resolves their tenant), every other unit to the inbound queue: a status
+// costs no inbound hop. A payload mixing both stores each on its queue
+// before the 200.
+func TestStatusesGoStraightToStatusQueue(t *testing.T) {
+	e := newEnv(t)
+	h := e.handler()
+	for _, tc := range []struct {
+		name                  string
+		payloads              []string
+		wantInbound, wantStat int
+	}{
+		{"one status", []string{"status_sent.json"}, 0, 1},
+		{"failed status", []string{"status_failed_131047_reengagement.json"}, 0, 1},
+		{"text message", []string{"text.json"}, 1, 0},
+		{"account change", []string{"account_update_disabled_update.json"}, 1, 0},
+		{"status and message in one payload", []string{"status_sent.json", "text.json"}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := readPayload(t, tc.payloads[0])
+			if len(tc.payloads) > 1 {
+				body = mergeEntries(t, body, readPayload(t, tc.payloads[1]))
+			}
+			resp, _ := h.Handle(e.ctx, post("/webhook", body, whatsapp.Sign(platformSecret, body)))
+			if resp.StatusCode != 200 {
+				t.Fatalf("status = %d, want 200", resp.StatusCode)
+			}
+			if got := len(e.drain(e.inboundURL())); got != tc.wantInbound {
+				t.Errorf("units on the inbound queue = %d, want %d", got, tc.wantInbound)
+			}
+			stats := e.drain(e.statusURL())
+			if got := len(stats); got != tc.wantStat {
+				t.Fatalf("units on the status queue = %d, want %d", got, tc.wantStat)
+			}
+			for _, m := range stats {
+				var u whatsapp.Unit
+				if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &u); err != nil {
+					t.Fatal(err)
+				}
+				if u.Kind != whatsapp.KindStatus || u.Route != whatsapp.RoutePlatform || u.ReceivedAt == "" || u.Metadata.PhoneNumberID == "" {
+					t.Errorf("status unit = kind %q route %q received_at %q phone %q", u.Kind, u.Route, u.ReceivedAt, u.Metadata.PhoneNumberID)
+				}
+			}
+		})
+	}
+}
+
+// mergeEntries puts b's entries after a's, as Meta batches changes.
+func mergeEntries(t *testing.T, a, b []byte) []byte {
+	t.Helper()
+	var pa, pb map[string]any
+	if err := json.Unmarshal(a, &pa); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pb); err != nil {
+		t.Fatal(err)
+	}
+	pa["entry"] = append(pa["entry"].([]any), pb["entry"].([]any)...)
+	out, err := json.Marshal(pa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
