@@ -138,3 +138,8 @@ bench-cold:
 ## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, at RATE/s (25) for DURATION (20s) each; prints inbound_calls_per_msg and outbound_calls_per_job last.
 bench-calls:
 	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS))
+
+.PHONY: bench-fairness
+## bench-fairness: tenant A's backlog (BACKLOG=20000 bulk jobs, LIMIT=80/s) on its number while tenant B sends a probe every 2 s on its own (PROBES=20); prints probe wait p50/p99 and A's rate / LIMIT last. QUICK=1: 3000 jobs, 10 probes.
+bench-fairness:
+	$(GO) run ./local/bench/fairness -limit $(or $(LIMIT),80) $(if $(BACKLOG),-backlog $(BACKLOG)) $(if $(PROBES),-probes $(PROBES)) $(if $(WORKERS),-workers $(WORKERS)) $(if $(QUICK),-quick)

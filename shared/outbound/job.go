@@ -43,6 +43,13 @@ const (
 	TypeTyping      = "typing" // mark read and show the typing indicator
 )
 
+// Lanes: a number's interactive jobs go ahead of its bulk backlog
+// (docs/sender.md, Lanes).
+const (
+	LaneInteractive = "interactive"
+	LaneBulk        = "bulk"
+)
+
 // Types lists every job type.
 var Types = []string{TypeText, TypeTemplate, TypeImage, TypeVideo, TypeAudio, TypeDocument, TypeSticker,
 	TypeLocation, TypeContacts, TypeInteractive, TypeReaction, TypeRead, TypeTyping}
@@ -66,6 +73,10 @@ type Job struct {
 	Type      string `json:"type"`
 	ReplyTo   string `json:"reply_to,omitempty"` // wamid of the message this one answers
 	ClientRef string `json:"client_ref,omitempty"`
+	// Lane is the job's class of traffic on its number: LaneInteractive
+	// (a live conversation) or LaneBulk (a campaign, a notification run).
+	// Empty picks the default (TrafficLane).
+	Lane string `json:"lane,omitempty"`
 
 	Text        *Text        `json:"text,omitempty"`
 	Template    *Template    `json:"template,omitempty"`
@@ -620,6 +631,19 @@ func (j Job) NeedsWindow() bool {
 		return false
 	}
 	return true
+}
+
+// TrafficLane is the job's lane: the one it names, else bulk for a
+// template (what campaigns and notification runs send) and interactive for
+// everything else (replies inside a conversation, read receipts, typing).
+func (j Job) TrafficLane() string {
+	switch {
+	case j.Lane != "":
+		return j.Lane
+	case j.Type == TypeTemplate:
+		return LaneBulk
+	}
+	return LaneInteractive
 }
 
 // IsMessage reports whether the job sends a message to the user (and so

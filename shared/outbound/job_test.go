@@ -127,3 +127,24 @@ func TestRecipientForms(t *testing.T) {
 		})
 	}
 }
+
+func TestTrafficLane(t *testing.T) {
+	cases := []struct {
+		name string
+		job  Job
+		want string
+	}{
+		{"template defaults to bulk", Job{Type: TypeTemplate}, LaneBulk},
+		{"text defaults to interactive", Job{Type: TypeText}, LaneInteractive},
+		{"read receipt defaults to interactive", Job{Type: TypeRead}, LaneInteractive},
+		{"template named interactive", Job{Type: TypeTemplate, Lane: LaneInteractive}, LaneInteractive},
+		{"text named bulk", Job{Type: TypeText, Lane: LaneBulk}, LaneBulk},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.job.TrafficLane(); got != c.want {
+				t.Errorf("TrafficLane() = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -135,6 +135,9 @@ func Validate(j Job) error {
 		c.addf("to %q is not an E.164 number (8 to 15 digits, optional leading +, e.g. +5511999990001)", j.To)
 	}
 	c.maxChars("client_ref", j.ClientRef, MaxClientRef)
+	if j.Lane != "" && j.Lane != LaneInteractive && j.Lane != LaneBulk {
+		c.addf("lane must be %q or %q", LaneInteractive, LaneBulk)
+	}
 	if j.ReplyTo != "" {
 		if !j.IsMessage() || j.Type == TypeReaction {
 			c.addf("reply_to is not allowed on a %s job", j.Type)

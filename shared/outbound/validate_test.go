@@ -142,6 +142,9 @@ var validateCases = []validateCase{
 	{"content missing", func() Job { j := base(TypeText); j.Text = nil; return j }, `"text" object is missing`},
 	{"two contents", func() Job { j := base(TypeText); j.Image = &Media{ID: "1"}; return j }, `"image" object is set but type is "text"`},
 	{"client_ref too long", func() Job { j := base(TypeText); j.ClientRef = strings.Repeat("x", 257); return j }, "client_ref has 257"},
+	{"lane bulk on a text", func() Job { j := base(TypeText); j.Lane = LaneBulk; return j }, ""},
+	{"lane interactive on a template", func() Job { j := base(TypeTemplate); j.Lane = LaneInteractive; return j }, ""},
+	{"lane unknown", func() Job { j := base(TypeText); j.Lane = "campaign"; return j }, "lane must be"},
 
 	// Text.
 	{"text 4096 chars", func() Job { j := base(TypeText); j.Text.Body = strings.Repeat("é", 4096); return j }, ""},

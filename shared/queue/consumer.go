@@ -54,6 +54,9 @@ func Exponential(base, max time.Duration) Backoff {
 //   - Permanent or Invalid: sent to DLQ with the reason as a message
 //     attribute, then treated as done so it is never retried. A panic in
 //     Handle counts as Invalid.
+//   - a Deferred error: the record was put off, not failed; it is
+//     reported as a batch item failure, without a warning and with its
+//     visibility left to the caller (who knows when it should return).
 //
 // On a FIFO queue, once a record of a message group fails, the later records
 // of that group in the batch are reported as failures without being run, so
@@ -225,6 +228,13 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 		if err == nil {
 			continue
 		}
+		if IsDeferred(err) {
+			if group != "" {
+				blocked[group] = 0
+			}
+			failed[i] = true
+			continue
+		}
 		log := c.logger().With("sqs_message_id", rec.MessageId, "error_class", fault.ClassOf(err).String())
 		// The error may quote the record (a recipient, a text): what the
 		// log and the dead-letter reason say is masked.
@@ -263,6 +273,19 @@ func (c Consumer) handle(ctx context.Context, rec events.SQSMessage) (err error)
 		}
 	}()
 	return c.Handle(ctx, rec)
+}
+
+// Deferred is implemented by errors that put a record off rather than
+// fail it (see Consumer).
+type Deferred interface {
+	Deferred() bool
+}
+
+// IsDeferred reports whether err's chain holds a Deferred error that says
+// so.
+func IsDeferred(err error) bool {
+	var d Deferred
+	return errors.As(err, &d) && d.Deferred()
 }
 
 // RetryAfter is implemented by errors that know how long to wait before

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/throttle"
 )
 
 // crashingLimiter stops the goroutine handling a job while it waits for
@@ -14,7 +15,7 @@ import (
 // would: nothing after it runs, nothing is released.
 type crashingLimiter struct{ NumberLimiter }
 
-func (crashingLimiter) Wait(context.Context, string, int) error {
+func (crashingLimiter) Wait(context.Context, string, int, throttle.Lane) error {
 	runtime.Goexit()
 	return nil
 }

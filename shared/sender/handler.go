@@ -33,9 +33,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
@@ -94,14 +92,24 @@ type MediaResolver interface {
 }
 
 // NumberLimiter paces a business number; *throttle.Limiter satisfies it.
-// Wait returns a *throttle.WaitError when the caller should come back later.
+// Wait returns a *throttle.WaitError when the number has no slot within
+// the lane's horizon.
 type NumberLimiter interface {
-	Wait(ctx context.Context, phoneNumberID string, perSecond int) error
-	// Prefetch starts booking n sends that are about to Wait.
-	Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int)
+	Wait(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane) error
+	// Prefetch starts booking n sends that are about to Wait, within
+	// lane's horizon.
+	Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int, lane throttle.Lane)
 	// Throttled slows the number down for every instance after Meta's
 	// 130429; errors are classified and only mean it was not recorded.
 	Throttled(ctx context.Context, phoneNumberID string) error
+	// Defer places n sends the number has no room for on the lane's
+	// deferral clock and returns their places, in order. Errors are
+	// classified.
+	Defer(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane, n int) ([]time.Time, error)
+	// Room tells, without a call, whether the number is known booked
+	// beyond the lane's horizon and whether the lane has a deferred
+	// backlog.
+	Room(phoneNumberID string, lane throttle.Lane) (booked, backlog bool)
 }
 
 // PairLimiter paces messages to one recipient; *throttle.Pair satisfies it.
@@ -182,8 +190,9 @@ type Handler struct {
 	Pairs      PairLimiter
 	Events     Publisher
 	// Consumer runs each record; its API also changes visibility for
-	// pacing delays.
+	// pacing delays when Visibilities is nil.
 	Consumer           queue.Consumer
+	Visibilities       Visibilities
 	CoreEventsQueueURL string
 	DefaultThroughput  int // messages/s of numbers without their own setting
 	MaxInlineWait      time.Duration
@@ -210,18 +219,25 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if c.Log == nil {
 		c.Log = h.log()
 	}
-	var delays sync.Map // message id → delay asked by pacing
+	var delays sync.Map    // message id → delay asked by pacing
+	var deferrals sync.Map // message id → *deferral
 	box := &outbox{}
+	early := h.admit(ctx, ev.Records)
 	c.Handle = func(ctx context.Context, rec events.SQSMessage) error {
+		if d, ok := early[rec.MessageId]; ok {
+			deferrals.Store(rec.MessageId, d)
+			return d
+		}
 		err := h.process(withOutbox(ctx, box, rec.MessageId, rec.Attributes["MessageGroupId"]), rec)
-		if ra, ok := retryAfter(err); ok {
+		if d, ok := asDeferral(err); ok {
+			deferrals.Store(rec.MessageId, d)
+		} else if ra, ok := retryAfter(err); ok {
 			delays.Store(rec.MessageId, ra)
 		}
 		return err
 	}
 	// Records handed back for lack of time keep their short visibility.
 	c.OnHandBack = func(rec events.SQSMessage, d time.Duration) { delays.Store(rec.MessageId, d) }
-	h.prefetch(ctx, ev.Records)
 	resp, _ := c.Run(ctx, ev)
 
 	failed := map[string]bool{}
@@ -240,36 +256,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}
 	}
 	if len(failed) > 0 {
-		h.delayGroups(ctx, ev.Records, failed, &delays)
+		h.visibilities(ctx, ev.Records, failed, &delays, &deferrals)
 	}
 	return resp, nil
-}
-
-// prefetch books the send slots of the batch's jobs, one block per
-// number, while the jobs are being claimed, rather than one lease per send
-// when each is ready. A group's later records ask a send or two after its
-// first; they count too, since the schedule's backlog usually holds the
-// first ones back long enough for the block's later slots to still be
-// due when they come (counting only the first of each group made five
-// times the leases and more idle moments in the benchmark). Only jobs
-// naming a number of their own tenant count; the rest lease on demand (or
-// are refused) as usual.
-func (h *Handler) prefetch(ctx context.Context, recs []events.SQSMessage) {
-	type key struct{ number, tenant string }
-	counts := map[key]int{}
-	for _, rec := range recs {
-		_, tid, pnid, _, _ := outbound.Peek([]byte(rec.Body))
-		if tid != "" && pnid != "" {
-			counts[key{pnid, tid}]++
-		}
-	}
-	for k, n := range counts {
-		num, err := h.Tenants.Number(ctx, k.number)
-		if err != nil || num.TenantID != k.tenant {
-			continue
-		}
-		h.Numbers.Prefetch(ctx, k.number, h.throughput(num), n)
-	}
 }
 
 // throughput is the messages per second a number may send.
@@ -278,57 +267,6 @@ func (h *Handler) throughput(num tenant.Number) int {
 		return num.LimitOr(h.DefaultThroughput)
 	}
 	return num.Limit()
-}
-
-// delayGroups applies delayGroup to each message group with failed records.
-func (h *Handler) delayGroups(ctx context.Context, recs []events.SQSMessage, failed map[string]bool, delays *sync.Map) {
-	var order []string
-	groups := map[string][]events.SQSMessage{}
-	for _, rec := range recs {
-		g := rec.Attributes["MessageGroupId"]
-		if _, ok := groups[g]; !ok {
-			order = append(order, g)
-		}
-		groups[g] = append(groups[g], rec)
-	}
-	for _, g := range order {
-		h.delayGroup(ctx, groups[g], failed, delays)
-	}
-}
-
-// delayGroup sets one visibility delay on every failed record of a group:
-// the pacing delay the first one asked for, or the consumer's backoff. The
-// records behind the first are in flight too, and SQS keeps the whole group
-// waiting until they come back, so they must not keep the queue's long
-// default visibility.
-func (h *Handler) delayGroup(ctx context.Context, recs []events.SQSMessage, ids map[string]bool, delays *sync.Map) {
-	c := h.Consumer
-	if c.API == nil || c.QueueURL == "" {
-		return
-	}
-	var d time.Duration
-	for _, rec := range recs {
-		if !ids[rec.MessageId] {
-			continue
-		}
-		if v, ok := delays.Load(rec.MessageId); ok {
-			d = v.(time.Duration)
-		} else if c.Backoff != nil {
-			d = c.Backoff(max(receiveCount(rec), 1))
-		}
-		break
-	}
-	secs := int32((d + time.Second - 1) / time.Second)
-	for _, rec := range recs {
-		if !ids[rec.MessageId] || rec.ReceiptHandle == "" {
-			continue
-		}
-		if _, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-			QueueUrl: aws.String(c.QueueURL), ReceiptHandle: aws.String(rec.ReceiptHandle), VisibilityTimeout: secs,
-		}); err != nil {
-			h.log().Warn("could not delay retry", "sqs_message_id", rec.MessageId, "error", err.Error())
-		}
-	}
 }
 
 // retryAfterError asks for a specific visibility delay.
@@ -536,7 +474,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	}
 
 	crashpoint.Hit("sender.before_pace")
-	if err := h.pace(ctx, a, func() error { return h.Numbers.Wait(ctx, job.PhoneNumberID, a.limit) }); err != nil {
+	if err := h.paceNumber(ctx, a); err != nil {
 		return err
 	}
 	if err := h.timeToSend(ctx, a); err != nil {
@@ -649,6 +587,27 @@ func (h *Handler) timeToSend(ctx context.Context, a *attempt) error {
 	a.log.Info("job handed back unclaimed: the invocation's deadline is near")
 	return &retryAfterError{after: queue.HandBackVisibility,
 		err: fault.Retryable(fmt.Errorf("send job %s: handed back: the invocation's deadline is near", a.job.JobID))}
+}
+
+// paceNumber waits for the job's slot on its number, within its lane's
+// horizon; with no slot there it defers the job, unclaimed
+// (deferral.go). A Final job (at the end of its receive budget) is never
+// deferred: it may wait inline up to MaxInlineWait, else it fails as
+// retries exhausted.
+func (h *Handler) paceNumber(ctx context.Context, a *attempt) error {
+	lane := h.lane(a.job, a.attempts)
+	wait := func() error { return h.Numbers.Wait(ctx, a.job.PhoneNumberID, a.limit, lane) }
+	if lane == throttle.Final {
+		return h.pace(ctx, a, wait)
+	}
+	err := wait()
+	if _, ok := throttle.AsWait(err); ok {
+		return h.release(ctx, a, &deferral{number: a.job.PhoneNumberID, limit: a.limit, lane: lane, err: err})
+	}
+	if err != nil {
+		return h.release(ctx, a, err)
+	}
+	return nil
 }
 
 func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error {
@@ -835,7 +794,7 @@ func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
 		}
 		a.claim = ""
 	}
-	if fault.ClassOf(cause) == fault.Retry {
+	if _, deferred := asDeferral(cause); !deferred && fault.ClassOf(cause) == fault.Retry {
 		h.count(MetricRetried)
 	}
 	return cause

@@ -84,14 +84,15 @@ type limitRecorder struct {
 	limits map[string]int
 }
 
-func (l *limitRecorder) Wait(ctx context.Context, phoneNumberID string, perSecond int) error {
+func (l *limitRecorder) Wait(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.limits[phoneNumberID] = perSecond
 	return &throttle.WaitError{Wait: time.Hour, What: "number"}
 }
 
-func (l *limitRecorder) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int) {}
+func (l *limitRecorder) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int, lane throttle.Lane) {
+}
 
 // The sender paces a number at its registered throughput, and a number
 // shared with the WhatsApp Business app at 20 per second whatever else

@@ -33,8 +33,19 @@ const (
 	// and blocks of 10 the number's item takes about 100 writes a second,
 	// far below DynamoDB's 1,000 per partition.
 	DefaultMaxBlock = 10
-	// DefaultHorizon is how far ahead of now slots may be leased.
+	// DefaultHorizon is how far ahead of now the interactive lane may
+	// lease slots.
 	DefaultHorizon = 2 * time.Second
+	// DefaultBulkHorizon is how far ahead of now the bulk lane may lease
+	// slots: short of DefaultHorizon, so that interactive sends always
+	// find room ahead of a bulk backlog, and longer than SQS's one-second
+	// granularity of visibility delays plus a margin, so that deferred
+	// jobs, which come back in bursts up to a second after their place
+	// (Defer), still find their slots.
+	DefaultBulkHorizon = 1250 * time.Millisecond
+	// DefaultFinalHorizon is how far ahead of now a send of the Final lane
+	// may lease: past what the other lanes book, so it always finds room.
+	DefaultFinalHorizon = 3 * time.Second
 	// DefaultSlack is how late a slot may still be used: a send that wakes
 	// later gives its slot up rather than bunch with later slots.
 	DefaultSlack = 10 * time.Millisecond
@@ -50,9 +61,13 @@ type Limiter struct {
 	Table    string
 	Headroom float64       // default DefaultHeadroom
 	MaxBlock int           // default DefaultMaxBlock
-	Horizon  time.Duration // default DefaultHorizon
-	Slack    time.Duration // default DefaultSlack
-	Now      func() time.Time
+	Horizon  time.Duration // interactive lane; default DefaultHorizon
+	// BulkHorizon and FinalHorizon are the other lanes' (defaults
+	// DefaultBulkHorizon and DefaultFinalHorizon).
+	BulkHorizon  time.Duration
+	FinalHorizon time.Duration
+	Slack        time.Duration // default DefaultSlack
+	Now          func() time.Time
 	// Sleep waits until t or ctx ends (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
 
@@ -80,12 +95,16 @@ type dispenser struct {
 	// horizon; until the horizon reaches it, callers are told to wait
 	// without a DynamoDB call.
 	bookedUntil time.Time
-	stale       int64
-	unused      int64 // of which nobody took
-	leases      int64 // successful leases
-	idle        int64 // of which found the schedule idle (tat behind now)
-	leased      int64 // slots leased
-	calls       int64 // conditional writes and reads of the schedule
+	// deferredUntil is each lane's deferral clock as this instance last
+	// saw it (Defer).
+	deferredUntil [laneCount]time.Time
+	stale         int64
+	unused        int64 // of which nobody took
+	leases        int64 // successful leases
+	idle          int64 // of which found the schedule idle (tat behind now)
+	leased        int64 // slots leased
+	deferred      int64 // places booked on the deferral clocks
+	calls         int64 // conditional writes and reads of the schedule
 }
 
 // Stats are counters of an instance's limiter, for metrics and benchmarks.
@@ -98,6 +117,8 @@ type Stats struct {
 	Calls  int64 // DynamoDB calls made to lease them
 	// Prefetches counts leases started ahead of the sends (Prefetch).
 	Prefetches int64
+	// Deferred counts sends placed on the number's deferral clocks (Defer).
+	Deferred int64
 	// Factor is the share of the number's rate the schedule hands out now
 	// (below 1 after Meta's 130429, as this instance last read it).
 	Factor float64
@@ -108,7 +129,7 @@ func (l *Limiter) Stats(phoneNumberID string) Stats {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.calls, Prefetches: d.prefetches,
+	return Stats{Stale: d.stale, Unused: d.unused, Leases: d.leases, Idle: d.idle, Slots: d.leased, Calls: d.calls, Prefetches: d.prefetches, Deferred: d.deferred,
 		Factor: d.slow.factor(l.now())}
 }
 
@@ -127,10 +148,10 @@ func (l *Limiter) dispenser(id string) *dispenser {
 }
 
 // Reserve returns the instant at which the caller may send one message
-// from phoneNumberID, whose limit is perSecond. The caller sleeps until
-// then and sends; Wait does both. It returns a *WaitError when the
-// schedule is booked beyond the horizon.
-func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond int) (time.Time, error) {
+// of lane from phoneNumberID, whose limit is perSecond. The caller sleeps
+// until then and sends; Wait does both. It returns a *WaitError when the
+// schedule is booked beyond the lane's horizon.
+func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond int, lane Lane) (time.Time, error) {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -140,10 +161,15 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 		l.dropStale(d)
 		if len(d.slots) > 0 {
 			s := d.slots[0]
+			if wait := s.Sub(l.now().Add(l.horizon(lane))); wait > 0 {
+				// Leased for a lane that may book further ahead: this
+				// lane does not go that far.
+				return time.Time{}, &WaitError{Wait: wait, What: "number"}
+			}
 			d.slots = d.slots[1:]
 			return s, nil
 		}
-		if wait := d.bookedUntil.Sub(l.now().Add(l.horizon())); wait > 0 {
+		if wait := d.bookedUntil.Sub(l.now().Add(l.horizon(lane))); wait > 0 {
 			// A lease found the schedule booked this far; it only moves
 			// forward, so asking DynamoDB again now is a wasted write.
 			return time.Time{}, &WaitError{Wait: wait, What: "number"}
@@ -164,7 +190,7 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 		}
 		// Lease exactly for the callers without a slot: a slot nobody
 		// takes within the slack is lost to every instance.
-		run := l.beginLease(d, phoneNumberID, perSecond, d.wanting)
+		run := l.beginLease(d, phoneNumberID, perSecond, d.wanting, lane)
 		d.mu.Unlock()
 		err := run(ctx)
 		d.mu.Lock()
@@ -180,15 +206,16 @@ func (l *Limiter) Reserve(ctx context.Context, phoneNumberID string, perSecond i
 // instead of one lease per send. It does nothing when this instance
 // holds enough slots or a lease is in progress. Slots nobody takes within
 // the slack are lost, so n should count only sends that follow shortly.
-func (l *Limiter) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int) {
+// The block starts within lane's horizon.
+func (l *Limiter) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int, lane Lane) {
 	d := l.dispenser(phoneNumberID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l.dropStale(d)
-	if d.leasing || n <= len(d.slots) || perSecond <= 0 || d.bookedUntil.After(l.now().Add(l.horizon())) {
+	if d.leasing || n <= len(d.slots) || perSecond <= 0 || d.bookedUntil.After(l.now().Add(l.horizon(lane))) {
 		return
 	}
-	run := l.beginLease(d, phoneNumberID, perSecond, n-len(d.slots))
+	run := l.beginLease(d, phoneNumberID, perSecond, n-len(d.slots), lane)
 	d.prefetches++
 	go func() { _ = run(ctx) }()
 }
@@ -206,7 +233,7 @@ func (l *Limiter) dropStale(d *dispenser) {
 // beginLease marks a lease of n slots (at most MaxBlock) in progress and
 // returns the function that makes it and stores its slots; call that
 // without d.mu held. d.mu is held.
-func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(context.Context) error {
+func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int, lane Lane) func(context.Context) error {
 	n = min(max(n, 1), l.maxBlock())
 	d.leasing, d.done = true, make(chan struct{})
 	// Try the busy write first when this instance booked ahead of now, or
@@ -216,7 +243,7 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 	// first.
 	factor, idleFirst := d.slow.factor(l.now()), !d.lastBusy && !d.lastTAT.After(l.now())
 	return func(ctx context.Context) error {
-		slots, tat, idle, slow, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst)
+		slots, tat, idle, slow, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst, l.horizon(lane))
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.calls += int64(calls)
@@ -228,7 +255,7 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 		if slow != nil {
 			d.slow = *slow
 		}
-		if _, booked := AsWait(err); booked {
+		if _, booked := AsWait(err); booked && tat.After(d.bookedUntil) {
 			d.bookedUntil = tat
 		}
 		if err != nil {
@@ -245,12 +272,13 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int) func(con
 	}
 }
 
-// Wait blocks until this instance may send one message from phoneNumberID.
-// It gives up a slot it woke too late for and takes another. It returns a
-// *WaitError instead of sleeping past the horizon.
-func (l *Limiter) Wait(ctx context.Context, phoneNumberID string, perSecond int) error {
+// Wait blocks until this instance may send one message of lane from
+// phoneNumberID. It gives up a slot it woke too late for and takes
+// another. It returns a *WaitError instead of sleeping past the lane's
+// horizon.
+func (l *Limiter) Wait(ctx context.Context, phoneNumberID string, perSecond int, lane Lane) error {
 	for {
-		at, err := l.Reserve(ctx, phoneNumberID, perSecond)
+		at, err := l.Reserve(ctx, phoneNumberID, perSecond, lane)
 		if err != nil {
 			return err
 		}
@@ -350,8 +378,9 @@ func readSlowdown(item map[string]ddbtypes.AttributeValue) *slowdown {
 // lease books n slots of the shared schedule. The schedule's end (tat) only
 // moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
 // idleFirst says which of the two conditional writes to try first; the
-// usual case is one write, a wrong guess takes a second.
-func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool) (slots []time.Time, end time.Time, idle bool, slow *slowdown, calls int, err error) {
+// usual case is one write, a wrong guess takes a second. horizon is the
+// lane's: how far ahead of now the block may start.
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool, horizon time.Duration) (slots []time.Time, end time.Time, idle bool, slow *slowdown, calls int, err error) {
 	if perSecond <= 0 {
 		return nil, time.Time{}, false, nil, 0, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
 	}
@@ -367,7 +396,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		busyIn, err := conditionalUpdate(l.Table, key,
 			expression.Set(tatN, tatN.Plus(expression.Value(nAttr(span)))).Set(expN, exp),
 			tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
-				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(l.horizon())))))))
+				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(horizon)))))))
 		if err != nil {
 			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
 		}
@@ -444,7 +473,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 			return nil, time.Time{}, false, nil, calls, fault.Retryable(fmt.Errorf("read send schedule of %s: %w", id, err))
 		}
 		tat, _ := readN(out.Item, "tat")
-		if wait := fromMicros(tat).Sub(l.now().Add(l.horizon())); wait > 0 {
+		if wait := fromMicros(tat).Sub(l.now().Add(horizon)); wait > 0 {
 			return nil, fromMicros(tat), false, readSlowdown(out.Item), calls, &WaitError{Wait: wait, What: "number"}
 		}
 		idleFirst = tat < micros(l.now())
@@ -492,7 +521,20 @@ func (l *Limiter) maxBlock() int {
 	return DefaultMaxBlock
 }
 
-func (l *Limiter) horizon() time.Duration {
+// horizon is how far ahead of now lane may lease.
+func (l *Limiter) horizon(lane Lane) time.Duration {
+	switch lane {
+	case Bulk:
+		if l.BulkHorizon > 0 {
+			return l.BulkHorizon
+		}
+		return DefaultBulkHorizon
+	case Final:
+		if l.FinalHorizon > 0 {
+			return l.FinalHorizon
+		}
+		return DefaultFinalHorizon
+	}
 	if l.Horizon > 0 {
 		return l.Horizon
 	}

@@ -47,7 +47,7 @@ func TestNumberPrefetch(t *testing.T) {
 					clk.Advance(time.Second)
 				case step[0] == 'p':
 					fmt.Sscanf(step, "p %d", &n)
-					l.Prefetch(ctx, number, limit, n)
+					l.Prefetch(ctx, number, limit, n, Interactive)
 				case step[0] == 'r':
 					fmt.Sscanf(step, "r %d", &n)
 					if n == 0 {
@@ -55,7 +55,7 @@ func TestNumberPrefetch(t *testing.T) {
 						l.dispenser(number).waitLease()
 					}
 					for range n {
-						at, err := l.Reserve(ctx, number, limit)
+						at, err := l.Reserve(ctx, number, limit, Interactive)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -94,7 +94,7 @@ func TestNumberLeaseCalls(t *testing.T) {
 		c := &countingAPI{API: api}
 		l := &Limiter{API: c, Table: table, Now: clk.Now}
 		for range 5 {
-			if _, err := l.Reserve(ctx, "5001", 80); err != nil {
+			if _, err := l.Reserve(ctx, "5001", 80, Interactive); err != nil {
 				t.Fatal(err)
 			}
 			clk.Advance(time.Second)
@@ -115,13 +115,13 @@ func TestNumberLeaseCalls(t *testing.T) {
 			// it; then time passes this instance's slot but not the
 			// other's block, so the schedule is busy although this
 			// instance's own booking has ended.
-			at, err := l.Reserve(ctx, "5002", 1000)
+			at, err := l.Reserve(ctx, "5002", 1000, Interactive)
 			if err != nil {
 				t.Fatal(err)
 			}
-			other.Prefetch(ctx, "5002", 1000, 10)
+			other.Prefetch(ctx, "5002", 1000, 10, Interactive)
 			for range 10 {
-				if _, err := other.Reserve(ctx, "5002", 1000); err != nil {
+				if _, err := other.Reserve(ctx, "5002", 1000, Interactive); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -158,8 +158,8 @@ func TestNumberBookedSchedule(t *testing.T) {
 	// beyond the 2 s horizon.
 	other := &Limiter{API: api, Table: table, Now: clk.Now, MaxBlock: 10}
 	for {
-		other.Prefetch(ctx, "6001", 10, 10)
-		_, err := other.Reserve(ctx, "6001", 10)
+		other.Prefetch(ctx, "6001", 10, 10, Interactive)
+		_, err := other.Reserve(ctx, "6001", 10, Interactive)
 		if _, booked := AsWait(err); booked {
 			break
 		}
@@ -169,15 +169,15 @@ func TestNumberBookedSchedule(t *testing.T) {
 	}
 	c := &countingAPI{API: api}
 	l := &Limiter{API: c, Table: table, Now: clk.Now}
-	_, err := l.Reserve(ctx, "6001", 10)
+	_, err := l.Reserve(ctx, "6001", 10, Interactive)
 	first, ok := AsWait(err)
 	if !ok {
 		t.Fatalf("first reservation: %v, want a WaitError", err)
 	}
 	calls := c.updates.Load() + c.gets.Load()
 	for range 5 {
-		l.Prefetch(ctx, "6001", 10, 3)
-		_, err := l.Reserve(ctx, "6001", 10)
+		l.Prefetch(ctx, "6001", 10, 3, Interactive)
+		_, err := l.Reserve(ctx, "6001", 10, Interactive)
 		if we, ok := AsWait(err); !ok || we.Wait > first.Wait {
 			t.Fatalf("reservation while booked: %v, want a WaitError of at most %v", err, first.Wait)
 		}
@@ -187,7 +187,7 @@ func TestNumberBookedSchedule(t *testing.T) {
 	}
 	// Once the horizon reaches the booking, the instance leases again.
 	clk.Advance(first.Wait + time.Millisecond)
-	if _, err := l.Reserve(ctx, "6001", 10); err != nil {
+	if _, err := l.Reserve(ctx, "6001", 10, Interactive); err != nil {
 		t.Fatalf("reservation after the wait: %v", err)
 	}
 }

@@ -77,9 +77,9 @@ func TestNumberLimitAcrossInstances(t *testing.T) {
 							for {
 								if g == 0 {
 									// Batches book ahead too.
-									l.Prefetch(context.Background(), number, limit, 5)
+									l.Prefetch(context.Background(), number, limit, 5, Interactive)
 								}
-								at, err := l.Reserve(context.Background(), number, limit)
+								at, err := l.Reserve(context.Background(), number, limit, Interactive)
 								if _, booked := AsWait(err); booked {
 									return
 								}
@@ -139,8 +139,8 @@ func TestNumberLimiterSlowsDownOnThrottle(t *testing.T) {
 	spacing := func() time.Duration {
 		t.Helper()
 		clk.Advance(time.Second)
-		a, err1 := other.Reserve(ctx, "200", 100)
-		b, err2 := other.Reserve(ctx, "200", 100)
+		a, err1 := other.Reserve(ctx, "200", 100, Interactive)
+		b, err2 := other.Reserve(ctx, "200", 100, Interactive)
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestNumberLimiterStaleSlots(t *testing.T) {
 	ctx := context.Background()
 	// Another instance books the next slot, so this one's is ahead.
 	other := &Limiter{API: api, Table: table, Now: clk.Now}
-	if _, err := other.Reserve(ctx, "300", 80); err != nil {
+	if _, err := other.Reserve(ctx, "300", 80, Interactive); err != nil {
 		t.Fatal(err)
 	}
 	sleeps := 0
@@ -196,7 +196,7 @@ func TestNumberLimiterStaleSlots(t *testing.T) {
 		clk.Advance(d + 50*time.Millisecond) // wakes 50 ms late: past the slack
 		return nil
 	}
-	if err := l.Wait(ctx, "300", 80); err != nil {
+	if err := l.Wait(ctx, "300", 80, Interactive); err != nil {
 		t.Fatal(err)
 	}
 	// The late slot was given up; by then the schedule was idle, so the

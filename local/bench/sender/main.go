@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/local/bench/fifoqueue"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/outbound"
@@ -191,12 +192,12 @@ func run(o options) error {
 	if err := openWindows(ctx, ddb, st.Names.Ref["StateTable"], perTo); err != nil {
 		return err
 	}
-	q := newFIFO()
+	q := fifoqueue.New()
 	for _, j := range list {
 		b, _ := json.Marshal(outbound.Job{JobID: j.id, TenantID: "bench", PhoneNumberID: number, To: j.to, Type: outbound.TypeText,
 			Text: &outbound.Text{Body: fmt.Sprintf("bench %s seq %d", j.id, j.seq)}})
 		oj := outbound.Job{TenantID: "bench", PhoneNumberID: number, To: j.to}
-		q.push(&message{ID: j.id, Body: string(b), Group: oj.GroupID()})
+		q.Push(&fifoqueue.Message{ID: j.id, Body: string(b), Group: oj.GroupID()})
 	}
 
 	// The function's environment, as the template declares it.
@@ -212,7 +213,7 @@ func run(o options) error {
 	start := time.Now()
 	deadline := start.Add(time.Duration(o.jobs/o.limit)*time.Second*2 + 60*time.Second)
 	var invocations int64
-	disp := httptest.NewServer(dispatcher(q, deadline, &invocations))
+	disp := httptest.NewServer(fifoqueue.Handler(q, deadline, &invocations))
 	defer disp.Close()
 	sq := sqs.NewFromConfig(cfg)
 	reports := make([]workerReport, o.workers)
@@ -251,7 +252,7 @@ func run(o options) error {
 		for range progress.C {
 			if s, err := simStats(); err == nil {
 				fmt.Fprintf(os.Stderr, "bench-sender: %4.0fs accepted=%d e130429=%d e131056=%d left=%d\n",
-					time.Since(start).Seconds(), s.Accepted, s.Throughput, s.Pair, q.left())
+					time.Since(start).Seconds(), s.Accepted, s.Throughput, s.Pair, q.Left())
 			}
 		}
 	}()
@@ -264,8 +265,8 @@ func run(o options) error {
 			return err
 		}
 	}
-	if !q.finished() {
-		fmt.Fprintf(os.Stderr, "bench-sender: stopped at the deadline with %d jobs left\n", q.left())
+	if !q.Finished() {
+		fmt.Fprintf(os.Stderr, "bench-sender: stopped at the deadline with %d jobs left\n", q.Left())
 	}
 
 	// Judge from what the simulator accepted, in acceptance order.
@@ -321,7 +322,7 @@ func run(o options) error {
 		ls.Stale, ls.Unused, ls.Leases, ls.Idle, ls.Slots, ls.Calls = ls.Stale+s.Stale, ls.Unused+s.Unused, ls.Leases+s.Leases, ls.Idle+s.Idle, ls.Slots+s.Slots, ls.Calls+s.Calls
 	}
 	fmt.Fprintf(os.Stderr, "bench-sender: %d invocations, %d receives beyond the first, wall %.1fs, busiest second %d, ratio %.4f\n",
-		invocations, q.redeliveries(), wall.Seconds(), busiest(accepted), ratio)
+		invocations, q.Redeliveries(), wall.Seconds(), busiest(accepted), ratio)
 	fmt.Fprintf(os.Stderr, "bench-sender: %s\n", perMessage(calls, len(accepted)))
 	fmt.Fprintf(os.Stderr, "bench-sender: limiter: %d leases in %d calls (%d found the schedule idle), %d slots, %d given up (%d nobody took in time, %d taken by a send that woke too late)\n",
 		ls.Leases, ls.Calls, ls.Idle, ls.Slots, ls.Stale, ls.Unused, ls.Stale-ls.Unused)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/bench/fifoqueue"
 	"github.com/tucanlink/wacloud/shared/sender"
 	"github.com/tucanlink/wacloud/shared/throttle"
 )
@@ -55,11 +56,12 @@ func runInstance(ctx context.Context, getenv func(string) string, awsURL, dispat
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h.Log, h.Consumer.Log = quiet, quiet
 	h.Metrics.Out = io.Discard
-	d := &dispatchClient{url: dispatchURL, http: &http.Client{Timeout: time.Minute}}
-	h.Consumer.API = &visibility{SendAPI: sqs.NewFromConfig(awsConfig(awsURL)), d: d}
+	d := &fifoqueue.Client{URL: dispatchURL, HTTP: &http.Client{Timeout: time.Minute}}
+	vis := &fifoqueue.Visibility{SendAPI: sqs.NewFromConfig(awsConfig(awsURL)), D: d}
+	h.Consumer.API, h.Visibilities = vis, vis
 
 	for {
-		r, err := d.receive(ctx)
+		r, err := d.Receive(ctx)
 		if err != nil {
 			return workerReport{}, err
 		}
@@ -83,7 +85,7 @@ func runInstance(ctx context.Context, getenv func(string) string, awsURL, dispat
 		for _, f := range resp.BatchItemFailures {
 			failed = append(failed, f.ItemIdentifier)
 		}
-		if err := d.complete(ctx, receipts, failed); err != nil {
+		if err := d.Complete(ctx, receipts, failed); err != nil {
 			return workerReport{}, err
 		}
 	}

@@ -1,4 +1,11 @@
-package main
+// Package fifoqueue is an in-memory SQS FIFO queue for the sender
+// benchmarks, served over HTTP to sender instances in other processes as
+// the event source mapping would feed them: groups oldest first, a group
+// held while any of its messages is in flight, visibility delays, receive
+// counts. The emulator's own queue puts a group's expired in-flight
+// messages back in map order, which would measure the emulator instead of
+// the sender.
+package fifoqueue
 
 import (
 	"bytes"
@@ -11,13 +18,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/shared/queue"
 )
 
-// message is an outbound job in the dispatcher, and on the wire between
+// Message is an outbound job in the dispatcher, and on the wire between
 // the dispatcher and the sender processes.
-type message struct {
+type Message struct {
 	ID       string `json:"id"`
 	Body     string `json:"body"`
 	Group    string `json:"group"`
@@ -29,22 +37,26 @@ type message struct {
 
 // fifo is an in-memory SQS FIFO queue: groups in order, a group blocked
 // while any of its messages is in flight.
-type fifo struct {
+type Queue struct {
 	mu        sync.Mutex
-	groups    map[string][]*message
-	order     []string // groups with messages, by their first message
+	groups    map[string][]*Message
+	order     []string // groups with messages, by their first Message
 	inflight  map[string]bool
-	byReceipt map[string]*message
+	byReceipt map[string]*Message
 	pending   int
 	redeliver int
 	seq       int
 }
 
-func newFIFO() *fifo {
-	return &fifo{groups: map[string][]*message{}, inflight: map[string]bool{}, byReceipt: map[string]*message{}}
+func New() *Queue {
+	return &Queue{groups: map[string][]*Message{}, inflight: map[string]bool{}, byReceipt: map[string]*Message{}}
 }
 
-func (f *fifo) push(m *message) {
+// Push sends m to the queue. It is safe for concurrent use, as are the
+// other methods.
+func (f *Queue) Push(m *Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if _, ok := f.groups[m.Group]; !ok {
 		f.order = append(f.order, m.Group)
 	}
@@ -54,15 +66,15 @@ func (f *fifo) push(m *message) {
 
 // receive hands out up to n messages: from each available group, its
 // visible head messages in order, groups taken oldest first (in the order
-// their first message was sent), as SQS favours the oldest messages. A
+// their first Message was sent), as SQS favours the oldest messages. A
 // rotating pointer instead passes a group that is busy at that moment and
 // comes back to it only after all the others: with thousands of groups a
 // hot recipient waited most of the run.
-func (f *fifo) receive(n int) []message {
+func (f *Queue) Receive(n int) []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
-	var out []message
+	var out []Message
 	drained := 0
 	for _, g := range f.order {
 		if len(out) >= n {
@@ -103,7 +115,7 @@ func (f *fifo) receive(n int) []message {
 	return out
 }
 
-func (f *fifo) setVisibility(receipt string, d time.Duration) {
+func (f *Queue) SetVisibility(receipt string, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m, ok := f.byReceipt[receipt]; ok {
@@ -113,7 +125,7 @@ func (f *fifo) setVisibility(receipt string, d time.Duration) {
 
 // complete deletes a batch's successes (the heads of their groups) and
 // releases the groups.
-func (f *fifo) complete(receipts []string, failed map[string]bool) {
+func (f *Queue) Complete(receipts []string, failed map[string]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range receipts {
@@ -133,15 +145,15 @@ func (f *fifo) complete(receipts []string, failed map[string]bool) {
 	}
 }
 
-func (f *fifo) finished() bool { return f.left() == 0 }
+func (f *Queue) Finished() bool { return f.Left() == 0 }
 
-func (f *fifo) left() int {
+func (f *Queue) Left() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.pending
 }
 
-func (f *fifo) redeliveries() int {
+func (f *Queue) Redeliveries() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.redeliver
@@ -149,9 +161,9 @@ func (f *fifo) redeliveries() int {
 
 // Wire format of the dispatcher's HTTP interface.
 type (
-	receiveReply struct {
+	ReceiveReply struct {
 		Done     bool      `json:"done"`
-		Messages []message `json:"messages"`
+		Messages []Message `json:"messages"`
 	}
 	completeRequest struct {
 		Receipts []string `json:"receipts"`
@@ -168,13 +180,13 @@ type (
 // POST /complete (delete the successes, release the groups), POST
 // /visibility (ChangeMessageVisibility). done is true once every job is
 // sent or the deadline passed.
-func dispatcher(q *fifo, deadline time.Time, invocations *int64) http.Handler {
+func Handler(q *Queue, deadline time.Time, invocations *int64) http.Handler {
 	var mu sync.Mutex
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /receive", func(w http.ResponseWriter, r *http.Request) {
-		reply := receiveReply{Done: q.finished() || time.Now().After(deadline)}
+		reply := ReceiveReply{Done: q.Finished() || time.Now().After(deadline)}
 		if !reply.Done {
-			reply.Messages = q.receive(10)
+			reply.Messages = q.Receive(10)
 			if len(reply.Messages) > 0 {
 				mu.Lock()
 				*invocations++
@@ -193,7 +205,7 @@ func dispatcher(q *fifo, deadline time.Time, invocations *int64) http.Handler {
 		for _, id := range req.Failed {
 			failed[id] = true
 		}
-		q.complete(req.Receipts, failed)
+		q.Complete(req.Receipts, failed)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /visibility", func(w http.ResponseWriter, r *http.Request) {
@@ -202,28 +214,28 @@ func dispatcher(q *fifo, deadline time.Time, invocations *int64) http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		q.setVisibility(req.Receipt, time.Duration(req.Seconds)*time.Second)
+		q.SetVisibility(req.Receipt, time.Duration(req.Seconds)*time.Second)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
 }
 
-// dispatchClient is a sender process's side of the dispatcher.
-type dispatchClient struct {
-	url  string
-	http *http.Client
+// Client is a sender process's side of the dispatcher.
+type Client struct {
+	URL  string
+	HTTP *http.Client
 }
 
-func (c *dispatchClient) post(ctx context.Context, path string, in, out any) error {
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("dispatcher %s: %w", path, err)
 	}
@@ -237,28 +249,42 @@ func (c *dispatchClient) post(ctx context.Context, path string, in, out any) err
 	return nil
 }
 
-func (c *dispatchClient) receive(ctx context.Context) (receiveReply, error) {
-	var r receiveReply
+func (c *Client) Receive(ctx context.Context) (ReceiveReply, error) {
+	var r ReceiveReply
 	err := c.post(ctx, "/receive", struct{}{}, &r)
 	return r, err
 }
 
-func (c *dispatchClient) complete(ctx context.Context, receipts, failed []string) error {
+func (c *Client) Complete(ctx context.Context, receipts, failed []string) error {
 	return c.post(ctx, "/complete", completeRequest{Receipts: receipts, Failed: failed}, nil)
 }
 
 // visibility is a sender's SQS client: sends (events, dead letters) go to
 // the emulator; visibility changes of outbound records go to the
 // dispatcher.
-type visibility struct {
+type Visibility struct {
 	queue.SendAPI
-	d *dispatchClient
+	D *Client
 }
 
-func (v *visibility) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+func (v *Visibility) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	req := visibilityRequest{Receipt: aws.ToString(in.ReceiptHandle), Seconds: in.VisibilityTimeout}
-	if err := v.d.post(ctx, "/visibility", req, nil); err != nil {
+	if err := v.D.post(ctx, "/visibility", req, nil); err != nil {
 		return nil, err
 	}
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// ChangeMessageVisibilityBatch changes each entry's visibility at the
+// dispatcher.
+func (v *Visibility) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	out := &sqs.ChangeMessageVisibilityBatchOutput{}
+	for _, e := range in.Entries {
+		req := visibilityRequest{Receipt: aws.ToString(e.ReceiptHandle), Seconds: e.VisibilityTimeout}
+		if err := v.D.post(ctx, "/visibility", req, nil); err != nil {
+			return nil, err
+		}
+		out.Successful = append(out.Successful, sqstypes.ChangeMessageVisibilityBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package main
+package fifoqueue
 
 import (
 	"strings"
@@ -9,93 +9,93 @@ import (
 // The benchmark's judgement of order and duplicates is only as good as its
 // dispatcher's FIFO semantics; these pin them.
 func TestFIFODispatcher(t *testing.T) {
-	ids := func(ms []message) string {
+	ids := func(ms []Message) string {
 		var b []string
 		for _, m := range ms {
 			b = append(b, m.ID)
 		}
 		return strings.Join(b, " ")
 	}
-	receipts := func(ms []message) []string {
+	receipts := func(ms []Message) []string {
 		var r []string
 		for _, m := range ms {
 			r = append(r, m.Receipt)
 		}
 		return r
 	}
-	load := func() *fifo {
-		q := newFIFO()
+	load := func() *Queue {
+		q := New()
 		// Groups a (3 messages), b (1), c (2), pushed interleaved: a is the
 		// oldest group, then b, then c.
 		for _, m := range []struct{ id, group string }{{"a1", "a"}, {"b1", "b"}, {"a2", "a"}, {"c1", "c"}, {"a3", "a"}, {"c2", "c"}} {
-			q.push(&message{ID: m.id, Body: m.id, Group: m.group})
+			q.Push(&Message{ID: m.id, Body: m.id, Group: m.group})
 		}
 		return q
 	}
 
 	t.Run("groups oldest first, each group's messages in order", func(t *testing.T) {
 		q := load()
-		if got := ids(q.receive(10)); got != "a1 a2 a3 b1 c1 c2" {
+		if got := ids(q.Receive(10)); got != "a1 a2 a3 b1 c1 c2" {
 			t.Errorf("batch %q", got)
 		}
 	})
 
 	t.Run("batch size bounds a batch, even within a group", func(t *testing.T) {
 		q := load()
-		if got := ids(q.receive(2)); got != "a1 a2" {
+		if got := ids(q.Receive(2)); got != "a1 a2" {
 			t.Errorf("batch %q", got)
 		}
 		// a is in flight (a3 too is held back); b and c are free.
-		if got := ids(q.receive(10)); got != "b1 c1 c2" {
+		if got := ids(q.Receive(10)); got != "b1 c1 c2" {
 			t.Errorf("second batch %q", got)
 		}
 	})
 
 	t.Run("a group in flight is not served until its batch completes", func(t *testing.T) {
 		q := load()
-		first := q.receive(1)
+		first := q.Receive(1)
 		if got := ids(first); got != "a1" {
 			t.Fatalf("batch %q", got)
 		}
-		if got := ids(q.receive(10)); strings.Contains(got, "a") {
+		if got := ids(q.Receive(10)); strings.Contains(got, "a") {
 			t.Errorf("group a served while in flight: %q", got)
 		}
-		q.complete(receipts(first), nil)
-		if got := ids(q.receive(10)); got != "a2 a3" {
+		q.Complete(receipts(first), nil)
+		if got := ids(q.Receive(10)); got != "a2 a3" {
 			t.Errorf("after completion %q", got)
 		}
 	})
 
 	t.Run("a failed record comes back after its visibility, counted", func(t *testing.T) {
 		q := load()
-		batch := q.receive(1)
-		q.setVisibility(batch[0].Receipt, time.Hour)
-		q.complete(receipts(batch), map[string]bool{"a1": true})
-		if got := ids(q.receive(10)); strings.Contains(got, "a") {
+		batch := q.Receive(1)
+		q.SetVisibility(batch[0].Receipt, time.Hour)
+		q.Complete(receipts(batch), map[string]bool{"a1": true})
+		if got := ids(q.Receive(10)); strings.Contains(got, "a") {
 			t.Errorf("group a served before its failed head is visible: %q", got)
 		}
 		q2 := load()
-		batch = q2.receive(1)
-		q2.complete(receipts(batch), map[string]bool{"a1": true}) // visible again at once
-		again := q2.receive(1)
-		if len(again) != 1 || again[0].ID != "a1" || again[0].Receives != 2 || q2.redeliveries() != 1 {
-			t.Errorf("redelivery %+v, redeliveries %d", again, q2.redeliveries())
+		batch = q2.Receive(1)
+		q2.Complete(receipts(batch), map[string]bool{"a1": true}) // visible again at once
+		again := q2.Receive(1)
+		if len(again) != 1 || again[0].ID != "a1" || again[0].Receives != 2 || q2.Redeliveries() != 1 {
+			t.Errorf("redelivery %+v, redeliveries %d", again, q2.Redeliveries())
 		}
 	})
 
 	t.Run("successes are deleted and the queue drains", func(t *testing.T) {
 		q := load()
-		for i := 0; !q.finished(); i++ {
+		for i := 0; !q.Finished(); i++ {
 			if i > 10 {
-				t.Fatalf("queue did not drain: %d left", q.left())
+				t.Fatalf("queue did not drain: %d left", q.Left())
 			}
-			b := q.receive(10)
-			q.complete(receipts(b), nil)
+			b := q.Receive(10)
+			q.Complete(receipts(b), nil)
 		}
-		if got := q.receive(10); len(got) != 0 {
+		if got := q.Receive(10); len(got) != 0 {
 			t.Errorf("drained queue handed out %v", got)
 		}
-		if n := q.redeliveries(); n != 0 {
+		if n := q.Redeliveries(); n != 0 {
 			t.Errorf("redeliveries %d, want 0", n)
 		}
 	})
@@ -104,7 +104,7 @@ func TestFIFODispatcher(t *testing.T) {
 		q := load()
 		seen := map[string]bool{}
 		for round := 0; round < 3; round++ {
-			b := q.receive(10)
+			b := q.Receive(10)
 			for _, m := range b {
 				if seen[m.Receipt] {
 					t.Fatalf("receipt %s handed out twice", m.Receipt)
@@ -115,10 +115,10 @@ func TestFIFODispatcher(t *testing.T) {
 			for _, m := range b {
 				failed[m.ID] = round < 2
 			}
-			q.complete(receipts(b), failed)
+			q.Complete(receipts(b), failed)
 		}
-		if q.left() != 0 {
-			t.Errorf("%d left after the last round succeeded", q.left())
+		if q.Left() != 0 {
+			t.Errorf("%d left after the last round succeeded", q.Left())
 		}
 	})
 }

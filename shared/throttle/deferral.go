@@ -1,0 +1,161 @@
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Lane is a class of sends on one number. Lanes share the number's
+// schedule; each may lease only up to its own horizon ahead of now, so a
+// lane with a longer horizon always finds room ahead of the others'
+// backlog.
+type Lane int
+
+const (
+	// Interactive: live conversation replies (DefaultHorizon).
+	Interactive Lane = iota
+	// Bulk: campaigns and notification runs (DefaultBulkHorizon).
+	Bulk
+	// Final: a send that must not be put off again (a job at the end of
+	// its receive budget); DefaultFinalHorizon, never deferred.
+	Final
+	laneCount
+)
+
+func (lane Lane) String() string {
+	switch lane {
+	case Bulk:
+		return "bulk"
+	case Final:
+		return "final"
+	}
+	return "interactive"
+}
+
+// The deferral clocks in the schedule's record (Unix µs): the end of what
+// each lane has deferred on the number.
+const (
+	attrDeferInteractive = "defer_interactive"
+	attrDeferBulk        = "defer_bulk"
+)
+
+func (lane Lane) clock() string {
+	if lane == Bulk {
+		return attrDeferBulk
+	}
+	return attrDeferInteractive
+}
+
+// Defer books n places on lane's deferral clock of phoneNumberID, for sends
+// the schedule has no room for within the lane's horizon, and returns them
+// in order. Places start at the latest of the lane's clock, the schedule's
+// end and now, one slot interval apart (the schedule's own spacing, as
+// slowed down after 130429), and the clock moves past them: a backlog of N
+// deferred sends comes back spread over N slots at the number's rate, in
+// one pass, instead of returning all at once and being deferred again. A
+// deferred send made visible again at its place finds its slot within
+// the lane's horizon, unless a lane with a longer horizon took it first;
+// then it is deferred again, behind the lane's backlog. One conditional
+// UpdateItem in the usual case (the clock ahead of the schedule, or the
+// schedule ahead of it: the instance guesses from what it saw last).
+// Final sends are placed on the interactive clock.
+func (l *Limiter) Defer(ctx context.Context, phoneNumberID string, perSecond int, lane Lane, n int) ([]time.Time, error) {
+	if perSecond <= 0 || n <= 0 {
+		return nil, fault.Invalidf("defer %d sends of %s: limit %d per second", n, phoneNumberID, perSecond)
+	}
+	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	factor := d.slow.factor(l.now())
+	clockAhead := d.deferredUntil[lane].After(l.now())
+	d.mu.Unlock()
+
+	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
+	span := int64(math.Ceil(interval * float64(n)))
+	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + phoneNumberID)}
+	clockN, tatN, expN := expression.Name(lane.clock()), expression.Name(attrTAT), expression.Name(attrExpires)
+	spanV := expression.Value(nAttr(span))
+	var calls int64
+	for attempt := 0; attempt < 4; attempt++ {
+		now := l.now()
+		nowV, exp := expression.Value(nAttr(micros(now))), expression.Value(nAttr(now.Add(keepRate).Unix()))
+		clockBehind := expression.AttributeNotExists(clockN).Or(clockN.LessThan(tatN))
+		writes := []struct {
+			update expression.UpdateBuilder
+			cond   expression.ConditionBuilder
+		}{
+			// The lane's clock runs ahead of the schedule: after it.
+			{expression.Set(clockN, clockN.Plus(spanV)).Set(expN, exp),
+				clockN.GreaterThanEqual(nowV).And(clockN.GreaterThanEqual(tatN).Or(expression.AttributeNotExists(tatN)))},
+			// The schedule runs ahead of the clock: after the schedule.
+			{expression.Set(clockN, tatN.Plus(spanV)).Set(expN, exp),
+				tatN.GreaterThanEqual(nowV).And(clockBehind)},
+			// Both lie in the past: from now.
+			{expression.Set(clockN, expression.Value(nAttr(micros(now)+span))).Set(expN, exp).
+				Set(tatN, expression.IfNotExists(tatN, nowV)),
+				expression.AttributeNotExists(tatN).Or(tatN.LessThan(nowV)).And(
+					expression.AttributeNotExists(clockN).Or(clockN.LessThan(nowV)))},
+		}
+		if !clockAhead {
+			writes = append(writes[1:], writes[0])
+		}
+		for _, w := range writes {
+			in, err := conditionalUpdate(l.Table, key, w.update, w.cond)
+			if err != nil {
+				return nil, fault.PermanentErr(fmt.Errorf("defer sends of %s: %w", phoneNumberID, err))
+			}
+			calls++
+			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,
+				ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+				ReturnValues: ddbtypes.ReturnValueAllNew,
+			})
+			if conditionFailed(err) {
+				continue
+			}
+			if err != nil {
+				return nil, fault.Retryable(fmt.Errorf("defer sends of %s: %w", phoneNumberID, err))
+			}
+			end, _ := readN(out.Attributes, lane.clock())
+			tat, _ := readN(out.Attributes, attrTAT)
+			places := make([]time.Time, n)
+			for i := range places {
+				places[i] = fromMicros(end - span + int64(math.Round(interval*float64(i))))
+			}
+			d.mu.Lock()
+			d.calls += calls
+			d.deferred += int64(n)
+			if t := fromMicros(end); t.After(d.deferredUntil[lane]) {
+				d.deferredUntil[lane] = t
+			}
+			if t := fromMicros(tat); t.After(d.bookedUntil) {
+				d.bookedUntil = t
+			}
+			d.mu.Unlock()
+			return places, nil
+		}
+		clockAhead = !clockAhead
+	}
+	return nil, fault.Retryable(fmt.Errorf("defer sends of %s: schedule contended", phoneNumberID))
+}
+
+// Room tells what this instance knows of lane's room on phoneNumberID,
+// without asking DynamoDB: booked, the schedule is booked beyond the
+// lane's horizon (a send would get a *WaitError); backlog, the lane has
+// sends deferred beyond its horizon (a new send of the lane would only go
+// ahead of them, or be deferred behind them).
+func (l *Limiter) Room(phoneNumberID string, lane Lane) (booked, backlog bool) {
+	d := l.dispenser(phoneNumberID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l.dropStale(d)
+	edge := l.now().Add(l.horizon(lane))
+	return len(d.slots) == 0 && d.bookedUntil.After(edge), lane != Final && d.deferredUntil[lane].After(edge)
+}
