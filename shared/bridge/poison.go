@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/queue"
 )
 
 // A poison event is one the core keeps failing with a retryable error
@@ -71,6 +72,12 @@ func (h *Handler) coreHealthy(n int) bool {
 // consumer dead-letters with the reason. Otherwise the outcome of the
 // second push stands (nil, or an error retried as usual).
 func (h *Handler) confirm(ctx context.Context, eventID, eventType string, rec events.SQSMessage, first error) error {
+	// The consumer starts no record within its margin of the deadline,
+	// counting on one push per record: a second one must fit as well, or
+	// the event is simply retried (and confirmed on a later receive).
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.ConfirmPause+queue.DefaultMargin {
+		return first
+	}
 	if h.ConfirmPause > 0 {
 		t := time.NewTimer(h.ConfirmPause)
 		select {

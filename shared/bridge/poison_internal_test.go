@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -47,6 +48,52 @@ func TestPoisonSuspect(t *testing.T) {
 			rec := events.SQSMessage{Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(tt.receives)}}
 			if got := h.poisonSuspect(rec, tt.err); got != tt.want {
 				t.Errorf("poisonSuspect(receive %d, accepted %s ago, %v) = %t, want %t", tt.receives, tt.accepted, tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// countingPusher fails every push with a retryable error and counts them.
+type countingPusher struct{ pushes int }
+
+func (p *countingPusher) Push(context.Context, string, string, []byte) error {
+	p.pushes++
+	return fault.Retryable(errors.New("core answered 500"))
+}
+
+// The confirming push is made only when the invocation has the time for
+// it (the consumer's margin counts on one push per record); otherwise the
+// event is retried as usual and confirmed on a later receive.
+func TestConfirmOnlyWithTimeLeft(t *testing.T) {
+	tests := []struct {
+		name       string
+		left       time.Duration // until the invocation's deadline; 0: none
+		wantPushes int
+		wantParked bool
+	}{
+		{"no deadline", 0, 1, true},
+		{"a minute left", time.Minute, 1, true},
+		{"within the margin", 5 * time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core := &countingPusher{}
+			h := &Handler{Core: core}
+			h.lastAccepted.Store(time.Now().UnixNano())
+			ctx := context.Background()
+			if tt.left > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.left)
+				defer cancel()
+			}
+			rec := events.SQSMessage{Body: `{}`, Attributes: map[string]string{"ApproximateReceiveCount": "8"}}
+			first := fault.Retryable(errors.New("core answered 500"))
+			err := h.confirm(ctx, "e1", "message.status", rec, first)
+			if core.pushes != tt.wantPushes {
+				t.Errorf("confirming pushes = %d, want %d", core.pushes, tt.wantPushes)
+			}
+			if got := fault.CodeOf(err) == CodeParked; got != tt.wantParked {
+				t.Errorf("parked = %t (%v), want %t", got, err, tt.wantParked)
 			}
 		})
 	}
