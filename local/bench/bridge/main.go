@@ -141,8 +141,9 @@ func run(ctx context.Context, o options) (result, error) {
 		return result{}, err
 	}
 	br := built.Value.(*bridge.Handler)
-	// As in Lambda, logs and metrics are written; here nobody reads them.
-	br.Log = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// As in Lambda, logs and metrics are written; only warnings (retries)
+	// and errors are shown.
+	br.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	br.Metrics = &metrics.Recorder{Out: io.Discard, Function: "bridge"}
 	instances := src.MaxConcurrency
 	if o.concurrency > 0 {
@@ -196,7 +197,9 @@ func run(ctx context.Context, o options) (result, error) {
 	stop()
 	wg.Wait()
 
-	fmt.Fprintf(os.Stderr, "bench-bridge: %s\n", runs)
+	st := p.Stats()
+	fmt.Fprintf(os.Stderr, "bench-bridge: %s; %d invocations, %d records deleted, %d item failures, %d failed invocations\n",
+		runs, st.Invocations, st.Deleted, st.ItemFailures, st.BatchErrors)
 	res := check(h.Sink.Events(), positions)
 	res.duplicates = h.Sink.Stats().Duplicates
 	res.perSecond = float64(o.events-res.lost) / end.Sub(start).Seconds()
