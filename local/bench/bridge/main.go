@@ -41,6 +41,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/esm"
@@ -187,7 +188,7 @@ func run(ctx context.Context, o options) (result, error) {
 		}
 		if now := time.Now(); now.After(deadline) {
 			end = now
-			fmt.Fprintf(os.Stderr, "bench-bridge: gave up after %s with %d of %d events at the sink\n", o.timeout, n, o.events)
+			fmt.Fprintf(os.Stderr, "bench-bridge: gave up after %s with %d of %d events at the sink; the queue holds %s\n", o.timeout, n, o.events, queueDepth(ctx, sq, src.QueueURL))
 			break
 		} else if now.After(next) {
 			fmt.Fprintf(os.Stderr, "bench-bridge: %d of %d events at the sink after %.0f s\n", n, o.events, now.Sub(start).Seconds())
@@ -364,4 +365,14 @@ func (b *batchRuns) String() string {
 	}
 	return fmt.Sprintf("%d batches, %.1f records and a longest run of one contact of %.1f per batch on average",
 		b.batches, float64(b.records)/float64(b.batches), float64(b.longest)/float64(b.batches))
+}
+
+// queueDepth says how many messages the queue holds, visible and in flight.
+func queueDepth(ctx context.Context, sq *sqs.Client, queueURL string) string {
+	out, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &queueURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		return "? (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("%s visible and %s in flight", out.Attributes["ApproximateNumberOfMessages"], out.Attributes["ApproximateNumberOfMessagesNotVisible"])
 }
