@@ -79,6 +79,8 @@ func (h *Handler) lane(job outbound.Job, attempts int) throttle.Lane {
 	switch {
 	case attempts >= h.giveUpAfter():
 		return throttle.Final
+	case job.TrafficLane() == outbound.LaneBulk && attempts > 1:
+		return throttle.BulkDue
 	case job.TrafficLane() == outbound.LaneBulk:
 		return throttle.Bulk
 	}
@@ -88,7 +90,7 @@ func (h *Handler) lane(job outbound.Job, attempts int) throttle.Lane {
 // lenient is the lane with the shorter horizon: a batch's block is booked
 // where every one of its lanes may use it.
 func lenient(a, b throttle.Lane) throttle.Lane {
-	rank := map[throttle.Lane]int{throttle.Bulk: 0, throttle.Interactive: 1, throttle.Final: 2}
+	rank := map[throttle.Lane]int{throttle.Bulk: 0, throttle.BulkDue: 1, throttle.Interactive: 2, throttle.Final: 3}
 	if rank[b] < rank[a] {
 		return b
 	}

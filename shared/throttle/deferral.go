@@ -24,6 +24,9 @@ const (
 	Interactive Lane = iota
 	// Bulk: campaigns and notification runs (DefaultBulkHorizon).
 	Bulk
+	// BulkDue: a bulk send received again, normally at its place on the
+	// deferral clock (DefaultBulkDueHorizon); it shares Bulk's clock.
+	BulkDue
 	// Final: a send that must not be put off again (a job at the end of
 	// its receive budget); DefaultFinalHorizon, never deferred.
 	Final
@@ -34,6 +37,8 @@ func (lane Lane) String() string {
 	switch lane {
 	case Bulk:
 		return "bulk"
+	case BulkDue:
+		return "bulk-due"
 	case Final:
 		return "final"
 	}
@@ -48,7 +53,7 @@ const (
 )
 
 func (lane Lane) clock() string {
-	if lane == Bulk {
+	if lane == Bulk || lane == BulkDue {
 		return attrDeferBulk
 	}
 	return attrDeferInteractive
@@ -132,8 +137,12 @@ func (l *Limiter) Defer(ctx context.Context, phoneNumberID string, perSecond int
 			d.mu.Lock()
 			d.calls += calls
 			d.deferred += int64(n)
-			if t := fromMicros(end); t.After(d.deferredUntil[lane]) {
-				d.deferredUntil[lane] = t
+			clock := lane
+			if lane == BulkDue {
+				clock = Bulk
+			}
+			if t := fromMicros(end); t.After(d.deferredUntil[clock]) {
+				d.deferredUntil[clock] = t
 			}
 			if t := fromMicros(tat); t.After(d.bookedUntil) {
 				d.bookedUntil = t
@@ -157,5 +166,9 @@ func (l *Limiter) Room(phoneNumberID string, lane Lane) (booked, backlog bool) {
 	defer d.mu.Unlock()
 	l.dropStale(d)
 	edge := l.now().Add(l.horizon(lane))
-	return len(d.slots) == 0 && d.bookedUntil.After(edge), lane != Final && d.deferredUntil[lane].After(edge)
+	clock := lane
+	if lane == BulkDue {
+		clock = Bulk
+	}
+	return len(d.slots) == 0 && d.bookedUntil.After(edge), lane != Final && d.deferredUntil[clock].After(edge)
 }

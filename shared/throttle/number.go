@@ -36,13 +36,20 @@ const (
 	// DefaultHorizon is how far ahead of now the interactive lane may
 	// lease slots.
 	DefaultHorizon = 2 * time.Second
-	// DefaultBulkHorizon is how far ahead of now the bulk lane may lease
-	// slots: short of DefaultHorizon, so that interactive sends always
+	// DefaultBulkHorizon is how far ahead of now a bulk send received for
+	// the first time may lease: a backlog's sends hold an invocation at
+	// most that long, so they never take the sender's concurrency from
+	// other numbers' jobs (80 sends waiting 1.25 s at 80/s would take 8
+	// instances' whole batches), and the rest are deferred at once.
+	DefaultBulkHorizon = 250 * time.Millisecond
+	// DefaultBulkDueHorizon is how far ahead a bulk send received again
+	// (deferred jobs come back at their place on the number's clock) may
+	// lease: short of DefaultHorizon, so that interactive sends always
 	// find room ahead of a bulk backlog, and longer than SQS's one-second
 	// granularity of visibility delays plus a margin, so that deferred
-	// jobs, which come back in bursts up to a second after their place
-	// (Defer), still find their slots.
-	DefaultBulkHorizon = 1250 * time.Millisecond
+	// jobs, which come back up to a second after their place, find their
+	// slots and are not deferred again.
+	DefaultBulkDueHorizon = 1250 * time.Millisecond
 	// DefaultFinalHorizon is how far ahead of now a send of the Final lane
 	// may lease: past what the other lanes book, so it always finds room.
 	DefaultFinalHorizon = 3 * time.Second
@@ -62,12 +69,14 @@ type Limiter struct {
 	Headroom float64       // default DefaultHeadroom
 	MaxBlock int           // default DefaultMaxBlock
 	Horizon  time.Duration // interactive lane; default DefaultHorizon
-	// BulkHorizon and FinalHorizon are the other lanes' (defaults
-	// DefaultBulkHorizon and DefaultFinalHorizon).
-	BulkHorizon  time.Duration
-	FinalHorizon time.Duration
-	Slack        time.Duration // default DefaultSlack
-	Now          func() time.Time
+	// BulkHorizon, BulkDueHorizon and FinalHorizon are the other lanes'
+	// (defaults DefaultBulkHorizon, DefaultBulkDueHorizon and
+	// DefaultFinalHorizon).
+	BulkHorizon    time.Duration
+	BulkDueHorizon time.Duration
+	FinalHorizon   time.Duration
+	Slack          time.Duration // default DefaultSlack
+	Now            func() time.Time
 	// Sleep waits until t or ctx ends (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
 
@@ -529,6 +538,11 @@ func (l *Limiter) horizon(lane Lane) time.Duration {
 			return l.BulkHorizon
 		}
 		return DefaultBulkHorizon
+	case BulkDue:
+		if l.BulkDueHorizon > 0 {
+			return l.BulkDueHorizon
+		}
+		return DefaultBulkDueHorizon
 	case Final:
 		if l.FinalHorizon > 0 {
 			return l.FinalHorizon

@@ -256,6 +256,7 @@ func run(o options) error {
 	last := map[string]int{}
 	var aTimes []time.Time
 	var waits []float64
+	probeWait := map[string]float64{}
 	duplicates, violations := 0, 0
 	for _, a := range sim.Messages() {
 		var body struct {
@@ -290,6 +291,7 @@ func run(o options) error {
 			aTimes = append(aTimes, a.At)
 		case strings.HasPrefix(id, "b-"):
 			waits = append(waits, a.At.Sub(enqueued[id]).Seconds())
+			probeWait[id] = a.At.Sub(enqueued[id]).Seconds()
 		}
 	}
 	sort.Slice(aTimes, func(i, j int) bool { return aTimes[i].Before(aTimes[j]) })
@@ -297,6 +299,11 @@ func run(o options) error {
 	if n := len(aTimes); n > 1 {
 		ratio = float64(n-1) / aTimes[n-1].Sub(aTimes[0]).Seconds() / float64(o.limit)
 	}
+	fmt.Fprintf(os.Stderr, "bench-fairness: probe waits in order (s):")
+	for p := 0; p < o.probes; p++ {
+		fmt.Fprintf(os.Stderr, " %.2f", probeWait[fmt.Sprintf("b-%d", p)])
+	}
+	fmt.Fprintln(os.Stderr)
 	sort.Float64s(waits)
 	stats := sim.MessageStats()
 	fmt.Fprintf(os.Stderr, "bench-fairness: A sent %d of %d, B sent %d of %d probes, %d receives beyond the first, %d deferrals, e130429=%d, wall %.1fs\n",
