@@ -222,11 +222,31 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 	if u.At.IsZero() {
 		u.At = s.now()
 	}
-	for range maxAttempts {
-		old, err := s.item(ctx, prefixMsg+u.WAMID)
+	// Statuses mostly arrive in Meta's order: first try the update from
+	// the state usually before this one, without reading the record. A
+	// miss returns the record as it is (ALL_OLD), so it costs no read
+	// either, unless the record does not exist yet.
+	var old map[string]ddbtypes.AttributeValue
+	known := false
+	if guess, ok := usuallyBefore[u.Status]; ok {
+		item, current, err := s.advance(ctx, u, rank, map[string]ddbtypes.AttributeValue{attrStatus: str(guess)})
 		if err != nil {
-			return Result{}, fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err)
+			return Result{}, err
 		}
+		if item != nil {
+			m, err := decode(item)
+			return Result{Advanced: true, Previous: guess, Message: m}, err
+		}
+		old, known = current, len(current) > 0
+	}
+	for range maxAttempts {
+		if !known {
+			var err error
+			if old, err = s.item(ctx, prefixMsg+u.WAMID); err != nil {
+				return Result{}, fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err)
+			}
+		}
+		known = false
 		if old == nil && u.RequireRecord {
 			return Result{}, fault.Retryable(fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, ErrNoRecord))
 		}
@@ -250,11 +270,12 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 				return Result{Previous: prev, Message: m}, err
 			}
 		}
-		item, retry, err := s.advance(ctx, u, rank, old)
+		item, current, err := s.advance(ctx, u, rank, old)
 		if err != nil {
 			return Result{}, err
 		}
-		if retry {
+		if item == nil {
+			old, known = current, len(current) > 0
 			continue
 		}
 		m, err := decode(item)
@@ -263,9 +284,18 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 	return Result{}, fault.Retryable(fmt.Errorf("apply status %s to %s: record kept changing under %d attempts", u.Status, u.WAMID, maxAttempts))
 }
 
+// usuallyBefore is the state Meta's statuses normally follow.
+var usuallyBefore = map[string]string{
+	event.StatusSent:      event.StatusAccepted,
+	event.StatusDelivered: event.StatusSent,
+	event.StatusRead:      event.StatusDelivered,
+}
+
 // advance makes u.Status the current state, provided the record is still
-// old (nil: still absent). retry is true when it was not.
-func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[string]ddbtypes.AttributeValue) (item map[string]ddbtypes.AttributeValue, retry bool, err error) {
+// in old's state (old nil: still absent) and of u's tenant and number. It
+// returns the new record, or nil and the record as it is when it was not
+// (current is empty when there is no record).
+func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[string]ddbtypes.AttributeValue) (item, current map[string]ddbtypes.AttributeValue, err error) {
 	now := s.now()
 	b := newUpdate()
 	b.set(attrStatus, str(u.Status))
@@ -288,7 +318,7 @@ func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[s
 		b.setIfAbsent(attrRecipient, str(u.Recipient))
 	}
 	if err := s.details(b, u, false, nil); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	// Still absent, or still the state read, ranked below this status, of
 	// this tenant.
@@ -297,21 +327,26 @@ func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[s
 		cond = expression.Name(attrStatus).Equal(expression.Value(sAttr(old, attrStatus))).And(
 			expression.Name(attrRank).LessThan(expression.Value(rank)),
 			expression.Name(attrTenant).Equal(expression.Value(u.TenantID)))
+		if u.PhoneNumberID != "" {
+			cond = cond.And(expression.AttributeNotExists(expression.Name(attrPhone)).Or(
+				expression.Name(attrPhone).Equal(expression.Value(u.PhoneNumberID))))
+		}
 	}
 	in, err := b.input(s.Table, prefixMsg+u.WAMID, cond)
 	if err != nil {
-		return nil, false, buildError("apply status "+u.Status+" to "+u.WAMID, err)
+		return nil, nil, buildError("apply status "+u.Status+" to "+u.WAMID, err)
 	}
 	in.ReturnValues = ddbtypes.ReturnValueAllNew
+	in.ReturnValuesOnConditionCheckFailure = ddbtypes.ReturnValuesOnConditionCheckFailureAllOld
 	out, err := s.API.UpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
-		return nil, true, nil
+		return nil, cf.Item, nil
 	}
 	if err != nil {
-		return nil, false, fault.Retryable(fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err))
+		return nil, nil, fault.Retryable(fmt.Errorf("apply status %s to %s: %w", u.Status, u.WAMID, err))
 	}
-	return out.Attributes, false, nil
+	return out.Attributes, nil, nil
 }
 
 // addHistory records what a non-advancing status adds: its timestamp and

@@ -451,3 +451,82 @@ func TestApplyDuplicateStorm(t *testing.T) {
 		t.Errorf("transitions %v, advances %v", got.Transitions, advanced)
 	}
 }
+
+// countingAPI counts the DynamoDB calls a Store makes.
+type countingAPI struct {
+	delivery.API
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingAPI) count(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[op]++
+}
+
+func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.API.GetItem(ctx, in, optFns...)
+}
+
+func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.API.UpdateItem(ctx, in, optFns...)
+}
+
+// A status in Meta's usual order (sent after accepted, delivered after
+// sent, read after delivered) costs one conditional write and no read; a
+// status out of that order learns the record from the failed write, so it
+// costs one more write, still no read; only a status with no record yet
+// reads. The outcome is the same whichever way it went.
+func TestApplyCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		accept     bool
+		before     []string // applied first, not counted
+		status     string
+		wantStatus string
+		advanced   bool
+		want       map[string]int
+	}{
+		{"sent after accepted", true, nil, "sent", "sent", true, map[string]int{"UpdateItem": 1}},
+		{"delivered after sent", true, []string{"sent"}, "delivered", "delivered", true, map[string]int{"UpdateItem": 1}},
+		{"read after delivered", true, []string{"sent", "delivered"}, "read", "read", true, map[string]int{"UpdateItem": 1}},
+		{"read after sent", true, []string{"sent"}, "read", "read", true, map[string]int{"UpdateItem": 2}},
+		{"sent after read", true, []string{"sent", "delivered", "read"}, "sent", "read", false, map[string]int{"UpdateItem": 1}},
+		{"duplicate delivered", true, []string{"sent", "delivered"}, "delivered", "delivered", false, map[string]int{"UpdateItem": 1}},
+		{"sent without a record", false, nil, "sent", "sent", true, map[string]int{"UpdateItem": 2, "GetItem": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := context.Background()
+			wamid := "wamid.calls." + tc.name
+			if tc.accept {
+				if err := s.RecordAccepted(ctx, accepted(wamid)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, st := range tc.before {
+				if _, err := s.Apply(ctx, status(wamid, st, i+1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			api := &countingAPI{API: s.API}
+			s.API = api
+			res, err := s.Apply(ctx, status(wamid, tc.status, 10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Advanced != tc.advanced || res.Message.Status != tc.wantStatus {
+				t.Errorf("advanced %v status %q, want %v %q", res.Advanced, res.Message.Status, tc.advanced, tc.wantStatus)
+			}
+			if !reflect.DeepEqual(api.calls, tc.want) {
+				t.Errorf("calls %v, want %v", api.calls, tc.want)
+			}
+		})
+	}
+}
