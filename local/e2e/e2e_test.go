@@ -276,20 +276,7 @@ func simInbound(t *testing.T, h *connector.Handle, from, text string) string {
 func simInboundTo(t *testing.T, h *connector.Handle, phoneNumberID, from, text string) string {
 	t.Helper()
 	personal(text)
-	body := fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"name":"Ana","type":"text","text":%q}`, phoneNumberID, from, text)
-	resp, err := http.Post(h.GraphURL+"/_sim/inbound", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var res struct {
-		WAMID string `json:"wamid"`
-		Error string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("POST /_sim/inbound: %d %v %s", resp.StatusCode, err, res.Error)
-	}
-	return res.WAMID
+	return simInboundRaw(t, h, map[string]any{"phone_number_id": phoneNumberID, "from": from, "name": "Ana", "type": "text", "text": text})
 }
 
 // awaitMarker sends a message from the same contact as an earlier post and
