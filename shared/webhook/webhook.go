@@ -211,7 +211,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	creds, err := h.Secrets.AppCredentials(ctx, secretID)
 	if err != nil {
 		// Without the secret nothing can be verified; 500 makes Meta retry.
-		log.Error("read app credentials", "error", err.Error())
+		log.ErrorContext(ctx, "read app credentials", "error", err.Error())
 		return text(http.StatusInternalServerError, "temporarily unavailable"), nil
 	}
 	if method == http.MethodPost && creds.AppSecret == "" {
@@ -219,12 +219,12 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		// migrated): no signature can be checked, but Meta's retries will
 		// deliver once it is, which the next request reads afresh.
 		h.Secrets.Invalidate(secretID)
-		log.Error("app secret not set", "secret_id", secretID)
+		log.ErrorContext(ctx, "app secret not set", "secret_id", secretID)
 		return text(http.StatusInternalServerError, "temporarily unavailable"), nil
 	}
 
 	if method == http.MethodGet {
-		return h.verify(req, creds, log), nil
+		return h.verify(ctx, req, creds, log), nil
 	}
 	return h.receive(ctx, req, body, rt, creds, log), nil
 }
@@ -248,14 +248,29 @@ func refuse(method string) events.APIGatewayV2HTTPResponse {
 	return refusedPost()
 }
 
+// verifyRefusal says why a subscription check fails, or "" when it
+// passes. The reason names facts, never the tokens.
+func verifyRefusal(mode, token, want string) string {
+	switch {
+	case mode != "subscribe":
+		return "hub.mode is not subscribe"
+	case want == "":
+		return "no verify token is set for this route"
+	case token == "":
+		return "no hub.verify_token given"
+	case subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1:
+		return "hub.verify_token does not match"
+	}
+	return ""
+}
+
 // verify answers Meta's subscription check.
-func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
+func (h *Handler) verify(ctx context.Context, req events.APIGatewayV2HTTPRequest, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	q := req.QueryStringParameters
 	token := q["hub.verify_token"]
-	if q["hub.mode"] != "subscribe" || creds.VerifyToken == "" ||
-		subtle.ConstantTimeCompare([]byte(token), []byte(creds.VerifyToken)) != 1 {
+	if reason := verifyRefusal(q["hub.mode"], token, creds.VerifyToken); reason != "" {
 		h.Metrics.Count(MetricVerifyRejected, 1)
-		log.Warn("webhook verification rejected", "mode", q["hub.mode"])
+		log.WarnContext(ctx, "webhook verification rejected", "reason", reason, "mode", q["hub.mode"])
 		return refusedGet()
 	}
 	return text(http.StatusOK, q["hub.challenge"])
@@ -264,7 +279,7 @@ func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, creds tenant.AppCre
 func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPRequest, body []byte, rt route, creds tenant.AppCredentials, log *slog.Logger) events.APIGatewayV2HTTPResponse {
 	if !whatsapp.VerifySignature(creds.AppSecret, body, header(req.Headers, headerSignatureLowered)) {
 		h.Metrics.Count(MetricSignatureFailed, 1)
-		log.Warn("webhook signature rejected", "signature_present", header(req.Headers, headerSignatureLowered) != "", "body_bytes", len(body))
+		log.WarnContext(ctx, "webhook signature rejected", "signature_present", header(req.Headers, headerSignatureLowered) != "", "body_bytes", len(body))
 		return refusedPost()
 	}
 
@@ -276,12 +291,12 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 		h.Metrics.Count(MetricTooLarge, 1)
 		key, err := h.Parking.Park(ctx, parking.ReasonBodyTooLarge, body, parking.Meta{Route: rt.name, RouteTenant: rt.tenant, ReceivedAt: receivedAt})
 		if err != nil {
-			log.Error("park webhook payload", "reason", parking.ReasonBodyTooLarge, "error", err.Error())
+			log.ErrorContext(ctx, "park webhook payload", "reason", parking.ReasonBodyTooLarge, "error", err.Error())
 			h.Metrics.Count(MetricStoreFailed, 1)
 			return text(http.StatusInternalServerError, "temporarily unavailable")
 		}
 		h.Metrics.Count(MetricParked, 1, "Reason", parking.ReasonBodyTooLarge)
-		log.Warn("webhook payload parked", "reason", parking.ReasonBodyTooLarge, "key", key, "body_bytes", len(body), "limit_bytes", h.maxBody())
+		log.WarnContext(ctx, "webhook payload parked", "reason", parking.ReasonBodyTooLarge, "key", key, "body_bytes", len(body), "limit_bytes", h.maxBody())
 		return text(http.StatusOK, "ok")
 	}
 	units, err := whatsapp.Split(body)
@@ -292,12 +307,12 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 		}
 		key, perr := h.Parking.Park(ctx, reason, body, parking.Meta{Route: rt.name, RouteTenant: rt.tenant, ReceivedAt: receivedAt})
 		if perr != nil {
-			log.Error("park webhook payload", "reason", reason, "error", perr.Error())
+			log.ErrorContext(ctx, "park webhook payload", "reason", reason, "error", perr.Error())
 			h.Metrics.Count(MetricStoreFailed, 1)
 			return text(http.StatusInternalServerError, "temporarily unavailable")
 		}
 		h.Metrics.Count(MetricParked, 1, "Reason", reason)
-		log.Warn("webhook payload parked", "reason", reason, "key", key)
+		log.WarnContext(ctx, "webhook payload parked", "reason", reason, "key", key)
 		return text(http.StatusOK, "ok")
 	}
 
@@ -310,7 +325,7 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 		if err != nil {
 			// Split just produced the unit, so this cannot fail on a
 			// payload that parsed; treat it as a store failure.
-			log.Error("encode unit", "error", err.Error())
+			log.ErrorContext(ctx, "encode unit", "error", err.Error())
 			return text(http.StatusInternalServerError, "temporarily unavailable")
 		}
 		if queue.TooLarge(m) {
@@ -319,12 +334,12 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 			key, err := h.Parking.Park(ctx, parking.ReasonTooLarge, []byte(m.Body), parking.Meta{Route: rt.name, RouteTenant: rt.tenant,
 				PhoneNumberID: u.Metadata.PhoneNumberID, WABAID: u.WABAID, ReceivedAt: receivedAt})
 			if err != nil {
-				log.Error("park webhook unit", "reason", parking.ReasonTooLarge, "error", err.Error())
+				log.ErrorContext(ctx, "park webhook unit", "reason", parking.ReasonTooLarge, "error", err.Error())
 				h.Metrics.Count(MetricStoreFailed, 1)
 				return text(http.StatusInternalServerError, "temporarily unavailable")
 			}
 			h.Metrics.Count(MetricParked, 1, "Reason", parking.ReasonTooLarge)
-			log.Warn("webhook unit parked", "reason", parking.ReasonTooLarge, "key", key, "kind", u.Kind, "field", u.Field, "unit_bytes", len(m.Body))
+			log.WarnContext(ctx, "webhook unit parked", "reason", parking.ReasonTooLarge, "key", key, "kind", u.Kind, "field", u.Field, "unit_bytes", len(m.Body))
 			continue
 		}
 		if h.StatusQueueURL != "" && u.Kind == whatsapp.KindStatus {
@@ -345,13 +360,13 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 		}
 		if err := h.Queue.Publish(ctx, q.url, q.msgs...); err != nil {
 			h.Metrics.Count(MetricStoreFailed, 1)
-			log.Error("store webhook units", "units", len(q.msgs), "error", err.Error())
+			log.ErrorContext(ctx, "store webhook units", "units", len(q.msgs), "error", err.Error())
 			return text(http.StatusInternalServerError, "temporarily unavailable")
 		}
 	}
 	h.Metrics.Count(MetricAccepted, 1)
 	h.Metrics.Count(MetricUnits, float64(len(msgs)+len(statuses)))
-	log.Info("webhook accepted", "units", len(msgs)+len(statuses), "statuses", len(statuses), "waba_id", units[0].WABAID, "phone_number_id", units[0].Metadata.PhoneNumberID)
+	log.InfoContext(ctx, "webhook accepted", "units", len(msgs)+len(statuses), "statuses", len(statuses), "waba_id", units[0].WABAID, "phone_number_id", units[0].Metadata.PhoneNumberID)
 	return text(http.StatusOK, "ok")
 }
 
@@ -401,7 +416,7 @@ func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (str
 		case errors.Is(err, tenant.ErrBusy):
 			reason = refusedBusy
 		case err != nil:
-			log.Error("look up tenant", "error", err.Error())
+			log.ErrorContext(ctx, "look up tenant", "error", err.Error())
 			return "", http.StatusInternalServerError
 		case t.Status == tenant.StatusDisabled:
 			reason = refusedDisabled
@@ -411,7 +426,7 @@ func (h *Handler) secretOf(ctx context.Context, rt route, log *slog.Logger) (str
 	}
 	if reason != "" {
 		h.Metrics.Count(MetricRouteRefused, 1, "Reason", reason)
-		log.Warn("webhook tenant route refused", "reason", reason)
+		log.WarnContext(ctx, "webhook tenant route refused", "reason", reason)
 		return "", statusRefused
 	}
 	// The id passed tenant.ValidID, so the name stays under the prefix.
