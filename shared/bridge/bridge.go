@@ -167,6 +167,18 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 		Type          string `json:"type"`
 		TenantID      string `json:"tenant_id"`
 		PhoneNumberID string `json:"phone_number_id"`
+		// The message and the job it concerns, for the log line (and so
+		// the line can be found by wamid or job id, then its trace_id).
+		Message *struct {
+			ID string `json:"id"`
+		} `json:"message"`
+		Status *struct {
+			MessageID string `json:"message_id"`
+		} `json:"status"`
+		Outbound *struct {
+			JobID     string `json:"job_id"`
+			MessageID string `json:"message_id"`
+		} `json:"outbound"`
 	}
 	if err := json.Unmarshal([]byte(rec.Body), &ev); err != nil {
 		return fault.Invalidf("decode core event: %v", err)
@@ -189,7 +201,19 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 	h.lastAccepted.Store(h.now().UnixNano())
 	crashpoint.Hit("bridge.after_push")
 	h.Metrics.Count(MetricPushed, 1)
-	h.log().Info("event pushed to core", "event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID)
+	attrs := []any{"event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID}
+	switch {
+	case ev.Message != nil && ev.Message.ID != "":
+		attrs = append(attrs, "wamid", ev.Message.ID)
+	case ev.Status != nil && ev.Status.MessageID != "":
+		attrs = append(attrs, "wamid", ev.Status.MessageID)
+	case ev.Outbound != nil:
+		attrs = append(attrs, "job_id", ev.Outbound.JobID)
+		if ev.Outbound.MessageID != "" {
+			attrs = append(attrs, "wamid", ev.Outbound.MessageID)
+		}
+	}
+	h.log().InfoContext(ctx, "event pushed to core", attrs...)
 	return nil
 }
 

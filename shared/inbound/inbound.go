@@ -207,7 +207,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	switch outcome {
 	case dedup.Duplicate:
 		h.Metrics.Count(MetricDuplicates, 1)
-		log.Info("duplicate skipped", "dedup_key", p.key)
+		log.InfoContext(ctx, "duplicate skipped", "dedup_key", p.key)
 		return nil
 	case dedup.Busy:
 		return fault.Retryable(fmt.Errorf("process %s: another worker holds its claim", p.key))
@@ -222,7 +222,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	if err := h.Dedup.Done(ctx, p.key); err != nil {
 		return err
 	}
-	log.Info("unit routed", "events", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
+	log.InfoContext(ctx, "unit routed", "events", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
 	return nil
 }
 
@@ -355,10 +355,10 @@ func (h *Handler) markBizApp(ctx context.Context, log *slog.Logger, phoneNumberI
 		return
 	}
 	if err := h.Registry.SetOnBizApp(ctx, phoneNumberID, true); err != nil && !errors.Is(err, tenant.ErrNotFound) {
-		log.Warn("could not record that the number is shared with the WhatsApp Business app", "error", err.Error())
+		log.WarnContext(ctx, "could not record that the number is shared with the WhatsApp Business app", "error", err.Error())
 		return
 	}
-	log.Info("number is shared with the WhatsApp Business app (its echoes arrive): paced at its fixed throughput", "throughput", tenant.BizAppThroughput)
+	log.InfoContext(ctx, "number is shared with the WhatsApp Business app (its echoes arrive): paced at its fixed throughput", "throughput", tenant.BizAppThroughput)
 }
 
 // resolve returns the tenant a unit belongs to, or the reason to park it.
@@ -411,7 +411,7 @@ func (h *Handler) park(ctx context.Context, log *slog.Logger, reason string, bod
 		return err
 	}
 	h.Metrics.Count(MetricParked, 1, "Reason", reason)
-	log.Warn("unit parked", "reason", reason, "key", key)
+	log.WarnContext(ctx, "unit parked", "reason", reason, "key", key)
 	return nil
 }
 

@@ -213,7 +213,7 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 			continue
 		}
 		if c.outOfTime() {
-			c.logger().Info("record handed back unrun: the invocation's deadline is near", "sqs_message_id", rec.MessageId)
+			c.logger().InfoContext(ctx, "record handed back unrun: the invocation's deadline is near", "sqs_message_id", rec.MessageId)
 			c.setVisibility(ctx, rec, HandBackVisibility)
 			if c.OnHandBack != nil {
 				c.OnHandBack(rec, HandBackVisibility)
@@ -329,7 +329,7 @@ func (c Consumer) setVisibility(ctx context.Context, rec events.SQSMessage, d ti
 		VisibilityTimeout: int32(d / time.Second),
 	})
 	if err != nil {
-		c.logger().Warn("could not delay retry", "sqs_message_id", rec.MessageId, "error", err.Error())
+		c.logger().WarnContext(ctx, "could not delay retry", "sqs_message_id", rec.MessageId, "error", err.Error())
 	}
 }
 

@@ -226,7 +226,7 @@ func (h *Handler) visibilities(ctx context.Context, recs []events.SQSMessage, fa
 		places, err := h.Numbers.Defer(ctx, k.number, limits[k], k.lane, n)
 		if err != nil {
 			// Not placed: come back after the horizon, as a wait would.
-			h.log().Warn("could not place deferred jobs on the number's clock", "phone_number_id", k.number, "jobs", n, "error", err.Error())
+			h.log().WarnContext(ctx, "could not place deferred jobs on the number's clock", "phone_number_id", k.number, "jobs", n, "error", err.Error())
 		}
 		i := 0
 		for _, cg := range byKey[k] {
@@ -269,7 +269,7 @@ func (h *Handler) changeVisibility(ctx context.Context, entries []sqstypes.Chang
 			if _, err := c.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 				QueueUrl: aws.String(c.QueueURL), ReceiptHandle: e.ReceiptHandle, VisibilityTimeout: e.VisibilityTimeout,
 			}); err != nil {
-				h.log().Warn("could not delay retry", "error", err.Error())
+				h.log().WarnContext(ctx, "could not delay retry", "error", err.Error())
 			}
 		}
 		return
@@ -281,9 +281,9 @@ func (h *Handler) changeVisibility(ctx context.Context, entries []sqstypes.Chang
 		})
 		switch {
 		case err != nil:
-			h.log().Warn("could not delay retries", "records", n, "error", fault.Retryable(err).Error())
+			h.log().WarnContext(ctx, "could not delay retries", "records", n, "error", fault.Retryable(err).Error())
 		case len(out.Failed) > 0:
-			h.log().Warn("could not delay some retries", "records", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
+			h.log().WarnContext(ctx, "could not delay some retries", "records", len(out.Failed), "code", aws.ToString(out.Failed[0].Code))
 		}
 		entries = entries[n:]
 	}

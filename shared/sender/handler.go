@@ -247,7 +247,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if ids, err := box.flush(ctx, h.Events, h.CoreEventsQueueURL); err != nil {
 		// The jobs' records hold their outcomes: a redelivery finds them
 		// and publishes the results again (deduplicated by event id).
-		h.log().Error("could not report the batch's results; its jobs will be redelivered", "jobs", len(ids), "error", err.Error())
+		h.log().ErrorContext(ctx, "could not report the batch's results; its jobs will be redelivered", "jobs", len(ids), "error", err.Error())
 		for _, id := range ids {
 			if !failed[id] {
 				failed[id] = true
@@ -349,7 +349,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		return fmt.Errorf("send job %s: %w", job.JobID, err)
 	case num.TenantID != job.TenantID:
 		// Never use either tenant's token for this job.
-		log.Warn("job names a phone number of another tenant")
+		log.WarnContext(ctx, "job names a phone number of another tenant")
 		return h.reject(ctx, job, attempts, event.ReasonTenantMismatch,
 			fault.Invalidf("phone number %s does not belong to tenant %s", job.PhoneNumberID, job.TenantID))
 	}
@@ -446,7 +446,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 		if fault.ClassOf(err) == fault.Retry {
 			return h.release(ctx, a, err)
 		}
-		a.log.Error("tenant credentials unreadable", "error", err.Error())
+		a.log.ErrorContext(ctx, "tenant credentials unreadable", "error", err.Error())
 		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant credentials cannot be read", Retryable: true})
 	}
 	if rejected {
@@ -497,7 +497,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	if waID := res.RecipientWaID(); waID != "" && job.IsMessage() && job.To != "" && h.Identities != nil {
 		// Meta resolved the number: later jobs to it use that identity.
 		if err := h.Identities.Learn(ctx, job.TenantID, job.PhoneNumberID, job.RecipientID(), waID); err != nil {
-			a.log.Warn("could not record the recipient's identity", "error", err.Error())
+			a.log.WarnContext(ctx, "could not record the recipient's identity", "error", err.Error())
 		}
 	}
 	return h.accepted(ctx, a, res.WAMID(), res.RecipientWaID())
@@ -520,7 +520,7 @@ func (h *Handler) windowOpen(ctx context.Context, a *attempt) (bool, error) {
 			return false, err
 		}
 		if open {
-			a.log.Info("window found under the number's other form", "form", "variant")
+			a.log.InfoContext(ctx, "window found under the number's other form", "form", "variant")
 			a.to = v
 			return true, nil
 		}
@@ -584,7 +584,7 @@ func (h *Handler) timeToSend(ctx context.Context, a *attempt) error {
 	if h.hasTime(ctx, 0) {
 		return nil
 	}
-	a.log.Info("job handed back unclaimed: the invocation's deadline is near")
+	a.log.InfoContext(ctx, "job handed back unclaimed: the invocation's deadline is near")
 	return &retryAfterError{after: queue.HandBackVisibility,
 		err: fault.Retryable(fmt.Errorf("send job %s: handed back: the invocation's deadline is near", a.job.JobID))}
 }
@@ -615,7 +615,7 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 	ge, isGraph := graph.AsError(err)
 	if isGraph && ge.MayHaveActed() {
 		// Sending again could deliver it twice.
-		a.log.Error("Meta may have accepted the message but gave no usable answer", "error", err.Error())
+		a.log.ErrorContext(ctx, "Meta may have accepted the message but gave no usable answer", "error", err.Error())
 		return h.fail(ctx, a, Failure{Reason: event.ReasonOutcomeUnknown,
 			Details: "the request reached Meta but no usable answer came back; it is not sent again under this job id"})
 	}
@@ -634,17 +634,17 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 		return h.tokenInvalid(ctx, a, ge)
 	case graph.CodeThroughput:
 		if err := h.Numbers.Throttled(ctx, job.PhoneNumberID); err != nil {
-			a.log.Warn("could not slow the number down", "error", err.Error())
+			a.log.WarnContext(ctx, "could not slow the number down", "error", err.Error())
 		}
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
 	case graph.CodePairRateLimit:
 		if err := h.Pairs.Throttled(ctx, job.PhoneNumberID, a.to); err != nil {
-			a.log.Warn("could not slow the pair down", "error", err.Error())
+			a.log.WarnContext(ctx, "could not slow the pair down", "error", err.Error())
 		}
 		h.count(MetricThrottled, "Code", strconv.Itoa(ge.Code))
 	case graph.CodeWindowClosed:
 		if err := h.Windows.Close(ctx, job.PhoneNumberID, a.to, h.now()); err != nil {
-			a.log.Warn("could not record the closed window", "error", err.Error())
+			a.log.WarnContext(ctx, "could not record the closed window", "error", err.Error())
 		}
 	}
 	if fault.ClassOf(err) != fault.Retry {
@@ -679,14 +679,14 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 		if err := h.Jobs.MarkSent(ctx, a.ref, a.claim, wamid, a.attempts); err != nil {
 			// Meta has the message: go on and report it. A redelivery would
 			// find the claim and never send it again.
-			log.Error("could not record the send; the result is reported anyway", "error", err.Error())
+			log.ErrorContext(ctx, "could not record the send; the result is reported anyway", "error", err.Error())
 		}
 		crashpoint.Hit("sender.after_record")
 		if err := h.publishAccepted(ctx, rec); err != nil {
 			return err
 		}
 	}
-	log.Info("message accepted by Meta", "attempts", a.attempts)
+	log.InfoContext(ctx, "message accepted by Meta", "attempts", a.attempts)
 	h.count(MetricAccepted)
 	return nil
 }
@@ -704,7 +704,7 @@ func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool
 		err = h.Jobs.MarkSentWith(ctx, a.ref, a.claim, r.WAMID, a.attempts, items)
 	}
 	if err != nil {
-		a.log.Warn("could not record the send in one transaction; recording it in two writes", "wamid", r.WAMID, "error", err.Error())
+		a.log.WarnContext(ctx, "could not record the send in one transaction; recording it in two writes", "wamid", r.WAMID, "error", err.Error())
 		return false
 	}
 	return true
@@ -726,7 +726,7 @@ func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
 			return fmt.Errorf("send job %s: %w", r.JobID, err)
 		}
 		if err != nil {
-			h.log().Error("message record refused", "job_id", r.JobID, "wamid", r.WAMID, "error", err.Error())
+			h.log().ErrorContext(ctx, "message record refused", "job_id", r.JobID, "wamid", r.WAMID, "error", err.Error())
 		}
 	}
 	return h.publishResult(ctx, r)
@@ -769,7 +769,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	if err := h.publishFailed(ctx, rec); err != nil {
 		return err
 	}
-	a.log.Warn("outbound job failed", "reason", f.Reason, "code", f.Code, "retryable", f.Retryable)
+	a.log.WarnContext(ctx, "outbound job failed", "reason", f.Reason, "code", f.Code, "retryable", f.Retryable)
 	return nil
 }
 
@@ -790,7 +790,7 @@ func (h *Handler) publishFailed(ctx context.Context, r *JobRecord) error {
 func (h *Handler) release(ctx context.Context, a *attempt, cause error) error {
 	if a.claim != "" {
 		if err := h.Jobs.Release(ctx, a.ref, a.claim); err != nil {
-			a.log.Error("could not release the job's claim", "error", err.Error())
+			a.log.ErrorContext(ctx, "could not release the job's claim", "error", err.Error())
 		}
 		a.claim = ""
 	}
@@ -819,13 +819,13 @@ func (h *Handler) replay(ctx context.Context, a *attempt, r *JobRecord) error {
 	a.claim = claim
 	m, err := h.Deliveries.ByJob(ctx, r.TenantID, r.JobID)
 	if err == nil && m.TenantID == r.TenantID && m.WAMID != "" {
-		a.log.Info("send of a crashed attempt was accepted by Meta", "wamid", m.WAMID)
+		a.log.InfoContext(ctx, "send of a crashed attempt was accepted by Meta", "wamid", m.WAMID)
 		return h.accepted(ctx, a, m.WAMID, m.To)
 	}
 	if err != nil && !errors.Is(err, delivery.ErrNotFound) {
 		return err // retried; the takeover lease expires first
 	}
-	a.log.Error("an attempt crashed after claiming the job; its outcome at Meta is unknown")
+	a.log.ErrorContext(ctx, "an attempt crashed after claiming the job; its outcome at Meta is unknown")
 	return h.fail(ctx, a, Failure{Reason: event.ReasonOutcomeUnknown,
 		Details: "a previous attempt stopped after claiming the job; Meta may or may not have accepted it, so it is not sent again under this job id"})
 }
@@ -837,7 +837,7 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 		cause = fault.InvalidErr(cause)
 	}
 	if job.JobID == "" || job.TenantID == "" {
-		h.log().Error("outbound job without job or tenant id dead-lettered", "error", cause.Error())
+		h.log().ErrorContext(ctx, "outbound job without job or tenant id dead-lettered", "error", cause.Error())
 		return cause
 	}
 	pnid := job.PhoneNumberID
