@@ -85,7 +85,7 @@ func (h *Handler) listBlocked(ctx context.Context, r *Request) (Response, *Error
 	}
 	page, err := h.Meta.BlockedUsers(ctx, token, id, limit, r.Query["after"])
 	if err != nil {
-		return Response{}, metaError(r.Log, fmt.Sprintf("Meta could not list the users %s blocked", id), err)
+		return Response{}, metaError(ctx, r.Log, fmt.Sprintf("Meta could not list the users %s blocked", id), err)
 	}
 	type user struct {
 		WaID string `json:"wa_id"`
@@ -137,7 +137,7 @@ func (h *Handler) block(ctx context.Context, r *Request, block bool) (Response, 
 	}
 	res, err := h.Meta.BlockUsers(ctx, token, id, block, in.Users)
 	if err != nil {
-		return Response{}, metaError(r.Log, fmt.Sprintf("Meta refused to %s users of %s", verb, id), err)
+		return Response{}, metaError(ctx, r.Log, fmt.Sprintf("Meta refused to %s users of %s", verb, id), err)
 	}
 	out := blockResult{Done: []blockedUser{}, Failed: []failedUser{}}
 	for _, u := range res.Done {

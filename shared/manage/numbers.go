@@ -108,7 +108,7 @@ func (h *Handler) Numbers(ctx context.Context, tenantID string, log *slog.Logger
 		}
 		p, err := h.Meta.PhoneNumber(ctx, token, id)
 		if err != nil {
-			return nil, metaError(log, fmt.Sprintf("Meta could not describe number %s", id), err)
+			return nil, metaError(ctx, log, fmt.Sprintf("Meta could not describe number %s", id), err)
 		}
 		v := NumberView{PhoneNumberID: id, WABAID: n.WABAID, DisplayPhoneNumber: p.DisplayPhoneNumber, VerifiedName: p.VerifiedName,
 			NameStatus: p.NameStatus, CodeVerificationStatus: p.CodeVerificationStatus, QualityRating: p.QualityRating,
@@ -178,10 +178,10 @@ const CodeInvalidPhoneNumberID = "invalid_phone_number_id"
 // metaError answers a failed Graph call: Meta's refusal as 422
 // meta_refused (502 when Meta refused the tenant's token), a failure
 // worth retrying as 503, each with Meta's code and text in details.
-func metaError(log *slog.Logger, message string, err error) *Error {
+func metaError(ctx context.Context, log *slog.Logger, message string, err error) *Error {
 	ge, ok := graph.AsError(err)
 	if !ok {
-		log.Error("graph call failed", "error", err.Error())
+		log.ErrorContext(ctx, "graph call failed", "error", err.Error())
 		return unavailable()
 	}
 	details := []string{fmt.Sprintf("meta error %s: %s", ge.CodeString(), ge.Message)}
@@ -192,12 +192,12 @@ func metaError(log *slog.Logger, message string, err error) *Error {
 		details = []string{"meta could not be reached"}
 	}
 	if graph.Classify(ge) == fault.Retry {
-		log.Warn("graph call failed; the caller may retry", "code", ge.CodeString())
+		log.WarnContext(ctx, "graph call failed; the caller may retry", "code", ge.CodeString())
 		e := unavailable()
 		e.Details = details
 		return e
 	}
-	log.Warn("meta refused", "code", ge.CodeString())
+	log.WarnContext(ctx, "meta refused", "code", ge.CodeString())
 	if ge.Code == graph.CodeInvalidToken {
 		return errorf(http.StatusBadGateway, CodeMetaRefused, "Meta refused the tenant's access token; rotate it (wacloudctl tenant rotate) and retry", details...)
 	}

@@ -86,11 +86,11 @@ func (h *Handler) pictureHandle(ctx context.Context, r *Request, key, token stri
 	}
 	appID, err := h.Uploader.AppID(ctx, token)
 	if err != nil {
-		return "", metaError(r.Log, "Meta could not name the tenant token's app", err)
+		return "", metaError(ctx, r.Log, "Meta could not name the tenant token's app", err)
 	}
 	handle, err := h.Uploader.UploadFile(ctx, token, appID, path.Base(key), contentType, data)
 	if err != nil {
-		return "", metaError(r.Log, "Meta refused the profile picture", err)
+		return "", metaError(ctx, r.Log, "Meta refused the profile picture", err)
 	}
 	return handle, nil
 }

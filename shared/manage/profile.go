@@ -61,7 +61,7 @@ func (h *Handler) getProfile(ctx context.Context, r *Request) (Response, *Error)
 func (h *Handler) profileOf(ctx context.Context, r *Request, id, token string) (Response, *Error) {
 	p, err := h.Meta.BusinessProfile(ctx, token, id)
 	if err != nil {
-		return Response{}, metaError(r.Log, fmt.Sprintf("Meta could not read the business profile of %s", id), err)
+		return Response{}, metaError(ctx, r.Log, fmt.Sprintf("Meta could not read the business profile of %s", id), err)
 	}
 	websites := p.Websites
 	if websites == nil {
@@ -106,7 +106,7 @@ func (h *Handler) updateProfile(ctx context.Context, r *Request) (Response, *Err
 		u.ProfilePictureHandle = &handle
 	}
 	if err := h.Meta.UpdateBusinessProfile(ctx, token, id, u); err != nil {
-		return Response{}, metaError(r.Log, fmt.Sprintf("Meta refused the business profile of %s", id), err)
+		return Response{}, metaError(ctx, r.Log, fmt.Sprintf("Meta refused the business profile of %s", id), err)
 	}
 	r.Log.InfoContext(ctx, "business profile updated", "phone_number_id", id)
 	return h.profileOf(ctx, r, id, token)

@@ -107,7 +107,7 @@ func (h *Handler) CreateTemplate(ctx context.Context, tenantID string, body []by
 		}
 	}
 	if err != nil {
-		return templateView{}, false, metaError(log, fmt.Sprintf("Meta refused template %s (%s)", in.Name, in.Language), err)
+		return templateView{}, false, metaError(ctx, log, fmt.Sprintf("Meta refused template %s (%s)", in.Name, in.Language), err)
 	}
 	now := h.now().UTC().Format(time.RFC3339)
 	format := in.ParameterFormat
@@ -225,7 +225,7 @@ func (h *Handler) DeleteTemplate(ctx context.Context, tenantID, name, language, 
 				err = nil // gone at Meta already: the catalog follows
 			}
 			if err != nil {
-				return nil, metaError(log, fmt.Sprintf("Meta refused to delete template %s", name), err)
+				return nil, metaError(ctx, log, fmt.Sprintf("Meta refused to delete template %s", name), err)
 			}
 		}
 		if err := h.Templates.Delete(ctx, tenantID, catalog.Key{WABAID: t.WABAID, Name: t.Name, Language: t.Language}); err != nil {
