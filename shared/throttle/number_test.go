@@ -167,6 +167,15 @@ func TestNumberBookedSchedule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Its last prefetch may still be leasing in the background: let it
+	// finish, so the schedule no longer moves while this instance reads it.
+	d := other.dispenser("6001")
+	d.mu.Lock()
+	leasing, done := d.leasing, d.done
+	d.mu.Unlock()
+	if leasing {
+		<-done
+	}
 	c := &countingAPI{API: api}
 	l := &Limiter{API: c, Table: table, Now: clk.Now}
 	_, err := l.Reserve(ctx, "6001", 10, Interactive)
