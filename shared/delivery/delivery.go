@@ -88,9 +88,14 @@ type Record struct {
 	PhoneNumberID string
 	JobID         string
 	ClientRef     string
-	To            string
-	Type          string
-	AcceptedAt    time.Time
+	// TraceHeader is the X-Ray trace of the job that sent the message
+	// (package tracing): the status function's copy of outbound.accepted
+	// carries it, so the event keeps the job's trace whichever copy
+	// reaches the core.
+	TraceHeader string
+	To          string
+	Type        string
+	AcceptedAt  time.Time
 }
 
 // StatusUpdate is one status Meta reported for a message.

@@ -55,6 +55,7 @@ const (
 	attrPhone     = "phone_number_id"
 	attrJob       = "job_id"
 	attrClientRef = "client_ref"
+	attrTrace     = "trace_header"
 	attrRecipient = "recipient"
 	attrType      = "msg_type"
 	attrAccepted  = "accepted_at"
@@ -128,6 +129,9 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 	}
 	if r.ClientRef != "" {
 		b.set(attrClientRef, str(r.ClientRef))
+	}
+	if r.TraceHeader != "" {
+		b.set(attrTrace, str(r.TraceHeader))
 	}
 	// A new record, or this tenant's record of this job (or of no job yet:
 	// statuses came first).
@@ -576,7 +580,7 @@ func decode(item map[string]ddbtypes.AttributeValue) (Message, error) {
 		Record: Record{
 			WAMID: sAttr(item, "wamid"), TenantID: sAttr(item, attrTenant), PhoneNumberID: sAttr(item, attrPhone),
 			JobID: sAttr(item, attrJob), ClientRef: sAttr(item, attrClientRef), To: sAttr(item, attrRecipient),
-			Type: sAttr(item, attrType),
+			Type: sAttr(item, attrType), TraceHeader: sAttr(item, attrTrace),
 		},
 		Status:                sAttr(item, attrStatus),
 		BizOpaqueCallbackData: sAttr(item, attrOpaque),

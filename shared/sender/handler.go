@@ -46,6 +46,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/throttle"
+	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
 // Tenants looks tenants and numbers up; *tenant.Registry satisfies it.
@@ -699,7 +700,7 @@ func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool
 	if r.WAMID == "" {
 		return false // read receipts and typing indicators have no message record
 	}
-	items, err := h.Deliveries.AcceptedWrites(deliveryRecord(r))
+	items, err := h.Deliveries.AcceptedWrites(deliveryRecord(ctx, r))
 	if err == nil {
 		err = h.Jobs.MarkSentWith(ctx, a.ref, a.claim, r.WAMID, a.attempts, items)
 	}
@@ -710,10 +711,11 @@ func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool
 	return true
 }
 
-func deliveryRecord(r *JobRecord) delivery.Record {
+func deliveryRecord(ctx context.Context, r *JobRecord) delivery.Record {
 	return delivery.Record{
 		WAMID: r.WAMID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, JobID: r.JobID,
 		ClientRef: r.ClientRef, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
+		TraceHeader: tracing.FromContext(ctx),
 	}
 }
 
@@ -721,7 +723,7 @@ func deliveryRecord(r *JobRecord) delivery.Record {
 // acceptance. Both are idempotent, so a replay repeats them.
 func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
 	if r.WAMID != "" {
-		err := h.Deliveries.RecordAccepted(ctx, deliveryRecord(r))
+		err := h.Deliveries.RecordAccepted(ctx, deliveryRecord(ctx, r))
 		if err != nil && fault.ClassOf(err) == fault.Retry {
 			return fmt.Errorf("send job %s: %w", r.JobID, err)
 		}

@@ -270,6 +270,8 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 		if err != nil {
 			return fault.PermanentErr(err)
 		}
+		// The sender's event, in the job's trace, not this status's.
+		msg.TraceHeader = m.TraceHeader
 		msgs = append(msgs, msg)
 	}
 	for _, st := range pending {

@@ -25,6 +25,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
 	"github.com/tucanlink/wacloud/shared/status"
 	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/tracing"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 	"github.com/tucanlink/wacloud/shared/window"
 )
@@ -707,5 +708,45 @@ func TestStatusStraightFromWebhook(t *testing.T) {
 				t.Errorf("record status %q, want sent", m.Status)
 			}
 		})
+	}
+}
+
+// The status function's copy of outbound.accepted carries the trace of
+// the job that sent the message (kept on its record), so the core hears
+// the acceptance in the job's trace whichever copy reaches it first; the
+// status events carry the status's own trace.
+func TestAcceptedKeepsTheJobsTrace(t *testing.T) {
+	const (
+		jobTrace    = "Root=1-6751c0de-00000000000000000000000a;Parent=000000000000000a;Sampled=1"
+		statusTrace = "Root=1-6751c0df-00000000000000000000000b;Parent=000000000000000b;Sampled=1"
+	)
+	e := newEnv(t)
+	r := delivery.Record{WAMID: "wamid.TRACE1", TenantID: "acme", PhoneNumberID: "100", JobID: "job-trace1",
+		To: "5511988887777", Type: "text", AcceptedAt: now.Add(-time.Second), TraceHeader: jobTrace}
+	if err := e.store.RecordAccepted(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	ctx := tracing.WithHeader(context.Background(), statusTrace)
+	if err := e.h.ProcessUnit(ctx, statusUnit(r.WAMID, "sent", 1)); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.coreURL), MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range r2.Messages {
+		var ev event.Event
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got[ev.Type] = m.Attributes[tracing.AttributeName]
+	}
+	if got[event.TypeOutboundAccepted] != jobTrace {
+		t.Errorf("outbound.accepted carries trace %q, want the job's %q", got[event.TypeOutboundAccepted], jobTrace)
+	}
+	if got[event.TypeStatusUpdated] != statusTrace {
+		t.Errorf("message.status carries trace %q, want the status's %q", got[event.TypeStatusUpdated], statusTrace)
 	}
 }
