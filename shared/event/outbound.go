@@ -21,6 +21,9 @@ const (
 	// ReasonOutcomeUnknown: the request may have reached Meta but no answer was
 	// recorded; it is not sent again under this job id.
 	ReasonOutcomeUnknown = "outcome_unknown"
+	// ReasonSuppressed: a template job to a contact on the tenant's
+	// suppression list (opted out); it never reached Meta.
+	ReasonSuppressed = "suppressed"
 	// ReasonRetriesExhausted: transient failures (or throttling) lasted until
 	// the job's receive budget ran out.
 	ReasonRetriesExhausted = "retries_exhausted"

@@ -187,9 +187,12 @@ type Handler struct {
 	Deliveries Deliveries
 	Media      MediaResolver   // nil: s3:// references fail as media_unavailable
 	Templates  TemplateCatalog // nil: template jobs go to Meta unchecked (templates.go)
-	Numbers    NumberLimiter
-	Pairs      PairLimiter
-	Events     Publisher
+	// Suppressions holds template jobs to opted-out contacts back
+	// (suppressions.go); nil: not checked.
+	Suppressions Suppressions
+	Numbers      NumberLimiter
+	Pairs        PairLimiter
+	Events       Publisher
 	// Consumer runs each record; its API also changes visibility for
 	// pacing delays when Visibilities is nil.
 	Consumer           queue.Consumer
@@ -421,6 +424,11 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	job := a.job
 	if t := a.tenant; t.Status == tenant.StatusDisabled {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonTenantUnavailable, Details: "tenant is disabled", Retryable: true})
+	}
+	if f, err := h.checkSuppressed(ctx, a); err != nil {
+		return h.release(ctx, a, err)
+	} else if f != nil {
+		return h.fail(ctx, a, *f)
 	}
 	if f := h.checkTemplate(ctx, a); f != nil {
 		return h.fail(ctx, a, *f)

@@ -21,6 +21,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/suppression"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/throttle"
 	"github.com/tucanlink/wacloud/shared/window"
@@ -34,8 +35,8 @@ const EnvJobLease = "WACLOUD_JOB_LEASE"
 // Setup builds the handler from the function's environment:
 // OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
 // TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
-// GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE and
-// S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
+// GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE,
+// SUPPRESSIONS_TABLE and S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
 // as a separate Lambda instance would have.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL",
@@ -79,13 +80,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true, Lease: lease},
 		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
 			HTTP: newGraphHTTP(), Metrics: rec},
-		Deliveries: &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
-		Media:      resolver,
-		Templates:  templates(ddb, getenv("TEMPLATES_TABLE")),
-		Numbers:    &throttle.Limiter{API: ddb, Table: state, Sleep: pacingSleep()},
-		Outages:    &OutageStore{API: ddb, Table: state},
-		Pairs:      &throttle.Pair{API: ddb, Table: state},
-		Events:     queue.Publisher{API: sq},
+		Deliveries:   &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
+		Media:        resolver,
+		Templates:    templates(ddb, getenv("TEMPLATES_TABLE")),
+		Suppressions: suppressions(ddb, getenv("SUPPRESSIONS_TABLE")),
+		Numbers:      &throttle.Limiter{API: ddb, Table: state, Sleep: pacingSleep()},
+		Outages:      &OutageStore{API: ddb, Table: state},
+		Pairs:        &throttle.Pair{API: ddb, Table: state},
+		Events:       queue.Publisher{API: sq},
 		Consumer: queue.Consumer{
 			API:      sq,
 			QueueURL: getenv("OUTBOUND_QUEUE_URL"),
@@ -111,6 +113,15 @@ func templates(ddb *dynamodb.Client, table string) TemplateCatalog {
 		return nil
 	}
 	return &templateCache{Store: &catalog.Store{API: ddb, Table: table}}
+}
+
+// suppressions is the tenants' suppression lists; without
+// SUPPRESSIONS_TABLE template jobs are not checked against them.
+func suppressions(ddb *dynamodb.Client, table string) Suppressions {
+	if table == "" {
+		return nil
+	}
+	return &suppression.Store{API: ddb, Table: table}
 }
 
 // newGraphHTTP keeps enough idle connections for a batch's parallel sends;
