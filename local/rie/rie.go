@@ -93,6 +93,9 @@ type Result struct {
 	// the first invocation) to the response: the process start, the
 	// function's init and its first event, as a cold start.
 	FirstResponse time.Duration
+	// Sent is when the invocation request was sent: the start of
+	// FirstResponse.
+	Sent time.Time
 }
 
 // Invoke starts the emulator with bootstrap in dir and env (and nothing
@@ -182,7 +185,7 @@ func Invoke(ctx context.Context, rieBin, bootstrap, dir string, env map[string]s
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Result{}, errors.New("the function returned nothing (did it fail to start? see its log above)")
 	}
-	return Result{Body: body, FirstResponse: took}, nil
+	return Result{Body: body, FirstResponse: took, Sent: start}, nil
 }
 
 func freeAddr() (string, error) {

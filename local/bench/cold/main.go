@@ -6,15 +6,27 @@
 // (-tags lambda.norpc -trimpath -ldflags='-s -w', static, provided.al2023
 // style), for linux/amd64 (the host's architecture, so it runs here).
 //
-// Each round starts the local connector's AWS emulator, Graph API simulator
-// and core sink afresh (demo tenant seeded, no pollers) and invokes, in a
-// rotating order, a plain Go hello world, an SDK-only hello world
-// (config.LoadDefaultConfig and four clients, local/bench/cold/sdkhello)
-// and every function with a real sample event from events/ (media: a job
-// for a document the simulator holds), each in a new emulator process. It
-// prints each target's median, min and max over the rounds, then the
-// medians in ms, and last the ratios of each function's median to the SDK
-// hello world's:
+// Each round cold-starts, in a rotating order, a plain Go hello world, an
+// SDK-only hello world (config.LoadDefaultConfig and four clients,
+// local/bench/cold/sdkhello) and every function with a real sample event
+// from events/ (sender: a text to a contact whose window is open, so it is
+// sent; media: a job for a document the simulator holds). Every cold start
+// runs in a process of its own (this program re-executed) with a local AWS
+// emulator, Graph API simulator and core sink of its own (demo tenant
+// seeded, no pollers): the embedded emulator's state outlives its server
+// within a process, and a sample event handled twice would take its
+// duplicate path. Every request the function makes to AWS, Graph or the
+// core passes a front that times it.
+//
+// It prints, per target: the median, min and max first response over the
+// rounds and its ratio to the SDK hello world's; the emulator's init and
+// invoke phases; the requests of the first event; the endpoint time (the
+// time during which at least one of those requests was being answered,
+// from its arrival at the front to its response) and the own time (first
+// response less endpoint time: process start, init, and everything the
+// function does itself, SDK request building, signing, dialling and
+// decoding included). Then the init-phase ratios, the own-time ratios,
+// the medians in ms, and last the first-response ratios:
 //
 //	webhook=1.05 inbound=1.10 bridge=1.02 sender=1.20 media=1.08 status=1.07 api=1.12 templates=1.15
 //
@@ -23,28 +35,20 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/tucanlink/wacloud/local/awscount"
 	"github.com/tucanlink/wacloud/local/connector"
-	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/rie"
-	"github.com/tucanlink/wacloud/local/stack"
-	"github.com/tucanlink/wacloud/shared/queue"
 )
 
 // target is a bootstrap and the event of its first invocation.
@@ -57,36 +61,46 @@ type target struct {
 	event func(h *connector.Handle) ([]byte, error)
 }
 
-func sample(path string) func(*connector.Handle) ([]byte, error) {
+func sampleEvent(path string) func(*connector.Handle) ([]byte, error) {
 	return func(*connector.Handle) ([]byte, error) { return os.ReadFile(filepath.Join("events", path)) }
 }
 
 var targets = []target{
-	{"hello", "./local/bench/cold/hello", "WebhookFunction", sample("webhook/post_text.json")},
-	{"sdk_hello", "./local/bench/cold/sdkhello", "WebhookFunction", sample("webhook/post_text.json")},
-	{"webhook", "./functions/webhook", "WebhookFunction", sample("webhook/post_text.json")},
-	{"inbound", "./functions/inbound", "InboundFunction", sample("inbound/text.json")},
-	{"bridge", "./functions/bridge", "BridgeFunction", sample("bridge/message_received_text.json")},
-	{"sender", "./functions/sender", "SenderFunction", sample("sender/text.json")},
+	{"hello", "./local/bench/cold/hello", "WebhookFunction", sampleEvent("webhook/post_text.json")},
+	{"sdk_hello", "./local/bench/cold/sdkhello", "WebhookFunction", sampleEvent("webhook/post_text.json")},
+	{"webhook", "./functions/webhook", "WebhookFunction", sampleEvent("webhook/post_text.json")},
+	{"inbound", "./functions/inbound", "InboundFunction", sampleEvent("inbound/text.json")},
+	{"bridge", "./functions/bridge", "BridgeFunction", sampleEvent("bridge/message_received_text.json")},
+	{"sender", "./functions/sender", "SenderFunction", senderEvent},
 	{"media", "./functions/media", "MediaFunction", mediaEvent},
-	{"status", "./functions/status", "StatusFunction", sample("status/delivered.json")},
-	{"api", "./functions/api", "ApiFunction", sample("api/send_message.json")},
-	{"templates", "./functions/templates", "TemplatesFunction", sample("templates/scheduled.json")},
+	{"status", "./functions/status", "StatusFunction", sampleEvent("status/delivered.json")},
+	{"api", "./functions/api", "ApiFunction", sampleEvent("api/send_message.json")},
+	{"templates", "./functions/templates", "TemplatesFunction", sampleEvent("templates/scheduled.json")},
 }
 
 func main() {
 	rounds := flag.Int("n", 5, "rounds (cold starts of each target)")
 	only := flag.String("only", "", "comma-separated targets to measure besides the two hello worlds (default all)")
 	rieFlag := flag.String("rie", os.Getenv("AWS_LAMBDA_RIE"), "aws-lambda-rie binary (default: PATH, GOPATH/bin, or installed with go install)")
-	verbose := flag.Bool("v", false, "print each response and the functions' logs")
+	verbose := flag.Bool("v", false, "print each response, its requests and the function's logs")
+	breakdown := flag.Bool("breakdown", false, "print where each target's first response went in its last round: its longest package inits (GODEBUG=inittrace=1, which slows init a little) and each request to AWS, Graph and the core, timed from the invocation")
+	// One cold start, run by this program in a process of its own.
+	one := flag.String("one", "", "internal: cold-start this target once and print its sample as JSON")
+	bootstrap := flag.String("bootstrap", "", "internal: the bootstrap of -one")
 	flag.Parse()
-	if err := run(*rounds, *only, *rieFlag, *verbose); err != nil {
+	var err error
+	if *one != "" {
+		err = child(*one, *bootstrap, *rieFlag, *verbose, *breakdown)
+	} else {
+		err = run(*rounds, *only, *rieFlag, *verbose, *breakdown)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cold:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rounds int, only, rieFlag string, verbose bool) error {
+func run(rounds int, only, rieFlag string, verbose, breakdown bool) error {
 	ctx := context.Background()
 	if _, err := os.Stat("template.yaml"); err != nil {
 		return fmt.Errorf("run from the repository root: %w", err)
@@ -97,6 +111,10 @@ func run(rounds int, only, rieFlag string, verbose bool) error {
 		chosen = slices.DeleteFunc(slices.Clone(targets), func(t target) bool {
 			return t.name != "hello" && t.name != "sdk_hello" && !slices.Contains(want, t.name)
 		})
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
 	}
 	work, err := os.MkdirTemp("", "wacloud-bench-cold-")
 	if err != nil {
@@ -117,174 +135,103 @@ func run(rounds int, only, rieFlag string, verbose bool) error {
 		fmt.Printf("built %-10s %5.1f MB  %s\n", t.name, float64(st.Size())/(1<<20), t.pkg)
 		bins[t.name] = out
 	}
-	tmpl, err := stack.Load("template.yaml")
-	if err != nil {
-		return err
-	}
 
-	times := map[string][]time.Duration{}
-	inits, invokes := map[string][]time.Duration{}, map[string][]time.Duration{}
-	calls := map[string]int{} // AWS requests of the first event
+	samples := map[string][]sample{}
 	for r := range rounds {
-		h, err := connector.Start(ctx, connector.Options{
-			AWSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", GraphAddr: "127.0.0.1:0", SinkAddr: "127.0.0.1:0",
-			Template: "template.yaml", Functions: map[string]connector.Setup{}, Log: io.Discard,
-		})
-		if err != nil {
-			return fmt.Errorf("start the local connector: %w", err)
-		}
-		// Every AWS request the functions make is counted on its way.
-		front, err := awscount.Start(h.AWSURL)
-		if err != nil {
-			h.Close()
-			return err
-		}
 		// Rotate the order, so no target always runs first or last.
 		order := append(slices.Clone(chosen[r%len(chosen):]), chosen[:r%len(chosen)]...)
 		for _, t := range order {
-			front.Reset()
-			d, ph, err := once(ctx, h, front.URL, tmpl, rieBin, bins[t.name], t, verbose)
+			args := []string{"-one", t.name, "-bootstrap", bins[t.name], "-rie", rieBin}
+			if verbose {
+				args = append(args, "-v")
+			}
+			if breakdown {
+				args = append(args, "-breakdown")
+			}
+			cmd := exec.CommandContext(ctx, self, args...)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
 			if err != nil {
-				front.Close()
-				h.Close()
 				return fmt.Errorf("round %d, %s: %w", r+1, t.name, err)
 			}
-			times[t.name] = append(times[t.name], d)
-			inits[t.name] = append(inits[t.name], ph.init)
-			invokes[t.name] = append(invokes[t.name], ph.invoke)
-			calls[t.name] = front.Count("")
-			if verbose {
-				c, names := front.Counts()
-				for _, n := range names {
-					fmt.Printf("  %s %s %d\n", t.name, n, c[n])
-				}
+			var s sample
+			if err := json.Unmarshal(out, &s); err != nil {
+				return fmt.Errorf("round %d, %s: read its sample: %w", r+1, t.name, err)
 			}
+			samples[t.name] = append(samples[t.name], s)
 		}
-		front.Close()
-		h.Close()
 		fmt.Printf("round %d/%d done\n", r+1, rounds)
 	}
-
-	sdk := median(times["sdk_hello"])
-	fmt.Printf("%-10s %9s %8s %8s %12s %8s %10s %9s\n", "target", "median_ms", "min_ms", "max_ms", "vs_sdk_hello", "init_ms", "invoke_ms", "aws_calls")
-	var ms, ratios []string
-	for _, t := range chosen {
-		d := times[t.name]
-		m := median(d)
-		fmt.Printf("%-10s %9.1f %8.1f %8.1f %12.2f %8.1f %10.1f %9d\n", t.name, msOf(m), msOf(slices.Min(d)), msOf(slices.Max(d)), float64(m)/float64(sdk),
-			msOf(median(inits[t.name])), msOf(median(invokes[t.name])), calls[t.name])
-		ms = append(ms, fmt.Sprintf("%s_ms=%.1f", t.name, msOf(m)))
-		if t.name != "hello" && t.name != "sdk_hello" {
-			ratios = append(ratios, fmt.Sprintf("%s=%.2f", t.name, float64(m)/float64(sdk)))
+	if breakdown {
+		for _, t := range chosen {
+			printBreakdown(t.name, samples[t.name][len(samples[t.name])-1])
 		}
 	}
-	sdkInit := median(inits["sdk_hello"])
-	var initRatios []string
-	for _, t := range chosen {
-		if t.name != "hello" && t.name != "sdk_hello" {
-			initRatios = append(initRatios, fmt.Sprintf("%s=%.2f", t.name, float64(median(inits[t.name]))/float64(sdkInit)))
-		}
-	}
-	fmt.Println("init phase vs sdk_hello's: " + strings.Join(initRatios, " "))
-	fmt.Println(strings.Join(ms, " "))
-	fmt.Println(strings.Join(ratios, " "))
+	report(chosen, samples)
 	return nil
 }
 
-// phases are the emulator's own figures of a cold start: the init (from
-// the bootstrap's start to its first request for an event) and the
-// first event's handling.
-type phases struct{ init, invoke time.Duration }
-
-var (
-	initRE   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	invokeRE = regexp.MustCompile(`INVOKE RTDONE\(status: [a-z]+, produced bytes: [0-9]+, duration: ([0-9.]+)ms\)`)
-)
-
-func phasesOf(logs []byte) phases {
-	ms := func(re *regexp.Regexp) time.Duration {
-		m := re.FindSubmatch(logs)
-		if m == nil {
-			return 0
+// report prints the table and the ratio lines.
+func report(chosen []target, samples map[string][]sample) {
+	med := func(name string, f func(sample) time.Duration) time.Duration {
+		var d []time.Duration
+		for _, s := range samples[name] {
+			d = append(d, f(s))
 		}
-		f, _ := strconv.ParseFloat(string(m[1]), 64)
-		return time.Duration(f * float64(time.Millisecond))
+		return median(d)
 	}
-	return phases{init: ms(initRE), invoke: ms(invokeRE)}
+	first := func(s sample) time.Duration { return s.First }
+	own := func(s sample) time.Duration { return s.Own() }
+	initOf := func(s sample) time.Duration { return s.Init }
+	sdk, sdkInit := med("sdk_hello", first), med("sdk_hello", initOf)
+	fmt.Printf("%-10s %9s %7s %7s %7s %8s %9s %9s %6s %11s %7s %7s\n", "target", "median_ms", "min_ms", "max_ms", "vs_sdk",
+		"init_ms", "invoke_ms", "aws_calls", "other", "endpoint_ms", "own_ms", "own_vs")
+	var ms, ratios, owns, initRatios []string
+	for _, t := range chosen {
+		ss := samples[t.name]
+		var d []time.Duration
+		for _, s := range ss {
+			d = append(d, s.First)
+		}
+		m, last := median(d), ss[len(ss)-1]
+		fmt.Printf("%-10s %9.1f %7.1f %7.1f %7.2f %8.1f %9.1f %9d %6d %11.1f %7.1f %7.2f\n", t.name, msOf(m), msOf(slices.Min(d)), msOf(slices.Max(d)),
+			float64(m)/float64(sdk), msOf(med(t.name, initOf)), msOf(med(t.name, func(s sample) time.Duration { return s.Invoke })),
+			last.count("aws"), last.count("graph")+last.count("core"), msOf(med(t.name, func(s sample) time.Duration { return s.Endpoint })),
+			msOf(med(t.name, own)), float64(med(t.name, own))/float64(sdk))
+		ms = append(ms, fmt.Sprintf("%s_ms=%.1f", t.name, msOf(m)))
+		if t.name != "hello" && t.name != "sdk_hello" {
+			ratios = append(ratios, fmt.Sprintf("%s=%.2f", t.name, float64(m)/float64(sdk)))
+			owns = append(owns, fmt.Sprintf("%s=%.2f", t.name, float64(med(t.name, own))/float64(sdk)))
+			initRatios = append(initRatios, fmt.Sprintf("%s=%.2f", t.name, float64(med(t.name, initOf))/float64(sdkInit)))
+		}
+	}
+	fmt.Println("init phase vs sdk_hello's: " + strings.Join(initRatios, " "))
+	fmt.Println("own time (first response less endpoint time) vs sdk_hello's first response: " + strings.Join(owns, " "))
+	fmt.Println(strings.Join(ms, " "))
+	fmt.Println(strings.Join(ratios, " "))
 }
 
-// once cold-starts t's bootstrap and checks its first response.
-func once(ctx context.Context, h *connector.Handle, awsURL string, tmpl *stack.Template, rieBin, bootstrap string, t target, verbose bool) (time.Duration, phases, error) {
-	env, err := rie.FunctionEnv(tmpl, h.Stack, t.id, awsURL)
-	if err != nil {
-		return 0, phases{}, err
+// printBreakdown prints where s's time went.
+func printBreakdown(name string, s sample) {
+	fmt.Printf("== %s: first response %.1f ms; init %.1f and first event %.1f (the emulator's figures; the rest is the process start and the emulator's own)\n",
+		name, msOf(s.First), msOf(s.Init), msOf(s.Invoke))
+	if len(s.Inits) > 0 {
+		var total time.Duration
+		for _, p := range s.Inits {
+			total += p.D
+		}
+		top := slices.Clone(s.Inits)
+		slices.SortFunc(top, func(a, b pkgInit) int { return cmp.Compare(b.D, a.D) })
+		var names []string
+		for _, p := range top[:min(5, len(top))] {
+			names = append(names, fmt.Sprintf("%s %.2f", p.Pkg, msOf(p.D)))
+		}
+		fmt.Printf("   package inits %.2f ms in all (%d packages); longest: %s\n", msOf(total), len(s.Inits), strings.Join(names, ", "))
 	}
-	// The Graph API simulator and the core sink of this round.
-	env["GRAPH_API_BASE_URL"] = h.GraphURL
-	if _, ok := env["CORE_URL"]; ok {
-		env["CORE_URL"] = h.SinkURL
+	fmt.Printf("   %d requests; endpoint time %.1f ms, own time %.1f ms\n", len(s.Requests), msOf(s.Endpoint), msOf(s.Own()))
+	for _, r := range s.Requests {
+		fmt.Printf("   +%6.1f ms %6.1f ms  %s\n", msOf(r.Start), msOf(r.End-r.Start), r.Name)
 	}
-	event, err := t.event(h)
-	if err != nil {
-		return 0, phases{}, err
-	}
-	var logs bytes.Buffer
-	res, err := rie.Invoke(ctx, rieBin, bootstrap, filepath.Dir(bootstrap), env, event, &logs)
-	if err != nil {
-		return 0, phases{}, fmt.Errorf("%w\n%s", err, logs.String())
-	}
-	if problem := failed(res.Body); problem != "" {
-		return 0, phases{}, fmt.Errorf("response %s: %s\n%s", problem, res.Body, logs.String())
-	}
-	if verbose {
-		fmt.Printf("%s: %.1f ms: %s\n%s", t.name, msOf(res.FirstResponse), bytes.TrimSpace(res.Body), logs.String())
-	}
-	return res.FirstResponse, phasesOf(logs.Bytes()), nil
-}
-
-// failed says what is wrong with a response: a function error, a failed
-// SQS record, or an HTTP answer of 5xx.
-func failed(body []byte) string {
-	var r struct {
-		ErrorMessage string `json:"errorMessage"`
-		Failures     []any  `json:"batchItemFailures"`
-		StatusCode   int    `json:"statusCode"`
-	}
-	if json.Unmarshal(body, &r) != nil {
-		return ""
-	}
-	switch {
-	case r.ErrorMessage != "":
-		return "is a function error"
-	case len(r.Failures) > 0:
-		return "has failed records"
-	case r.StatusCode >= 500:
-		return "is a server error"
-	}
-	return ""
-}
-
-// mediaEvent is an SQS event with a media job for a document the
-// simulator holds.
-func mediaEvent(h *connector.Handle) ([]byte, error) {
-	o, err := h.Sim.CreateMedia(graphsim.MediaSpec{PhoneNumberID: connector.DemoPhoneNumberID, MimeType: "application/pdf",
-		Filename: "cold.pdf", Size: 64 << 10})
-	if err != nil {
-		return nil, err
-	}
-	job, err := json.Marshal(queue.MediaJob{TenantID: connector.DemoTenantID, PhoneNumberID: connector.DemoPhoneNumberID,
-		WABAID: connector.DemoWABAID, MessageID: "wamid.COLD" + o.ID, MediaID: o.ID, Kind: "document", MimeType: o.MimeType,
-		SHA256: o.SHA256Base64, Filename: o.Filename, ContactWaID: "5511999990000", OccurredAt: time.Now().UTC().Format(time.RFC3339)})
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{
-		MessageId: "c01d0000-0000-4000-8000-000000000001", ReceiptHandle: "cold", Body: string(job),
-		Attributes:     map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": fmt.Sprint(time.Now().UnixMilli())},
-		EventSource:    "aws:sqs",
-		EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:wacloud-local-MediaQueue",
-		AWSRegion:      "us-east-1",
-	}}})
 }
 
 func median(d []time.Duration) time.Duration {
