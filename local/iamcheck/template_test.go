@@ -385,6 +385,20 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	apiGet(t, h, token, numberPath+"/profile")
 	apiPost(t, h, token, numberPath+"/blocked-users", map[string]any{"users": []string{"+" + contact}}, http.StatusOK, nil)
 	apiGet(t, h, token, numberPath+"/blocked-users")
+	// A campaign: created (stored, its runner woken), listed, read,
+	// paused, resumed and cancelled.
+	var cmp struct {
+		ID string `json:"id"`
+	}
+	apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns", map[string]any{"name": "iamcheck",
+		"phone_number_id": connector.DemoPhoneNumberID, "template": map[string]string{"name": "hello_world", "language": "en_US"},
+		"audience": "s3://" + h.Stack.Functions["ApiFunction"].Env["DATA_BUCKET"] + "/tenants/" + connector.DemoTenantID + "/campaigns/iamcheck.csv",
+		"start_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}, http.StatusCreated, &cmp)
+	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns")
+	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns/"+cmp.ID)
+	for _, action := range []string{"pause", "resume", "cancel"} {
+		apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns/"+cmp.ID+"/"+action, nil, http.StatusOK, nil)
+	}
 	for _, j := range apiJobs {
 		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
 		postJob(t, h, token, j)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/metrics"
@@ -65,6 +66,10 @@ type Handler struct {
 	Uploader Uploader
 	// Onboarding runs Embedded Signup onboardings (onboarding.go).
 	Onboarding Onboarding
+	// Campaigns and CampaignControl serve the campaign routes
+	// (campaigns.go).
+	Campaigns       Campaigns
+	CampaignControl CampaignControl
 }
 
 // Setup builds the handler from the function's environment:
@@ -72,10 +77,12 @@ type Handler struct {
 // and GRAPH_API_VERSION (empty: Meta's), and optionally UPLOAD_URL_TTL (a Go
 // duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE; for
 // onboarding META_APP_SECRET, STATE_TABLE, CORE_EVENTS_QUEUE_URL,
-// TENANT_SECRET_PREFIX and TENANT_WEBHOOK_SECRET_PREFIX.
+// TENANT_SECRET_PREFIX and TENANT_WEBHOOK_SECRET_PREFIX; for campaigns
+// CAMPAIGNS_TABLE and CAMPAIGN_QUEUE_URL.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE", "TENANTS_TABLE",
-		"META_APP_SECRET", "STATE_TABLE", "CORE_EVENTS_QUEUE_URL", "TENANT_SECRET_PREFIX", "TENANT_WEBHOOK_SECRET_PREFIX"} {
+		"META_APP_SECRET", "STATE_TABLE", "CORE_EVENTS_QUEUE_URL", "TENANT_SECRET_PREFIX", "TENANT_WEBHOOK_SECRET_PREFIX",
+		"CAMPAIGNS_TABLE", "CAMPAIGN_QUEUE_URL"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
@@ -95,7 +102,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	templates := &catalog.Store{API: ddb, Table: getenv("TEMPLATES_TABLE")}
 	registry := &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")}
 	sm := secretsmanager.NewFromConfig(cfg)
-	publisher := queue.Publisher{API: sqs.NewFromConfig(cfg)}
+	sqsc := sqs.NewFromConfig(cfg)
+	publisher := queue.Publisher{API: sqsc}
 	return &Handler{
 		Queue:            publisher,
 		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
@@ -111,6 +119,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Objects:          s3c,
 		Uploader:         meta,
 		Metrics:          rec,
+		Campaigns:        &campaign.Store{API: ddb, Table: getenv("CAMPAIGNS_TABLE")},
+		CampaignControl:  &campaign.Control{API: sqsc, QueueURL: getenv("CAMPAIGN_QUEUE_URL")},
 		Onboarding: &onboard.Onboarder{
 			Meta: meta, Secrets: sm, MetaAppSecret: getenv("META_APP_SECRET"),
 			SecretPrefix: getenv("TENANT_SECRET_PREFIX"), WebhookSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),

@@ -14,6 +14,7 @@ func (h *Handler) Routes() []Route {
 		h.profileRoutes(),
 		h.blockRoutes(),
 		h.onboardingRoutes(),
+		h.campaignRoutes(),
 	} {
 		out = append(out, group...)
 	}

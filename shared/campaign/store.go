@@ -1,0 +1,238 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Errors Store returns (wrapped).
+var (
+	ErrNotFound = errors.New("no such campaign")
+	// ErrState: the campaign is not in a state the change starts from.
+	ErrState = errors.New("the campaign's state does not allow it")
+	// ErrExists: a campaign with that id exists already.
+	ErrExists = errors.New("campaign exists")
+	// ErrLease: another runner holds the campaign's lease, or this
+	// runner's lease or checkpoint is not the stored one any more.
+	ErrLease = errors.New("campaign lease lost")
+)
+
+// API is the part of the DynamoDB client Store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store reads and writes the campaigns table (pk tenant#{tenant_id}, sk
+// campaign#{id}): a tenant's campaigns live under its own partition key,
+// so no read by a tenant and an id can reach another tenant's. It is
+// safe for concurrent use. DynamoDB failures are retryable; ErrNotFound,
+// ErrState and ErrExists permanent; ErrLease permanent for the caller
+// (another runner goes on).
+type Store struct {
+	API   API
+	Table string
+	Now   func() time.Time
+}
+
+func key(tenantID, id string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "tenant#" + tenantID},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: "campaign#" + id},
+	}
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Create stores a new campaign; the error wraps ErrExists, with the
+// stored campaign returned, when its id is taken.
+func (s *Store) Create(ctx context.Context, c Campaign) (Campaign, error) {
+	item, err := attributevalue.MarshalMap(c)
+	if err != nil {
+		return Campaign{}, fault.PermanentErr(fmt.Errorf("create campaign %s of tenant %s: encode: %w", c.ID, c.TenantID, err))
+	}
+	for k, v := range key(c.TenantID, c.ID) {
+		item[k] = v
+	}
+	e, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("pk"))).Build()
+	if err != nil {
+		return Campaign{}, fault.PermanentErr(fmt.Errorf("create campaign %s: build expression: %w", c.ID, err))
+	}
+	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.Table), Item: item,
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(),
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		old, gerr := s.Get(ctx, c.TenantID, c.ID)
+		if gerr != nil {
+			return Campaign{}, gerr
+		}
+		return old, fault.PermanentErr(fmt.Errorf("create campaign %s of tenant %s: %w", c.ID, c.TenantID, ErrExists))
+	}
+	if err != nil {
+		return Campaign{}, fault.Retryable(fmt.Errorf("create campaign %s of tenant %s: %w", c.ID, c.TenantID, err))
+	}
+	return c, nil
+}
+
+// Get returns the tenant's campaign; the error wraps ErrNotFound when
+// the tenant has no campaign id.
+func (s *Store) Get(ctx context.Context, tenantID, id string) (Campaign, error) {
+	r, err := s.record(ctx, tenantID, id)
+	return r.Campaign, err
+}
+
+func (s *Store) record(ctx context.Context, tenantID, id string) (record, error) {
+	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(tenantID, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return record{}, fault.Retryable(fmt.Errorf("get campaign %s of tenant %s: %w", id, tenantID, err))
+	}
+	if len(out.Item) == 0 {
+		return record{}, fault.PermanentErr(fmt.Errorf("get campaign %s of tenant %s: %w", id, tenantID, ErrNotFound))
+	}
+	return decode(out.Item)
+}
+
+// List returns the tenant's campaigns, newest first.
+func (s *Store) List(ctx context.Context, tenantID string) ([]Campaign, error) {
+	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID))).Build()
+	if err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("list campaigns of tenant %s: build expression: %w", tenantID, err))
+	}
+	out := []Campaign{}
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		page, err := s.API.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return nil, fault.Retryable(fmt.Errorf("list campaigns of tenant %s: %w", tenantID, err))
+		}
+		for _, raw := range page.Items {
+			r, err := decode(raw)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r.Campaign)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		start = page.LastEvaluatedKey
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt > out[j].CreatedAt
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Transition moves the campaign to state to when it is in one of from,
+// and returns it as it is now; the error wraps ErrState (with the
+// campaign as it is) when it is in another state, ErrNotFound when it
+// does not exist.
+func (s *Store) Transition(ctx context.Context, tenantID, id, to, reason string, from ...string) (Campaign, error) {
+	states := make([]expression.OperandBuilder, 0, len(from))
+	for _, f := range from {
+		states = append(states, expression.Value(f))
+	}
+	cond := expression.AttributeExists(expression.Name("pk"))
+	if len(states) > 0 {
+		cond = cond.And(expression.Name("state").In(states[0], states[1:]...))
+	}
+	upd := expression.Set(expression.Name("state"), expression.Value(to)).
+		Set(expression.Name("updated_at"), expression.Value(s.now().UTC().Format(time.RFC3339Nano)))
+	if reason != "" {
+		upd = upd.Set(expression.Name("reason"), expression.Value(reason))
+	} else {
+		upd = upd.Remove(expression.Name("reason"))
+	}
+	e, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return Campaign{}, fault.PermanentErr(fmt.Errorf("move campaign %s to %s: build expression: %w", id, to, err))
+	}
+	out, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(tenantID, id),
+		ConditionExpression: e.Condition(), UpdateExpression: e.Update(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &cf) {
+		if len(cf.Item) == 0 {
+			// moto does not return the item; read it.
+			c, gerr := s.Get(ctx, tenantID, id)
+			if gerr != nil {
+				return Campaign{}, gerr
+			}
+			return c, fault.PermanentErr(fmt.Errorf("move campaign %s from %s to %s: %w", id, c.State, to, ErrState))
+		}
+		r, derr := decode(cf.Item)
+		if derr != nil {
+			return Campaign{}, derr
+		}
+		return r.Campaign, fault.PermanentErr(fmt.Errorf("move campaign %s from %s to %s: %w", id, r.State, to, ErrState))
+	}
+	if err != nil {
+		return Campaign{}, fault.Retryable(fmt.Errorf("move campaign %s of tenant %s to %s: %w", id, tenantID, to, err))
+	}
+	r, err := decode(out.Attributes)
+	return r.Campaign, err
+}
+
+// record is a campaign with the runner's fields.
+type record struct {
+	Campaign
+	Progress
+}
+
+// Progress is the runner's state of a campaign: its checkpoint (the next
+// data row to read and its byte offset in the audience file), the CSV
+// header read at the start, and the lease of the runner at work.
+type Progress struct {
+	Row        int64    `dynamodbav:"cp_row"`    // data rows done (0: none)
+	Offset     int64    `dynamodbav:"cp_offset"` // where row Row+1 starts
+	Header     []string `dynamodbav:"header,omitempty"`
+	LeaseOwner string   `dynamodbav:"lease_owner,omitempty"`
+	LeaseUntil int64    `dynamodbav:"lease_until,omitempty"` // unix ms
+}
+
+func decode(item map[string]ddbtypes.AttributeValue) (record, error) {
+	var r record
+	if err := attributevalue.UnmarshalMap(item, &r.Campaign); err != nil {
+		return record{}, fault.PermanentErr(fmt.Errorf("decode campaign: %w", err))
+	}
+	if err := attributevalue.UnmarshalMap(item, &r.Progress); err != nil {
+		return record{}, fault.PermanentErr(fmt.Errorf("decode campaign progress: %w", err))
+	}
+	if r.FailedByReason == nil {
+		r.FailedByReason = map[string]int64{}
+	}
+	if r.Pricing == nil {
+		r.Pricing = map[string]int64{}
+	}
+	return r, nil
+}
