@@ -15,9 +15,9 @@ import (
 // would: nothing after it runs, nothing is released.
 type crashingLimiter struct{ NumberLimiter }
 
-func (crashingLimiter) Wait(context.Context, string, int, throttle.Lane) error {
+func (crashingLimiter) WaitLead(context.Context, string, int, throttle.Lane, time.Duration) (time.Duration, error) {
 	runtime.Goexit()
-	return nil
+	return 0, nil
 }
 
 // TestCrashWhileWaitingForPacing: an attempt that died while the job

@@ -93,10 +93,11 @@ type MediaResolver interface {
 }
 
 // NumberLimiter paces a business number; *throttle.Limiter satisfies it.
-// Wait returns a *throttle.WaitError when the number has no slot within
-// the lane's horizon.
+// WaitLead returns lead before the caller's slot, with how long remains
+// until the slot, or a *throttle.WaitError when the number has no slot
+// within the lane's horizon.
 type NumberLimiter interface {
-	Wait(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane) error
+	WaitLead(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane, lead time.Duration) (time.Duration, error)
 	// Prefetch starts booking n sends that are about to Wait, within
 	// lane's horizon.
 	Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int, lane throttle.Lane)
@@ -162,6 +163,9 @@ const (
 	MetricFailed    = "OutboundFailed"
 	MetricRetried   = "OutboundRetried"
 	MetricThrottled = "OutboundThrottledByMeta"
+	// MetricSlotMissed counts number slots given up because the job's
+	// claim (or its recipient's pacing wait) ended too late for them.
+	MetricSlotMissed = "OutboundSlotMissed"
 )
 
 // Identities resolves a job's recipient to the identity WhatsApp knows
@@ -202,6 +206,7 @@ type Handler struct {
 	MaxInlineWait      time.Duration
 	GiveUpAfter        int
 	SendBudget         time.Duration // default DefaultSendBudget
+	SendWithin         time.Duration // default DefaultSendWithin
 	// Outages records rejected tokens across instances (nil: each
 	// instance tells the core itself). See token.go.
 	Outages      Outages
@@ -212,6 +217,7 @@ type Handler struct {
 	Now          func() time.Time
 
 	rejectedTokens sync.Map // secret id → rejectedToken
+	claims         claimTimes
 }
 
 // Handle processes one batch. The consumer runs records of different
@@ -308,6 +314,8 @@ type attempt struct {
 	mapped   bool      // to came from a recorded mapping
 	ref      JobRef    // the job's record
 	claim    string    // set once claimed, just before the request
+	paired   bool      // the recipient's pair limit is booked for this attempt
+	waited   bool      // the claim waited for the recipient's pair limit
 	queuedAt time.Time // when SQS got the job (zero if unknown)
 	waba     string    // the number's WhatsApp Business Account
 	creds    tenant.Credentials
@@ -391,7 +399,9 @@ func (a *attempt) record() JobRecord {
 func (h *Handler) claim(ctx context.Context, a *attempt) (existing *JobRecord, err error) {
 	job := a.job
 	jr := a.record()
-	if !job.IsMessage() {
+	if !job.IsMessage() || a.paired {
+		// A job claiming again for a new slot booked its recipient with
+		// its first claim.
 		a.claim, existing, err = h.Jobs.Claim(ctx, jr)
 		return existing, err
 	}
@@ -405,13 +415,15 @@ func (h *Handler) claim(ctx context.Context, a *attempt) (existing *JobRecord, e
 		return existing, err
 	case !refused:
 		h.Pairs.Booked(b)
-		a.claim = claim
+		a.claim, a.paired = claim, true
 		return nil, nil
 	}
 	h.Pairs.Refused(b)
+	a.waited = true
 	if err := h.pace(ctx, a, func() error { return h.Pairs.Take(ctx, job.PhoneNumberID, a.to) }); err != nil {
 		return nil, err
 	}
+	a.paired = true
 	a.claim, existing, err = h.Jobs.Claim(ctx, jr)
 	return existing, err
 }
@@ -483,13 +495,7 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	}
 
 	crashpoint.Hit("sender.before_pace")
-	if err := h.paceNumber(ctx, a); err != nil {
-		return err
-	}
-	if err := h.timeToSend(ctx, a); err != nil {
-		return err
-	}
-	existing, err := h.claim(ctx, a)
+	existing, err := h.paceAndClaim(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -599,24 +605,28 @@ func (h *Handler) timeToSend(ctx context.Context, a *attempt) error {
 }
 
 // paceNumber waits for the job's slot on its number, within its lane's
-// horizon; with no slot there it defers the job, unclaimed
-// (deferral.go). A Final job (at the end of its receive budget) is never
-// deferred: it may wait inline up to MaxInlineWait, else it fails as
-// retries exhausted.
-func (h *Handler) paceNumber(ctx context.Context, a *attempt) error {
+// horizon, until lead before it, and returns how long remains until the
+// slot; with no slot there it defers the job, unclaimed (deferral.go). A
+// Final job (at the end of its receive budget) is never deferred: it may
+// wait inline up to MaxInlineWait, else it fails as retries exhausted.
+func (h *Handler) paceNumber(ctx context.Context, a *attempt, lead time.Duration) (time.Duration, error) {
 	lane := h.lane(a.job, a.attempts)
-	wait := func() error { return h.Numbers.Wait(ctx, a.job.PhoneNumberID, a.limit, lane) }
+	var remain time.Duration
+	wait := func() (err error) {
+		remain, err = h.Numbers.WaitLead(ctx, a.job.PhoneNumberID, a.limit, lane, lead)
+		return err
+	}
 	if lane == throttle.Final {
-		return h.pace(ctx, a, wait)
+		return remain, h.pace(ctx, a, wait)
 	}
 	err := wait()
 	if _, ok := throttle.AsWait(err); ok {
-		return h.release(ctx, a, &deferral{number: a.job.PhoneNumberID, limit: a.limit, lane: lane, err: err})
+		return 0, h.release(ctx, a, &deferral{number: a.job.PhoneNumberID, limit: a.limit, lane: lane, err: err})
 	}
 	if err != nil {
-		return h.release(ctx, a, err)
+		return 0, h.release(ctx, a, err)
 	}
-	return nil
+	return remain, nil
 }
 
 func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error {

@@ -84,11 +84,11 @@ type limitRecorder struct {
 	limits map[string]int
 }
 
-func (l *limitRecorder) Wait(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane) error {
+func (l *limitRecorder) WaitLead(ctx context.Context, phoneNumberID string, perSecond int, lane throttle.Lane, lead time.Duration) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.limits[phoneNumberID] = perSecond
-	return &throttle.WaitError{Wait: time.Hour, What: "number"}
+	return 0, &throttle.WaitError{Wait: time.Hour, What: "number"}
 }
 
 func (l *limitRecorder) Prefetch(ctx context.Context, phoneNumberID string, perSecond, n int, lane throttle.Lane) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,6 +83,10 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	numbers map[string]*dispenser
+	// lead is the lead the last WaitLead asked for: leases start their
+	// blocks at least that far ahead of now, so that a send has the time
+	// to get ready before its slot.
+	lead atomic.Int64
 }
 
 // dispenser holds an instance's leased slots of one number.
@@ -252,7 +257,7 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int, lane Lan
 	// first.
 	factor, idleFirst := d.slow.factor(l.now()), !d.lastBusy && !d.lastTAT.After(l.now())
 	return func(ctx context.Context) error {
-		slots, tat, idle, slow, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst, l.horizon(lane))
+		slots, tat, idle, slow, calls, err := l.lease(ctx, id, perSecond, n, factor, idleFirst, l.horizon(lane), time.Duration(l.lead.Load()))
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		d.calls += int64(calls)
@@ -286,18 +291,29 @@ func (l *Limiter) beginLease(d *dispenser, id string, perSecond, n int, lane Lan
 // another. It returns a *WaitError instead of sleeping past the lane's
 // horizon.
 func (l *Limiter) Wait(ctx context.Context, phoneNumberID string, perSecond int, lane Lane) error {
+	_, err := l.WaitLead(ctx, phoneNumberID, perSecond, lane, 0)
+	return err
+}
+
+// WaitLead is Wait for a caller that needs lead to get its send ready
+// (the job's claim): it returns lead before the slot, with how long
+// remains until the slot (negative when it woke after it, within the
+// slack). The caller prepares its send, waits out what remains, and
+// sends at the slot.
+func (l *Limiter) WaitLead(ctx context.Context, phoneNumberID string, perSecond int, lane Lane, lead time.Duration) (time.Duration, error) {
+	l.lead.Store(int64(max(lead, 0)))
 	for {
 		at, err := l.Reserve(ctx, phoneNumberID, perSecond, lane)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if d := at.Sub(l.now()); d > 0 {
+		if d := at.Add(-lead).Sub(l.now()); d > 0 {
 			if err := l.sleep(ctx, d); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		if l.now().Sub(at) <= l.slack() {
-			return nil
+		if late := l.now().Sub(at); late <= l.slack() {
+			return -late, nil
 		}
 		d := l.dispenser(phoneNumberID)
 		d.mu.Lock()
@@ -385,11 +401,12 @@ func readSlowdown(item map[string]ddbtypes.AttributeValue) *slowdown {
 }
 
 // lease books n slots of the shared schedule. The schedule's end (tat) only
-// moves forward: from max(tat, now) by n intervals (stretched by 1/factor).
-// idleFirst says which of the two conditional writes to try first; the
-// usual case is one write, a wrong guess takes a second. horizon is the
-// lane's: how far ahead of now the block may start.
-func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool, horizon time.Duration) (slots []time.Time, end time.Time, idle bool, slow *slowdown, calls int, err error) {
+// moves forward: from max(tat, now+lead) by n intervals (stretched by
+// 1/factor); lead leaves the sends the time to get ready before their
+// first slot. idleFirst says which of the two conditional writes to try
+// first; the usual case is one write, a wrong guess takes a second.
+// horizon is the lane's: how far ahead of now the block may start.
+func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor float64, idleFirst bool, horizon, lead time.Duration) (slots []time.Time, end time.Time, idle bool, slow *slowdown, calls int, err error) {
 	if perSecond <= 0 {
 		return nil, time.Time{}, false, nil, 0, fault.Invalidf("rate limit of %s: limit %d per second", id, perSecond)
 	}
@@ -399,20 +416,21 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
+		base := now.Add(lead)
 		exp := expression.Value(nAttr(now.Add(keepRate).Unix()))
-		// Busy: the schedule runs at or after now, within the horizon;
-		// book n more intervals after its end.
+		// Busy: the schedule runs at or after now+lead, within the
+		// horizon; book n more intervals after its end.
 		busyIn, err := conditionalUpdate(l.Table, key,
 			expression.Set(tatN, tatN.Plus(expression.Value(nAttr(span)))).Set(expN, exp),
-			tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
+			tatN.GreaterThanEqual(expression.Value(nAttr(micros(base)))).And(
 				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(horizon)))))))
 		if err != nil {
 			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
 		}
-		// Idle: nothing booked from now on; the block starts now.
+		// Idle: nothing booked from now+lead on; the block starts there.
 		idleIn, err := conditionalUpdate(l.Table, key,
-			expression.Set(tatN, expression.Value(nAttr(micros(now)+span))).Set(expN, exp),
-			expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(now))))))
+			expression.Set(tatN, expression.Value(nAttr(micros(base)+span))).Set(expN, exp),
+			expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(base))))))
 		if err != nil {
 			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
 		}
@@ -455,7 +473,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 				return 0, false, err
 			}
 			slow = readSlowdown(out.Attributes)
-			return micros(now), true, nil
+			return micros(base), true, nil
 		}
 		tries := []func() (int64, bool, error){busy, idle}
 		if idleFirst {
@@ -485,7 +503,7 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 		if wait := fromMicros(tat).Sub(l.now().Add(horizon)); wait > 0 {
 			return nil, fromMicros(tat), false, readSlowdown(out.Item), calls, &WaitError{Wait: wait, What: "number"}
 		}
-		idleFirst = tat < micros(l.now())
+		idleFirst = tat < micros(l.now().Add(lead))
 	}
 	return nil, time.Time{}, false, nil, calls, fault.Retryable(fmt.Errorf("lease send slots of %s: schedule contended", id))
 }
