@@ -27,6 +27,11 @@ const (
 	// ReasonRetriesExhausted: transient failures (or throttling) lasted until
 	// the job's receive budget ran out.
 	ReasonRetriesExhausted = "retries_exhausted"
+	// ReasonMessagingLimit: a business-initiated message (a template outside
+	// the 24-hour window) to a new recipient would exceed the portfolio's
+	// messaging-limit tier in the rolling 24 hours; it never reached Meta.
+	// Retryable: capacity frees later (details says when).
+	ReasonMessagingLimit = "messaging_limit"
 )
 
 // OutboundResult is what happened to an outbound job: accepted by Meta

@@ -111,7 +111,10 @@ const (
 	CodePairRateLimit = 131056
 	CodeWindowClosed  = 131047
 	CodeSpamRateLimit = 131048
-	CodeMediaDownload = 131052
+	// CodeMarketingLimit is Meta's per-user marketing template limit ("Meta
+	// chose not to deliver"): not retried; Meta asks for 24 hours first.
+	CodeMarketingLimit = 131049
+	CodeMediaDownload  = 131052
 )
 
 // Classify decides whether a Graph failure is worth retrying. It keys on
@@ -144,7 +147,7 @@ var (
 		1: true, 17: true, 32: true, 613: true, 131057: true, 133004: true,
 	}
 	permanentCodes = map[int]bool{
-		100: true, CodeInvalidToken: true, 131026: true, CodeWindowClosed: true, CodeSpamRateLimit: true, 131051: true,
+		100: true, CodeInvalidToken: true, 131026: true, CodeWindowClosed: true, CodeSpamRateLimit: true, CodeMarketingLimit: true, 131051: true,
 		CodeMediaDownload: true, 131053: true, 368: true, 200: true, 10: true, 3: true,
 		132068: true, 132069: true, 131008: true, 131009: true, 131021: true, 131031: true,
 	}

@@ -83,7 +83,7 @@ func TestClassifyReferenceErrors(t *testing.T) {
 // HTTP status, plus the fallbacks.
 func TestClassifyCodes(t *testing.T) {
 	retry := []int{130429, 131056, 131000, 131016, 4, 80007, 2, 131057, 133004}
-	permanent := []int{131026, 131047, 131048, 100, 132000, 132001, 132005, 132012, 132015, 132016, 132068, 132069,
+	permanent := []int{131026, 131047, 131048, 131049, 100, 132000, 132001, 132005, 132012, 132015, 132016, 132068, 132069,
 		131051, 131052, 131053, 368, 200, 190}
 	for _, code := range retry {
 		if got := Classify(&Error{Code: code, HTTPStatus: 400}); got != fault.Retry {

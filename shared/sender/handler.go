@@ -196,6 +196,10 @@ type Handler struct {
 	Suppressions Suppressions
 	Numbers      NumberLimiter
 	Pairs        PairLimiter
+	// Limits counts business-initiated recipients against the portfolio's
+	// messaging limit (limits.go); nil: not counted.
+	Limits       MessagingLimits
+	PhoneNumbers PhoneNumbers // reads a tier never recorded; nil: not read
 	Events       Publisher
 	// Consumer runs each record; its API also changes visibility for
 	// pacing delays when Visibilities is nil.
@@ -218,6 +222,7 @@ type Handler struct {
 
 	rejectedTokens sync.Map // secret id → rejectedToken
 	claims         claimTimes
+	tierReads      tierReads
 }
 
 // Handle processes one batch. The consumer runs records of different
@@ -493,6 +498,11 @@ func (h *Handler) send(ctx context.Context, a *attempt) error {
 	if err != nil {
 		return h.fail(ctx, a, Failure{Reason: event.ReasonInvalidJob, Details: err.Error()})
 	}
+	if f, err := h.messagingLimit(ctx, a); err != nil {
+		return h.release(ctx, a, err)
+	} else if f != nil {
+		return h.fail(ctx, a, *f)
+	}
 
 	crashpoint.Hit("sender.before_pace")
 	existing, err := h.paceAndClaim(ctx, a)
@@ -665,6 +675,8 @@ func (h *Handler) graphFailed(ctx context.Context, a *attempt, err error) error 
 		if err := h.Windows.Close(ctx, job.PhoneNumberID, a.to, h.now()); err != nil {
 			a.log.WarnContext(ctx, "could not record the closed window", "error", err.Error())
 		}
+	case graph.CodeMarketingLimit, graph.CodeSpamRateLimit:
+		h.limitedByMeta(ctx, a, ge, &f)
 	}
 	if fault.ClassOf(err) != fault.Retry {
 		return h.fail(ctx, a, f)

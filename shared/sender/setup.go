@@ -20,6 +20,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/media"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/suppression"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -70,6 +71,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	ddb := dynamodb.NewFromConfig(cfg)
 	sq := sqs.NewFromConfig(cfg)
 	state := getenv("STATE_TABLE")
+	gc := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
+		HTTP: newGraphHTTP(), Metrics: rec}
 	return &Handler{
 		Tenants:    &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
@@ -77,9 +80,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Identities: &identityCache{Store: &identity.Store{API: ddb, Table: state}},
 		// Records of versions before job ids were scoped by tenant live
 		// 15 days; looking for them costs no call of its own.
-		Jobs: &JobStore{API: ddb, Table: state, LegacyKeys: true, Lease: lease},
-		Graph: &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
-			HTTP: newGraphHTTP(), Metrics: rec},
+		Jobs:         &JobStore{API: ddb, Table: state, LegacyKeys: true, Lease: lease},
+		Graph:        gc,
+		PhoneNumbers: gc,
+		Limits:       &msglimit.Store{API: ddb, Table: state},
 		Deliveries:   &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
 		Media:        resolver,
 		Templates:    templates(ddb, getenv("TEMPLATES_TABLE")),
