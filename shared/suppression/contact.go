@@ -1,13 +1,11 @@
 package suppression
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/outbound"
 )
-
-var bsuidRE = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
 
 // Key returns the list's key of a contact: a business-scoped user id as
 // Meta writes it, or a phone number as its digits (a leading + and the
@@ -18,7 +16,7 @@ var bsuidRE = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
 // (Invalid).
 func Key(contact string) (string, error) {
 	c := strings.TrimSpace(contact)
-	if bsuidRE.MatchString(c) {
+	if outbound.IsBSUID(c) {
 		return c, nil
 	}
 	d := strings.Map(func(r rune) rune {

@@ -87,7 +87,11 @@ func SplitCombined(value string) (Credentials, AppCredentials, bool, error) {
 
 // keyName is what an unknown key must look like to be named in an error;
 // anything else might be a value pasted in the wrong place.
-var keyName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+func keyName(k string) bool { return len(k) <= 40 && keyNameRE.MatchString(k) }
+
+// keyNameRE is keyName without the length (a bounded repetition compiles
+// to a copy per count, at every cold start).
+var keyNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // decodeKeys reads a JSON object of strings whose keys are all in allowed.
 func decodeKeys(value string, allowed ...string) (map[string]string, error) {
@@ -109,7 +113,7 @@ func decodeKeys(value string, allowed ...string) (map[string]string, error) {
 			known = known || k == a
 		}
 		if !known {
-			if keyName.MatchString(k) {
+			if keyName(k) {
 				unknown = append(unknown, k)
 			} else {
 				unknown = append(unknown, "(a key that is not a name)")
@@ -137,7 +141,7 @@ func dupProblem(err error) string {
 	var se *strictjson.Error
 	if errors.As(err, &se) {
 		for _, q := range quotedKey.FindAllStringSubmatch(se.Problem, -1) {
-			if !keyName.MatchString(q[1]) {
+			if !keyName(q[1]) {
 				return "a key appears twice or in two cases"
 			}
 		}

@@ -33,10 +33,12 @@ const MaxIDLength = 64
 // tenant_id pattern is the same expression.
 const IDPattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
 
-var idRE = regexp.MustCompile(IDPattern)
+// idRE is IDPattern without its length, checked apart: `{0,63}` compiles
+// to a program of 131 instructions, work every cold start would pay.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // ValidID reports whether id follows the tenant id rule (IDPattern).
-func ValidID(id string) bool { return idRE.MatchString(id) }
+func ValidID(id string) bool { return len(id) <= MaxIDLength && idRE.MatchString(id) }
 
 // CheckID returns an Invalid error naming the rule when id does not follow
 // it. The id itself is not repeated (it may be anything from outside).
