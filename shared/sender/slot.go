@@ -94,10 +94,12 @@ func (h *Handler) paceAndClaim(ctx context.Context, a *attempt) (*JobRecord, err
 		}
 		remain -= took
 		if remain > 0 {
+			slot := h.now().Add(remain)
 			if err := throttle.SleepContext(ctx, remain); err != nil {
 				return nil, h.release(ctx, a, err)
 			}
-			return nil, nil
+			// A loaded machine wakes sleepers late too.
+			remain = slot.Sub(h.now())
 		}
 		late := -remain
 		if late <= h.sendWithin() {
