@@ -16,6 +16,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
@@ -52,6 +53,11 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 		}
 		if c.Template != nil {
 			if err := h.template(ctx, u, c, log); err != nil {
+				return err
+			}
+		}
+		if u.Field == event.FieldPhoneQuality && c.PhoneNumber != nil {
+			if err := h.messagingLimit(ctx, u, ev.PhoneNumberID, c, log); err != nil {
 				return err
 			}
 		}
@@ -104,6 +110,40 @@ func (h *Handler) throughput(ctx context.Context, phoneNumberID string, p *event
 		return fault.Retryable(fmt.Errorf("set throughput of %s to %d: %w", phoneNumberID, p.Throughput, err))
 	}
 	log.InfoContext(ctx, "number throughput upgraded", "phone_number_id", phoneNumberID, "throughput", p.Throughput)
+	return nil
+}
+
+// Limits records what Meta reports of a portfolio's messaging limit and a
+// number's quality; *msglimit.Store satisfies it. Errors are classified
+// (Invalid for a tier it does not know).
+type Limits interface {
+	Apply(ctx context.Context, r msglimit.Report) (bool, error)
+}
+
+// messagingLimit keeps the portfolio's tier (current_limit), so the
+// sender enforces the tier Meta reports. An older webhook never overwrites
+// a newer report. The event itself (FLAGGED …) reaches the core and the
+// campaigns as account.phone_number_quality_update.
+func (h *Handler) messagingLimit(ctx context.Context, u whatsapp.Unit, phoneNumberID string, c event.AccountChange, log *slog.Logger) error {
+	if h.Limits == nil {
+		return nil
+	}
+	r := msglimit.Report{Portfolio: u.WABAID, Tier: c.PhoneNumber.CurrentLimit, At: time.Unix(u.EntryTime, 0)}
+	if u.EntryTime == 0 {
+		t, ok := parseTime(u.ReceivedAt)
+		if !ok {
+			t = h.now()
+		}
+		r.At = t
+	}
+	if _, _, ok := msglimit.TierLimit(r.Tier); !ok {
+		r.Tier = "" // absent or a name this version does not know: keep the last tier
+	}
+	applied, err := h.Limits.Apply(ctx, r)
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("record messaging limit of WABA %s: %w", u.WABAID, err))
+	}
+	log.InfoContext(ctx, "messaging limit", "phone_number_id", phoneNumberID, "tier", r.Tier, "event", c.Event, "applied", applied)
 	return nil
 }
 

@@ -85,10 +85,14 @@ const DefaultRecordGrace = time.Minute
 
 // Handler processes StatusQueue batches. It is safe for concurrent use.
 type Handler struct {
-	Deliveries     Deliveries
-	Windows        Windows
-	Numbers        Numbers
-	Templates      Templates
+	Deliveries Deliveries
+	Windows    Windows
+	Numbers    Numbers
+	Templates  Templates
+	// Limits keeps the portfolio's messaging-limit tier and the number's
+	// quality from phone_number_quality_update (*msglimit.Store); nil:
+	// not kept.
+	Limits         Limits
 	Events         Publisher
 	EventsQueueURL string
 	// Queue runs the batch (source queue, DLQ, backoff); its Handle is set

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
@@ -322,6 +325,27 @@ func TestReferenceSideEffects(t *testing.T) {
 		process(t, e, "phone_number_quality_update_throughput_upgrade.json")
 		if evs := e.events(t); len(evs) != 1 || evs[0].Account.PhoneNumber.Throughput != 1000 {
 			t.Errorf("events %+v", evs)
+		}
+	})
+	t.Run("quality updates keep the messaging limit tier", func(t *testing.T) {
+		e := newEnv(t)
+		if err := e.registry.Put(ctx, tenant.Tenant{ID: "acme"}, []tenant.Number{
+			{PhoneNumberID: "300000000000002", WABAID: "waba-id", DisplayPhoneNumber: "16505551111"},
+			{PhoneNumberID: "106540352242922", WABAID: "102290129340398", DisplayPhoneNumber: "15550783881"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		process(t, e, "phone_number_quality_update.json")                    // FLAGGED, TIER_10K
+		process(t, e, "phone_number_quality_update_throughput_upgrade.json") // TIER_UNLIMITED
+		limits := &msglimit.Store{API: dynamodb.NewFromConfig(e.cfg), Table: e.windows.Table}
+		for _, tt := range []struct{ waba, tier string }{{"waba-id", "TIER_10K"}, {"102290129340398", "TIER_UNLIMITED"}} {
+			st, err := limits.State(ctx, tt.waba, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Tier != tt.tier {
+				t.Errorf("WABA %s tier %q, want %q", tt.waba, st.Tier, tt.tier)
+			}
 		}
 	})
 	t.Run("131047 closes the contact's window", func(t *testing.T) {

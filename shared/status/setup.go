@@ -13,6 +13,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/metrics"
+	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/window"
@@ -49,6 +50,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	return &Handler{
 		Deliveries:     &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"]},
 		Windows:        window.Store{API: ddb, Table: env["STATE_TABLE"]},
+		Limits:         &msglimit.Store{API: ddb, Table: env["STATE_TABLE"]},
 		Numbers:        &tenant.Registry{API: ddb, Table: env["TENANTS_TABLE"]},
 		Templates:      &catalog.Store{API: ddb, Table: env["TEMPLATES_TABLE"]},
 		Events:         queue.Publisher{API: sqsc},
