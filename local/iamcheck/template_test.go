@@ -316,6 +316,12 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	// and the answer to the 13-digit number teaches the sender its wa_id.
 	brWaID := "551167770199"
 	brWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"user_id":"BR.1393000011112222","type":"text","text":"oi"}`, connector.DemoPhoneNumberID, brWaID))
+	// A contact writes a stop keyword: it joins the suppression list and
+	// its confirmation goes out through the outbound queue.
+	stopWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":"16505550197","type":"text","text":"Stop"}`, connector.DemoPhoneNumberID))
+	eventually(t, "the opt-out at the core", func() bool {
+		return hasEvent(h, func(e event.Event) bool { return e.OptOut != nil && e.OptOut.MessageID == stopWAMID })
+	})
 	eventually(t, "the contact's message and the acme message at the core", func() bool {
 		if !hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == brWAMID }) {
 			return false

@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion is the version of the event contract this code writes.
 // A change that removes or renames a field bumps the major number.
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // Event types.
 const (
@@ -52,6 +52,7 @@ type Event struct {
 	Outbound *OutboundResult `json:"outbound,omitempty"`
 	Account  *AccountChange  `json:"account,omitempty"`
 	Payment  *PaymentStatus  `json:"payment,omitempty"`
+	OptOut   *OptOut         `json:"opt_out,omitempty"`
 	Errors   []Error         `json:"errors,omitempty"`
 }
 

@@ -37,6 +37,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/parking"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/suppression"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 	"github.com/tucanlink/wacloud/shared/window"
@@ -94,6 +95,10 @@ type Handler struct {
 	Identities Identities
 	Queue      Publisher
 	Parking    Parker
+	// Suppressions, with OutboundQueueURL, handles stop keywords
+	// (optout.go): nil turns them off.
+	Suppressions     Suppressions
+	OutboundQueueURL string
 	// Consumer runs the batch; its Handle is set by Handle.
 	Consumer           queue.Consumer
 	CoreEventsQueueURL string
@@ -105,7 +110,9 @@ type Handler struct {
 
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
 // INBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL, MEDIA_QUEUE_URL, STATUS_QUEUE_URL,
-// TENANTS_TABLE, STATE_TABLE, DATA_BUCKET and S3_USE_PATH_STYLE.
+// TENANTS_TABLE, STATE_TABLE, DATA_BUCKET and S3_USE_PATH_STYLE; stop
+// keywords with SUPPRESSIONS_TABLE (the confirmation reply also needs
+// OUTBOUND_QUEUE_URL).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"INBOUND_QUEUE_URL", "INBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL", "MEDIA_QUEUE_URL",
 		"STATUS_QUEUE_URL", "TENANTS_TABLE", "STATE_TABLE", "DATA_BUCKET"} {
@@ -117,12 +124,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	sq := sqs.NewFromConfig(cfg)
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = getenv("S3_USE_PATH_STYLE") == "true" })
 	return &Handler{
-		Registry:   &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
-		Dedup:      dedup.Store{API: ddb, Table: getenv("STATE_TABLE")},
-		Windows:    window.Store{API: ddb, Table: getenv("STATE_TABLE")},
-		Identities: &identity.Store{API: ddb, Table: getenv("STATE_TABLE")},
-		Queue:      queue.Publisher{API: sq},
-		Parking:    parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		Registry:         &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
+		Dedup:            dedup.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Windows:          window.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Identities:       &identity.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Queue:            queue.Publisher{API: sq},
+		Parking:          parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
+		Suppressions:     suppressions(ddb, getenv("SUPPRESSIONS_TABLE")),
+		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
 		Consumer: queue.Consumer{
 			API:      sq,
 			QueueURL: getenv("INBOUND_QUEUE_URL"),
@@ -164,6 +173,7 @@ type plan struct {
 	window    bool // record the contact's inbound window
 	toStatus  bool
 	park      string // reason, when the unit cannot be delivered
+	optOut    *optOut
 }
 
 func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
@@ -177,13 +187,14 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	}
 	log := h.log().With("phone_number_id", u.Metadata.PhoneNumberID, "waba_id", u.WABAID, "kind", u.Kind, "route", u.Route)
 
-	tenantID, reason, err := h.resolve(ctx, u)
+	t, reason, err := h.resolve(ctx, u)
 	if err != nil {
 		return fmt.Errorf("resolve tenant of %s unit: %w", u.Kind, err)
 	}
 	if reason != "" {
 		return h.park(ctx, log, reason, []byte(rec.Body), u)
 	}
+	tenantID := t.ID
 	u.TenantID = tenantID
 	log = log.With("tenant_id", tenantID)
 	if u.Kind == whatsapp.KindEcho {
@@ -196,6 +207,9 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	}
 	if p.park != "" {
 		return h.park(ctx, log, p.park, []byte(rec.Body), u)
+	}
+	if h.Suppressions != nil && u.Kind == whatsapp.KindMessage {
+		p.optOut = findOptOut(t.OptOut, p.events)
 	}
 	if len(p.events) > 0 && p.events[0].Message != nil {
 		log = log.With("wamid", p.events[0].Message.ID)
@@ -214,7 +228,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		return fault.Retryable(fmt.Errorf("process %s: another worker holds its claim", p.key))
 	}
 
-	if err := h.deliver(ctx, u, p); err != nil {
+	if err := h.deliver(ctx, log, u, p); err != nil {
 		// The claim stays this delivery's (same body) and its retry, or its
 		// redrive from the DLQ, claims again at once; the FIFO dedup ids and
 		// event ids make repeats harmless.
@@ -263,7 +277,7 @@ func (h *Handler) plan(u whatsapp.Unit) (plan, error) {
 // deliver does every downstream write of a claimed unit. Each is idempotent
 // (FIFO dedup ids, event ids, a window that only moves forward), so a retry
 // after a partial failure repeats them safely.
-func (h *Handler) deliver(ctx context.Context, u whatsapp.Unit, p plan) error {
+func (h *Handler) deliver(ctx context.Context, log *slog.Logger, u whatsapp.Unit, p plan) error {
 	if p.toStatus {
 		b, err := json.Marshal(u)
 		if err != nil {
@@ -282,8 +296,18 @@ func (h *Handler) deliver(ctx context.Context, u whatsapp.Unit, p plan) error {
 			return err
 		}
 	}
-	msgs := make([]queue.Message, 0, len(p.events))
-	for _, ev := range p.events {
+	evs := p.events
+	if p.optOut != nil {
+		// After the message, in its contact's group: the core reads the
+		// message, then that the contact opted out.
+		ev, err := h.applyOptOut(ctx, log, p.optOut)
+		if err != nil {
+			return err
+		}
+		evs = append(evs[:len(evs):len(evs)], ev)
+	}
+	msgs := make([]queue.Message, 0, len(evs))
+	for _, ev := range evs {
 		m, err := queue.EventMessage(ev)
 		if err != nil {
 			return fault.PermanentErr(err)
@@ -364,44 +388,48 @@ func (h *Handler) markBizApp(ctx context.Context, log *slog.Logger, phoneNumberI
 }
 
 // resolve returns the tenant a unit belongs to, or the reason to park it.
-func (h *Handler) resolve(ctx context.Context, u whatsapp.Unit) (tenantID, reason string, err error) {
+func (h *Handler) resolve(ctx context.Context, u whatsapp.Unit) (tn tenant.Tenant, reason string, err error) {
+	var tenantID string
 	switch {
 	case u.Metadata.PhoneNumberID != "":
 		n, err := h.Registry.Number(ctx, u.Metadata.PhoneNumberID)
 		if errors.Is(err, tenant.ErrNotFound) {
-			return "", parking.ReasonUnknownPhoneNumber, nil
+			return tenant.Tenant{}, parking.ReasonUnknownPhoneNumber, nil
 		}
 		if err != nil {
-			return "", "", err
+			return tenant.Tenant{}, "", err
 		}
 		tenantID = n.TenantID
 	case u.WABAID != "":
 		id, err := h.Registry.TenantOfWABA(ctx, u.WABAID)
 		if errors.Is(err, tenant.ErrNotFound) {
-			return "", parking.ReasonUnknownWABA, nil
+			return tenant.Tenant{}, parking.ReasonUnknownWABA, nil
 		}
 		if err != nil {
-			return "", "", err
+			return tenant.Tenant{}, "", err
 		}
 		tenantID = id
 	default:
-		return "", parking.ReasonUnknownWABA, nil
+		return tenant.Tenant{}, parking.ReasonUnknownWABA, nil
 	}
 	// A tenant's own app can only speak for that tenant's numbers.
 	if u.Route == whatsapp.RouteTenant && tenantID != u.RouteTenant {
-		return "", parking.ReasonTenantMismatch, nil
+		return tenant.Tenant{}, parking.ReasonTenantMismatch, nil
 	}
 	t, err := h.Registry.Tenant(ctx, tenantID)
 	if errors.Is(err, tenant.ErrNotFound) {
-		return "", parking.ReasonUnknownPhoneNumber, nil
+		return tenant.Tenant{}, parking.ReasonUnknownPhoneNumber, nil
 	}
 	if err != nil {
-		return "", "", err
+		return tenant.Tenant{}, "", err
 	}
 	if t.Status == tenant.StatusDisabled {
-		return "", parking.ReasonTenantDisabled, nil
+		return tenant.Tenant{}, parking.ReasonTenantDisabled, nil
 	}
-	return tenantID, "", nil
+	if t.ID == "" {
+		t.ID = tenantID
+	}
+	return t, "", nil
 }
 
 func (h *Handler) park(ctx context.Context, log *slog.Logger, reason string, body []byte, u whatsapp.Unit) error {
@@ -457,6 +485,15 @@ func mediaJob(ev event.Event) (queue.MediaJob, bool) {
 		}
 	}
 	return j, true
+}
+
+// suppressions is the tenants' suppression lists; without
+// SUPPRESSIONS_TABLE stop keywords are not handled.
+func suppressions(ddb *dynamodb.Client, table string) Suppressions {
+	if table == "" {
+		return nil
+	}
+	return &suppression.Store{API: ddb, Table: table}
 }
 
 func (h *Handler) log() *slog.Logger {

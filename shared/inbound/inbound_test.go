@@ -30,6 +30,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/suppression"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 	"github.com/tucanlink/wacloud/shared/window"
@@ -267,6 +268,12 @@ func TestEveryReferencePayloadIsRouted(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids[evs[0].EventID] = true
+			// A stop keyword also tells the core the contact opted out.
+			if m := evs[0].Message; m != nil && m.Text != nil {
+				if _, ok := suppression.Match(m.Text.Body, nil); ok {
+					ids[evs[0].EventID+"/opted_out"] = true
+				}
+			}
 		}
 	}
 	wantEvents := len(ids)

@@ -116,6 +116,10 @@ func (r *Registry) Put(ctx context.Context, t Tenant, numbers []Number) error {
 		return fmt.Errorf("put tenant %s: %w", t.ID, err)
 	}
 	t.PhoneNumbers, t.WABAIDs = nil, nil
+	if t.OptOut == nil {
+		// Settings are changed by SetOptOut, not by rewriting the tenant.
+		t.OptOut = prev.OptOut
+	}
 	owned, err := ownedCondition(t.ID)
 	if err != nil {
 		return fault.PermanentErr(fmt.Errorf("put tenant %s: build condition: %w", t.ID, err))

@@ -38,6 +38,10 @@ type Tenant struct {
 	PhoneNumbers []string `dynamodbav:"phone_number_ids,omitempty" json:"phone_number_ids,omitempty"`
 	WABAIDs      []string `dynamodbav:"waba_ids,omitempty" json:"waba_ids,omitempty"`
 	CreatedAt    string   `dynamodbav:"created_at,omitempty" json:"created_at,omitempty"`
+	// OptOut is the tenant's stop keywords and confirmation reply (nil:
+	// the defaults). Put keeps the stored settings when it is nil;
+	// SetOptOut changes them.
+	OptOut *OptOut `dynamodbav:"opt_out,omitempty" json:"opt_out,omitempty"`
 }
 
 // Number is a business phone number registered to a tenant.
