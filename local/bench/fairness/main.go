@@ -131,6 +131,12 @@ func run(o options) error {
 	}})
 	defer sim.Close()
 	_ = sim.SetStatusConfig(graphsim.StatusConfig{Disabled: true})
+	// The benchmark measures pacing and isolation, not the messaging-limit
+	// tier: A's campaign reaches 20,000 new recipients, past the
+	// simulator's default TIER_1K, which would refuse all but ~1,000.
+	for _, n := range []string{numberA, numberB} {
+		sim.SetNumberStatus(n, func(st *graphsim.NumberStatus) { st.MessagingLimitTier = "TIER_UNLIMITED" })
+	}
 	graphSrv := httptest.NewServer(sim)
 	defer graphSrv.Close()
 
