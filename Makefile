@@ -7,7 +7,7 @@ GO       ?= go
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
 # Logical id of each function in template.yaml -> its directory under functions/.
-FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction ApiFunction TemplatesFunction
+FUNCTIONS := WebhookFunction InboundFunction BridgeFunction SenderFunction MediaFunction StatusFunction ApiFunction TemplatesFunction CampaignFunction
 dir_WebhookFunction := webhook
 dir_InboundFunction := inbound
 dir_BridgeFunction  := bridge
@@ -16,6 +16,7 @@ dir_MediaFunction   := media
 dir_StatusFunction  := status
 dir_ApiFunction     := api
 dir_TemplatesFunction := templates
+dir_CampaignFunction := campaign
 
 .PHONY: test test-aws local local-infra local-fn build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
@@ -59,7 +60,7 @@ local-fn:
 build: $(addprefix build-,$(FUNCTIONS))
 
 # One explicit target per function so that SAM finds build-<LogicalId>.
-build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction build-ApiFunction build-TemplatesFunction:
+build-WebhookFunction build-InboundFunction build-BridgeFunction build-SenderFunction build-MediaFunction build-StatusFunction build-ApiFunction build-TemplatesFunction build-CampaignFunction:
 	$(eval NAME := $(patsubst build-%,%,$@))
 	$(eval OUT := $(if $(ARTIFACTS_DIR),$(ARTIFACTS_DIR),bin/$(NAME)))
 	mkdir -p "$(OUT)"

@@ -12,6 +12,7 @@ import (
 	"github.com/tucanlink/wacloud/local/apigw"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/bridge"
+	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/inbound"
 	"github.com/tucanlink/wacloud/shared/manage"
 	"github.com/tucanlink/wacloud/shared/media"
@@ -26,13 +27,14 @@ import (
 // handler package's Setup. Wiring a new function is one line here; its
 // routes and queues come from the template.
 var Functions = map[string]Setup{
-	"WebhookFunction": HTTP(webhook.Setup),
-	"InboundFunction": SQS(inbound.Setup),
-	"BridgeFunction":  SQS(bridge.Setup),
-	"MediaFunction":   SQS(media.Setup),
-	"SenderFunction":  SQS(sender.Setup),
-	"StatusFunction":  SQS(status.Setup),
-	"ApiFunction":     HTTP(manage.Setup),
+	"WebhookFunction":  HTTP(webhook.Setup),
+	"InboundFunction":  SQS(inbound.Setup),
+	"BridgeFunction":   SQS(bridge.Setup),
+	"MediaFunction":    SQS(media.Setup),
+	"SenderFunction":   SQS(sender.Setup),
+	"StatusFunction":   SQS(status.Setup),
+	"ApiFunction":      HTTP(manage.Setup),
+	"CampaignFunction": SQS(campaign.Setup),
 	// Scheduled: nothing runs it on a timer locally; invoke it through
 	// Built.Scheduled (wacloudctl templates sync does the same work).
 	"TemplatesFunction": Scheduled(tokenhealth.Setup),

@@ -53,6 +53,10 @@ var waivers = append([]iamcheck.Waiver{
 		Why: "removes a catalog template Meta no longer lists; the scenario's WABA keeps its templates (shared/catalog TestSyncMirrorsMeta removes one)"},
 	{Function: "SenderFunction", Sid: "FindCrashedSend", Item: "dynamodb:GetItem",
 		Why: "looks up the job reference when taking over a job whose attempt stopped after claiming it; no attempt stops half-way here"},
+	{Function: "CampaignFunction", Sid: "ClaimsAndLimits", Item: "dynamodb:TransactWriteItems",
+		Why: "counts a new recipient against the portfolio's messaging-limit tier (shared/msglimit) in one transaction; the scenario's portfolio has no tier reported, so nothing is counted"},
+	{Function: "CampaignFunction", Sid: "ClaimsAndLimits", Item: "dynamodb:ConditionCheckItem",
+		Why: "part of msglimit's counting transaction; the scenario's portfolio has no tier reported"},
 }, queueKeyWaivers()...)
 
 // queueKeyWaivers excuse the QueueKey statements: SQS uses a
@@ -65,7 +69,7 @@ func queueKeyWaivers() []iamcheck.Waiver {
 			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
 		}
 	}
-	for _, fn := range []string{"MediaFunction"} {
+	for _, fn := range []string{"MediaFunction", "CampaignFunction"} {
 		for _, a := range []string{"kms:GenerateDataKey", "kms:Decrypt"} {
 			out = append(out, iamcheck.Waiver{Function: fn, Sid: "QueueKey", Item: a, Why: "SQS uses the queue key for the function; emulators never see KMS"})
 		}
@@ -400,11 +404,44 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		"phone_number_id": connector.DemoPhoneNumberID, "template": map[string]string{"name": "hello_world", "language": "en_US"},
 		"audience": "s3://" + h.Stack.Functions["ApiFunction"].Env["DATA_BUCKET"] + "/tenants/" + connector.DemoTenantID + "/campaigns/iamcheck.csv",
 		"start_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}, http.StatusCreated, &cmp)
+	// A run command ahead of the start (a duplicate fire): the runner
+	// puts it back to sleep until start_at.
+	if _, err := sqs.NewFromConfig(h.Emulator.Config()).SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(h.Stack.Names.Ref["CampaignQueue"]),
+		MessageBody: aws.String(`{"tenant_id":"` + connector.DemoTenantID + `","campaign_id":"` + cmp.ID + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the runner putting the scheduled campaign back to sleep", func() bool {
+		return slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool {
+			return c.Function == "CampaignFunction" && c.Action == "sqs:SendMessage" && strings.Contains(c.Resource, "CampaignQueue")
+		})
+	})
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns")
 	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns/"+cmp.ID)
 	for _, action := range []string{"pause", "resume", "cancel"} {
 		apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns/"+cmp.ID+"/"+action, nil, http.StatusOK, nil)
 	}
+	// A campaign run to its end by the runner: an audience of two rows
+	// (one queued, one duplicate, one invalid, listed in the report).
+	bucket = h.Stack.Functions["ApiFunction"].Env["DATA_BUCKET"]
+	audienceKey := "tenants/" + connector.DemoTenantID + "/campaigns/iamcheck-run.jsonl"
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(audienceKey),
+		Body: strings.NewReader(`{"to":"+` + contact + `"}` + "\n" + `{"to":"+` + contact + `"}` + "\n" + `{"to":"+` + contact + `","body.1":"x"}` + "\n")}); err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		ID string `json:"id"`
+	}
+	apiPost(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/campaigns", map[string]any{"name": "iamcheck run",
+		"phone_number_id": connector.DemoPhoneNumberID, "template": map[string]string{"name": "hello_world", "language": "en_US"},
+		"audience": "s3://" + bucket + "/" + audienceKey}, http.StatusCreated, &run)
+	eventually(t, "the campaign run to its end", func() bool {
+		return slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool {
+			return c.Function == "CampaignFunction" && c.Action == "s3:PutObject"
+		}) && slices.ContainsFunc(rec.Calls(), func(c iamcheck.Call) bool {
+			return c.Function == "CampaignFunction" && c.Action == "sqs:SendMessage" && strings.Contains(c.Resource, "OutboundQueue")
+		})
+	})
 	for _, j := range apiJobs {
 		j.PhoneNumberID, j.To = connector.DemoPhoneNumberID, "+"+contact
 		postJob(t, h, token, j)

@@ -27,21 +27,23 @@ func Terminal(s string) bool {
 	return s == StateCompleted || s == StateCancelled || s == StateFailed
 }
 
-// Counts are a campaign's row and message counts. Rows, Invalid,
+// Counts are a campaign's row and message counts, stored as top-level
+// count_* attributes of the record (updates of nested paths are not
+// applied by every DynamoDB stand-in). Rows, Invalid,
 // Duplicates, Suppressed and Queued are the runner's (exact: committed
 // with its checkpoint); Accepted to Failed come from the outbound results
 // and statuses of the campaign's jobs.
 type Counts struct {
-	Rows       int64 `json:"rows" dynamodbav:"rows"`
-	Invalid    int64 `json:"invalid" dynamodbav:"invalid"`
-	Duplicates int64 `json:"duplicates" dynamodbav:"duplicates"`
-	Suppressed int64 `json:"suppressed" dynamodbav:"suppressed"`
-	Queued     int64 `json:"queued" dynamodbav:"queued"`
-	Accepted   int64 `json:"accepted" dynamodbav:"accepted"`
-	Sent       int64 `json:"sent" dynamodbav:"sent"`
-	Delivered  int64 `json:"delivered" dynamodbav:"delivered"`
-	Read       int64 `json:"read" dynamodbav:"read"`
-	Failed     int64 `json:"failed" dynamodbav:"failed"`
+	Rows       int64 `json:"rows" dynamodbav:"count_rows"`
+	Invalid    int64 `json:"invalid" dynamodbav:"count_invalid"`
+	Duplicates int64 `json:"duplicates" dynamodbav:"count_duplicates"`
+	Suppressed int64 `json:"suppressed" dynamodbav:"count_suppressed"`
+	Queued     int64 `json:"queued" dynamodbav:"count_queued"`
+	Accepted   int64 `json:"accepted" dynamodbav:"count_accepted"`
+	Sent       int64 `json:"sent" dynamodbav:"count_sent"`
+	Delivered  int64 `json:"delivered" dynamodbav:"count_delivered"`
+	Read       int64 `json:"read" dynamodbav:"count_read"`
+	Failed     int64 `json:"failed" dynamodbav:"count_failed"`
 }
 
 // Template names the campaign's template in the tenant's catalog.
@@ -63,7 +65,7 @@ type Campaign struct {
 	RateLimit *int    `json:"rate_limit" dynamodbav:"rate_limit,omitempty"` // messages per second, below the number's
 	ClientRef string  `json:"client_ref,omitempty" dynamodbav:"client_ref,omitempty"`
 	State     string  `json:"state" dynamodbav:"state"`
-	Counts    Counts  `json:"counts" dynamodbav:"counts"`
+	Counts    Counts  `json:"counts" dynamodbav:"-"` // stored as top-level count_* attributes
 	// FailedByReason counts failed messages by Meta's error code (or
 	// the sender's reason), Pricing accepted messages by the pricing
 	// category Meta reported.

@@ -69,6 +69,13 @@ func (s *Store) Create(ctx context.Context, c Campaign) (Campaign, error) {
 	if err != nil {
 		return Campaign{}, fault.PermanentErr(fmt.Errorf("create campaign %s of tenant %s: encode: %w", c.ID, c.TenantID, err))
 	}
+	counts, err := attributevalue.MarshalMap(c.Counts)
+	if err != nil {
+		return Campaign{}, fault.PermanentErr(fmt.Errorf("create campaign %s: encode counts: %w", c.ID, err))
+	}
+	for k, v := range counts {
+		item[k] = v
+	}
 	for k, v := range key(c.TenantID, c.ID) {
 		item[k] = v
 	}
@@ -224,6 +231,9 @@ func decode(item map[string]ddbtypes.AttributeValue) (record, error) {
 	var r record
 	if err := attributevalue.UnmarshalMap(item, &r.Campaign); err != nil {
 		return record{}, fault.PermanentErr(fmt.Errorf("decode campaign: %w", err))
+	}
+	if err := attributevalue.UnmarshalMap(item, &r.Counts); err != nil {
+		return record{}, fault.PermanentErr(fmt.Errorf("decode campaign counts: %w", err))
 	}
 	if err := attributevalue.UnmarshalMap(item, &r.Progress); err != nil {
 		return record{}, fault.PermanentErr(fmt.Errorf("decode campaign progress: %w", err))

@@ -73,6 +73,9 @@ type Job struct {
 	Type      string `json:"type"`
 	ReplyTo   string `json:"reply_to,omitempty"` // wamid of the message this one answers
 	ClientRef string `json:"client_ref,omitempty"`
+	// CampaignID is the campaign whose row the job is (the campaign
+	// runner sets it; shared/campaign's id form).
+	CampaignID string `json:"campaign_id,omitempty"`
 	// Lane is the job's class of traffic on its number: LaneInteractive
 	// (a live conversation) or LaneBulk (a campaign, a notification run).
 	// Empty picks the default (TrafficLane).

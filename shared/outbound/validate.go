@@ -111,6 +111,9 @@ var tenantIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func validTenantID(s string) bool { return len(s) <= 64 && tenantIDRE.MatchString(s) }
 
+// campaignIDRE is shared/campaign's id form.
+var campaignIDRE = regexp.MustCompile(`^cmp_[0-9a-f]{20}$`)
+
 // TenantIDPattern is the expression Validate checks tenant_id against.
 func TenantIDPattern() string { return tenantIDPattern }
 
@@ -141,6 +144,9 @@ func Validate(j Job) error {
 		c.addf("to %q is not an E.164 number (8 to 15 digits, optional leading +, e.g. +5511999990001)", j.To)
 	}
 	c.maxChars("client_ref", j.ClientRef, MaxClientRef)
+	if j.CampaignID != "" && !campaignIDRE.MatchString(j.CampaignID) {
+		c.addf("campaign_id must be a campaign id (cmp_ and 20 hex digits)")
+	}
 	if j.Lane != "" && j.Lane != LaneInteractive && j.Lane != LaneBulk {
 		c.addf("lane must be %q or %q", LaneInteractive, LaneBulk)
 	}

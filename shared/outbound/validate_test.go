@@ -142,6 +142,8 @@ var validateCases = []validateCase{
 	{"content missing", func() Job { j := base(TypeText); j.Text = nil; return j }, `"text" object is missing`},
 	{"two contents", func() Job { j := base(TypeText); j.Image = &Media{ID: "1"}; return j }, `"image" object is set but type is "text"`},
 	{"client_ref too long", func() Job { j := base(TypeText); j.ClientRef = strings.Repeat("x", 257); return j }, "client_ref has 257"},
+	{"campaign job", func() Job { j := base(TypeTemplate); j.CampaignID = "cmp_0123456789abcdef0123"; return j }, ""},
+	{"campaign_id not a campaign id", func() Job { j := base(TypeTemplate); j.CampaignID = "bf-2026"; return j }, "campaign_id must be a campaign id"},
 	{"lane bulk on a text", func() Job { j := base(TypeText); j.Lane = LaneBulk; return j }, ""},
 	{"lane interactive on a template", func() Job { j := base(TypeTemplate); j.Lane = LaneInteractive; return j }, ""},
 	{"lane unknown", func() Job { j := base(TypeText); j.Lane = "campaign"; return j }, "lane must be"},

@@ -1,0 +1,612 @@
+package campaign
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/msglimit"
+	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/tenant"
+)
+
+// Records is the campaigns table as the runner uses it (Store).
+type Records interface {
+	record(ctx context.Context, tenantID, id string) (record, error)
+	Transition(ctx context.Context, tenantID, id, to, reason string, from ...string) (Campaign, error)
+	Lease(ctx context.Context, tenantID, id, owner string, nowMs, untilMs int64) (record, error)
+	Commit(ctx context.Context, tenantID, id, owner string, from int64, p Progress, delta Counts, untilMs int64) (record, error)
+	Release(ctx context.Context, tenantID, id, owner string) error
+}
+
+// Objects reads the audience and writes the invalid-rows report
+// (*s3.Client). Errors are retryable, NoSuchKey permanent.
+type Objects interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Publisher stores jobs on the outbound queue (queue.Publisher). An
+// error means not every job was stored; publishing again is safe (the
+// job id is the deduplication id and the sender's job record).
+type Publisher interface {
+	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+}
+
+// Waker sends the campaign's next run command (Control).
+type Waker interface {
+	Run(ctx context.Context, tenantID, id string, delay time.Duration) error
+}
+
+// Numbers reads the campaign's number (tenant.Registry): its WABA (the
+// messaging-limit portfolio) and throughput. Errors wrap
+// tenant.ErrNotFound for an unknown number; others are retryable.
+type Numbers interface {
+	Number(ctx context.Context, phoneNumberID string) (tenant.Number, error)
+}
+
+// Templates reads the campaign's template from the catalog
+// (catalog.Store); the error wraps catalog.ErrNotFound when it is gone.
+type Templates interface {
+	Get(ctx context.Context, tenantID string, k catalog.Key) (catalog.Template, error)
+}
+
+// Recipients claims each recipient for the first row naming it (Claims).
+type Recipients interface {
+	Claim(ctx context.Context, tenantID, campaignID, recipient string, row int64) (bool, error)
+}
+
+// Suppressions is the tenant's opt-out list (suppression.Store).
+// Errors are retryable.
+type Suppressions interface {
+	Suppressed(ctx context.Context, tenantID, contact string) (bool, error)
+}
+
+// Capacity is the messaging limit of the number's business portfolio
+// (msglimit.Store): Reserve counts a recipient of a business-initiated
+// message (idempotent for a recipient inside the window) or refuses it
+// with when capacity frees; Health says whether the number's quality
+// or status pauses campaigns. Errors are retryable.
+type Capacity interface {
+	Reserve(ctx context.Context, portfolio, recipient string, now time.Time) (msglimit.Decision, error)
+	Health(ctx context.Context, phoneNumberID string) (msglimit.Health, error)
+}
+
+// Runner runs campaigns: the campaign function's handler, one run command
+// per SQS record.
+type Runner struct {
+	Records      Records
+	Objects      Objects
+	Bucket       string
+	Jobs         Publisher
+	OutboundURL  string
+	Wake         Waker
+	Numbers      Numbers
+	Templates    Templates
+	Recipients   Recipients
+	Suppressions Suppressions
+	Capacity     Capacity
+	Events       *Events
+	Log          *slog.Logger
+	Now          func() time.Time
+	Sleep        func(ctx context.Context, d time.Duration) error
+
+	// Margin is how long before the invocation's deadline the runner
+	// commits and hands over to its next run (default DefaultMargin).
+	Margin time.Duration
+	// Every is how often it commits its checkpoint, reads the state
+	// (pause, cancel) and reports progress (default DefaultEvery).
+	Every time.Duration
+	// MaxRun bounds one run when the context has no deadline.
+	MaxRun time.Duration
+	// StopAfterRows, when > 0, ends a run after that many rows without
+	// a commit, as a crash would (tests).
+	StopAfterRows int64
+}
+
+// Defaults of Runner.
+const (
+	DefaultMargin = 30 * time.Second
+	DefaultEvery  = 2 * time.Second
+	DefaultMaxRun = 14 * time.Minute
+	// CapacityRetry is how soon a campaign waiting for capacity looks
+	// again when the limit says no time.
+	CapacityRetry = time.Minute
+)
+
+// errCrash ends a run without a commit (StopAfterRows).
+var errCrash = errors.New("run stopped without a commit (test crash)")
+
+// Handle runs each command of the batch; a command that failed for a
+// retryable reason is returned to the queue (its visibility backs off).
+func (r *Runner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	for _, m := range ev.Records {
+		var cmd Command
+		if err := json.Unmarshal([]byte(m.Body), &cmd); err != nil || cmd.TenantID == "" || !ValidID(cmd.CampaignID) {
+			r.log().ErrorContext(ctx, "unreadable campaign command dropped", "message_id", m.MessageId)
+			continue
+		}
+		if err := r.Run(ctx, cmd); err != nil {
+			if errors.Is(err, errCrash) {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				continue
+			}
+			log := r.log().With("tenant_id", cmd.TenantID, "campaign_id", cmd.CampaignID, "error", err.Error())
+			if fault.ClassOf(err) == fault.Retry {
+				log.WarnContext(ctx, "campaign run failed; retried")
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+				continue
+			}
+			log.ErrorContext(ctx, "campaign run failed")
+		}
+	}
+	return resp, nil
+}
+
+// run is one run of a campaign.
+type run struct {
+	*Runner
+	c        Campaign
+	owner    string
+	deadline time.Time
+	from     Progress // committed checkpoint
+	delta    Counts
+	invalid  bytes.Buffer
+	report   *csv.Writer
+	batch    []queue.Message
+	paceNext time.Time
+	interval time.Duration
+	number   tenant.Number
+	tpl      catalog.Template
+}
+
+// Run runs the campaign of cmd until its audience ends, it is paused or
+// cancelled, it waits for capacity, or the invocation nears its end (then
+// its next run command carries on from the checkpoint).
+func (r *Runner) Run(ctx context.Context, cmd Command) error {
+	now := r.now()
+	rec, err := r.Records.record(ctx, cmd.TenantID, cmd.CampaignID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	switch rec.State {
+	case StateScheduled:
+		if at := startAt(rec.Campaign); at.After(now) {
+			return r.Wake.Run(ctx, cmd.TenantID, cmd.CampaignID, at.Sub(now))
+		}
+		if _, err := r.Records.Transition(ctx, cmd.TenantID, cmd.CampaignID, StateRunning, "", StateScheduled); err != nil && !errors.Is(err, ErrState) {
+			return err
+		}
+	case StateRunning, StateWaitingForCapacity:
+	default:
+		return nil // paused (resume sends a command), or over
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = now.Add(r.maxRun() + r.margin())
+	}
+	owner := "run-" + strconv.FormatInt(now.UnixNano(), 36)
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		owner = lc.AwsRequestID
+	}
+	// The lease outlives the invocation a little: a crashed run's
+	// command comes back after the queue's visibility timeout, later.
+	lease := deadline.Add(5 * time.Second).UnixMilli()
+	rec, err = r.Records.Lease(ctx, cmd.TenantID, cmd.CampaignID, owner, now.UnixMilli(), lease)
+	if errors.Is(err, ErrLease) {
+		r.log().InfoContext(ctx, "campaign held by another run", "tenant_id", cmd.TenantID, "campaign_id", cmd.CampaignID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ru := &run{Runner: r, c: rec.Campaign, owner: owner, deadline: deadline.Add(-r.margin()), from: rec.Progress}
+	err = ru.feed(ctx, rec)
+	if errors.Is(err, errCrash) {
+		return err
+	}
+	if rerr := r.Records.Release(context.WithoutCancel(ctx), cmd.TenantID, cmd.CampaignID, owner); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func startAt(c Campaign) time.Time {
+	if c.StartAt == nil {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339, *c.StartAt)
+	return t
+}
+
+// feed streams the rows from the checkpoint into jobs.
+func (ru *run) feed(ctx context.Context, rec record) error {
+	c := ru.c
+	log := ru.log().With("tenant_id", c.TenantID, "campaign_id", c.ID)
+	n, err := ru.Numbers.Number(ctx, c.PhoneNumberID)
+	if errors.Is(err, tenant.ErrNotFound) || err == nil && n.TenantID != c.TenantID {
+		return ru.fail(ctx, "the number is no longer the tenant's")
+	}
+	if err != nil {
+		return err
+	}
+	ru.number = n
+	t, err := ru.Templates.Get(ctx, c.TenantID, catalog.Key{WABAID: n.WABAID, Name: c.Template.Name, Language: c.Template.Language})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return ru.fail(ctx, "the template is no longer in the tenant's catalog")
+	}
+	if err != nil {
+		return err
+	}
+	if t.Status != catalog.StatusApproved {
+		return ru.pause(ctx, fmt.Sprintf("the template is %s at Meta", t.Status))
+	}
+	ru.tpl = t
+	rate := n.Limit()
+	if c.RateLimit != nil && *c.RateLimit < rate {
+		rate = *c.RateLimit
+	}
+	ru.interval = time.Second / time.Duration(max(rate, 1))
+	if rec.State == StateWaitingForCapacity {
+		if _, err := ru.Records.Transition(ctx, c.TenantID, c.ID, StateRunning, "", StateWaitingForCapacity); err != nil {
+			if errors.Is(err, ErrState) {
+				return nil
+			}
+			return err
+		}
+	}
+	if rec.Progress.Row == 0 && ru.Events != nil {
+		ru.Events.Publish(ctx, EventStarted, c, log)
+	}
+
+	key, format, err := SplitAudience(c.Audience, c.TenantID, ru.Bucket)
+	if err != nil {
+		return ru.fail(ctx, err.Error())
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(ru.Bucket), Key: aws.String(key)}
+	if rec.Progress.Offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", rec.Progress.Offset))
+	}
+	obj, err := ru.Objects.GetObject(ctx, in)
+	var nsk *s3types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return ru.fail(ctx, "the audience file is not in S3")
+	}
+	if err != nil {
+		if rec.Progress.Offset > 0 && strings.Contains(err.Error(), "InvalidRange") {
+			return ru.complete(ctx, log) // the checkpoint is at the end of the file
+		}
+		return fault.Retryable(fmt.Errorf("read audience %s: %w", key, err))
+	}
+	defer obj.Body.Close()
+	header := rec.Progress.Header
+	if format == FormatCSV && rec.Progress.Row == 0 && rec.Progress.Offset == 0 {
+		header = nil
+	}
+	rows, err := NewRows(obj.Body, format, header, rec.Progress.Offset, rec.Progress.Row+1)
+	if err != nil {
+		if fault.ClassOf(err) == fault.Retry {
+			return err
+		}
+		return ru.fail(ctx, err.Error())
+	}
+	ru.from.Header = rows.Header()
+	next := ru.from // the checkpoint as far as rows are done
+	lastCommit := ru.now()
+	ru.paceNext = ru.now()
+	var sinceCrash int64
+	for {
+		row, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			if _, err := ru.commit(ctx, next); err != nil {
+				return err
+			}
+			return ru.complete(ctx, log)
+		}
+		if err != nil {
+			if _, cerr := ru.commit(ctx, next); cerr != nil {
+				return cerr
+			}
+			return ru.fail(ctx, err.Error())
+		}
+		wait, err := ru.row(ctx, row)
+		if err != nil {
+			return err
+		}
+		if wait != nil {
+			// The portfolio is at its limit: this row waits.
+			if _, err := ru.commit(ctx, next); err != nil {
+				return err
+			}
+			return ru.waitForCapacity(ctx, *wait, log)
+		}
+		next.Row, next.Offset = row.N, row.End
+		if sinceCrash++; ru.StopAfterRows > 0 && sinceCrash >= ru.StopAfterRows {
+			if err := ru.flush(ctx); err != nil {
+				return err
+			}
+			return errCrash
+		}
+		if ru.now().Sub(lastCommit) >= ru.every() {
+			lastCommit = ru.now()
+			state, err := ru.commit(ctx, next)
+			if err != nil {
+				return err
+			}
+			if state != StateRunning {
+				log.InfoContext(ctx, "campaign stopped", "state", state, "row", next.Row)
+				if state == StatePaused && ru.Events != nil {
+					cur, _ := ru.Records.record(ctx, c.TenantID, c.ID)
+					ru.Events.Publish(ctx, EventPaused, cur.Campaign, log)
+				}
+				return nil
+			}
+			if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
+				return ru.pause(ctx, fmt.Sprintf("the number's quality is %s, status %s", h.Quality, h.Status))
+			}
+			if ru.now().After(ru.deadline) {
+				log.InfoContext(ctx, "campaign run handed over", "row", next.Row)
+				return ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
+			}
+		}
+	}
+}
+
+// row handles one row; wait is set when the portfolio's limit holds the
+// row back (until *wait).
+func (ru *run) row(ctx context.Context, row Row) (wait *time.Time, err error) {
+	c := ru.c
+	job, problems := c.Job(row, ru.tpl)
+	if len(problems) > 0 {
+		ru.delta.Rows++
+		ru.delta.Invalid++
+		ru.addInvalid(row, problems)
+		return nil, nil
+	}
+	recipient := RecipientKey(job.To)
+	first, err := ru.Recipients.Claim(ctx, c.TenantID, c.ID, recipient, row.N)
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		ru.delta.Rows++
+		ru.delta.Duplicates++
+		return nil, nil
+	}
+	suppressed, err := ru.Suppressions.Suppressed(ctx, c.TenantID, recipient)
+	if err != nil {
+		return nil, err
+	}
+	if suppressed {
+		ru.delta.Rows++
+		ru.delta.Suppressed++
+		return nil, nil
+	}
+	d, err := ru.Capacity.Reserve(ctx, ru.number.WABAID, recipient, ru.now())
+	if err != nil {
+		return nil, err
+	}
+	if !d.OK() {
+		at := d.FreeAt
+		return &at, nil
+	}
+	// Just in time: at the number's pace (or the campaign's cap), so
+	// the queue never holds more than a moment of this campaign.
+	if d := ru.paceNext.Sub(ru.now()); d > 0 {
+		if err := ru.flush(ctx); err != nil {
+			return nil, err
+		}
+		if err := ru.sleep(ctx, d); err != nil {
+			return nil, fault.Retryable(fmt.Errorf("campaign %s: %w", c.ID, err))
+		}
+	}
+	ru.paceNext = maxTime(ru.paceNext, ru.now().Add(-time.Second)).Add(ru.interval)
+	body, err := json.Marshal(job)
+	if err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("encode job %s: %w", job.JobID, err))
+	}
+	ru.batch = append(ru.batch, queue.Message{Body: string(body), GroupID: job.GroupID(), DedupID: job.JobID})
+	if len(ru.batch) >= 10 {
+		if err := ru.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ru.delta.Rows++
+	ru.delta.Queued++
+	return nil, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (ru *run) addInvalid(row Row, problems []string) {
+	if ru.report == nil {
+		ru.report = csv.NewWriter(&ru.invalid)
+		_ = ru.report.Write([]string{"row", "to", "reason"})
+	}
+	_ = ru.report.Write([]string{strconv.FormatInt(row.N, 10), row.Columns[ColumnTo], strings.Join(problems, "; ")})
+}
+
+func (ru *run) flush(ctx context.Context) error {
+	if len(ru.batch) == 0 {
+		return nil
+	}
+	if err := ru.Jobs.Publish(ctx, ru.OutboundURL, ru.batch...); err != nil {
+		return fault.Retryable(fmt.Errorf("queue jobs of campaign %s: %w", ru.c.ID, err))
+	}
+	ru.batch = ru.batch[:0]
+	return nil
+}
+
+// commit publishes the batch, writes the report part of the rows since
+// the last checkpoint, and commits the checkpoint with their counts. It
+// returns the campaign's state.
+func (ru *run) commit(ctx context.Context, next Progress) (string, error) {
+	if err := ru.flush(ctx); err != nil {
+		return "", err
+	}
+	c := ru.c
+	if ru.report != nil {
+		ru.report.Flush()
+		key := ReportPrefix(c.TenantID, c.ID) + fmt.Sprintf("%012d.csv", ru.from.Row+1)
+		if _, err := ru.Objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(ru.Bucket), Key: aws.String(key),
+			Body: bytes.NewReader(ru.invalid.Bytes()), ContentType: aws.String("text/csv")}); err != nil {
+			return "", fault.Retryable(fmt.Errorf("write invalid-rows report of campaign %s: %w", c.ID, err))
+		}
+	}
+	next.Header = ru.from.Header
+	rec, err := ru.Records.Commit(ctx, c.TenantID, c.ID, ru.owner, ru.from.Row, next, ru.delta, ru.deadline.Add(ru.margin()+5*time.Second).UnixMilli())
+	if err != nil {
+		return "", err
+	}
+	ru.from = rec.Progress
+	ru.from.Header = next.Header
+	ru.delta = Counts{}
+	ru.invalid.Reset()
+	ru.report = nil
+	ru.c = rec.Campaign
+	if ru.Events != nil {
+		ru.Events.Progress(ctx, rec.Campaign, ru.log())
+	}
+	return rec.State, nil
+}
+
+func (ru *run) complete(ctx context.Context, log *slog.Logger) error {
+	c, err := ru.Records.Transition(ctx, ru.c.TenantID, ru.c.ID, StateCompleted, "", StateRunning)
+	if errors.Is(err, ErrState) {
+		return nil // paused or cancelled at the last moment: resume completes it
+	}
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "campaign completed", "rows", c.Counts.Rows, "queued", c.Counts.Queued)
+	if ru.Events != nil {
+		ru.Events.Publish(ctx, EventCompleted, c, log)
+	}
+	return nil
+}
+
+func (ru *run) waitForCapacity(ctx context.Context, at time.Time, log *slog.Logger) error {
+	c, err := ru.Records.Transition(ctx, ru.c.TenantID, ru.c.ID, StateWaitingForCapacity, "the business portfolio's messaging limit is reached", StateRunning)
+	if errors.Is(err, ErrState) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	delay := at.Sub(ru.now())
+	if delay <= 0 {
+		delay = CapacityRetry
+	}
+	log.InfoContext(ctx, "campaign waiting for capacity", "until", at.UTC().Format(time.RFC3339))
+	if ru.Events != nil {
+		ru.Events.Publish(ctx, EventWaiting, c, log)
+	}
+	return ru.Wake.Run(ctx, c.TenantID, c.ID, delay)
+}
+
+// pause pauses the campaign for reason (a quality drop, a template Meta
+// paused): it waits for POST …/resume.
+func (ru *run) pause(ctx context.Context, reason string) error {
+	c, err := ru.Records.Transition(ctx, ru.c.TenantID, ru.c.ID, StatePaused, reason, StateRunning, StateWaitingForCapacity)
+	if errors.Is(err, ErrState) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ru.log().WarnContext(ctx, "campaign paused", "tenant_id", c.TenantID, "campaign_id", c.ID, "reason", reason)
+	if ru.Events != nil {
+		ru.Events.Publish(ctx, EventPaused, c, ru.log())
+	}
+	return nil
+}
+
+// fail ends the campaign as failed for reason (said to the core).
+func (ru *run) fail(ctx context.Context, reason string) error {
+	c, err := ru.Records.Transition(ctx, ru.c.TenantID, ru.c.ID, StateFailed, reason, StateRunning, StateWaitingForCapacity, StateScheduled)
+	if errors.Is(err, ErrState) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ru.log().ErrorContext(ctx, "campaign failed", "tenant_id", c.TenantID, "campaign_id", c.ID, "reason", reason)
+	if ru.Events != nil {
+		ru.Events.Publish(ctx, EventCompleted, c, ru.log())
+	}
+	return nil
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (r *Runner) margin() time.Duration {
+	if r.Margin > 0 {
+		return r.Margin
+	}
+	return DefaultMargin
+}
+
+func (r *Runner) every() time.Duration {
+	if r.Every > 0 {
+		return r.Every
+	}
+	return DefaultEvery
+}
+
+func (r *Runner) maxRun() time.Duration {
+	if r.MaxRun > 0 {
+		return r.MaxRun
+	}
+	return DefaultMaxRun
+}
