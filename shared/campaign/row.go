@@ -22,11 +22,11 @@ const ColumnTo = "to"
 //     (https://… or s3://…);
 //   - button.{index}: the text parameter of the button at index (a URL
 //     button's suffix, a copy-code button's code).
-var columnRE = regexp.MustCompile(`^(header|body|button)\.([A-Za-z0-9_]{1,64})$`)
+var columnRE = regexp.MustCompile(`^(header|body|button)\.([A-Za-z0-9_]+)$`)
 
 func parseColumn(c string) (component, key string, ok bool) {
 	m := columnRE.FindStringSubmatch(c)
-	if m == nil {
+	if m == nil || len(m[2]) > 64 {
 		return "", "", false
 	}
 	if m[1] == "button" {
