@@ -3,7 +3,9 @@ package campaign
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,7 +207,11 @@ func (r *Runner) Run(ctx context.Context, cmd Command) error {
 	if !ok {
 		deadline = now.Add(r.maxRun() + r.margin())
 	}
-	owner := "run-" + strconv.FormatInt(now.UnixNano(), 36)
+	// Outside Lambda (no request id), a random owner: two runs started
+	// at the same instant must not both hold the lease.
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	owner := "run-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + hex.EncodeToString(rnd[:])
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 		owner = lc.AwsRequestID
 	}

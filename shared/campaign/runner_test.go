@@ -67,6 +67,8 @@ type env struct {
 	bucket string
 	out    string
 	clock  *clock
+	// runner builds another runner of the same stack, clock and catalog.
+	runner func(t *testing.T) *campaign.Runner
 }
 
 func newEnv(t *testing.T) *env {
@@ -74,10 +76,6 @@ func newEnv(t *testing.T) *env {
 	emu := awsemu.StartTest(t)
 	st := stack.Fresh(t, emu.Config(), stack.Options{StackName: "t-" + stack.TestName(t)})
 	fn := st.Functions["CampaignFunction"]
-	r, err := campaign.Setup(context.Background(), fn.Getenv, emu.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ck := &clock{t: time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)}
 	tpls := templates{}
 	for _, s := range graphsim.SampleTemplates(waba) {
@@ -85,13 +83,21 @@ func newEnv(t *testing.T) *env {
 		tpls[s.Name] = catalog.Template{TenantID: "demo", WABAID: waba, Name: s.Name, Language: s.Language, Status: s.Status,
 			Category: s.Category, ParameterFormat: s.ParameterFormat, Components: comps}
 	}
-	r.Numbers, r.Templates, r.Log, r.Now = numbers{}, tpls, slog.New(slog.DiscardHandler), ck.Now
-	r.Sleep = func(_ context.Context, d time.Duration) error { ck.Add(d); return nil }
 	store := &campaign.Store{API: dynamodb.NewFromConfig(emu.Config()), Table: fn.Env["CAMPAIGNS_TABLE"], Now: ck.Now}
-	r.Records = store
-	r.Recipients.(*campaign.Claims).Now = ck.Now
-	return &env{r: r, store: store, s3: s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }),
-		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], clock: ck}
+	runner := func(t *testing.T) *campaign.Runner {
+		t.Helper()
+		r, err := campaign.Setup(context.Background(), fn.Getenv, emu.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Numbers, r.Templates, r.Log, r.Now = numbers{}, tpls, slog.New(slog.DiscardHandler), ck.Now
+		r.Sleep = func(_ context.Context, d time.Duration) error { ck.Add(d); return nil }
+		r.Records = store
+		r.Recipients.(*campaign.Claims).Now = ck.Now
+		return r
+	}
+	return &env{r: runner(t), store: store, s3: s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }),
+		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], clock: ck, runner: runner}
 }
 
 func (e *env) campaign(t *testing.T, key, body string) campaign.Campaign {
