@@ -18,6 +18,9 @@ const (
 	CodeWindowClosed = 131047
 	// CodeMediaUpload: Meta could not fetch or use a media link.
 	CodeMediaUpload = 131053
+	// CodeSpamRateLimit: the business portfolio's messaging limit is
+	// reached ("Spam rate limit hit"; limits.go says why this code).
+	CodeSpamRateLimit = 131048
 )
 
 // mediaLink is a media `link` of a send: the media object's kind (the key

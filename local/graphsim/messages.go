@@ -48,6 +48,9 @@ type MessageStats struct {
 	Pair       int `json:"e131056"` // refused over the pair rate
 	Invalid    int `json:"invalid"` // refused by request validation
 	Faults     int `json:"faults"`  // answered from the fault switch
+	// Limited counts business-initiated messages accepted over the
+	// portfolio's messaging limit (failed later with 131048).
+	Limited int `json:"limited"`
 	// LinksFetched counts media links fetched for accepted messages,
 	// LinksFailed those that failed the message (131053).
 	LinksFetched int `json:"links_fetched"`
@@ -117,10 +120,12 @@ func (s *Sim) MessageStats() MessageStats {
 	return s.messages.stats
 }
 
-// ResetMessages forgets accepted messages, rate state, faults and counters.
+// ResetMessages forgets accepted messages, rate state (the users each
+// portfolio reached included; tiers stay), faults and counters.
 func (s *Sim) ResetMessages() {
 	s.mu.Lock()
 	s.messages.reset()
+	s.limits.reached, s.limits.refused = nil, nil
 	s.mu.Unlock()
 }
 
@@ -201,8 +206,10 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		m.stats.Faults++
 		switch {
 		case f.Transport:
-			a := m.accept(id, to, waID, kind, body, now, receipt)
-			a.fail = fail
+			if fail == 0 && s.overLimitLocked(n, kind, waID, now) {
+				fail = CodeSpamRateLimit
+			}
+			a := m.accept(id, to, waID, kind, body, now, receipt, fail)
 			s.mu.Unlock()
 			if !receipt {
 				s.onAccepted(a)
@@ -247,9 +254,14 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 		}
 		m.pairs[pk] = tat.Add(PairPeriod)
 	}
+	// A template outside the window is business-initiated: it counts
+	// against the portfolio's messaging limit, and past it Meta accepts
+	// it and fails it later (limits.go).
+	if fail == 0 && s.overLimitLocked(n, kind, waID, now) {
+		fail = CodeSpamRateLimit
+	}
 	m.recent[id] = append(m.recent[id], now)
-	a := m.accept(id, to, waID, kind, body, now, receipt)
-	a.fail = fail
+	a := m.accept(id, to, waID, kind, body, now, receipt, fail)
 	if !receipt && fail == 0 {
 		a.links = mediaLinks(req)
 	}
@@ -267,8 +279,19 @@ func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (m *messageState) accept(id, to, waID, kind string, body []byte, now time.Time, receipt bool) Accepted {
-	a := Accepted{PhoneNumberID: id, To: to, WaID: waID, Type: kind, Body: body, At: now}
+// overLimitLocked counts a business-initiated message (a template while
+// the user's window with the number is closed) against the portfolio's
+// messaging limit and reports whether it is over it.
+func (s *Sim) overLimitLocked(n *Number, kind, waID string, now time.Time) bool {
+	if kind != "template" || s.recipients.open(n.PhoneNumberID, waID, now) || s.limits.reach(portfolio(n), waID, now) {
+		return false
+	}
+	s.messages.stats.Limited++
+	return true
+}
+
+func (m *messageState) accept(id, to, waID, kind string, body []byte, now time.Time, receipt bool, fail int) Accepted {
+	a := Accepted{PhoneNumberID: id, To: to, WaID: waID, Type: kind, Body: body, At: now, fail: fail}
 	if !receipt {
 		a.WAMID = newWAMID()
 	}

@@ -10,46 +10,65 @@ import (
 )
 
 // NumberStatus is what Meta reports about a business number beyond its
-// id: the verified name and its review, quality, messaging limit tier and
-// when it was last onboarded. New numbers start as DefaultNumberStatus;
-// SetNumberStatus changes them (tests, the local stack).
+// id: the verified name and its review, quality, status, messaging limit
+// tier (its portfolio's, see limits.go) and when it was last onboarded.
+// New numbers start as DefaultNumberStatus; SetNumberStatus changes them
+// (tests, the local stack) and ChangeNumber does it with Meta's webhooks.
 type NumberStatus struct {
 	VerifiedName           string    `json:"verified_name"`
 	NameStatus             string    `json:"name_status"`              // APPROVED, PENDING_REVIEW, DECLINED, EXPIRED, NONE, AVAILABLE_WITHOUT_REVIEW
 	CodeVerificationStatus string    `json:"code_verification_status"` // VERIFIED, NOT_VERIFIED, EXPIRED
 	QualityRating          string    `json:"quality_rating"`           // GREEN, YELLOW, RED, UNKNOWN
-	MessagingLimitTier     string    `json:"messaging_limit_tier"`     // TIER_50 … TIER_UNLIMITED
+	Status                 string    `json:"status"`                   // CONNECTED, FLAGGED, RESTRICTED, …
+	MessagingLimitTier     string    `json:"messaging_limit_tier"`     // the portfolio's: TIER_50 … TIER_UNLIMITED
 	LastOnboardedTime      time.Time `json:"last_onboarded_time"`
 }
 
 // DefaultNumberStatus is a live number of a verified business.
 func DefaultNumberStatus(phoneNumberID string) NumberStatus {
 	return NumberStatus{VerifiedName: "Simulated business " + phoneNumberID, NameStatus: "APPROVED",
-		CodeVerificationStatus: "VERIFIED", QualityRating: "GREEN", MessagingLimitTier: "TIER_1K",
+		CodeVerificationStatus: "VERIFIED", QualityRating: "GREEN", Status: "CONNECTED", MessagingLimitTier: DefaultTier,
 		LastOnboardedTime: time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)}
 }
 
-// SetNumberStatus changes what GET /{phone-number-id} reports; false when
-// the simulator has no such number.
+// SetNumberStatus changes what GET /{phone-number-id} reports, without
+// webhooks; false when the simulator has no such number. A tier set here
+// is the portfolio's: every number of the WABA reports and is held to it.
 func (s *Sim) SetNumberStatus(phoneNumberID string, change func(*NumberStatus)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.numbers()[phoneNumberID]; !ok {
+	n, ok := s.numbers()[phoneNumberID]
+	if !ok {
 		return false
 	}
 	st := s.numberStatusLocked(phoneNumberID)
 	change(&st)
-	s.numberStatus[phoneNumberID] = st
+	s.setNumberStatusLocked(n, st)
 	return true
 }
 
-func (s *Sim) numberStatusLocked(id string) NumberStatus {
+func (s *Sim) setNumberStatusLocked(n *Number, st NumberStatus) {
 	if s.numberStatus == nil {
 		s.numberStatus = map[string]NumberStatus{}
 	}
+	if s.limits.tiers == nil {
+		s.limits.tiers = map[string]string{}
+	}
+	if st.MessagingLimitTier != "" {
+		s.limits.tiers[portfolio(n)] = st.MessagingLimitTier
+	}
+	st.MessagingLimitTier = ""
+	s.numberStatus[n.PhoneNumberID] = st
+}
+
+func (s *Sim) numberStatusLocked(id string) NumberStatus {
 	st, ok := s.numberStatus[id]
 	if !ok {
 		st = DefaultNumberStatus(id)
+	}
+	st.MessagingLimitTier = DefaultTier
+	if n, ok := s.numbers()[id]; ok {
+		st.MessagingLimitTier = s.limits.tier(portfolio(n))
 	}
 	return st
 }
@@ -107,7 +126,7 @@ func (s *Sim) handlePhoneNumber(w http.ResponseWriter, r *http.Request, id strin
 		// Meta writes times as 2026-01-15T09:30:00+0000.
 		"last_onboarded_time": st.LastOnboardedTime.UTC().Format("2006-01-02T15:04:05-0700"),
 		"is_on_biz_app":       false,
-		"status":              "CONNECTED",
+		"status":              st.Status,
 		"account_mode":        "LIVE",
 	}
 	out := map[string]any{}

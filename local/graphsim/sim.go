@@ -20,9 +20,12 @@
 // uploads), statuses.go (status webhooks for accepted messages) and
 // templates.go (a WABA's message templates: list with paging, create with
 // Meta's checks, delete, and status, quality and category changes that
-// post Meta's template webhooks) and signup.go (Embedded Signup: code
+// post Meta's template webhooks), signup.go (Embedded Signup: code
 // exchange, debug_token, a WABA's numbers, app subscription, number
-// registration).
+// registration) and limits.go (the portfolio's messaging-limit tier,
+// enforced on business-initiated sends, and a number's quality rating and
+// status, changed through a switch that posts Meta's
+// phone_number_quality_update webhooks).
 package graphsim
 
 import (
@@ -110,6 +113,7 @@ type Sim struct {
 	// numberStatus, profiles, blocked and uploads: phonenumber.go,
 	// profile.go, blocks.go, resumable.go.
 	numberStatus map[string]NumberStatus
+	limits       limitState // limits.go
 	profiles     map[string]*Profile
 	blocked      map[string][]string // phone number id → wa_ids, in blocking order
 	uploads      map[string]*uploadSession
@@ -147,6 +151,7 @@ func New(cfg Config) *Sim {
 	s.routeBlocks(s.mux)
 	s.routeResumable(s.mux)
 	s.routeNumbers(s.mux)
+	s.routeLimits(s.mux)
 	return s
 }
 

@@ -148,8 +148,9 @@ func TestPhoneNumbersJoinTheRegistryWithMeta(t *testing.T) {
 		tenant string
 		want   []string
 	}{
+		// The tier is the business portfolio's: both numbers of the WABA report it.
 		{"two numbers, one upgraded, one on the Business app with lower quality", "demo", []string{
-			demoNumber + " 15550000011 Simulated business " + demoNumber + " APPROVED VERIFIED GREEN TIER_1K HIGH 1000 2026-01-15T09:30:00+0000",
+			demoNumber + " 15550000011 Simulated business " + demoNumber + " APPROVED VERIFIED GREEN TIER_250 HIGH 1000 2026-01-15T09:30:00+0000",
 			demoNumber2 + " 15550000012 Simulated business " + demoNumber2 + " PENDING_REVIEW VERIFIED YELLOW TIER_250 STANDARD 20 2026-11-02T08:00:00+0000",
 		}},
 		{"another tenant sees its own only", "acme", []string{
