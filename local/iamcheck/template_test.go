@@ -395,6 +395,15 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	apiGet(t, h, token, numberPath+"/profile")
 	apiPost(t, h, token, numberPath+"/blocked-users", map[string]any{"users": []string{"+" + contact}}, http.StatusOK, nil)
 	apiGet(t, h, token, numberPath+"/blocked-users")
+	// The suppression list: a contact added, read, listed and removed;
+	// the opt-out settings read, and set (to the defaults).
+	suppressions := "/v1/tenants/" + connector.DemoTenantID + "/suppressions"
+	apiPost(t, h, token, suppressions, map[string]string{"contact": "+16315550199", "note": "iamcheck"}, http.StatusCreated, nil)
+	apiGet(t, h, token, suppressions+"/16315550199")
+	apiGet(t, h, token, suppressions+"?limit=10")
+	apiDelete(t, h, token, suppressions+"/16315550199")
+	apiGet(t, h, token, "/v1/tenants/"+connector.DemoTenantID+"/opt-out")
+	apiSend(t, h, http.MethodPut, token, "/v1/tenants/"+connector.DemoTenantID+"/opt-out", map[string]any{"enabled": true}, http.StatusOK, nil)
 	// A campaign: created (stored, its runner woken), listed, read,
 	// paused, resumed and cancelled.
 	var cmp struct {
@@ -508,8 +517,14 @@ func apiToken(t *scenarioT, h *connector.Handle) string {
 // apiPost posts body to a management API path and decodes the answer
 // into out, failing unless the status is want.
 func apiPost(t *scenarioT, h *connector.Handle, token, path string, body any, want int, out any) {
+	apiSend(t, h, http.MethodPost, token, path, body, want, out)
+}
+
+// apiSend sends body with method to a management API path and decodes
+// the answer into out, failing unless the status is want.
+func apiSend(t *scenarioT, h *connector.Handle, method, token, path string, body any, want int, out any) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, h.APIURL+path, strings.NewReader(string(b)))
+	req, _ := http.NewRequest(method, h.APIURL+path, strings.NewReader(string(b)))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -518,7 +533,7 @@ func apiPost(t *scenarioT, h *connector.Handle, token, path string, body any, wa
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
-		t.Fatalf("POST %s: %d, want %d", path, resp.StatusCode, want)
+		t.Fatalf("%s %s: %d, want %d", method, path, resp.StatusCode, want)
 	}
 	if out != nil {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/onboard"
 	"github.com/tucanlink/wacloud/shared/queue"
+	"github.com/tucanlink/wacloud/shared/suppression"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
@@ -70,6 +71,10 @@ type Handler struct {
 	// (campaigns.go).
 	Campaigns       Campaigns
 	CampaignControl CampaignControl
+	// Suppressions and OptOut serve the suppression list and opt-out
+	// settings routes (suppressions.go).
+	Suppressions Suppressions
+	OptOut       OptOutSettings
 }
 
 // Setup builds the handler from the function's environment:
@@ -78,11 +83,12 @@ type Handler struct {
 // duration such as 15m, at most MaxUploadTTL) and S3_USE_PATH_STYLE; for
 // onboarding META_APP_SECRET, STATE_TABLE, CORE_EVENTS_QUEUE_URL,
 // TENANT_SECRET_PREFIX and TENANT_WEBHOOK_SECRET_PREFIX; for campaigns
-// CAMPAIGNS_TABLE and CAMPAIGN_QUEUE_URL.
+// CAMPAIGNS_TABLE and CAMPAIGN_QUEUE_URL; for the suppression lists
+// SUPPRESSIONS_TABLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "DATA_BUCKET", "TEMPLATES_TABLE", "TENANTS_TABLE",
 		"META_APP_SECRET", "STATE_TABLE", "CORE_EVENTS_QUEUE_URL", "TENANT_SECRET_PREFIX", "TENANT_WEBHOOK_SECRET_PREFIX",
-		"CAMPAIGNS_TABLE", "CAMPAIGN_QUEUE_URL"} {
+		"CAMPAIGNS_TABLE", "CAMPAIGN_QUEUE_URL", "SUPPRESSIONS_TABLE"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("api setup: %s is not set", k)
 		}
@@ -121,6 +127,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Metrics:          rec,
 		Campaigns:        &campaign.Store{API: ddb, Table: getenv("CAMPAIGNS_TABLE")},
 		CampaignControl:  &campaign.Control{API: sqsc, QueueURL: getenv("CAMPAIGN_QUEUE_URL")},
+		Suppressions:     &suppression.Store{API: ddb, Table: getenv("SUPPRESSIONS_TABLE")},
+		OptOut:           registry,
 		Onboarding: &onboard.Onboarder{
 			Meta: meta, Secrets: sm, MetaAppSecret: getenv("META_APP_SECRET"),
 			SecretPrefix: getenv("TENANT_SECRET_PREFIX"), WebhookSecretPrefix: getenv("TENANT_WEBHOOK_SECRET_PREFIX"),

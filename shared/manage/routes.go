@@ -15,6 +15,7 @@ func (h *Handler) Routes() []Route {
 		h.blockRoutes(),
 		h.onboardingRoutes(),
 		h.campaignRoutes(),
+		h.suppressionRoutes(),
 	} {
 		out = append(out, group...)
 	}

@@ -1,6 +1,8 @@
 package suppression_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tucanlink/wacloud/shared/identity"
@@ -102,5 +104,60 @@ func TestKeyFoldsIdentityVariants(t *testing.T) {
 				t.Errorf("Key(%q) = %q, %v; want %q, the key of its variant %q", v, got, err, want, n)
 			}
 		}
+	}
+}
+
+func TestCheckKeywords(t *testing.T) {
+	long := strings.Repeat("a", suppression.MaxKeywordChars+1)
+	many := make([]string, suppression.MaxKeywords+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("word%d", i)
+	}
+	tests := []struct {
+		name     string
+		keywords []string
+		want     []string // substrings, one per problem
+	}{
+		{"defaults", nil, nil},
+		{"configured", []string{"PARE", "Não quero mais", "STOP"}, nil},
+		{"empty list", []string{}, []string{"1 to 50"}},
+		{"too many", many, []string{"1 to 50"}},
+		{"too long", []string{"STOP", long}, []string{"keywords[1] is 65 characters"}},
+		{"no letter or digit", []string{"🛑", "!!!"}, []string{"keywords[0]", "keywords[1]"}},
+		{"blank", []string{"  "}, []string{"keywords[0]"}},
+		{"the same once folded", []string{"Baja", "bajá!", "BAJA"}, []string{"keywords[1] \"bajá!\" is keywords[0]", "keywords[2] \"BAJA\" is keywords[0]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := suppression.CheckKeywords(tt.keywords)
+			if len(got) != len(tt.want) {
+				t.Fatalf("CheckKeywords(%q) = %q, want %d problem(s)", tt.keywords, got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("problem %d = %q, want it to say %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckReply(t *testing.T) {
+	tests := []struct {
+		name, reply string
+		wantOK      bool
+	}{
+		{"default", "", true},
+		{"a text", "Pronto, você saiu da lista.", true},
+		{"as long as allowed", strings.Repeat("é", suppression.MaxReplyChars), true},
+		{"only spaces", " \n\t", false},
+		{"too long", strings.Repeat("é", suppression.MaxReplyChars+1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := suppression.CheckReply(tt.reply); (len(got) == 0) != tt.wantOK {
+				t.Errorf("CheckReply(%d chars) = %q, want ok %v", len([]rune(tt.reply)), got, tt.wantOK)
+			}
+		})
 	}
 }

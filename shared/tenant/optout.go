@@ -29,6 +29,37 @@ type OptOut struct {
 	Reply string `dynamodbav:"reply,omitempty" json:"reply"`
 }
 
+// OptOutSettings returns a registered tenant's opt-out settings (nil: the
+// defaults), read from the table, not the cache, and strongly consistent:
+// a change SetOptOut made a moment ago, on any instance, is there. A tenant
+// not registered is an error wrapping ErrNotFound.
+func (r *Registry) OptOutSettings(ctx context.Context, tenantID string) (*OptOut, error) {
+	proj, err := expression.NewBuilder().WithProjection(expression.NamesList(expression.Name("pk"), expression.Name("opt_out"))).Build()
+	if err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("read opt-out settings of tenant %s: build expression: %w", tenantID, err))
+	}
+	out, err := r.API.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(r.Table),
+		Key:                      map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: prefixTenant + tenantID}},
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     proj.Projection(),
+		ExpressionAttributeNames: proj.Names(),
+	})
+	if err != nil {
+		return nil, fault.Retryable(fmt.Errorf("read opt-out settings of tenant %s: %w", tenantID, err))
+	}
+	if len(out.Item) == 0 {
+		return nil, fmt.Errorf("read opt-out settings of tenant %s: %w", tenantID, ErrNotFound)
+	}
+	var it struct {
+		OptOut *OptOut `dynamodbav:"opt_out"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("read opt-out settings of tenant %s: decode: %w", tenantID, err))
+	}
+	return it.OptOut, nil
+}
+
 // SetOptOut replaces a registered tenant's opt-out settings (nil: back to
 // the defaults). It updates that one attribute of the tenant item, and
 // only while the tenant is registered (else an error wrapping

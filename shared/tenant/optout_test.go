@@ -43,10 +43,16 @@ func TestOptOutSettings(t *testing.T) {
 			if !reflect.DeepEqual(got.OptOut, s.want) {
 				t.Errorf("opt-out settings %+v, want %+v", got.OptOut, s.want)
 			}
+			if fresh, err := r.OptOutSettings(ctx, "acme"); err != nil || !reflect.DeepEqual(fresh, s.want) {
+				t.Errorf("OptOutSettings = %+v, %v; want %+v", fresh, err, s.want)
+			}
 		})
 	}
 	if err := r.SetOptOut(ctx, "nobody", custom); !errors.Is(err, tenant.ErrNotFound) {
 		t.Errorf("SetOptOut of an unknown tenant = %v, want ErrNotFound", err)
+	}
+	if _, err := r.OptOutSettings(ctx, "nobody"); !errors.Is(err, tenant.ErrNotFound) {
+		t.Errorf("OptOutSettings of an unknown tenant = %v, want ErrNotFound", err)
 	}
 	if _, err := r.Tenant(ctx, "nobody"); !errors.Is(err, tenant.ErrNotFound) {
 		t.Errorf("unknown tenant after SetOptOut: %v, want still not registered", err)
