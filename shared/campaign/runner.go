@@ -268,6 +268,15 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 		return ru.pause(ctx, fmt.Sprintf("the template is %s at Meta", t.Status))
 	}
 	ru.tpl = t
+	// A campaign resumed (or woken) while Meta still flags the number
+	// pauses again before it sends anything.
+	h, err := ru.Capacity.Health(ctx, c.PhoneNumberID)
+	if err != nil {
+		return err
+	}
+	if h.Paused() {
+		return ru.pause(ctx, healthReason(h))
+	}
 	rate := n.Limit()
 	if c.RateLimit != nil && *c.RateLimit < rate {
 		rate = *c.RateLimit
@@ -368,7 +377,7 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 				return nil
 			}
 			if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
-				return ru.pause(ctx, fmt.Sprintf("the number's quality is %s, status %s", h.Quality, h.Status))
+				return ru.pause(ctx, healthReason(h))
 			}
 			if ru.now().After(ru.deadline) {
 				log.InfoContext(ctx, "campaign run handed over", "row", next.Row)
@@ -535,8 +544,21 @@ func (ru *run) waitForCapacity(ctx context.Context, at time.Time, log *slog.Logg
 	return ru.Wake.Run(ctx, c.TenantID, c.ID, delay)
 }
 
+// healthReason is why a campaign paused for the number's health.
+func healthReason(h msglimit.Health) string {
+	var parts []string
+	if h.Quality != "" {
+		parts = append(parts, "quality rating "+h.Quality)
+	}
+	if h.Status != "" {
+		parts = append(parts, "status "+h.Status)
+	}
+	return "the number's " + strings.Join(parts, ", ") + " at Meta: resume it once Meta no longer rates the number low or flags it"
+}
+
 // pause pauses the campaign for reason (a quality drop, a template Meta
-// paused): it waits for POST …/resume.
+// paused): it waits for POST …/resume, never resuming by itself: what
+// made Meta flag the number is what the campaign was sending.
 func (ru *run) pause(ctx context.Context, reason string) error {
 	c, err := ru.Records.Transition(ctx, ru.c.TenantID, ru.c.ID, StatePaused, reason, StateRunning, StateWaitingForCapacity)
 	if errors.Is(err, ErrState) {

@@ -139,6 +139,20 @@ type Health struct {
 	At     time.Time
 }
 
+// HealthEvent reports whether a phone_number_quality_update event says
+// something of the number's health: FLAGGED (its quality rating dropped
+// to low), UNFLAGGED (it rose again), UPGRADE and DOWNGRADE (a new tier;
+// Meta changes the tier of numbers that are not flagged, and a flagged
+// number's DOWNGRADE ends its flag). THROUGHPUT_UPGRADE and ONBOARDING
+// do not.
+func HealthEvent(ev string) bool {
+	switch strings.ToUpper(ev) {
+	case "FLAGGED", "UNFLAGGED", "UPGRADE", "DOWNGRADE":
+		return true
+	}
+	return false
+}
+
 // Paused reports whether campaigns on the number should stop: quality RED
 // or the number FLAGGED (Meta's phone_number_quality_update event or the
 // number's status).
@@ -150,7 +164,10 @@ func (h Health) Paused() bool {
 // Report is what Meta said of a number and its portfolio: from GET
 // /{phone-number-id} (messaging_limit_tier, quality_rating, status) or a
 // phone_number_quality_update webhook (current_limit, event). Empty
-// fields are left as they were.
+// fields are left as they were, except that an event ending a flag
+// (UNFLAGGED, UPGRADE, DOWNGRADE) without a quality forgets the quality
+// recorded: Meta no longer rates the number low, and does not say what
+// it rates it now.
 type Report struct {
 	Portfolio     string
 	PhoneNumberID string // "" when Meta named the number only by its display number

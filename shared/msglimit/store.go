@@ -411,6 +411,9 @@ func (s *Store) setHealth(ctx context.Context, r Report) error {
 	}
 	if r.Status != "" {
 		upd = upd.Set(expression.Name("status"), expression.Value(sAttr(strings.ToUpper(r.Status))))
+		if r.Quality == "" && HealthEvent(r.Status) && !strings.EqualFold(r.Status, "FLAGGED") {
+			upd = upd.Remove(expression.Name("quality"))
+		}
 	}
 	cond := expression.AttributeNotExists(expression.Name("at")).Or(expression.Name("at").LessThanEqual(at))
 	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()

@@ -220,6 +220,14 @@ func TestApplyOrder(t *testing.T) {
 			msglimit.Health{Quality: "GREEN", Status: "FLAGGED"}},
 		{"older webhook", msglimit.Report{Portfolio: "w1", PhoneNumberID: "p1", Tier: "TIER_250", Status: "UNFLAGGED", At: now.Add(30 * time.Minute)}, false, "TIER_10K",
 			msglimit.Health{Quality: "GREEN", Status: "FLAGGED"}},
+		{"API read, rated low", msglimit.Report{Portfolio: "w1", PhoneNumberID: "p1", Tier: "TIER_10K", Quality: "RED", Status: "FLAGGED", At: now.Add(2 * time.Hour)}, true, "TIER_10K",
+			msglimit.Health{Quality: "RED", Status: "FLAGGED"}},
+		{"webhook unflagged forgets the low rating", msglimit.Report{Portfolio: "w1", PhoneNumberID: "p1", Tier: "TIER_10K", Status: "UNFLAGGED", At: now.Add(3 * time.Hour)}, true, "TIER_10K",
+			msglimit.Health{Quality: "", Status: "UNFLAGGED"}},
+		{"webhook flagged keeps no rating it was not given", msglimit.Report{Portfolio: "w1", PhoneNumberID: "p1", Tier: "TIER_10K", Status: "FLAGGED", At: now.Add(4 * time.Hour)}, true, "TIER_10K",
+			msglimit.Health{Quality: "", Status: "FLAGGED"}},
+		{"webhook downgrade ends the flag", msglimit.Report{Portfolio: "w1", PhoneNumberID: "p1", Tier: "TIER_1K", Status: "DOWNGRADE", At: now.Add(5 * time.Hour)}, true, "TIER_1K",
+			msglimit.Health{Quality: "", Status: "DOWNGRADE"}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -249,7 +257,7 @@ func TestApplyOrder(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.Apply(ctx, msglimit.Report{Portfolio: "w1", Tier: "TIER_3", At: now.Add(2 * time.Hour)}); err == nil {
+	if _, err := s.Apply(ctx, msglimit.Report{Portfolio: "w1", Tier: "TIER_3", At: now.Add(6 * time.Hour)}); err == nil {
 		t.Error("an unknown tier was accepted")
 	}
 }

@@ -121,14 +121,20 @@ type Limits interface {
 }
 
 // messagingLimit keeps the portfolio's tier (current_limit), so the
-// sender enforces the tier Meta reports. An older webhook never overwrites
-// a newer report. The event itself (FLAGGED …) reaches the core and the
-// campaigns as account.phone_number_quality_update.
+// sender enforces the tier Meta reports, and the number's health from the
+// event (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE), so campaigns on a
+// flagged number pause (msglimit.Health). An older webhook never
+// overwrites a newer report. The event itself reaches the core as
+// account.phone_number_quality_update.
 func (h *Handler) messagingLimit(ctx context.Context, u whatsapp.Unit, phoneNumberID string, c event.AccountChange, log *slog.Logger) error {
 	if h.Limits == nil {
 		return nil
 	}
 	r := msglimit.Report{Portfolio: u.WABAID, Tier: c.PhoneNumber.CurrentLimit, At: time.Unix(u.EntryTime, 0)}
+	if msglimit.HealthEvent(c.Event) {
+		// A number this connector does not serve ("") has no health to keep.
+		r.PhoneNumberID, r.Status = phoneNumberID, c.Event
+	}
 	if u.EntryTime == 0 {
 		t, ok := parseTime(u.ReceivedAt)
 		if !ok {
@@ -144,6 +150,9 @@ func (h *Handler) messagingLimit(ctx context.Context, u whatsapp.Unit, phoneNumb
 		return fault.Retryable(fmt.Errorf("record messaging limit of WABA %s: %w", u.WABAID, err))
 	}
 	log.InfoContext(ctx, "messaging limit", "phone_number_id", phoneNumberID, "tier", r.Tier, "event", c.Event, "applied", applied)
+	if r.Status != "" && r.PhoneNumberID != "" && (msglimit.Health{Status: r.Status}).Paused() {
+		log.WarnContext(ctx, "number flagged by Meta: its campaigns pause", "phone_number_id", phoneNumberID, "event", c.Event)
+	}
 	return nil
 }
 

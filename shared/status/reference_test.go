@@ -348,6 +348,51 @@ func TestReferenceSideEffects(t *testing.T) {
 			}
 		}
 	})
+	t.Run("quality updates keep the number's health", func(t *testing.T) {
+		e := newEnv(t)
+		if err := e.registry.Put(ctx, tenant.Tenant{ID: "acme"}, []tenant.Number{
+			{PhoneNumberID: "300000000000002", WABAID: "waba-id", DisplayPhoneNumber: "16505551111"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		limits := &msglimit.Store{API: dynamodb.NewFromConfig(e.cfg), Table: e.windows.Table}
+		flagged, err := os.ReadFile("testdata/webhooks/phone_number_quality_update.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Meta's payload at another time (it comes first), with another event.
+		later := strings.NewReplacer(`"FLAGGED"`, `"%s"`, "1608243062", "%d")
+		tests := []struct {
+			name    string
+			payload []byte
+			status  string
+			paused  bool
+		}{
+			{"FLAGGED pauses", flagged, "FLAGGED", true},
+			{"an older UPGRADE changes nothing", []byte(fmt.Sprintf(later.Replace(string(flagged)), 1608243062-60, "UPGRADE")), "FLAGGED", true},
+			{"UNFLAGGED ends it", []byte(fmt.Sprintf(later.Replace(string(flagged)), 1608243062+3600, "UNFLAGGED")), "UNFLAGGED", false},
+			{"THROUGHPUT_UPGRADE is not health", []byte(fmt.Sprintf(later.Replace(string(flagged)), 1608243062+7200, "THROUGHPUT_UPGRADE")), "UNFLAGGED", false},
+		}
+		for _, tt := range tests {
+			units, err := whatsapp.Split(tt.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range units {
+				u.TenantID = "acme"
+				if err := e.h.ProcessUnit(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h, err := limits.Health(ctx, "300000000000002")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Status != tt.status || h.Paused() != tt.paused {
+				t.Errorf("%s: health %+v (paused %v), want status %s paused %v", tt.name, h, h.Paused(), tt.status, tt.paused)
+			}
+		}
+	})
 	t.Run("131047 closes the contact's window", func(t *testing.T) {
 		e := newEnv(t)
 		// The contact wrote before the failure (1222493493 is Meta's timestamp).
