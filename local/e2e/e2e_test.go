@@ -96,7 +96,7 @@ func start(t *testing.T) *connector.Handle {
 		defer cancel()
 		shared, sharedErr = connector.Start(ctx, connector.Options{
 			AWSAddr: "-", APIAddr: "127.0.0.1:0", GraphAddr: "127.0.0.1:0", SinkAddr: "127.0.0.1:0",
-			Tenants: []connector.Tenant{acme}, Log: f,
+			Tenants: []connector.Tenant{acme, tierco}, Log: f,
 		})
 	})
 	if sharedErr != nil {
