@@ -2,7 +2,8 @@
 // and rotate tenants, split secrets from before the sending/webhook-side
 // split, show a message's history, inspect and redrive the dead-letter
 // queues, list and replay parked payloads, sync and list the template
-// catalog, and send a test message. It
+// catalog, keep suppression lists and opt-out settings, and send a test
+// message. It
 // works against real AWS (resource names from the CloudFormation stack's
 // outputs, --stack) and against the local connector (--endpoint-url
 // http://127.0.0.1:4566, local names by default). It never prints
@@ -74,6 +75,11 @@ var commands = []command{
 	{"templates list", "list a tenant's template catalog (status, category, quality, synced_at)", templatesList},
 	{"templates create", "submit a template to Meta (--file: the API's POST …/templates body), checked against Meta's rules first, and record it in the catalog", templatesCreate},
 	{"templates delete", "delete a template at Meta (every language, or --language / --hsm-id) and from the catalog", templatesDelete},
+	{"suppressions list", "list a tenant's suppression list (contacts that get no templates or campaigns), with why and when", suppressionsList},
+	{"suppressions add", "put a contact on a tenant's suppression list (reason manual)", suppressionsAdd},
+	{"suppressions remove", "take a contact off a tenant's suppression list (templates and campaigns reach it again)", suppressionsRemove},
+	{"opt-out show", "show a tenant's opt-out settings: stop keywords, confirmation reply, enabled", optOutShow},
+	{"opt-out set", "change a tenant's opt-out settings (only the flags given)", optOutSet},
 	{"message show", "show an outbound message's history by --wamid or --job", messageShow},
 	{"dlq list", "list every dead-letter queue, its depth and its messages with their failure reasons (nothing is deleted)", dlqList},
 	{"dlq redrive", "move dead-lettered messages (all, or --id) back to their source queue", dlqRedrive},
@@ -203,7 +209,7 @@ func (m Main) usage(w io.Writer, prefix string) {
 	fmt.Fprintln(w, "  --stack NAME          CloudFormation stack to read resource names from (env WACLOUD_STACK)")
 	fmt.Fprintln(w, "  --endpoint-url URL    AWS endpoint, e.g. http://127.0.0.1:4566 for make local (env WACLOUD_ENDPOINT_URL)")
 	fmt.Fprintln(w, "  --region REGION       AWS region (env AWS_REGION)")
-	fmt.Fprintln(w, "  and explicit names: --tenants-table, --messages-table, --secret-prefix, --webhook-secret-prefix,")
+	fmt.Fprintln(w, "  and explicit names: --tenants-table, --messages-table, --suppressions-table, --secret-prefix, --webhook-secret-prefix,")
 	fmt.Fprintln(w, "  --platform-secret, --platform-webhook-secret, --outbound-queue-url")
 }
 
