@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/parking"
@@ -169,6 +170,12 @@ func parkedReplay(ctx context.Context, a *app, args []string) error {
 	var failed int
 	for _, it := range items {
 		line, err := r.replay(ctx, it.Key, *dryRun)
+		var gone *s3types.NoSuchKey
+		if len(keys) == 0 && errors.As(err, &gone) {
+			// Listed, then moved by a replay running at the same time.
+			fmt.Fprintf(a.Stdout, "%s: gone since it was listed (replayed meanwhile), skipped\n", it.Key)
+			continue
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(a.Stderr, "%s: %v\n", it.Key, err)
@@ -249,14 +256,18 @@ type parkedUnit struct {
 }
 
 // replayMessages turns a parked payload into inbound queue messages: a unit
-// as it was, a whole webhook body split as the webhook splits it. Each
-// message's deduplication id is new (the replay's time), so SQS's 5-minute
-// window never swallows a replay of something just parked; the inbound
-// function's dedup is what keeps a Meta event from being delivered twice.
+// as it was, a whole webhook body split as the webhook splits it. Each unit
+// is marked with the replay (its time): a replay is a delivery of its own
+// for the inbound function's dedup claim, so a Meta event already delivered
+// by an earlier replay or by Meta is a duplicate, and the second replay of
+// a unit does not pass as the first one's retry. Each message's
+// deduplication id is new too, so SQS's 5-minute window never swallows a
+// replay of something just parked.
 func replayMessages(it parking.Item, body []byte, at time.Time) ([]queue.Message, []parkedUnit, error) {
 	if !parking.Replayable(it.Reason) {
 		return nil, nil, fmt.Errorf("payloads parked as %s cannot be replayed: %w", it.Reason, parking.ErrNotReplayable)
 	}
+	replay := at.UTC().Format(time.RFC3339Nano)
 	dedup := func(b []byte) string {
 		sum := sha256.Sum256(append(append([]byte(nil), b...), []byte("\x00replay\x00"+strconv.FormatInt(at.UnixNano(), 10))...))
 		return "replay-" + hex.EncodeToString(sum[:])
@@ -266,7 +277,16 @@ func replayMessages(it parking.Item, body []byte, at time.Time) ([]queue.Message
 		if err := json.Unmarshal(body, &u); err != nil || u.Kind == "" {
 			return nil, nil, fmt.Errorf("parked unit does not decode: %v", err)
 		}
-		return []queue.Message{{Body: string(body), GroupID: u.OrderKey(), DedupID: dedup(body)}}, nil, nil
+		u.Replay = replay
+		b, err := json.Marshal(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode parked unit: %w", err)
+		}
+		m := queue.Message{Body: string(b), GroupID: u.OrderKey(), DedupID: dedup(b)}
+		if queue.TooLarge(m) {
+			return nil, nil, fmt.Errorf("parked unit with its replay mark is larger than SQS accepts")
+		}
+		return []queue.Message{m}, nil, nil
 	}
 	md := it.Metadata
 	units, err := whatsapp.Split(body)
@@ -281,6 +301,7 @@ func replayMessages(it parking.Item, body []byte, at time.Time) ([]queue.Message
 	for i := range units {
 		u := &units[i]
 		u.Route, u.RouteTenant, u.ReceivedAt = md["route"], md["route-tenant"], md["received-at"]
+		u.Replay = replay
 		b, err := json.Marshal(u)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode unit %d: %w", u.Seq, err)

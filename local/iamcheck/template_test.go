@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -31,7 +32,6 @@ import (
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/iamcheck"
 	"github.com/tucanlink/wacloud/local/stack"
-	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/tenant"
@@ -238,8 +238,18 @@ func edges(t *scenarioT, h *connector.Handle) {
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("normalize the inbound sample: %v", err)
 	}
-	claims := dedup.Store{API: dynamodb.NewFromConfig(h.Emulator.Config()), Table: h.Stack.Names.Ref["StateTable"]}
-	if _, err := claims.Claim(ctx, evs[0].EventID, "another-worker"); err != nil {
+	// A claim with a live lease (as the release before single-write claims
+	// left them) makes the inbound function back off: its record's
+	// visibility is changed.
+	if _, err := dynamodb.NewFromConfig(h.Emulator.Config()).PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(h.Stack.Names.Ref["StateTable"]),
+		Item: map[string]ddbtypes.AttributeValue{
+			"pk":          &ddbtypes.AttributeValueMemberS{Value: "event#" + evs[0].EventID},
+			"status":      &ddbtypes.AttributeValueMemberS{Value: "claimed"},
+			"owner":       &ddbtypes.AttributeValueMemberS{Value: "another-worker"},
+			"lease_until": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(time.Now().Add(time.Hour).Unix())},
+		},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	invokeSQS(t, h, "InboundFunction", unit)

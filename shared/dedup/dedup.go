@@ -1,10 +1,23 @@
 // Package dedup makes inbound processing happen once per Meta event, however
-// often Meta delivers it. A key is claimed with a conditional write in the
-// state table ("event#{key}") before any downstream publish, and marked done
-// once every publish succeeded. A claim carries a lease: if the claimer
-// crashes half-way, the key can be claimed again once the lease runs out, so
-// work is retried instead of lost. Every record expires after TTL, longer
+// often Meta delivers it. A key is claimed with one conditional write in the
+// state table ("event#{key}") before any downstream publish, and that write
+// is the whole protocol: there is no separate completion.
+//
+// A claim names its owner: one delivery of the event, identified by what
+// stays the same for it across SQS retries, dead-lettering and redrive (the
+// inbound function uses a hash of the queued body, which carries the
+// webhook's receipt time, and an operator's replay mark, so Meta's later
+// deliveries of the same event and each replay of a parked unit are other
+// owners). The owner may claim again at any time, so its retries and
+// its redrive from the DLQ go on; any other delivery finds the key taken and
+// is a Duplicate. That is safe because the owner's message stays on its
+// queue, or in its DLQ, until its publishes succeeded: the pending work is
+// durable in SQS, not in the claim. Every record expires after TTL, longer
 // than Meta's 7-day retry window.
+//
+// Records written by earlier releases carry a lease ("lease_until") and are
+// completed with status "done": a done record is a Duplicate, a live lease
+// is Busy, an expired lease may be taken over.
 package dedup
 
 import (
@@ -25,28 +38,22 @@ import (
 // API is the part of the DynamoDB client Store uses.
 type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
-// Defaults.
-const (
-	// DefaultTTL outlives Meta's 7-day webhook retry window.
-	DefaultTTL = 8 * 24 * time.Hour
-	// DefaultLease is shorter than the inbound queue's visibility timeout,
-	// so a redelivered message finds a crashed claimer's lease expired.
-	DefaultLease = 2 * time.Minute
-)
+// DefaultTTL outlives Meta's 7-day webhook retry window.
+const DefaultTTL = 8 * 24 * time.Hour
 
 // Outcome of a claim.
 type Outcome int
 
 const (
-	// Claimed: the caller owns the key and must call Done after its work.
+	// Claimed: the caller owns the key and does the work; it may claim
+	// again (the same owner) as often as its retries need.
 	Claimed Outcome = iota
-	// Duplicate: the work was already done; skip it.
+	// Duplicate: another delivery owns the event (it is done, or its
+	// message is still on the queue or in the DLQ); skip it.
 	Duplicate
-	// Busy: another worker holds a live claim; try again later.
+	// Busy: a claim of an earlier release holds a live lease; try later.
 	Busy
 )
 
@@ -64,14 +71,13 @@ func (o Outcome) String() string {
 
 const (
 	statusClaimed = "claimed"
-	statusDone    = "done"
+	statusDone    = "done" // written by earlier releases only
 )
 
-// Store claims and completes keys in Table. It is safe for concurrent use.
+// Store claims keys in Table. It is safe for concurrent use.
 type Store struct {
 	API   API
 	Table string
-	Lease time.Duration // default DefaultLease
 	TTL   time.Duration // default DefaultTTL
 	Now   func() time.Time
 }
@@ -86,9 +92,11 @@ func num(t time.Time) ddbtypes.AttributeValue {
 
 func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
 
-// Claim tries to take key for owner. owner identifies one piece of work
-// across retries (an SQS message id): the same owner may re-claim its own
-// live claim, so a retry after a failed publish does not wait for the lease.
+// Claim tries to take key for owner, one delivery of the event that keeps
+// its identity across retries (see the package comment). It is one
+// conditional PutItem, a conflict included: the refusal carries the record
+// (ALL_OLD), which tells a Duplicate from an earlier release's live lease
+// (Busy).
 // Errors are classified Retry (Permanent for an expression the builder
 // refuses: a defect).
 func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
@@ -96,14 +104,16 @@ func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
 	item := pk(key)
 	item["status"] = str(statusClaimed)
 	item["owner"] = str(owner)
-	item["lease_until"] = num(now.Add(s.lease()))
+	item["claimed_at"] = num(now)
 	item["expires_at"] = num(now.Add(s.ttl()))
-	// Unclaimed, or claimed and either the lease ran out or owner holds it.
+	// Unclaimed, or claimed by owner (not done by an earlier release), or
+	// an earlier release's claim whose lease ran out (done records have no
+	// lease).
 	e, err := expression.NewBuilder().WithCondition(
 		expression.AttributeNotExists(expression.Name("pk")).Or(
-			expression.Name("status").Equal(expression.Value(str(statusClaimed))).And(
-				expression.Name("lease_until").LessThan(expression.Value(num(now))).Or(
-					expression.Name("owner").Equal(expression.Value(str(owner))))))).Build()
+			expression.Name("owner").Equal(expression.Value(str(owner))).And(
+				expression.Name("status").Equal(expression.Value(str(statusClaimed)))),
+			expression.Name("lease_until").LessThan(expression.Value(num(now))))).Build()
 	if err != nil {
 		return 0, fault.PermanentErr(fmt.Errorf("claim %s: build expression: %w", key, err))
 	}
@@ -113,6 +123,8 @@ func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
+
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
 		return Claimed, nil
@@ -121,41 +133,13 @@ func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
 	if !errors.As(err, &cf) {
 		return 0, fault.Retryable(fmt.Errorf("claim %s: %w", key, err))
 	}
-	// Someone else has it; read which way. Only conflicts pay this call.
-	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: pk(key), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return 0, fault.Retryable(fmt.Errorf("read claim %s: %w", key, err))
-	}
-	if v, ok := out.Item["status"].(*ddbtypes.AttributeValueMemberS); ok && v.Value == statusDone {
+	if st, ok := cf.Item["status"].(*ddbtypes.AttributeValueMemberS); ok && st.Value == statusDone {
 		return Duplicate, nil
 	}
-	return Busy, nil
-}
-
-// Done marks key as completed, so later deliveries are duplicates.
-// Errors are classified Retry (Permanent for an expression the builder
-// refuses: a defect).
-func (s Store) Done(ctx context.Context, key string) error {
-	now := s.now()
-	e, err := expression.NewBuilder().WithUpdate(
-		expression.Set(expression.Name("status"), expression.Value(str(statusDone))).
-			Set(expression.Name("done_at"), expression.Value(num(now))).
-			Set(expression.Name("expires_at"), expression.Value(num(now.Add(s.ttl())))).
-			Remove(expression.Name("lease_until"))).Build()
-	if err != nil {
-		return fault.PermanentErr(fmt.Errorf("mark %s done: build expression: %w", key, err))
+	if _, ok := cf.Item["lease_until"]; ok {
+		return Busy, nil
 	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.Table),
-		Key:                       pk(key),
-		UpdateExpression:          e.Update(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
-	if err != nil {
-		return fault.Retryable(fmt.Errorf("mark %s done: %w", key, err))
-	}
-	return nil
+	return Duplicate, nil
 }
 
 func (s Store) now() time.Time {
@@ -163,13 +147,6 @@ func (s Store) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s Store) lease() time.Duration {
-	if s.Lease > 0 {
-		return s.Lease
-	}
-	return DefaultLease
 }
 
 func (s Store) ttl() time.Duration {

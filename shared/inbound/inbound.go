@@ -54,10 +54,11 @@ type Registry interface {
 	SetOnBizApp(ctx context.Context, phoneNumberID string, on bool) error
 }
 
-// Deduper claims a Meta event before it is routed and marks it done after.
+// Deduper claims a Meta event for one delivery of it before it is routed
+// (package dedup): the one write that makes the event's processing happen
+// once. Errors are classified Retry.
 type Deduper interface {
 	Claim(ctx context.Context, key, owner string) (dedup.Outcome, error)
-	Done(ctx context.Context, key string) error
 }
 
 // Windows records inbound messages for the 24-hour customer service window.
@@ -214,7 +215,7 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		log = log.With("wamid", p.events[0].Message.ID)
 	}
 
-	outcome, err := h.Dedup.Claim(ctx, p.key, rec.MessageId)
+	outcome, err := h.Dedup.Claim(ctx, p.key, Delivery(rec.Body))
 	if err != nil {
 		return err
 	}
@@ -228,14 +229,15 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	}
 
 	if err := h.deliver(ctx, log, u, p); err != nil {
-		// The claim stays ours (same SQS message id) and the retry re-claims
-		// it at once; the FIFO dedup ids and event ids make repeats harmless.
+		// The claim stays this delivery's (same body) and its retry, or its
+		// redrive from the DLQ, claims again at once; the FIFO dedup ids and
+		// event ids make repeats harmless.
 		return err
 	}
+	// No completion write: once the publishes succeeded the event queue
+	// holds the outcome, and the record's deletion by the event source
+	// ends the delivery (see package dedup).
 	crashpoint.Hit("inbound.after_publish")
-	if err := h.Dedup.Done(ctx, p.key); err != nil {
-		return err
-	}
 	log.InfoContext(ctx, "unit routed", "events", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
 	return nil
 }
@@ -441,6 +443,17 @@ func (h *Handler) park(ctx context.Context, log *slog.Logger, reason string, bod
 	h.Metrics.Count(MetricParked, 1, "Reason", reason)
 	log.WarnContext(ctx, "unit parked", "reason", reason, "key", key)
 	return nil
+}
+
+// Delivery identifies one delivery of a Meta event for its dedup claim: a
+// hash of the queued unit, which carries the webhook's receipt time. It is
+// the same for every SQS retry of the message, after dead-lettering and
+// after a redrive (wacloudctl dlq redrive sends the body unchanged), and
+// differs for Meta's later deliveries of the same event and for every
+// operator replay of a parked unit (each carries its own Replay mark).
+func Delivery(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return "unit-body:" + hex.EncodeToString(sum[:16])
 }
 
 // unitKey identifies a status or change unit by what Meta said, not by when

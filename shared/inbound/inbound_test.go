@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -508,47 +510,129 @@ func TestDuplicateUnitGivesOneEvent(t *testing.T) {
 	}
 }
 
-// A worker that crashed after claiming leaves a claim; the unit is retried
-// (not lost, not doubled) once the claim's lease has run out.
-func TestCrashAfterClaimIsRetriedAfterLease(t *testing.T) {
+// failingPublisher refuses the first publish to one queue, as an SQS
+// outage after the claim would, then passes everything on.
+type failingPublisher struct {
+	inbound.Publisher
+	url    string
+	failed bool
+}
+
+func (p *failingPublisher) Publish(ctx context.Context, url string, msgs ...queue.Message) error {
+	if url == p.url && !p.failed {
+		p.failed = true
+		return errors.New("simulated SQS outage")
+	}
+	return p.Publisher.Publish(ctx, url, msgs...)
+}
+
+// A delivery that claimed its event and failed before publishing keeps the
+// claim: Meta's later delivery of the same event is a duplicate at once
+// (the first one's message is still on the queue), and the first delivery
+// finishes when its message comes back, also as a new SQS message (a
+// redrive from the DLQ), without waiting for any lease. The event reaches
+// the core once.
+func TestClaimedDeliveryFinishesItsEvent(t *testing.T) {
 	e := newEnv(t)
 	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	e.h.Queue = &failingPublisher{Publisher: e.h.Queue, url: e.getenv("CORE_EVENTS_QUEUE_URL")}
 	u := units(t, "text.json")[0]
-	u.TenantID = "acme"
-	evs, err := event.Normalize(u, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { return now }
-	store := dedup.Store{API: e.ddb, Table: e.getenv("STATE_TABLE"), Lease: time.Minute, Now: clock}
-	if got, err := store.Claim(e.ctx, evs[0].EventID, "crashed-worker"); err != nil || got != dedup.Claimed {
-		t.Fatalf("claim = %v, %v", got, err)
-	}
-	e.h.Dedup = store
-	e.h.Consumer.Backoff = nil // leave the record visible for the retry below
 
-	u.TenantID = ""
 	e.enqueue(u)
 	msgs := e.receive(e.getenv("INBOUND_QUEUE_URL"))
-	resp, _ := e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
-	if len(resp.BatchItemFailures) != 1 {
-		t.Fatalf("failures = %d, want the record retried while the lease is live", len(resp.BatchItemFailures))
+	resp, err := e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("failures = %d, %v; want the first delivery left for retry", len(resp.BatchItemFailures), err)
 	}
-	if got := len(e.coreEvents()); got != 0 {
-		t.Fatalf("core events = %d while another worker holds the claim", got)
+	// Its receives run out: SQS moves it to the DLQ, which frees its group.
+	if _, err := e.sqs.DeleteMessage(e.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(e.getenv("INBOUND_QUEUE_URL")), ReceiptHandle: msgs[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
 	}
+	steps := []struct {
+		name   string
+		unit   func() whatsapp.Unit
+		failed int
+		events int
+	}{
+		{"Meta delivers the event again", func() whatsapp.Unit { v := u; v.ReceivedAt = "2026-01-02T03:09:00Z"; return v }, 0, 0},
+		{"the first delivery redriven as a new SQS message", func() whatsapp.Unit { return u }, 0, 1},
+		{"Meta's retry after that", func() whatsapp.Unit { v := u; v.ReceivedAt = "2026-01-08T00:00:00Z"; return v }, 0, 0},
+	}
+	for _, st := range steps {
+		e.enqueue(st.unit())
+		if got := e.pump(); got != st.failed {
+			t.Errorf("%s: failures = %d, want %d", st.name, got, st.failed)
+		}
+		if got := len(e.coreEvents()); got != st.events {
+			t.Errorf("%s: core events = %d, want %d", st.name, got, st.events)
+		}
+	}
+}
 
-	now = now.Add(time.Minute + time.Second)
-	resp, _ = e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures = %d after the lease ran out, want 0", len(resp.BatchItemFailures))
+// countingDDB is the real client, counting calls by operation and table.
+type countingDDB struct {
+	*dynamodb.Client
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingDDB) count(op string, table *string) {
+	c.mu.Lock()
+	c.calls[op+" "+aws.ToString(table)]++
+	c.mu.Unlock()
+}
+
+func (c *countingDDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem", in.TableName)
+	return c.Client.PutItem(ctx, in, opts...)
+}
+
+func (c *countingDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem", in.TableName)
+	return c.Client.UpdateItem(ctx, in, opts...)
+}
+
+func (c *countingDDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem", in.TableName)
+	return c.Client.GetItem(ctx, in, opts...)
+}
+
+// A text costs the state table two writes, the dedup claim and the
+// window, and no completion write; a duplicate costs only the refused
+// claim (it carries the record that tells it is one).
+func TestStateTableCallsPerText(t *testing.T) {
+	e := newEnv(t)
+	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+	state := e.getenv("STATE_TABLE")
+	c := &countingDDB{Client: e.ddb, calls: map[string]int{}}
+	e.h.Dedup = dedup.Store{API: c, Table: state}
+	e.h.Windows = window.Store{API: c, Table: state}
+	u := units(t, "text.json")[0]
+	again := u
+	again.ReceivedAt = "2026-01-02T04:00:00Z"
+	cases := []struct {
+		name string
+		unit whatsapp.Unit
+		want map[string]int
+	}{
+		{"first delivery", u, map[string]int{"PutItem " + state: 1, "UpdateItem " + state: 1}},
+		{"Meta's second delivery", again, map[string]int{"PutItem " + state: 1}},
 	}
-	if got := len(e.coreEvents()); got != 1 {
-		t.Errorf("core events = %d, want 1", got)
-	}
-	if got, err := store.Claim(e.ctx, evs[0].EventID, "someone-else"); err != nil || got != dedup.Duplicate {
-		t.Errorf("claim after done = %v, %v; want duplicate", got, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c.mu.Lock()
+			c.calls = map[string]int{}
+			c.mu.Unlock()
+			e.enqueue(tc.unit)
+			if failed := e.pump(); failed != 0 {
+				t.Fatalf("failures = %d", failed)
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if fmt.Sprint(c.calls) != fmt.Sprint(tc.want) {
+				t.Errorf("state table calls = %v, want %v", c.calls, tc.want)
+			}
+		})
 	}
 }
 

@@ -82,6 +82,13 @@ type Unit struct {
 	// function fills it once the tenant is resolved, before routing the
 	// unit on to another queue.
 	TenantID string `json:"tenant_id,omitempty"`
+	// Replay names the operator's replay that put a parked unit back on
+	// the inbound queue (wacloudctl parked replay), empty for what the
+	// webhook wrote. Each replay is a delivery of its own for the inbound
+	// function's dedup claim, which is owned by one delivery: without it
+	// a second replay of the same parked unit would be its first replay's
+	// delivery again and reach the core twice.
+	Replay string `json:"replay,omitempty"`
 }
 
 // Webhook routes.
