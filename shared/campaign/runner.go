@@ -87,6 +87,8 @@ type Suppressions interface {
 // or status pauses campaigns. Errors are retryable.
 type Capacity interface {
 	Reserve(ctx context.Context, portfolio, recipient string, now time.Time) (msglimit.Decision, error)
+	// State is the portfolio's tier and count (cached briefly).
+	State(ctx context.Context, portfolio string, now time.Time) (msglimit.State, error)
 	Health(ctx context.Context, phoneNumberID string) (msglimit.Health, error)
 }
 
@@ -130,6 +132,10 @@ const (
 	// CapacityRetry is how soon a campaign waiting for capacity looks
 	// again when the limit says no time.
 	CapacityRetry = time.Minute
+	// CapacityCheck is the longest a campaign waiting for capacity sleeps
+	// before it looks again, so a tier Meta raises (UPGRADE) is used
+	// within it rather than when the oldest recipients leave the 24 hours.
+	CapacityCheck = 15 * time.Minute
 )
 
 // errCrash ends a run without a commit (StopAfterRows).
@@ -283,6 +289,14 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 	}
 	ru.interval = time.Second / time.Duration(max(rate, 1))
 	if rec.State == StateWaitingForCapacity {
+		st, err := ru.Capacity.State(ctx, n.WABAID, ru.now())
+		if err != nil {
+			return err
+		}
+		if st.Known() && !st.Unlimited && st.Used >= st.Limit {
+			// Still full: look again later, with no state change or event.
+			return ru.Wake.Run(ctx, c.TenantID, c.ID, CapacityCheck)
+		}
 		if _, err := ru.Records.Transition(ctx, c.TenantID, c.ID, StateRunning, "", StateWaitingForCapacity); err != nil {
 			if errors.Is(err, ErrState) {
 				return nil
@@ -533,7 +547,7 @@ func (ru *run) waitForCapacity(ctx context.Context, at time.Time, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	delay := at.Sub(ru.now())
+	delay := min(at.Sub(ru.now()), CapacityCheck)
 	if delay <= 0 {
 		delay = CapacityRetry
 	}
