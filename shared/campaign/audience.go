@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tucanlink/wacloud/shared/fault"
 )
 
 // Row is one data row of an audience file: its number (1 is the first
@@ -119,11 +121,13 @@ func (rs *Rows) nextCSV() (Row, error) {
 			return Row{}, io.EOF
 		}
 		var pe *csv.ParseError
-		if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
+		if errors.As(err, &pe) {
 			return Row{}, fmt.Errorf("read audience row %d: %w", rs.next, err)
 		}
 		if err != nil {
-			return Row{}, fmt.Errorf("read audience row %d: %w", rs.next, err)
+			// The stream broke (a reset connection, a client timeout):
+			// the file is fine, a new read from the checkpoint goes on.
+			return Row{}, fault.Retryable(fmt.Errorf("read audience row %d: %w", rs.next, err))
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a blank line is no row
@@ -156,7 +160,7 @@ func (rs *Rows) nextJSONL() (Row, error) {
 			rs.off += int64(len(line))
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return Row{}, fmt.Errorf("read audience row %d: %w", rs.next, err)
+			return Row{}, fault.Retryable(fmt.Errorf("read audience row %d: %w", rs.next, err))
 		}
 		if len(bytes.TrimSpace(line)) == 0 && !tooLong {
 			if err != nil {

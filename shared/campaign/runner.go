@@ -356,6 +356,12 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 			if _, cerr := ru.commit(ctx, next); cerr != nil {
 				return cerr
 			}
+			if fault.ClassOf(err) == fault.Retry {
+				// The audience's stream broke, not the file: the next
+				// run reads on from the checkpoint just committed.
+				log.WarnContext(ctx, "audience stream broke; handed over", "row", next.Row, "error", err.Error())
+				return ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
+			}
 			return ru.fail(ctx, err.Error())
 		}
 		wait, err := ru.row(ctx, row)
