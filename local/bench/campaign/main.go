@@ -240,8 +240,8 @@ func run(o options) error {
 	current := first
 	stopped := o.tier > 0
 	var lastCount, stable int
-	deadline := start.Add(time.Duration(2*float64(o.rows)/float64(o.limit)*float64(time.Second)) + 3*time.Minute)
-	for time.Now().Before(deadline) {
+	// Until the campaign is done, or nothing was accepted for 2 minutes.
+	for stable < 240 {
 		time.Sleep(500 * time.Millisecond)
 		n := accepted(h.Sim, numberA)
 		cur, _ := store.Get(ctx, tenantA, c.ID)
