@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -22,12 +24,13 @@ import (
 // reference text webhook, signed as Meta signs it); the core hears the
 // message and contact.opted_out, the contact gets the Spanish
 // confirmation, and the management API lists it. A template job to it then
-// fails as suppressed without reaching Meta; once the core removes it,
-// the next template job is sent.
+// fails as suppressed without reaching Meta and a campaign skips it
+// (counted suppressed); once the core removes it, the next template job
+// is sent.
 func TestOptOutByKeywordThenRemoved(t *testing.T) {
 	h := startOutbound(t)
-	requireWired(t, connector.Functions, "TemplatesFunction", "ApiFunction")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	requireWired(t, connector.Functions, "TemplatesFunction", "ApiFunction", "CampaignFunction")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// The catalog the sender checks template jobs against.
 	if err := h.Built["TemplatesFunction"].Scheduled(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"}); err != nil {
@@ -103,6 +106,43 @@ func TestOptOutByKeywordThenRemoved(t *testing.T) {
 	}
 	if got := simCalls(h) - before; got != 0 {
 		t.Errorf("the simulator answered %d send(s) for a job to a suppressed contact", got)
+	}
+
+	// A campaign to the suppressed contact and another: the runner skips
+	// the first (counted suppressed) and queues the second.
+	other := newContact()
+	key := "tenants/" + connector.DemoTenantID + "/campaigns/optout-" + fmt.Sprint(time.Now().UnixNano()) + ".csv"
+	bucket := h.Stack.Names.Ref["DataBucket"]
+	if _, err := s3.NewFromConfig(h.Emulator.Config(), func(o *s3.Options) { o.UsePathStyle = true }).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("to\n+" + contact + "\n+" + other + "\n"), ContentType: aws.String("text/csv"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r = apiCall{Method: "POST", Path: "/v1/tenants/" + connector.DemoTenantID + "/campaigns", Token: tok, Body: map[string]any{
+		"name": "opt-out", "phone_number_id": connector.DemoPhoneNumberID, "template": map[string]string{"name": "hello_world", "language": "en_US"},
+		"audience": "s3://" + bucket + "/" + key, "start_at": nil, "rate_limit": nil, "client_ref": "opt-out"}}.do(t, h)
+	var cmp struct {
+		ID     string `json:"id"`
+		State  string `json:"state"`
+		Counts struct {
+			Rows       int `json:"rows"`
+			Suppressed int `json:"suppressed"`
+			Queued     int `json:"queued"`
+		} `json:"counts"`
+	}
+	if err := json.Unmarshal(r.Body, &cmp); r.Status != http.StatusCreated || err != nil {
+		t.Fatalf("POST campaign: %d %s", r.Status, r.Body)
+	}
+	eventually(t, "the campaign completed", 2*time.Minute, func() bool {
+		r := apiCall{Method: "GET", Path: "/v1/tenants/" + connector.DemoTenantID + "/campaigns/" + cmp.ID, Token: tok}.do(t, h)
+		return json.Unmarshal(r.Body, &cmp) == nil && cmp.State == "completed"
+	})
+	if cmp.Counts.Rows != 2 || cmp.Counts.Suppressed != 1 || cmp.Counts.Queued != 1 {
+		t.Errorf("campaign counts %+v, want 2 rows, 1 suppressed, 1 queued", cmp.Counts)
+	}
+	eventually(t, "the campaign's template at the other contact", time.Minute, func() bool { return len(simMessages(t, h, other)) == 1 })
+	if ms := simMessages(t, h, contact); len(ms) != 1 {
+		t.Errorf("messages to the suppressed contact at the simulator: %+v, want only the confirmation", ms)
 	}
 
 	r = apiCall{Method: "DELETE", Path: list + "/" + contact, Token: tok}.do(t, h)
