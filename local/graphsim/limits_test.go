@@ -283,6 +283,23 @@ func TestChangeNumberPostsQualityWebhooks(t *testing.T) {
 					t.Errorf("GET %s: name_status %v", id, got["name_status"])
 				}
 			}
+			// The WABA's number list says the same as each number.
+			status, list := graphCall(t, "GET", ls.url+"/v23.0/"+limWABA+"/phone_numbers", "tok", "")
+			data, _ := list["data"].([]any)
+			if status != 200 || len(data) != 2 {
+				t.Fatalf("GET phone_numbers: %d %v", status, list)
+			}
+			for _, d := range data {
+				n, _ := d.(map[string]any)
+				for k, v := range tt.get {
+					if n["id"] == limPN2 && k != "messaging_limit_tier" {
+						continue
+					}
+					if n[k] != v {
+						t.Errorf("phone_numbers %s: %s = %v, want %v", n["id"], k, n[k], v)
+					}
+				}
+			}
 			if status, got := graphCall(t, "GET", ls.url+"/v23.0/"+limPN3+"?fields=messaging_limit_tier,status", "tok", ""); status != 200 ||
 				got["messaging_limit_tier"] != DefaultTier || got["status"] != "CONNECTED" {
 				t.Errorf("another portfolio's number changed: %d %v", status, got)

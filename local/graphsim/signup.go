@@ -447,19 +447,18 @@ func (s *Sim) handlePhoneNumbers(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(ns, func(i, j int) bool { return idLess(ns[i].PhoneNumberID, ns[j].PhoneNumberID) })
 	data := []map[string]any{}
 	for _, n := range ns {
-		status := "CONNECTED"
+		// Quality, status and tier as GET /{phone-number-id} reports them
+		// (limits.go); a number not registered yet is PENDING.
+		st := s.numberStatusLocked(n.PhoneNumberID)
+		status := st.Status
 		if s.signups.unregistered[n.PhoneNumberID] {
 			status = "PENDING"
-		}
-		tier := "TIER_1K"
-		if n.Throughput >= 1000 {
-			tier = "TIER_UNLIMITED"
 		}
 		data = append(data, map[string]any{
 			"id": n.PhoneNumberID, "display_phone_number": n.DisplayPhoneNumber,
 			"verified_name": "Simulated business " + n.WABAID, "status": status,
-			"quality_rating": "GREEN", "code_verification_status": "VERIFIED",
-			"platform_type": "CLOUD_API", "messaging_limit_tier": tier,
+			"quality_rating": st.QualityRating, "code_verification_status": "VERIFIED",
+			"platform_type": "CLOUD_API", "messaging_limit_tier": st.MessagingLimitTier,
 		})
 	}
 	s.mu.Unlock()
