@@ -57,6 +57,8 @@ var waivers = append([]iamcheck.Waiver{
 		Why: "counts a new recipient against the portfolio's messaging-limit tier (shared/msglimit) in one transaction; the scenario's portfolio has no tier reported, so nothing is counted"},
 	{Function: "CampaignFunction", Sid: "ClaimsAndLimits", Item: "dynamodb:ConditionCheckItem",
 		Why: "part of msglimit's counting transaction; the scenario's portfolio has no tier reported"},
+	{Function: "CampaignFunction", Sid: "Backoff", Item: "sqs:ChangeMessageVisibility",
+		Why: "delays the retry of a run that failed for a retryable reason; the scenario's runs do not fail (shared/campaign TestRunnerRetryBacksOff makes the call)"},
 }, queueKeyWaivers()...)
 
 // queueKeyWaivers excuse the QueueKey statements: SQS uses a

@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/outbound"
@@ -560,6 +563,66 @@ func TestRunnerAudienceStreamBreaks(t *testing.T) {
 				t.Errorf("campaign %s (%s) %+v, want completed %+v", got.State, got.Reason, got.Counts, want)
 			}
 			checkReport(t, report(t, e, got), g.invalid)
+		})
+	}
+}
+
+// failingObjects fails every read of the audience (S3 unavailable).
+type failingObjects struct{ campaign.Objects }
+
+func (failingObjects) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("s3 unavailable")
+}
+
+// recordedVisibility records the visibility changes the runner asks for
+// and makes them on the emulator's queue.
+type recordedVisibility struct {
+	campaign.Visibility
+	got []int32
+}
+
+func (v *recordedVisibility) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	v.got = append(v.got, in.VisibilityTimeout)
+	return v.Visibility.ChangeMessageVisibility(ctx, in, optFns...)
+}
+
+// TestRunnerRetryBacksOff: a run that fails for a retryable reason
+// returns its command to the queue after the backoff of its receive
+// count (10 s, 20 s, … up to 15 min), not after the campaign queue's
+// 90-minute visibility timeout, and reports it as a batch item failure.
+func TestRunnerRetryBacksOff(t *testing.T) {
+	e := newEnv(t)
+	body, _ := audience(10)
+	c := e.campaign(t, "tenants/demo/campaigns/backoff.csv", body)
+	e.r.Objects = failingObjects{e.r.Objects}
+	rec := &recordedVisibility{Visibility: e.r.Visibility}
+	e.r.Visibility = rec
+	if err := e.r.Wake.Run(context.Background(), "demo", c.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.r.QueueURL), MaxNumberOfMessages: 1, WaitTimeSeconds: 2,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("receive the run command: %v, %d messages", err, len(out.Messages))
+	}
+	m := out.Messages[0]
+	tests := []struct {
+		receives string
+		want     int32
+	}{{"1", 10}, {"2", 20}, {"4", 80}, {"9", 900}}
+	for _, tt := range tests {
+		t.Run("receive "+tt.receives, func(t *testing.T) {
+			rec.got = nil
+			attrs := map[string]string{"ApproximateReceiveCount": tt.receives}
+			ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
+				Body: aws.ToString(m.Body), Attributes: attrs}}}
+			resp, err := e.r.Handle(context.Background(), ev)
+			if err != nil || len(resp.BatchItemFailures) != 1 {
+				t.Fatalf("Handle: %v, %+v, want the command failed", err, resp)
+			}
+			if len(rec.got) != 1 || rec.got[0] != tt.want {
+				t.Errorf("visibility changes %v, want [%d]", rec.got, tt.want)
+			}
 		})
 	}
 }

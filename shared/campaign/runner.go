@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -119,10 +120,28 @@ type Runner struct {
 	Every time.Duration
 	// MaxRun bounds one run when the context has no deadline.
 	MaxRun time.Duration
+	// Visibility returns a command whose run failed for a retryable
+	// reason to the queue after Backoff of its receive count (default
+	// DefaultBackoff), instead of after the campaign queue's visibility
+	// timeout (90 minutes). Nil leaves it to the timeout.
+	Visibility Visibility
+	QueueURL   string
+	Backoff    queue.Backoff
+
 	// StopAfterRows, when > 0, ends a run after that many rows without
 	// a commit, as a crash would (tests).
 	StopAfterRows int64
 }
+
+// Visibility changes when a command comes back (*sqs.Client). Errors
+// leave the queue's visibility timeout.
+type Visibility interface {
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// DefaultBackoff is when a command whose run failed for a retryable
+// reason comes back: 10 s after its first receive, doubling to 15 min.
+var DefaultBackoff = queue.Exponential(10*time.Second, 15*time.Minute)
 
 // Defaults of Runner.
 const (
@@ -159,6 +178,7 @@ func (r *Runner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			log := r.log().With("tenant_id", cmd.TenantID, "campaign_id", cmd.CampaignID, "error", err.Error())
 			if fault.ClassOf(err) == fault.Retry {
 				log.WarnContext(ctx, "campaign run failed; retried")
+				r.backOff(ctx, m, log)
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 				continue
 			}
@@ -166,6 +186,27 @@ func (r *Runner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		}
 	}
 	return resp, nil
+}
+
+// backOff makes m visible again after the backoff of its receive count.
+// The invocation may be ending (its context cancelled), so the call runs
+// on its own short context.
+func (r *Runner) backOff(ctx context.Context, m events.SQSMessage, log *slog.Logger) {
+	if r.Visibility == nil || r.QueueURL == "" || m.ReceiptHandle == "" {
+		return
+	}
+	b := r.Backoff
+	if b == nil {
+		b = DefaultBackoff
+	}
+	n, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	d := b(max(n, 1))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := r.Visibility.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(r.QueueURL),
+		ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: int32((d + time.Second - 1) / time.Second)}); err != nil {
+		log.WarnContext(ctx, "could not delay the campaign's retry; it comes back after the queue's visibility timeout", "error", err.Error())
+	}
 }
 
 // run is one run of a campaign.

@@ -22,7 +22,8 @@ import (
 // STATE_TABLE (recipient claims and the messaging-limit counts),
 // TENANTS_TABLE, TEMPLATES_TABLE, SUPPRESSIONS_TABLE and
 // CORE_EVENTS_QUEUE_URL; optionally CAMPAIGN_MARGIN (a Go duration: how
-// long before the deadline a run hands over) and S3_USE_PATH_STYLE.
+// long before the deadline a run hands over), WACLOUD_RETRY_BACKOFF
+// (local runs: queue.EnvBackoff) and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Runner, error) {
 	for _, k := range []string{"CAMPAIGNS_TABLE", "CAMPAIGN_QUEUE_URL", "OUTBOUND_QUEUE_URL", "DATA_BUCKET", "STATE_TABLE",
 		"TENANTS_TABLE", "TEMPLATES_TABLE", "SUPPRESSIONS_TABLE", "CORE_EVENTS_QUEUE_URL"} {
@@ -37,6 +38,10 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 			return nil, fmt.Errorf("campaign setup: CAMPAIGN_MARGIN %q is not a duration of 1s or more", v)
 		}
 		margin = d
+	}
+	backoff, err := queue.BackoffFromEnv(getenv, DefaultBackoff)
+	if err != nil {
+		return nil, fmt.Errorf("campaign setup: %w", err)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	sqsc := sqs.NewFromConfig(cfg)
@@ -55,5 +60,8 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 		Capacity:     &msglimit.Store{API: ddb, Table: getenv("STATE_TABLE")},
 		Events:       &Events{Queue: pub, QueueURL: getenv("CORE_EVENTS_QUEUE_URL")},
 		Margin:       margin,
+		Visibility:   sqsc,
+		QueueURL:     getenv("CAMPAIGN_QUEUE_URL"),
+		Backoff:      backoff,
 	}, nil
 }

@@ -12,10 +12,9 @@
 // accepted, the runner's invocation is stopped (its context cancelled, as
 // a timeout ends it: in-flight AWS calls fail, the rows after its last
 // checkpoint stay uncommitted, its command goes back as a batch item
-// failure) and its process exits; a new runner process takes the command
-// when it comes back. In AWS the command comes back after CampaignQueue's
-// visibility timeout (90 min); here after 1 s, so the run goes on. It
-// prints, last:
+// failure, which the runner returns to the queue after its retry backoff,
+// 10 s on a first receive) and its process exits; a new runner process
+// takes the command when it comes back. It prints, last:
 //
 //	rows=50000 accepted=50000 duplicates=0 ratio=0.96 runner_peak_rss_mb=40 probe_wait_p99_s=0.4
 //
@@ -400,8 +399,7 @@ func startRunner(statePath string, rss *peak) (*exec.Cmd, error) {
 // runs it (its Setup with the template's environment, the campaign
 // queue polled, a batch per invocation with the function's 900 s
 // timeout). SIGUSR1 stops the invocation in flight (its context
-// cancelled), makes its failed command visible again after 1 s (the
-// visibility timeout's redelivery, shortened) and exits; SIGTERM exits
+// cancelled; the runner backs its command off) and exits; SIGTERM exits
 // between invocations.
 func runner(statePath string) error {
 	st, err := connector.ReadState(statePath)
@@ -457,11 +455,7 @@ func runner(statePath string) error {
 				continue
 			}
 			if done() {
-				_, err := sqsc.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 1})
-				if err != nil {
-					return fmt.Errorf("return the stopped run's command: %w", err)
-				}
-				fmt.Fprintln(os.Stderr, "bench-campaign runner: invocation stopped; its command comes back in 1 s")
+				fmt.Fprintln(os.Stderr, "bench-campaign runner: invocation stopped; its command comes back after the runner's retry backoff")
 			}
 		}
 	}
