@@ -35,6 +35,9 @@ type API interface {
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 }
 
+// DefaultWaitSeconds is the long-poll wait of Lambda's SQS pollers.
+const DefaultWaitSeconds = 20
+
 // Poller feeds one queue to one function.
 type Poller struct {
 	API      API
@@ -55,8 +58,10 @@ type Poller struct {
 	// queue itself keeps a message group's messages out of a receive while
 	// a batch holding that group is in flight.
 	Concurrency int
-	// WaitSeconds is the long-poll wait (default 5; shorter than Lambda's
-	// 20 so that shutdown is quick even where cancellation is not).
+	// WaitSeconds is the long-poll wait (default 20, as Lambda's pollers
+	// wait: an idle queue costs one ReceiveMessage per poller every 20 s,
+	// which AWS bills and make bench-calls counts). Shutdown does not wait
+	// for it: the receive is cancelled with Run's context.
 	WaitSeconds int32
 	Handler     Handler
 	Log         *slog.Logger
@@ -139,7 +144,7 @@ func (p *Poller) receive(ctx context.Context) ([]sqstypes.Message, error) {
 	}
 	wait := p.WaitSeconds
 	if wait <= 0 {
-		wait = 5
+		wait = DefaultWaitSeconds
 	}
 	out, err := p.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.QueueURL),
