@@ -73,8 +73,10 @@ type Campaign struct {
 	Pricing        map[string]int64 `json:"pricing" dynamodbav:"pricing"`
 	// Report is the S3 prefix of the invalid-rows report: one CSV part
 	// per checkpoint (row,to,reason).
-	Report    string `json:"report" dynamodbav:"report"`
-	Reason    string `json:"reason,omitempty" dynamodbav:"reason,omitempty"` // why the campaign failed or was paused by the system
+	Report string `json:"report" dynamodbav:"report"`
+	Reason string `json:"reason,omitempty" dynamodbav:"reason,omitempty"` // why the campaign failed or was paused by the system
+	// StateAt is when the campaign entered its state.
+	StateAt   string `json:"state_at,omitempty" dynamodbav:"state_at,omitempty"`
 	CreatedAt string `json:"created_at" dynamodbav:"created_at"`
 	UpdatedAt string `json:"updated_at" dynamodbav:"updated_at"`
 }

@@ -22,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/msglimit"
@@ -36,6 +37,9 @@ type Records interface {
 	Lease(ctx context.Context, tenantID, id, owner string, nowMs, untilMs int64) (record, error)
 	Commit(ctx context.Context, tenantID, id, owner string, from int64, p Progress, delta Counts, untilMs int64) (record, error)
 	Release(ctx context.Context, tenantID, id, owner string) error
+	MarkStarted(ctx context.Context, tenantID, id, stateAt string) error
+	MarkReported(ctx context.Context, tenantID, id, stateAt string) error
+	Totals(ctx context.Context, tenantID, id string) (tally.Totals, error)
 }
 
 // Objects reads the audience and writes the invalid-rows report
@@ -118,6 +122,9 @@ type Runner struct {
 	// Every is how often it commits its checkpoint, reads the state
 	// (pause, cancel) and reports progress (default DefaultEvery).
 	Every time.Duration
+	// ProgressEvery is the least time between two campaign.progress
+	// events (default DefaultProgressEvery).
+	ProgressEvery time.Duration
 	// MaxRun bounds one run when the context has no deadline.
 	MaxRun time.Duration
 	// Visibility returns a command whose run failed for a retryable
@@ -224,6 +231,8 @@ type run struct {
 	interval time.Duration
 	number   tenant.Number
 	tpl      catalog.Template
+	// progressAt is when the next campaign.progress may go out.
+	progressAt time.Time
 }
 
 // Run runs the campaign of cmd until its audience ends, it is paused or
@@ -236,6 +245,11 @@ func (r *Runner) Run(ctx context.Context, cmd Command) error {
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	// A state entered without its event reported (a crash in between,
+	// or a pause or cancel through the API) is reported now.
+	if err := r.reportState(ctx, rec.Campaign, rec.Started, rec.Reported); err != nil {
 		return err
 	}
 	switch rec.State {
@@ -338,15 +352,26 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 			// Still full: look again later, with no state change or event.
 			return ru.Wake.Run(ctx, c.TenantID, c.ID, CapacityCheck)
 		}
-		if _, err := ru.Records.Transition(ctx, c.TenantID, c.ID, StateRunning, "", StateWaitingForCapacity); err != nil {
+		resumed, err := ru.Records.Transition(ctx, c.TenantID, c.ID, StateRunning, "", StateWaitingForCapacity)
+		if err != nil {
 			if errors.Is(err, ErrState) {
 				return nil
 			}
 			return err
 		}
+		if err := ru.reportState(ctx, resumed, rec.Started, ""); err != nil {
+			return err
+		}
 	}
-	if rec.Progress.Row == 0 && ru.Events != nil {
-		ru.Events.Publish(ctx, EventStarted, c, log)
+	if !rec.Started && ru.Events != nil {
+		// Published, then marked: a crash in between publishes it
+		// again under the same event id.
+		if err := ru.Events.Publish(ctx, EventStarted, c); err != nil {
+			return err
+		}
+		if err := ru.Records.MarkStarted(ctx, c.TenantID, c.ID, c.StateAt); err != nil {
+			return err
+		}
 	}
 
 	key, format, err := SplitAudience(c.Audience, c.TenantID, ru.Bucket)
@@ -431,11 +456,7 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 			}
 			if state != StateRunning {
 				log.InfoContext(ctx, "campaign stopped", "state", state, "row", next.Row)
-				if state == StatePaused && ru.Events != nil {
-					cur, _ := ru.Records.record(ctx, c.TenantID, c.ID)
-					ru.Events.Publish(ctx, EventPaused, cur.Campaign, log)
-				}
-				return nil
+				return ru.reportState(ctx, ru.c, true, "")
 			}
 			if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
 				return ru.pause(ctx, healthReason(h))
@@ -565,8 +586,10 @@ func (ru *run) commit(ctx context.Context, next Progress) (string, error) {
 	ru.invalid.Reset()
 	ru.report = nil
 	ru.c = rec.Campaign
-	if ru.Events != nil {
-		ru.Events.Progress(ctx, rec.Campaign, ru.log())
+	if ru.Events != nil && rec.State == StateRunning && !ru.now().Before(ru.progressAt) {
+		if err := ru.progress(ctx); err != nil {
+			return "", err
+		}
 	}
 	return rec.State, nil
 }
@@ -580,8 +603,8 @@ func (ru *run) complete(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.InfoContext(ctx, "campaign completed", "rows", c.Counts.Rows, "queued", c.Counts.Queued)
-	if ru.Events != nil {
-		ru.Events.Publish(ctx, EventCompleted, c, log)
+	if err := ru.reportState(ctx, c, true, ""); err != nil {
+		return err
 	}
 	return nil
 }
@@ -599,8 +622,8 @@ func (ru *run) waitForCapacity(ctx context.Context, at time.Time, log *slog.Logg
 		delay = CapacityRetry
 	}
 	log.InfoContext(ctx, "campaign waiting for capacity", "until", at.UTC().Format(time.RFC3339))
-	if ru.Events != nil {
-		ru.Events.Publish(ctx, EventWaiting, c, log)
+	if err := ru.reportState(ctx, c, true, ""); err != nil {
+		return err
 	}
 	return ru.Wake.Run(ctx, c.TenantID, c.ID, delay)
 }
@@ -629,8 +652,8 @@ func (ru *run) pause(ctx context.Context, reason string) error {
 		return err
 	}
 	ru.log().WarnContext(ctx, "campaign paused", "tenant_id", c.TenantID, "campaign_id", c.ID, "reason", reason)
-	if ru.Events != nil {
-		ru.Events.Publish(ctx, EventPaused, c, ru.log())
+	if err := ru.reportState(ctx, c, true, ""); err != nil {
+		return err
 	}
 	return nil
 }
@@ -645,9 +668,45 @@ func (ru *run) fail(ctx context.Context, reason string) error {
 		return err
 	}
 	ru.log().ErrorContext(ctx, "campaign failed", "tenant_id", c.TenantID, "campaign_id", c.ID, "reason", reason)
-	if ru.Events != nil {
-		ru.Events.Publish(ctx, EventCompleted, c, ru.log())
+	if err := ru.reportState(ctx, c, true, ""); err != nil {
+		return err
 	}
+	return nil
+}
+
+// reportState publishes the event of the state c entered (StateEvent), with
+// its message counts, unless reported is that state's time already, and
+// marks it reported.
+func (r *Runner) reportState(ctx context.Context, c Campaign, started bool, reported string) error {
+	typ := StateEvent(c, started)
+	if r.Events == nil || typ == "" || c.StateAt == "" || c.StateAt == reported {
+		return nil
+	}
+	t, err := r.Records.Totals(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := r.Events.Publish(ctx, typ, WithTotals(c, t)); err != nil {
+		return err
+	}
+	return r.Records.MarkReported(ctx, c.TenantID, c.ID, c.StateAt)
+}
+
+// progress publishes campaign.progress with the counts as they are, at
+// most every ProgressEvery.
+func (ru *run) progress(ctx context.Context) error {
+	t, err := ru.Records.Totals(ctx, ru.c.TenantID, ru.c.ID)
+	if err != nil {
+		return err
+	}
+	if err := ru.Events.Publish(ctx, EventProgress, WithTotals(ru.c, t)); err != nil {
+		return err
+	}
+	every := ru.ProgressEvery
+	if every <= 0 {
+		every = DefaultProgressEvery
+	}
+	ru.progressAt = ru.now().Add(every)
 	return nil
 }
 

@@ -66,6 +66,7 @@ type env struct {
 	sqs    *sqs.Client
 	bucket string
 	out    string
+	core   string
 	clock  *clock
 	// runner builds another runner of the same stack, clock and catalog.
 	runner func(t *testing.T) *campaign.Runner
@@ -97,7 +98,7 @@ func newEnv(t *testing.T) *env {
 		return r
 	}
 	return &env{r: runner(t), store: store, s3: s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }),
-		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], clock: ck, runner: runner}
+		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], core: fn.Env["CORE_EVENTS_QUEUE_URL"], clock: ck, runner: runner}
 }
 
 func (e *env) campaign(t *testing.T, key, body string) campaign.Campaign {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -101,11 +102,61 @@ func (s *Store) Create(ctx context.Context, c Campaign) (Campaign, error) {
 	return c, nil
 }
 
-// Get returns the tenant's campaign; the error wraps ErrNotFound when
-// the tenant has no campaign id.
+// Get returns the tenant's campaign with its message counts (summed
+// over its tally shards); the error wraps ErrNotFound when the tenant
+// has no campaign id.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (Campaign, error) {
-	r, err := s.record(ctx, tenantID, id)
-	return r.Campaign, err
+	all, err := s.query(ctx, tenantID, "campaign#"+id)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("get campaign %s: %w", id, err)
+	}
+	for _, c := range all {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return Campaign{}, fault.PermanentErr(fmt.Errorf("get campaign %s of tenant %s: %w", id, tenantID, ErrNotFound))
+}
+
+// Totals returns the campaign's message counts, summed over its tally
+// shards.
+func (s *Store) Totals(ctx context.Context, tenantID, id string) (tally.Totals, error) {
+	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID)).
+		And(expression.Key("sk").BeginsWith("campaign#" + id + "#n#"))).Build()
+	if err != nil {
+		return tally.Totals{}, fault.PermanentErr(fmt.Errorf("count messages of campaign %s: build expression: %w", id, err))
+	}
+	var t tally.Totals
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		page, err := s.API.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(), ConsistentRead: aws.Bool(true),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return tally.Totals{}, fault.Retryable(fmt.Errorf("count messages of campaign %s: %w", id, err))
+		}
+		for _, item := range page.Items {
+			t.Add(item)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return t, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
+// WithTotals sets c's message counts to t.
+func WithTotals(c Campaign, t tally.Totals) Campaign {
+	c.Counts.Accepted, c.Counts.Sent, c.Counts.Delivered, c.Counts.Read, c.Counts.Failed = t.Accepted, t.Sent, t.Delivered, t.Read, t.Failed
+	c.FailedByReason, c.Pricing = map[string]int64{}, map[string]int64{}
+	for k, v := range t.FailedByReason {
+		c.FailedByReason[k] = v
+	}
+	for k, v := range t.Pricing {
+		c.Pricing[k] = v
+	}
+	return c
 }
 
 func (s *Store) record(ctx context.Context, tenantID, id string) (record, error) {
@@ -121,21 +172,49 @@ func (s *Store) record(ctx context.Context, tenantID, id string) (record, error)
 
 // List returns the tenant's campaigns, newest first.
 func (s *Store) List(ctx context.Context, tenantID string) ([]Campaign, error) {
-	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID))).Build()
+	out, err := s.query(ctx, tenantID, "campaign#")
 	if err != nil {
-		return nil, fault.PermanentErr(fmt.Errorf("list campaigns of tenant %s: build expression: %w", tenantID, err))
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt > out[j].CreatedAt
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// query reads the tenant's campaigns whose sort key begins with prefix,
+// each with its message counts summed over its tally shards.
+func (s *Store) query(ctx context.Context, tenantID, prefix string) ([]Campaign, error) {
+	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID)).
+		And(expression.Key("sk").BeginsWith(prefix))).Build()
+	if err != nil {
+		return nil, fault.PermanentErr(fmt.Errorf("read campaigns of tenant %s: build expression: %w", tenantID, err))
 	}
 	out := []Campaign{}
+	totals := map[string]*tally.Totals{}
 	var start map[string]ddbtypes.AttributeValue
 	for {
 		page, err := s.API.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+			TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(), ConsistentRead: aws.Bool(true),
 			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ExclusiveStartKey: start,
 		})
 		if err != nil {
-			return nil, fault.Retryable(fmt.Errorf("list campaigns of tenant %s: %w", tenantID, err))
+			return nil, fault.Retryable(fmt.Errorf("read campaigns of tenant %s: %w", tenantID, err))
 		}
 		for _, raw := range page.Items {
+			sk, _ := raw["sk"].(*ddbtypes.AttributeValueMemberS)
+			if sk != nil {
+				if id, ok := tally.ShardOf(sk.Value); ok {
+					if totals[id] == nil {
+						totals[id] = &tally.Totals{}
+					}
+					totals[id].Add(raw)
+					continue
+				}
+			}
 			r, err := decode(raw)
 			if err != nil {
 				return nil, err
@@ -147,12 +226,11 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Campaign, error) {
 		}
 		start = page.LastEvaluatedKey
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].CreatedAt != out[j].CreatedAt {
-			return out[i].CreatedAt > out[j].CreatedAt
+	for i, c := range out {
+		if t := totals[c.ID]; t != nil {
+			out[i] = WithTotals(c, *t)
 		}
-		return out[i].ID < out[j].ID
-	})
+	}
 	return out, nil
 }
 
@@ -169,8 +247,10 @@ func (s *Store) Transition(ctx context.Context, tenantID, id, to, reason string,
 	if len(states) > 0 {
 		cond = cond.And(expression.Name("state").In(states[0], states[1:]...))
 	}
+	stamp := s.now().UTC().Format(time.RFC3339Nano)
 	upd := expression.Set(expression.Name("state"), expression.Value(to)).
-		Set(expression.Name("updated_at"), expression.Value(s.now().UTC().Format(time.RFC3339Nano)))
+		Set(expression.Name("updated_at"), expression.Value(stamp)).
+		Set(expression.Name("state_at"), expression.Value(stamp))
 	if reason != "" {
 		upd = upd.Set(expression.Name("reason"), expression.Value(reason))
 	} else {
@@ -225,6 +305,10 @@ type Progress struct {
 	Header     []string `dynamodbav:"header,omitempty"`
 	LeaseOwner string   `dynamodbav:"lease_owner,omitempty"`
 	LeaseUntil int64    `dynamodbav:"lease_until,omitempty"` // unix ms
+	// Started is set once campaign.started was published; Reported is
+	// the StateAt of the last state whose event was published.
+	Started  bool   `dynamodbav:"started,omitempty"`
+	Reported string `dynamodbav:"reported,omitempty"`
 }
 
 func decode(item map[string]ddbtypes.AttributeValue) (record, error) {
@@ -245,4 +329,23 @@ func decode(item map[string]ddbtypes.AttributeValue) (record, error) {
 		r.Pricing = map[string]int64{}
 	}
 	return r, nil
+}
+
+// MarkStarted records that campaign.started was published, which
+// reports the running state entered at stateAt too.
+func (s *Store) MarkStarted(ctx context.Context, tenantID, id, stateAt string) error {
+	upd := expression.Set(expression.Name("started"), expression.Value(true))
+	if stateAt != "" {
+		upd = upd.Set(expression.Name("reported"), expression.Value(stateAt))
+	}
+	_, err := s.update(ctx, tenantID, id, "mark started", expression.AttributeExists(expression.Name("pk")), upd)
+	return err
+}
+
+// MarkReported records that the event of the state entered at stateAt
+// was published.
+func (s *Store) MarkReported(ctx context.Context, tenantID, id, stateAt string) error {
+	_, err := s.update(ctx, tenantID, id, "mark reported", expression.AttributeExists(expression.Name("pk")),
+		expression.Set(expression.Name("reported"), expression.Value(stateAt)))
+	return err
 }

@@ -88,6 +88,8 @@ type Record struct {
 	PhoneNumberID string
 	JobID         string
 	ClientRef     string
+	// CampaignID is the campaign the job was a row of.
+	CampaignID string
 	// TraceHeader is the X-Ray trace of the job that sent the message
 	// (package tracing): the status function's copy of outbound.accepted
 	// carries it, so the event keeps the job's trace whichever copy
@@ -130,7 +132,10 @@ type Message struct {
 	// replaced ("" when it created the record).
 	Transitions map[string]string
 	// Notified holds when the event of each transition was published.
-	Notified              map[string]time.Time
+	Notified map[string]time.Time
+	// Counted holds the states (and tally.Priced) already counted in
+	// the message's campaign.
+	Counted               map[string]bool
 	Errors                []event.Error
 	Conversation          *event.Conversation
 	Pricing               *event.Pricing

@@ -2,9 +2,11 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -94,6 +96,26 @@ func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 			_, err := s.Apply(ctx, status("w", event.StatusDelivered, 1))
 			return err
 		}},
+		{"accepted writes counting a campaign's message", nil, func(ctx context.Context, s *delivery.Store) error {
+			r := accepted("w")
+			r.CampaignID = "cmp_0123456789abcdef0123"
+			items, err := s.AcceptedWrites(r)
+			if err != nil {
+				return err
+			}
+			_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+			return err
+		}},
+		{"count a campaign's message", nil, func(ctx context.Context, s *delivery.Store) error {
+			m := delivery.Message{Record: delivery.Record{WAMID: "w", TenantID: "acme", JobID: "j", CampaignID: "cmp_0123456789abcdef0123"},
+				StatusAt: map[string]time.Time{event.StatusRead: base, event.StatusFailed: base}, Counted: map[string]bool{"accepted": true},
+				Errors: []event.Error{{Code: 131049}}, Pricing: &event.Pricing{Category: "marketing"}}
+			d, err := s.CountCampaign(ctx, m)
+			if err == nil && fmt.Sprintf("%v %s %s", d.States, d.FailedReason, d.Pricing) != "[sent delivered read failed] 131049 marketing" {
+				err = fmt.Errorf("counted %+v", d)
+			}
+			return err
+		}},
 		{"mark notified", nil, func(ctx context.Context, s *delivery.Store) error {
 			return s.MarkNotified(ctx, "w", []string{event.StatusSent, event.StatusDelivered, event.StatusRead}, base)
 		}},
@@ -101,7 +123,7 @@ func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{item: tt.item}
-			s := &delivery.Store{API: rec, Table: "messages"}
+			s := &delivery.Store{API: rec, Table: "messages", CampaignsTable: "campaigns"}
 			if err := tt.write(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}

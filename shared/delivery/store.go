@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
@@ -39,6 +40,9 @@ type Store struct {
 	Table     string
 	Retention time.Duration // default DefaultRetention
 	Now       func() time.Time
+	// CampaignsTable, when set, is where the messages of a campaign are
+	// counted (package tally); unset, nothing is counted.
+	CampaignsTable string
 }
 
 const (
@@ -55,6 +59,8 @@ const (
 	attrPhone     = "phone_number_id"
 	attrJob       = "job_id"
 	attrClientRef = "client_ref"
+	attrCampaign  = "campaign_id"
+	attrCounted   = "counted" // string set: the states counted in the campaign (tally)
 	attrTrace     = "trace_header"
 	attrRecipient = "recipient"
 	attrType      = "msg_type"
@@ -90,7 +96,7 @@ func tstr(t time.Time) ddbtypes.AttributeValue {
 // the state and history they left. It fails with ErrTenantMismatch
 // (Permanent) when the wamid is recorded for another tenant or job.
 func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
-	items, err := s.AcceptedWrites(r)
+	items, err := s.acceptedWrites(r, false)
 	if err != nil {
 		return err
 	}
@@ -99,9 +105,16 @@ func (s *Store) RecordAccepted(ctx context.Context, r Record) error {
 }
 
 // AcceptedWrites returns RecordAccepted's writes, for a caller that makes
-// them part of its own transaction (the sender, with its job record).
-// AcceptedError interprets that transaction's error for them.
+// them part of its own transaction (the sender, with its job record,
+// which happens once per job). A message of a campaign is also counted
+// as accepted in it, and marked counted, so the status function never
+// counts it again. AcceptedError interprets that transaction's error for
+// them.
 func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
+	return s.acceptedWrites(r, true)
+}
+
+func (s *Store) acceptedWrites(r Record, count bool) ([]ddbtypes.TransactWriteItem, error) {
 	if r.WAMID == "" || r.TenantID == "" || r.PhoneNumberID == "" || r.JobID == "" {
 		return nil, fault.Invalidf("record accepted message: wamid, tenant, phone number id and job id are required (wamid %q, job %q)", r.WAMID, r.JobID)
 	}
@@ -130,16 +143,30 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 	if r.ClientRef != "" {
 		b.set(attrClientRef, str(r.ClientRef))
 	}
+	if r.CampaignID != "" {
+		b.set(attrCampaign, str(r.CampaignID))
+	}
 	if r.TraceHeader != "" {
 		b.set(attrTrace, str(r.TraceHeader))
 	}
 	// A new record, or this tenant's record of this job (or of no job yet:
 	// statuses came first).
-	msg, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(
-		expression.AttributeNotExists(expression.Name("pk")).Or(
-			expression.Name(attrTenant).Equal(expression.Value(r.TenantID)).And(
-				expression.AttributeNotExists(expression.Name(attrJob)).Or(
-					expression.Name(attrJob).Equal(expression.Value(r.JobID)))))).Build()
+	cond := expression.AttributeNotExists(expression.Name("pk")).Or(
+		expression.Name(attrTenant).Equal(expression.Value(r.TenantID)).And(
+			expression.AttributeNotExists(expression.Name(attrJob)).Or(
+				expression.Name(attrJob).Equal(expression.Value(r.JobID)))))
+	var counted *ddbtypes.TransactWriteItem
+	if count && r.CampaignID != "" && s.CampaignsTable != "" {
+		d := tally.Delta{States: []string{tally.Accepted}}
+		w, err := tally.Write(s.CampaignsTable, r.TenantID, r.CampaignID, r.WAMID, d)
+		if err != nil {
+			return nil, fault.PermanentErr(err)
+		}
+		counted = &w
+		b.ub = b.ub.Add(expression.Name(attrCounted), expression.Value(&ddbtypes.AttributeValueMemberSS{Value: d.Marks()}))
+		cond = cond.And(notCounted(d.Marks()))
+	}
+	msg, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(cond).Build()
 	if err != nil {
 		return nil, buildError("record accepted message "+r.WAMID, err)
 	}
@@ -157,7 +184,7 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 		"pk": str(jobRefKey(r.TenantID, r.JobID)), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
 	}
-	return []ddbtypes.TransactWriteItem{
+	items := []ddbtypes.TransactWriteItem{
 		{Update: &ddbtypes.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(prefixMsg + r.WAMID),
@@ -173,7 +200,25 @@ func (s *Store) AcceptedWrites(r Record) ([]ddbtypes.TransactWriteItem, error) {
 			ExpressionAttributeNames:  ref.Names(),
 			ExpressionAttributeValues: ref.Values(),
 		}},
-	}, nil
+	}
+	if counted != nil {
+		items = append(items, *counted)
+	}
+	return items, nil
+}
+
+// notCounted holds while none of marks is in the record's counted set.
+func notCounted(marks []string) expression.ConditionBuilder {
+	var c expression.ConditionBuilder
+	for i, m := range marks {
+		n := expression.Not(expression.Contains(expression.Name(attrCounted), m))
+		if i == 0 {
+			c = n
+		} else {
+			c = c.And(n)
+		}
+	}
+	return c
 }
 
 // buildError reports an expression the builder refused: a defect in this
@@ -579,7 +624,7 @@ func decode(item map[string]ddbtypes.AttributeValue) (Message, error) {
 	m := Message{
 		Record: Record{
 			WAMID: sAttr(item, "wamid"), TenantID: sAttr(item, attrTenant), PhoneNumberID: sAttr(item, attrPhone),
-			JobID: sAttr(item, attrJob), ClientRef: sAttr(item, attrClientRef), To: sAttr(item, attrRecipient),
+			JobID: sAttr(item, attrJob), ClientRef: sAttr(item, attrClientRef), CampaignID: sAttr(item, attrCampaign), To: sAttr(item, attrRecipient),
 			Type: sAttr(item, attrType), TraceHeader: sAttr(item, attrTrace),
 		},
 		Status:                sAttr(item, attrStatus),
@@ -587,6 +632,12 @@ func decode(item map[string]ddbtypes.AttributeValue) (Message, error) {
 		StatusAt:              map[string]time.Time{},
 		Transitions:           map[string]string{},
 		Notified:              map[string]time.Time{},
+		Counted:               map[string]bool{},
+	}
+	if v, ok := item[attrCounted].(*ddbtypes.AttributeValueMemberSS); ok {
+		for _, c := range v.Value {
+			m.Counted[c] = true
+		}
 	}
 	if v, ok := item[attrExternal].(*ddbtypes.AttributeValueMemberBOOL); ok {
 		m.External = v.Value

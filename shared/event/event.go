@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion is the version of the event contract this code writes.
 // A change that removes or renames a field bumps the major number.
-const SchemaVersion = "1.2"
+const SchemaVersion = "1.3"
 
 // Event types.
 const (
@@ -53,6 +53,7 @@ type Event struct {
 	Account  *AccountChange  `json:"account,omitempty"`
 	Payment  *PaymentStatus  `json:"payment,omitempty"`
 	OptOut   *OptOut         `json:"opt_out,omitempty"`
+	Campaign *CampaignStatus `json:"campaign,omitempty"`
 	Errors   []Error         `json:"errors,omitempty"`
 }
 

@@ -42,6 +42,8 @@ type OutboundResult struct {
 	ClientRef   string `json:"client_ref,omitempty"`
 	MessageType string `json:"message_type,omitempty"` // the job's type
 	MessageID   string `json:"message_id,omitempty"`   // wamid, when Meta accepted the job
+	// CampaignID is the campaign whose row the job is.
+	CampaignID string `json:"campaign_id,omitempty"`
 
 	Reason    string `json:"reason,omitempty"`
 	Code      int    `json:"code,omitempty"` // Meta's error code

@@ -44,6 +44,8 @@ type StatusChange struct {
 	// the message.
 	JobID     string `json:"job_id,omitempty"`
 	ClientRef string `json:"client_ref,omitempty"`
+	// CampaignID is the campaign the message was sent for.
+	CampaignID string `json:"campaign_id,omitempty"`
 	// External is true for a message this system has no record of sending
 	// (for example sent from another tool on the same number).
 	External bool `json:"external,omitempty"`

@@ -182,9 +182,10 @@ func (h *Handler) getCampaign(ctx context.Context, r *Request) (Response, *Error
 }
 
 // changeCampaign serves pause, resume and cancel: the campaign moves to
-// state to from one of from, or the answer is 409 with its state. A
-// resumed campaign's runner is told at once; a paused or cancelled one's
-// runner sees the state at its next checkpoint (within seconds). The
+// state to from one of from, or the answer is 409 with its state. The
+// runner is told at once: a resumed campaign goes on, a paused or
+// cancelled one's event reaches the core, and its run in progress stops
+// at its next checkpoint (within seconds). The
 // same change repeated answers the campaign as it is (200).
 func (h *Handler) changeCampaign(to string, from ...string) func(ctx context.Context, r *Request) (Response, *Error) {
 	return func(ctx context.Context, r *Request) (Response, *Error) {
@@ -220,13 +221,14 @@ func (h *Handler) changeCampaign(to string, from ...string) func(ctx context.Con
 			r.Log.ErrorContext(ctx, "change campaign", "campaign_id", id, "to", to, "error", err.Error())
 			return Response{}, unavailable()
 		}
-		if to == campaign.StateRunning {
-			if err := h.CampaignControl.Run(ctx, r.Tenant, id, delay); err != nil {
-				// Resumed but not woken: the same request again
-				// answers 200 and sends the command again.
-				r.Log.ErrorContext(ctx, "wake campaign", "campaign_id", id, "error", err.Error())
-				return Response{}, unavailable()
-			}
+		// A resumed campaign's runner goes on; for a pause or
+		// cancel it reports the change to the core (once: the
+		// event id is the change's).
+		if err := h.CampaignControl.Run(ctx, r.Tenant, id, delay); err != nil {
+			// Changed but not woken: the same request again
+			// answers 200 and sends the command again.
+			r.Log.ErrorContext(ctx, "wake campaign", "campaign_id", id, "error", err.Error())
+			return Response{}, unavailable()
 		}
 		r.Log.InfoContext(ctx, "campaign changed", "campaign_id", id, "state", c.State)
 		return Response{Status: http.StatusOK, Body: c}, nil

@@ -178,10 +178,10 @@ func TestCampaignLifecycle(t *testing.T) {
 		wantCommand  bool
 	}{
 		{"resume a running campaign (a repeated resume)", "resume", http.StatusOK, campaign.StateRunning, true},
-		{"pause", "pause", http.StatusOK, campaign.StatePaused, false},
-		{"pause again", "pause", http.StatusOK, campaign.StatePaused, false},
+		{"pause (the runner reports it)", "pause", http.StatusOK, campaign.StatePaused, true},
+		{"pause again", "pause", http.StatusOK, campaign.StatePaused, true},
 		{"resume", "resume", http.StatusOK, campaign.StateRunning, true},
-		{"cancel", "cancel", http.StatusOK, campaign.StateCancelled, false},
+		{"cancel (the runner reports it)", "cancel", http.StatusOK, campaign.StateCancelled, true},
 		{"resume a cancelled campaign", "resume", http.StatusConflict, campaign.StateCancelled, false},
 		{"pause a cancelled campaign", "pause", http.StatusConflict, campaign.StateCancelled, false},
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -206,11 +207,14 @@ type Handler struct {
 	Consumer           queue.Consumer
 	Visibilities       Visibilities
 	CoreEventsQueueURL string
-	DefaultThroughput  int // messages/s of numbers without their own setting
-	MaxInlineWait      time.Duration
-	GiveUpAfter        int
-	SendBudget         time.Duration // default DefaultSendBudget
-	SendWithin         time.Duration // default DefaultSendWithin
+	// CampaignsTable is where a campaign's failed jobs are counted
+	// (package tally); empty: not counted.
+	CampaignsTable    string
+	DefaultThroughput int // messages/s of numbers without their own setting
+	MaxInlineWait     time.Duration
+	GiveUpAfter       int
+	SendBudget        time.Duration // default DefaultSendBudget
+	SendWithin        time.Duration // default DefaultSendWithin
 	// Outages records rejected tokens across instances (nil: each
 	// instance tells the core itself). See token.go.
 	Outages      Outages
@@ -390,7 +394,7 @@ func (a *attempt) record() JobRecord {
 	job := a.job
 	return JobRecord{
 		JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: a.to,
-		Type: job.Type, ClientRef: job.ClientRef, Attempts: a.attempts,
+		Type: job.Type, ClientRef: job.ClientRef, CampaignID: job.CampaignID, Attempts: a.attempts,
 	}
 }
 
@@ -699,7 +703,7 @@ func (h *Handler) accepted(ctx context.Context, a *attempt, wamid, waID string) 
 		waID = a.to
 	}
 	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: waID,
-		Type: job.Type, ClientRef: job.ClientRef, State: StateSent, WAMID: wamid, Attempts: a.attempts,
+		Type: job.Type, ClientRef: job.ClientRef, CampaignID: job.CampaignID, State: StateSent, WAMID: wamid, Attempts: a.attempts,
 		FinishedAt: h.now().UnixMilli()}
 	if h.recordSent(ctx, a, rec) {
 		crashpoint.Hit("sender.after_record")
@@ -744,7 +748,7 @@ func (h *Handler) recordSent(ctx context.Context, a *attempt, r *JobRecord) bool
 func deliveryRecord(ctx context.Context, r *JobRecord) delivery.Record {
 	return delivery.Record{
 		WAMID: r.WAMID, TenantID: r.TenantID, PhoneNumberID: r.PhoneNumberID, JobID: r.JobID,
-		ClientRef: r.ClientRef, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
+		ClientRef: r.ClientRef, CampaignID: r.CampaignID, To: r.To, Type: r.Type, AcceptedAt: time.UnixMilli(r.FinishedAt),
 		TraceHeader: tracing.FromContext(ctx),
 	}
 }
@@ -767,7 +771,7 @@ func (h *Handler) publishAccepted(ctx context.Context, r *JobRecord) error {
 // publishResult reports an accepted job to the core.
 func (h *Handler) publishResult(ctx context.Context, r *JobRecord) error {
 	return h.publish(ctx, r, event.TypeOutboundAccepted, &event.OutboundResult{
-		JobID: r.JobID, ClientRef: r.ClientRef, MessageType: r.Type, MessageID: r.WAMID, Attempts: r.Attempts,
+		JobID: r.JobID, ClientRef: r.ClientRef, MessageType: r.Type, MessageID: r.WAMID, CampaignID: r.CampaignID, Attempts: r.Attempts,
 	})
 }
 
@@ -778,7 +782,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	if a.claim == "" {
 		// Failed before any request: recorded in one write, unless the job
 		// has a record already (a redelivery): that one decides.
-		existing, err := h.Jobs.Fail(ctx, a.record(), f)
+		existing, err := h.Jobs.Fail(ctx, a.record(), f, h.countFailed(a, f)...)
 		if err != nil {
 			return err
 		}
@@ -786,7 +790,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 			a.ref = existing.Ref()
 			return h.replay(ctx, a, existing)
 		}
-	} else if err := h.Jobs.MarkFailed(ctx, a.ref, a.claim, f, a.attempts); err != nil {
+	} else if err := h.Jobs.MarkFailed(ctx, a.ref, a.claim, f, a.attempts, h.countFailed(a, f)...); err != nil {
 		if f.Reason == event.ReasonOutcomeUnknown {
 			// Meta may have the message: keep the claim, so no retry sends
 			// it again; once its lease runs out a redelivery settles it.
@@ -796,7 +800,7 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 		return h.release(ctx, a, err)
 	}
 	rec := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: job.PhoneNumberID, To: a.to,
-		Type: job.Type, ClientRef: job.ClientRef, State: StateFailed, Reason: f.Reason, Code: f.Code, Title: f.Title,
+		Type: job.Type, ClientRef: job.ClientRef, CampaignID: job.CampaignID, State: StateFailed, Reason: f.Reason, Code: f.Code, Title: f.Title,
 		Details: f.Details, Retryable: f.Retryable, Attempts: a.attempts, FinishedAt: h.now().UnixMilli()}
 	if err := h.publishFailed(ctx, rec); err != nil {
 		return err
@@ -805,10 +809,31 @@ func (h *Handler) fail(ctx context.Context, a *attempt, f Failure) error {
 	return nil
 }
 
+// countFailed is the write that counts a failed job in its campaign,
+// made in the transaction that records the failure (once per job): by
+// Meta's error code when Meta refused it, else by the reason.
+func (h *Handler) countFailed(a *attempt, f Failure) []ddbtypes.TransactWriteItem {
+	job := a.job
+	if job.CampaignID == "" || h.CampaignsTable == "" {
+		return nil
+	}
+	reason := f.Reason
+	if f.Reason == event.ReasonGraphError && f.Code != 0 {
+		reason = strconv.Itoa(f.Code)
+	}
+	w, err := tally.Write(h.CampaignsTable, job.TenantID, job.CampaignID, job.JobID,
+		tally.Delta{States: []string{tally.Failed}, FailedReason: reason})
+	if err != nil {
+		a.log.ErrorContext(context.Background(), "campaign count not built", "campaign_id", job.CampaignID, "error", err.Error())
+		return nil
+	}
+	return []ddbtypes.TransactWriteItem{w}
+}
+
 func (h *Handler) publishFailed(ctx context.Context, r *JobRecord) error {
 	retryable := r.Retryable
 	err := h.publish(ctx, r, event.TypeOutboundFailed, &event.OutboundResult{
-		JobID: r.JobID, ClientRef: r.ClientRef, Reason: r.Reason, Code: r.Code, Title: r.Title,
+		JobID: r.JobID, ClientRef: r.ClientRef, CampaignID: r.CampaignID, Reason: r.Reason, Code: r.Code, Title: r.Title,
 		Details: r.Details, Retryable: &retryable, Attempts: r.Attempts,
 	})
 	if err == nil {
@@ -880,7 +905,7 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 	r := &JobRecord{JobID: job.JobID, TenantID: job.TenantID, PhoneNumberID: pnid, To: job.RecipientID(),
 		ClientRef: job.ClientRef, Reason: reason, Details: cause.Error(), Attempts: attempts, FinishedAt: h.now().UnixMilli()}
 	msg, err := h.eventMessage(r, event.TypeOutboundFailed, &event.OutboundResult{
-		JobID: job.JobID, ClientRef: job.ClientRef, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
+		JobID: job.JobID, ClientRef: job.ClientRef, CampaignID: job.CampaignID, Reason: reason, Details: detailOf(cause), Retryable: &retryable, Attempts: attempts,
 	})
 	if err != nil {
 		return err

@@ -66,6 +66,7 @@ type JobRecord struct {
 	To            string `dynamodbav:"to"`
 	Type          string `dynamodbav:"type"`
 	ClientRef     string `dynamodbav:"client_ref,omitempty"`
+	CampaignID    string `dynamodbav:"campaign_id,omitempty"`
 	State         string `dynamodbav:"state"`
 	ClaimID       string `dynamodbav:"claim_id"`
 	LeaseUntil    int64  `dynamodbav:"lease_until"` // Unix ms
@@ -156,15 +157,17 @@ func (s *JobStore) ClaimWith(ctx context.Context, r JobRecord, with ...ddbtypes.
 }
 
 // Fail records the failure of a job that was never claimed (it failed its
-// checks before any request to Meta) in one write, unless the job already
-// has a record: that record is returned instead and nothing is written.
-func (s *JobStore) Fail(ctx context.Context, r JobRecord, f Failure) (existing *JobRecord, err error) {
+// checks before any request to Meta) in one write, with the writes in
+// with (its campaign's count) in the same transaction, unless the job
+// already has a record: that record is returned instead and nothing is
+// written.
+func (s *JobStore) Fail(ctx context.Context, r JobRecord, f Failure, with ...ddbtypes.TransactWriteItem) (existing *JobRecord, err error) {
 	now := s.now()
 	r.State, r.ClaimID, r.LeaseUntil = StateFailed, "", 0
 	r.Reason, r.Code, r.Title, r.Details, r.Retryable = f.Reason, f.Code, f.Title, f.Details, f.Retryable
 	r.FinishedAt = now.UnixMilli()
 	r.ExpiresAt = now.Add(s.retention()).Unix()
-	_, existing, _, err = s.put(ctx, r, s.LegacyKeys, nil)
+	_, existing, _, err = s.put(ctx, r, s.LegacyKeys, with)
 	return existing, err
 }
 
@@ -311,7 +314,7 @@ func (s *JobStore) Release(ctx context.Context, ref JobRef, claimID string) erro
 
 // MarkSent records Meta's acceptance under claimID.
 func (s *JobStore) MarkSent(ctx context.Context, ref JobRef, claimID, wamid string, attempts int) error {
-	return s.finish(ctx, ref, claimID, sentUpdate(wamid, attempts))
+	return s.finish(ctx, ref, claimID, nil, sentUpdate(wamid, attempts))
 }
 
 // sentUpdate records Meta's acceptance; finish adds finished_at.
@@ -376,9 +379,10 @@ func (s *JobStore) MarkSentWith(ctx context.Context, ref JobRef, claimID, wamid 
 // errWithRefused: a write made along with the job record was refused.
 var errWithRefused = errors.New("a write of the same transaction was refused")
 
-// MarkFailed records the job's failure under claimID.
-func (s *JobStore) MarkFailed(ctx context.Context, ref JobRef, claimID string, f Failure, attempts int) error {
-	return s.finish(ctx, ref, claimID,
+// MarkFailed records the job's failure under claimID, with the writes in
+// with (its campaign's count) in the same transaction.
+func (s *JobStore) MarkFailed(ctx context.Context, ref JobRef, claimID string, f Failure, attempts int, with ...ddbtypes.TransactWriteItem) error {
+	return s.finish(ctx, ref, claimID, with,
 		expression.Set(expression.Name("state"), expression.Value(StateFailed)).
 			Set(expression.Name("reason"), expression.Value(f.Reason)).
 			Set(expression.Name("code"), expression.Value(num(int64(f.Code)))).
@@ -391,13 +395,32 @@ func (s *JobStore) MarkFailed(ctx context.Context, ref JobRef, claimID string, f
 // errClaimLost: the record is no longer held by this claim.
 var errClaimLost = errors.New("job claim lost")
 
-// finish makes update, with finished_at, while claimID holds the claim.
-func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, update expression.UpdateBuilder) error {
+// finish makes update, with finished_at, while claimID holds the claim,
+// and the writes in with in the same transaction.
+func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, with []ddbtypes.TransactWriteItem, update expression.UpdateBuilder) error {
 	e, err := expression.NewBuilder().
 		WithUpdate(s.finished(update)).
 		WithCondition(heldBy(claimID)).Build()
 	if err != nil {
 		return buildError("record outcome of job "+ref.String(), err)
+	}
+	if len(with) > 0 {
+		items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
+			TableName: aws.String(s.Table), Key: ref.key(),
+			UpdateExpression:          e.Update(),
+			ConditionExpression:       e.Condition(),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+		}}}, with...)
+		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var tc *ddbtypes.TransactionCanceledException
+		if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", ref, errClaimLost))
+		}
+		if err != nil {
+			return fault.Retryable(fmt.Errorf("record outcome of job %s: %w", ref, err))
+		}
+		return nil
 	}
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: ref.key(),

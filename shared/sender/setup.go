@@ -37,7 +37,8 @@ const EnvJobLease = "WACLOUD_JOB_LEASE"
 // OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
 // TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
 // GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE,
-// SUPPRESSIONS_TABLE and S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
+// SUPPRESSIONS_TABLE, CAMPAIGNS_TABLE (campaign messages are counted there)
+// and S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
 // as a separate Lambda instance would have.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL",
@@ -84,7 +85,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Graph:        gc,
 		PhoneNumbers: gc,
 		Limits:       &msglimit.Store{API: ddb, Table: state},
-		Deliveries:   &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE")},
+		Deliveries:   &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE"), CampaignsTable: getenv("CAMPAIGNS_TABLE")},
 		Media:        resolver,
 		Templates:    templates(ddb, getenv("TEMPLATES_TABLE")),
 		Suppressions: suppressions(ddb, getenv("SUPPRESSIONS_TABLE")),
@@ -105,6 +106,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			Margin: DefaultMargin,
 		},
 		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
+		CampaignsTable:     getenv("CAMPAIGNS_TABLE"),
 		DefaultThroughput:  throughput,
 		Metrics:            rec,
 	}, nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -40,6 +41,9 @@ import (
 type Deliveries interface {
 	Apply(ctx context.Context, u delivery.StatusUpdate) (delivery.Result, error)
 	MarkNotified(ctx context.Context, wamid string, states []string, at time.Time) error
+	// CountCampaign counts what a campaign's message newly reached in
+	// its campaign, once per state (a message of no campaign: nothing).
+	CountCampaign(ctx context.Context, m delivery.Message) (tally.Delta, error)
 }
 
 // Windows is the contact window store (window.Store).
@@ -298,6 +302,13 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
 		return fault.Retryable(fmt.Errorf("publish status events of %s: %w", it.ID, err))
 	}
+	// Counted before the events are marked published: a crash in
+	// between publishes them again (same ids) and counts what is left.
+	if d, err := h.Deliveries.CountCampaign(ctx, m); err != nil {
+		return err
+	} else if !d.Empty() {
+		log.DebugContext(ctx, "counted in campaign", "campaign_id", m.CampaignID, "states", d.States, "pricing", d.Pricing)
+	}
 	if err := h.Deliveries.MarkNotified(ctx, it.ID, append(pending, late...), h.now()); err != nil {
 		return err
 	}
@@ -321,7 +332,7 @@ func acceptedEvent(m delivery.Message) (event.Event, bool) {
 		PhoneNumberID: m.PhoneNumberID,
 		OccurredAt:    rfc3339(m.AcceptedAt),
 		Outbound: &event.OutboundResult{
-			JobID: m.JobID, ClientRef: m.ClientRef, MessageType: m.Type, MessageID: m.WAMID,
+			JobID: m.JobID, ClientRef: m.ClientRef, MessageType: m.Type, MessageID: m.WAMID, CampaignID: m.CampaignID,
 		},
 	}
 	if m.To != "" {
@@ -345,7 +356,7 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 	}
 	sc := &event.StatusChange{
 		MessageID: m.WAMID, Previous: m.Transitions[st], Current: st, Reported: st, At: rfc3339(m.StatusAt[st]),
-		JobID: m.JobID, ClientRef: m.ClientRef, External: m.External,
+		JobID: m.JobID, ClientRef: m.ClientRef, CampaignID: m.CampaignID, External: m.External,
 		Recipient: it.RecipientID, RecipientUserID: it.RecipientUserID, RecipientType: it.RecipientType,
 		Participant: it.Participant, Conversation: m.Conversation, Pricing: m.Pricing,
 		BizOpaqueCallbackData: m.BizOpaqueCallbackData, Timestamps: map[string]string{},

@@ -22,7 +22,8 @@ import (
 // Setup builds the status function from its environment: MESSAGES_TABLE,
 // STATE_TABLE, TENANTS_TABLE, TEMPLATES_TABLE, CORE_EVENTS_QUEUE_URL, STATUS_QUEUE_URL and
 // STATUS_DLQ_URL (required); STATUS_RECORD_GRACE (optional Go duration,
-// default 1m; "0s" or negative records unknown wamids as external at once).
+// default 1m; "0s" or negative records unknown wamids as external at once)
+// and CAMPAIGNS_TABLE (optional: where campaign messages are counted).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	env := map[string]string{}
 	var missing []string
@@ -48,7 +49,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	ddb := dynamodb.NewFromConfig(cfg)
 	sqsc := sqs.NewFromConfig(cfg)
 	return &Handler{
-		Deliveries:     &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"]},
+		Deliveries:     &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"], CampaignsTable: getenv("CAMPAIGNS_TABLE")},
 		Windows:        window.Store{API: ddb, Table: env["STATE_TABLE"]},
 		Limits:         &msglimit.Store{API: ddb, Table: env["STATE_TABLE"]},
 		Numbers:        &tenant.Registry{API: ddb, Table: env["TENANTS_TABLE"]},

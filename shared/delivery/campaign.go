@@ -1,0 +1,109 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Uncounted is what message m adds to its campaign's counts now: every
+// state it reached that was not counted yet, and its pricing category
+// once Meta reported one. A state reached implies those before it in
+// Meta's sequence (read: delivered and sent; delivered: sent), so the
+// counts stay a funnel when Meta skips or reorders statuses; a message
+// with the sender's record was accepted. Empty for a message of no
+// campaign.
+func Uncounted(m Message) tally.Delta {
+	var d tally.Delta
+	if m.CampaignID == "" {
+		return d
+	}
+	reached := func(states ...string) bool {
+		for _, s := range states {
+			if _, ok := m.StatusAt[s]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(s string, ok bool) {
+		if ok && !m.Counted[s] {
+			d.States = append(d.States, s)
+		}
+	}
+	add(tally.Accepted, !m.External && m.JobID != "")
+	add(tally.Sent, reached(event.StatusSent, event.StatusDelivered, event.StatusRead, event.StatusPlayed))
+	add(tally.Delivered, reached(event.StatusDelivered, event.StatusRead, event.StatusPlayed))
+	add(tally.Read, reached(event.StatusRead, event.StatusPlayed))
+	add(tally.Failed, reached(event.StatusFailed))
+	if slices.Contains(d.States, tally.Failed) {
+		d.FailedReason = "unknown"
+		if len(m.Errors) > 0 && m.Errors[0].Code != 0 {
+			d.FailedReason = strconv.Itoa(m.Errors[0].Code)
+		}
+	}
+	if m.Pricing != nil && m.Pricing.Category != "" && !m.Counted[tally.Priced] {
+		d.Pricing = m.Pricing.Category
+	}
+	return d
+}
+
+// CountCampaign adds what message m newly reached to its campaign's
+// counts (Uncounted) and marks it counted on the message's record, in
+// one transaction, so each state counts once however often statuses are
+// redelivered or replayed. It returns what it counted (nothing for a
+// message of no campaign, or when CampaignsTable is unset). When another
+// status of the message counted first, it reads the record and counts
+// what is left.
+func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, error) {
+	if s.CampaignsTable == "" || m.CampaignID == "" {
+		return tally.Delta{}, nil
+	}
+	for range maxAttempts {
+		d := Uncounted(m)
+		if d.Empty() {
+			return d, nil
+		}
+		marks := d.Marks()
+		e, err := expression.NewBuilder().
+			WithUpdate(expression.Add(expression.Name(attrCounted), expression.Value(&ddbtypes.AttributeValueMemberSS{Value: marks}))).
+			WithCondition(expression.Name(attrTenant).Equal(expression.Value(m.TenantID)).And(notCounted(marks))).Build()
+		if err != nil {
+			return tally.Delta{}, buildError("count message "+m.WAMID+" in its campaign", err)
+		}
+		w, err := tally.Write(s.CampaignsTable, m.TenantID, m.CampaignID, m.WAMID, d)
+		if err != nil {
+			return tally.Delta{}, fault.PermanentErr(err)
+		}
+		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+			{Update: &ddbtypes.Update{
+				TableName: &s.Table, Key: key(prefixMsg + m.WAMID),
+				UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+				ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			}},
+			w,
+		}})
+		var tc *ddbtypes.TransactionCanceledException
+		switch {
+		case err == nil:
+			return d, nil
+		case errors.As(err, &tc) && conditionFailed(tc):
+			if m, err = s.Get(ctx, m.WAMID); err != nil {
+				return tally.Delta{}, err
+			}
+		default:
+			return tally.Delta{}, fault.Retryable(fmt.Errorf("count message %s in campaign %s: %w", m.WAMID, m.CampaignID, err))
+		}
+	}
+	return tally.Delta{}, fault.Retryable(fmt.Errorf("count message %s in campaign %s: its record kept changing", m.WAMID, m.CampaignID))
+}
