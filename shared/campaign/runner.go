@@ -456,7 +456,7 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 			}
 			if state != StateRunning {
 				log.InfoContext(ctx, "campaign stopped", "state", state, "row", next.Row)
-				return ru.reportState(ctx, ru.c, true, "")
+				return ru.reportState(ctx, ru.c, true, ru.from.Reported)
 			}
 			if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
 				return ru.pause(ctx, healthReason(h))
