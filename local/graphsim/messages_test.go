@@ -474,3 +474,69 @@ func TestSendToBusinessScopedUserID(t *testing.T) {
 		})
 	}
 }
+
+// TestThroughputCountsArrival: a request is counted when it arrives, not
+// when the simulator gets to it, so the simulator's own stalls (here its
+// lock, held while the request waits) never bunch requests that arrived
+// spaced out and refuse them.
+func TestThroughputCountsArrival(t *testing.T) {
+	s, srv, clk := newSendSim(t, 1)
+	stamped := make(chan struct{}, 1)
+	s.cfg.Now = func() time.Time {
+		select {
+		case stamped <- struct{}{}:
+		default:
+		}
+		return clk.Now()
+	}
+	s.mu.Lock()
+	first := make(chan answer, 1)
+	go func() { first <- send(t, srv.URL, "tok-a", text("5511999990001")) }()
+	<-stamped
+	clk.Add(900 * time.Millisecond) // the simulator is stalled meanwhile
+	s.mu.Unlock()
+	if a := <-first; a.status != 200 {
+		t.Fatalf("first send: status %d code %d", a.status, a.Error.Code)
+	}
+	// 1.05 s after the first arrived: a new window, whenever the first was
+	// handled.
+	clk.Add(150 * time.Millisecond)
+	if a := send(t, srv.URL, "tok-a", text("5511999990002")); a.status != 200 {
+		t.Fatalf("send 1.05 s after the first arrived: status %d code %d, want accepted", a.status, a.Error.Code)
+	}
+}
+
+// TestOverThroughput: requests handled out of their arrival order still
+// count in every window that holds them.
+func TestOverThroughput(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(ms ...int) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		times []time.Time
+		now   int
+		limit int
+		want  bool
+	}{
+		{"empty", nil, 0, 1, false},
+		{"full window before", at(100, 500), 900, 2, true},
+		{"first left the window", at(100, 500), 1100, 2, false},
+		{"exactly one second later", at(0), 1000, 1, false},
+		{"a later arrival handled first", at(400), 0, 1, true},
+		{"later arrival more than a second on", at(1000), 0, 1, false},
+		{"a window ending at a later arrival", at(0, 600), 300, 2, true},
+		{"room in every window", at(0, 1200), 600, 2, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := overThroughput(c.times, t0.Add(time.Duration(c.now)*time.Millisecond), c.limit); got != c.want {
+				t.Errorf("overThroughput = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
