@@ -134,6 +134,11 @@ func (e *env) handler(t *testing.T) *Handler {
 		t.Fatal(err)
 	}
 	h.Metrics.Out = io.Discard
+	// These tests are about what is sent, not when: on a loaded machine a
+	// claim can end more than the default 20 ms after its slot four times
+	// running, and the job then goes back to the queue (by design) where
+	// the test expected a send. TestSendLeavesOnItsSlot tests the default.
+	h.SendWithin = time.Second
 	return h
 }
 
