@@ -16,9 +16,10 @@
 //     lets through (DynamoDB reserved words among them).
 //
 // Both sit behind a front that keeps SQS FIFO order per message group
-// (sqsorder.go), which neither keeps through redelivery, and numbers
-// moto's FIFO messages in send order (moto draws sequence numbers at
-// random).
+// (sqsorder.go), which neither keeps through redelivery, keeps the FIFO
+// 5-minute deduplication window after a message is deleted (sqsdedup.go),
+// which neither keeps, and numbers moto's FIFO messages in send order
+// (moto draws sequence numbers at random).
 //
 // WACLOUD_TEST_AWS selects the implementation ("kumo", the default, or
 // "moto"); see Start. Where the two differ from each other or from AWS,
@@ -86,6 +87,7 @@ type Emulator struct {
 
 	kumo    *kumo.Server
 	moto    *motoProcess
+	sqsFix  *sqsFix // nil on a Connect front
 	handler http.Handler
 	fronts  []*http.Server
 }
@@ -111,26 +113,28 @@ func StartBackend(b Backend) (*Emulator, error) {
 	switch b {
 	case Kumo:
 		srv := kumo.NewServer()
+		fix := newSQSFix()
 		e, err := front(srv.URL, Kumo, func(h http.Handler) http.Handler {
-			return strictSQS(newSQSFix().wrap(strictDynamoDB(fixDynamoDB(strictS3(keepS3Headers(h))))))
+			return strictSQS(fix.wrap(strictDynamoDB(fixDynamoDB(strictS3(keepS3Headers(h))))))
 		})
 		if err != nil {
 			srv.Close()
 			return nil, err
 		}
-		e.kumo = srv
+		e.kumo, e.sqsFix = srv, fix
 		return e, nil
 	case Moto:
 		p, err := startMoto()
 		if err != nil {
 			return nil, err
 		}
-		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return strictSQS(newMotoFix().wrap(serialDynamoDB(h))) })
+		fix := newMotoFix()
+		e, err := front(p.url, Moto, func(h http.Handler) http.Handler { return strictSQS(fix.wrap(serialDynamoDB(h))) })
 		if err != nil {
 			p.stop()
 			return nil, err
 		}
-		e.moto = p
+		e.moto, e.sqsFix = p, fix
 		return e, nil
 	default:
 		return nil, fmt.Errorf("awsemu: unknown backend %q", b)
@@ -230,6 +234,18 @@ func EndpointConfig(url string) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(url),
 		HTTPClient:   &http.Client{Timeout: 60 * time.Second},
+	}
+}
+
+// Elapse moves the front's clock d ahead, for a test whose own clock
+// jumps (days later, a job id is reused): the FIFO deduplication ids sent
+// more than five minutes before the new time are forgotten, as SQS
+// forgets them. Only what the front keeps ages; the emulator's own clocks
+// (visibility timeouts, retention) do not move. It does nothing on a
+// front from Connect.
+func (e *Emulator) Elapse(d time.Duration) {
+	if e.sqsFix != nil {
+		e.sqsFix.dedup.elapse(d)
 	}
 }
 

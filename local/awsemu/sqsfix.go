@@ -46,6 +46,8 @@ type sqsFix struct {
 	mu      sync.Mutex
 	byID    map[string]fifoInfo
 	handles map[string]string // receipt handle -> message id
+
+	dedup *dedupMemory // FIFO deduplication ids sent in the last 5 minutes
 }
 
 type fifoInfo struct {
@@ -56,7 +58,7 @@ type fifoInfo struct {
 }
 
 func newSQSFix() *sqsFix {
-	return &sqsFix{order: newFIFOOrder(), byID: map[string]fifoInfo{}, handles: map[string]string{}}
+	return &sqsFix{order: newFIFOOrder(), byID: map[string]fifoInfo{}, handles: map[string]string{}, dedup: newDedupMemory()}
 }
 
 // newMotoFix is the front for moto, which returns FIFO attributes but
@@ -72,6 +74,12 @@ const targetPrefix = "AmazonSQS."
 func (f *sqsFix) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		action := r.Header.Get("X-Amz-Target")
+		if action == targetPrefix+"CreateQueue" || action == targetPrefix+"SetQueueAttributes" {
+			if req, err := io.ReadAll(r.Body); err == nil {
+				r.Body = io.NopCloser(bytes.NewReader(req))
+				f.dedup.noteScope(action[len(targetPrefix):], req)
+			}
+		}
 		switch action {
 		case targetPrefix + "SendMessage", targetPrefix + "SendMessageBatch", targetPrefix + "ReceiveMessage",
 			targetPrefix + "DeleteMessage", targetPrefix + "DeleteMessageBatch",
@@ -104,6 +112,9 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 			// between the two may have read the old ones.
 			f.order.forgetQueue(queue.QueueUrl, name != "SetQueueAttributes")
 			defer f.order.forgetQueue(queue.QueueUrl, name != "SetQueueAttributes")
+			if name != "SetQueueAttributes" {
+				f.dedup.forgetQueue(queueNameOf(queue.QueueUrl))
+			}
 		}
 		var held map[string]*heldMsg
 		if name == "DeleteMessage" || name == "DeleteMessageBatch" {
@@ -112,14 +123,46 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 			r.ContentLength = int64(len(req))
 			r.Header.Set("Content-Length", strconv.Itoa(len(req)))
 		}
-		rec := httptest.NewRecorder()
 		send := name == "SendMessage" || name == "SendMessageBatch"
+		fifoSend := send && isFIFOURL(queue.QueueUrl)
+		unlockSend := func() {}
 		if send {
 			f.sends.RLock()
-			if f.ownSequence && isFIFOURL(queue.QueueUrl) {
+			if f.ownSequence && fifoSend {
 				f.seqMu.Lock()
 			}
+			unlockSend = func() {
+				if f.ownSequence && fifoSend {
+					f.seqMu.Unlock()
+				}
+				f.sends.RUnlock()
+			}
 		}
+		full := req
+		var conf queueConf
+		var dups map[string]sentID
+		if fifoSend {
+			// Looked up under the send lock: no receive hands out a
+			// message before its send is remembered, so no consumer can
+			// delete it, and an id not found here is new or still on the
+			// queue, where the emulator drops the duplicate itself.
+			conf, _ = f.order.queueConf(next, r, queue.QueueUrl)
+			conf = f.confOf(queueNameOf(queue.QueueUrl), conf)
+			var fwd []byte
+			fwd, dups = f.dropDuplicates(name, req, queueNameOf(queue.QueueUrl), conf)
+			if fwd == nil {
+				unlockSend()
+				writeJSONAnswer(w, duplicateAnswers(name, full, nil, dups))
+				return
+			}
+			if len(dups) > 0 {
+				req = fwd
+				r.Body = io.NopCloser(bytes.NewReader(req))
+				r.ContentLength = int64(len(req))
+				r.Header.Set("Content-Length", strconv.Itoa(len(req)))
+			}
+		}
+		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		out := rec.Body.Bytes()
 		if rec.Code == http.StatusOK {
@@ -129,6 +172,12 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 				f.sends.Unlock()
 			}
 			out = f.apply(name, req, out)
+			if fifoSend {
+				f.rememberSends(name, req, out, queueNameOf(queue.QueueUrl), conf)
+				if len(dups) > 0 {
+					out = duplicateAnswers(name, full, out, dups)
+				}
+			}
 			if held != nil {
 				f.deleted(name, out, held)
 			}
@@ -136,12 +185,7 @@ func (f *sqsFix) wrap(next http.Handler) http.Handler {
 				f.order.signal(queue.QueueUrl)
 			}
 		}
-		if send {
-			if f.ownSequence && isFIFOURL(queue.QueueUrl) {
-				f.seqMu.Unlock()
-			}
-			f.sends.RUnlock()
-		}
+		unlockSend()
 		for k, vs := range rec.Header() {
 			w.Header()[k] = vs
 		}

@@ -90,6 +90,9 @@ type queueConf struct {
 	visibility  int    // default visibility timeout, seconds
 	maxReceives int    // RedrivePolicy maxReceiveCount; 0: none
 	dlqName     string // RedrivePolicy deadLetterTargetArn's queue name
+	// contentDedup is ContentBasedDeduplication; dedupPerGroup is
+	// DeduplicationScope messageGroup (sqsdedup.go).
+	contentDedup, dedupPerGroup bool
 }
 
 type fifoOrder struct {
@@ -197,7 +200,7 @@ func (o *fifoOrder) queueConf(next http.Handler, r *http.Request, url string) (q
 	if ok {
 		return c, true
 	}
-	code, out := call(next, r, "GetQueueAttributes", map[string]any{"QueueUrl": url, "AttributeNames": []string{"VisibilityTimeout", "RedrivePolicy"}})
+	code, out := call(next, r, "GetQueueAttributes", map[string]any{"QueueUrl": url, "AttributeNames": []string{"VisibilityTimeout", "RedrivePolicy", "ContentBasedDeduplication", "DeduplicationScope"}})
 	if code != http.StatusOK {
 		return c, false
 	}
@@ -206,6 +209,8 @@ func (o *fifoOrder) queueConf(next http.Handler, r *http.Request, url string) (q
 		return c, false
 	}
 	c.visibility, _ = strconv.Atoi(ans.Attributes["VisibilityTimeout"])
+	c.contentDedup = ans.Attributes["ContentBasedDeduplication"] == "true"
+	c.dedupPerGroup = ans.Attributes["DeduplicationScope"] == "messageGroup"
 	if rp := ans.Attributes["RedrivePolicy"]; rp != "" {
 		var p struct {
 			DeadLetterTargetArn string

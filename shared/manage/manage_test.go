@@ -282,14 +282,15 @@ func sampleJobs(t *testing.T) map[string]string {
 }
 
 // TestSendMessageQueuesAsTheCoreWould posts every sample job, once with
-// its tenant_id and once without (the path names it), and finds it on the
-// outbound FIFO queue as the core would have sent it: the same job, in
-// group outbound.Job.GroupID, deduplicated by job_id.
+// its tenant_id and once without (the path names it, and the job has an id
+// of its own: SQS would drop a second job_id within 5 minutes), and finds
+// it on the outbound FIFO queue as the core would have sent it: the same
+// job, in group outbound.Job.GroupID, deduplicated by job_id.
 func TestSendMessageQueuesAsTheCoreWould(t *testing.T) {
 	e := newEnv(t)
 	scope := "tenant:demo"
 	for name, body := range sampleJobs(t) {
-		want, err := outbound.Decode([]byte(body))
+		withTenant, err := outbound.Decode([]byte(body))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -298,10 +299,17 @@ func TestSendMessageQueuesAsTheCoreWould(t *testing.T) {
 			t.Fatal(err)
 		}
 		delete(noTenant, "tenant_id")
+		noTenant["job_id"] = withTenant.JobID + "-path"
 		b, _ := json.Marshal(noTenant)
-		for variant, posted := range map[string]string{"with tenant_id": body, "tenant from the path": string(b)} {
-			t.Run(name+"/"+variant, func(t *testing.T) {
-				resp := serve(t, e.h, request(messagesRoute, want.TenantID, &scope, posted), variant == "tenant from the path")
+		fromPath := withTenant
+		fromPath.JobID += "-path"
+		for _, v := range []struct {
+			variant, posted string
+			want            outbound.Job
+		}{{"with tenant_id", body, withTenant}, {"tenant from the path", string(b), fromPath}} {
+			want := v.want
+			t.Run(name+"/"+v.variant, func(t *testing.T) {
+				resp := serve(t, e.h, request(messagesRoute, want.TenantID, &scope, v.posted), v.variant == "tenant from the path")
 				if resp.StatusCode != http.StatusAccepted {
 					t.Fatalf("status %d %s, want 202", resp.StatusCode, resp.Body)
 				}

@@ -52,6 +52,7 @@ const (
 // shared by the package's tests (each test uses its own job ids and
 // recipients).
 type env struct {
+	emu      *awsemu.Emulator
 	cfg      aws.Config
 	stack    *stack.Stack
 	sim      *graphsim.Sim
@@ -87,7 +88,7 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{cfg: emu.Config(), stack: st, sqs: sqs.NewFromConfig(emu.Config()), ddb: dynamodb.NewFromConfig(emu.Config())}
+	e := &env{emu: emu, cfg: emu.Config(), stack: st, sqs: sqs.NewFromConfig(emu.Config()), ddb: dynamodb.NewFromConfig(emu.Config())}
 	e.sim = graphsim.New(graphsim.Config{Numbers: []graphsim.Number{
 		{PhoneNumberID: numberA, AccessToken: tokenA, Throughput: 80},
 		{PhoneNumberID: numberB, AccessToken: tokenB, Throughput: 80},
@@ -406,40 +407,43 @@ func TestInvalidJobIsReportedAndDeadLettered(t *testing.T) {
 	e := testEnv(t)
 	h := e.handler(t)
 	before := e.sends.Load()
-	job := textJob("invalid-1", "+5511977770001", strings.Repeat("x", 4097))
+	id1, id2, id3 := jid(t, "invalid-1"), jid(t, "invalid-2"), jid(t, "invalid-3")
+	job := textJob(id1, "+5511977770001", strings.Repeat("x", 4097))
 	if failed := handle(t, h, record(t, job, 1)); len(failed) != 0 {
 		t.Fatalf("an invalid job is retried: %v", failed)
 	}
-	evs := e.coreEvents(t, "invalid-1")
+	evs := e.coreEvents(t, id1)
 	if len(evs) != 1 || evs[0].Type != event.TypeOutboundFailed || evs[0].Outbound.Reason != event.ReasonInvalidJob ||
 		*evs[0].Outbound.Retryable || !strings.Contains(evs[0].Outbound.Details, "4097 characters") {
 		t.Fatalf("events %+v", evs)
 	}
-	if reasons := e.dlq(t, "invalid-1"); len(reasons) != 1 || !strings.Contains(reasons[0], "limit 4096") {
+	if reasons := e.dlq(t, id1); len(reasons) != 1 || !strings.Contains(reasons[0], "limit 4096") {
 		t.Errorf("dead-letter reasons %q", reasons)
 	}
 	if e.sends.Load() != before {
 		t.Error("an invalid job reached the Graph API")
 	}
 	// A field the contract does not know: reported with the job's ids.
+	// Each job is a message of its own, with an SQS message id of its own.
 	rec := record(t, job, 1)
-	rec.Body = `{"job_id":"invalid-2","tenant_id":"demo","to":"+5511977770001","type":"text","txt":{"body":"x"}}`
+	rec.Body = `{"job_id":"` + id2 + `","tenant_id":"demo","to":"+5511977770001","type":"text","txt":{"body":"x"}}`
 	if failed := handle(t, h, rec); len(failed) != 0 {
 		t.Fatalf("invalid job retried: %v", failed)
 	}
-	if evs := e.coreEvents(t, "invalid-2"); len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonInvalidJob || !strings.Contains(evs[0].Outbound.Details, "txt") {
+	if evs := e.coreEvents(t, id2); len(evs) != 1 || evs[0].Outbound.Reason != event.ReasonInvalidJob || !strings.Contains(evs[0].Outbound.Details, "txt") {
 		t.Errorf("events %+v", evs)
 	}
-	if reasons := e.dlq(t, "invalid-2"); len(reasons) != 1 {
+	if reasons := e.dlq(t, id2); len(reasons) != 1 {
 		t.Errorf("dead-letter reasons %q", reasons)
 	}
 	// Not even JSON: dead-lettered with the reason; there is no tenant to
 	// tell.
-	rec.Body = `{"job_id":"invalid-3","tenant_id":"demo",`
+	rec = record(t, job, 1)
+	rec.Body = `{"job_id":"` + id3 + `","tenant_id":"demo",`
 	if failed := handle(t, h, rec); len(failed) != 0 {
 		t.Fatalf("garbage retried: %v", failed)
 	}
-	if reasons := e.dlq(t, "invalid-3"); len(reasons) != 1 || !strings.Contains(reasons[0], "decode outbound job") {
+	if reasons := e.dlq(t, id3); len(reasons) != 1 || !strings.Contains(reasons[0], "decode outbound job") {
 		t.Errorf("dead-letter reasons %q", reasons)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -184,6 +185,17 @@ func readPayload(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// withMessageID is the payload with its one message's id replaced by id,
+// another message than the payload's as far as Meta and SQS are concerned.
+func withMessageID(t *testing.T, payload []byte, id string) []byte {
+	t.Helper()
+	re := regexp.MustCompile(`"id": ?"wamid\.[^"]*"`)
+	if n := len(re.FindAll(payload, -1)); n != 1 {
+		t.Fatalf("payload has %d message ids, want 1", n)
+	}
+	return re.ReplaceAll(payload, []byte(`"id": "`+id+`"`))
 }
 
 func get(path string, pathParams map[string]string, q map[string]string) events.APIGatewayV2HTTPRequest {
@@ -672,7 +684,7 @@ func TestReceiveTenantRoute(t *testing.T) {
 func TestRouteBehindStageOrBasePath(t *testing.T) {
 	e := newEnv(t)
 	h := e.handler()
-	body := readPayload(t, "text.json")
+	text := readPayload(t, "text.json")
 	tests := []struct {
 		name     string
 		rawPath  string
@@ -692,8 +704,11 @@ func TestRouteBehindStageOrBasePath(t *testing.T) {
 		{"tenant route without its parameter", "/live/webhook/acme", "POST /webhook/{tenant_id}", nil, acmeSecret, 401, ""},
 		{"unknown route key", "/live/webhook", "POST /hooks", nil, platformSecret, 404, ""},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Each case is another message: SQS would drop a copy of
+			// the one before as a duplicate.
+			body := withMessageID(t, text, fmt.Sprintf("wamid.route%d", i))
 			req := events.APIGatewayV2HTTPRequest{RouteKey: tt.routeKey, RawPath: tt.rawPath, PathParameters: tt.params,
 				Body: string(body), Headers: map[string]string{"content-type": "application/json", "x-hub-signature-256": whatsapp.Sign(tt.secret, body)}}
 			req.RequestContext.RouteKey = tt.routeKey
