@@ -21,4 +21,19 @@
 // conditional write under its lease. Rows after the last commit are read
 // again by the next run; their jobs and recipient claims are idempotent,
 // and their counts were never committed, so counts are exact.
+//
+// # Pipelined
+//
+// A run checks a window of rows at once (Runner.Window): each row's job,
+// its recipient's claim, the suppression list and the messaging limit
+// run concurrently with its neighbours', and the rows are then taken
+// strictly in order: paced, queued, counted and checkpointed, so a
+// checkpoint always covers a prefix of done rows. A row whose recipient
+// an earlier row of the window names claims it only after that row, and
+// capacity is reserved in row order, so the window decides every row as
+// one row after the other would: the first row naming a recipient is
+// sent, and the limit stops at exactly the first row past the tier. Rows
+// checked past the row where a run stops are checked again by the next
+// run (a claim for the same row and a recipient already counted are
+// both free to repeat).
 package campaign

@@ -78,8 +78,11 @@ func TestRunnerPausesOnQuality(t *testing.T) {
 		if !strings.Contains(got.Reason, "status FLAGGED") {
 			t.Errorf("reason %q does not name the flag", got.Reason)
 		}
-		if n := take(); n < int(flag.n) || n >= valid {
-			t.Errorf("%d jobs before the pause, want from %d to fewer than %d", n, flag.n, valid)
+		// The window checks rows ahead of the ones it queues, so the
+		// flag may come before the flagged reservation's row is queued:
+		// the pause still comes at the next checkpoint, not the end.
+		if n := take(); n == 0 || n >= valid {
+			t.Errorf("%d jobs before the pause, want from 1 to fewer than %d", n, valid)
 		}
 	})
 	t.Run("resumed while still flagged", func(t *testing.T) {

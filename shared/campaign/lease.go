@@ -58,6 +58,21 @@ func (s *Store) Commit(ctx context.Context, tenantID, id, owner string, from int
 	return s.update(ctx, tenantID, id, "commit", cond, upd)
 }
 
+// Hold extends owner's lease to untilMs while owner has it and the
+// checkpoint is still at from, as Commit would, without moving anything:
+// a run that lost the campaign learns it (ErrLease) before it writes what
+// only the holder may (the report part the checkpoint after from names).
+func (s *Store) Hold(ctx context.Context, tenantID, id, owner string, from int64, untilMs int64) error {
+	cond := expression.Name("lease_owner").Equal(expression.Value(owner)).
+		And(expression.Name("cp_row").Equal(expression.Value(from)))
+	if from == 0 {
+		cond = expression.Name("lease_owner").Equal(expression.Value(owner)).
+			And(expression.Or(expression.AttributeNotExists(expression.Name("cp_row")), expression.Name("cp_row").Equal(expression.Value(from))))
+	}
+	_, err := s.update(ctx, tenantID, id, "hold", cond, expression.Set(expression.Name("lease_until"), expression.Value(untilMs)))
+	return err
+}
+
 // Release gives the lease up (a runner that stops early), so the next
 // command need not wait for it to expire.
 func (s *Store) Release(ctx context.Context, tenantID, id, owner string) error {

@@ -401,7 +401,9 @@ func TestTwoRunnersAtOnce(t *testing.T) {
 		c := e.campaign(t, "tenants/demo/campaigns/stalled.csv", g.body)
 		cmd := campaign.Command{TenantID: "demo", CampaignID: c.ID}
 		e.r.Every = 100 * time.Millisecond
-		stallAt := 3 + rng.IntN(20)
+		// Pacing waits once a batch ahead (8 rows at 80/s): a wait
+		// well before the last.
+		stallAt := 2 + rng.IntN(len(g.valid)/10)
 		t.Logf("the first runner stalls at its pacing wait %d", stallAt)
 		stalled, resume := make(chan struct{}), make(chan struct{})
 		waits := 0

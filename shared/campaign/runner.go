@@ -36,6 +36,7 @@ type Records interface {
 	Transition(ctx context.Context, tenantID, id, to, reason string, from ...string) (Campaign, error)
 	Lease(ctx context.Context, tenantID, id, owner string, nowMs, untilMs int64) (record, error)
 	Commit(ctx context.Context, tenantID, id, owner string, from int64, p Progress, delta Counts, untilMs int64) (record, error)
+	Hold(ctx context.Context, tenantID, id, owner string, from int64, untilMs int64) error
 	Release(ctx context.Context, tenantID, id, owner string) error
 	MarkStarted(ctx context.Context, tenantID, id, stateAt string) error
 	MarkReported(ctx context.Context, tenantID, id, stateAt string) error
@@ -135,6 +136,10 @@ type Runner struct {
 	QueueURL   string
 	Backoff    queue.Backoff
 
+	// Window is how many rows have their checks (claim, suppression
+	// list, messaging limit) in flight at once (default DefaultWindow).
+	Window int
+
 	// StopAfterRows, when > 0, ends a run after that many rows without
 	// a commit, as a crash would (tests).
 	StopAfterRows int64
@@ -162,6 +167,13 @@ const (
 	// before it looks again, so a tier Meta raises (UPGRADE) is used
 	// within it rather than when the oldest recipients leave the 24 hours.
 	CapacityCheck = 15 * time.Minute
+)
+
+// batchSize is the most jobs one SendMessageBatch takes; maxLead is the
+// most a run lets pacing run ahead to fill one.
+const (
+	batchSize = 10
+	maxLead   = 100 * time.Millisecond
 )
 
 // errCrash ends a run without a commit (StopAfterRows).
@@ -410,38 +422,54 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 	lastCommit := ru.now()
 	ru.paceNext = ru.now()
 	var sinceCrash int64
+	// Rows are read in order and checked a window at a time; each is
+	// taken (paced, queued, counted, checkpointed) in order, so the
+	// checkpoint only ever covers rows that are done.
+	w := ru.newWindow(ctx)
+	defer w.close()
+	var readErr error
 	for {
-		row, err := rows.Next()
-		if errors.Is(err, io.EOF) {
-			if _, err := ru.commit(ctx, next); err != nil {
-				return err
+		for readErr == nil && !w.full() {
+			row, err := rows.Next()
+			if err != nil {
+				readErr = err
+				break
 			}
-			return ru.complete(ctx, log)
+			w.add(row)
 		}
-		if err != nil {
+		if w.empty() {
+			if errors.Is(readErr, io.EOF) {
+				if _, err := ru.commit(ctx, next); err != nil {
+					return err
+				}
+				return ru.complete(ctx, log)
+			}
 			if _, cerr := ru.commit(ctx, next); cerr != nil {
 				return cerr
 			}
-			if fault.ClassOf(err) == fault.Retry {
+			if fault.ClassOf(readErr) == fault.Retry {
 				// The audience's stream broke, not the file: the next
 				// run reads on from the checkpoint just committed.
-				log.WarnContext(ctx, "audience stream broke; handed over", "row", next.Row, "error", err.Error())
+				log.WarnContext(ctx, "audience stream broke; handed over", "row", next.Row, "error", readErr.Error())
 				return ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
 			}
-			return ru.fail(ctx, err.Error())
+			return ru.fail(ctx, readErr.Error())
 		}
-		wait, err := ru.row(ctx, row)
-		if err != nil {
-			return err
+		p := w.next()
+		if p.err != nil {
+			return p.err
 		}
-		if wait != nil {
+		if p.outcome == rowWait {
 			// The portfolio is at its limit: this row waits.
 			if _, err := ru.commit(ctx, next); err != nil {
 				return err
 			}
-			return ru.waitForCapacity(ctx, *wait, log)
+			return ru.waitForCapacity(ctx, p.freeAt, log)
 		}
-		next.Row, next.Offset = row.N, row.End
+		if err := ru.take(ctx, p); err != nil {
+			return err
+		}
+		next.Row, next.Offset = p.row.N, p.row.End
 		if sinceCrash++; ru.StopAfterRows > 0 && sinceCrash >= ru.StopAfterRows {
 			if err := ru.flush(ctx); err != nil {
 				return err
@@ -469,68 +497,48 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 	}
 }
 
-// row handles one row; wait is set when the portfolio's limit holds the
-// row back (until *wait).
-func (ru *run) row(ctx context.Context, row Row) (wait *time.Time, err error) {
-	c := ru.c
-	job, problems := c.Job(row, ru.tpl)
-	if len(problems) > 0 {
+// take counts a checked row and queues its job, at the number's pace.
+func (ru *run) take(ctx context.Context, p *pending) error {
+	switch p.outcome {
+	case rowInvalid:
 		ru.delta.Rows++
 		ru.delta.Invalid++
-		ru.addInvalid(row, problems)
-		return nil, nil
-	}
-	recipient := RecipientKey(job.To)
-	first, err := ru.Recipients.Claim(ctx, c.TenantID, c.ID, recipient, row.N)
-	if err != nil {
-		return nil, err
-	}
-	if !first {
+		ru.addInvalid(p.row, p.problems)
+		return nil
+	case rowDuplicate:
 		ru.delta.Rows++
 		ru.delta.Duplicates++
-		return nil, nil
-	}
-	suppressed, err := ru.Suppressions.Suppressed(ctx, c.TenantID, recipient)
-	if err != nil {
-		return nil, err
-	}
-	if suppressed {
+		return nil
+	case rowSuppressed:
 		ru.delta.Rows++
 		ru.delta.Suppressed++
-		return nil, nil
-	}
-	d, err := ru.Capacity.Reserve(ctx, ru.number.WABAID, recipient, ru.now())
-	if err != nil {
-		return nil, err
-	}
-	if !d.OK() {
-		at := d.FreeAt
-		return &at, nil
+		return nil
+	case rowQueue:
+	default:
+		return fault.PermanentErr(fmt.Errorf("campaign %s: row %d was not checked", ru.c.ID, p.row.N))
 	}
 	// Just in time: at the number's pace (or the campaign's cap), so
-	// the queue never holds more than a moment of this campaign.
-	if d := ru.paceNext.Sub(ru.now()); d > 0 {
+	// the queue never holds more than a moment of this campaign. It
+	// runs up to a batch (at most maxLead) ahead, so jobs leave in
+	// batches rather than one call each.
+	if d := ru.paceNext.Sub(ru.now()); d > 0 && d >= min(batchSize*ru.interval, maxLead) {
 		if err := ru.flush(ctx); err != nil {
-			return nil, err
+			return err
 		}
 		if err := ru.sleep(ctx, d); err != nil {
-			return nil, fault.Retryable(fmt.Errorf("campaign %s: %w", c.ID, err))
+			return fault.Retryable(fmt.Errorf("campaign %s: %w", ru.c.ID, err))
 		}
 	}
 	ru.paceNext = maxTime(ru.paceNext, ru.now().Add(-time.Second)).Add(ru.interval)
-	body, err := json.Marshal(job)
-	if err != nil {
-		return nil, fault.PermanentErr(fmt.Errorf("encode job %s: %w", job.JobID, err))
-	}
-	ru.batch = append(ru.batch, queue.Message{Body: string(body), GroupID: job.GroupID(), DedupID: job.JobID})
-	if len(ru.batch) >= 10 {
+	ru.batch = append(ru.batch, queue.Message{Body: string(p.body), GroupID: p.job.GroupID(), DedupID: p.job.JobID})
+	if len(ru.batch) >= batchSize {
 		if err := ru.flush(ctx); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	ru.delta.Rows++
 	ru.delta.Queued++
-	return nil, nil
+	return nil
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -567,7 +575,14 @@ func (ru *run) commit(ctx context.Context, next Progress) (string, error) {
 		return "", err
 	}
 	c := ru.c
+	until := ru.deadline.Add(ru.margin() + 5*time.Second).UnixMilli()
 	if ru.report != nil {
+		// The part is named by the checkpoint it follows: a run that
+		// lost the campaign (stalled past its lease) must not overwrite
+		// the part of the run that took over.
+		if err := ru.Records.Hold(ctx, c.TenantID, c.ID, ru.owner, ru.from.Row, until); err != nil {
+			return "", err
+		}
 		ru.report.Flush()
 		key := ReportPrefix(c.TenantID, c.ID) + fmt.Sprintf("%012d.csv", ru.from.Row+1)
 		if _, err := ru.Objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(ru.Bucket), Key: aws.String(key),
@@ -576,7 +591,7 @@ func (ru *run) commit(ctx context.Context, next Progress) (string, error) {
 		}
 	}
 	next.Header = ru.from.Header
-	rec, err := ru.Records.Commit(ctx, c.TenantID, c.ID, ru.owner, ru.from.Row, next, ru.delta, ru.deadline.Add(ru.margin()+5*time.Second).UnixMilli())
+	rec, err := ru.Records.Commit(ctx, c.TenantID, c.ID, ru.owner, ru.from.Row, next, ru.delta, until)
 	if err != nil {
 		return "", err
 	}
