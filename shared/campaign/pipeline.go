@@ -55,9 +55,9 @@ type pending struct {
 //   - a row whose recipient an earlier row of the window names claims it
 //     only once that row's checks are over, so the first row naming a
 //     recipient claims it, as one row after the other would;
-//   - capacity is reserved in row order (each row after the row before
-//     it), so the limit refuses the first row past the tier and no later
-//     row takes its place;
+//   - under a known, limited tier capacity is reserved in row order
+//     (each row after the row before it), so the limit refuses the first
+//     row past the tier and no later row takes its place;
 //   - once a row fails or is refused, later rows reserve nothing (their
 //     claims, made for their own row, stand: claiming again for the same
 //     row is true, so the next run decides them as this one would).
@@ -214,7 +214,18 @@ func (w *window) check(p, prev, same *pending) {
 		p.outcome = rowSuppressed
 		return
 	}
-	if p.err = turn(); p.err != nil {
+	// Under a known, limited tier, capacity is reserved in row order;
+	// with no tier reported yet or an unlimited one nothing is refused,
+	// so rows reserve (count) at once. A tier first reported while
+	// rows count at once may refuse one before a later one of its
+	// window: never over the limit, and the later row, counted, costs
+	// nothing when it is sent after the wait.
+	if st, err := ru.Capacity.State(ctx, ru.number.WABAID, ru.now()); err != nil || st.Known() && !st.Unlimited {
+		if p.err = turn(); p.err != nil {
+			return
+		}
+	} else if w.stopAt.Load() < p.row.N {
+		p.err = errNotReached
 		return
 	}
 	d, err := ru.Capacity.Reserve(ctx, ru.number.WABAID, recipient, ru.now())
@@ -226,7 +237,9 @@ func (w *window) check(p, prev, same *pending) {
 		p.outcome, p.freeAt = rowWait, d.FreeAt
 		return
 	}
-	close(p.reserved)
+	if turned {
+		close(p.reserved)
+	}
 	body, err := json.Marshal(job)
 	if err != nil {
 		p.err = fault.PermanentErr(fmt.Errorf("encode job %s: %w", job.JobID, err))
