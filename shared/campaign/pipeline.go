@@ -55,7 +55,7 @@ type pending struct {
 //   - a row whose recipient an earlier row of the window names claims it
 //     only once that row's checks are over, so the first row naming a
 //     recipient claims it, as one row after the other would;
-//   - under a known, limited tier capacity is reserved in row order
+//   - unless the tier is unlimited, capacity is reserved in row order
 //     (each row after the row before it), so the limit refuses the first
 //     row past the tier and no later row takes its place;
 //   - once a row fails or is refused, later rows reserve nothing (their
@@ -214,13 +214,11 @@ func (w *window) check(p, prev, same *pending) {
 		p.outcome = rowSuppressed
 		return
 	}
-	// Under a known, limited tier, capacity is reserved in row order;
-	// with no tier reported yet or an unlimited one nothing is refused,
-	// so rows reserve (count) at once. A tier first reported while
-	// rows count at once may refuse one before a later one of its
-	// window: never over the limit, and the later row, counted, costs
-	// nothing when it is sent after the wait.
-	if st, err := ru.Capacity.State(ctx, ru.number.WABAID, ru.now()); err != nil || st.Known() && !st.Unlimited {
+	// Capacity is reserved in row order, unless the tier is unlimited
+	// (nothing is counted or refused then). An unreported tier is
+	// reserved in order too: the sender reads it from Meta on its first
+	// send, and the limit may refuse from then on.
+	if st, err := ru.Capacity.State(ctx, ru.number.WABAID, ru.now()); err != nil || !st.Unlimited {
 		if p.err = turn(); p.err != nil {
 			return
 		}

@@ -17,6 +17,11 @@ import (
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
+// CapacityStateTTL is how long the runner trusts the portfolio's tier it
+// read: a tier the sender learns from Meta on the campaign's first sends
+// (often unlimited, which lets rows reserve at once) is seen within it.
+const CapacityStateTTL = 10 * time.Second
+
 // Setup builds the runner (CampaignFunction) from its environment:
 // CAMPAIGNS_TABLE, CAMPAIGN_QUEUE_URL, OUTBOUND_QUEUE_URL, DATA_BUCKET,
 // STATE_TABLE (recipient claims and the messaging-limit counts),
@@ -57,7 +62,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 		Templates:    &catalog.Store{API: ddb, Table: getenv("TEMPLATES_TABLE")},
 		Recipients:   &Claims{API: ddb, Table: getenv("STATE_TABLE")},
 		Suppressions: &suppression.Store{API: ddb, Table: getenv("SUPPRESSIONS_TABLE")},
-		Capacity:     &msglimit.Store{API: ddb, Table: getenv("STATE_TABLE")},
+		Capacity:     &msglimit.Store{API: ddb, Table: getenv("STATE_TABLE"), StateTTL: CapacityStateTTL},
 		Events:       &Events{Queue: pub, QueueURL: getenv("CORE_EVENTS_QUEUE_URL")},
 		Margin:       margin,
 		Visibility:   sqsc,
