@@ -175,7 +175,10 @@ func TestCampaignWalksTierAndQualityDrop(t *testing.T) {
 	t.Run("quality drop pauses, resume after unflagging completes", func(t *testing.T) {
 		change(t, `{"messaging_limit_tier":"TIER_1K"}`, "UPGRADE")
 		tier(t, "TIER_1K")
-		rate := 5
+		// 2 a second: 30 s of runway for the flag to reach the runner
+		// while the first sends go out (on moto under load, the first 5
+		// took long enough at 5 a second for the campaign to finish first).
+		rate := 2
 		id := create(t, "quality-drop", "5511955", 60, &rate)
 		eventually(t, "the second campaign under way", time.Minute, func() bool { return len(reached("5511955")) >= 5 })
 		change(t, `{"quality_rating":"RED"}`, "FLAGGED")
