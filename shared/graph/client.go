@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
@@ -40,19 +41,28 @@ type Client struct {
 	Metrics Recorder
 }
 
-// idleConnsPerHost is how many idle connections to one Graph host the
-// default client keeps. Go's default keeps 2, so a function calling Meta
-// for a batch's records at once closed the others after each request and
-// paid a new TCP and TLS handshake for the next. (The sender builds its
-// own client, newGraphHTTP, with the same setting.)
-const idleConnsPerHost = 32
+var defaultHTTP = NewHTTPClient()
 
-var defaultHTTP = newHTTPClient()
-
-func newHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = idleConnsPerHost
-	return &http.Client{Timeout: 20 * time.Second, Transport: t}
+// NewHTTPClient is the client every function calls Meta with (each
+// Lambda instance its own connection pool): a 20-second timeout, and 32
+// idle connections kept per host. Go's default keeps 2, so a function
+// calling Meta for a batch's records at once closed the others after each
+// request and paid a new TCP and TLS handshake for the next, which for
+// the sender delayed a send past its pacing slot.
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 20 * time.Second,
+			MaxIdleConns:          64,
+			MaxIdleConnsPerHost:   32,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+	}
 }
 
 // URL returns the versioned Graph URL of path (which starts with "/").

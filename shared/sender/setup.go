@@ -3,8 +3,6 @@ package sender
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -73,7 +71,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	sq := sqs.NewFromConfig(cfg)
 	state := getenv("STATE_TABLE")
 	gc := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
-		HTTP: newGraphHTTP(), Metrics: rec}
+		HTTP: graph.NewHTTPClient(), Metrics: rec}
 	return &Handler{
 		Tenants:    &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
@@ -128,24 +126,6 @@ func suppressions(ddb *dynamodb.Client, table string) Suppressions {
 		return nil
 	}
 	return &suppression.Store{API: ddb, Table: table}
-}
-
-// newGraphHTTP keeps enough idle connections for a batch's parallel sends;
-// the default transport keeps two per host.
-func newGraphHTTP() *http.Client {
-	return &http.Client{
-		Timeout: 20 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 20 * time.Second,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   32,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
-	}
 }
 
 // pacingSleep is the number limiter's sleep: its own unless the crash
