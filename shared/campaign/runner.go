@@ -140,6 +140,16 @@ type Runner struct {
 	// list, messaging limit) in flight at once (default DefaultWindow).
 	Window int
 
+	// Ahead, when > 0, bounds how far the run feeds ahead of what the
+	// sender gets done: it holds back while its campaign's queued jobs
+	// not yet accepted or failed exceed Ahead of the sender's measured
+	// rate (at least MinAhead jobs). The number's nominal rate is only
+	// an upper bound; a sender slower than it (cold, throttled, or
+	// shared) would otherwise build a backlog in the shared outbound
+	// queue that other tenants' jobs wait behind. Zero feeds at the
+	// nominal rate alone (tests without a sender).
+	Ahead time.Duration
+
 	// StopAfterRows, when > 0, ends a run after that many rows without
 	// a commit, as a crash would (tests).
 	StopAfterRows int64
@@ -167,6 +177,11 @@ const (
 	// before it looks again, so a tier Meta raises (UPGRADE) is used
 	// within it rather than when the oldest recipients leave the 24 hours.
 	CapacityCheck = 15 * time.Minute
+	// DefaultAhead is Runner.Ahead in the campaign function.
+	DefaultAhead = time.Second
+	// MinAhead is the fewest jobs a held run keeps outstanding, so a
+	// sender whose rate is not measured yet gets a start.
+	MinAhead = 20
 )
 
 // batchSize is the most jobs one SendMessageBatch takes; maxLead is the
@@ -245,6 +260,8 @@ type run struct {
 	tpl      catalog.Template
 	// progressAt is when the next campaign.progress may go out.
 	progressAt time.Time
+	// backlog is what the sender has not got done yet (Runner.Ahead).
+	backlog backlog
 }
 
 // Run runs the campaign of cmd until its audience ends, it is paused or
@@ -466,6 +483,21 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 			}
 			return ru.waitForCapacity(ctx, p.freeAt, log)
 		}
+		// A run held back by a slow sender still commits, sees a pause
+		// or cancel and hands over at its deadline, every Every.
+		for p.outcome == rowQueue && ru.Ahead > 0 {
+			ok, err := ru.hold(ctx, lastCommit.Add(ru.every()))
+			if err != nil {
+				return err
+			}
+			if ok {
+				break
+			}
+			lastCommit = ru.now()
+			if stop, err := ru.checkpoint(ctx, next, log); stop {
+				return err
+			}
+		}
 		if err := ru.take(ctx, p); err != nil {
 			return err
 		}
@@ -478,23 +510,35 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 		}
 		if ru.now().Sub(lastCommit) >= ru.every() {
 			lastCommit = ru.now()
-			state, err := ru.commit(ctx, next)
-			if err != nil {
+			if stop, err := ru.checkpoint(ctx, next, log); stop {
 				return err
-			}
-			if state != StateRunning {
-				log.InfoContext(ctx, "campaign stopped", "state", state, "row", next.Row)
-				return ru.reportState(ctx, ru.c, true, ru.from.Reported)
-			}
-			if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
-				return ru.pause(ctx, healthReason(h))
-			}
-			if ru.now().After(ru.deadline) {
-				log.InfoContext(ctx, "campaign run handed over", "row", next.Row)
-				return ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
 			}
 		}
 	}
+}
+
+// checkpoint commits the rows done so far and says whether the run
+// stops there (with err, nil for a clean stop): the campaign is no
+// longer running, Meta flags the number, or the run nears its deadline
+// (its next run command carries on).
+func (ru *run) checkpoint(ctx context.Context, next Progress, log *slog.Logger) (bool, error) {
+	c := ru.c
+	state, err := ru.commit(ctx, next)
+	if err != nil {
+		return true, err
+	}
+	if state != StateRunning {
+		log.InfoContext(ctx, "campaign stopped", "state", state, "row", next.Row)
+		return true, ru.reportState(ctx, ru.c, true, ru.from.Reported)
+	}
+	if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
+		return true, ru.pause(ctx, healthReason(h))
+	}
+	if ru.now().After(ru.deadline) {
+		log.InfoContext(ctx, "campaign run handed over", "row", next.Row)
+		return true, ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
+	}
+	return false, nil
 }
 
 // take counts a checked row and queues its job, at the number's pace.

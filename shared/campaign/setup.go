@@ -27,7 +27,9 @@ const CapacityStateTTL = 10 * time.Second
 // STATE_TABLE (recipient claims and the messaging-limit counts),
 // TENANTS_TABLE, TEMPLATES_TABLE, SUPPRESSIONS_TABLE and
 // CORE_EVENTS_QUEUE_URL; optionally CAMPAIGN_MARGIN (a Go duration: how
-// long before the deadline a run hands over), WACLOUD_RETRY_BACKOFF
+// long before the deadline a run hands over), CAMPAIGN_AHEAD (a Go
+// duration, Runner.Ahead: default DefaultAhead, 0 feeds at the number's
+// nominal rate alone), WACLOUD_RETRY_BACKOFF
 // (local runs: queue.EnvBackoff) and S3_USE_PATH_STYLE.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Runner, error) {
 	for _, k := range []string{"CAMPAIGNS_TABLE", "CAMPAIGN_QUEUE_URL", "OUTBOUND_QUEUE_URL", "DATA_BUCKET", "STATE_TABLE",
@@ -43,6 +45,14 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 			return nil, fmt.Errorf("campaign setup: CAMPAIGN_MARGIN %q is not a duration of 1s or more", v)
 		}
 		margin = d
+	}
+	ahead := DefaultAhead
+	if v := getenv("CAMPAIGN_AHEAD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("campaign setup: CAMPAIGN_AHEAD %q is not a duration of 0s or more", v)
+		}
+		ahead = d
 	}
 	backoff, err := queue.BackoffFromEnv(getenv, DefaultBackoff)
 	if err != nil {
@@ -65,6 +75,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 		Capacity:     &msglimit.Store{API: ddb, Table: getenv("STATE_TABLE"), StateTTL: CapacityStateTTL},
 		Events:       &Events{Queue: pub, QueueURL: getenv("CORE_EVENTS_QUEUE_URL")},
 		Margin:       margin,
+		Ahead:        ahead,
 		Visibility:   sqsc,
 		QueueURL:     getenv("CAMPAIGN_QUEUE_URL"),
 		Backoff:      backoff,

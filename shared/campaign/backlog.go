@@ -1,0 +1,120 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tucanlink/wacloud/shared/fault"
+)
+
+// Back-pressure (Runner.Ahead): how often a held run reads its counts,
+// over what span it measures the sender's rate, and after how long a
+// queued job no longer holds the run back.
+const (
+	backlogRead  = 200 * time.Millisecond
+	backlogSpan  = 5 * time.Second
+	backlogStale = 5 * time.Minute
+	backlogStep  = 10 * time.Second
+)
+
+type sample struct {
+	at time.Time
+	n  int64
+}
+
+// backlog estimates how many of a campaign's queued jobs the sender has
+// not got done (accepted by Meta or failed) and how fast it gets them
+// done, from the campaign's tally shards.
+//
+// Two things make the estimate loose, never tight: a message Meta
+// accepts and later reports failed counts twice (accepted and failed),
+// and a job queued more than backlogStale ago (dead-lettered, or in a
+// long retry backoff) stops counting, so a lost job cannot hold a
+// campaign back for ever.
+type backlog struct {
+	done   int64     // accepted+failed as last read
+	readAt time.Time // when done was read
+	rate   float64   // jobs per second, last measured
+	reads  []sample  // done within backlogSpan
+	queued []sample  // queued count every backlogStep, within backlogStale
+}
+
+// observe records the campaign's done count at now.
+func (b *backlog) observe(now time.Time, done int64) {
+	b.done, b.readAt = done, now
+	b.reads = append(b.reads, sample{now, done})
+	i := 0
+	for i < len(b.reads)-2 && now.Sub(b.reads[i].at) > backlogSpan {
+		i++
+	}
+	b.reads = b.reads[i:]
+	first := b.reads[0]
+	if span := now.Sub(first.at); span >= 500*time.Millisecond {
+		b.rate = float64(done-first.n) / span.Seconds()
+	}
+}
+
+// queue records the campaign's queued count at now (every backlogStep).
+func (b *backlog) queue(now time.Time, queued int64) {
+	if n := len(b.queued); n > 0 && now.Sub(b.queued[n-1].at) < backlogStep {
+		return
+	}
+	b.queued = append(b.queued, sample{now, queued})
+	for len(b.queued) > 1 && now.Sub(b.queued[1].at) >= backlogStale {
+		b.queued = b.queued[1:]
+	}
+}
+
+// outstanding is how many of queued jobs are not yet done, as last read.
+func (b *backlog) outstanding(now time.Time, queued int64) int64 {
+	n := queued - b.done
+	if len(b.queued) > 0 && now.Sub(b.queued[0].at) >= backlogStale {
+		n = min(n, queued-b.queued[0].n)
+	}
+	return max(n, 0)
+}
+
+// allowed is how many jobs may be outstanding: ahead of the measured
+// rate, at least MinAhead.
+func (b *backlog) allowed(ahead time.Duration) int64 {
+	return max(MinAhead, int64(b.rate*ahead.Seconds()))
+}
+
+// hold waits until the campaign's outstanding jobs are within what the
+// sender gets done in Ahead, and reports true; or reports false at
+// until, for the run to commit and look at its state.
+func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
+	queued := ru.c.Counts.Queued + ru.delta.Queued
+	b := &ru.backlog
+	for {
+		now := ru.now()
+		b.queue(now, queued)
+		if b.outstanding(now, queued) < b.allowed(ru.Ahead) {
+			return true, nil
+		}
+		if next := b.readAt.Add(backlogRead); now.Before(next) {
+			// The jobs held in the batch go now: the sender cannot
+			// get done what it has not got.
+			if err := ru.flush(ctx); err != nil {
+				return false, err
+			}
+			if !now.Before(until) {
+				return false, nil
+			}
+			wait := next.Sub(now)
+			if until.Before(next) {
+				wait = until.Sub(now)
+			}
+			if err := ru.sleep(ctx, wait); err != nil {
+				return false, fault.Retryable(fmt.Errorf("campaign %s: %w", ru.c.ID, err))
+			}
+			continue
+		}
+		t, err := ru.Records.Totals(ctx, ru.c.TenantID, ru.c.ID)
+		if err != nil {
+			return false, err
+		}
+		b.observe(ru.now(), t.Accepted+t.Failed)
+	}
+}
