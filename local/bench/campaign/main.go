@@ -409,7 +409,12 @@ func runner(statePath string) error {
 	fs := st.Functions["CampaignFunction"]
 	cfg := awsemu.EndpointConfig(st.AWSURL)
 	ctx := context.Background()
-	r, err := campaign.Setup(ctx, func(k string) string { return fs.Env[k] }, cfg)
+	r, err := campaign.Setup(ctx, func(k string) string {
+		if v := os.Getenv(k); k == "CAMPAIGN_AHEAD" && v != "" {
+			return v // the runner's back-pressure, to compare settings
+		}
+		return fs.Env[k]
+	}, cfg)
 	if err != nil {
 		return err
 	}
