@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,10 @@ func envInt(name string, def int) int {
 type options struct {
 	backlog, limit, probes, workers int
 	every                           time.Duration
+	// cpuProfile, if set, is where the first profileFor of the run's CPU
+	// profile goes (the start, when A's backlog is first deferred).
+	cpuProfile string
+	profileFor time.Duration
 }
 
 func main() {
@@ -79,6 +84,8 @@ func main() {
 	flag.IntVar(&o.probes, "probes", envInt("PROBES", 20), "tenant B's probe jobs, one every 2 s")
 	flag.IntVar(&o.workers, "workers", envInt("WORKERS", 8), "sender instances")
 	flag.DurationVar(&o.every, "every", 2*time.Second, "time between probes")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run's start to this file")
+	flag.DurationVar(&o.profileFor, "profile-for", 5*time.Second, "how long -cpuprofile profiles")
 	flag.Parse()
 	if *quick {
 		o.backlog, o.probes = 3000, 10
@@ -228,6 +235,17 @@ func run(o options) error {
 				deferred.Add(l.Stats(numberA).Deferred)
 			}
 		}()
+	}
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		time.AfterFunc(o.profileFor, func() { pprof.StopCPUProfile(); f.Close() })
 	}
 
 	// B's probes, one every o.every, each to a recipient of its own.

@@ -9,6 +9,7 @@ package fifoqueue
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,21 +36,95 @@ type Message struct {
 	visibleAt time.Time
 }
 
-// fifo is an in-memory SQS FIFO queue: groups in order, a group blocked
-// while any of its messages is in flight.
+// Queue is an in-memory SQS FIFO queue: groups in order, a group blocked
+// while any of its messages is in flight. A receive costs the groups it
+// hands out, not the queue's length (heaps of ready and delayed groups):
+// the benchmark's own queue must not take the CPU the senders it
+// measures need while thousands of deferred groups wait.
 type Queue struct {
 	mu        sync.Mutex
-	groups    map[string][]*Message
-	order     []string // groups with messages, by their first Message
-	inflight  map[string]bool
+	groups    map[string]*group
+	ready     readyHeap   // groups whose head may be visible, oldest first
+	delayed   delayedHeap // groups whose head is visible later
 	byReceipt map[string]*Message
 	pending   int
 	redeliver int
 	seq       int
+	gseq      int
+}
+
+// group is a message group: its messages in order, whether a batch of
+// it is in flight, and which heap holds it (a heap's other entries for
+// it are stale and skipped).
+type group struct {
+	name     string
+	seq      int // when its first message was sent: older groups first
+	msgs     []*Message
+	inflight bool
+	where    int // inNone, inReady or inDelayed
+	delayAt  time.Time
+}
+
+const (
+	inNone = iota
+	inReady
+	inDelayed
+)
+
+type delayedEntry struct {
+	at time.Time
+	g  *group
+}
+
+type readyHeap []*group
+
+func (h readyHeap) Len() int           { return len(h) }
+func (h readyHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h readyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *readyHeap) Push(x any)        { *h = append(*h, x.(*group)) }
+func (h *readyHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return g
+}
+
+type delayedHeap []delayedEntry
+
+func (h delayedHeap) Len() int           { return len(h) }
+func (h delayedHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h delayedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayedHeap) Push(x any)        { *h = append(*h, x.(delayedEntry)) }
+func (h *delayedHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 func New() *Queue {
-	return &Queue{groups: map[string][]*Message{}, inflight: map[string]bool{}, byReceipt: map[string]*Message{}}
+	return &Queue{groups: map[string]*group{}, byReceipt: map[string]*Message{}}
+}
+
+// schedule puts g where its state says: ready when its head is visible,
+// delayed until its head is, nowhere while in flight or empty (an empty
+// group is forgotten, and a later message starts it anew, youngest).
+func (f *Queue) schedule(g *group, now time.Time) {
+	switch {
+	case g.inflight:
+		return
+	case len(g.msgs) == 0:
+		g.where = inNone
+		delete(f.groups, g.name)
+	case !g.msgs[0].visibleAt.After(now):
+		if g.where != inReady {
+			g.where = inReady
+			heap.Push(&f.ready, g)
+		}
+	case g.where != inDelayed || !g.delayAt.Equal(g.msgs[0].visibleAt):
+		g.where, g.delayAt = inDelayed, g.msgs[0].visibleAt
+		heap.Push(&f.delayed, delayedEntry{at: g.delayAt, g: g})
+	}
 }
 
 // Push sends m to the queue. It is safe for concurrent use, as are the
@@ -57,14 +132,18 @@ func New() *Queue {
 func (f *Queue) Push(m *Message) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.groups[m.Group]; !ok {
-		f.order = append(f.order, m.Group)
+	g, ok := f.groups[m.Group]
+	if !ok {
+		f.gseq++
+		g = &group{name: m.Group, seq: f.gseq}
+		f.groups[m.Group] = g
 	}
-	f.groups[m.Group] = append(f.groups[m.Group], m)
+	g.msgs = append(g.msgs, m)
 	f.pending++
+	f.schedule(g, time.Now())
 }
 
-// receive hands out up to n messages: from each available group, its
+// Receive hands out up to n messages: from each available group, its
 // visible head messages in order, groups taken oldest first (in the order
 // their first Message was sent), as SQS favours the oldest messages. A
 // rotating pointer instead passes a group that is busy at that moment and
@@ -74,21 +153,25 @@ func (f *Queue) Receive(n int) []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
+	for f.delayed.Len() > 0 && !f.delayed[0].at.After(now) {
+		e := heap.Pop(&f.delayed).(delayedEntry)
+		if e.g.where == inDelayed && e.g.delayAt.Equal(e.at) {
+			e.g.where = inNone
+			f.schedule(e.g, now)
+		}
+	}
 	var out []Message
-	drained := 0
-	for _, g := range f.order {
-		if len(out) >= n {
-			break
+	for len(out) < n && f.ready.Len() > 0 {
+		g := heap.Pop(&f.ready).(*group)
+		if g.where != inReady {
+			continue // stale
 		}
-		msgs := f.groups[g]
-		if len(msgs) == 0 && !f.inflight[g] {
-			drained++
+		g.where = inNone
+		if g.inflight || len(g.msgs) == 0 || g.msgs[0].visibleAt.After(now) {
+			f.schedule(g, now)
 			continue
 		}
-		if f.inflight[g] || msgs[0].visibleAt.After(now) {
-			continue
-		}
-		for _, m := range msgs {
+		for _, m := range g.msgs {
 			if len(out) >= n || m.visibleAt.After(now) {
 				break
 			}
@@ -101,16 +184,7 @@ func (f *Queue) Receive(n int) []Message {
 			f.byReceipt[m.Receipt] = m
 			out = append(out, *m)
 		}
-		f.inflight[g] = true
-	}
-	if drained > 0 {
-		kept := f.order[:0]
-		for _, g := range f.order {
-			if len(f.groups[g]) > 0 || f.inflight[g] {
-				kept = append(kept, g)
-			}
-		}
-		f.order = kept
+		g.inflight = true
 	}
 	return out
 }
@@ -123,25 +197,34 @@ func (f *Queue) SetVisibility(receipt string, d time.Duration) {
 	}
 }
 
-// complete deletes a batch's successes (the heads of their groups) and
+// Complete deletes a batch's successes (the heads of their groups) and
 // releases the groups.
 func (f *Queue) Complete(receipts []string, failed map[string]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := time.Now()
+	var released []*group
 	for _, r := range receipts {
 		m, ok := f.byReceipt[r]
 		if !ok {
 			continue
 		}
 		delete(f.byReceipt, r)
-		if !failed[m.ID] {
-			g := f.groups[m.Group]
-			if len(g) > 0 && g[0] == m {
-				f.groups[m.Group] = g[1:]
-				f.pending--
-			}
+		g := f.groups[m.Group]
+		if g == nil {
+			continue
 		}
-		f.inflight[m.Group] = false
+		if !failed[m.ID] && len(g.msgs) > 0 && g.msgs[0] == m {
+			g.msgs = g.msgs[1:]
+			f.pending--
+		}
+		if g.inflight {
+			g.inflight = false
+			released = append(released, g)
+		}
+	}
+	for _, g := range released {
+		f.schedule(g, now)
 	}
 }
 

@@ -1,6 +1,7 @@
 package fifoqueue
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,36 @@ func TestFIFODispatcher(t *testing.T) {
 		}
 		if q.Left() != 0 {
 			t.Errorf("%d left after the last round succeeded", q.Left())
+		}
+	})
+
+	t.Run("groups put off are passed over, then come back oldest first", func(t *testing.T) {
+		q := New()
+		for i := 0; i < 5000; i++ {
+			q.Push(&Message{ID: fmt.Sprintf("x%d", i), Group: fmt.Sprintf("g%d", i)})
+		}
+		for {
+			b := q.Receive(10)
+			if len(b) == 0 {
+				break
+			}
+			failed := map[string]bool{}
+			for _, m := range b {
+				q.SetVisibility(m.Receipt, 50*time.Millisecond)
+				failed[m.ID] = true
+			}
+			q.Complete(receipts(b), failed)
+		}
+		q.Push(&Message{ID: "probe", Group: "p"})
+		if got := ids(q.Receive(10)); got != "probe" {
+			t.Fatalf("with every older group put off, batch %q, want the probe", got)
+		}
+		time.Sleep(60 * time.Millisecond)
+		if got := ids(q.Receive(3)); got != "x0 x1 x2" {
+			t.Errorf("once visible again, batch %q, want the oldest groups", got)
+		}
+		if q.Left() != 5001 || q.Redeliveries() != 3 {
+			t.Errorf("left %d, redeliveries %d", q.Left(), q.Redeliveries())
 		}
 	})
 }
