@@ -25,8 +25,35 @@ type Row struct {
 	Problem string
 }
 
-// MaxLine is the longest audience row read.
+// MaxLine is the longest audience row read. A longer JSON Lines row is an
+// invalid row (the next line starts a row again); a CSV cannot be picked
+// up again inside a quoted field, so a CSV row over MaxLine (plus the
+// reader's 4 KiB of lookahead) ends the campaign as a malformed file does,
+// before it is held in memory.
 const MaxLine = 64 << 10
+
+// csvLookahead is how far encoding/csv reads past the record it returns.
+const csvLookahead = 4 << 10
+
+// ErrRowTooLong is a CSV row over MaxLine.
+var ErrRowTooLong = fmt.Errorf("a row is over %d bytes", MaxLine)
+
+// rowLimit passes a CSV stream through until the record being read is
+// longer than MaxLine: delivered counts the bytes handed on, start is
+// where the record being read began.
+type rowLimit struct {
+	r                io.Reader
+	delivered, start int64
+}
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.delivered-l.start > MaxLine+csvLookahead {
+		return 0, ErrRowTooLong
+	}
+	n, err := l.r.Read(p)
+	l.delivered += int64(n)
+	return n, err
+}
 
 // Rows streams an audience file from a checkpoint: r starts at byte
 // offset (the start of row next), header is the CSV header (nil to read
@@ -37,9 +64,10 @@ type Rows struct {
 	next   int64
 	base   int64
 
-	csv *csv.Reader
-	br  *bufio.Reader
-	off int64 // JSON Lines: bytes consumed
+	csv   *csv.Reader
+	limit *rowLimit
+	br    *bufio.Reader
+	off   int64 // JSON Lines: bytes consumed
 }
 
 // NewRows reads rows of format from r, positioned at offset, whose first
@@ -48,30 +76,37 @@ func NewRows(r io.Reader, format string, header []string, offset, next int64) (*
 	rs := &Rows{format: format, header: header, next: next, base: offset}
 	switch format {
 	case FormatCSV:
-		rs.csv = csv.NewReader(r)
+		rs.limit = &rowLimit{r: r}
+		rs.csv = csv.NewReader(rs.limit)
 		rs.csv.FieldsPerRecord = -1
 		rs.csv.ReuseRecord = true
 		if header == nil {
+			// The file's faults are invalid (reading it again meets them
+			// again); a stream that broke is retryable.
 			h, err := rs.csv.Read()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil, fmt.Errorf("the audience file is empty: it needs a header row naming the to column")
-				}
-				return nil, fmt.Errorf("the audience's header row is not CSV: %w", err)
+			var pe *csv.ParseError
+			switch {
+			case errors.Is(err, io.EOF):
+				return nil, fault.Invalidf("the audience file is empty: it needs a header row naming the to column")
+			case errors.As(err, &pe), errors.Is(err, ErrRowTooLong):
+				return nil, fault.InvalidErr(fmt.Errorf("the audience's header row is not CSV: %w", err))
+			case err != nil:
+				return nil, fault.Retryable(fmt.Errorf("read the audience's header row: %w", err))
 			}
 			h = append([]string(nil), h...)
 			if len(h) > 0 {
 				h[0] = strings.TrimPrefix(h[0], "\ufeff")
 			}
 			if err := checkHeader(h); err != nil {
-				return nil, err
+				return nil, fault.InvalidErr(err)
 			}
 			rs.header = h
+			rs.limit.start = rs.csv.InputOffset()
 		}
 	case FormatJSONL:
 		rs.br = bufio.NewReaderSize(r, 64<<10)
 	default:
-		return nil, fmt.Errorf("audience format %q", format)
+		return nil, fault.Invalidf("audience format %q", format)
 	}
 	return rs, nil
 }
@@ -116,13 +151,15 @@ func (rs *Rows) Next() (Row, error) {
 func (rs *Rows) nextCSV() (Row, error) {
 	for {
 		rec, err := rs.csv.Read()
+		rs.limit.start = rs.csv.InputOffset()
 		end := rs.base + rs.csv.InputOffset()
 		if errors.Is(err, io.EOF) {
 			return Row{}, io.EOF
 		}
 		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return Row{}, fmt.Errorf("read audience row %d: %w", rs.next, err)
+		if errors.As(err, &pe) || errors.Is(err, ErrRowTooLong) {
+			// The file's own fault: reading it again meets it again.
+			return Row{}, fault.InvalidErr(fmt.Errorf("read audience row %d: %w", rs.next, err))
 		}
 		if err != nil {
 			// The stream broke (a reset connection, a client timeout):

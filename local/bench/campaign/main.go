@@ -410,8 +410,11 @@ func runner(statePath string) error {
 	cfg := awsemu.EndpointConfig(st.AWSURL)
 	ctx := context.Background()
 	r, err := campaign.Setup(ctx, func(k string) string {
-		if v := os.Getenv(k); k == "CAMPAIGN_AHEAD" && v != "" {
-			return v // the runner's back-pressure, to compare settings
+		// The runner's back-pressure and retry backoff (how soon the
+		// stopped run's command comes back) from the environment, to
+		// compare settings.
+		if v := os.Getenv(k); (k == "CAMPAIGN_AHEAD" || k == queue.EnvBackoff) && v != "" {
+			return v
 		}
 		return fs.Env[k]
 	}, cfg)
