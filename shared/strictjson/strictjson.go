@@ -62,8 +62,18 @@ func Unmarshal(data []byte, v any) error {
 // key twice, exactly or differing only in case. Unknown keys are fine.
 func UniqueKeys(data []byte) error { return check(data, nil) }
 
-// check walks data's tokens against t (nil: any keys are allowed).
+// check walks data against t (nil: any keys are allowed): valid JSON with
+// the scanner, anything else with walker, which finds the syntax error.
 func check(data []byte, t reflect.Type) error {
+	if json.Valid(data) {
+		s := scanner{data: data, strict: t != nil}
+		return s.value(t)
+	}
+	return checkTokens(data, t)
+}
+
+// checkTokens walks data's tokens against t with encoding/json's Token.
+func checkTokens(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	w := walker{dec: dec, strict: t != nil}
