@@ -23,6 +23,8 @@ type slowSender struct {
 	// received is every job taken off the queue, done what the sender
 	// got done of them, worst the most ever outstanding.
 	received, done, worst int64
+	// slept, if set, runs after each of the runner's sleeps.
+	slept func()
 }
 
 func (s *slowSender) observe() {
@@ -55,6 +57,9 @@ func slowEnv(t *testing.T, rate float64, ahead time.Duration) (*env, *slowSender
 	e.r.Sleep = func(_ context.Context, d time.Duration) error {
 		e.clock.Add(d)
 		s.observe()
+		if s.slept != nil {
+			s.slept()
+		}
 		return nil
 	}
 	return e, s
@@ -123,16 +128,13 @@ func TestRunnerHeldStillStops(t *testing.T) {
 			w := &wakes{next: e.r.Wake}
 			e.r.Wake = w
 			paused := false
-			e.r.Sleep = func(_ context.Context, d time.Duration) error {
-				e.clock.Add(d)
-				s.observe()
+			s.slept = func() {
 				if tt.pauseAt > 0 && !paused && e.clock.Now().Sub(s.start) >= tt.pauseAt {
 					paused = true
 					if _, err := e.store.Transition(context.Background(), "demo", c.ID, campaign.StatePaused, "", campaign.StateRunning); err != nil {
 						t.Error(err)
 					}
 				}
-				return nil
 			}
 			if err := e.r.Run(context.Background(), campaign.Command{TenantID: "demo", CampaignID: c.ID}); err != nil {
 				t.Fatal(err)

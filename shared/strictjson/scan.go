@@ -2,7 +2,6 @@ package strictjson
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -147,13 +146,9 @@ func (s *scanner) object(sh shape) error {
 		key := s.key()
 		f := foldKey(key)
 		for _, p := range s.seen[mark:] {
-			if p.folded != f {
-				continue
+			if p.folded == f {
+				return keyTwice(s.pathString(), p.key, key)
 			}
-			if p.key == key {
-				return &Error{Path: s.pathString(), Problem: fmt.Sprintf("key %s appears twice", quote(key))}
-			}
-			return &Error{Path: s.pathString(), Problem: fmt.Sprintf("keys %s and %s differ only in case", quote(p.key), quote(key))}
 		}
 		s.seen = append(s.seen, seenKey{f, key})
 		var next reflect.Type
@@ -163,10 +158,7 @@ func (s *scanner) object(sh shape) error {
 		case sh.fields != nil:
 			ft, ok := sh.fields[key]
 			if !ok {
-				if exact, near := sh.folded[f]; near {
-					return &Error{Path: s.pathString(), Problem: fmt.Sprintf("unknown key %s (key names are case-sensitive: %s)", quote(key), quote(exact))}
-				}
-				return &Error{Path: s.pathString(), Problem: fmt.Sprintf("unknown key %s (allowed: %s)", quote(key), strings.Join(sh.names, ", "))}
+				return unknownKey(s.pathString(), sh, key, f)
 			}
 			next = ft
 		default:

@@ -131,10 +131,7 @@ func (w *walker) object(s shape, path string) error {
 		key, _ := tok.(string)
 		f := fold(key)
 		if prev, dup := seen[f]; dup {
-			if prev == key {
-				return &Error{Path: path, Problem: fmt.Sprintf("key %s appears twice", quote(key))}
-			}
-			return &Error{Path: path, Problem: fmt.Sprintf("keys %s and %s differ only in case", quote(prev), quote(key))}
+			return keyTwice(path, prev, key)
 		}
 		seen[f] = key
 		var next reflect.Type
@@ -144,10 +141,7 @@ func (w *walker) object(s shape, path string) error {
 		case s.fields != nil:
 			ft, ok := s.fields[key]
 			if !ok {
-				if exact, near := s.folded[f]; near {
-					return &Error{Path: path, Problem: fmt.Sprintf("unknown key %s (key names are case-sensitive: %s)", quote(key), quote(exact))}
-				}
-				return &Error{Path: path, Problem: fmt.Sprintf("unknown key %s (allowed: %s)", quote(key), strings.Join(s.names, ", "))}
+				return unknownKey(path, s, key, f)
 			}
 			next = ft
 		default:
@@ -159,6 +153,23 @@ func (w *walker) object(s shape, path string) error {
 	}
 	_, err := w.dec.Token() // '}'
 	return syntaxErr(path, err)
+}
+
+// keyTwice is the error of key in an object that has prev already (the
+// same key, or one differing only in case). Both walks word it so.
+func keyTwice(path, prev, key string) error {
+	if prev == key {
+		return &Error{Path: path, Problem: fmt.Sprintf("key %s appears twice", quote(key))}
+	}
+	return &Error{Path: path, Problem: fmt.Sprintf("keys %s and %s differ only in case", quote(prev), quote(key))}
+}
+
+// unknownKey is the error of key (folded f), which no field of s names.
+func unknownKey(path string, s shape, key, f string) error {
+	if exact, near := s.folded[f]; near {
+		return &Error{Path: path, Problem: fmt.Sprintf("unknown key %s (key names are case-sensitive: %s)", quote(key), quote(exact))}
+	}
+	return &Error{Path: path, Problem: fmt.Sprintf("unknown key %s (allowed: %s)", quote(key), strings.Join(s.names, ", "))}
 }
 
 // shape is what a Go type allows inside a JSON value.
