@@ -74,6 +74,12 @@ func key(tenantID, phoneNumberID, input string) map[string]ddbtypes.AttributeVal
 		Value: "contact#" + tenantID + "#" + phoneNumberID + "#" + input}}
 }
 
+// ItemKey is the key of input's mapping on a tenant's number, for a
+// caller that reads it with other items in one BatchGetItem.
+func ItemKey(tenantID, phoneNumberID, input string) map[string]ddbtypes.AttributeValue {
+	return key(tenantID, phoneNumberID, input)
+}
+
 // Get returns the mapping of input on a tenant's number, and whether there
 // is one (an expired one, not yet removed by TTL, is none).
 func (s *Store) Get(ctx context.Context, tenantID, phoneNumberID, input string) (Mapping, bool, error) {
@@ -82,14 +88,21 @@ func (s *Store) Get(ctx context.Context, tenantID, phoneNumberID, input string) 
 	if err != nil {
 		return Mapping{}, false, fault.Retryable(fmt.Errorf("read recipient identity on %s: %w", phoneNumberID, err))
 	}
-	id, _ := out.Item["identity"].(*ddbtypes.AttributeValueMemberS)
+	m, ok := s.MappingOf(out.Item)
+	return m, ok, nil
+}
+
+// MappingOf reads a mapping item (as GetItem or BatchGetItem returned it;
+// nil when there is none) as Get does.
+func (s *Store) MappingOf(item map[string]ddbtypes.AttributeValue) (Mapping, bool) {
+	id, _ := item["identity"].(*ddbtypes.AttributeValueMemberS)
 	if id == nil || id.Value == "" {
-		return Mapping{}, false, nil
+		return Mapping{}, false
 	}
-	if exp := unix(out.Item["expires_at"]); !exp.IsZero() && exp.Before(s.now()) {
-		return Mapping{}, false, nil
+	if exp := unix(item["expires_at"]); !exp.IsZero() && exp.Before(s.now()) {
+		return Mapping{}, false
 	}
-	return Mapping{Identity: id.Value, UpdatedAt: unix(out.Item["updated_at"])}, true, nil
+	return Mapping{Identity: id.Value, UpdatedAt: unix(item["updated_at"])}, true
 }
 
 // Put records that input resolves to identity on a tenant's number.

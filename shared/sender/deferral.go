@@ -105,7 +105,9 @@ func lenient(a, b throttle.Lane) throttle.Lane {
 // of the batch's least urgent lane on the number) while the jobs are
 // being claimed: a group's later records count too, since the schedule's
 // backlog usually holds the first ones back long enough for the block's
-// later slots to still be due when they come. Jobs that do not decode,
+// later slots to still be due when they come. Before that, Lookahead reads
+// what the admitted jobs will read (identities, windows, suppressions) in
+// one call per table. Jobs that do not decode,
 // or name a number of another tenant, are left to process (which rejects
 // them): nobody may push another tenant's number's clock.
 func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[string]*deferral {
@@ -118,6 +120,7 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 	var order []key
 	deferred := map[string]*deferral{}
 	seen := map[string]bool{}
+	var admitted []outbound.Job
 	for _, rec := range recs {
 		group := rec.Attributes["MessageGroupId"]
 		head := !seen[group]
@@ -140,6 +143,7 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 				continue
 			}
 		}
+		admitted = append(admitted, job)
 		k := key{job.PhoneNumberID, job.TenantID}
 		w, ok := counts[k]
 		if !ok {
@@ -149,6 +153,11 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 		}
 		w.n++
 		w.lane = lenient(w.lane, lane)
+	}
+	if h.Lookahead != nil && len(admitted) > 0 {
+		// Before the slots are booked: the reads would otherwise come
+		// between a job's slot and its send.
+		h.Lookahead.Preread(ctx, admitted)
 	}
 	for _, k := range order {
 		num, err := h.Tenants.Number(ctx, k.number)

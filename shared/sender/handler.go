@@ -195,8 +195,12 @@ type Handler struct {
 	// Suppressions holds template jobs to opted-out contacts back
 	// (suppressions.go); nil: not checked.
 	Suppressions Suppressions
-	Numbers      NumberLimiter
-	Pairs        PairLimiter
+	// Lookahead reads a batch's identities, windows and suppression
+	// entries ahead in one call per table (lookahead.go); nil: each job
+	// reads its own.
+	Lookahead Prereader
+	Numbers   NumberLimiter
+	Pairs     PairLimiter
 	// Limits counts business-initiated recipients against the portfolio's
 	// messaging limit (limits.go); nil: not counted.
 	Limits       MessagingLimits

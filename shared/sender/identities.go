@@ -66,6 +66,22 @@ func (c *identityCache) Resolve(ctx context.Context, tenantID, phoneNumberID, in
 	return e.Identity, true, nil
 }
 
+// lookup returns the cached entry of input on a tenant's number, if it
+// is still trusted.
+func (c *identityCache) lookup(tenantID, phoneNumberID, input string) (identityEntry, bool) {
+	c.mu.Lock()
+	e, ok := c.m[tenantID+"#"+phoneNumberID+"#"+input]
+	c.mu.Unlock()
+	return e, ok && c.now().Before(e.until)
+}
+
+// remember caches what a read ahead found for input (Lookahead), as
+// Resolve caches its own read.
+func (c *identityCache) remember(tenantID, phoneNumberID, input string, m identity.Mapping, known bool) {
+	now := c.now()
+	c.put(tenantID+"#"+phoneNumberID+"#"+input, identityEntry{Mapping: m, known: known, until: now.Add(c.ttl())}, now)
+}
+
 // Learn records what Meta resolved input to, when that is news: another
 // identity than the one known, a first mapping that differs from input,
 // or a mapping old enough to need its retention restarted.

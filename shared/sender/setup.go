@@ -72,11 +72,21 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	state := getenv("STATE_TABLE")
 	gc := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),
 		HTTP: graph.NewHTTPClient(), Metrics: rec}
+	windows := &windowCache{Store: window.Store{API: ddb, Table: state}}
+	mappings := &identity.Store{API: ddb, Table: state}
+	identities := &identityCache{Store: mappings}
+	look := &Lookahead{API: ddb, StateTable: state, Identities: identities, Mappings: mappings, Windows: windows}
+	var supp Suppressions
+	if table := getenv("SUPPRESSIONS_TABLE"); table != "" {
+		memo := &suppressionMemo{Store: &suppression.Store{API: ddb, Table: table}}
+		look.SuppressionsTable, look.Suppressions, supp = table, memo, memo
+	}
 	return &Handler{
 		Tenants:    &tenant.Registry{API: ddb, Table: getenv("TENANTS_TABLE")},
 		Secrets:    &tenant.Vault{API: secretsmanager.NewFromConfig(cfg)},
-		Windows:    &windowCache{Store: window.Store{API: ddb, Table: state}},
-		Identities: &identityCache{Store: &identity.Store{API: ddb, Table: state}},
+		Windows:    windows,
+		Identities: identities,
+		Lookahead:  look,
 		// Records of versions before job ids were scoped by tenant live
 		// 15 days; looking for them costs no call of its own.
 		Jobs:         &JobStore{API: ddb, Table: state, LegacyKeys: true, Lease: lease},
@@ -86,7 +96,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Deliveries:   &delivery.Store{API: ddb, Table: getenv("MESSAGES_TABLE"), CampaignsTable: getenv("CAMPAIGNS_TABLE")},
 		Media:        resolver,
 		Templates:    templates(ddb, getenv("TEMPLATES_TABLE")),
-		Suppressions: suppressions(ddb, getenv("SUPPRESSIONS_TABLE")),
+		Suppressions: supp,
 		Numbers:      &throttle.Limiter{API: ddb, Table: state, Sleep: pacingSleep()},
 		Outages:      &OutageStore{API: ddb, Table: state},
 		Pairs:        &throttle.Pair{API: ddb, Table: state},
@@ -117,15 +127,6 @@ func templates(ddb *dynamodb.Client, table string) TemplateCatalog {
 		return nil
 	}
 	return &templateCache{Store: &catalog.Store{API: ddb, Table: table}}
-}
-
-// suppressions is the tenants' suppression lists; without
-// SUPPRESSIONS_TABLE template jobs are not checked against them.
-func suppressions(ddb *dynamodb.Client, table string) Suppressions {
-	if table == "" {
-		return nil
-	}
-	return &suppression.Store{API: ddb, Table: table}
 }
 
 // pacingSleep is the number limiter's sleep: its own unless the crash

@@ -24,15 +24,25 @@ const maxWindowCache = 50_000
 // instance's 131047 stays unseen here for at most TTL, in which a
 // free-form message is refused by Meta with 131047 (reported failed,
 // graph_error) instead of window_closed before the call. A closed window
-// is never cached: the contact may write any moment. It is safe for
+// is never cached: the contact may write any moment. Only a batch's read
+// ahead (Lookahead) is kept whatever it found, for Fresh, as if the
+// batch's jobs had read it themselves as the batch began. It is safe for
 // concurrent use.
 type windowCache struct {
 	Store WindowStore
 	TTL   time.Duration
+	Fresh time.Duration // default DefaultLookaheadFresh
 	Now   func() time.Time
 
-	mu   sync.Mutex
-	open map[string]time.Time // number#wa_id → trusted open until
+	mu    sync.Mutex
+	open  map[string]time.Time // number#wa_id → trusted open until
+	ahead map[string]readAhead // number#wa_id → a closed window read ahead
+}
+
+// readAhead is a window a batch's read ahead found closed.
+type readAhead struct {
+	st window.State
+	at time.Time
 }
 
 // WindowStore reads and closes windows; window.Store satisfies it.
@@ -51,15 +61,65 @@ func (c *windowCache) IsOpen(ctx context.Context, phoneNumberID, waID string) (b
 	if ok && now.Before(until) {
 		return true, nil
 	}
+	c.mu.Lock()
+	ra, ahead := c.ahead[key]
+	c.mu.Unlock()
+	if ahead && now.Sub(ra.at) < c.fresh() && !now.Before(ra.at) {
+		return ra.st.Open(now), nil
+	}
 	st, err := c.Store.Get(ctx, phoneNumberID, waID)
 	if err != nil {
 		return false, err
 	}
+	return c.keep(key, st, now), nil
+}
+
+// cachedOpen reports whether the cache trusts waID's window open now.
+func (c *windowCache) cachedOpen(phoneNumberID, waID string) bool {
+	c.mu.Lock()
+	until, ok := c.open[phoneNumberID+"#"+waID]
+	c.mu.Unlock()
+	return ok && c.now().Before(until)
+}
+
+// remember keeps a window a read ahead found (Lookahead): an open one as
+// IsOpen caches its own read, a closed one for Fresh.
+func (c *windowCache) remember(phoneNumberID, waID string, st window.State) {
+	key, now := phoneNumberID+"#"+waID, c.now()
+	if c.keep(key, st, now) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ahead == nil {
+		c.ahead = map[string]readAhead{}
+	}
+	if len(c.ahead) >= maxWindowCache {
+		for k, ra := range c.ahead {
+			if now.Sub(ra.at) >= c.fresh() {
+				delete(c.ahead, k)
+			}
+		}
+	}
+	if len(c.ahead) < maxWindowCache {
+		c.ahead[key] = readAhead{st: st, at: now}
+	}
+}
+
+func (c *windowCache) fresh() time.Duration {
+	if c.Fresh > 0 {
+		return c.Fresh
+	}
+	return DefaultLookaheadFresh
+}
+
+// keep caches st, read at now, when it is open, and reports whether it is.
+func (c *windowCache) keep(key string, st window.State, now time.Time) bool {
 	if !st.Open(now) {
 		c.forget(key)
-		return false, nil
+		return false
 	}
-	until = st.LastInbound.Add(window.Length)
+	until := st.LastInbound.Add(window.Length)
 	if ttl := c.ttl(); now.Add(ttl).Before(until) {
 		until = now.Add(ttl)
 	}
@@ -78,7 +138,7 @@ func (c *windowCache) IsOpen(ctx context.Context, phoneNumberID, waID string) (b
 		c.open[key] = until
 	}
 	c.mu.Unlock()
-	return true, nil
+	return true
 }
 
 // Close records the closed window and stops trusting the cached "open".

@@ -193,6 +193,18 @@ func (s *Store) Get(ctx context.Context, tenantID, contact string) (Entry, bool,
 	return it.entry(), true, nil
 }
 
+// ItemKey is the key of the contact's entry on the tenant's list, for a
+// caller that reads it with others in one (strongly consistent)
+// BatchGetItem: an item found under it means the contact is on the list.
+// It refuses a contact Key refuses (that contact is on no list).
+func ItemKey(tenantID, contact string) (map[string]ddbtypes.AttributeValue, error) {
+	k, err := Key(contact)
+	if err != nil {
+		return nil, err
+	}
+	return key(tenantID, k), nil
+}
+
 // Suppressed reports whether the tenant's list holds the contact (a
 // wa_id, a phone number in any of the forms Key accepts, or a BSUID). It
 // is one strongly consistent read. A contact Key refuses is not on any

@@ -112,6 +112,12 @@ func (st State) Open(now time.Time) bool {
 	return st.ClosedAt.IsZero() || st.ClosedAt.Before(st.LastInbound)
 }
 
+// ItemKey is the key of a contact's window record, for a caller that
+// reads it with other items in one (strongly consistent) BatchGetItem.
+func ItemKey(phoneNumberID, waID string) map[string]ddbtypes.AttributeValue {
+	return key(phoneNumberID, waID)
+}
+
 // Get reads a contact's window (strongly consistent).
 func (s Store) Get(ctx context.Context, phoneNumberID, waID string) (State, error) {
 	out, err := s.API.GetItem(ctx, &dynamodb.GetItemInput{
@@ -120,16 +126,21 @@ func (s Store) Get(ctx context.Context, phoneNumberID, waID string) (State, erro
 	if err != nil {
 		return State{}, fault.Retryable(fmt.Errorf("read window for %s: %w", phoneNumberID, err))
 	}
+	return StateOf(out.Item), nil
+}
+
+// StateOf reads a window record (nil when there is none).
+func StateOf(item map[string]ddbtypes.AttributeValue) State {
 	var st State
-	if v, ok := out.Item["last_inbound_at"].(*ddbtypes.AttributeValueMemberN); ok {
+	if v, ok := item["last_inbound_at"].(*ddbtypes.AttributeValueMemberN); ok {
 		n, _ := strconv.ParseInt(v.Value, 10, 64)
 		st.LastInbound = time.Unix(n, 0)
 	}
-	if v, ok := out.Item["closed_at"].(*ddbtypes.AttributeValueMemberN); ok {
+	if v, ok := item["closed_at"].(*ddbtypes.AttributeValueMemberN); ok {
 		n, _ := strconv.ParseInt(v.Value, 10, 64)
 		st.ClosedAt = time.Unix(n, 0)
 	}
-	return st, nil
+	return st
 }
 
 // IsOpen reports whether a free-form message to waID may be sent now.
