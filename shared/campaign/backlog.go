@@ -16,6 +16,8 @@ const (
 	backlogSpan  = 5 * time.Second
 	backlogStale = 5 * time.Minute
 	backlogStep  = 10 * time.Second
+	// allowCeiling bounds the allowance, in Ahead of the run's pace.
+	allowCeiling = 4
 )
 
 type sample struct {
@@ -32,12 +34,33 @@ type sample struct {
 // and a job queued more than backlogStale ago (dead-lettered, or in a
 // long retry backoff) stops counting, so a lost job cannot hold a
 // campaign back for ever.
+//
+// How many jobs may be outstanding (allow) adapts at each read, since
+// the sender's rate as measured is also what the run let it do. A run
+// that allowed exactly the measured rate times Ahead settled where a
+// job's time from the queue to done was Ahead; with the queue's polling
+// and the sender's pacing and deferrals in that time (~1.3 s at 80 msg/s
+// locally), that held a number the sender could keep at 80 a second to
+// 44–60. So allow starts at MinAhead and grows by a quarter at a read
+// that finds the sender keeping up: a quarter of the allowance done
+// since the last read, or three quarters of it done in Ahead at the
+// measured rate (the allowance, not the sender, holds the run); up to
+// allowCeiling times Ahead of the run's own pace. It shrinks towards the
+// measured rate times Ahead, at most by half a read and never below
+// MinAhead, at a read that finds the sender getting less than half of it
+// done in Ahead; not before the rate is measured. A sender slower than
+// the pace is therefore allowed between about its rate and twice its
+// rate times Ahead of outstanding jobs; one that keeps the pace, what
+// it needs.
 type backlog struct {
 	done   int64     // accepted+failed as last read
 	readAt time.Time // when done was read
 	rate   float64   // jobs per second, last measured
-	reads  []sample  // done within backlogSpan
-	queued []sample  // queued count every backlogStep, within backlogStale
+	// measured: rate spans at least half a second of reads.
+	measured bool
+	allow    float64  // jobs that may be outstanding; 0: MinAhead
+	reads    []sample // done within backlogSpan
+	queued   []sample // queued count every backlogStep, within backlogStale
 }
 
 // observe records the campaign's done count at now.
@@ -51,7 +74,7 @@ func (b *backlog) observe(now time.Time, done int64) {
 	b.reads = b.reads[i:]
 	first := b.reads[0]
 	if span := now.Sub(first.at); span >= 500*time.Millisecond {
-		b.rate = float64(done-first.n) / span.Seconds()
+		b.rate, b.measured = float64(done-first.n)/span.Seconds(), true
 	}
 }
 
@@ -75,10 +98,24 @@ func (b *backlog) outstanding(now time.Time, queued int64) int64 {
 	return max(n, 0)
 }
 
-// allowed is how many jobs may be outstanding: ahead of the measured
-// rate, at least MinAhead.
-func (b *backlog) allowed(ahead time.Duration) int64 {
-	return max(MinAhead, int64(b.rate*ahead.Seconds()))
+// adapt sets how many jobs may be outstanding after a read that found
+// outstanding of them, for a run paced at pace jobs a second.
+func (b *backlog) adapt(outstanding int64, pace float64, ahead time.Duration) {
+	allow := max(b.allow, MinAhead)
+	ceiling := max(MinAhead, allowCeiling*pace*ahead.Seconds())
+	done := b.rate * ahead.Seconds() // what the sender gets done in Ahead
+	switch o := float64(outstanding); {
+	case 4*o < 3*allow, b.measured && 4*done >= 3*allow:
+		allow = min(ceiling, allow*1.25)
+	case b.measured && 2*done < allow:
+		allow = max(MinAhead, done, allow/2)
+	}
+	b.allow = allow
+}
+
+// allowed is how many jobs may be outstanding.
+func (b *backlog) allowed() int64 {
+	return max(MinAhead, int64(b.allow))
 }
 
 // hold waits until the campaign's outstanding jobs are within what the
@@ -90,7 +127,7 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 	for {
 		now := ru.now()
 		b.queue(now, queued)
-		if b.outstanding(now, queued) < b.allowed(ru.Ahead) {
+		if b.outstanding(now, queued) < b.allowed() {
 			return true, nil
 		}
 		if next := b.readAt.Add(backlogRead); now.Before(next) {
@@ -115,6 +152,8 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		b.observe(ru.now(), t.Accepted+t.Failed)
+		now = ru.now()
+		b.observe(now, t.Accepted+t.Failed)
+		b.adapt(b.outstanding(now, queued), float64(time.Second)/float64(max(ru.interval, 1)), ru.Ahead)
 	}
 }
