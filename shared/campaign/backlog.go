@@ -3,10 +3,47 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/shared/fault"
 )
+
+// QueueDepth tells how many messages wait in a queue to be received;
+// *QueueWaiting satisfies it.
+type QueueDepth interface {
+	Waiting(ctx context.Context) (int64, error)
+}
+
+// QueueAttributes is the part of the SQS client QueueWaiting uses.
+type QueueAttributes interface {
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
+}
+
+// QueueWaiting reads a queue's ApproximateNumberOfMessages: messages a
+// receive could take now (not those in flight, deferred or delayed).
+type QueueWaiting struct {
+	API      QueueAttributes
+	QueueURL string
+}
+
+// Waiting returns the queue's visible messages. Errors are Retry.
+func (q *QueueWaiting) Waiting(ctx context.Context) (int64, error) {
+	out, err := q.API.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q.QueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		return 0, fault.Retryable(fmt.Errorf("read the outbound queue's depth: %w", err))
+	}
+	n, err := strconv.ParseInt(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)], 10, 64)
+	if err != nil {
+		return 0, fault.Retryable(fmt.Errorf("read the outbound queue's depth: %w", err))
+	}
+	return n, nil
+}
 
 // Back-pressure (Runner.Ahead): how often a held run reads its counts,
 // over what span it measures the sender's rate, and after how long a
@@ -51,7 +88,12 @@ type sample struct {
 // done in Ahead; not before the rate is measured. A sender slower than
 // the pace is therefore allowed between about its rate and twice its
 // rate times Ahead of outstanding jobs; one that keeps the pace, what
-// it needs.
+// it needs. With Runner.Waiting, a read that finds more than a quarter
+// of Ahead of the sender's work waiting in the outbound queue, untaken
+// by any sender (what another tenant's job waits behind), never grows
+// the allowance and shrinks it to the measured rate times Ahead (by half
+// a read at most): the queue, not the campaign's count, says the sender
+// is behind.
 type backlog struct {
 	done   int64     // accepted+failed as last read
 	readAt time.Time // when done was read
@@ -100,11 +142,17 @@ func (b *backlog) outstanding(now time.Time, queued int64) int64 {
 
 // adapt sets how many jobs may be outstanding after a read that found
 // outstanding of them, for a run paced at pace jobs a second.
-func (b *backlog) adapt(outstanding int64, pace float64, ahead time.Duration) {
+func (b *backlog) adapt(outstanding int64, pace float64, ahead time.Duration, waiting int64) {
 	allow := max(b.allow, MinAhead)
 	ceiling := max(MinAhead, allowCeiling*pace*ahead.Seconds())
 	done := b.rate * ahead.Seconds() // what the sender gets done in Ahead
+	// More than a quarter of Ahead of the sender's work waits in the
+	// queue, untaken: other tenants' jobs wait behind it.
+	waits := waiting >= 0 && float64(waiting) > max(MinAhead, done/4)
 	switch o := float64(outstanding); {
+	case waits && b.measured:
+		allow = max(MinAhead, min(allow, done), allow/2)
+	case waits:
 	case 4*o < 3*allow, b.measured && 4*done >= 3*allow:
 		allow = min(ceiling, allow*1.25)
 	case b.measured && 2*done < allow:
@@ -152,8 +200,14 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		waiting := int64(-1) // unknown
+		if ru.Waiting != nil {
+			if n, err := ru.Waiting.Waiting(ctx); err == nil {
+				waiting = n
+			}
+		}
 		now = ru.now()
 		b.observe(now, t.Accepted+t.Failed)
-		b.adapt(b.outstanding(now, queued), float64(time.Second)/float64(max(ru.interval, 1)), ru.Ahead)
+		b.adapt(b.outstanding(now, queued), float64(time.Second)/float64(max(ru.interval, 1)), ru.Ahead, waiting)
 	}
 }

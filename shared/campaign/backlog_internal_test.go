@@ -61,6 +61,7 @@ func TestBacklogAllowance(t *testing.T) {
 	type read struct {
 		outstanding int64
 		rate        float64
+		waiting     int64 // -1: not read
 	}
 	repeat := func(r read, n int) []read {
 		var rs []read
@@ -77,27 +78,33 @@ func TestBacklogAllowance(t *testing.T) {
 	}{
 		{name: "before any read", pace: 80, want: MinAhead},
 		{name: "a sender that drains it grows it", pace: 80,
-			reads: []read{{0, 5}, {5, 5}, {10, 5}}, want: 39},
+			reads: []read{{0, 5, -1}, {5, 5, -1}, {10, 5, -1}}, want: 39},
 		{name: "a sender doing three quarters of it in Ahead grows it", pace: 80,
-			reads: []read{{20, 15}, {25, 19}, {31, 24}}, want: 39},
-		{name: "never beyond allowCeiling times Ahead of the pace", pace: 30, reads: repeat(read{0, 30}, 20), want: 4 * 30},
+			reads: []read{{20, 15, -1}, {25, 19, -1}, {31, 24, -1}}, want: 39},
+		{name: "never beyond allowCeiling times Ahead of the pace", pace: 30, reads: repeat(read{0, 30, -1}, 20), want: 4 * 30},
 		{name: "a sender doing less than half the allowance shrinks it to within twice its rate", pace: 1000,
-			reads: []read{{0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {1000, 100}, {1000, 100}, {1000, 100}}, want: 181},
+			reads: []read{{0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {1000, 100, -1}, {1000, 100, -1}, {1000, 100, -1}}, want: 181},
 		{name: "by half a read at most", pace: 1000,
-			reads: []read{{0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {1000, 1}}, want: 181},
+			reads: []read{{0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {1000, 1, -1}}, want: 181},
 		{name: "no shrinking before the rate is measured", pace: 1000,
-			reads: []read{{0, 100}, {0, 100}, {0, 100}, {1000, -1}, {1000, -1}}, want: 39},
-		{name: "never below MinAhead", pace: 1000, reads: []read{{0, 100}, {0, 100}, {500, 0}, {500, 0}, {500, 0}}, want: MinAhead},
-		{name: "a sender busy within the allowance leaves it", pace: 80, reads: []read{{0, 80}, {0, 80}, {30, 20}}, want: 31},
+			reads: []read{{0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {1000, -1, -1}, {1000, -1, -1}}, want: 39},
+		{name: "jobs waiting in the queue stop the growth", pace: 80,
+			reads: []read{{0, 80, 0}, {0, 80, 0}, {0, 80, 40}, {0, 80, 40}}, want: 31},
+		{name: "jobs waiting in the queue shrink it to the rate", pace: 1000,
+			reads: append(repeat(read{0, 100, -1}, 13), read{0, 100, 30}, read{0, 100, 30}, read{0, 100, 30}), want: 100},
+		{name: "a few jobs waiting are a queue that keeps up", pace: 1000,
+			reads: append(repeat(read{0, 100, -1}, 13), read{0, 100, 20}), want: 454},
+		{name: "never below MinAhead", pace: 1000, reads: []read{{0, 100, -1}, {0, 100, -1}, {500, 0, -1}, {500, 0, -1}, {500, 0, -1}}, want: MinAhead},
+		{name: "a sender busy within the allowance leaves it", pace: 80, reads: []read{{0, 80, -1}, {0, 80, -1}, {30, 20, -1}}, want: 31},
 		{name: "a rate short of the allowance by less than half leaves it", pace: 1000,
-			reads: []read{{0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {0, 100}, {1000, 100}}, want: 149},
+			reads: []read{{0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {0, 100, -1}, {1000, 100, -1}}, want: 149},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b backlog
 			for _, r := range tt.reads {
 				b.rate, b.measured = r.rate, r.rate >= 0
-				b.adapt(r.outstanding, tt.pace, time.Second)
+				b.adapt(r.outstanding, tt.pace, time.Second, r.waiting)
 			}
 			if got := b.allowed(); got != tt.want {
 				t.Errorf("allowed %d, want %d", got, tt.want)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
 )
@@ -51,6 +54,13 @@ func (s *slowSender) observe() {
 	s.worst = max(s.worst, s.received-s.done)
 }
 
+// Waiting is the jobs in the queue no sender has taken: the sender takes
+// them at its rate (and gets each done lag later).
+func (s *slowSender) Waiting(context.Context) (int64, error) {
+	s.observe()
+	return s.received - min(s.received, int64(s.rate*s.e.clock.Now().Sub(s.start).Seconds())), nil
+}
+
 func (s *slowSender) Totals(context.Context, string, string) (tally.Totals, error) {
 	s.observe()
 	return tally.Totals{Accepted: s.done}, nil
@@ -66,12 +76,13 @@ func plainAudience(rows int) string {
 }
 
 // slowEnv is a runner with Ahead set whose jobs a slowSender of rate
-// gets done; the sender also looks at the queue after every sleep, so
+// gets done, and whose queue depth it tells; the sender also looks at
+// the queue after every sleep, so
 // worst sees the backlog between the runner's reads too.
 func slowEnv(t *testing.T, rate float64, ahead time.Duration) (*env, *slowSender) {
 	e := newEnv(t)
 	s := &slowSender{Store: e.store, t: t, e: e, rate: rate, start: e.clock.Now()}
-	e.r.Records, e.r.Ahead = s, ahead
+	e.r.Records, e.r.Ahead, e.r.Waiting = s, ahead, s
 	e.r.Sleep = func(_ context.Context, d time.Duration) error {
 		e.clock.Add(d)
 		s.observe()
@@ -183,6 +194,50 @@ func TestRunnerHeldStillStops(t *testing.T) {
 				if took := e.clock.Now().Sub(s.start); took > tt.pauseAt+e.r.Every+campaign.DefaultEvery {
 					t.Errorf("the run stopped %s after it started, paused at %s", took, tt.pauseAt)
 				}
+			}
+		})
+	}
+}
+
+// TestQueueWaiting: the outbound queue's depth as the runner reads it
+// counts the jobs a receive could take, not those a sender holds in
+// flight.
+func TestQueueWaiting(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	q := &campaign.QueueWaiting{API: e.sqs, QueueURL: e.out}
+	for i := range 3 {
+		if _, err := e.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(e.out), MessageBody: aws.String("{}"),
+			MessageGroupId: aws.String(fmt.Sprintf("g%d", i)), MessageDeduplicationId: aws.String(fmt.Sprintf("d%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name    string
+		receive int32 // messages a sender takes first
+		want    int64
+	}{
+		{"three queued", 0, 3},
+		{"one taken by a sender", 1, 2},
+		{"all taken", 2, 0},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.receive > 0 {
+				r, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.out), MaxNumberOfMessages: st.receive, VisibilityTimeout: 60})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(r.Messages) != int(st.receive) {
+					t.Fatalf("received %d, want %d", len(r.Messages), st.receive)
+				}
+			}
+			got, err := q.Waiting(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != st.want {
+				t.Errorf("waiting %d, want %d", got, st.want)
 			}
 		})
 	}

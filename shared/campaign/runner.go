@@ -149,6 +149,11 @@ type Runner struct {
 	// queue that other tenants' jobs wait behind. Zero feeds at the
 	// nominal rate alone (tests without a sender).
 	Ahead time.Duration
+	// Waiting, when set, tells how many jobs wait in the outbound queue
+	// for a sender to take them (every tenant's): a held run shrinks its
+	// allowance while more than a quarter of Ahead of the sender's work
+	// waits there (backlog.go). Nil: the campaign's own counts alone.
+	Waiting QueueDepth
 
 	// StopAfterRows, when > 0, ends a run after that many rows without
 	// a commit, as a crash would (tests).

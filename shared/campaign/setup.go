@@ -76,6 +76,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 		Events:       &Events{Queue: pub, QueueURL: getenv("CORE_EVENTS_QUEUE_URL")},
 		Margin:       margin,
 		Ahead:        ahead,
+		Waiting:      &QueueWaiting{API: sqsc, QueueURL: getenv("OUTBOUND_QUEUE_URL")},
 		Visibility:   sqsc,
 		QueueURL:     getenv("CAMPAIGN_QUEUE_URL"),
 		Backoff:      backoff,
