@@ -113,8 +113,10 @@ func (l *Lookahead) Preread(ctx context.Context, jobs []outbound.Job) {
 		}
 		if job.Type == outbound.TypeTemplate && l.Suppressions != nil && l.SuppressionsTable != "" {
 			for _, c := range []string{input, to} {
+				// Read again even when the memo holds an answer: it is
+				// trusted as this batch's own read only.
 				k, err := suppression.Key(c)
-				if err != nil || l.Suppressions.fresh(job.TenantID, k) {
+				if err != nil {
 					continue
 				}
 				mk := job.TenantID + "#" + k
@@ -142,10 +144,12 @@ func (l *Lookahead) Preread(ctx context.Context, jobs []outbound.Job) {
 			}
 			for _, k := range suppKeys {
 				id := itemID(k)
+				w := supp[suppWantKey(k)]
 				if unprocessed[id] {
+					// An earlier batch's answer is not this batch's.
+					l.Suppressions.forget(w.tenantID, w.contact)
 					continue
 				}
-				w := supp[suppWantKey(k)]
 				l.Suppressions.remember(w.tenantID, w.contact, found[id].ok)
 			}
 		}()
@@ -157,10 +161,13 @@ func (l *Lookahead) Preread(ctx context.Context, jobs []outbound.Job) {
 		}
 		for _, k := range stateKeys {
 			pk := pkOf(k)
+			w, item := state[pk], found[pk].item
 			if unprocessed[pk] {
+				if !w.identity {
+					l.Windows.forgetAhead(w.number, w.contact)
+				}
 				continue
 			}
-			w, item := state[pk], found[pk].item
 			if w.identity {
 				m, known := l.Mappings.MappingOf(item)
 				l.Identities.remember(w.tenantID, w.number, w.contact, m, known)
@@ -282,13 +289,11 @@ func (m *suppressionMemo) Suppressed(ctx context.Context, tenantID, contact stri
 	return m.Store.Suppressed(ctx, tenantID, contact)
 }
 
-// fresh reports whether the memo holds a fresh answer for the tenant's
-// contact key.
-func (m *suppressionMemo) fresh(tenantID, key string) bool {
+// forget drops an answer read ahead, so the job asks the list itself.
+func (m *suppressionMemo) forget(tenantID, key string) {
 	m.mu.Lock()
-	e, ok := m.m[tenantID+"#"+key]
+	delete(m.m, tenantID+"#"+key)
 	m.mu.Unlock()
-	return ok && m.now().Sub(e.read) < m.trust()
 }
 
 // remember records an answer read now.

@@ -173,7 +173,7 @@ func TestLookaheadReadsTheBatchOnce(t *testing.T) {
 // duplicate keys and more than 100 keys as DynamoDB does, and can leave
 // keys unprocessed or fail.
 type batchFake struct {
-	items       map[string]map[string]ddbtypes.AttributeValue // pk → item
+	items       map[string]map[string]ddbtypes.AttributeValue // pk (pk#sk) → item
 	unprocessed map[string]bool
 	err         error
 	calls       int
@@ -196,7 +196,7 @@ func (f *batchFake) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInp
 		}
 		seen := map[string]bool{}
 		for _, k := range ka.Keys {
-			pk := pkOf(k)
+			pk := itemID(k)
 			if seen[pk] {
 				return nil, errors.New("ValidationException: Provided list of item keys contains duplicates")
 			}
@@ -395,4 +395,51 @@ func (c *countingList) Suppressed(_ context.Context, tenantID, contact string) (
 	c.reads++
 	k, _ := suppression.Key(contact)
 	return c.on[tenantID+"#"+k], nil
+}
+
+// TestLookaheadReadsSuppressionsEachBatch: a suppression answer read
+// ahead serves its own batch only. The next batch reads again, so a
+// contact taken off the list gets its template; a next batch whose read
+// fails drops the earlier answer, so its job asks the list itself.
+func TestLookaheadReadsSuppressionsEachBatch(t *testing.T) {
+	const contact = "5511900000009"
+	key, err := suppression.ItemKey("demo", contact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onList := func() map[string]map[string]ddbtypes.AttributeValue {
+		return map[string]map[string]ddbtypes.AttributeValue{itemID(key): key}
+	}
+	fake := &batchFake{items: onList()}
+	list := &countingList{on: map[string]bool{"demo#" + contact: true}}
+	clock := &stepClock{now: time.Now()}
+	memo := &suppressionMemo{Store: list, Now: clock.Now}
+	l := &Lookahead{API: fake, SuppressionsTable: "suppressions", Suppressions: memo, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	job := templateJob("t1", "+"+contact, "opt_out_probe", "en_US", `[]`)
+	steps := []struct {
+		name      string
+		change    func()
+		want      bool
+		wantReads int // the list's own reads so far
+	}{
+		{"on the list", func() {}, true, 0},
+		{"taken off the list: the next batch reads again", func() { fake.items = nil; list.on = map[string]bool{} }, false, 0},
+		{"put back, the next batch's read fails: the job asks the list", func() {
+			fake.items, fake.err = onList(), errors.New("InternalServerError")
+			list.on = map[string]bool{"demo#" + contact: true}
+		}, true, 1},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.change()
+			l.Preread(context.Background(), []outbound.Job{job})
+			got, err := memo.Suppressed(context.Background(), "demo", job.To)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != st.want || list.reads != st.wantReads {
+				t.Errorf("suppressed %v after %d list reads, want %v after %d", got, list.reads, st.want, st.wantReads)
+			}
+		})
+	}
 }

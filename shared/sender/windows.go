@@ -106,6 +106,14 @@ func (c *windowCache) remember(phoneNumberID, waID string, st window.State) {
 	}
 }
 
+// forgetAhead drops a closed window an earlier read ahead found, so the
+// job reads it itself.
+func (c *windowCache) forgetAhead(phoneNumberID, waID string) {
+	c.mu.Lock()
+	delete(c.ahead, phoneNumberID+"#"+waID)
+	c.mu.Unlock()
+}
+
 func (c *windowCache) fresh() time.Duration {
 	if c.Fresh > 0 {
 		return c.Fresh
