@@ -236,19 +236,30 @@ func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
 }
 
 // dlq drains the outbound dead-letter queue and returns the messages whose
-// body mentions jobID, with their reason.
+// body mentions jobID, with their reason. Other tests' messages are put
+// back; once a receive brings only messages seen before, it stops.
 func (e *env) dlq(t *testing.T, jobID string) []string {
 	t.Helper()
 	ctx := context.Background()
 	url := e.stack.Names.Ref["OutboundDLQ"]
 	var reasons []string
+	seen := map[string]bool{}
 	for {
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 			MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(out.Messages) == 0 {
+		fresh := false
+		for _, m := range out.Messages {
+			if !seen[aws.ToString(m.MessageId)] {
+				seen[aws.ToString(m.MessageId)], fresh = true, true
+			}
+		}
+		if !fresh {
+			for _, m := range out.Messages {
+				_, _ = e.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+			}
 			return reasons
 		}
 		for _, m := range out.Messages {
