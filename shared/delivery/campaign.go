@@ -7,11 +7,12 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
@@ -75,12 +76,9 @@ func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, erro
 			return d, nil
 		}
 		marks := d.Marks()
-		e, err := expression.NewBuilder().
-			WithUpdate(expression.Add(expression.Name(attrCounted), expression.Value(&ddbtypes.AttributeValueMemberSS{Value: marks}))).
-			WithCondition(expression.Name(attrTenant).Equal(expression.Value(m.TenantID)).And(notCounted(marks))).Build()
-		if err != nil {
-			return tally.Delta{}, buildError("count message "+m.WAMID+" in its campaign", err)
-		}
+		e := dynamoexpr.New()
+		up := e.Update().Add(attrCounted, &ddbtypes.AttributeValueMemberSS{Value: marks})
+		cond := dynamoexpr.And(e.Compare(attrTenant, "=", e.S(m.TenantID)), notCounted(e, marks))
 		w, err := tally.Write(s.CampaignsTable, m.TenantID, m.CampaignID, m.WAMID, d)
 		if err != nil {
 			return tally.Delta{}, fault.PermanentErr(err)
@@ -88,7 +86,7 @@ func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, erro
 		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
 			{Update: &ddbtypes.Update{
 				TableName: &s.Table, Key: key(prefixMsg + m.WAMID),
-				UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+				UpdateExpression: aws.String(up.String()), ConditionExpression: aws.String(cond),
 				ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 			}},
 			w,

@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
@@ -151,10 +151,10 @@ func (s *Store) acceptedWrites(r Record, count bool) ([]ddbtypes.TransactWriteIt
 	}
 	// A new record, or this tenant's record of this job (or of no job yet:
 	// statuses came first).
-	cond := expression.AttributeNotExists(expression.Name("pk")).Or(
-		expression.Name(attrTenant).Equal(expression.Value(r.TenantID)).And(
-			expression.AttributeNotExists(expression.Name(attrJob)).Or(
-				expression.Name(attrJob).Equal(expression.Value(r.JobID)))))
+	e := b.e
+	cond := dynamoexpr.Or(e.NotExists("pk"), dynamoexpr.And(
+		e.Compare(attrTenant, "=", e.S(r.TenantID)),
+		dynamoexpr.Or(e.NotExists(attrJob), e.Compare(attrJob, "=", e.S(r.JobID)))))
 	var counted *ddbtypes.TransactWriteItem
 	if count && r.CampaignID != "" && s.CampaignsTable != "" {
 		d := tally.Delta{States: []string{tally.Accepted}}
@@ -163,23 +163,15 @@ func (s *Store) acceptedWrites(r Record, count bool) ([]ddbtypes.TransactWriteIt
 			return nil, fault.PermanentErr(err)
 		}
 		counted = &w
-		b.ub = b.ub.Add(expression.Name(attrCounted), expression.Value(&ddbtypes.AttributeValueMemberSS{Value: d.Marks()}))
-		cond = cond.And(notCounted(d.Marks()))
+		b.u.Add(attrCounted, &ddbtypes.AttributeValueMemberSS{Value: d.Marks()})
+		cond = dynamoexpr.And(cond, notCounted(e, d.Marks()))
 	}
-	msg, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(cond).Build()
-	if err != nil {
-		return nil, buildError("record accepted message "+r.WAMID, err)
-	}
-	// Each transaction item carries its own builder's placeholders only.
-	// A reference past its expires_at (TTL deletes it days later) is
-	// free again: the job record, which outlives it, decided the id is new.
-	ref, err := expression.NewBuilder().WithCondition(
-		expression.AttributeNotExists(expression.Name("pk")).Or(
-			expression.Name("wamid").Equal(expression.Value(r.WAMID))).Or(
-			expression.Name(attrExpires).LessThan(expression.Value(num(now.Unix()))))).Build()
-	if err != nil {
-		return nil, buildError("record job reference of "+r.WAMID, err)
-	}
+	// Each transaction item carries its own placeholders only. A
+	// reference past its expires_at (TTL deletes it days later) is free
+	// again: the job record, which outlives it, decided the id is new.
+	re := dynamoexpr.New()
+	refCond := dynamoexpr.Or(re.NotExists("pk"), re.Compare("wamid", "=", re.S(r.WAMID)),
+		re.Compare(attrExpires, "<", re.N(now.Unix())))
 	jobRef := map[string]ddbtypes.AttributeValue{
 		"pk": str(jobRefKey(r.TenantID, r.JobID)), "wamid": str(r.WAMID), attrTenant: str(r.TenantID),
 		attrExpires: num(at.Add(s.retention()).Unix()),
@@ -188,17 +180,17 @@ func (s *Store) acceptedWrites(r Record, count bool) ([]ddbtypes.TransactWriteIt
 		{Update: &ddbtypes.Update{
 			TableName:                 aws.String(s.Table),
 			Key:                       key(prefixMsg + r.WAMID),
-			UpdateExpression:          msg.Update(),
-			ConditionExpression:       msg.Condition(),
-			ExpressionAttributeNames:  msg.Names(),
-			ExpressionAttributeValues: msg.Values(),
+			UpdateExpression:          aws.String(b.u.String()),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
 		}},
 		{Put: &ddbtypes.Put{
 			TableName:                 aws.String(s.Table),
 			Item:                      jobRef,
-			ConditionExpression:       ref.Condition(),
-			ExpressionAttributeNames:  ref.Names(),
-			ExpressionAttributeValues: ref.Values(),
+			ConditionExpression:       aws.String(refCond),
+			ExpressionAttributeNames:  re.Names(),
+			ExpressionAttributeValues: re.Values(),
 		}},
 	}
 	if counted != nil {
@@ -208,23 +200,12 @@ func (s *Store) acceptedWrites(r Record, count bool) ([]ddbtypes.TransactWriteIt
 }
 
 // notCounted holds while none of marks is in the record's counted set.
-func notCounted(marks []string) expression.ConditionBuilder {
-	var c expression.ConditionBuilder
+func notCounted(e *dynamoexpr.Expr, marks []string) string {
+	conds := make([]string, len(marks))
 	for i, m := range marks {
-		n := expression.Not(expression.Contains(expression.Name(attrCounted), m))
-		if i == 0 {
-			c = n
-		} else {
-			c = c.And(n)
-		}
+		conds[i] = dynamoexpr.Not(e.Contains(attrCounted, e.S(m)))
 	}
-	return c
-}
-
-// buildError reports an expression the builder refused: a defect in this
-// package, never worth a retry.
-func buildError(what string, err error) error {
-	return fault.PermanentErr(fmt.Errorf("%s: build expression: %w", what, err))
+	return dynamoexpr.And(conds...)
 }
 
 // AcceptedError classifies the error of a transaction holding
@@ -371,20 +352,22 @@ func (s *Store) advance(ctx context.Context, u StatusUpdate, rank int, old map[s
 	}
 	// Still absent, or still the state read, ranked below this status, of
 	// this tenant.
-	cond := expression.AttributeNotExists(expression.Name("pk"))
-	if old != nil {
-		cond = expression.Name(attrStatus).Equal(expression.Value(sAttr(old, attrStatus))).And(
-			expression.Name(attrRank).LessThan(expression.Value(rank)),
-			expression.Name(attrTenant).Equal(expression.Value(u.TenantID)))
-		if u.PhoneNumberID != "" {
-			cond = cond.And(expression.AttributeNotExists(expression.Name(attrPhone)).Or(
-				expression.Name(attrPhone).Equal(expression.Value(u.PhoneNumberID))))
+	e := b.e
+	var cond string
+	if old == nil {
+		cond = e.NotExists("pk")
+	} else {
+		conds := []string{
+			e.Compare(attrStatus, "=", e.S(sAttr(old, attrStatus))),
+			e.Compare(attrRank, "<", e.N(int64(rank))),
+			e.Compare(attrTenant, "=", e.S(u.TenantID)),
 		}
+		if u.PhoneNumberID != "" {
+			conds = append(conds, dynamoexpr.Or(e.NotExists(attrPhone), e.Compare(attrPhone, "=", e.S(u.PhoneNumberID))))
+		}
+		cond = dynamoexpr.And(conds...)
 	}
-	in, err := b.input(s.Table, prefixMsg+u.WAMID, cond)
-	if err != nil {
-		return nil, nil, buildError("apply status "+u.Status+" to "+u.WAMID, err)
-	}
+	in := b.input(s.Table, prefixMsg+u.WAMID, cond)
 	in.ReturnValues = ddbtypes.ReturnValueAllNew
 	in.ReturnValuesOnConditionCheckFailure = ddbtypes.ReturnValuesOnConditionCheckFailureAllOld
 	out, err := s.API.UpdateItem(ctx, in)
@@ -415,10 +398,7 @@ func (s *Store) addHistory(ctx context.Context, u StatusUpdate, old map[string]d
 	if b.empty() {
 		return old, false, nil
 	}
-	in, err := b.input(s.Table, prefixMsg+u.WAMID, expression.Name(attrTenant).Equal(expression.Value(u.TenantID)))
-	if err != nil {
-		return nil, false, buildError("record late status "+u.Status+" of "+u.WAMID, err)
-	}
+	in := b.input(s.Table, prefixMsg+u.WAMID, b.e.Compare(attrTenant, "=", b.e.S(u.TenantID)))
 	in.ReturnValues = ddbtypes.ReturnValueAllNew
 	out, err := s.API.UpdateItem(ctx, in)
 	var cf *ddbtypes.ConditionalCheckFailedException
@@ -482,10 +462,7 @@ func (s *Store) MarkNotified(ctx context.Context, wamid string, states []string,
 	for _, st := range states {
 		b.setIfAbsent(notifiedAttr(st), tstr(at))
 	}
-	in, err := b.input(s.Table, prefixMsg+wamid, expression.AttributeExists(expression.Name("pk")))
-	if err != nil {
-		return buildError("mark status events of "+wamid+" published", err)
-	}
+	in := b.input(s.Table, prefixMsg+wamid, b.e.Exists("pk"))
 	if _, err := s.API.UpdateItem(ctx, in); err != nil {
 		return fault.Retryable(fmt.Errorf("mark status events of %s published: %w", wamid, err))
 	}
@@ -559,40 +536,34 @@ func jsonTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
 // builder puts every attribute name through a placeholder, so that no
 // attribute (external, status…) collides with DynamoDB's reserved words.
 type update struct {
-	ub expression.UpdateBuilder
-	n  int
+	e *dynamoexpr.Expr
+	u *dynamoexpr.Update
 }
 
-func newUpdate() *update { return &update{} }
+func newUpdate() *update {
+	e := dynamoexpr.New()
+	return &update{e: e, u: e.Update()}
+}
 
 // set writes attr.
-func (b *update) set(attr string, v ddbtypes.AttributeValue) {
-	b.ub = b.ub.Set(expression.Name(attr), expression.Value(v))
-	b.n++
-}
+func (b *update) set(attr string, v ddbtypes.AttributeValue) { b.u.Set(attr, v) }
 
 // setIfAbsent writes attr unless it exists.
-func (b *update) setIfAbsent(attr string, v ddbtypes.AttributeValue) {
-	b.ub = b.ub.Set(expression.Name(attr), expression.IfNotExists(expression.Name(attr), expression.Value(v)))
-	b.n++
-}
+func (b *update) setIfAbsent(attr string, v ddbtypes.AttributeValue) { b.u.SetIfAbsent(attr, v) }
 
-func (b *update) empty() bool { return b.n == 0 }
+func (b *update) empty() bool { return b.u.Empty() }
 
-// input is the UpdateItem of the record pk, made only when cond holds.
-func (b *update) input(table, pk string, cond expression.ConditionBuilder) (*dynamodb.UpdateItemInput, error) {
-	e, err := expression.NewBuilder().WithUpdate(b.ub).WithCondition(cond).Build()
-	if err != nil {
-		return nil, err
-	}
+// input is the UpdateItem of the record pk, made only when cond (written
+// with b.e) holds.
+func (b *update) input(table, pk, cond string) *dynamodb.UpdateItemInput {
 	return &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(table),
 		Key:                       key(pk),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}, nil
+		UpdateExpression:          aws.String(b.u.String()),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  b.e.Names(),
+		ExpressionAttributeValues: b.e.Values(),
+	}
 }
 
 func sAttr(item map[string]ddbtypes.AttributeValue, name string) string {

@@ -10,11 +10,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -181,13 +181,10 @@ func (s *JobStore) put(ctx context.Context, r JobRecord, legacy bool, with []ddb
 		return "", nil, false, fault.PermanentErr(fmt.Errorf("claim job %s: encode: %w", ref, err))
 	}
 	item["pk"] = ref.key()["pk"]
-	absent, err := expression.NewBuilder().WithCondition(absentAt(now)).Build()
-	if err != nil {
-		return "", nil, false, buildError("claim job "+ref.String(), err)
-	}
+	absent := dynamoexpr.New()
 	put := &ddbtypes.Put{
 		TableName: aws.String(s.Table), Item: item,
-		ConditionExpression:       absent.Condition(),
+		ConditionExpression:       aws.String(absentAt(absent, now)),
 		ExpressionAttributeNames:  absent.Names(),
 		ExpressionAttributeValues: absent.Values(),
 	}
@@ -195,13 +192,10 @@ func (s *JobStore) put(ctx context.Context, r JobRecord, legacy bool, with []ddb
 	if legacy {
 		old := ref
 		old.legacy = true
-		check, err := expression.NewBuilder().WithCondition(absentAt(now)).Build()
-		if err != nil {
-			return "", nil, false, buildError("claim job "+ref.String(), err)
-		}
+		check := dynamoexpr.New()
 		items = append(items, ddbtypes.TransactWriteItem{ConditionCheck: &ddbtypes.ConditionCheck{
 			TableName: aws.String(s.Table), Key: old.key(),
-			ConditionExpression:       check.Condition(),
+			ConditionExpression:       aws.String(absentAt(check, now)),
 			ExpressionAttributeNames:  check.Names(),
 			ExpressionAttributeValues: check.Values(),
 		}})
@@ -267,9 +261,8 @@ func (s *JobStore) put(ctx context.Context, r JobRecord, legacy bool, with []ddb
 
 // absentAt holds when the item does not exist or has expired by now (its
 // TTL deletion may come days later).
-func absentAt(now time.Time) expression.ConditionBuilder {
-	return expression.AttributeNotExists(expression.Name("pk")).Or(
-		expression.Name("expires_at").LessThan(expression.Value(num(now.Unix()))))
+func absentAt(e *dynamoexpr.Expr, now time.Time) string {
+	return dynamoexpr.Or(e.NotExists("pk"), e.Compare("expires_at", "<", e.N(now.Unix())))
 }
 
 // Get reads a job's record (strongly consistent), or nil when it has none
@@ -296,13 +289,10 @@ func (s *JobStore) Get(ctx context.Context, ref JobRef) (*JobRecord, error) {
 // Release gives a claim up when no request reached Meta, so the job can be
 // tried again.
 func (s *JobStore) Release(ctx context.Context, ref JobRef, claimID string) error {
-	e, err := expression.NewBuilder().WithCondition(heldBy(claimID)).Build()
-	if err != nil {
-		return buildError("release job "+ref.String(), err)
-	}
-	_, err = s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	e := dynamoexpr.New()
+	_, err := s.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.Table), Key: ref.key(),
-		ConditionExpression:       e.Condition(),
+		ConditionExpression:       aws.String(heldBy(e, claimID)),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
@@ -318,22 +308,15 @@ func (s *JobStore) MarkSent(ctx context.Context, ref JobRef, claimID, wamid stri
 }
 
 // sentUpdate records Meta's acceptance; finish adds finished_at.
-func sentUpdate(wamid string, attempts int) expression.UpdateBuilder {
-	return expression.Set(expression.Name("state"), expression.Value(StateSent)).
-		Set(expression.Name("wamid"), expression.Value(wamid)).
-		Set(expression.Name("attempts"), expression.Value(num(int64(attempts))))
+func sentUpdate(wamid string, attempts int) func(*dynamoexpr.Update) {
+	return func(u *dynamoexpr.Update) {
+		u.Set("state", str(StateSent)).Set("wamid", str(wamid)).Set("attempts", num(int64(attempts)))
+	}
 }
 
 // heldBy holds while claimID still holds the job's claim.
-func heldBy(claimID string) expression.ConditionBuilder {
-	return expression.Name("claim_id").Equal(expression.Value(claimID)).And(
-		expression.Name("state").Equal(expression.Value(StateSending)))
-}
-
-// buildError reports an expression the builder refused: a defect, never
-// worth a retry.
-func buildError(what string, err error) error {
-	return fault.PermanentErr(fmt.Errorf("%s: build expression: %w", what, err))
+func heldBy(e *dynamoexpr.Expr, claimID string) string {
+	return dynamoexpr.And(e.Compare("claim_id", "=", e.S(claimID)), e.Compare("state", "=", e.S(StateSending)))
 }
 
 // MarkSentWith records Meta's acceptance under claimID and makes the
@@ -342,22 +325,18 @@ func buildError(what string, err error) error {
 // held, errWithRefused (Permanent) when a condition of with failed, and a
 // Retryable error otherwise; in every case nothing was written.
 func (s *JobStore) MarkSentWith(ctx context.Context, ref JobRef, claimID, wamid string, attempts int, with []ddbtypes.TransactWriteItem) error {
-	e, err := expression.NewBuilder().
-		WithUpdate(s.finished(sentUpdate(wamid, attempts))).
-		WithCondition(heldBy(claimID)).Build()
-	if err != nil {
-		return buildError("record send of job "+ref.String(), err)
-	}
+	e := dynamoexpr.New()
+	update := s.finished(e, sentUpdate(wamid, attempts))
 	// The job's item carries its own placeholders; each item of with
 	// carries those of its own expressions.
 	items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
 		TableName: aws.String(s.Table), Key: ref.key(),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(heldBy(e, claimID)),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}}}, with...)
-	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
@@ -382,14 +361,15 @@ var errWithRefused = errors.New("a write of the same transaction was refused")
 // MarkFailed records the job's failure under claimID, with the writes in
 // with (its campaign's count) in the same transaction.
 func (s *JobStore) MarkFailed(ctx context.Context, ref JobRef, claimID string, f Failure, attempts int, with ...ddbtypes.TransactWriteItem) error {
-	return s.finish(ctx, ref, claimID, with,
-		expression.Set(expression.Name("state"), expression.Value(StateFailed)).
-			Set(expression.Name("reason"), expression.Value(f.Reason)).
-			Set(expression.Name("code"), expression.Value(num(int64(f.Code)))).
-			Set(expression.Name("title"), expression.Value(f.Title)).
-			Set(expression.Name("details"), expression.Value(f.Details)).
-			Set(expression.Name("retryable"), expression.Value(f.Retryable)).
-			Set(expression.Name("attempts"), expression.Value(num(int64(attempts)))))
+	return s.finish(ctx, ref, claimID, with, func(u *dynamoexpr.Update) {
+		u.Set("state", str(StateFailed)).
+			Set("reason", str(f.Reason)).
+			Set("code", num(int64(f.Code))).
+			Set("title", str(f.Title)).
+			Set("details", str(f.Details)).
+			Set("retryable", &ddbtypes.AttributeValueMemberBOOL{Value: f.Retryable}).
+			Set("attempts", num(int64(attempts)))
+	})
 }
 
 // errClaimLost: the record is no longer held by this claim.
@@ -397,22 +377,18 @@ var errClaimLost = errors.New("job claim lost")
 
 // finish makes update, with finished_at, while claimID holds the claim,
 // and the writes in with in the same transaction.
-func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, with []ddbtypes.TransactWriteItem, update expression.UpdateBuilder) error {
-	e, err := expression.NewBuilder().
-		WithUpdate(s.finished(update)).
-		WithCondition(heldBy(claimID)).Build()
-	if err != nil {
-		return buildError("record outcome of job "+ref.String(), err)
-	}
+func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, with []ddbtypes.TransactWriteItem, write func(*dynamoexpr.Update)) error {
+	e := dynamoexpr.New()
+	update, cond := s.finished(e, write), heldBy(e, claimID)
 	if len(with) > 0 {
 		items := append([]ddbtypes.TransactWriteItem{{Update: &ddbtypes.Update{
 			TableName: aws.String(s.Table), Key: ref.key(),
-			UpdateExpression:          e.Update(),
-			ConditionExpression:       e.Condition(),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  e.Names(),
 			ExpressionAttributeValues: e.Values(),
 		}}}, with...)
-		_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err := s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		var tc *ddbtypes.TransactionCanceledException
 		if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
 			return fault.PermanentErr(fmt.Errorf("record outcome of job %s: %w", ref, errClaimLost))
@@ -422,10 +398,10 @@ func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, with 
 		}
 		return nil
 	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: ref.key(),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
@@ -440,10 +416,12 @@ func (s *JobStore) finish(ctx context.Context, ref JobRef, claimID string, with 
 
 // finished adds the outcome's time and restarts the record's retention
 // from it: the message record of a sent job lives that long from then.
-func (s *JobStore) finished(update expression.UpdateBuilder) expression.UpdateBuilder {
+func (s *JobStore) finished(e *dynamoexpr.Expr, write func(*dynamoexpr.Update)) string {
 	now := s.now()
-	return update.Set(expression.Name("finished_at"), expression.Value(num(now.UnixMilli()))).
-		Set(expression.Name("expires_at"), expression.Value(num(now.Add(s.retention()).Unix())))
+	u := e.Update()
+	write(u)
+	return u.Set("finished_at", num(now.UnixMilli())).
+		Set("expires_at", num(now.Add(s.retention()).Unix())).String()
 }
 
 // TakeOver claims a record whose lease expired (its holder crashed), so
@@ -452,18 +430,13 @@ func (s *JobStore) TakeOver(ctx context.Context, r *JobRecord) (claimID string, 
 	now := s.now()
 	claimID = newClaimID()
 	// Still the crashed holder's claim, and its lease ran out.
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("claim_id"), expression.Value(claimID)).
-			Set(expression.Name("lease_until"), expression.Value(num(now.Add(s.lease()).UnixMilli())))).
-		WithCondition(heldBy(r.ClaimID).And(
-			expression.Name("lease_until").LessThan(expression.Value(num(now.UnixMilli()))))).Build()
-	if err != nil {
-		return "", buildError("take over job "+r.Ref().String(), err)
-	}
+	e := dynamoexpr.New()
+	update := e.Update().Set("claim_id", str(claimID)).Set("lease_until", num(now.Add(s.lease()).UnixMilli())).String()
+	cond := dynamoexpr.And(heldBy(e, r.ClaimID), e.Compare("lease_until", "<", e.N(now.UnixMilli())))
 	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.Table), Key: r.Ref().key(),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})

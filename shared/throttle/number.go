@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -413,27 +414,21 @@ func (l *Limiter) lease(ctx context.Context, id string, perSecond, n int, factor
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
 	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + id)}
-	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
 		base := now.Add(lead)
-		exp := expression.Value(nAttr(now.Add(keepRate).Unix()))
+		exp := nAttr(now.Add(keepRate).Unix())
 		// Busy: the schedule runs at or after now+lead, within the
 		// horizon; book n more intervals after its end.
-		busyIn, err := conditionalUpdate(l.Table, key,
-			expression.Set(tatN, tatN.Plus(expression.Value(nAttr(span)))).Set(expN, exp),
-			tatN.GreaterThanEqual(expression.Value(nAttr(micros(base)))).And(
-				tatN.LessThanEqual(expression.Value(nAttr(micros(now.Add(horizon)))))))
-		if err != nil {
-			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
-		}
+		be := dynamoexpr.New()
+		busyIn := write(l.Table, key, be,
+			be.Update().SetExpr(attrTAT, be.Name(attrTAT)+" + "+be.N(span)).Set(attrExpires, exp).String(),
+			dynamoexpr.And(be.Compare(attrTAT, ">=", be.N(micros(base))), be.Compare(attrTAT, "<=", be.N(micros(now.Add(horizon))))))
 		// Idle: nothing booked from now+lead on; the block starts there.
-		idleIn, err := conditionalUpdate(l.Table, key,
-			expression.Set(tatN, expression.Value(nAttr(micros(base)+span))).Set(expN, exp),
-			expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(base))))))
-		if err != nil {
-			return nil, time.Time{}, false, nil, calls, fault.PermanentErr(fmt.Errorf("lease send slots of %s: %w", id, err))
-		}
+		ie := dynamoexpr.New()
+		idleIn := write(l.Table, key, ie,
+			ie.Update().Set(attrTAT, nAttr(micros(base)+span)).Set(attrExpires, exp).String(),
+			dynamoexpr.Or(ie.NotExists(attrTAT), ie.Compare(attrTAT, "<", ie.N(micros(base)))))
 		busy := func() (int64, bool, error) {
 			calls++
 			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{

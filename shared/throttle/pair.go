@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -56,14 +57,7 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 	idleFirst := !p.hint(hintKey).After(p.now())
 	for attempt := 0; attempt < 4; attempt++ {
 		now := p.now()
-		busyIn, err := p.busyWrite(key, now)
-		if err != nil {
-			return fault.PermanentErr(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
-		}
-		idleIn, err := p.idleWrite(key, now)
-		if err != nil {
-			return fault.PermanentErr(fmt.Errorf("pair rate of %s: %w", phoneNumberID, err))
-		}
+		busyIn, idleIn := p.busyWrite(key, now), p.idleWrite(key, now)
 		busy := func() (bool, error) {
 			in := busyIn
 			out, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -122,26 +116,26 @@ func (p *Pair) Take(ctx context.Context, phoneNumberID, waID string) error {
 
 // busyWrite books one message on a pair already booked at or after now
 // (tat ≥ now), within the burst.
-func (p *Pair) busyWrite(key map[string]ddbtypes.AttributeValue, now time.Time) (*ddbtypes.Update, error) {
+func (p *Pair) busyWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
 	period, burst := p.period(), p.burst()
 	limit := now.Add(time.Duration(burst-1) * period)
-	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
-	return conditionalUpdate(p.Table, key,
-		expression.Set(tatN, tatN.Plus(expression.Value(nAttr(period.Microseconds())))).
-			Set(expN, expression.Value(nAttr(limit.Add(period+keepRate).Unix()))),
-		tatN.GreaterThanEqual(expression.Value(nAttr(micros(now)))).And(
-			tatN.LessThanEqual(expression.Value(nAttr(micros(limit))))))
+	e := dynamoexpr.New()
+	tat := e.Name(attrTAT)
+	update := e.Update().SetExpr(attrTAT, tat+" + "+e.N(period.Microseconds())).
+		Set(attrExpires, nAttr(limit.Add(period+keepRate).Unix())).String()
+	cond := dynamoexpr.And(e.Compare(attrTAT, ">=", e.N(micros(now))), e.Compare(attrTAT, "<=", e.N(micros(limit))))
+	return write(p.Table, key, e, update, cond)
 }
 
 // idleWrite books one message on a pair with nothing booked from now on.
-func (p *Pair) idleWrite(key map[string]ddbtypes.AttributeValue, now time.Time) (*ddbtypes.Update, error) {
+func (p *Pair) idleWrite(key map[string]ddbtypes.AttributeValue, now time.Time) *ddbtypes.Update {
 	period, burst := p.period(), p.burst()
 	limit := now.Add(time.Duration(burst-1) * period)
-	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
-	return conditionalUpdate(p.Table, key,
-		expression.Set(tatN, expression.Value(nAttr(micros(now.Add(period))))).
-			Set(expN, expression.Value(nAttr(limit.Add(period+keepRate).Unix()))),
-		expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(now))))))
+	e := dynamoexpr.New()
+	update := e.Update().Set(attrTAT, nAttr(micros(now.Add(period)))).
+		Set(attrExpires, nAttr(limit.Add(period+keepRate).Unix())).String()
+	cond := dynamoexpr.Or(e.NotExists(attrTAT), e.Compare(attrTAT, "<", e.N(micros(now))))
+	return write(p.Table, key, e, update, cond)
 }
 
 // Booking is one message to a recipient, booked by a write the caller
@@ -156,20 +150,16 @@ type Booking struct {
 	now   time.Time
 }
 
-// Book returns the write that books one message to waID now. It fails
-// (Permanent) only when the write's expression cannot be built, a defect.
+// Book returns the write that books one message to waID now. Its error
+// is always nil; PairLimiter leaves other implementations room to fail.
 func (p *Pair) Book(phoneNumberID, waID string) (Booking, error) {
 	key := pairKey(phoneNumberID, waID)
 	b := Booking{key: phoneNumberID + "#" + waID, now: p.now()}
 	b.idle = !p.hint(b.key).After(b.now)
-	var err error
 	if b.idle {
-		b.Write.Update, err = p.idleWrite(key, b.now)
+		b.Write.Update = p.idleWrite(key, b.now)
 	} else {
-		b.Write.Update, err = p.busyWrite(key, b.now)
-	}
-	if err != nil {
-		return Booking{}, fault.PermanentErr(fmt.Errorf("book pair rate of %s: %w", phoneNumberID, err))
+		b.Write.Update = p.busyWrite(key, b.now)
 	}
 	return b, nil
 }

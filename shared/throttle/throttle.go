@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 )
 
 // WaitError says the limit is booked: try again after Wait.
@@ -75,6 +77,21 @@ func conditionalUpdate(table string, key map[string]ddbtypes.AttributeValue, upd
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}, nil
+}
+
+// write is the write of update to the record key when cond holds, both
+// written with e (package dynamoexpr): the form of the writes made for
+// every lease and every message, where the expression builder's cost
+// shows.
+func write(table string, key map[string]ddbtypes.AttributeValue, e *dynamoexpr.Expr, update, cond string) *ddbtypes.Update {
+	return &ddbtypes.Update{
+		TableName:                 aws.String(table),
+		Key:                       key,
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}
 }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us) }

@@ -45,6 +45,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ func envInt(name string, def int) int {
 type options struct {
 	rows, limit, tier, pollers int
 	every                      time.Duration
+	// cpuProfile, if set, is where a CPU profile of this process (the
+	// connector: emulator, simulators and every function but the
+	// runner) over the whole run is written.
+	cpuProfile string
 }
 
 func main() {
@@ -95,6 +100,7 @@ func main() {
 	flag.IntVar(&o.limit, "limit", envInt("LIMIT", 1000), "A's number throughput, msg/s")
 	flag.IntVar(&o.pollers, "pollers", envInt("POLLERS", 16), "concurrent batches per queue (function instances)")
 	flag.DurationVar(&o.every, "every", 2*time.Second, "time between B's probes")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the connector process over the run to this file")
 	flag.Parse()
 	if o.rows <= 0 {
 		o.rows = 50000
@@ -109,7 +115,21 @@ func main() {
 		}
 		return
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench-campaign:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-campaign:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(o); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench-campaign:", err)
 		os.Exit(1)
 	}
