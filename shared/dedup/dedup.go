@@ -28,10 +28,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -97,8 +97,7 @@ func str(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemb
 // conditional PutItem, a conflict included: the refusal carries the record
 // (ALL_OLD), which tells a Duplicate from an earlier release's live lease
 // (Busy).
-// Errors are classified Retry (Permanent for an expression the builder
-// refuses: a defect).
+// Errors are classified Retry.
 func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
 	now := s.now()
 	item := pk(key)
@@ -109,18 +108,14 @@ func (s Store) Claim(ctx context.Context, key, owner string) (Outcome, error) {
 	// Unclaimed, or claimed by owner (not done by an earlier release), or
 	// an earlier release's claim whose lease ran out (done records have no
 	// lease).
-	e, err := expression.NewBuilder().WithCondition(
-		expression.AttributeNotExists(expression.Name("pk")).Or(
-			expression.Name("owner").Equal(expression.Value(str(owner))).And(
-				expression.Name("status").Equal(expression.Value(str(statusClaimed)))),
-			expression.Name("lease_until").LessThan(expression.Value(num(now))))).Build()
-	if err != nil {
-		return 0, fault.PermanentErr(fmt.Errorf("claim %s: build expression: %w", key, err))
-	}
-	_, err = s.API.PutItem(ctx, &dynamodb.PutItemInput{
+	e := dynamoexpr.New()
+	cond := dynamoexpr.Or(e.NotExists("pk"),
+		dynamoexpr.And(e.Compare("owner", "=", e.S(owner)), e.Compare("status", "=", e.S(statusClaimed))),
+		e.Compare("lease_until", "<", e.Value(num(now))))
+	_, err := s.API.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.Table),
 		Item:                      item,
-		ConditionExpression:       e.Condition(),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 

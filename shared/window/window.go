@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -50,19 +50,14 @@ func num(t time.Time) ddbtypes.AttributeValue {
 // harmless: the record only moves forward.
 func (s Store) RecordInbound(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
 	// Only forward: no message recorded yet, or an earlier one.
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("last_inbound_at"), expression.Value(num(at))).
-			Set(expression.Name("expires_at"), expression.Value(num(at.Add(keep))))).
-		WithCondition(expression.AttributeNotExists(expression.Name("last_inbound_at")).Or(
-			expression.Name("last_inbound_at").LessThan(expression.Value(num(at))))).Build()
-	if err != nil {
-		return fault.PermanentErr(fmt.Errorf("record inbound window for %s: build expression: %w", phoneNumberID, err))
-	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	e := dynamoexpr.New()
+	update := e.Update().Set("last_inbound_at", num(at)).Set("expires_at", num(at.Add(keep))).String()
+	cond := dynamoexpr.Or(e.NotExists("last_inbound_at"), e.Compare("last_inbound_at", "<", e.Value(num(at))))
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.Table),
 		Key:                       key(phoneNumberID, waID),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
@@ -79,16 +74,12 @@ func (s Store) RecordInbound(ctx context.Context, phoneNumberID, waID string, at
 // Close marks the window closed as of `at` (Meta answered 131047), so the
 // sender stops trying free-form messages until the contact writes again.
 func (s Store) Close(ctx context.Context, phoneNumberID, waID string, at time.Time) error {
-	e, err := expression.NewBuilder().WithUpdate(
-		expression.Set(expression.Name("closed_at"), expression.Value(num(at))).
-			Set(expression.Name("expires_at"), expression.IfNotExists(expression.Name("expires_at"), expression.Value(num(at.Add(keep)))))).Build()
-	if err != nil {
-		return fault.PermanentErr(fmt.Errorf("close window for %s: build expression: %w", phoneNumberID, err))
-	}
-	_, err = s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	e := dynamoexpr.New()
+	update := e.Update().Set("closed_at", num(at)).SetIfAbsent("expires_at", num(at.Add(keep))).String()
+	_, err := s.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.Table),
 		Key:                       key(phoneNumberID, waID),
-		UpdateExpression:          e.Update(),
+		UpdateExpression:          aws.String(update),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
