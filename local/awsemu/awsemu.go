@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/sivchari/kumo"
 )
@@ -228,12 +229,21 @@ func (e *Emulator) Config() aws.Config {
 
 // EndpointConfig is the configuration of a client of the emulator (its
 // front, with its fixes) listening at url, from another process.
+//
+// Its HTTP client is the SDK's default, as a function's in Lambda: no
+// limit on a whole request, so a streamed S3 body (a campaign's audience,
+// read for as long as the campaign runs) is never cut, and up to 10 idle
+// connections kept per host, so functions running side by side reuse
+// their connections to the emulator (http.DefaultTransport keeps 2 and
+// dials again for most requests). A 60 s limit on whole requests would
+// cut a local campaign's audience stream every minute and make its run
+// hand over each time, which Lambda never does.
 func EndpointConfig(url string) aws.Config {
 	return aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(url),
-		HTTPClient:   &http.Client{Timeout: 60 * time.Second},
+		HTTPClient:   awshttp.NewBuildableClient(),
 	}
 }
 

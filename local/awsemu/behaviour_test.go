@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -612,5 +613,24 @@ func TestSQSFIFOIDLimits(t *testing.T) {
 				t.Errorf("%s: SendMessageBatch error = %v, want accepted %v", emu.Backend, err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestEndpointConfigClientIsLambdas: functions run locally reach the
+// emulator through the client a function has in Lambda (the SDK's
+// default): no limit on a whole request, so a campaign's audience, a
+// streamed S3 body read for as long as the campaign runs, is never cut,
+// and idle connections kept for functions running side by side.
+func TestEndpointConfigClientIsLambdas(t *testing.T) {
+	cfg := EndpointConfig("http://127.0.0.1:1")
+	bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		t.Fatalf("HTTP client %T, want the SDK's default *http.BuildableClient", cfg.HTTPClient)
+	}
+	if d := bc.GetTimeout(); d != 0 {
+		t.Errorf("whole-request timeout %s: a streamed body read longer than that is cut", d)
+	}
+	if n := bc.GetTransport().MaxIdleConnsPerHost; n < awshttp.DefaultHTTPTransportMaxIdleConnsPerHost {
+		t.Errorf("%d idle connections per host, want the SDK's %d", n, awshttp.DefaultHTTPTransportMaxIdleConnsPerHost)
 	}
 }
