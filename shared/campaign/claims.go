@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -41,11 +41,8 @@ func (c *Claims) Claim(ctx context.Context, tenantID, campaignID, recipient stri
 	if c.Now != nil {
 		now = c.Now()
 	}
-	cond := expression.AttributeNotExists(expression.Name("pk")).Or(expression.Name("row").Equal(expression.Value(row)))
-	e, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return false, fault.PermanentErr(fmt.Errorf("claim recipient of campaign %s: build expression: %w", campaignID, err))
-	}
+	e := dynamoexpr.New()
+	cond := dynamoexpr.Or(e.NotExists("pk"), e.Compare("row", "=", e.N(row)))
 	_, err = c.API.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(c.Table),
 		Item: map[string]ddbtypes.AttributeValue{
@@ -53,7 +50,7 @@ func (c *Claims) Claim(ctx context.Context, tenantID, campaignID, recipient stri
 			"row":        &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(row, 10)},
 			"expires_at": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(ClaimTTL).Unix(), 10)},
 		},
-		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 	})
 	var cf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &cf) {

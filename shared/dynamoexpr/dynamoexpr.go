@@ -1,20 +1,21 @@
-// Package dynamoexpr writes DynamoDB expressions for the hot paths: a
-// send's claim and record, its message record and its pacing writes.
+// Package dynamoexpr writes DynamoDB expressions for the writes made for
+// every message: a send's claim and record, its message record, status
+// advances, pacing, the inbound dedup claim and window, and a campaign's
+// claims and counts.
 //
 // The SDK's expression builder (feature/dynamodb/expression) builds a tree
-// of operands, walks it and renames every placeholder, which costs about
-// 12 µs and 150 allocations for an update of five attributes with a
-// two-part condition: several times the CPU of the rest of the sender's
-// work on such a write, and billed on every message. Here an expression
-// is written as the string DynamoDB reads, with a placeholder for every
-// attribute name (so no reserved word is ever written bare) and for every
-// value, collected in the maps the request carries.
+// of operands, walks it and renames every placeholder: 14 µs and 152
+// allocations for a send's record (five attributes, a two-part
+// condition), against 3 µs and 47 here (BenchmarkRecordSent). Here an
+// expression is written as the string DynamoDB reads, with a placeholder
+// for every attribute name (so no reserved word is ever written bare) and
+// for every value, collected in the maps the request carries.
 //
 // A plain attribute name (a letter, then letters, digits and '_') has the
-// placeholder "#" + name, any other "#_0", "#_1", …; values get ":v0", ":v1", … in
-// the order given. An Expr is not safe for concurrent use; make one per
-// request, and use every placeholder it makes: DynamoDB refuses a request
-// whose maps hold one that no expression uses.
+// placeholder "#" + name, any other "#_0", "#_1", …; values get ":v0",
+// ":v1", … in the order given. An Expr is not safe for concurrent use;
+// make one per request, and use every placeholder it makes: DynamoDB
+// refuses a request whose maps hold one that no expression uses.
 package dynamoexpr
 
 import (

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -154,33 +155,25 @@ func (s *Store) Reserve(ctx context.Context, portfolio, recipient string, now ti
 // count. repeat: the recipient is counted already; refused: the limit.
 func (s *Store) count(ctx context.Context, portfolio, recipient string, now time.Time) (repeat, counted, refused bool, err error) {
 	ms := now.UnixMilli()
-	rcond := expression.AttributeNotExists(expression.Name("pk")).
-		Or(expression.Name("counted_at").LessThanEqual(expression.Value(nAttr(now.Add(-Window).UnixMilli()))))
-	re, err := expression.NewBuilder().WithCondition(rcond).Build()
-	if err != nil {
-		return false, false, false, fault.PermanentErr(fmt.Errorf("count recipient of portfolio %s: build expression: %w", portfolio, err))
-	}
-	one := expression.Value(nAttr(1))
-	zero := expression.Value(nAttr(0))
-	used := expression.Name("used")
-	bucket := expression.Name(bucketName(now))
-	pupd := expression.Set(used, expression.Plus(expression.IfNotExists(used, zero), one)).
-		Set(bucket, expression.Plus(expression.IfNotExists(bucket, zero), one))
-	pcond := expression.AttributeNotExists(expression.Name("tier_limit")).
-		Or(expression.AttributeNotExists(used)).
-		Or(used.LessThan(expression.Name("tier_limit")))
-	pe, err := expression.NewBuilder().WithUpdate(pupd).WithCondition(pcond).Build()
-	if err != nil {
-		return false, false, false, fault.PermanentErr(fmt.Errorf("count recipient of portfolio %s: build expression: %w", portfolio, err))
-	}
+	// The recipient's record: new, or its 24 hours over.
+	re := dynamoexpr.New()
+	rcond := dynamoexpr.Or(re.NotExists("pk"), re.Compare("counted_at", "<=", re.N(now.Add(-Window).UnixMilli())))
+	// The portfolio's count and this hour's bucket, one more each, while
+	// the count is below the tier's limit.
+	pe := dynamoexpr.New()
+	used, bucket, zero, one := pe.Name("used"), pe.Name(bucketName(now)), pe.N(0), pe.N(1)
+	pupd := pe.Update().
+		SetExpr("used", "if_not_exists("+used+", "+zero+") + "+one).
+		SetExpr(bucketName(now), "if_not_exists("+bucket+", "+zero+") + "+one).String()
+	pcond := dynamoexpr.Or(pe.NotExists("tier_limit"), pe.NotExists("used"), "("+used+" < "+pe.Name("tier_limit")+")")
 	item := recipientKey(portfolio, recipient)
 	item["counted_at"] = nAttr(ms)
 	item["expires_at"] = nAttr(now.Add(keep).Unix())
 	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: aws.String(s.Table), Item: item,
-			ConditionExpression: re.Condition(), ExpressionAttributeNames: re.Names(), ExpressionAttributeValues: re.Values()}},
+			ConditionExpression: aws.String(rcond), ExpressionAttributeNames: re.Names(), ExpressionAttributeValues: re.Values()}},
 		{Update: &ddbtypes.Update{TableName: aws.String(s.Table), Key: portfolioKey(portfolio),
-			UpdateExpression: pe.Update(), ConditionExpression: pe.Condition(),
+			UpdateExpression: aws.String(pupd), ConditionExpression: aws.String(pcond),
 			ExpressionAttributeNames: pe.Names(), ExpressionAttributeValues: pe.Values()}},
 	}})
 	if err == nil {

@@ -20,8 +20,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 )
 
 // Shards is how many counter items a campaign's message counts spread
@@ -96,19 +97,19 @@ func shard(key string) int {
 // of tenantID in table, on the shard key picks (the message's wamid or
 // job id).
 func Write(table, tenantID, id, key string, d Delta) (ddbtypes.TransactWriteItem, error) {
-	var upd expression.UpdateBuilder
+	e := dynamoexpr.New()
+	upd := e.Update()
 	for _, s := range d.States {
-		upd = upd.Add(expression.Name(countPrefix+s), expression.Value(1))
+		upd.Add(countPrefix+s, one)
 		if s == Failed {
-			upd = upd.Add(expression.Name(reasonPrefix+Label(d.FailedReason)), expression.Value(1))
+			upd.Add(reasonPrefix+Label(d.FailedReason), one)
 		}
 	}
 	if d.Pricing != "" {
-		upd = upd.Add(expression.Name(pricingPrefix+Label(d.Pricing)), expression.Value(1))
+		upd.Add(pricingPrefix+Label(d.Pricing), one)
 	}
-	e, err := expression.NewBuilder().WithUpdate(upd).Build()
-	if err != nil {
-		return ddbtypes.TransactWriteItem{}, fmt.Errorf("count messages of campaign %s: build expression: %w", id, err)
+	if upd.Empty() {
+		return ddbtypes.TransactWriteItem{}, fmt.Errorf("count messages of campaign %s: nothing to count", id)
 	}
 	return ddbtypes.TransactWriteItem{Update: &ddbtypes.Update{
 		TableName: aws.String(table),
@@ -116,11 +117,14 @@ func Write(table, tenantID, id, key string, d Delta) (ddbtypes.TransactWriteItem
 			"pk": &ddbtypes.AttributeValueMemberS{Value: "tenant#" + tenantID},
 			"sk": &ddbtypes.AttributeValueMemberS{Value: SK(id, shard(key))},
 		},
-		UpdateExpression:          e.Update(),
+		UpdateExpression:          aws.String(upd.String()),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	}}, nil
 }
+
+// one is the number every count adds.
+var one = &ddbtypes.AttributeValueMemberN{Value: "1"}
 
 // Label is a reason or pricing category as a count's name: lower case
 // letters, digits and '_', at most 64 characters ("unknown" when empty).
