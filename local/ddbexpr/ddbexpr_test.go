@@ -1,6 +1,8 @@
 package ddbexpr_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -116,4 +118,32 @@ func TestProblems(t *testing.T) {
 func ExampleBare() {
 	fmt.Println(ddbexpr.Bare("SET external = :false, #0 = if_not_exists(#0, :0)"))
 	// Output: [external]
+}
+
+// TestRecorder: the recorder keeps every request, answers a read with its
+// item, refuses writes when told to, and reports every kept request's
+// problems.
+func TestRecorder(t *testing.T) {
+	ctx := context.Background()
+	item := map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "k"}}
+	r := &ddbexpr.Recorder{Item: item, Refuse: true}
+	out, err := r.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t")})
+	if err != nil || out.Item["pk"] == nil {
+		t.Fatalf("read: %v, %v", out, err)
+	}
+	var cf *ddbtypes.ConditionalCheckFailedException
+	if _, err := r.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), UpdateExpression: aws.String("SET status = :s"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "x"}}}); !errors.As(err, &cf) {
+		t.Errorf("refused update: %v", err)
+	}
+	var tc *ddbtypes.TransactionCanceledException
+	if _, err := r.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{{Put: &ddbtypes.Put{TableName: aws.String("t")}}}}); !errors.As(err, &tc) || len(tc.CancellationReasons) != 1 {
+		t.Errorf("refused transaction: %v", err)
+	}
+	if n := len(r.Requests()); n != 3 {
+		t.Errorf("%d requests kept, want 3", n)
+	}
+	if p := r.Problems(); len(p) != 1 || !strings.Contains(p[0], `"status"`) {
+		t.Errorf("problems %q, want the bare status", p)
+	}
 }

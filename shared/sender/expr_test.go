@@ -2,51 +2,10 @@ package sender
 
 import (
 	"context"
-	"sync"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/tucanlink/wacloud/local/ddbexpr"
 )
-
-// recordingJobs is a JobsAPI that records every request and answers each
-// as done, with no record to read.
-type recordingJobs struct {
-	mu       sync.Mutex
-	requests []any
-}
-
-func (r *recordingJobs) record(in any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests = append(r.requests, in)
-}
-
-func (r *recordingJobs) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	r.record(in)
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (r *recordingJobs) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	r.record(in)
-	return &dynamodb.GetItemOutput{}, nil
-}
-
-func (r *recordingJobs) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	r.record(in)
-	return &dynamodb.UpdateItemOutput{}, nil
-}
-
-func (r *recordingJobs) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	r.record(in)
-	return &dynamodb.DeleteItemOutput{}, nil
-}
-
-func (r *recordingJobs) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	r.record(in)
-	return &dynamodb.TransactWriteItemsOutput{}, nil
-}
 
 // TestJobWritesNameEveryAttributeThroughAPlaceholder checks every request
 // of the job store the way DynamoDB reads it ("state" is a reserved word;
@@ -89,18 +48,16 @@ func TestJobWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &recordingJobs{}
-			s := &JobStore{API: api, Table: "state", LegacyKeys: tt.legacy}
+			rec := &ddbexpr.Recorder{}
+			s := &JobStore{API: rec, Table: "state", LegacyKeys: tt.legacy}
 			if err := tt.call(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}
-			if len(api.requests) == 0 {
+			if len(rec.Requests()) == 0 {
 				t.Fatal("no request recorded")
 			}
-			for _, in := range api.requests {
-				for _, p := range ddbexpr.Problems(in) {
-					t.Error(p)
-				}
+			for _, p := range rec.Problems() {
+				t.Error(p)
 			}
 		})
 	}

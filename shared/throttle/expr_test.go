@@ -2,7 +2,6 @@ package throttle
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,24 +10,6 @@ import (
 
 	"github.com/tucanlink/wacloud/local/ddbexpr"
 )
-
-// refusing is an API that records every write and refuses each one's
-// condition, so a limiter tries every form of its writes.
-type refusing struct {
-	mu     sync.Mutex
-	writes []*dynamodb.UpdateItemInput
-}
-
-func (r *refusing) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.writes = append(r.writes, in)
-	return nil, &ddbtypes.ConditionalCheckFailedException{Message: new(string)}
-}
-
-func (r *refusing) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{}, nil
-}
 
 // TestWritesNameEveryAttributeThroughAPlaceholder checks every write the
 // limiters make the way DynamoDB reads it: the embedded emulator accepts
@@ -68,20 +49,19 @@ func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &refusing{}
+			// Every write refused, so each form of it is tried.
+			rec := &ddbexpr.Recorder{Refuse: true}
 			want := tt.write(context.Background(), rec)
-			if len(rec.writes) < want {
-				t.Fatalf("%d writes recorded, want at least %d", len(rec.writes), want)
+			if n := len(rec.Requests()); n < want {
+				t.Fatalf("%d writes recorded, want at least %d", n, want)
 			}
-			for _, in := range rec.writes {
-				for _, p := range ddbexpr.Problems(in) {
-					t.Error(p)
-				}
+			for _, p := range rec.Problems() {
+				t.Error(p)
 			}
 		})
 	}
 	t.Run("pair booking in a transaction", func(t *testing.T) {
-		p := &Pair{API: &refusing{}, Table: "state"}
+		p := &Pair{API: &ddbexpr.Recorder{}, Table: "state"}
 		for _, idle := range []bool{true, false} {
 			if !idle {
 				p.remember("100#5511999990000", p.now().Add(time.Hour), p.now())

@@ -5,22 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/tucanlink/wacloud/local/ddbexpr"
 )
-
-// recorder is an API that keeps every write and answers it as done.
-type recorder struct{ writes []*dynamodb.UpdateItemInput }
-
-func (r *recorder) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{}, nil
-}
-
-func (r *recorder) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	r.writes = append(r.writes, in)
-	return &dynamodb.UpdateItemOutput{}, nil
-}
 
 // TestWritesNameEveryAttributeThroughAPlaceholder checks the window's
 // writes the way DynamoDB reads them (the emulator accepts a bare reserved
@@ -36,14 +22,14 @@ func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &ddbexpr.Recorder{}
 			if err := tt.write(context.Background(), Store{API: rec, Table: "state"}); err != nil {
 				t.Fatal(err)
 			}
-			if len(rec.writes) != 1 {
-				t.Fatalf("%d writes, want 1", len(rec.writes))
+			if n := len(rec.Requests()); n != 1 {
+				t.Fatalf("%d requests, want 1", n)
 			}
-			for _, p := range ddbexpr.Problems(rec.writes[0]) {
+			for _, p := range rec.Problems() {
 				t.Error(p)
 			}
 		})
