@@ -532,9 +532,9 @@ func (s *Store) retention() time.Duration {
 
 func jsonTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
 
-// update collects the SET actions of one UpdateItem. The expression
-// builder puts every attribute name through a placeholder, so that no
-// attribute (external, status…) collides with DynamoDB's reserved words.
+// update collects the SET actions of one UpdateItem. dynamoexpr puts every
+// attribute name through a placeholder, so that no attribute (external,
+// status…) collides with DynamoDB's reserved words.
 type update struct {
 	e *dynamoexpr.Expr
 	u *dynamoexpr.Update

@@ -72,9 +72,6 @@ func (e *Expr) N(n int64) string {
 	return e.Value(&ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)})
 }
 
-// Bool returns a new placeholder holding b.
-func (e *Expr) Bool(b bool) string { return e.Value(&ddbtypes.AttributeValueMemberBOOL{Value: b}) }
-
 // Names is the request's ExpressionAttributeNames (nil when none).
 func (e *Expr) Names() map[string]string { return e.names }
 

@@ -66,7 +66,7 @@ func TestExpressions(t *testing.T) {
 			name: "names that are not plain get numbered placeholders",
 			build: func(e *dynamoexpr.Expr) (string, string) {
 				u := e.Update().Set("a-b", n(1)).Set("_x", n(2)).Set("a-b", n(3)).Set("2nd", n(4))
-				return u.String(), e.Compare("a.b", "=", e.Bool(true))
+				return u.String(), e.Compare("a.b", "=", e.Value(&ddbtypes.AttributeValueMemberBOOL{Value: true}))
 			},
 			update: "SET #_0 = :v0, #_1 = :v1, #_0 = :v2, #_2 = :v3",
 			cond:   "(#_3 = :v4)",

@@ -6,10 +6,10 @@ import (
 	"math"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 	"github.com/tucanlink/wacloud/shared/fault"
 )
 
@@ -85,37 +85,36 @@ func (l *Limiter) Defer(ctx context.Context, phoneNumberID string, perSecond int
 	interval := float64(time.Second/time.Microsecond) / (float64(perSecond) * l.headroom()) / factor
 	span := int64(math.Ceil(interval * float64(n)))
 	key := map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + phoneNumberID)}
-	clockN, tatN, expN := expression.Name(lane.clock()), expression.Name(attrTAT), expression.Name(attrExpires)
-	spanV := expression.Value(nAttr(span))
+	clock := lane.clock()
 	var calls int64
 	for attempt := 0; attempt < 4; attempt++ {
 		now := l.now()
-		nowV, exp := expression.Value(nAttr(micros(now))), expression.Value(nAttr(now.Add(keepRate).Unix()))
-		clockBehind := expression.AttributeNotExists(clockN).Or(clockN.LessThan(tatN))
-		writes := []struct {
-			update expression.UpdateBuilder
-			cond   expression.ConditionBuilder
-		}{
-			// The lane's clock runs ahead of the schedule: after it.
-			{expression.Set(clockN, clockN.Plus(spanV)).Set(expN, exp),
-				clockN.GreaterThanEqual(nowV).And(clockN.GreaterThanEqual(tatN).Or(expression.AttributeNotExists(tatN)))},
-			// The schedule runs ahead of the clock: after the schedule.
-			{expression.Set(clockN, tatN.Plus(spanV)).Set(expN, exp),
-				tatN.GreaterThanEqual(nowV).And(clockBehind)},
-			// Both lie in the past: from now.
-			{expression.Set(clockN, expression.Value(nAttr(micros(now)+span))).Set(expN, exp).
-				Set(tatN, expression.IfNotExists(tatN, nowV)),
-				expression.AttributeNotExists(tatN).Or(tatN.LessThan(nowV)).And(
-					expression.AttributeNotExists(clockN).Or(clockN.LessThan(nowV)))},
-		}
+		exp := nAttr(now.Add(keepRate).Unix())
+		// The lane's clock runs ahead of the schedule: after it.
+		a := dynamoexpr.New()
+		ahead := write(l.Table, key, a,
+			a.Update().SetExpr(clock, a.Name(clock)+" + "+a.N(span)).Set(attrExpires, exp).String(),
+			dynamoexpr.And(a.Compare(clock, ">=", a.N(micros(now))),
+				dynamoexpr.Or(a.Compare(clock, ">=", a.Name(attrTAT)), a.NotExists(attrTAT))))
+		// The schedule runs ahead of the clock: after the schedule.
+		b := dynamoexpr.New()
+		behind := write(l.Table, key, b,
+			b.Update().SetExpr(clock, b.Name(attrTAT)+" + "+b.N(span)).Set(attrExpires, exp).String(),
+			dynamoexpr.And(b.Compare(attrTAT, ">=", b.N(micros(now))),
+				dynamoexpr.Or(b.NotExists(clock), b.Compare(clock, "<", b.Name(attrTAT)))))
+		// Both lie in the past: from now.
+		p := dynamoexpr.New()
+		pNow := p.N(micros(now))
+		past := write(l.Table, key, p,
+			p.Update().Set(clock, nAttr(micros(now)+span)).Set(attrExpires, exp).
+				SetExpr(attrTAT, "if_not_exists("+p.Name(attrTAT)+", "+pNow+")").String(),
+			dynamoexpr.And(dynamoexpr.Or(p.NotExists(attrTAT), p.Compare(attrTAT, "<", pNow)),
+				dynamoexpr.Or(p.NotExists(clock), p.Compare(clock, "<", pNow))))
+		writes := []*ddbtypes.Update{ahead, behind, past}
 		if !clockAhead {
-			writes = append(writes[1:], writes[0])
+			writes = []*ddbtypes.Update{behind, past, ahead}
 		}
-		for _, w := range writes {
-			in, err := conditionalUpdate(l.Table, key, w.update, w.cond)
-			if err != nil {
-				return nil, fault.PermanentErr(fmt.Errorf("defer sends of %s: %w", phoneNumberID, err))
-			}
+		for _, in := range writes {
 			calls++
 			out, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,

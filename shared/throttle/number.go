@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -338,17 +337,14 @@ func (l *Limiter) Throttled(ctx context.Context, phoneNumberID string) error {
 	next := slowdown{at: now, factorAt: math.Max(minFactor, d.slow.factor(now)/2)}
 	d.slots = nil // leased at the old rate
 	d.mu.Unlock()
-	tatN, slowN, atN := expression.Name(attrTAT), expression.Name(attrSlow), expression.Name(attrSlowAt)
-	in, err := conditionalUpdate(l.Table, map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + phoneNumberID)},
-		expression.Set(slowN, expression.Value(nAttr(int64(math.Round(next.factorAt*slowScale))))).
-			Set(atN, expression.Value(nAttr(micros(now)))).
-			Set(expression.Name(attrExpires), expression.Value(nAttr(now.Add(keepRate).Unix()))).
-			Set(tatN, expression.IfNotExists(tatN, expression.Value(nAttr(micros(now))))),
-		expression.AttributeNotExists(atN).Or(atN.LessThan(expression.Value(nAttr(micros(now.Add(-time.Second)))))))
-	if err != nil {
-		return fault.PermanentErr(fmt.Errorf("slow %s down: %w", phoneNumberID, err))
-	}
-	_, err = l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	e := dynamoexpr.New()
+	in := write(l.Table, map[string]ddbtypes.AttributeValue{"pk": sAttr("rate#num#" + phoneNumberID)}, e,
+		e.Update().Set(attrSlow, nAttr(int64(math.Round(next.factorAt*slowScale)))).
+			Set(attrSlowAt, nAttr(micros(now))).
+			Set(attrExpires, nAttr(now.Add(keepRate).Unix())).
+			SetIfAbsent(attrTAT, nAttr(micros(now))).String(),
+		dynamoexpr.Or(e.NotExists(attrSlowAt), e.Compare(attrSlowAt, "<", e.N(micros(now.Add(-time.Second))))))
+	_, err := l.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,
 		ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
 	})

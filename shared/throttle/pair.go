@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -220,15 +219,11 @@ func (p *Pair) remember(key string, tat, now time.Time) {
 func (p *Pair) Throttled(ctx context.Context, phoneNumberID, waID string) error {
 	now := p.now()
 	end := now.Add(time.Duration(p.burst()) * p.period())
-	tatN, expN := expression.Name(attrTAT), expression.Name(attrExpires)
-	in, err := conditionalUpdate(p.Table, pairKey(phoneNumberID, waID),
-		expression.Set(tatN, expression.Value(nAttr(micros(end)))).
-			Set(expN, expression.Value(nAttr(end.Add(keepRate).Unix()))),
-		expression.AttributeNotExists(tatN).Or(tatN.LessThan(expression.Value(nAttr(micros(end))))))
-	if err != nil {
-		return fault.PermanentErr(fmt.Errorf("slow pair rate of %s: %w", phoneNumberID, err))
-	}
-	_, err = p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	e := dynamoexpr.New()
+	in := write(p.Table, pairKey(phoneNumberID, waID), e,
+		e.Update().Set(attrTAT, nAttr(micros(end))).Set(attrExpires, nAttr(end.Add(keepRate).Unix())).String(),
+		dynamoexpr.Or(e.NotExists(attrTAT), e.Compare(attrTAT, "<", e.N(micros(end)))))
+	_, err := p.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
 		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
 		ExpressionAttributeValues: in.ExpressionAttributeValues,

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/shared/dynamoexpr"
@@ -61,28 +60,9 @@ const (
 	attrExpires = "expires_at"
 )
 
-// conditionalUpdate is the write of update to the record key when cond
-// holds, every name and value through the expression builder's
-// placeholders.
-func conditionalUpdate(table string, key map[string]ddbtypes.AttributeValue, update expression.UpdateBuilder, cond expression.ConditionBuilder) (*ddbtypes.Update, error) {
-	e, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build expression: %w", err)
-	}
-	return &ddbtypes.Update{
-		TableName:                 aws.String(table),
-		Key:                       key,
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	}, nil
-}
-
 // write is the write of update to the record key when cond holds, both
-// written with e (package dynamoexpr): the form of the writes made for
-// every lease and every message, where the expression builder's cost
-// shows.
+// written with e (package dynamoexpr), every name and value through a
+// placeholder.
 func write(table string, key map[string]ddbtypes.AttributeValue, e *dynamoexpr.Expr, update, cond string) *ddbtypes.Update {
 	return &ddbtypes.Update{
 		TableName:                 aws.String(table),
