@@ -113,6 +113,22 @@ func (s *Sim) Messages() []Accepted {
 	return append([]Accepted(nil), s.messages.accepted...)
 }
 
+// MessagesFrom returns the messages accepted after the first i, in
+// acceptance order: a watcher that keeps its own count reads only what is
+// new, where Messages copies everything under the lock sends take. After
+// ResetMessages, i past the end returns none.
+func (s *Sim) MessagesFrom(i int) []Accepted {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(s.messages.accepted) {
+		return nil
+	}
+	return append([]Accepted(nil), s.messages.accepted[i:]...)
+}
+
 // MessageStats returns the counters of the messages endpoint.
 func (s *Sim) MessageStats() MessageStats {
 	s.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -419,6 +420,28 @@ func TestFaultsAndRecord(t *testing.T) {
 	var body map[string]any
 	if err := json.Unmarshal(got[1].Body, &body); err != nil || body["to"] != "5511999990001" || got[1].PNID != "100" {
 		t.Errorf("recorded body %s", got[1].Body)
+	}
+	for _, c := range []struct {
+		from int
+		want []string // wamids or types
+	}{
+		{-1, []string{got[0].WAMID, got[1].WAMID, "typing"}},
+		{0, []string{got[0].WAMID, got[1].WAMID, "typing"}},
+		{2, []string{"typing"}},
+		{3, nil},
+		{9, nil},
+	} {
+		var ids []string
+		for _, a := range s.MessagesFrom(c.from) {
+			id := a.WAMID
+			if id == "" {
+				id = a.Type
+			}
+			ids = append(ids, id)
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("MessagesFrom(%d) = %v, want %v", c.from, ids, c.want)
+		}
 	}
 	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/_sim/messages", nil)
 	if resp, err := http.DefaultClient.Do(req); err == nil {

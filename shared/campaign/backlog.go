@@ -103,6 +103,10 @@ type backlog struct {
 	allow    float64  // jobs that may be outstanding; 0: MinAhead
 	reads    []sample // done within backlogSpan
 	queued   []sample // queued count every backlogStep, within backlogStale
+	// waiting is the outbound queue's depth as last read (-1: unknown);
+	// held is the time the run spent held since the last checkpoint.
+	waiting int64
+	held    time.Duration
 }
 
 // observe records the campaign's done count at now.
@@ -178,6 +182,7 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 		if b.outstanding(now, queued) < b.allowed() {
 			return true, nil
 		}
+		heldFrom := now
 		if next := b.readAt.Add(backlogRead); now.Before(next) {
 			// The jobs held in the batch go now: the sender cannot
 			// get done what it has not got.
@@ -191,7 +196,9 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 			if until.Before(next) {
 				wait = until.Sub(now)
 			}
-			if err := ru.sleep(ctx, wait); err != nil {
+			err := ru.sleep(ctx, wait)
+			b.held += ru.now().Sub(heldFrom)
+			if err != nil {
 				return false, fault.Retryable(fmt.Errorf("campaign %s: %w", ru.c.ID, err))
 			}
 			continue
@@ -207,6 +214,8 @@ func (ru *run) hold(ctx context.Context, until time.Time) (bool, error) {
 			}
 		}
 		now = ru.now()
+		b.held += now.Sub(heldFrom)
+		b.waiting = waiting
 		b.observe(now, t.Accepted+t.Failed)
 		b.adapt(b.outstanding(now, queued), float64(time.Second)/float64(max(ru.interval, 1)), ru.Ahead, waiting)
 	}

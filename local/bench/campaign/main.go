@@ -4,7 +4,10 @@
 // queue-driven function but the campaign runner) in this process, and the
 // campaign runner (campaign.Setup with CampaignFunction's environment,
 // as make local-fn FN=campaign runs it) in a process of its own, so its
-// memory is measured alone.
+// memory is measured alone. -split runs the sender, status, bridge,
+// inbound and media functions in processes of their own too, as make
+// local-fn runs them and as Lambda gives each its own execution
+// environment, and leaves this process the stand-ins alone.
 //
 // Tenant A runs a campaign of ROWS rows on a number of L msg/s whose
 // portfolio's tier is unlimited (set in the simulator); tenant B sends a
@@ -45,6 +48,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -89,10 +93,28 @@ type options struct {
 	// connector: emulator, simulators and every function but the
 	// runner) over the whole run is written.
 	cpuProfile string
+	// profileEvery, with cpuProfile, writes one profile per window
+	// (cpuProfile.0, .1, …) instead of one over the run, to compare the
+	// start of a long run with its end.
+	profileEvery time.Duration
+	// split runs the sender, status, bridge, inbound and media
+	// functions in processes of their own (else in this one).
+	split bool
+	// gogc is this process's garbage collector target when it holds the
+	// stand-ins alone (-split).
+	gogc int
+	// memProfile, if set, is where this process's allocation profile is
+	// written at the end.
+	memProfile string
+	// stopAt is the fraction of the rows after which the runner's
+	// invocation is stopped and resumed (0: never).
+	stopAt float64
 }
 
 func main() {
-	role := flag.String("role", "", "internal: runner (a campaign runner process)")
+	role := flag.String("role", "", "internal: runner (a campaign runner process), function (-fn)")
+	fn := flag.String("fn", "", "internal: the function a -role function process runs")
+	flag.BoolVar(&runnerDebug, "runner-debug", false, "log the runner's checkpoints (pacing, back-pressure) at debug level")
 	state := flag.String("state", "", "internal: the connector's state file (runner role)")
 	var o options
 	flag.IntVar(&o.tier, "tier", envInt("TIER", 0), "A's messaging-limit tier (0: unlimited; 2000: the tier walk)")
@@ -101,12 +123,24 @@ func main() {
 	flag.IntVar(&o.pollers, "pollers", envInt("POLLERS", 16), "concurrent batches per queue (function instances)")
 	flag.DurationVar(&o.every, "every", 2*time.Second, "time between B's probes")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the connector process over the run to this file")
+	flag.DurationVar(&o.profileEvery, "profile-every", 0, "with -cpuprofile: a profile per window of this length (file.0, file.1, …)")
+	flag.BoolVar(&o.split, "split", false, "run the sender, status, bridge, inbound and media functions in processes of their own, not in the connector's")
+	flag.IntVar(&o.gogc, "stand-in-gogc", 400, "with -split: GOGC of this process, which then holds the stand-ins alone (as bench-sender's -emulator-gogc)")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write this process's allocation profile (go tool pprof -sample_index=alloc_space) to this file at the end")
+	flag.Float64Var(&o.stopAt, "stop-at", 0.5, "stop the runner's invocation once this fraction of the rows is accepted, and resume it (0: never)")
 	flag.Parse()
 	if o.rows <= 0 {
 		o.rows = 50000
 		if o.tier > 0 {
 			o.rows = 5000
 		}
+	}
+	if *role == "function" {
+		if err := function(*state, *fn, o.pollers); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-campaign", *fn+":", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *role == "runner" {
 		if err := runner(*state); err != nil {
@@ -115,33 +149,109 @@ func main() {
 		}
 		return
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench-campaign:", err)
-			os.Exit(1)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "bench-campaign:", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
-	}
-	if err := run(o); err != nil {
-		pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.cpuProfile, o.profileEvery)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-campaign:", err)
 		os.Exit(1)
 	}
+	defer stopProfile()
+	if o.memProfile != "" {
+		defer func() {
+			f, err := os.Create(o.memProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench-campaign:", err)
+				return
+			}
+			defer f.Close()
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+		}()
+	}
+	if err := run(o); err != nil {
+		stopProfile()
+		fmt.Fprintln(os.Stderr, "bench-campaign:", err)
+		os.Exit(1)
+	}
+}
+
+// startProfile profiles the process's CPU into path, or with every > 0
+// into path.0, path.1, … one window each; the returned func ends it.
+func startProfile(path string, every time.Duration) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	var mu sync.Mutex
+	var f *os.File
+	begin := func(name string) error {
+		var err error
+		if f, err = os.Create(name); err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	end := func() {
+		pprof.StopCPUProfile()
+		if f != nil {
+			f.Close()
+			f = nil
+		}
+	}
+	name := path
+	if every > 0 {
+		name = path + ".0"
+	}
+	if err := begin(name); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	if every > 0 {
+		go func() {
+			for i := 1; ; i++ {
+				select {
+				case <-done:
+					return
+				case <-time.After(every):
+				}
+				mu.Lock()
+				end()
+				if err := begin(fmt.Sprintf("%s.%d", path, i)); err != nil {
+					logf("profile: %v", err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			mu.Lock()
+			end()
+			mu.Unlock()
+		})
+	}, nil
 }
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench-campaign: "+format+"\n", args...)
 }
 
+// functions are the queue-driven functions the campaign's messages pass
+// (the runner aside).
+var functions = []string{"SenderFunction", "StatusFunction", "BridgeFunction", "InboundFunction", "MediaFunction"}
+
 func run(o options) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	inproc := functions
+	if o.split {
+		inproc = []string{}
+		// The stand-ins alone: their heap (every item, message and event
+		// the run stores) grows with the run, and each collection of it
+		// slows the Graph simulator's requests, which then arrive at its
+		// throughput window together (130429, as Meta would answer a
+		// burst the sender never sent). As bench-sender runs them.
+		debug.SetGCPercent(o.gogc)
+	}
 	h, err := connector.Start(ctx, connector.Options{
 		AWSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", GraphAddr: "127.0.0.1:0", SinkAddr: "127.0.0.1:0",
 		Tenants: []connector.Tenant{
@@ -149,7 +259,7 @@ func run(o options) error {
 			{ID: tenantB, PhoneNumberID: numberB, WABAID: wabaB, AccessToken: "token-b", Throughput: 80},
 		},
 		Pollers: o.pollers,
-		Poll:    []string{"SenderFunction", "StatusFunction", "BridgeFunction", "InboundFunction", "MediaFunction"},
+		Poll:    inproc,
 		Log:     io.Discard, LogLevel: slog.LevelError,
 	})
 	if err != nil {
@@ -170,6 +280,22 @@ func run(o options) error {
 		return err
 	}
 	defer os.Remove(statePath)
+	var fnProcs []*exec.Cmd
+	if o.split {
+		for _, id := range functions {
+			cmd, err := startRole(statePath, "-role", "function", "-fn", id, "-pollers", strconv.Itoa(o.pollers))
+			if err != nil {
+				return err
+			}
+			fnProcs = append(fnProcs, cmd)
+		}
+		defer func() {
+			for _, c := range fnProcs {
+				_ = c.Process.Signal(syscall.SIGTERM)
+				_ = c.Wait()
+			}
+		}()
+	}
 	cfg := awsemu.EndpointConfig(h.AWSURL)
 	env := h.Env["CampaignFunction"]
 	ddb := dynamodb.NewFromConfig(cfg)
@@ -257,14 +383,16 @@ func run(o options) error {
 
 	// Stop the first runner's invocation half way; wait for the end.
 	current := first
-	stopped := o.tier > 0
+	stopped := o.tier > 0 || o.stopAt <= 0
 	var lastCount, stable int
+	count := acceptedCount{sim: h.Sim, number: numberA}
+	cpuAt, cpuConn, cpuFns, cpuRunner := time.Now(), cpuSeconds(os.Getpid()), 0.0, map[int]float64{}
 	// Until the campaign is done, or nothing was accepted for 2 minutes.
 	for stable < 240 {
 		time.Sleep(500 * time.Millisecond)
-		n := accepted(h.Sim, numberA)
+		n := count.n()
 		cur, _ := store.Get(ctx, tenantA, c.ID)
-		if !stopped && n >= o.rows/2 {
+		if !stopped && float64(n) >= o.stopAt*float64(o.rows) {
 			stopped = true
 			logf("%5.1fs accepted=%d: stopping the runner's invocation (pid %d)", time.Since(start).Seconds(), n, current.Process.Pid)
 			_ = current.Process.Signal(syscall.SIGUSR1)
@@ -273,6 +401,16 @@ func run(o options) error {
 			if current, err = startRunner(statePath, &rss); err != nil {
 				return err
 			}
+		}
+		if now := time.Now(); now.Sub(cpuAt) >= time.Minute {
+			c, r, f := cpuSeconds(os.Getpid()), cpuSeconds(current.Process.Pid), 0.0
+			for _, p := range fnProcs {
+				f += cpuSeconds(p.Process.Pid)
+			}
+			st := h.Sim.MessageStats()
+			logf("%5.1fs accepted=%d e130429=%d e131056=%d; cpu (user+sys) in the last %.0fs: connector %.1fs, functions %.1fs, runner %.1fs (pid %d, %.1fs in all)",
+				time.Since(start).Seconds(), n, st.Throughput, st.Pair, now.Sub(cpuAt).Seconds(), c-cpuConn, f-cpuFns, r-cpuRunner[current.Process.Pid], current.Process.Pid, r)
+			cpuAt, cpuConn, cpuFns, cpuRunner[current.Process.Pid] = now, c, f, r
 		}
 		if n != lastCount {
 			logf("%5.1fs accepted=%d state=%s rows=%d queued=%d", time.Since(start).Seconds(), n, cur.State, cur.Counts.Rows, cur.Counts.Queued)
@@ -336,7 +474,9 @@ func run(o options) error {
 		}
 	}
 	sort.Float64s(waits)
-	logf("campaign %s: state %s, counts %+v; %d probes (%d never sent), wall %.1fs, load %s", c.ID, cur.State, cur.Counts, len(probes), unsent, time.Since(start).Seconds(), loadavg())
+	st := h.Sim.MessageStats()
+	logf("campaign %s: state %s, counts %+v; %d probes (%d never sent), e130429=%d e131056=%d, wall %.1fs, load %s",
+		c.ID, cur.State, cur.Counts, len(probes), unsent, st.Throughput, st.Pair, time.Since(start).Seconds(), loadavg())
 	if o.tier > 0 {
 		fmt.Printf("rows=%d tier=%d queued=%d accepted=%d duplicates=%d state=%s\n", o.rows, o.tier, cur.Counts.Queued, len(perTo), dups, cur.State)
 		return nil
@@ -355,16 +495,28 @@ func tierName(n int) string {
 	}
 }
 
-// accepted counts the recipients the simulator accepted a message to
-// from number.
-func accepted(sim *graphsim.Sim, number string) int {
-	seen := map[string]bool{}
-	for _, a := range sim.Messages() {
-		if a.PhoneNumberID == number {
-			seen[a.To] = true
+// acceptedCount counts the recipients the simulator accepted a message to
+// from one number, reading only what was accepted since its last call: a
+// copy of every message twice a second, under the lock the simulator's
+// sends take, grew with the run and slowed the sends it measures.
+type acceptedCount struct {
+	sim    *graphsim.Sim
+	number string
+	read   int
+	seen   map[string]bool
+}
+
+func (c *acceptedCount) n() int {
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	for _, a := range c.sim.MessagesFrom(c.read) {
+		c.read++
+		if a.PhoneNumberID == c.number {
+			c.seen[a.To] = true
 		}
 	}
-	return len(seen)
+	return len(c.seen)
 }
 
 // peak keeps the largest VmHWM (kB) seen of the runner processes.
@@ -390,17 +542,15 @@ func (p *peak) sample(pid int) {
 
 func (p *peak) max() int64 { p.mu.Lock(); defer p.mu.Unlock(); return p.kb }
 
+// runnerDebug logs the runner's debug lines (its checkpoints' figures).
+var runnerDebug bool
+
 // startRunner starts a runner process and samples its peak RSS until it
 // exits.
 func startRunner(statePath string, rss *peak) (*exec.Cmd, error) {
-	exe, err := os.Executable()
+	cmd, err := startRole(statePath, "-role", "runner", fmt.Sprintf("-runner-debug=%t", runnerDebug))
 	if err != nil {
 		return nil, err
-	}
-	cmd := exec.Command(exe, "-role", "runner", "-state", statePath)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start runner: %w", err)
 	}
 	pid := cmd.Process.Pid
 	go func() {
@@ -413,6 +563,43 @@ func startRunner(statePath string, rss *peak) (*exec.Cmd, error) {
 		}
 	}()
 	return cmd, nil
+}
+
+// startRole starts this program in a process of its own with args.
+func startRole(statePath string, args ...string) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, append(args, "-state", statePath)...)
+	cmd.Stderr = os.Stderr
+	// GODEBUG (gctrace, …) is for this process's stand-ins only.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", strings.Join(args, " "), err)
+	}
+	return cmd, nil
+}
+
+// function is a -role function process: one queue-driven function with
+// its event source mappings (connector.RunFunction, as make local-fn runs
+// it) until SIGTERM.
+func function(statePath, id string, pollers int) error {
+	st, err := connector.ReadState(statePath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	err = connector.RunFunction(ctx, st, id, connector.FunctionOptions{Pollers: pollers, Log: io.Discard, LogLevel: slog.LevelError})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // runner is the -role runner process: CampaignFunction as make local-fn
@@ -441,7 +628,11 @@ func runner(statePath string) error {
 	if err != nil {
 		return err
 	}
-	r.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if runnerDebug {
+		level = slog.LevelDebug
+	}
+	r.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	sqsc := sqs.NewFromConfig(cfg)
 	url := fs.Sources[0].QueueURL
 	sigs := make(chan os.Signal, 2)
@@ -488,6 +679,28 @@ func runner(statePath string) error {
 		}
 	}
 	return nil
+}
+
+// cpuSeconds is a process's user and system CPU time so far (0 when it
+// is gone).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 func loadavg() string {
