@@ -103,8 +103,9 @@ type backlog struct {
 	allow    float64  // jobs that may be outstanding; 0: MinAhead
 	reads    []sample // done within backlogSpan
 	queued   []sample // queued count every backlogStep, within backlogStale
-	// waiting is the outbound queue's depth as last read (-1: unknown);
-	// held is the time the run spent held since the last checkpoint.
+	// waiting is the outbound queue's depth as last read (0 before any
+	// read, -1 when the read failed); held is the time the run spent
+	// held since the last checkpoint.
 	waiting int64
 	held    time.Duration
 }
