@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/inbound"
@@ -96,7 +97,7 @@ func (p *parkedEnv) pump(t *testing.T) {
 	t.Helper()
 	c := sqs.NewFromConfig(p.emu.Config())
 	for {
-		out, err := c.ReceiveMessage(p.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.inboundQ), MaxNumberOfMessages: 10,
+		out, err := awsemu.Receive(p.ctx, c, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.inboundQ), MaxNumberOfMessages: 10,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 		if err != nil {
 			t.Fatal(err)
@@ -126,7 +127,7 @@ func (p *parkedEnv) received(t *testing.T, pn string) []string {
 	c := sqs.NewFromConfig(p.emu.Config())
 	var ids []string
 	for {
-		out, err := c.ReceiveMessage(p.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.coreQ), MaxNumberOfMessages: 10})
+		out, err := awsemu.Receive(p.ctx, c, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.coreQ), MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -232,7 +232,7 @@ func (e *env) url(name string) string { return e.st.Functions["BridgeFunction"].
 
 func (e *env) receive(url string) []sqstypes.Message {
 	e.t.Helper()
-	out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+	out, err := awsemu.Receive(e.ctx, e.sqs, &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		MessageAttributeNames:       []string{"All"},

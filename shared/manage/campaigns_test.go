@@ -103,7 +103,7 @@ func (e *campaignEnv) commands(t *testing.T) []campaign.Command {
 	t.Helper()
 	var out []campaign.Command
 	for {
-		r, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10})
+		r, err := awsemu.Receive(context.Background(), e.sqs, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -240,7 +240,7 @@ func (e *env) received(t *testing.T) []sqstypes.Message {
 	t.Helper()
 	var out []sqstypes.Message
 	for {
-		r, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+		r, err := awsemu.Receive(context.Background(), e.sqs, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})

@@ -200,7 +200,7 @@ func (e *testEnv) coreEvents(t *testing.T) []coreEvent {
 	t.Helper()
 	var evs []coreEvent
 	for {
-		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
+		out, err := awsemu.Receive(e.ctx, e.sqs, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(e.coreQ), MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})

@@ -143,7 +143,7 @@ func (e *env) events(t *testing.T, tenantID string) []event.Event {
 	t.Helper()
 	var got []event.Event
 	for {
-		out, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10})
+		out, err := awsemu.Receive(context.Background(), e.sqs, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queue), MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -200,7 +200,7 @@ func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
 	ctx := context.Background()
 	url := e.stack.Names.Ref["CoreEventsQueue"]
 	for {
-		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
+		out, err := awsemu.Receive(ctx, e.sqs, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

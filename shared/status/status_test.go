@@ -91,7 +91,7 @@ func (e *env) drain(t *testing.T, url string) []sqstypes.Message {
 	ctx := context.Background()
 	var out []sqstypes.Message
 	for {
-		r, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		r, err := awsemu.Receive(ctx, e.sqs, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 			MessageAttributeNames: []string{"All"},
 		})

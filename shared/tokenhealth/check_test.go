@@ -142,7 +142,7 @@ func TestScheduledTokenCheck(t *testing.T) {
 			}
 			var got []string
 			for {
-				out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0})
+				out, err := awsemu.Receive(ctx, q, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 0})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -139,13 +139,13 @@ func (e *env) inboundURL() string { return e.getenv("INBOUND_QUEUE_URL") }
 
 func (e *env) statusURL() string { return e.getenv("STATUS_QUEUE_URL") }
 
-// drain receives every message on the queue, leaving them in flight.
+// drain receives and deletes every message on the queue.
 func (e *env) drain(url string) []sqstypes.Message {
 	e.t.Helper()
 	var all []sqstypes.Message
 	for {
-		out, err := e.sqs.ReceiveMessage(e.ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 600,
+		out, err := awsemu.Receive(e.ctx, e.sqs, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
 		})
 		if err != nil {
