@@ -130,7 +130,7 @@ bench-routes:
 	$(GO) run ./local/bench/routes -ids $(or $(IDS),100000) $(ARGS)
 
 .PHONY: bench-cold
-## bench-cold: cold starts under the Lambda Runtime Interface Emulator (installed with go install if missing): each function's bootstrap built as make build builds it but for linux/amd64, plus a plain and an SDK-only hello world (LoadDefaultConfig + four clients), N (5) rounds, each cold start in a process of its own with a fresh local AWS, Graph simulator and core sink and a real sample event of events/; prints medians (first response, init, first event, requests, the endpoints' time and the function's own time) and last the ratios of each function's median first response to the SDK hello world's, in this form (ARGS=-breakdown: package inits and each request; see docs/operations.md "Cold starts"):
+## bench-cold: cold starts under the Lambda Runtime Interface Emulator (installed with go install if missing): each function's bootstrap built as make build builds it but for linux/amd64, plus a plain and an SDK-only hello world (LoadDefaultConfig + four clients), N (5) rounds, each cold start in a process of its own with a fresh local AWS, Graph simulator and core sink and a real sample event of events/; prints medians (first response, init, first event, requests, the endpoints' time and the function's own time) and last the ratios of each function's median first response to the SDK hello world's, in this form (ARGS=-breakdown: package inits and each request; ARGS="-latency 10ms": every request to AWS, Graph and the core answered that much later; see docs/operations.md "Cold starts"):
 ##   webhook=1.05 inbound=1.10 bridge=1.02 sender=1.20 media=1.08 status=1.07 api=1.12 templates=1.15
 bench-cold:
 	$(GO) run ./local/bench/cold -n $(or $(N),5) $(ARGS)

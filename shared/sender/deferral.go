@@ -15,6 +15,7 @@ import (
 
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/outbound"
+	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/throttle"
 )
 
@@ -109,13 +110,21 @@ func lenient(a, b throttle.Lane) throttle.Lane {
 // what the admitted jobs will read (identities, windows, suppressions) in
 // one call per table. Jobs that do not decode,
 // or name a number of another tenant, are left to process (which rejects
-// them): nobody may push another tenant's number's clock.
+// them): nobody may push another tenant's number's clock. The batch's
+// tenants are read beside its numbers, and the admitted jobs' credentials
+// beside the lookahead (readTenants, warmCredentials), so that a cold
+// instance's first job does not wait for them one after the other.
 func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[string]*deferral {
 	type key struct{ number, tenant string }
 	type want struct {
 		n    int
 		lane throttle.Lane
 	}
+	// The batch's tenants are read beside its numbers: on a cold
+	// instance, the first job waits for two reads at once, not one after
+	// the other (and for its credentials beside the lookahead, below).
+	tenants := h.readTenants(ctx, recs)
+	defer tenants.read.Wait() // process finds them in the registry's cache
 	counts := map[key]*want{}
 	var order []key
 	deferred := map[string]*deferral{}
@@ -154,6 +163,9 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 		w.n++
 		w.lane = lenient(w.lane, lane)
 	}
+	// The admitted jobs' tenants' credentials are read beside the
+	// lookahead and the slots' booking.
+	h.warmCredentials(ctx, tenants, admitted)
 	if h.Lookahead != nil && len(admitted) > 0 {
 		// Before the slots are booked: the reads would otherwise come
 		// between a job's slot and its send.
@@ -167,6 +179,65 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 		h.Numbers.Prefetch(ctx, k.number, h.throughput(num), counts[k].n, counts[k].lane)
 	}
 	return deferred
+}
+
+// tenantReads are the reads admit starts for a batch's tenants: each
+// tenant named by a job, at once (the job's own read would make the same
+// call), and once a job of it is admitted, that tenant's credentials.
+type tenantReads struct {
+	read sync.WaitGroup // the tenants' reads
+	byID map[string]*tenantRead
+}
+
+type tenantRead struct {
+	done   chan struct{}
+	t      tenant.Tenant
+	err    error
+	warmed bool // its credentials are being read
+}
+
+// readTenants starts reading the tenant of every record that decodes, one
+// goroutine per tenant. Nothing of a tenant is used here: process reads
+// it from the registry's cache.
+func (h *Handler) readTenants(ctx context.Context, recs []events.SQSMessage) *tenantReads {
+	r := &tenantReads{byID: map[string]*tenantRead{}}
+	for _, rec := range recs {
+		job, err := outbound.Decode([]byte(rec.Body))
+		if err != nil || job.TenantID == "" || r.byID[job.TenantID] != nil {
+			continue
+		}
+		tr := &tenantRead{done: make(chan struct{})}
+		r.byID[job.TenantID] = tr
+		r.read.Add(1)
+		go func(id string) {
+			defer r.read.Done()
+			defer close(tr.done)
+			tr.t, tr.err = h.Tenants.Tenant(ctx, id)
+		}(job.TenantID)
+	}
+	return r
+}
+
+// warmCredentials reads, once its tenant is read, the credentials of the
+// tenant of each admitted job: only jobs whose number proved to be their
+// tenant's are admitted, so no job warms another tenant's secret. A read
+// may go on after admit returns; a job needing it waits for it in the
+// vault, which reads a secret once. Errors are left to the jobs' own
+// reads.
+func (h *Handler) warmCredentials(ctx context.Context, r *tenantReads, admitted []outbound.Job) {
+	for _, job := range admitted {
+		tr := r.byID[job.TenantID]
+		if tr == nil || tr.warmed {
+			continue
+		}
+		tr.warmed = true
+		go func() {
+			<-tr.done
+			if tr.err == nil && tr.t.SecretID != "" && tr.t.Status != tenant.StatusDisabled {
+				_, _ = h.Secrets.Credentials(ctx, tr.t.SecretID)
+			}
+		}()
+	}
 }
 
 // visibilities sets the visibility of the batch's failed records: a

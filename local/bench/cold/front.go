@@ -16,7 +16,8 @@ import (
 // it, with when it arrived and when its response was written: the time
 // the function waited for that endpoint, which the benchmark separates
 // from the time the function spent on its own. It is safe for concurrent
-// use.
+// use. With a latency, every request is answered that much later (counted
+// as endpoint time).
 type front struct {
 	URL string
 
@@ -32,7 +33,7 @@ type hit struct {
 	start, end time.Time
 }
 
-func startFront(endpoint string, name func(*http.Request) string) (*front, error) {
+func startFront(endpoint string, name func(*http.Request) string, latency time.Duration) (*front, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, err
@@ -45,6 +46,9 @@ func startFront(endpoint string, name func(*http.Request) string) (*front, error
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if latency > 0 {
+			time.Sleep(latency)
+		}
 		proxy.ServeHTTP(w, r)
 		f.mu.Lock()
 		f.hits = append(f.hits, hit{name: f.name(r), start: start, end: time.Now()})

@@ -85,14 +85,15 @@ func main() {
 	verbose := flag.Bool("v", false, "print each response, its requests and the function's logs")
 	breakdown := flag.Bool("breakdown", false, "print where each target's first response went in its last round: its longest package inits (GODEBUG=inittrace=1, which slows init a little) and each request to AWS, Graph and the core, timed from the invocation")
 	// One cold start, run by this program in a process of its own.
+	latency := flag.Duration("latency", 0, "answer every request to AWS, Graph and the core this much later, as a network and a service would (AWS answers in 2–20 ms): what overlapping a cold start's calls is worth")
 	one := flag.String("one", "", "internal: cold-start this target once and print its sample as JSON")
 	bootstrap := flag.String("bootstrap", "", "internal: the bootstrap of -one")
 	flag.Parse()
 	var err error
 	if *one != "" {
-		err = child(*one, *bootstrap, *rieFlag, *verbose, *breakdown)
+		err = child(*one, *bootstrap, *rieFlag, *verbose, *breakdown, *latency)
 	} else {
-		err = run(*rounds, *only, *rieFlag, *verbose, *breakdown)
+		err = run(*rounds, *only, *rieFlag, *verbose, *breakdown, *latency)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cold:", err)
@@ -100,7 +101,7 @@ func main() {
 	}
 }
 
-func run(rounds int, only, rieFlag string, verbose, breakdown bool) error {
+func run(rounds int, only, rieFlag string, verbose, breakdown bool, latency time.Duration) error {
 	ctx := context.Background()
 	if _, err := os.Stat("template.yaml"); err != nil {
 		return fmt.Errorf("run from the repository root: %w", err)
@@ -147,6 +148,9 @@ func run(rounds int, only, rieFlag string, verbose, breakdown bool) error {
 			}
 			if breakdown {
 				args = append(args, "-breakdown")
+			}
+			if latency > 0 {
+				args = append(args, "-latency", latency.String())
 			}
 			cmd := exec.CommandContext(ctx, self, args...)
 			cmd.Stderr = os.Stderr

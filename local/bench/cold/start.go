@@ -73,7 +73,7 @@ type pkgInit struct {
 
 // child cold-starts target name's bootstrap once, in this process, and
 // prints its sample as JSON on stdout.
-func child(name, bootstrap, rieBin string, verbose, breakdown bool) error {
+func child(name, bootstrap, rieBin string, verbose, breakdown bool, latency time.Duration) error {
 	i := slices.IndexFunc(targets, func(t target) bool { return t.name == name })
 	if i < 0 {
 		return fmt.Errorf("no target %q", name)
@@ -82,7 +82,7 @@ func child(name, bootstrap, rieBin string, verbose, breakdown bool) error {
 	if err != nil {
 		return err
 	}
-	s, err := fresh(context.Background(), tmpl, rieBin, bootstrap, targets[i], verbose, breakdown)
+	s, err := fresh(context.Background(), tmpl, rieBin, bootstrap, targets[i], verbose, breakdown, latency)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func child(name, bootstrap, rieBin string, verbose, breakdown bool) error {
 
 // fresh cold-starts t once against a local AWS emulator, Graph API
 // simulator and core sink of its own (demo tenant seeded, no pollers).
-func fresh(ctx context.Context, tmpl *stack.Template, rieBin, bootstrap string, t target, verbose, breakdown bool) (sample, error) {
+func fresh(ctx context.Context, tmpl *stack.Template, rieBin, bootstrap string, t target, verbose, breakdown bool, latency time.Duration) (sample, error) {
 	h, err := connector.Start(ctx, connector.Options{
 		AWSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", GraphAddr: "127.0.0.1:0", SinkAddr: "127.0.0.1:0",
 		Template: "template.yaml", Functions: map[string]connector.Setup{}, Log: io.Discard,
@@ -100,7 +100,7 @@ func fresh(ctx context.Context, tmpl *stack.Template, rieBin, bootstrap string, 
 		return sample{}, fmt.Errorf("start the local connector: %w", err)
 	}
 	defer h.Close()
-	fronts, err := startFronts(h)
+	fronts, err := startFronts(h, latency)
 	if err != nil {
 		return sample{}, err
 	}
@@ -135,17 +135,17 @@ func warmSimulator(ctx context.Context, h *connector.Handle) error {
 // and the core sink.
 type fronts struct{ aws, graph, core *front }
 
-func startFronts(h *connector.Handle) (*fronts, error) {
-	aws, err := startFront(h.AWSURL, awscount.Operation)
+func startFronts(h *connector.Handle, latency time.Duration) (*fronts, error) {
+	aws, err := startFront(h.AWSURL, awscount.Operation, latency)
 	if err != nil {
 		return nil, err
 	}
-	graph, err := startFront(h.GraphURL, func(r *http.Request) string { return "Graph." + r.Method + " " + r.URL.Path })
+	graph, err := startFront(h.GraphURL, func(r *http.Request) string { return "Graph." + r.Method + " " + r.URL.Path }, latency)
 	if err != nil {
 		aws.close()
 		return nil, err
 	}
-	core, err := startFront(h.SinkURL, func(r *http.Request) string { return "Core." + r.Method + " " + r.URL.Path })
+	core, err := startFront(h.SinkURL, func(r *http.Request) string { return "Core." + r.Method + " " + r.URL.Path }, latency)
 	if err != nil {
 		aws.close()
 		graph.close()
