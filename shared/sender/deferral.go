@@ -196,14 +196,18 @@ type tenantRead struct {
 	warmed bool // its credentials are being read
 }
 
-// readTenants starts reading the tenant of every record that decodes, one
-// goroutine per tenant. Nothing of a tenant is used here: process reads
-// it from the registry's cache.
+// readTenants starts reading the tenant of every valid job of the batch
+// (process reads no tenant for a job it refuses), one goroutine per
+// tenant. Nothing of a tenant is used here: process reads it from the
+// registry's cache.
 func (h *Handler) readTenants(ctx context.Context, recs []events.SQSMessage) *tenantReads {
 	r := &tenantReads{byID: map[string]*tenantRead{}}
 	for _, rec := range recs {
 		job, err := outbound.Decode([]byte(rec.Body))
-		if err != nil || job.TenantID == "" || r.byID[job.TenantID] != nil {
+		if err == nil {
+			err = outbound.Validate(job)
+		}
+		if err != nil || r.byID[job.TenantID] != nil {
 			continue
 		}
 		tr := &tenantRead{done: make(chan struct{})}
