@@ -112,7 +112,7 @@ func lenient(a, b throttle.Lane) throttle.Lane {
 // or name a number of another tenant, are left to process (which rejects
 // them): nobody may push another tenant's number's clock. The batch's
 // tenants are read beside its numbers, and the admitted jobs' credentials
-// beside the lookahead (readTenants, warmCredentials), so that a cold
+// beside the lookahead (readTenant, warmCredentials), so that a cold
 // instance's first job does not wait for them one after the other.
 func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[string]*deferral {
 	type key struct{ number, tenant string }
@@ -123,7 +123,7 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 	// The batch's tenants are read beside its numbers: on a cold
 	// instance, the first job waits for two reads at once, not one after
 	// the other (and for its credentials beside the lookahead, below).
-	tenants := h.readTenants(ctx, recs)
+	tenants := &tenantReads{byID: map[string]*tenantRead{}}
 	defer tenants.read.Wait() // process finds them in the registry's cache
 	counts := map[key]*want{}
 	var order []key
@@ -135,6 +135,9 @@ func (h *Handler) admit(ctx context.Context, recs []events.SQSMessage) map[strin
 		head := !seen[group]
 		seen[group] = true
 		job, err := outbound.Decode([]byte(rec.Body))
+		if err == nil {
+			h.readTenant(ctx, tenants, job.TenantID)
+		}
 		if err != nil || job.PhoneNumberID == "" || job.TenantID == "" {
 			continue
 		}
@@ -196,30 +199,22 @@ type tenantRead struct {
 	warmed bool // its credentials are being read
 }
 
-// readTenants starts reading the tenant of every valid job of the batch
-// (process reads no tenant for a job it refuses), one goroutine per
-// tenant. Nothing of a tenant is used here: process reads it from the
-// registry's cache.
-func (h *Handler) readTenants(ctx context.Context, recs []events.SQSMessage) *tenantReads {
-	r := &tenantReads{byID: map[string]*tenantRead{}}
-	for _, rec := range recs {
-		job, err := outbound.Decode([]byte(rec.Body))
-		if err == nil {
-			err = outbound.Validate(job)
-		}
-		if err != nil || r.byID[job.TenantID] != nil {
-			continue
-		}
-		tr := &tenantRead{done: make(chan struct{})}
-		r.byID[job.TenantID] = tr
-		r.read.Add(1)
-		go func(id string) {
-			defer r.read.Done()
-			defer close(tr.done)
-			tr.t, tr.err = h.Tenants.Tenant(ctx, id)
-		}(job.TenantID)
+// readTenant starts reading tenant id on a goroutine of its own, once per
+// batch, if id is a tenant id at all (process reads none otherwise).
+// Nothing of a tenant is used here: process reads it from the registry's
+// cache.
+func (h *Handler) readTenant(ctx context.Context, r *tenantReads, id string) {
+	if r.byID[id] != nil || !tenant.ValidID(id) {
+		return
 	}
-	return r
+	tr := &tenantRead{done: make(chan struct{})}
+	r.byID[id] = tr
+	r.read.Add(1)
+	go func() {
+		defer r.read.Done()
+		defer close(tr.done)
+		tr.t, tr.err = h.Tenants.Tenant(ctx, id)
+	}()
 }
 
 // warmCredentials reads, once its tenant is read, the credentials of the
