@@ -146,6 +146,6 @@ bench-fairness:
 	$(GO) run ./local/bench/fairness -limit $(or $(LIMIT),80) $(if $(BACKLOG),-backlog $(BACKLOG)) $(if $(PROBES),-probes $(PROBES)) $(if $(WORKERS),-workers $(WORKERS)) $(if $(QUICK),-quick)
 
 .PHONY: bench-campaign
-## bench-campaign: a campaign of ROWS (50000) rows at LIMIT (1000) msg/s, tier unlimited, through make local's pieces with the runner in processes of its own, stopped once half way and resumed, while another tenant sends a probe every 2 s; prints, last: rows=… accepted=… duplicates=… ratio=… runner_peak_rss_mb=… probe_wait_p99_s=…. TIER=2000 (ROWS 5000): the messaging-limit walk, printing the recipients sent before waiting_for_capacity.
+## bench-campaign: a campaign of ROWS (50000) rows at LIMIT (1000) msg/s, tier unlimited, through make local's pieces with the runner in processes of its own, stopped once half way and resumed, while another tenant sends a probe every 2 s; prints, last: rows=… accepted=… duplicates=… ratio=… runner_peak_rss_mb=… probe_wait_p99_s=…. TIER=2000 (ROWS 5000): the messaging-limit walk, printing the recipients sent before waiting_for_capacity. ARGS=-kill: kill the runner's process outright at the stop (taken over once its lease ends).
 bench-campaign:
-	$(GO) run ./local/bench/campaign $(if $(ROWS),-rows $(ROWS)) $(if $(LIMIT),-limit $(LIMIT)) $(if $(TIER),-tier $(TIER)) $(if $(POLLERS),-pollers $(POLLERS))
+	$(GO) run ./local/bench/campaign $(if $(ROWS),-rows $(ROWS)) $(if $(LIMIT),-limit $(LIMIT)) $(if $(TIER),-tier $(TIER)) $(if $(POLLERS),-pollers $(POLLERS)) $(ARGS)

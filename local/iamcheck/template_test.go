@@ -57,8 +57,6 @@ var waivers = append([]iamcheck.Waiver{
 		Why: "counts a new recipient against the portfolio's messaging-limit tier (shared/msglimit) in one transaction; the scenario's portfolio has no tier reported, so nothing is counted"},
 	{Function: "CampaignFunction", Sid: "ClaimsAndLimits", Item: "dynamodb:ConditionCheckItem",
 		Why: "part of msglimit's counting transaction; the scenario's portfolio has no tier reported"},
-	{Function: "CampaignFunction", Sid: "Backoff", Item: "sqs:ChangeMessageVisibility",
-		Why: "delays the retry of a run that failed for a retryable reason; the scenario's runs do not fail (shared/campaign TestRunnerRetryBacksOff makes the call)"},
 	{Function: "SenderFunction", Sid: "CountCampaignMessages", Item: "dynamodb:UpdateItem",
 		Why: "counts a campaign's messages in the transaction that records them; the scenario runs no campaign (shared/sender TestCampaignCounts makes the call)"},
 	{Function: "SenderFunction", Sid: "ReadWindows", Item: "dynamodb:GetItem",

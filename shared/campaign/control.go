@@ -18,6 +18,10 @@ import (
 type Command struct {
 	TenantID   string `json:"tenant_id"`
 	CampaignID string `json:"campaign_id"`
+
+	// receipt is the command's SQS receipt handle, which the run uses
+	// to keep the command out of sight while it runs (keep.go).
+	receipt string
 }
 
 // SendAPI is the part of the SQS client Control uses.

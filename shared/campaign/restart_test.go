@@ -592,6 +592,8 @@ func (v *recordedVisibility) ChangeMessageVisibility(ctx context.Context, in *sq
 // returns its command to the queue after the backoff of its receive
 // count (10 s, 20 s, … up to 15 min), not after the campaign queue's
 // 90-minute visibility timeout, and reports it as a batch item failure.
+// The run first kept its command for 90 s (keep.go); the backoff is the
+// last word.
 func TestRunnerRetryBacksOff(t *testing.T) {
 	e := newEnv(t)
 	body, _ := audience(10)
@@ -622,8 +624,8 @@ func TestRunnerRetryBacksOff(t *testing.T) {
 			if err != nil || len(resp.BatchItemFailures) != 1 {
 				t.Fatalf("Handle: %v, %+v, want the command failed", err, resp)
 			}
-			if len(rec.got) != 1 || rec.got[0] != tt.want {
-				t.Errorf("visibility changes %v, want [%d]", rec.got, tt.want)
+			if len(rec.got) != 2 || rec.got[0] != 90 || rec.got[1] != tt.want {
+				t.Errorf("visibility changes %v, want [90 %d] (kept, then backed off)", rec.got, tt.want)
 			}
 		})
 	}

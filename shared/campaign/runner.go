@@ -129,6 +129,11 @@ type Runner struct {
 	ProgressEvery time.Duration
 	// MaxRun bounds one run when the context has no deadline.
 	MaxRun time.Duration
+	// LeaseFor is how long a run's lease lasts past its last checkpoint
+	// (default DefaultLease); the run keeps its command out of sight a
+	// half more (keep.go), so a run killed outright is taken over soon
+	// after its lease ends.
+	LeaseFor time.Duration
 	// Visibility returns a command whose run failed for a retryable
 	// reason to the queue after Backoff of its receive count (default
 	// DefaultBackoff), instead of after the campaign queue's visibility
@@ -210,6 +215,7 @@ func (r *Runner) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			r.log().ErrorContext(ctx, "unreadable campaign command dropped", "message_id", m.MessageId)
 			continue
 		}
+		cmd.receipt = m.ReceiptHandle
 		if err := r.Run(ctx, cmd); err != nil {
 			if errors.Is(err, errCrash) {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
@@ -272,6 +278,10 @@ type run struct {
 	// last checkpoint; committedAt is when that was.
 	paced       time.Duration
 	committedAt time.Time
+	// receipt is the run command's receipt handle; keptAt is when the
+	// run last kept the command out of sight (keep.go).
+	receipt string
+	keptAt  time.Time
 }
 
 // Run runs the campaign of cmd until its audience ends, it is paused or
@@ -315,9 +325,9 @@ func (r *Runner) Run(ctx context.Context, cmd Command) error {
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
 		owner = lc.AwsRequestID
 	}
-	// The lease outlives the invocation a little: a crashed run's
-	// command comes back after the queue's visibility timeout, later.
-	lease := deadline.Add(5 * time.Second).UnixMilli()
+	// The lease lasts LeaseFor past each checkpoint; the run's command
+	// comes back after it if the run dies (keep.go).
+	lease := now.Add(r.leaseFor()).UnixMilli()
 	rec, err = r.Records.Lease(ctx, cmd.TenantID, cmd.CampaignID, owner, now.UnixMilli(), lease)
 	if errors.Is(err, ErrLease) {
 		r.log().InfoContext(ctx, "campaign held by another run", "tenant_id", cmd.TenantID, "campaign_id", cmd.CampaignID)
@@ -326,8 +336,12 @@ func (r *Runner) Run(ctx context.Context, cmd Command) error {
 	if err != nil {
 		return err
 	}
-	ru := &run{Runner: r, c: rec.Campaign, owner: owner, deadline: deadline.Add(-r.margin()), from: rec.Progress}
-	err = ru.feed(ctx, rec)
+	ru := &run{Runner: r, c: rec.Campaign, owner: owner, deadline: deadline.Add(-r.margin()), from: rec.Progress, receipt: cmd.receipt}
+	if kerr := ru.keep(ctx); kerr != nil {
+		err = ru.handOver(ctx, kerr, ru.from.Row)
+	} else {
+		err = ru.feed(ctx, rec)
+	}
 	if errors.Is(err, errCrash) {
 		return err
 	}
@@ -548,6 +562,9 @@ func (ru *run) checkpoint(ctx context.Context, next Progress, log *slog.Logger) 
 	if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
 		return true, ru.pause(ctx, healthReason(h))
 	}
+	if err := ru.keep(ctx); err != nil {
+		return true, ru.handOver(ctx, err, next.Row)
+	}
 	if ru.now().After(ru.deadline) {
 		log.InfoContext(ctx, "campaign run handed over", "row", next.Row)
 		return true, ru.Wake.Run(ctx, c.TenantID, c.ID, 0)
@@ -634,7 +651,7 @@ func (ru *run) commit(ctx context.Context, next Progress) (string, error) {
 		return "", err
 	}
 	c := ru.c
-	until := ru.deadline.Add(ru.margin() + 5*time.Second).UnixMilli()
+	until := ru.now().Add(ru.leaseFor()).UnixMilli()
 	if ru.report != nil {
 		// The part is named by the checkpoint it follows: a run that
 		// lost the campaign (stalled past its lease) must not overwrite
@@ -843,6 +860,13 @@ func (r *Runner) every() time.Duration {
 		return r.Every
 	}
 	return DefaultEvery
+}
+
+func (r *Runner) leaseFor() time.Duration {
+	if r.LeaseFor > 0 {
+		return r.LeaseFor
+	}
+	return DefaultLease
 }
 
 func (r *Runner) maxRun() time.Duration {

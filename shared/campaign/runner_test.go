@@ -105,12 +105,22 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) campaign(t *testing.T, key, body string) campaign.Campaign {
 	t.Helper()
+	return e.campaignWith(t, key, body, nil)
+}
+
+// campaignWith stores the audience and creates a running campaign of
+// it, changed by edit first when edit is set.
+func (e *env) campaignWith(t *testing.T, key, body string, edit func(*campaign.Campaign)) campaign.Campaign {
+	t.Helper()
 	if _, err := e.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
 	c := campaign.Campaign{ID: campaign.NewID("demo", key), TenantID: "demo", Name: "t", PhoneNumberID: number,
 		Template: campaign.Template{Name: "order_confirmation", Language: "en_US"}, Audience: "s3://" + e.bucket + "/" + key,
 		State: campaign.StateRunning, FailedByReason: map[string]int64{}, Pricing: map[string]int64{}, CreatedAt: "2026-12-05T14:00:00Z"}
+	if edit != nil {
+		edit(&c)
+	}
 	if _, err := e.store.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}

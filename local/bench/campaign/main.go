@@ -109,6 +109,10 @@ type options struct {
 	// stopAt is the fraction of the rows after which the runner's
 	// invocation is stopped and resumed (0: never).
 	stopAt float64
+	// kill kills the runner's process outright at the stop (SIGKILL)
+	// instead of stopping its invocation: the command comes back when
+	// the killed run's lease has ended (shared/campaign/keep.go).
+	kill bool
 }
 
 func main() {
@@ -128,6 +132,7 @@ func main() {
 	flag.IntVar(&o.gogc, "stand-in-gogc", 400, "with -split: GOGC of this process, which then holds the stand-ins alone (as bench-sender's -emulator-gogc)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write this process's allocation profile (go tool pprof -sample_index=alloc_space) to this file at the end")
 	flag.Float64Var(&o.stopAt, "stop-at", 0.5, "stop the runner's invocation once this fraction of the rows is accepted, and resume it (0: never)")
+	flag.BoolVar(&o.kill, "kill", false, "at the stop, kill the runner's process outright (SIGKILL: no word to the queue) instead of stopping its invocation")
 	flag.Parse()
 	if o.rows <= 0 {
 		o.rows = 50000
@@ -385,6 +390,9 @@ func run(o options) error {
 	current := first
 	stopped := o.tier > 0 || o.stopAt <= 0
 	var lastCount, stable int
+	var stoppedAt time.Time
+	var rowsAtStop int64
+	resumed := false
 	count := acceptedCount{sim: h.Sim, number: numberA}
 	cpuAt, cpuConn, cpuFns, cpuRunner := time.Now(), cpuSeconds(os.Getpid()), 0.0, map[int]float64{}
 	// Until the campaign is done, or nothing was accepted for 2 minutes.
@@ -394,8 +402,14 @@ func run(o options) error {
 		cur, _ := store.Get(ctx, tenantA, c.ID)
 		if !stopped && float64(n) >= o.stopAt*float64(o.rows) {
 			stopped = true
-			logf("%5.1fs accepted=%d: stopping the runner's invocation (pid %d)", time.Since(start).Seconds(), n, current.Process.Pid)
-			_ = current.Process.Signal(syscall.SIGUSR1)
+			stoppedAt, rowsAtStop = time.Now(), cur.Counts.Rows
+			if o.kill {
+				logf("%5.1fs accepted=%d rows=%d: killing the runner's process (pid %d)", time.Since(start).Seconds(), n, cur.Counts.Rows, current.Process.Pid)
+				_ = current.Process.Kill()
+			} else {
+				logf("%5.1fs accepted=%d rows=%d: stopping the runner's invocation (pid %d)", time.Since(start).Seconds(), n, cur.Counts.Rows, current.Process.Pid)
+				_ = current.Process.Signal(syscall.SIGUSR1)
+			}
 			_ = current.Wait()
 			rss.sample(current.Process.Pid) // gone: the sampler kept its peak
 			if current, err = startRunner(statePath, &rss); err != nil {
@@ -411,6 +425,10 @@ func run(o options) error {
 			logf("%5.1fs accepted=%d e130429=%d e131056=%d; cpu (user+sys) in the last %.0fs: connector %.1fs, functions %.1fs, runner %.1fs (pid %d, %.1fs in all)",
 				time.Since(start).Seconds(), n, st.Throughput, st.Pair, now.Sub(cpuAt).Seconds(), c-cpuConn, f-cpuFns, r-cpuRunner[current.Process.Pid], current.Process.Pid, r)
 			cpuAt, cpuConn, cpuFns, cpuRunner[current.Process.Pid] = now, c, f, r
+		}
+		if !stoppedAt.IsZero() && !resumed && cur.Counts.Rows > rowsAtStop {
+			resumed = true
+			logf("%5.1fs the campaign's rows move again, %.1fs after the stop", time.Since(start).Seconds(), time.Since(stoppedAt).Seconds())
 		}
 		if n != lastCount {
 			logf("%5.1fs accepted=%d state=%s rows=%d queued=%d", time.Since(start).Seconds(), n, cur.State, cur.Counts.Rows, cur.Counts.Queued)
