@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/lambdactx"
+	"github.com/tucanlink/wacloud/local/schedules"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/logging"
 )
@@ -259,6 +261,17 @@ func Start(ctx context.Context, o Options) (_ *Handle, err error) {
 		go func() {
 			defer h.wg.Done()
 			p.Run(pctx)
+		}()
+	}
+	// EventBridge Scheduler's part: the emulator stores schedules but
+	// fires none (local/schedules).
+	for _, id := range h.Stack.Template.OfType("AWS::Scheduler::ScheduleGroup") {
+		f := &schedules.Firer{Schedules: scheduler.NewFromConfig(awsCfg), Queues: sqs.NewFromConfig(awsCfg),
+			Group: h.Stack.Names.Ref[id], Log: log.With("component", "scheduler")}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			f.Run(pctx, time.Second)
 		}()
 	}
 	if err := h.ready(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
@@ -233,6 +234,22 @@ func CallsOf(serviceID, operation string, params any, region, account string) []
 	case *secretsmanager.CreateSecretInput:
 		// Authorized against the ARN the new secret will have.
 		return secret(operation, in.Name)
+
+	// EventBridge Scheduler: the schedule's ARN in its group ("default"
+	// when none is named); handing the schedule a role to send as is an
+	// iam:PassRole of that role to Scheduler.
+	case *scheduler.CreateScheduleInput:
+		group := aws.ToString(in.GroupName)
+		if group == "" {
+			group = "default"
+		}
+		out := []Call{{Service: "scheduler", Operation: operation, Action: "scheduler:CreateSchedule",
+			Resource: fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/%s/%s", region, account, group, aws.ToString(in.Name))}}
+		if in.Target != nil && in.Target.RoleArn != nil {
+			out = append(out, Call{Service: "iam", Operation: operation, Action: "iam:PassRole", Resource: aws.ToString(in.Target.RoleArn),
+				Context: map[string][]string{"iam:PassedToService": {"scheduler.amazonaws.com"}}, Why: "the schedule sends as the role it is given"})
+		}
+		return out
 	}
 	svc := strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
 	return []Call{{Service: svc, Operation: operation, Action: svc + ":" + operation, Resource: "*"}}

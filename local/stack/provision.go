@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -147,6 +150,36 @@ func Provision(ctx context.Context, cfg aws.Config, t *Template, o Options) (*St
 		if err := createSecret(ctx, sm, n, id, t.Resources[id]); err != nil {
 			return nil, err
 		}
+	}
+	// Schedule groups are made in the emulator under the name
+	// CloudFormation would choose (the template gives none); roles exist
+	// only as the ARN that Scheduler is handed (the emulator enforces no
+	// IAM).
+	sch := scheduler.NewFromConfig(cfg)
+	for _, id := range t.OfType("AWS::Scheduler::ScheduleGroup") {
+		name := generatedName(o.StackName, id)
+		if v, ok := t.Resources[id].Properties["Name"]; ok {
+			var err error
+			if name, err = n.Resolve(v); err != nil {
+				return nil, fmt.Errorf("schedule group %s: %w", id, err)
+			}
+		}
+		out, err := sch.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(name)})
+		var conflict *schedtypes.ConflictException
+		switch {
+		case errors.As(err, &conflict):
+			n.Att[id+".Arn"] = fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule-group/%s", n.Region, n.AccountID, name)
+		case err != nil:
+			return nil, fmt.Errorf("create schedule group %s: %w", id, err)
+		default:
+			n.Att[id+".Arn"] = aws.ToString(out.ScheduleGroupArn)
+		}
+		n.Ref[id] = name
+	}
+	for _, id := range t.OfType("AWS::IAM::Role") {
+		name := generatedName(o.StackName, id)
+		n.Ref[id] = name
+		n.Att[id+".Arn"] = fmt.Sprintf("arn:aws:iam::%s:role/%s", n.AccountID, name)
 	}
 	for _, id := range t.OfType("AWS::Serverless::Function") {
 		f, err := resolveFunction(t, n, id)
@@ -421,4 +454,15 @@ func envVars(props map[string]any) map[string]any {
 func list(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// generatedName is the name CloudFormation gives a resource the template
+// names not: the stack's name and the logical id, within 64 characters
+// (Scheduler's and IAM's limit).
+func generatedName(stack, id string) string {
+	name := stack + "-" + id
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
 }

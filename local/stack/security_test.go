@@ -34,6 +34,34 @@ var securityChecks = []struct {
 		},
 	},
 	{
+		name:  "the campaign scheduler role is Scheduler's, of this account only",
+		check: checkSchedulerRole,
+		remove: func(t *stack.Template) {
+			doc := mapOf(t.Resources["CampaignSchedulerRole"].Properties["AssumeRolePolicyDocument"])
+			delete(mapOf(list(doc["Statement"])[0]), "Condition")
+		},
+	},
+	{
+		name:  "the campaign scheduler role sends run commands and nothing else",
+		check: checkSchedulerRole,
+		remove: func(t *stack.Template) {
+			p := mapOf(list(t.Resources["CampaignSchedulerRole"].Properties["Policies"])[0])
+			st := mapOf(list(mapOf(p["PolicyDocument"])["Statement"])[0])
+			st["Action"] = "sqs:*"
+		},
+	},
+	{
+		name:  "the API passes the scheduler role to Scheduler only",
+		check: checkSchedulerRole,
+		remove: func(t *stack.Template) {
+			for _, s := range statements(t.Resources["ApiFunction"]) {
+				if m := mapOf(s); m["Sid"] == "PassSchedulerRole" {
+					delete(m, "Condition")
+				}
+			}
+		},
+	},
+	{
 		name:   "every queue is encrypted with KMS",
 		check:  checkQueueEncryption,
 		remove: func(t *stack.Template) { delete(t.Resources["OutboundDLQ"].Properties, "KmsMasterKeyId") },
@@ -621,6 +649,63 @@ func checkTracing(t *stack.Template) []string {
 		if v, ok := t.Resources[id].Properties["Tracing"]; ok {
 			out = append(out, fmt.Sprintf("%s: Tracing = %v overrides the Globals", id, v))
 		}
+	}
+	return out
+}
+
+// checkSchedulerRole: CampaignSchedulerRole, which the campaign schedules
+// send as, may be taken on only by EventBridge Scheduler for this
+// account, and may only send to the campaign queue and its dead-letter
+// queue (and use a customer queue key); the API passes it to Scheduler
+// and nothing else.
+func checkSchedulerRole(t *stack.Template) []string {
+	var out []string
+	r, ok := t.Resources["CampaignSchedulerRole"]
+	if !ok || r.Type != "AWS::IAM::Role" {
+		return []string{"no CampaignSchedulerRole (AWS::IAM::Role)"}
+	}
+	trust := list(mapOf(r.Properties["AssumeRolePolicyDocument"])["Statement"])
+	wantTrust := map[string]any{"Effect": "Allow", "Principal": map[string]any{"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}}}}
+	if len(trust) != 1 || !jsonEqual(trust[0], wantTrust) {
+		out = append(out, fmt.Sprintf("CampaignSchedulerRole trust %v, want %v", trust, wantTrust))
+	}
+	allowed := map[string]bool{"sqs:SendMessage": true, "kms:GenerateDataKey": true, "kms:Decrypt": true}
+	wantSend := []any{map[string]any{"Fn::GetAtt": []any{"CampaignQueue", "Arn"}}, map[string]any{"Fn::GetAtt": []any{"CampaignDLQ", "Arn"}}}
+	for _, p := range list(r.Properties["Policies"]) {
+		for _, st := range list(mapOf(mapOf(p)["PolicyDocument"])["Statement"]) {
+			m := mapOf(st)
+			if branches := list(m["Fn::If"]); len(branches) == 3 {
+				m = mapOf(branches[1]) // the customer key's statement
+			}
+			for _, a := range actions(m) {
+				if !allowed[a] {
+					out = append(out, fmt.Sprintf("CampaignSchedulerRole grants %s", a))
+				}
+				if a == "sqs:SendMessage" && !jsonEqual(m["Resource"], wantSend) {
+					out = append(out, fmt.Sprintf("CampaignSchedulerRole sends to %v, want %v", m["Resource"], wantSend))
+				}
+			}
+		}
+	}
+	passes := 0
+	for _, id := range t.OfType("AWS::Serverless::Function") {
+		for _, s := range statements(t.Resources[id]) {
+			m := mapOf(s)
+			if !slices.Contains(actions(m), "iam:PassRole") {
+				continue
+			}
+			passes++
+			want := map[string]any{"Sid": "PassSchedulerRole", "Effect": "Allow", "Action": "iam:PassRole",
+				"Resource":  map[string]any{"Fn::GetAtt": []any{"CampaignSchedulerRole", "Arn"}},
+				"Condition": map[string]any{"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}}}
+			if id != "ApiFunction" || !jsonEqual(m, want) {
+				out = append(out, fmt.Sprintf("%s passes a role: %v, want only ApiFunction's %v", id, m, want))
+			}
+		}
+	}
+	if passes != 1 {
+		out = append(out, fmt.Sprintf("%d statements pass a role, want ApiFunction's one", passes))
 	}
 	return out
 }

@@ -3,10 +3,13 @@ package campaign
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -29,8 +32,15 @@ type SendAPI interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// MaxDelay is the longest delay SQS holds a message back; a campaign due
-// later is woken up once every MaxDelay until it is due.
+// ScheduleAPI is the part of the EventBridge Scheduler client Control
+// uses.
+type ScheduleAPI interface {
+	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+}
+
+// MaxDelay is the longest delay SQS holds a message back. A campaign due
+// later is woken by a one-time EventBridge Scheduler schedule when
+// Control has one, and otherwise once every MaxDelay until it is due.
 const MaxDelay = 15 * time.Minute
 
 // Control sends commands to the campaign queue (a standard queue: a
@@ -39,11 +49,26 @@ const MaxDelay = 15 * time.Minute
 type Control struct {
 	API      SendAPI
 	QueueURL string
+
+	// Schedules, when set, takes a run due later than MaxDelay: a
+	// one-time schedule in ScheduleGroup that sends the command to the
+	// queue QueueARN as the role RoleARN at the due time (a failed send
+	// goes to DeadLetterARN) and then deletes itself. Without it, such a
+	// run is woken every MaxDelay until it is due.
+	Schedules     ScheduleAPI
+	ScheduleGroup string
+	QueueARN      string
+	RoleARN       string
+	DeadLetterARN string
+	Now           func() time.Time
 }
 
-// Run asks the runner to run the campaign after delay (at most MaxDelay).
+// Run asks the runner to run the campaign after delay.
 func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Duration) error {
 	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
+	if delay > MaxDelay && c.Schedules != nil {
+		return c.schedule(ctx, tenantID, id, string(body), c.now().Add(delay))
+	}
 	delay = min(max(delay, 0), MaxDelay)
 	_, err := c.API.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: aws.String(c.QueueURL), MessageBody: aws.String(string(body)),
@@ -53,4 +78,60 @@ func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Durat
 		return fault.Retryable(fmt.Errorf("send run command of campaign %s of tenant %s: %w", id, tenantID, err))
 	}
 	return nil
+}
+
+// ScheduleName is the name of the schedule that wakes campaign id at
+// at: one per campaign and due second, so asking again for the same
+// wake (a repeated request, a resume before the start) finds it made.
+func ScheduleName(id string, at time.Time) string {
+	return id + "-" + at.UTC().Format("20060102T150405")
+}
+
+// ScheduleExpression is the one-time schedule expression of at, in UTC
+// (ScheduleTimezone), to the second: Scheduler's at(yyyy-mm-ddThh:mm:ss).
+func ScheduleExpression(at time.Time) string {
+	return "at(" + at.UTC().Format("2006-01-02T15:04:05") + ")"
+}
+
+// ScheduleTimezone is the time zone of every schedule's expression.
+const ScheduleTimezone = "UTC"
+
+// schedule makes the one-time schedule that sends body at at (rounded up
+// to the second, so the command never comes before it).
+func (c *Control) schedule(ctx context.Context, tenantID, id, body string, at time.Time) error {
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	in := &scheduler.CreateScheduleInput{
+		Name:                       aws.String(ScheduleName(id, at)),
+		GroupName:                  aws.String(c.ScheduleGroup),
+		ScheduleExpression:         aws.String(ScheduleExpression(at)),
+		ScheduleExpressionTimezone: aws.String(ScheduleTimezone),
+		FlexibleTimeWindow:         &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff},
+		ActionAfterCompletion:      schedtypes.ActionAfterCompletionDelete,
+		Description:                aws.String("start campaign " + id + " of tenant " + tenantID),
+		Target: &schedtypes.Target{
+			Arn: aws.String(c.QueueARN), RoleArn: aws.String(c.RoleARN), Input: aws.String(body),
+			RetryPolicy: &schedtypes.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(86400), MaximumRetryAttempts: aws.Int32(185)},
+		},
+	}
+	if c.DeadLetterARN != "" {
+		in.Target.DeadLetterConfig = &schedtypes.DeadLetterConfig{Arn: aws.String(c.DeadLetterARN)}
+	}
+	_, err := c.Schedules.CreateSchedule(ctx, in)
+	var conflict *schedtypes.ConflictException
+	if errors.As(err, &conflict) {
+		return nil // this wake was scheduled already
+	}
+	if err != nil {
+		return fault.Retryable(fmt.Errorf("schedule the start of campaign %s of tenant %s: %w", id, tenantID, err))
+	}
+	return nil
+}
+
+func (c *Control) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }

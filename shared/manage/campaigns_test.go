@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
@@ -37,6 +38,10 @@ type campaignEnv struct {
 	sqs    *sqs.Client
 	queue  string
 	bucket string
+	// schedules is Scheduler's client and group, where starts later
+	// than 15 minutes ahead go.
+	schedules *scheduler.Client
+	group     string
 }
 
 func newCampaignEnv(t *testing.T, now time.Time) *campaignEnv {
@@ -51,6 +56,7 @@ func newCampaignEnv(t *testing.T, now time.Time) *campaignEnv {
 	h.Log = slog.New(slog.DiscardHandler)
 	h.Metrics.Out = io.Discard
 	h.Now = func() time.Time { return now }
+	h.CampaignControl.(*campaign.Control).Now = h.Now
 	const waba = "200000000000001"
 	cat := memCatalog{}
 	for _, tenantID := range []string{"demo", "acme"} {
@@ -66,7 +72,8 @@ func newCampaignEnv(t *testing.T, now time.Time) *campaignEnv {
 		"100000000000001": {PhoneNumberID: "100000000000001", TenantID: "demo", WABAID: waba},
 		"100000000000009": {PhoneNumberID: "100000000000009", TenantID: "acme", WABAID: waba},
 	}
-	return &campaignEnv{h: h, sqs: sqs.NewFromConfig(emu.Config()), queue: fn.Env["CAMPAIGN_QUEUE_URL"], bucket: fn.Env["DATA_BUCKET"]}
+	return &campaignEnv{h: h, sqs: sqs.NewFromConfig(emu.Config()), queue: fn.Env["CAMPAIGN_QUEUE_URL"], bucket: fn.Env["DATA_BUCKET"],
+		schedules: scheduler.NewFromConfig(emu.Config()), group: fn.Env["CAMPAIGN_SCHEDULE_GROUP"]}
 }
 
 // do serves one request for tenantID (the token names only that tenant).
@@ -123,6 +130,20 @@ func (e *campaignEnv) commands(t *testing.T) []campaign.Command {
 	}
 }
 
+// scheduleNames lists the schedules of the stack's campaign group.
+func (e *campaignEnv) scheduleNames(t *testing.T) []string {
+	t.Helper()
+	out, err := e.schedules.ListSchedules(context.Background(), &scheduler.ListSchedulesInput{GroupName: aws.String(e.group)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range out.Schedules {
+		names = append(names, aws.ToString(s.Name))
+	}
+	return names
+}
+
 func campaignBody(bucket, tenantID, number, startAt string) string {
 	return `{"name":"Black Friday","phone_number_id":"` + number + `","template":{"name":"order_confirmation","language":"en_US"},` +
 		`"audience":"s3://` + bucket + `/tenants/` + tenantID + `/campaigns/bf.csv","start_at":` + startAt + `,"rate_limit":null,"client_ref":"bf-1"}`
@@ -160,11 +181,24 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Errorf("create with start_at tomorrow: %d %s, want 201 scheduled at 2026-12-06T08:00:00Z", later.Status, later.Body)
 	}
 	laterID := map[string]string{"campaign_id": later.campaign(t).ID}
-	e.commands(t)
+	// Due in 18 hours: a one-time schedule at the start, no command yet.
+	wantSchedules := []string{campaign.ScheduleName(laterID["campaign_id"], time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC))}
+	if got := e.commands(t); len(got) != 0 {
+		t.Errorf("commands after creating a campaign due tomorrow: %v, want none (a schedule wakes it)", got)
+	}
+	if got := e.scheduleNames(t); fmt.Sprint(got) != fmt.Sprint(wantSchedules) {
+		t.Errorf("schedules after creating a campaign due tomorrow: %v, want %v", got, wantSchedules)
+	}
 	e.do(t, "POST /v1/tenants/{tenant_id}/campaigns/{campaign_id}/pause", "demo", laterID, "")
 	if r := e.do(t, "POST /v1/tenants/{tenant_id}/campaigns/{campaign_id}/resume", "demo", laterID, ""); r.campaign(t).State != campaign.StateScheduled {
 		t.Errorf("resume before start_at: %s, want scheduled again", r.Body)
 	}
+	// The pause woke the runner (to report it); the resume found its
+	// start scheduled already.
+	if got := e.scheduleNames(t); fmt.Sprint(got) != fmt.Sprint(wantSchedules) {
+		t.Errorf("schedules after pause and resume: %v, want %v", got, wantSchedules)
+	}
+	e.commands(t)
 	var list struct{ Data []campaign.Campaign }
 	listed := e.do(t, listCampaignsRoute, "demo", nil, "")
 	if err := json.Unmarshal([]byte(listed.Body), &list); err != nil || len(list.Data) != 2 {

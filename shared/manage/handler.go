@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -126,7 +127,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Uploader:         meta,
 		Metrics:          rec,
 		Campaigns:        &campaign.Store{API: ddb, Table: getenv("CAMPAIGNS_TABLE")},
-		CampaignControl:  &campaign.Control{API: sqsc, QueueURL: getenv("CAMPAIGN_QUEUE_URL")},
+		CampaignControl:  campaignControl(getenv, cfg, sqsc),
 		Suppressions:     &suppression.Store{API: ddb, Table: getenv("SUPPRESSIONS_TABLE")},
 		OptOut:           registry,
 		Onboarding: &onboard.Onboarder{
@@ -277,4 +278,18 @@ func (h *Handler) now() time.Time {
 		return h.Now()
 	}
 	return time.Now()
+}
+
+// campaignControl wakes campaigns through the campaign queue, and those
+// due later than SQS can delay a message through one-time EventBridge
+// Scheduler schedules when CAMPAIGN_SCHEDULE_GROUP is set (with
+// CAMPAIGN_QUEUE_ARN, CAMPAIGN_SCHEDULER_ROLE_ARN and CAMPAIGN_DLQ_ARN).
+func campaignControl(getenv func(string) string, cfg aws.Config, sqsc *sqs.Client) *campaign.Control {
+	c := &campaign.Control{API: sqsc, QueueURL: getenv("CAMPAIGN_QUEUE_URL")}
+	if group := getenv("CAMPAIGN_SCHEDULE_GROUP"); group != "" {
+		c.Schedules = scheduler.NewFromConfig(cfg)
+		c.ScheduleGroup, c.QueueARN = group, getenv("CAMPAIGN_QUEUE_ARN")
+		c.RoleARN, c.DeadLetterARN = getenv("CAMPAIGN_SCHEDULER_ROLE_ARN"), getenv("CAMPAIGN_DLQ_ARN")
+	}
+	return c
 }
