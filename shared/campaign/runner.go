@@ -282,6 +282,12 @@ type run struct {
 	// run last kept the command out of sight (keep.go).
 	receipt string
 	keptAt  time.Time
+	// spamBase is how many of the campaign's messages Meta had refused
+	// with 131048 when the run started (spamKnown once read); spamAt is
+	// when the run looks again (spam.go).
+	spamBase  int64
+	spamKnown bool
+	spamAt    time.Time
 }
 
 // Run runs the campaign of cmd until its audience ends, it is paused or
@@ -390,6 +396,11 @@ func (ru *run) feed(ctx context.Context, rec record) error {
 	}
 	if h.Paused() {
 		return ru.pause(ctx, healthReason(h))
+	}
+	// Refusals for Meta's spam rate limit before this run (a resume
+	// goes on past them) are not counted against it (spam.go).
+	if t, err := ru.Records.Totals(ctx, c.TenantID, c.ID); err == nil {
+		ru.spamBase, ru.spamKnown = t.FailedByReason[SpamLimitCode], true
 	}
 	// The sender's slots on the number are 1/(headroom·L) apart: feeding
 	// faster only builds a backlog in its hands, which the back-pressure
@@ -561,6 +572,9 @@ func (ru *run) checkpoint(ctx context.Context, next Progress, log *slog.Logger) 
 	}
 	if h, err := ru.Capacity.Health(ctx, c.PhoneNumberID); err == nil && h.Paused() {
 		return true, ru.pause(ctx, healthReason(h))
+	}
+	if reason := ru.spamLimited(ctx); reason != "" {
+		return true, ru.pause(ctx, reason)
 	}
 	if err := ru.keep(ctx); err != nil {
 		return true, ru.handOver(ctx, err, next.Row)

@@ -71,6 +71,9 @@ type env struct {
 	clock  *clock
 	// runner builds another runner of the same stack, clock and catalog.
 	runner func(t *testing.T) *campaign.Runner
+	// cfg reaches the emulator; table is the campaigns table.
+	cfg   aws.Config
+	table string
 }
 
 func newEnv(t *testing.T) *env {
@@ -100,7 +103,8 @@ func newEnv(t *testing.T) *env {
 		return r
 	}
 	return &env{r: runner(t), store: store, s3: s3.NewFromConfig(emu.Config(), func(o *s3.Options) { o.UsePathStyle = true }),
-		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], core: fn.Env["CORE_EVENTS_QUEUE_URL"], clock: ck, runner: runner}
+		sqs: sqs.NewFromConfig(emu.Config()), bucket: fn.Env["DATA_BUCKET"], out: fn.Env["OUTBOUND_QUEUE_URL"], core: fn.Env["CORE_EVENTS_QUEUE_URL"], clock: ck, runner: runner,
+		cfg: emu.Config(), table: fn.Env["CAMPAIGNS_TABLE"]}
 }
 
 func (e *env) campaign(t *testing.T, key, body string) campaign.Campaign {
