@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -330,4 +332,185 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+// barrierMeta holds each listing until n listings are in flight at once
+// (or 10 s pass, which fails the test that counts on them).
+type barrierMeta struct {
+	catalog.Meta
+	n        int
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	full     chan struct{}
+	once     sync.Once
+}
+
+func (m *barrierMeta) MessageTemplates(ctx context.Context, token, wabaID, after string) (graph.TemplatePage, error) {
+	m.mu.Lock()
+	m.inFlight++
+	m.most = max(m.most, m.inFlight)
+	if m.inFlight == m.n {
+		m.once.Do(func() { close(m.full) })
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.full:
+	case <-time.After(10 * time.Second):
+	}
+	m.mu.Lock()
+	m.inFlight--
+	m.mu.Unlock()
+	return m.Meta.MessageTemplates(ctx, token, wabaID, after)
+}
+
+// TestScheduledSyncRunsTenantsAtOnce: the scheduled sync lists several
+// tenants' templates at once (one after the other, a few hundred tenants
+// outran the function's timeout), syncs each, and starts none once the
+// invocation's deadline is within its margin: those fail the run as left
+// for the next one.
+func TestScheduledSyncRunsTenantsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	h, err := catalog.Setup(e.ctx, func(k string) string {
+		if k == "GRAPH_API_BASE_URL" {
+			return e.graph.BaseURL
+		}
+		return e.fn.Env[k]
+	}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h.Metrics = nil
+	h.Concurrency = 4
+	// Ten tenants, each with a WABA, a number and a token of its own.
+	var numbers []graphsim.Number
+	var templates []graphsim.Template
+	wabas := map[string]string{}
+	var ids []string
+	for i := range 10 {
+		id, waba := e.tid(fmt.Sprintf("t%d", i)), fmt.Sprintf("2100000000000%02d", i)
+		ids, wabas[id] = append(ids, id), waba
+		numbers = append(numbers, graphsim.Number{PhoneNumberID: fmt.Sprintf("1100000000000%02d", i), WABAID: waba, AccessToken: "token-" + id})
+		templates = append(templates, graphsim.SampleTemplates(waba)...)
+	}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(hook.Close)
+	sim := graphsim.New(graphsim.Config{WebhookURL: hook.URL, AppSecret: "app-secret", Numbers: numbers, Templates: templates})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	meta := &barrierMeta{Meta: &graph.Client{BaseURL: srv.URL}, n: 4, full: make(chan struct{})}
+	h.Syncer.Meta = meta
+	for i, id := range ids {
+		secretID := "wacloud/tenants/" + id
+		if _, err := e.sm.CreateSecret(e.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secretID),
+			SecretString: aws.String(`{"access_token":"token-` + id + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.reg.Put(e.ctx, tenant.Tenant{ID: id, Status: tenant.StatusActive, SecretID: secretID, WABAIDs: []string{wabas[id]}},
+			[]tenant.Number{{PhoneNumberID: numbers[i].PhoneNumberID, WABAID: wabas[id]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Handle(e.ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if meta.most != 4 {
+		t.Errorf("at most %d listings at once, want 4", meta.most)
+	}
+	for _, id := range ids {
+		if got, err := e.store.List(e.ctx, id); err != nil || len(got) != len(sim.Templates(wabas[id])) || len(got) == 0 {
+			t.Errorf("tenant %s: %d templates (%v), want %d", id, len(got), err, len(sim.Templates(wabas[id])))
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(e.ctx, time.Second) // within the 20 s margin
+	defer cancel()
+	err = h.Handle(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	if !errors.Is(err, tenant.ErrDeadline) {
+		t.Errorf("Handle near the deadline = %v, want tenants left for the next run", err)
+	}
+}
+
+// barrierStore holds each template write until n are in flight at once
+// (or 10 s pass), and fails the write of one template.
+type barrierStore struct {
+	catalog.Templates
+	n        int
+	failName string
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	deletes  int
+	full     chan struct{}
+	once     sync.Once
+}
+
+func (s *barrierStore) Put(ctx context.Context, t catalog.Template) error {
+	s.mu.Lock()
+	s.inFlight++
+	s.most = max(s.most, s.inFlight)
+	if s.inFlight == s.n {
+		s.once.Do(func() { close(s.full) })
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.full:
+	case <-time.After(10 * time.Second):
+	}
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	if t.Name == s.failName {
+		return errors.New("throttled")
+	}
+	return s.Templates.Put(ctx, t)
+}
+
+func (s *barrierStore) Delete(ctx context.Context, tenantID string, k catalog.Key) error {
+	s.mu.Lock()
+	s.deletes++
+	s.mu.Unlock()
+	return s.Templates.Delete(ctx, tenantID, k)
+}
+
+// TestSyncWritesTemplatesAtOnce: a WABA's templates are written several
+// at once; a failed write fails the sync, which then removes nothing.
+func TestSyncWritesTemplatesAtOnce(t *testing.T) {
+	e := newEnv(t)
+	if n := len(e.sim.Templates(wabaA)); n < 8 {
+		t.Fatalf("the simulator lists %d templates; the test needs 8", n)
+	}
+	tests := []struct {
+		name, fail string
+	}{
+		{name: "all written"},
+		{name: "one write fails", fail: "order_confirmation"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenantID := e.tid(fmt.Sprintf("w%d", i))
+			// A template the catalog holds that Meta no longer lists.
+			if err := e.store.Put(e.ctx, catalog.Template{TenantID: tenantID, WABAID: wabaA, Name: "gone", Language: "en_US", Status: "APPROVED",
+				ParameterFormat: catalog.FormatPositional, Components: json.RawMessage(`[]`)}); err != nil {
+				t.Fatal(err)
+			}
+			st := &barrierStore{Templates: e.store, n: 8, failName: tt.fail, full: make(chan struct{})}
+			s := &catalog.Syncer{Meta: e.graph, Templates: st, Now: func() time.Time { return syncTime }}
+			_, err := s.SyncWABA(e.ctx, tenantID, wabaA, tokenA)
+			if st.most != 8 {
+				t.Errorf("at most %d writes at once, want 8", st.most)
+			}
+			if (err != nil) != (tt.fail != "") {
+				t.Fatalf("SyncWABA = %v", err)
+			}
+			if tt.fail != "" && st.deletes != 0 {
+				t.Errorf("%d templates removed after a failed write, want none", st.deletes)
+			}
+			if tt.fail == "" && st.deletes != 1 {
+				t.Errorf("%d templates removed, want the one Meta no longer lists", st.deletes)
+			}
+		})
+	}
 }

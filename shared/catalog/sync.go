@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -68,8 +69,8 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 	}
 	now := s.now().UTC().Format(time.RFC3339)
 	keep := map[Key]bool{}
-	for i, m := range listed {
-		s.progress("stored", i, len(listed))
+	var ts []Template
+	for _, m := range listed {
 		if m.Name == "" || m.Language == "" {
 			continue
 		}
@@ -82,12 +83,12 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 		if m.QualityScore != nil {
 			t.Quality = m.QualityScore.Score
 		}
-		if err := s.Templates.Put(ctx, t); err != nil {
-			return Result{}, fmt.Errorf("sync templates of WABA %s: %w", wabaID, err)
-		}
+		ts = append(ts, t)
 		keep[Key{WABAID: wabaID, Name: m.Name, Language: m.Language}] = true
 	}
-	s.progress("stored", len(listed), len(listed))
+	if err := s.putAll(ctx, ts); err != nil {
+		return Result{}, fmt.Errorf("sync templates of WABA %s: %w", wabaID, err)
+	}
 	res := Result{Listed: len(keep)}
 	held, err := s.Templates.List(ctx, tenantID)
 	if err != nil {
@@ -104,6 +105,52 @@ func (s *Syncer) SyncWABA(ctx context.Context, tenantID, wabaID, token string) (
 		res.Removed++
 	}
 	return res, nil
+}
+
+// putWrites is how many template writes of one sync are in flight.
+const putWrites = 8
+
+// putAll writes ts, putWrites at a time, and stops starting writes at the
+// first failure, which it returns. Each write is one template's item, so
+// their order does not matter.
+func (s *Syncer) putAll(ctx context.Context, ts []Template) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, putWrites)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	done := 0
+	for _, t := range ts {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := s.Templates.Put(ctx, t)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+					cancel()
+				}
+				return
+			}
+			done++
+			s.progress("stored", done, len(ts))
+		}()
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	s.progress("stored", done, len(ts))
+	return first
 }
 
 // SyncTenant syncs every WABA of the tenant (onboarding calls it once the

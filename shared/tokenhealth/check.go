@@ -24,8 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/graph"
@@ -109,19 +111,26 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("token check: %w", err)
 	}
-	var failed []error
+	var active []tenant.Tenant
 	for _, t := range ts {
-		if t.Status != tenant.StatusActive || t.SecretID == "" {
-			continue
+		if t.Status == tenant.StatusActive && t.SecretID != "" {
+			active = append(active, t)
 		}
+	}
+	// Tenants are checked catalog.DefaultConcurrency at a time, none
+	// started within the deadline margin (as the catalog sync).
+	var mu sync.Mutex
+	var failed []error
+	tenant.Each(ctx, active, catalog.DefaultConcurrency, catalog.DefaultDeadlineMargin, func(ctx context.Context, t tenant.Tenant) error {
 		state, err := c.checkTenant(ctx, graph.App{ID: app.AppID, Secret: app.AppSecret}, t)
-		log := c.log().With("tenant_id", t.ID)
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			log.ErrorContext(ctx, "token check failed", "error", err.Error())
+			c.log().ErrorContext(ctx, "token check failed", "tenant_id", t.ID, "error", err.Error())
 			c.count(MetricCheckFailed)
 			res.Failed++
 			failed = append(failed, err)
-			continue
+			return err
 		}
 		res.Checked++
 		switch state {
@@ -130,6 +139,10 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 		case stateInvalid:
 			res.Invalid++
 		}
+		return nil
+	})
+	if left := len(active) - res.Checked - res.Failed; left > 0 {
+		failed = append(failed, fmt.Errorf("%d tenant(s) %w", left, tenant.ErrDeadline))
 	}
 	c.log().InfoContext(ctx, "token check done", "checked", res.Checked, "expiring", res.Expiring, "invalid", res.Invalid, "failed", res.Failed)
 	if len(failed) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,8 +24,8 @@ import (
 )
 
 // Scheduled is what the scheduled templates function runs: the template
-// catalog sync, then the token check. The check runs even when the sync
-// failed (an expired token fails both); the invocation fails if either did.
+// catalog sync and the token check, at once. Each runs whatever the other
+// does (an expired token fails both); the invocation fails if either did.
 type Scheduled struct {
 	Catalog *catalog.Handler
 	Tokens  *Checker
@@ -39,8 +40,17 @@ func (s *Scheduled) Handle(ctx context.Context, ev events.EventBridgeEvent) erro
 	if s.Log != nil {
 		s.Catalog.Log, s.Tokens.Log = s.Log, s.Log
 	}
-	syncErr := s.Catalog.Handle(ctx, ev)
-	_, checkErr := s.Tokens.Check(ctx)
+	// Independent of each other: both at once (each reads a tenant's
+	// secret once; the vault shares a read in flight).
+	var syncErr, checkErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		syncErr = s.Catalog.Handle(ctx, ev)
+	}()
+	_, checkErr = s.Tokens.Check(ctx)
+	wg.Wait()
 	return errors.Join(syncErr, checkErr)
 }
 
