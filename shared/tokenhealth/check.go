@@ -85,6 +85,9 @@ type Checker struct {
 	Events      Publisher
 	EventsQueue string // CORE_EVENTS_QUEUE_URL
 	WarnBefore  time.Duration
+	// Concurrency is how many tenants are checked at once (default
+	// catalog.DefaultConcurrency).
+	Concurrency int
 	Metrics     *metrics.Recorder
 	Log         *slog.Logger
 	Now         func() time.Time
@@ -117,11 +120,15 @@ func (c *Checker) Check(ctx context.Context) (Result, error) {
 			active = append(active, t)
 		}
 	}
-	// Tenants are checked catalog.DefaultConcurrency at a time, none
-	// started within the deadline margin (as the catalog sync).
+	// Tenants are checked Concurrency at a time, none started within
+	// the deadline margin (as the catalog sync).
+	n := c.Concurrency
+	if n <= 0 {
+		n = catalog.DefaultConcurrency
+	}
 	var mu sync.Mutex
 	var failed []error
-	tenant.Each(ctx, active, catalog.DefaultConcurrency, catalog.DefaultDeadlineMargin, func(ctx context.Context, t tenant.Tenant) error {
+	tenant.Each(ctx, active, n, catalog.DefaultDeadlineMargin, func(ctx context.Context, t tenant.Tenant) error {
 		state, err := c.checkTenant(ctx, graph.App{ID: app.AppID, Secret: app.AppSecret}, t)
 		mu.Lock()
 		defer mu.Unlock()
