@@ -80,6 +80,18 @@ func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Durat
 	return nil
 }
 
+// Start asks the runner to start the campaign at at: through a one-time
+// schedule when at is further than MaxDelay ahead and Control has
+// Schedules, else as Run after the time left.
+func (c *Control) Start(ctx context.Context, tenantID, id string, at time.Time) error {
+	left := at.Sub(c.now())
+	if left <= MaxDelay || c.Schedules == nil {
+		return c.Run(ctx, tenantID, id, left)
+	}
+	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
+	return c.schedule(ctx, tenantID, id, string(body), at)
+}
+
 // ScheduleName is the name of the schedule that wakes campaign id at
 // at: one per campaign and due second, so asking again for the same
 // wake (a repeated request, a resume before the start) finds it made.

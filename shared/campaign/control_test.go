@@ -78,6 +78,21 @@ func TestControlSchedulesAsSchedulerRequires(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(in.Target.Input)), &cmd); err != nil || cmd.TenantID != "acme" || cmd.CampaignID != "cmp_0123456789abcdef0123" {
 		t.Errorf("input %s (%v), want the run command of the campaign", aws.ToString(in.Target.Input), err)
 	}
+
+	// A start_at (whole seconds, as the API stores it) is the schedule's
+	// time and name exactly, whenever it is asked for.
+	start := time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)
+	for range 2 {
+		if err := ctl.Start(context.Background(), "acme", "cmp_0123456789abcdef0123", start); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(1234 * time.Millisecond)
+	}
+	for _, in := range rec.got[1:] {
+		if e, n := aws.ToString(in.ScheduleExpression), aws.ToString(in.Name); e != "at(2026-12-24T09:00:00)" || n != "cmp_0123456789abcdef0123-20261224T090000" {
+			t.Errorf("start at %s: expression %s, name %s", start, e, n)
+		}
+	}
 }
 
 func flexMode(in *scheduler.CreateScheduleInput) schedtypes.FlexibleTimeWindowMode {

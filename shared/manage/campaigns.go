@@ -25,10 +25,11 @@ type Campaigns interface {
 }
 
 // CampaignControl asks the campaign runner to run a campaign after a
-// delay (campaign.Control). Errors are retryable; a command sent twice is
-// harmless.
+// delay, or to start it at its start_at (campaign.Control). Errors are
+// retryable; a command sent twice is harmless.
 type CampaignControl interface {
 	Run(ctx context.Context, tenantID, id string, delay time.Duration) error
+	Start(ctx context.Context, tenantID, id string, at time.Time) error
 }
 
 // Codes of the campaign routes.
@@ -80,7 +81,7 @@ func (h *Handler) createCampaign(ctx context.Context, r *Request) (Response, *Er
 		return Response{}, errorf(http.StatusBadRequest, CodeInvalidCampaign, "the campaign is invalid", problems...)
 	}
 	id := campaign.NewID(r.Tenant, r.Header("Idempotency-Key"))
-	state, delay := campaign.StateRunning, time.Duration(0)
+	state, start := campaign.StateRunning, now
 	var startAt *string
 	if req.StartAt.Value != nil {
 		at, _ := time.Parse(time.RFC3339, *req.StartAt.Value)
@@ -88,7 +89,7 @@ func (h *Handler) createCampaign(ctx context.Context, r *Request) (Response, *Er
 		s := at.Format(time.RFC3339)
 		startAt = &s
 		if at.After(now) {
-			state, delay = campaign.StateScheduled, at.Sub(now)
+			state, start = campaign.StateScheduled, at
 		}
 	}
 	stamp := now.Format(time.RFC3339Nano)
@@ -109,7 +110,7 @@ func (h *Handler) createCampaign(ctx context.Context, r *Request) (Response, *Er
 		r.Log.ErrorContext(ctx, "store campaign", "campaign_id", id, "error", err.Error())
 		return Response{}, unavailable()
 	}
-	if err := h.CampaignControl.Run(ctx, r.Tenant, id, delay); err != nil {
+	if err := h.CampaignControl.Start(ctx, r.Tenant, id, start); err != nil {
 		// The campaign is stored; the same request with its
 		// Idempotency-Key sends the command again.
 		r.Log.ErrorContext(ctx, "start campaign", "campaign_id", id, "error", err.Error())
@@ -196,14 +197,14 @@ func (h *Handler) changeCampaign(to string, from ...string) func(ctx context.Con
 		if h.Campaigns == nil || h.CampaignControl == nil {
 			return Response{}, unavailable()
 		}
-		target, delay := to, time.Duration(0)
+		target, start := to, h.now()
 		if to == campaign.StateRunning {
 			// A campaign paused before its start_at goes back to
 			// waiting for it.
 			c, err := h.Campaigns.Get(ctx, r.Tenant, id)
 			if err == nil && c.StartAt != nil {
 				if at, perr := time.Parse(time.RFC3339, *c.StartAt); perr == nil && at.After(h.now()) {
-					target, delay = campaign.StateScheduled, at.Sub(h.now())
+					target, start = campaign.StateScheduled, at
 				}
 			}
 		}
@@ -224,7 +225,7 @@ func (h *Handler) changeCampaign(to string, from ...string) func(ctx context.Con
 		// A resumed campaign's runner goes on; for a pause or
 		// cancel it reports the change to the core (once: the
 		// event id is the change's).
-		if err := h.CampaignControl.Run(ctx, r.Tenant, id, delay); err != nil {
+		if err := h.CampaignControl.Start(ctx, r.Tenant, id, start); err != nil {
 			// Changed but not woken: the same request again
 			// answers 200 and sends the command again.
 			r.Log.ErrorContext(ctx, "wake campaign", "campaign_id", id, "error", err.Error())
