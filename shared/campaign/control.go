@@ -65,10 +65,27 @@ type Control struct {
 
 // Run asks the runner to run the campaign after delay.
 func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Duration) error {
-	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
 	if delay > MaxDelay && c.Schedules != nil {
-		return c.schedule(ctx, tenantID, id, string(body), c.now().Add(delay))
+		return c.schedule(ctx, tenantID, id, c.now().Add(delay))
 	}
+	return c.send(ctx, tenantID, id, delay)
+}
+
+// Start asks the runner to start the campaign at at: through a one-time
+// schedule when at is further than MaxDelay ahead and Control has
+// Schedules, else as a command delayed by the time left.
+func (c *Control) Start(ctx context.Context, tenantID, id string, at time.Time) error {
+	left := at.Sub(c.now())
+	if left > MaxDelay && c.Schedules != nil {
+		return c.schedule(ctx, tenantID, id, at)
+	}
+	return c.send(ctx, tenantID, id, left)
+}
+
+// send puts the run command on the queue, delayed by delay (at most
+// MaxDelay).
+func (c *Control) send(ctx context.Context, tenantID, id string, delay time.Duration) error {
+	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
 	delay = min(max(delay, 0), MaxDelay)
 	_, err := c.API.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl: aws.String(c.QueueURL), MessageBody: aws.String(string(body)),
@@ -78,18 +95,6 @@ func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Durat
 		return fault.Retryable(fmt.Errorf("send run command of campaign %s of tenant %s: %w", id, tenantID, err))
 	}
 	return nil
-}
-
-// Start asks the runner to start the campaign at at: through a one-time
-// schedule when at is further than MaxDelay ahead and Control has
-// Schedules, else as Run after the time left.
-func (c *Control) Start(ctx context.Context, tenantID, id string, at time.Time) error {
-	left := at.Sub(c.now())
-	if left <= MaxDelay || c.Schedules == nil {
-		return c.Run(ctx, tenantID, id, left)
-	}
-	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
-	return c.schedule(ctx, tenantID, id, string(body), at)
 }
 
 // ScheduleName is the name of the schedule that wakes campaign id at
@@ -108,12 +113,13 @@ func ScheduleExpression(at time.Time) string {
 // ScheduleTimezone is the time zone of every schedule's expression.
 const ScheduleTimezone = "UTC"
 
-// schedule makes the one-time schedule that sends body at at (rounded up
-// to the second, so the command never comes before it).
-func (c *Control) schedule(ctx context.Context, tenantID, id, body string, at time.Time) error {
+// schedule makes the one-time schedule that sends the run command at at
+// (rounded up to the second, so the command never comes before it).
+func (c *Control) schedule(ctx context.Context, tenantID, id string, at time.Time) error {
 	if t := at.Truncate(time.Second); t.Before(at) {
 		at = t.Add(time.Second)
 	}
+	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
 	in := &scheduler.CreateScheduleInput{
 		Name:                       aws.String(ScheduleName(id, at)),
 		GroupName:                  aws.String(c.ScheduleGroup),
@@ -123,7 +129,7 @@ func (c *Control) schedule(ctx context.Context, tenantID, id, body string, at ti
 		ActionAfterCompletion:      schedtypes.ActionAfterCompletionDelete,
 		Description:                aws.String("start campaign " + id + " of tenant " + tenantID),
 		Target: &schedtypes.Target{
-			Arn: aws.String(c.QueueARN), RoleArn: aws.String(c.RoleARN), Input: aws.String(body),
+			Arn: aws.String(c.QueueARN), RoleArn: aws.String(c.RoleARN), Input: aws.String(string(body)),
 			RetryPolicy: &schedtypes.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(86400), MaximumRetryAttempts: aws.Int32(185)},
 		},
 	}
