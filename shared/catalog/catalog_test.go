@@ -257,11 +257,10 @@ func TestApplyKeepsTheNewestState(t *testing.T) {
 	}
 }
 
-// TestScheduledSyncRepairsEveryTenant: the templates function syncs every
-// active tenant; one whose token Meta refuses fails the invocation
-// without stopping the others.
-func TestScheduledSyncRepairsEveryTenant(t *testing.T) {
-	e := newEnv(t)
+// scheduled is the templates function's handler as its Setup builds it,
+// with the simulator as Graph, quiet.
+func (e *env) scheduled(t *testing.T) *catalog.Handler {
+	t.Helper()
 	h, err := catalog.Setup(e.ctx, func(k string) string {
 		if k == "GRAPH_API_BASE_URL" {
 			return e.graph.BaseURL
@@ -273,6 +272,15 @@ func TestScheduledSyncRepairsEveryTenant(t *testing.T) {
 	}
 	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	h.Metrics = nil
+	return h
+}
+
+// TestScheduledSyncRepairsEveryTenant: the templates function syncs every
+// active tenant; one whose token Meta refuses fails the invocation
+// without stopping the others.
+func TestScheduledSyncRepairsEveryTenant(t *testing.T) {
+	e := newEnv(t)
+	h := e.scheduled(t)
 	put := func(name, status, waba, token string) {
 		t.Helper()
 		id := e.tid(name)
@@ -290,7 +298,7 @@ func TestScheduledSyncRepairsEveryTenant(t *testing.T) {
 	put("beta", tenant.StatusActive, wabaB, "expired-token")
 	put("gamma", tenant.StatusDisabled, "200000000000003", "token-b")
 
-	err = h.Handle(e.ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	err := h.Handle(e.ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 	if err == nil || !strings.Contains(err.Error(), "1 tenant(s) failed") {
 		t.Errorf("Handle = %v, want one tenant failed", err)
 	}
@@ -371,17 +379,7 @@ func (m *barrierMeta) MessageTemplates(ctx context.Context, token, wabaID, after
 // for the next one.
 func TestScheduledSyncRunsTenantsAtOnce(t *testing.T) {
 	e := newEnv(t)
-	h, err := catalog.Setup(e.ctx, func(k string) string {
-		if k == "GRAPH_API_BASE_URL" {
-			return e.graph.BaseURL
-		}
-		return e.fn.Env[k]
-	}, e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	h.Metrics = nil
+	h := e.scheduled(t)
 	h.Concurrency = 4
 	// Ten tenants, each with a WABA, a number and a token of its own.
 	var numbers []graphsim.Number
@@ -427,7 +425,7 @@ func TestScheduledSyncRunsTenantsAtOnce(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(e.ctx, time.Second) // within the 20 s margin
 	defer cancel()
-	err = h.Handle(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
+	err := h.Handle(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events"})
 	if !errors.Is(err, tenant.ErrDeadline) {
 		t.Errorf("Handle near the deadline = %v, want tenants left for the next run", err)
 	}
