@@ -250,6 +250,13 @@ func CallsOf(serviceID, operation string, params any, region, account string) []
 				Context: map[string][]string{"iam:PassedToService": {"scheduler.amazonaws.com"}}, Why: "the schedule sends as the role it is given"})
 		}
 		return out
+	case *scheduler.DeleteScheduleInput:
+		group := aws.ToString(in.GroupName)
+		if group == "" {
+			group = "default"
+		}
+		return []Call{{Service: "scheduler", Operation: operation, Action: "scheduler:DeleteSchedule",
+			Resource: fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/%s/%s", region, account, group, aws.ToString(in.Name))}}
 	}
 	svc := strings.ToLower(strings.ReplaceAll(serviceID, " ", ""))
 	return []Call{{Service: svc, Operation: operation, Action: svc + ":" + operation, Resource: "*"}}

@@ -36,6 +36,7 @@ type SendAPI interface {
 // uses.
 type ScheduleAPI interface {
 	CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
 }
 
 // MaxDelay is the longest delay SQS holds a message back. A campaign due
@@ -113,12 +114,35 @@ func ScheduleExpression(at time.Time) string {
 // ScheduleTimezone is the time zone of every schedule's expression.
 const ScheduleTimezone = "UTC"
 
-// schedule makes the one-time schedule that sends the run command at at
-// (rounded up to the second, so the command never comes before it).
-func (c *Control) schedule(ctx context.Context, tenantID, id string, at time.Time) error {
-	if t := at.Truncate(time.Second); t.Before(at) {
-		at = t.Add(time.Second)
+// Unschedule deletes the schedule Start made for the campaign's start at
+// at, if any (a cancelled campaign's): one that already fired, or was
+// never made (a start within MaxDelay, no Schedules), is not an error.
+func (c *Control) Unschedule(ctx context.Context, tenantID, id string, at time.Time) error {
+	if c.Schedules == nil {
+		return nil
 	}
+	_, err := c.Schedules.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{
+		Name: aws.String(ScheduleName(id, dueSecond(at))), GroupName: aws.String(c.ScheduleGroup)})
+	var nf *schedtypes.ResourceNotFoundException
+	if err == nil || errors.As(err, &nf) {
+		return nil
+	}
+	return fault.Retryable(fmt.Errorf("delete the start schedule of campaign %s of tenant %s: %w", id, tenantID, err))
+}
+
+// dueSecond is at rounded up to the second, so a command never comes
+// before it.
+func dueSecond(at time.Time) time.Time {
+	if t := at.Truncate(time.Second); t.Before(at) {
+		return t.Add(time.Second)
+	}
+	return at
+}
+
+// schedule makes the one-time schedule that sends the run command at at
+// (dueSecond).
+func (c *Control) schedule(ctx context.Context, tenantID, id string, at time.Time) error {
+	at = dueSecond(at)
 	body, _ := json.Marshal(Command{TenantID: tenantID, CampaignID: id})
 	in := &scheduler.CreateScheduleInput{
 		Name:                       aws.String(ScheduleName(id, at)),

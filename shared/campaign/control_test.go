@@ -21,6 +21,10 @@ type recordedSchedules struct {
 	got []*scheduler.CreateScheduleInput
 }
 
+func (r *recordedSchedules) DeleteSchedule(context.Context, *scheduler.DeleteScheduleInput, ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
+	return &scheduler.DeleteScheduleOutput{}, nil
+}
+
 func (r *recordedSchedules) CreateSchedule(_ context.Context, in *scheduler.CreateScheduleInput, _ ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
 	r.got = append(r.got, in)
 	return &scheduler.CreateScheduleOutput{}, nil

@@ -30,6 +30,7 @@ type Campaigns interface {
 type CampaignControl interface {
 	Run(ctx context.Context, tenantID, id string, delay time.Duration) error
 	Start(ctx context.Context, tenantID, id string, at time.Time) error
+	Unschedule(ctx context.Context, tenantID, id string, at time.Time) error
 }
 
 // Codes of the campaign routes.
@@ -230,6 +231,16 @@ func (h *Handler) changeCampaign(to string, from ...string) func(ctx context.Con
 			// answers 200 and sends the command again.
 			r.Log.ErrorContext(ctx, "wake campaign", "campaign_id", id, "error", err.Error())
 			return Response{}, unavailable()
+		}
+		// A cancelled campaign's start schedule goes (a paused one's
+		// stays: a resume before the start finds it made). If it
+		// cannot, it fires once and the runner finds the campaign over.
+		if to == campaign.StateCancelled && c.StartAt != nil {
+			if at, perr := time.Parse(time.RFC3339, *c.StartAt); perr == nil && at.After(h.now()) {
+				if err := h.CampaignControl.Unschedule(ctx, r.Tenant, id, at); err != nil {
+					r.Log.WarnContext(ctx, "start schedule of a cancelled campaign left to fire", "campaign_id", id, "error", err.Error())
+				}
+			}
 		}
 		r.Log.InfoContext(ctx, "campaign changed", "campaign_id", id, "state", c.State)
 		return Response{Status: http.StatusOK, Body: c}, nil

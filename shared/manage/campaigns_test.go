@@ -152,7 +152,9 @@ func campaignBody(bucket, tenantID, number, startAt string) string {
 // TestCampaignLifecycle: a created campaign answers 201 with its id, state
 // and zero counts and wakes the runner; GET and the list show it; pause,
 // resume and cancel move it (resume wakes the runner again), a change
-// from a state that does not allow it is 409, a repeated one 200.
+// from a state that does not allow it is 409, a repeated one 200. A
+// campaign due tomorrow is one schedule, kept through a pause and a
+// resume and deleted by a cancel.
 func TestCampaignLifecycle(t *testing.T) {
 	now := time.Date(2026, 12, 5, 14, 0, 0, 0, time.UTC)
 	e := newCampaignEnv(t, now)
@@ -197,6 +199,13 @@ func TestCampaignLifecycle(t *testing.T) {
 	// start scheduled already.
 	if got := e.scheduleNames(t); fmt.Sprint(got) != fmt.Sprint(wantSchedules) {
 		t.Errorf("schedules after pause and resume: %v, want %v", got, wantSchedules)
+	}
+	// Cancelled before its start: its schedule goes.
+	if r := e.do(t, "POST /v1/tenants/{tenant_id}/campaigns/{campaign_id}/cancel", "demo", laterID, ""); r.campaign(t).State != campaign.StateCancelled {
+		t.Errorf("cancel before start_at: %s, want cancelled", r.Body)
+	}
+	if got := e.scheduleNames(t); len(got) != 0 {
+		t.Errorf("schedules after cancelling the campaign due tomorrow: %v, want none", got)
 	}
 	e.commands(t)
 	var list struct{ Data []campaign.Campaign }
