@@ -81,7 +81,7 @@ func TestCampaignStartsFromItsSchedule(t *testing.T) {
 		Now: clock}
 	const id = "cmp_0123456789abcdef0123"
 	for range 2 { // the second ask finds the wake scheduled
-		if err := ctl.Run(ctx, "demo", id, 2*time.Hour); err != nil {
+		if err := ctl.Start(ctx, "demo", id, now.Add(2*time.Hour)); err != nil {
 			t.Fatalf("schedule a start two hours ahead: %v", err)
 		}
 	}
@@ -125,7 +125,7 @@ func TestCampaignStartsFromItsSchedule(t *testing.T) {
 		t.Errorf("schedules after firing: %+v, %v; want none (deleted after completion)", list.Schedules, err)
 	}
 
-	if err := ctl.Run(ctx, "demo", id, 10*time.Minute); err != nil {
+	if err := ctl.Start(ctx, "demo", id, now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	list, err = sch.ListSchedules(ctx, &scheduler.ListSchedulesInput{GroupName: aws.String(group)})

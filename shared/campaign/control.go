@@ -39,9 +39,10 @@ type ScheduleAPI interface {
 	DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
 }
 
-// MaxDelay is the longest delay SQS holds a message back. A campaign due
-// later is woken by a one-time EventBridge Scheduler schedule when
-// Control has one, and otherwise once every MaxDelay until it is due.
+// MaxDelay is the longest delay SQS holds a message back. A campaign
+// started later (Start) is woken by a one-time EventBridge Scheduler
+// schedule when Control has one, and otherwise once every MaxDelay until
+// it is due.
 const MaxDelay = 15 * time.Minute
 
 // Control sends commands to the campaign queue (a standard queue: a
@@ -51,7 +52,7 @@ type Control struct {
 	API      SendAPI
 	QueueURL string
 
-	// Schedules, when set, takes a run due later than MaxDelay: a
+	// Schedules, when set, takes a start due later than MaxDelay: a
 	// one-time schedule in ScheduleGroup that sends the command to the
 	// queue QueueARN as the role RoleARN at the due time (a failed send
 	// goes to DeadLetterARN) and then deletes itself. Without it, such a
@@ -64,11 +65,9 @@ type Control struct {
 	Now           func() time.Time
 }
 
-// Run asks the runner to run the campaign after delay.
+// Run asks the runner to run the campaign after delay (at most
+// MaxDelay: the runner's own wakes, a hand-over or a look at capacity).
 func (c *Control) Run(ctx context.Context, tenantID, id string, delay time.Duration) error {
-	if delay > MaxDelay && c.Schedules != nil {
-		return c.schedule(ctx, tenantID, id, c.now().Add(delay))
-	}
 	return c.send(ctx, tenantID, id, delay)
 }
 

@@ -52,7 +52,8 @@ func TestControlSchedulesAsSchedulerRequires(t *testing.T) {
 	ctl := &campaign.Control{API: refusedSends{t}, QueueURL: "http://sqs/q", Schedules: rec, ScheduleGroup: "wacloud-CampaignSchedules-X1",
 		QueueARN: "arn:aws:sqs:us-east-1:123456789012:wacloud-CampaignQueue-X1", RoleARN: "arn:aws:iam::123456789012:role/wacloud-CampaignSchedulerRole-X1",
 		DeadLetterARN: "arn:aws:sqs:us-east-1:123456789012:wacloud-CampaignDLQ-X1", Now: func() time.Time { return now }}
-	if err := ctl.Run(context.Background(), "acme", "cmp_0123456789abcdef0123", 72*time.Hour); err != nil {
+	// A start between seconds is rounded up to the next one.
+	if err := ctl.Start(context.Background(), "acme", "cmp_0123456789abcdef0123", now.Add(72*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.got) != 1 {

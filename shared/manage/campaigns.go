@@ -24,11 +24,11 @@ type Campaigns interface {
 	Transition(ctx context.Context, tenantID, id, to, reason string, from ...string) (campaign.Campaign, error)
 }
 
-// CampaignControl asks the campaign runner to run a campaign after a
-// delay, or to start it at its start_at (campaign.Control). Errors are
-// retryable; a command sent twice is harmless.
+// CampaignControl asks the campaign runner to start a campaign at a time
+// (now, or its start_at) and forgets a cancelled one's start
+// (campaign.Control). Errors are retryable; a command sent twice is
+// harmless.
 type CampaignControl interface {
-	Run(ctx context.Context, tenantID, id string, delay time.Duration) error
 	Start(ctx context.Context, tenantID, id string, at time.Time) error
 	Unschedule(ctx context.Context, tenantID, id string, at time.Time) error
 }
