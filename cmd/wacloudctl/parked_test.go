@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,14 +32,36 @@ import (
 
 // parkedEnv runs the webhook and inbound functions of the provisioned
 // stack in-process, so payloads take the real path: webhook, inbound queue,
-// inbound function, core events queue or parked/.
+// inbound function, core or parked/.
 type parkedEnv struct {
 	*env
 	webhook  *webhook.Handler
 	inbound  *inbound.Handler
 	inboundQ string
-	coreQ    string
+	core     *coreEvents
 	bucket   string
+}
+
+// coreEvents is the core's events endpoint: it keeps what it is pushed.
+type coreEvents struct {
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (c *coreEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	c.bodies = append(c.bodies, b)
+	c.mu.Unlock()
+}
+
+// take returns what was pushed since the last take.
+func (c *coreEvents) take() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.bodies
+	c.bodies = nil
+	return out
 }
 
 const parkedAppSecret = "parked-test-app-secret"
@@ -44,20 +69,30 @@ const parkedAppSecret = "parked-test-app-secret"
 func newParkedEnv(t *testing.T) *parkedEnv {
 	t.Helper()
 	e := newEnv(t)
+	core := &coreEvents{}
+	srv := httptest.NewServer(core)
+	t.Cleanup(srv.Close)
 	fnEnv := func(fn string) func(string) string {
 		return func(k string) string {
-			if k == "S3_USE_PATH_STYLE" {
+			switch k {
+			case "S3_USE_PATH_STYLE":
 				return "true"
+			case "CORE_URL":
+				return srv.URL
 			}
 			return e.st.Functions[fn].Env[k]
 		}
 	}
 	wenv, ienv := fnEnv("WebhookFunction"), fnEnv("InboundFunction")
 	sm := secretsmanager.NewFromConfig(e.emu.Config())
-	secret := `{"app_secret":"` + parkedAppSecret + `","verify_token":"v"}`
-	if _, err := sm.PutSecretValue(e.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(wenv("PLATFORM_WEBHOOK_SECRET_ID")), SecretString: aws.String(secret)}); err != nil {
-		if _, err := sm.CreateSecret(e.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(wenv("PLATFORM_WEBHOOK_SECRET_ID")), SecretString: aws.String(secret)}); err != nil {
-			t.Fatal(err)
+	for id, secret := range map[string]string{
+		wenv("PLATFORM_WEBHOOK_SECRET_ID"): `{"app_secret":"` + parkedAppSecret + `","verify_token":"v"}`,
+		ienv("CORE_SECRET_ID"):             `{"bearer_token":"core-token","signing_secret":"core-signing"}`,
+	} {
+		if _, err := sm.PutSecretValue(e.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(id), SecretString: aws.String(secret)}); err != nil {
+			if _, err := sm.CreateSecret(e.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(id), SecretString: aws.String(secret)}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -74,8 +109,8 @@ func newParkedEnv(t *testing.T) *parkedEnv {
 	// The deployed function caches a number unknown for 6 seconds; the test
 	// onboards and replays at once.
 	ih.Registry = &tenant.Registry{API: dynamodb.NewFromConfig(e.emu.Config()), Table: ienv("TENANTS_TABLE"), TTL: time.Nanosecond}
-	p := &parkedEnv{env: e, webhook: wh, inbound: ih, inboundQ: ienv("INBOUND_QUEUE_URL"), coreQ: ienv("CORE_EVENTS_QUEUE_URL"), bucket: ienv("DATA_BUCKET")}
-	e.purge(p.inboundQ, p.coreQ)
+	p := &parkedEnv{env: e, webhook: wh, inbound: ih, inboundQ: ienv("INBOUND_QUEUE_URL"), core: core, bucket: ienv("DATA_BUCKET")}
+	e.purge(p.inboundQ)
 	return p
 }
 
@@ -120,33 +155,21 @@ func (p *parkedEnv) pump(t *testing.T) {
 	}
 }
 
-// received drains the core events queue and returns the message ids of the
-// message.received events for phone number pn.
+// received returns the message ids of the message.received events for
+// phone number pn the core was pushed since the last call.
 func (p *parkedEnv) received(t *testing.T, pn string) []string {
 	t.Helper()
-	c := sqs.NewFromConfig(p.emu.Config())
 	var ids []string
-	for {
-		out, err := awsemu.Receive(p.ctx, c, &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.coreQ), MaxNumberOfMessages: 10})
-		if err != nil {
+	for _, b := range p.core.take() {
+		var ev event.Event
+		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if len(out.Messages) == 0 {
-			return ids
-		}
-		for _, m := range out.Messages {
-			var ev event.Event
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				t.Fatal(err)
-			}
-			if ev.Type == event.TypeMessageReceived && ev.PhoneNumberID == pn && ev.Message != nil {
-				ids = append(ids, ev.Message.ID)
-			}
-			if _, err := c.DeleteMessage(p.ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(p.coreQ), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
+		if ev.Type == event.TypeMessageReceived && ev.PhoneNumberID == pn && ev.Message != nil {
+			ids = append(ids, ev.Message.ID)
 		}
 	}
+	return ids
 }
 
 func (p *parkedEnv) list(t *testing.T, extra ...string) []parking.Item {

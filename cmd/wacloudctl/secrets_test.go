@@ -201,7 +201,9 @@ func valuesOf(m map[string]string) []string {
 // them against the ARNs of the secrets wacloudctl writes: the webhook, which
 // faces the internet, reaches the webhook-side secrets and no access token;
 // the functions that call the Graph API reach the sending secrets and no
-// webhook-side secret; no other function reaches either.
+// webhook-side secret; the functions that push to the core (the bridge,
+// and the inbound function for messages) reach the core's; no other
+// function reaches any.
 func TestSecretPolicies(t *testing.T) {
 	tmpl, err := stack.Load(templatePath)
 	if err != nil {
@@ -271,6 +273,8 @@ func TestSecretPolicies(t *testing.T) {
 				"SenderFunction":  {"tenant sending"},
 				"MediaFunction":   {"tenant sending"},
 				"BridgeFunction":  {"core"},
+				// It pushes a contact's messages to the core itself.
+				"InboundFunction": {"core"},
 				// The scheduled template sync calls Graph with each tenant's token.
 				"TemplatesFunction": {"tenant sending"},
 				// The management API calls Graph for a tenant's numbers

@@ -79,8 +79,8 @@ func sorted(m map[string]bool) []string {
 }
 
 // TestTraceFollowsAMessage: one inbound message is followed from Meta's
-// request to the core by one trace id in the webhook's, the inbound
-// function's and the bridge's log lines; one outbound job, enqueued by a
+// request to the core by one trace id in the webhook's and the inbound
+// function's log lines (the inbound function pushes it to the core); one outbound job, enqueued by a
 // core that traces its own request, by the core's trace id in the
 // sender's and the bridge's lines. Every line carries function,
 // request_id and trace_id.
@@ -94,7 +94,7 @@ func TestTraceFollowsAMessage(t *testing.T) {
 			return len(withMessage(sinkEvents(t, h, "?type=message.received"), wamid)) == 1
 		})
 		var ids map[string]bool
-		eventually(t, "the bridge's line for the message", 10*time.Second, func() bool {
+		eventually(t, "the inbound function's line for the message", 10*time.Second, func() bool {
 			lines := logLines(t)
 			ids = traceOf(lines, "wamid", wamid)
 			fns := map[string]bool{}
@@ -104,14 +104,14 @@ func TestTraceFollowsAMessage(t *testing.T) {
 					fns[fn] = true
 				}
 			}
-			return fns["bridge"]
+			return fns["inbound"]
 		})
 		if len(ids) != 1 {
 			t.Fatalf("the lines naming %s carry %d trace ids, want 1: %v", wamid, len(ids), sorted(ids))
 		}
 		for id := range ids {
 			fns, bad := functionsOf(logLines(t), id)
-			for _, want := range []string{"webhook", "inbound", "bridge"} {
+			for _, want := range []string{"webhook", "inbound"} {
 				if !fns[want] {
 					t.Errorf("no %s line carries trace %s (functions with it: %v)", want, id, sorted(fns))
 				}

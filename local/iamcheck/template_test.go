@@ -314,7 +314,7 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	// A tenant with its own app: its route, registry entry and secret.
 	acmeWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":"16505550198","type":"text","text":"hello acme"}`, acme.PhoneNumberID))
 	// The contact opens its window; the first push to the core fails
-	// once, so the bridge backs off.
+	// once, so the inbound function backs off.
 	h.Sink.Fail(http.StatusServiceUnavailable, 1)
 	openWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"text","text":"hi"}`, connector.DemoPhoneNumberID, contact))
 	// Media over the 5 MiB part size goes up in parts.
@@ -325,7 +325,7 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		t.Fatal(err)
 	}
 	h.Sim.SetMediaFaults(bad.ID, graphsim.MediaFault{Kind: "corrupt", Times: 1})
-	simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"video","media_id":%q}`, connector.DemoPhoneNumberID, contact, bad.ID))
+	badWAMID := simInbound(t, h, fmt.Sprintf(`{"phone_number_id":%q,"from":%q,"type":"video","media_id":%q}`, connector.DemoPhoneNumberID, contact, bad.ID))
 
 	// A Brazilian user registered before the ninth digit, who also has a
 	// business-scoped user id: inbound records what the BSUID resolves to,
@@ -338,13 +338,21 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 	eventually(t, "the opt-out at the core", func() bool {
 		return hasEvent(h, func(e event.Event) bool { return e.OptOut != nil && e.OptOut.MessageID == stopWAMID })
 	})
-	eventually(t, "the contact's message and the acme message at the core", func() bool {
+	eventually(t, "every inbound message at the core", func() bool {
 		if !hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == brWAMID }) {
 			return false
 		}
-		return hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == openWAMID }) &&
-			hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == acmeWAMID })
+		for _, id := range []string{openWAMID, acmeWAMID, videoWAMID, badWAMID} {
+			if !hasEvent(h, func(e event.Event) bool { return e.Message != nil && e.Message.ID == id }) {
+				return false
+			}
+		}
+		return true
 	})
+	// Every inbound message is at the core: the next push is the bridge's
+	// (media, statuses, outbound results), and it fails once, so the
+	// bridge backs off.
+	h.Sink.Fail(http.StatusServiceUnavailable, 1)
 
 	// Outbound media the core stored under the tenant's prefix.
 	s3c := s3.NewFromConfig(h.Emulator.Config(), func(o *s3.Options) { o.UsePathStyle = true })

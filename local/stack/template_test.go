@@ -283,8 +283,9 @@ func TestTemplateInvariants(t *testing.T) {
 			tokenhealth.MetricTokenExpiring: "templates",
 		}
 		// Metrics more than one function emits, each under its own
-		// Function: the token check counts the outages it finds first.
-		alsoEmitted := map[string][]string{sender.MetricTokenInvalid: {"templates"}}
+		// Function: the token check counts the outages it finds first; the
+		// inbound function pushes messages with the bridge's forwarder.
+		alsoEmitted := map[string][]string{sender.MetricTokenInvalid: {"templates"}, bridge.MetricParked: {"inbound"}}
 		reasons := map[string]bool{}
 		for _, r := range []string{event.ReasonGraphError, event.ReasonInvalidJob, event.ReasonTenantMismatch, event.ReasonTenantUnavailable,
 			event.ReasonWindowClosed, event.ReasonMediaUnavailable, event.ReasonOutcomeUnknown, event.ReasonRetriesExhausted} {

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -46,25 +45,14 @@ type Pusher interface {
 
 // Handler is the bridge function. It is safe for concurrent use.
 type Handler struct {
-	Core Pusher
+	// Forwarder pushes each record's event (Core) and parks poison events
+	// (ParkAfter, HealthyWithin, ConfirmPause).
+	Forwarder
 	// Consumer runs the batch; its Handle is set by Handle. Its
 	// Concurrency is how many FIFO groups of a batch are pushed at once.
 	Consumer queue.Consumer
 	Metrics  *metrics.Recorder
 	Log      *slog.Logger
-
-	// ParkAfter is the receive count from which an event the core still
-	// fails with a retryable error, while it accepted another event within
-	// the event's last retry delay (and HealthyWithin), is parked in the
-	// dead-letter queue (after one more push ConfirmPause later, which
-	// must fail too) instead of being retried. 0: DefaultParkAfter;
-	// negative: never park. See poison.go.
-	ParkAfter     int
-	HealthyWithin time.Duration // 0: DefaultHealthyWithin
-	ConfirmPause  time.Duration // 0: no pause; Setup sets DefaultConfirmPause
-	Now           func() time.Time
-
-	lastAccepted atomic.Int64 // unix nanoseconds of the last push the core accepted
 }
 
 // Backoff is the delay before each retry of a push. For local runs,
@@ -120,11 +108,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	sq := sqs.NewFromConfig(cfg)
 	return &Handler{
-		Core: &core.Client{
-			URL:      getenv("CORE_URL") + getenv("CORE_EVENTS_PATH"),
-			Secrets:  secretsmanager.NewFromConfig(cfg),
-			SecretID: getenv("CORE_SECRET_ID"),
-		},
+		Forwarder: Forwarder{Core: CoreClient(getenv, cfg), ConfirmPause: DefaultConfirmPause},
 		Consumer: queue.Consumer{
 			API:           sq,
 			QueueURL:      getenv("CORE_EVENTS_QUEUE_URL"),
@@ -133,9 +117,18 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			MaxRetryAfter: MaxRetryAfter,
 			Concurrency:   concurrency,
 		},
-		Metrics:      &metrics.Recorder{Function: "bridge"},
-		ConfirmPause: DefaultConfirmPause,
+		Metrics: &metrics.Recorder{Function: "bridge"},
 	}, nil
+}
+
+// CoreClient is the core's events endpoint from the environment: CORE_URL,
+// CORE_EVENTS_PATH and CORE_SECRET_ID (the credentials' secret).
+func CoreClient(getenv func(string) string, cfg aws.Config) *core.Client {
+	return &core.Client{
+		URL:      getenv("CORE_URL") + getenv("CORE_EVENTS_PATH"),
+		Secrets:  secretsmanager.NewFromConfig(cfg),
+		SecretID: getenv("CORE_SECRET_ID"),
+	}
 }
 
 // Metric names.
@@ -187,10 +180,7 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 		return fault.Invalidf("decode core event: event_id %q and type %q are both required", ev.EventID, ev.Type)
 	}
 	// The body goes out exactly as queued: the signature covers these bytes.
-	err := h.Core.Push(ctx, ev.EventID, ev.Type, []byte(rec.Body))
-	if err != nil && h.poisonSuspect(rec, err) {
-		err = h.confirm(ctx, ev.EventID, ev.Type, rec, err)
-	}
+	err := h.Forward(ctx, rec, h.Consumer.Backoff, ev.EventID, ev.Type, []byte(rec.Body))
 	if err != nil {
 		h.Metrics.Count(MetricFailed, 1, "Class", fault.ClassOf(err).String())
 		if fault.CodeOf(err) == CodeParked {
@@ -198,7 +188,6 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 		}
 		return fmt.Errorf("bridge event %s (%s) of tenant %s: %w", ev.EventID, ev.Type, ev.TenantID, err)
 	}
-	h.lastAccepted.Store(h.now().UnixNano())
 	crashpoint.Hit("bridge.after_push")
 	h.Metrics.Count(MetricPushed, 1)
 	attrs := []any{"event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID}
@@ -222,11 +211,4 @@ func (h *Handler) log() *slog.Logger {
 		return h.Log
 	}
 	return slog.Default()
-}
-
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
 }

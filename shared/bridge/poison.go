@@ -36,8 +36,8 @@ import (
 // back once the core accepts it (after the contact's later events).
 
 // poisonSuspect reports whether a failed push of rec may be a poison event.
-func (h *Handler) poisonSuspect(rec events.SQSMessage, err error) bool {
-	after := h.ParkAfter
+func (f *Forwarder) poisonSuspect(rec events.SQSMessage, backoff func(int) time.Duration, err error) bool {
+	after := f.ParkAfter
 	if after == 0 {
 		after = DefaultParkAfter
 	}
@@ -45,25 +45,25 @@ func (h *Handler) poisonSuspect(rec events.SQSMessage, err error) bool {
 		return false
 	}
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	return n >= after && h.coreHealthy(n)
+	return n >= after && f.coreHealthy(n, backoff)
 }
 
 // coreHealthy reports whether the core accepted a push of this instance
 // while the event, on its receive n, waited for its retry: within the
 // backoff before receive n, and within HealthyWithin.
-func (h *Handler) coreHealthy(n int) bool {
-	last := h.lastAccepted.Load()
+func (f *Forwarder) coreHealthy(n int, backoff func(int) time.Duration) bool {
+	last := f.lastAccepted.Load()
 	if last == 0 {
 		return false
 	}
-	within := h.HealthyWithin
+	within := f.HealthyWithin
 	if within <= 0 {
 		within = DefaultHealthyWithin
 	}
-	if b := h.Consumer.Backoff; b != nil && n > 1 {
-		within = min(within, b(n-1))
+	if backoff != nil && n > 1 {
+		within = min(within, backoff(n-1))
 	}
-	return h.now().Sub(time.Unix(0, last)) <= within
+	return f.now().Sub(time.Unix(0, last)) <= within
 }
 
 // confirm pushes a suspected poison event once more after ConfirmPause. If
@@ -71,15 +71,15 @@ func (h *Handler) coreHealthy(n int) bool {
 // is parked: the error becomes Permanent with CodeParked, which the
 // consumer dead-letters with the reason. Otherwise the outcome of the
 // second push stands (nil, or an error retried as usual).
-func (h *Handler) confirm(ctx context.Context, eventID, eventType string, rec events.SQSMessage, first error) error {
+func (f *Forwarder) confirm(ctx context.Context, eventID, eventType string, rec events.SQSMessage, backoff func(int) time.Duration, body []byte, first error) error {
 	// The consumer starts no record within its margin of the deadline,
 	// counting on one push per record: a second one must fit as well, or
 	// the event is simply retried (and confirmed on a later receive).
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.ConfirmPause+queue.DefaultMargin {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < f.ConfirmPause+queue.DefaultMargin {
 		return first
 	}
-	if h.ConfirmPause > 0 {
-		t := time.NewTimer(h.ConfirmPause)
+	if f.ConfirmPause > 0 {
+		t := time.NewTimer(f.ConfirmPause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -87,9 +87,9 @@ func (h *Handler) confirm(ctx context.Context, eventID, eventType string, rec ev
 		case <-t.C:
 		}
 	}
-	err := h.Core.Push(ctx, eventID, eventType, []byte(rec.Body))
+	err := f.Core.Push(ctx, eventID, eventType, body)
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	if err == nil || fault.ClassOf(err) != fault.Retry || !h.coreHealthy(n) {
+	if err == nil || fault.ClassOf(err) != fault.Retry || !f.coreHealthy(n, backoff) {
 		return err
 	}
 	return fault.WithCode(fault.Permanent, CodeParked,

@@ -40,13 +40,12 @@ func TestPoisonSuspect(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &Handler{Now: func() time.Time { return now }}
-			h.Consumer.Backoff = tt.backoff
+			f := &Forwarder{Now: func() time.Time { return now }}
 			if tt.accepted > 0 {
-				h.lastAccepted.Store(now.Add(-tt.accepted).UnixNano())
+				f.lastAccepted.Store(now.Add(-tt.accepted).UnixNano())
 			}
 			rec := events.SQSMessage{Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(tt.receives)}}
-			if got := h.poisonSuspect(rec, tt.err); got != tt.want {
+			if got := f.poisonSuspect(rec, tt.backoff, tt.err); got != tt.want {
 				t.Errorf("poisonSuspect(receive %d, accepted %s ago, %v) = %t, want %t", tt.receives, tt.accepted, tt.err, got, tt.want)
 			}
 		})
@@ -78,8 +77,8 @@ func TestConfirmOnlyWithTimeLeft(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			core := &countingPusher{}
-			h := &Handler{Core: core}
-			h.lastAccepted.Store(time.Now().UnixNano())
+			f := &Forwarder{Core: core}
+			f.lastAccepted.Store(time.Now().UnixNano())
 			ctx := context.Background()
 			if tt.left > 0 {
 				var cancel context.CancelFunc
@@ -88,7 +87,7 @@ func TestConfirmOnlyWithTimeLeft(t *testing.T) {
 			}
 			rec := events.SQSMessage{Body: `{}`, Attributes: map[string]string{"ApproximateReceiveCount": "8"}}
 			first := fault.Retryable(errors.New("core answered 500"))
-			err := h.confirm(ctx, "e1", "message.status", rec, first)
+			err := f.confirm(ctx, "e1", "message.status", rec, Backoff, []byte(rec.Body), first)
 			if core.pushes != tt.wantPushes {
 				t.Errorf("confirming pushes = %d, want %d", core.pushes, tt.wantPushes)
 			}

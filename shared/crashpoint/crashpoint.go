@@ -13,7 +13,7 @@
 //	sender.after_answer    Meta accepted, before anything is recorded
 //	sender.after_record    the job recorded sent, before its result is published
 //	bridge.after_push      the core has the event, before the batch returns
-//	inbound.after_publish  a record's events published, before the event source deletes it
+//	inbound.after_publish  a record's events pushed to the core, before the event source deletes it
 package crashpoint
 
 import (

@@ -3,8 +3,12 @@
 // each Meta event is processed once (dedup), and routes it on:
 //
 //   - messages, echoes and value-level errors are normalized into core
-//     events (CoreEventsQueue); a message opens the contact's 24-hour window
-//     and a media message also becomes a media job (MediaQueue);
+//     events and pushed to the core's HTTP API straight from the inbound
+//     queue (no queue hop in between: a failed push leaves the unit on the
+//     inbound queue, whose FIFO group keeps its contact's later units
+//     behind it, and it is retried as the bridge retries its events); a
+//     message opens the contact's 24-hour window and a media message also
+//     becomes a media job (MediaQueue);
 //   - statuses and account-level changes go, tenant filled in, to the
 //     status function (StatusQueue);
 //   - anything that cannot be delivered (unknown number, a tenant route
@@ -29,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -79,6 +84,15 @@ type Publisher interface {
 	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
 }
 
+// Core pushes one event of a queued unit to the core; *bridge.Forwarder
+// satisfies it (the bridge's client, retry classification and poison
+// parking). backoff is the inbound queue's retry delay by receive count.
+// Errors are classified: Retry (may carry a RetryAfter) or Permanent
+// (bridge.CodeParked for a poison event).
+type Core interface {
+	Forward(ctx context.Context, rec events.SQSMessage, backoff func(int) time.Duration, eventID, eventType string, body []byte) error
+}
+
 // Parker keeps what cannot be delivered.
 type Parker interface {
 	Park(ctx context.Context, reason string, body []byte, m parking.Meta) (string, error)
@@ -99,26 +113,34 @@ type Handler struct {
 	// (optout.go): nil turns them off.
 	Suppressions     Suppressions
 	OutboundQueueURL string
-	// Consumer runs the batch; its Handle is set by Handle.
-	Consumer           queue.Consumer
-	CoreEventsQueueURL string
-	MediaQueueURL      string
-	StatusQueueURL     string
-	Metrics            *metrics.Recorder
-	Log                *slog.Logger
+	// Core receives the events of messages, echoes and errors.
+	Core Core
+	// Consumer runs the batch; its Handle is set by Handle. Its
+	// Concurrency is how many FIFO groups (contacts) of a batch are
+	// processed at once.
+	Consumer       queue.Consumer
+	MediaQueueURL  string
+	StatusQueueURL string
+	Metrics        *metrics.Recorder
+	Log            *slog.Logger
 }
 
 // Setup builds the handler from the function's environment: INBOUND_QUEUE_URL,
-// INBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL, MEDIA_QUEUE_URL, STATUS_QUEUE_URL,
-// TENANTS_TABLE, STATE_TABLE, DATA_BUCKET and S3_USE_PATH_STYLE; stop
-// keywords with SUPPRESSIONS_TABLE (the confirmation reply also needs
-// OUTBOUND_QUEUE_URL).
+// INBOUND_DLQ_URL, CORE_URL, CORE_EVENTS_PATH, CORE_SECRET_ID,
+// MEDIA_QUEUE_URL, STATUS_QUEUE_URL, TENANTS_TABLE, STATE_TABLE,
+// DATA_BUCKET and S3_USE_PATH_STYLE; stop keywords with SUPPRESSIONS_TABLE
+// (the confirmation reply also needs OUTBOUND_QUEUE_URL). Retries follow
+// the bridge's schedule (WACLOUD_RETRY_BACKOFF replaces it for local runs).
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
-	for _, k := range []string{"INBOUND_QUEUE_URL", "INBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL", "MEDIA_QUEUE_URL",
+	for _, k := range []string{"INBOUND_QUEUE_URL", "INBOUND_DLQ_URL", "CORE_URL", "CORE_SECRET_ID", "MEDIA_QUEUE_URL",
 		"STATUS_QUEUE_URL", "TENANTS_TABLE", "STATE_TABLE", "DATA_BUCKET"} {
 		if getenv(k) == "" {
 			return nil, fmt.Errorf("inbound setup: %s is not set", k)
 		}
+	}
+	backoff, err := queue.BackoffFromEnv(getenv, bridge.Backoff)
+	if err != nil {
+		return nil, fmt.Errorf("inbound setup: %w", err)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	sq := sqs.NewFromConfig(cfg)
@@ -132,16 +154,18 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Parking:          parking.Store{API: s3c, Bucket: getenv("DATA_BUCKET")},
 		Suppressions:     suppressions(ddb, getenv("SUPPRESSIONS_TABLE")),
 		OutboundQueueURL: getenv("OUTBOUND_QUEUE_URL"),
+		Core:             &bridge.Forwarder{Core: bridge.CoreClient(getenv, cfg), ConfirmPause: bridge.DefaultConfirmPause},
 		Consumer: queue.Consumer{
-			API:      sq,
-			QueueURL: getenv("INBOUND_QUEUE_URL"),
-			DLQURL:   getenv("INBOUND_DLQ_URL"),
-			Backoff:  queue.Exponential(2*time.Second, 2*time.Minute),
+			API:           sq,
+			QueueURL:      getenv("INBOUND_QUEUE_URL"),
+			DLQURL:        getenv("INBOUND_DLQ_URL"),
+			Backoff:       backoff,
+			MaxRetryAfter: bridge.MaxRetryAfter,
+			Concurrency:   bridge.DefaultConcurrency,
 		},
-		CoreEventsQueueURL: getenv("CORE_EVENTS_QUEUE_URL"),
-		MediaQueueURL:      getenv("MEDIA_QUEUE_URL"),
-		StatusQueueURL:     getenv("STATUS_QUEUE_URL"),
-		Metrics:            &metrics.Recorder{Function: "inbound"},
+		MediaQueueURL:  getenv("MEDIA_QUEUE_URL"),
+		StatusQueueURL: getenv("STATUS_QUEUE_URL"),
+		Metrics:        &metrics.Recorder{Function: "inbound"},
 	}, nil
 }
 
@@ -228,17 +252,17 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 		return fault.Retryable(fmt.Errorf("process %s: another worker holds its claim", p.key))
 	}
 
-	if err := h.deliver(ctx, log, u, p); err != nil {
+	if err := h.deliver(ctx, log, rec, u, p); err != nil {
 		// The claim stays this delivery's (same body) and its retry, or its
 		// redrive from the DLQ, claims again at once; the FIFO dedup ids and
 		// event ids make repeats harmless.
 		return err
 	}
-	// No completion write: once the publishes succeeded the event queue
-	// holds the outcome, and the record's deletion by the event source
-	// ends the delivery (see package dedup).
+	// No completion write: once the pushes and publishes succeeded the
+	// core and the queues hold the outcome, and the record's deletion by
+	// the event source ends the delivery (see package dedup).
 	crashpoint.Hit("inbound.after_publish")
-	log.InfoContext(ctx, "unit routed", "events", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
+	log.InfoContext(ctx, "unit routed", "events_pushed", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
 	return nil
 }
 
@@ -275,9 +299,10 @@ func (h *Handler) plan(u whatsapp.Unit) (plan, error) {
 }
 
 // deliver does every downstream write of a claimed unit. Each is idempotent
-// (FIFO dedup ids, event ids, a window that only moves forward), so a retry
-// after a partial failure repeats them safely.
-func (h *Handler) deliver(ctx context.Context, log *slog.Logger, u whatsapp.Unit, p plan) error {
+// (FIFO dedup ids, event ids the core dedups by as Idempotency-Key, a
+// window that only moves forward), so a retry after a partial failure
+// repeats them safely.
+func (h *Handler) deliver(ctx context.Context, log *slog.Logger, rec events.SQSMessage, u whatsapp.Unit, p plan) error {
 	if p.toStatus {
 		b, err := json.Marshal(u)
 		if err != nil {
@@ -306,18 +331,24 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, u whatsapp.Unit
 		}
 		evs = append(evs[:len(evs):len(evs)], ev)
 	}
-	msgs := make([]queue.Message, 0, len(evs))
+	// One after another: the core reads a message before the opt-out it
+	// caused. A failure stops here; the retry pushes the earlier ones
+	// again and the core drops them by Idempotency-Key.
 	for _, ev := range evs {
-		m, err := queue.EventMessage(ev)
+		body, err := json.Marshal(ev)
 		if err != nil {
-			return fault.PermanentErr(err)
+			return fault.PermanentErr(fmt.Errorf("encode event %s: %w", ev.EventID, err))
 		}
-		msgs = append(msgs, m)
+		if err := h.Core.Forward(ctx, rec, h.Consumer.Backoff, ev.EventID, ev.Type, body); err != nil {
+			h.Metrics.Count(bridge.MetricFailed, 1, "Class", fault.ClassOf(err).String())
+			if fault.CodeOf(err) == bridge.CodeParked {
+				h.Metrics.Count(bridge.MetricParked, 1)
+			}
+			return fmt.Errorf("push event %s (%s) of tenant %s to the core: %w", ev.EventID, ev.Type, ev.TenantID, err)
+		}
+		h.Metrics.Count(bridge.MetricPushed, 1)
 	}
-	if err := h.Queue.Publish(ctx, h.CoreEventsQueueURL, msgs...); err != nil {
-		return fault.Retryable(fmt.Errorf("publish %d core events: %w", len(msgs), err))
-	}
-	h.Metrics.Count(MetricEvents, float64(len(msgs)))
+	h.Metrics.Count(MetricEvents, float64(len(evs)))
 	if len(p.mediaJobs) > 0 {
 		jm := make([]queue.Message, 0, len(p.mediaJobs))
 		for _, j := range p.mediaJobs {

@@ -2,11 +2,14 @@ package inbound_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
@@ -59,6 +64,51 @@ func (c *countingSQS) count(url string) int {
 	return c.sent[url]
 }
 
+const (
+	coreToken   = "core-bearer-token"
+	coreSigning = "core-signing-secret"
+)
+
+// coreSink is the core's events endpoint: it checks each push is
+// authenticated and signed, answers 500 to the next fail pushes, and keeps
+// the bodies it accepts.
+type coreSink struct {
+	t        *testing.T
+	mu       sync.Mutex
+	fail     int
+	status   int // the answer to a failed push; 0: 500
+	attempts int
+	events   [][]byte
+}
+
+func (c *coreSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Header.Get("Authorization") != "Bearer "+coreToken || !core.VerifySignature(coreSigning, body, r.Header.Get(core.SignatureHeader)) {
+		c.t.Errorf("push not authenticated or not signed: %v", r.Header)
+		w.WriteHeader(401)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.attempts++
+	if c.fail > 0 {
+		c.fail--
+		w.WriteHeader(cmp.Or(c.status, 500))
+		_, _ = io.WriteString(w, `{"error":"rejected by test core"}`)
+		return
+	}
+	c.events = append(c.events, body)
+}
+
+// take returns the bodies accepted since the last take.
+func (c *coreSink) take() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.events
+	c.events = nil
+	return out
+}
+
 type env struct {
 	t      *testing.T
 	ctx    context.Context
@@ -69,6 +119,7 @@ type env struct {
 	getenv func(string) string
 	h      *inbound.Handler
 	sent   *countingSQS
+	core   *coreSink
 	emf    *bytes.Buffer
 }
 
@@ -78,13 +129,25 @@ func newEnv(t *testing.T) *env {
 	emu := awsemu.StartTest(t)
 	st := stack.Fresh(t, emu.Config(), stack.Options{})
 	fn := st.Functions["InboundFunction"]
+	sink := &coreSink{t: t}
+	srv := httptest.NewServer(sink)
+	t.Cleanup(srv.Close)
 	getenv := func(k string) string {
-		if k == "S3_USE_PATH_STYLE" {
+		switch k {
+		case "S3_USE_PATH_STYLE":
 			return "true"
+		case "CORE_URL":
+			return srv.URL
 		}
 		return fn.Env[k]
 	}
 	cfg := emu.Config()
+	if _, err := secretsmanager.NewFromConfig(cfg).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(getenv("CORE_SECRET_ID")),
+		SecretString: aws.String(`{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	h, err := inbound.Setup(ctx, getenv, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +155,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, ctx: ctx, sqs: sqs.NewFromConfig(cfg),
 		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		ddb:    dynamodb.NewFromConfig(cfg),
-		getenv: getenv, h: h, emf: &bytes.Buffer{},
+		getenv: getenv, h: h, core: sink, emf: &bytes.Buffer{},
 	}
 	e.reg = &tenant.Registry{API: e.ddb, Table: getenv("TENANTS_TABLE")}
 	e.sent = &countingSQS{Client: e.sqs, sent: map[string]int{}}
@@ -203,10 +266,10 @@ func (e *env) drain(name string) []sqstypes.Message {
 func (e *env) coreEvents() []event.Event {
 	e.t.Helper()
 	var out []event.Event
-	for _, m := range e.drain("CORE_EVENTS_QUEUE_URL") {
-		eventtest.ValidateJSON(e.t, []byte(aws.ToString(m.Body)))
+	for _, b := range e.core.take() {
+		eventtest.ValidateJSON(e.t, b)
 		var ev event.Event
-		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+		if err := json.Unmarshal(b, &ev); err != nil {
 			e.t.Fatal(err)
 		}
 		out = append(out, ev)
@@ -502,31 +565,18 @@ func TestDuplicateUnitGivesOneEvent(t *testing.T) {
 	later.ReceivedAt = "2026-01-09T00:00:00Z"
 	e.enqueue(later)
 	e.pump()
-	if got, want := e.sent.count(e.getenv("CORE_EVENTS_QUEUE_URL")), 1; got != want {
-		t.Errorf("core events published = %d, want %d", got, want)
+	if got, want := len(e.core.take()), 1; got != want {
+		t.Errorf("core events pushed = %d, want %d", got, want)
+	}
+	if got, want := e.core.attempts, 1; got != want {
+		t.Errorf("pushes to the core = %d, want %d", got, want)
 	}
 	if !strings.Contains(e.emf.String(), inbound.MetricDuplicates) {
 		t.Errorf("duplicate not counted")
 	}
 }
 
-// failingPublisher refuses the first publish to one queue, as an SQS
-// outage after the claim would, then passes everything on.
-type failingPublisher struct {
-	inbound.Publisher
-	url    string
-	failed bool
-}
-
-func (p *failingPublisher) Publish(ctx context.Context, url string, msgs ...queue.Message) error {
-	if url == p.url && !p.failed {
-		p.failed = true
-		return errors.New("simulated SQS outage")
-	}
-	return p.Publisher.Publish(ctx, url, msgs...)
-}
-
-// A delivery that claimed its event and failed before publishing keeps the
+// A delivery that claimed its event and failed before pushing it keeps the
 // claim: Meta's later delivery of the same event is a duplicate at once
 // (the first one's message is still on the queue), and the first delivery
 // finishes when its message comes back, also as a new SQS message (a
@@ -535,7 +585,7 @@ func (p *failingPublisher) Publish(ctx context.Context, url string, msgs ...queu
 func TestClaimedDeliveryFinishesItsEvent(t *testing.T) {
 	e := newEnv(t)
 	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
-	e.h.Queue = &failingPublisher{Publisher: e.h.Queue, url: e.getenv("CORE_EVENTS_QUEUE_URL")}
+	e.core.fail = 1 // the core answers 500 once
 	u := units(t, "text.json")[0]
 
 	e.enqueue(u)
@@ -681,5 +731,78 @@ func TestLooselyTypedOrderReachesCore(t *testing.T) {
 	}
 	if r := dl[0].MessageAttributes[queue.ReasonAttribute].StringValue; r == nil || !strings.Contains(*r, "integer") {
 		t.Errorf("reason %v, want the quantity named", r)
+	}
+}
+
+// A contact's messages go from the inbound queue straight to the core. A
+// push the core fails leaves the unit on the inbound queue and its
+// contact's later units behind it, so the core reads them in order once it
+// takes them; a push the core refuses for good dead-letters the unit with
+// the core's answer and the contact goes on. Nothing goes through the core
+// events queue.
+func TestMessagesPushedToCoreInOrder(t *testing.T) {
+	tests := []struct {
+		name       string
+		fail       int // pushes the core fails first
+		status     int // with this answer
+		wantFailed int // records left for retry by the first pass
+		want       string
+		wantDead   []string // bodies dead-lettered, with the core's answer
+	}{
+		{"core takes them", 0, 0, 0, "one,two,three", nil},
+		{"core fails the first push", 1, 500, 3, "one,two,three", nil},
+		{"core down for two pushes", 2, 503, 3, "one,two,three", nil},
+		{"core refuses the first for good", 1, 422, 0, "two,three", []string{"one"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
+			// A retried record comes back at once.
+			e.h.Consumer.Backoff = func(int) time.Duration { return time.Nanosecond }
+			base := units(t, "text.json")[0]
+			var us []whatsapp.Unit
+			for i, body := range []string{"one", "two", "three"} {
+				us = append(us, withText(t, base, body, fmt.Sprintf("wamid.order-%d", i)))
+			}
+			e.core.fail, e.core.status = tt.fail, tt.status
+			e.enqueue(us...)
+			msgs := e.receive(e.getenv("INBOUND_QUEUE_URL"))
+			resp, err := e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(resp.BatchItemFailures); got != tt.wantFailed {
+				t.Errorf("first pass left %d records for retry, want %d", got, tt.wantFailed)
+			}
+			for i := 0; i < 5 && e.pump() > 0; i++ {
+			}
+			var got []string
+			for _, ev := range e.coreEvents() {
+				got = append(got, ev.Message.Text.Body)
+			}
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("core read %v, want %s", got, tt.want)
+			}
+			var dead []string
+			for _, m := range e.drain("INBOUND_DLQ_URL") {
+				var u whatsapp.Unit
+				_ = json.Unmarshal([]byte(aws.ToString(m.Body)), &u)
+				var item struct {
+					Text struct{ Body string } `json:"text"`
+				}
+				_ = json.Unmarshal(u.Item, &item)
+				dead = append(dead, item.Text.Body)
+				if r := aws.ToString(m.MessageAttributes[queue.ReasonAttribute].StringValue); !strings.Contains(r, "rejected by test core") || strings.Contains(r, coreToken) {
+					t.Errorf("dead-letter reason %q, want the core's answer and no credential", r)
+				}
+			}
+			if strings.Join(dead, ",") != strings.Join(tt.wantDead, ",") {
+				t.Errorf("dead-lettered %v, want %v", dead, tt.wantDead)
+			}
+			if n := len(e.drain("CORE_EVENTS_QUEUE_URL")); n != 0 {
+				t.Errorf("%d events on the core events queue, want none (pushed directly)", n)
+			}
+		})
 	}
 }

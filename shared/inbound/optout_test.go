@@ -60,6 +60,9 @@ func TestStopKeyword(t *testing.T) {
 	// this one reads them every time.
 	e.h.Registry = &tenant.Registry{API: e.ddb, Table: e.getenv("TENANTS_TABLE"), TTL: time.Nanosecond}
 	stop := units(t, "text_stop_keyword.json")[0]
+	// Meta's second delivery of it: the same event, received later.
+	again := stop
+	again.ReceivedAt = "2026-01-09T00:00:00Z"
 	const contact = "16505551234"
 
 	tests := []struct {
@@ -70,7 +73,7 @@ func TestStopKeyword(t *testing.T) {
 		reply    string // expected reply body, "" for none
 	}{
 		{"another text", nil, []whatsapp.Unit{withText(t, stop, "please stop calling me at work", "wamid.T1")}, "", ""},
-		{"default keyword, delivered twice", nil, []whatsapp.Unit{stop, stop}, "STOP", suppression.DefaultReply("STOP")},
+		{"default keyword, delivered twice", nil, []whatsapp.Unit{stop, again}, "STOP", suppression.DefaultReply("STOP")},
 		{"configured keyword and reply", &tenant.OptOut{Keywords: []string{"Não quero mais"}, Reply: "Pronto, você saiu."},
 			[]whatsapp.Unit{withText(t, stop, "nao quero MAIS", "wamid.T2")}, "Não quero mais", "Pronto, você saiu."},
 		{"configured keywords replace the defaults", &tenant.OptOut{Keywords: []string{"PARE"}},
