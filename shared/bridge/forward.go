@@ -48,6 +48,14 @@ func (f *Forwarder) Forward(ctx context.Context, rec events.SQSMessage, backoff 
 	return err
 }
 
+// Warm has the core client read its credentials ahead of the first push,
+// when it can (core.Client.Warm); safe to call from another goroutine.
+func (f *Forwarder) Warm(ctx context.Context) {
+	if w, ok := f.Core.(interface{ Warm(context.Context) }); ok {
+		w.Warm(ctx)
+	}
+}
+
 func (f *Forwarder) now() time.Time {
 	if f.Now != nil {
 		return f.Now()

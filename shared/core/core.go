@@ -216,6 +216,12 @@ func (c *Client) Push(ctx context.Context, eventID, eventType string, body []byt
 	}
 }
 
+// Warm reads the credentials if none are cached, so that a cold instance's
+// first push does not wait for Secrets Manager after the rest of its work:
+// call it in the background at the start of a batch. An error is left for
+// the push, which reads again.
+func (c *Client) Warm(ctx context.Context) { _, _ = c.session(ctx) }
+
 func (c *Client) session(ctx context.Context) (*session, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

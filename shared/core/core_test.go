@@ -268,6 +268,39 @@ func TestPushRereadsSecretAfter401(t *testing.T) {
 	}
 }
 
+// Warm reads the credentials once, ahead of the first push, which then
+// uses them; a secret that cannot be read is left for the push to report.
+func TestWarm(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	tests := []struct {
+		name      string
+		secret    string
+		wantReads int
+		wantErr   bool
+	}{
+		{"readable secret", `{"bearer_token":"t","signing_secret":"s"}`, 1, false},
+		{"unreadable secret", `not json`, 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm := &secrets{value: tt.secret}
+			c := &core.Client{URL: srv.URL, Secrets: sm, SecretID: "core"}
+			c.Warm(context.Background())
+			if got := sm.count(); got != 1 {
+				t.Fatalf("secret reads after Warm = %d, want 1", got)
+			}
+			err := c.Push(context.Background(), "evt_1", "t", []byte(`{}`))
+			if (err != nil) != tt.wantErr {
+				t.Errorf("push after Warm: %v, want error %t", err, tt.wantErr)
+			}
+			if got := sm.count(); got != tt.wantReads {
+				t.Errorf("secret reads = %d, want %d", got, tt.wantReads)
+			}
+		})
+	}
+}
+
 func TestPushOAuth2ClientCredentials(t *testing.T) {
 	var tokenCalls atomic.Int32
 	mux := http.NewServeMux()

@@ -180,6 +180,11 @@ const (
 
 // Handle processes one batch from the inbound queue.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	// A cold instance reads the core's credentials while it resolves and
+	// claims the batch's units, not after (a no-op once they are cached).
+	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
+		go w.Warm(ctx)
+	}
 	c := h.Consumer
 	c.Handle = h.process
 	if c.Log == nil {
