@@ -267,7 +267,11 @@ func (h *Handler) process(ctx context.Context, rec events.SQSMessage) error {
 	// core and the queues hold the outcome, and the record's deletion by
 	// the event source ends the delivery (see package dedup).
 	crashpoint.Hit("inbound.after_publish")
-	log.InfoContext(ctx, "unit routed", "events_pushed", len(p.events), "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
+	pushed := len(p.events)
+	if p.optOut != nil && !p.toStatus {
+		pushed++ // contact.opted_out, after the message
+	}
+	log.InfoContext(ctx, "unit routed", "events_pushed", pushed, "media_jobs", len(p.mediaJobs), "to_status", p.toStatus)
 	return nil
 }
 
