@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/inbound"
@@ -38,30 +37,9 @@ type parkedEnv struct {
 	webhook  *webhook.Handler
 	inbound  *inbound.Handler
 	inboundQ string
-	core     *coreEvents
+	core     *coresink.Sink // the local core stand-in
+	seen     int            // core events already read by received
 	bucket   string
-}
-
-// coreEvents is the core's events endpoint: it keeps what it is pushed.
-type coreEvents struct {
-	mu     sync.Mutex
-	bodies [][]byte
-}
-
-func (c *coreEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	c.mu.Lock()
-	c.bodies = append(c.bodies, b)
-	c.mu.Unlock()
-}
-
-// take returns what was pushed since the last take.
-func (c *coreEvents) take() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.bodies
-	c.bodies = nil
-	return out
 }
 
 const parkedAppSecret = "parked-test-app-secret"
@@ -69,7 +47,8 @@ const parkedAppSecret = "parked-test-app-secret"
 func newParkedEnv(t *testing.T) *parkedEnv {
 	t.Helper()
 	e := newEnv(t)
-	core := &coreEvents{}
+	core := coresink.New(coresink.Config{Path: e.st.Functions["InboundFunction"].Env["CORE_EVENTS_PATH"], BearerToken: "core-token", SigningSecret: "core-signing",
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(core)
 	t.Cleanup(srv.Close)
 	fnEnv := func(fn string) func(string) string {
@@ -156,11 +135,15 @@ func (p *parkedEnv) pump(t *testing.T) {
 }
 
 // received returns the message ids of the message.received events for
-// phone number pn the core was pushed since the last call.
+// phone number pn the core accepted since the last call.
 func (p *parkedEnv) received(t *testing.T, pn string) []string {
 	t.Helper()
+	if st := p.core.Stats(); st.Unauthorized+st.BadSignature+st.BadRequest > 0 {
+		t.Errorf("pushes the core refused as unauthenticated, unsigned or malformed: %+v", st)
+	}
+	evs := p.core.Events()
 	var ids []string
-	for _, b := range p.core.take() {
+	for _, b := range evs[p.seen:] {
 		var ev event.Event
 		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
@@ -169,6 +152,7 @@ func (p *parkedEnv) received(t *testing.T, pn string) []string {
 			ids = append(ids, ev.Message.ID)
 		}
 	}
+	p.seen = len(evs)
 	return ids
 }
 

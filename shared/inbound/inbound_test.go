@@ -2,13 +2,11 @@ package inbound_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -25,9 +23,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/esm"
 	"github.com/tucanlink/wacloud/local/stack"
-	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
@@ -69,43 +67,24 @@ const (
 	coreSigning = "core-signing-secret"
 )
 
-// coreSink is the core's events endpoint: it checks each push is
-// authenticated and signed, answers 500 to the next fail pushes, and keeps
-// the bodies it accepts.
+// coreSink is the local core stand-in (package coresink: bearer token,
+// signature and Idempotency-Key checked, repeats counted as duplicates);
+// take hands out what it accepted since the last take.
 type coreSink struct {
-	t        *testing.T
-	mu       sync.Mutex
-	fail     int
-	status   int // the answer to a failed push; 0: 500
-	attempts int
-	events   [][]byte
+	*coresink.Sink
+	t    *testing.T
+	seen int
 }
 
-func (c *coreSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Header.Get("Authorization") != "Bearer "+coreToken || !core.VerifySignature(coreSigning, body, r.Header.Get(core.SignatureHeader)) {
-		c.t.Errorf("push not authenticated or not signed: %v", r.Header)
-		w.WriteHeader(401)
-		return
+func (c *coreSink) take() []json.RawMessage {
+	c.t.Helper()
+	st := c.Stats()
+	if st.Unauthorized+st.BadSignature+st.BadRequest > 0 {
+		c.t.Errorf("pushes the core refused as unauthenticated, unsigned or malformed: %+v", st)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.attempts++
-	if c.fail > 0 {
-		c.fail--
-		w.WriteHeader(cmp.Or(c.status, 500))
-		_, _ = io.WriteString(w, `{"error":"rejected by test core"}`)
-		return
-	}
-	c.events = append(c.events, body)
-}
-
-// take returns the bodies accepted since the last take.
-func (c *coreSink) take() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.events
-	c.events = nil
+	evs := c.Events()
+	out := evs[c.seen:]
+	c.seen = len(evs)
 	return out
 }
 
@@ -129,7 +108,8 @@ func newEnv(t *testing.T) *env {
 	emu := awsemu.StartTest(t)
 	st := stack.Fresh(t, emu.Config(), stack.Options{})
 	fn := st.Functions["InboundFunction"]
-	sink := &coreSink{t: t}
+	sink := &coreSink{Sink: coresink.New(coresink.Config{Path: fn.Env["CORE_EVENTS_PATH"], BearerToken: coreToken, SigningSecret: coreSigning,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}), t: t}
 	srv := httptest.NewServer(sink)
 	t.Cleanup(srv.Close)
 	getenv := func(k string) string {
@@ -568,7 +548,7 @@ func TestDuplicateUnitGivesOneEvent(t *testing.T) {
 	if got, want := len(e.core.take()), 1; got != want {
 		t.Errorf("core events pushed = %d, want %d", got, want)
 	}
-	if got, want := e.core.attempts, 1; got != want {
+	if got, want := e.core.Stats().Requests, 1; got != want {
 		t.Errorf("pushes to the core = %d, want %d", got, want)
 	}
 	if !strings.Contains(e.emf.String(), inbound.MetricDuplicates) {
@@ -585,7 +565,7 @@ func TestDuplicateUnitGivesOneEvent(t *testing.T) {
 func TestClaimedDeliveryFinishesItsEvent(t *testing.T) {
 	e := newEnv(t)
 	e.register("acme", "", tenant.Number{PhoneNumberID: "106540352242922", WABAID: "419561257915477"})
-	e.core.fail = 1 // the core answers 500 once
+	e.core.Fail(500, 1) // the core answers 500 once
 	u := units(t, "text.json")[0]
 
 	e.enqueue(u)
@@ -765,7 +745,7 @@ func TestMessagesPushedToCoreInOrder(t *testing.T) {
 			for i, body := range []string{"one", "two", "three"} {
 				us = append(us, withText(t, base, body, fmt.Sprintf("wamid.order-%d", i)))
 			}
-			e.core.fail, e.core.status = tt.fail, tt.status
+			e.core.Fail(tt.status, tt.fail)
 			e.enqueue(us...)
 			msgs := e.receive(e.getenv("INBOUND_QUEUE_URL"))
 			resp, err := e.h.Handle(e.ctx, (&esm.Poller{}).Event(msgs))
@@ -793,7 +773,7 @@ func TestMessagesPushedToCoreInOrder(t *testing.T) {
 				}
 				_ = json.Unmarshal(u.Item, &item)
 				dead = append(dead, item.Text.Body)
-				if r := aws.ToString(m.MessageAttributes[queue.ReasonAttribute].StringValue); !strings.Contains(r, "rejected by test core") || strings.Contains(r, coreToken) {
+				if r := aws.ToString(m.MessageAttributes[queue.ReasonAttribute].StringValue); !strings.Contains(r, "simulated core failure") || strings.Contains(r, coreToken) {
 					t.Errorf("dead-letter reason %q, want the core's answer and no credential", r)
 				}
 			}
