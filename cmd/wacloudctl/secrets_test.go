@@ -202,8 +202,8 @@ func valuesOf(m map[string]string) []string {
 // faces the internet, reaches the webhook-side secrets and no access token;
 // the functions that call the Graph API reach the sending secrets and no
 // webhook-side secret; the functions that push to the core (the bridge,
-// and the inbound function for messages) reach the core's; no other
-// function reaches any.
+// the inbound function for messages and the status function for
+// statuses) reach the core's; no other function reaches any.
 func TestSecretPolicies(t *testing.T) {
 	tmpl, err := stack.Load(templatePath)
 	if err != nil {
@@ -275,6 +275,8 @@ func TestSecretPolicies(t *testing.T) {
 				"BridgeFunction":  {"core"},
 				// It pushes a contact's messages to the core itself.
 				"InboundFunction": {"core"},
+				// It pushes statuses and account changes to the core itself.
+				"StatusFunction": {"core"},
 				// The scheduled template sync calls Graph with each tenant's token.
 				"TemplatesFunction": {"tenant sending"},
 				// The management API calls Graph for a tenant's numbers

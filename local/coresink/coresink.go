@@ -182,7 +182,7 @@ func (s *Sink) push(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, map[string]string{"error": "simulated core failure"})
 		return
 	}
-	f, faulty := s.takeFault()
+	f, faulty := s.takeFault(r.Header.Get(core.EventTypeHeader))
 	s.mu.Unlock()
 	if !faulty {
 		s.accept(w, r)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,10 @@ type Fault struct {
 	Status      int    `json:"status,omitempty"`        // FaultStatus
 	RetryAfterS int    `json:"retry_after_s,omitempty"` // FaultStatus: Retry-After in seconds (0: none)
 	DelayMS     int    `json:"delay_ms,omitempty"`      // FaultSlow
+	// EventType, when set, limits the fault to pushes of events whose
+	// type starts with it ("outbound.", "message.status"): the pushes of
+	// one function, when several push at once.
+	EventType string `json:"event_type,omitempty"`
 }
 
 // check reports what is wrong with f, or nil.
@@ -79,11 +84,11 @@ func (s *Sink) SetFault(f Fault) error {
 	return nil
 }
 
-// takeFault returns the fault the current push suffers, counting it down.
-// Callers hold s.mu.
-func (s *Sink) takeFault() (Fault, bool) {
+// takeFault returns the fault the current push, of an event of type
+// eventType, suffers, counting it down. Callers hold s.mu.
+func (s *Sink) takeFault(eventType string) (Fault, bool) {
 	f := s.fault
-	if f.Mode == "" || f.Count == 0 {
+	if f.Mode == "" || f.Count == 0 || !strings.HasPrefix(eventType, f.EventType) {
 		return Fault{}, false
 	}
 	if f.Count > 0 {

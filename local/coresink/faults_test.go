@@ -125,3 +125,34 @@ func TestFaultSwitch(t *testing.T) {
 		t.Errorf("after off: pending fault %+v", st.PendingFault)
 	}
 }
+
+// A fault limited to one event type spares the pushes of other types: with
+// several functions pushing at once, a test fails the one it means to.
+func TestFaultByEventType(t *testing.T) {
+	sink := New(Config{BearerToken: token, SigningSecret: secret})
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	c := &core.Client{URL: srv.URL + "/wacloud/v1/events", Secrets: coreSecret{}, SecretID: "core"}
+	if err := sink.SetFault(Fault{Mode: FaultStatus, Count: 1, Status: 503, EventType: "outbound."}); err != nil {
+		t.Fatal(err)
+	}
+	pushes := []struct {
+		id, typ string
+		wantErr bool
+	}{
+		{"s1", "message.status", false},
+		{"r1", "message.received", false},
+		{"o1", "outbound.accepted", true},
+		{"o1", "outbound.accepted", false}, // the fault is spent
+		{"o2", "outbound.failed", false},
+	}
+	for _, p := range pushes {
+		body := []byte(`{"event_id":"` + p.id + `","type":"` + p.typ + `","tenant_id":"demo"}`)
+		if err := c.Push(context.Background(), p.id, p.typ, body); (err != nil) != p.wantErr {
+			t.Errorf("push %s (%s): err = %v, want error %v", p.id, p.typ, err, p.wantErr)
+		}
+	}
+	if st := sink.Stats(); st.InjectedFailures != 1 || st.Accepted != 4 {
+		t.Errorf("stats %+v, want 1 injected failure and 4 events accepted", st)
+	}
+}

@@ -349,10 +349,12 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		}
 		return true
 	})
-	// Every inbound message is at the core: the next push is the bridge's
-	// (media, statuses, outbound results), and it fails once, so the
-	// bridge backs off.
-	h.Sink.Fail(http.StatusServiceUnavailable, 1)
+	// Every inbound message is at the core. The bridge's first push of an
+	// outbound result fails once, so the bridge backs off (the status
+	// function pushes statuses at the same time, untouched).
+	if err := h.Sink.SetFault(coresink.Fault{Mode: coresink.FaultStatus, Status: http.StatusServiceUnavailable, Count: 1, EventType: "outbound."}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Outbound media the core stored under the tenant's prefix.
 	s3c := s3.NewFromConfig(h.Emulator.Config(), func(o *s3.Options) { o.UsePathStyle = true })

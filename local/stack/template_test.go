@@ -285,7 +285,7 @@ func TestTemplateInvariants(t *testing.T) {
 		// Metrics more than one function emits, each under its own
 		// Function: the token check counts the outages it finds first; the
 		// inbound function pushes messages with the bridge's forwarder.
-		alsoEmitted := map[string][]string{sender.MetricTokenInvalid: {"templates"}, bridge.MetricParked: {"inbound"}}
+		alsoEmitted := map[string][]string{sender.MetricTokenInvalid: {"templates"}, bridge.MetricParked: {"inbound", "status"}}
 		reasons := map[string]bool{}
 		for _, r := range []string{event.ReasonGraphError, event.ReasonInvalidJob, event.ReasonTenantMismatch, event.ReasonTenantUnavailable,
 			event.ReasonWindowClosed, event.ReasonMediaUnavailable, event.ReasonOutcomeUnknown, event.ReasonRetriesExhausted} {

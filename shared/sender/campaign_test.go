@@ -4,13 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/tucanlink/wacloud/local/coresink"
+
 	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/event/eventtest"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/status"
 	"github.com/tucanlink/wacloud/shared/suppression"
@@ -117,7 +125,26 @@ func TestCampaignCounts(t *testing.T) {
 		t.Fatalf("%d jobs accepted, want %d", len(wamids), len(messages))
 	}
 
-	sh, err := status.Setup(ctx, func(k string) string { return e.stack.Functions["StatusFunction"].Env[k] }, e.cfg)
+	// The status function pushes its events to the core (a local stand-in).
+	const coreToken, coreSigning = "core-bearer-token", "core-signing-secret"
+	fn := e.stack.Functions["StatusFunction"]
+	sink := coresink.New(coresink.Config{Path: fn.Env["CORE_EVENTS_PATH"], BearerToken: coreToken, SigningSecret: coreSigning,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	getenv := func(k string) string {
+		if k == "CORE_URL" {
+			return srv.URL
+		}
+		return fn.Env[k]
+	}
+	if _, err := secretsmanager.NewFromConfig(e.cfg).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(getenv("CORE_SECRET_ID")),
+		SecretString: aws.String(`{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := status.Setup(ctx, getenv, e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +173,16 @@ func TestCampaignCounts(t *testing.T) {
 		t.Errorf("pricing %v, want %v", got.Pricing, want)
 	}
 
-	// The status events, from the events left on the core queue.
-	e.coreEvents(t)
-	eventsMu.Lock()
-	defer eventsMu.Unlock()
+	// The status events, as the core received them.
 	statuses := 0
-	for _, ev := range pending {
+	for _, raw := range sink.Events() {
+		if err := eventtest.Check(raw); err != nil {
+			t.Errorf("event violates the contract: %v\n%s", err, raw)
+		}
+		var ev event.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
 		if ev.Type != event.TypeStatusUpdated || ev.Status == nil || !contains(jobIDs, ev.Status.JobID) {
 			continue
 		}

@@ -13,24 +13,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/msglimit"
-	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
 
 // account turns a non-messages change into account.<field> events, applying
 // a throughput upgrade to the number first.
-func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
+func (h *Handler) account(ctx context.Context, rec events.SQSMessage, u whatsapp.Unit) error {
 	changes, err := event.ParseAccountChanges(u.Field, u.Value)
 	if err != nil {
 		return fault.InvalidErr(fmt.Errorf("account change of tenant %s WABA %s: %w", u.TenantID, u.WABAID, err))
 	}
 	log := h.log().With("tenant_id", u.TenantID, "waba_id", u.WABAID, "field", u.Field)
-	var msgs []queue.Message
+	var evs []event.Event
 	for _, c := range changes {
 		ev := event.Event{
 			SchemaVersion: event.SchemaVersion,
@@ -75,17 +76,13 @@ func (h *Handler) account(ctx context.Context, u whatsapp.Unit) error {
 			idParts = append(idParts, p.WaID, p.Category, p.At)
 		}
 		ev.EventID = event.AccountEventID(ev.Type, u.TenantID, idParts...)
-		msg, err := queue.EventMessage(ev)
-		if err != nil {
-			return fault.PermanentErr(err)
-		}
-		msgs = append(msgs, msg)
-		h.Metrics.Count("AccountEvent", 1, "Field", u.Field)
+		evs = append(evs, ev)
 	}
-	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
-		return fault.Retryable(fmt.Errorf("publish %s events of WABA %s: %w", u.Field, u.WABAID, err))
+	if err := h.push(ctx, rec, evs...); err != nil {
+		return fmt.Errorf("%s change of WABA %s: %w", u.Field, u.WABAID, err)
 	}
-	log.InfoContext(ctx, "account events published", "events", len(msgs))
+	h.Metrics.Count("AccountEvent", float64(len(evs)), "Field", u.Field)
+	log.InfoContext(ctx, "account events pushed", "events", len(evs))
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
@@ -33,6 +34,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/parking"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tenant"
+	"github.com/tucanlink/wacloud/shared/tracing"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
 
@@ -66,9 +68,13 @@ type Templates interface {
 	Apply(ctx context.Context, tenantID string, k catalog.Key, c catalog.Change) (bool, error)
 }
 
-// Publisher sends messages to a queue (queue.Publisher).
-type Publisher interface {
-	Publish(ctx context.Context, queueURL string, msgs ...queue.Message) error
+// Core pushes one event of a queued record to the core; *bridge.Forwarder
+// satisfies it (the bridge's client, retry classification and poison
+// parking). backoff is the status queue's retry delay by receive count.
+// Errors are classified: Retry (may carry a RetryAfter) or Permanent
+// (bridge.CodeParked for a poison event).
+type Core interface {
+	Forward(ctx context.Context, rec events.SQSMessage, backoff func(int) time.Duration, eventID, eventType string, body []byte) error
 }
 
 // Per-tenant delivery metrics (dimensions Function and Tenant): a message
@@ -96,11 +102,14 @@ type Handler struct {
 	// Limits keeps the portfolio's messaging-limit tier and the number's
 	// quality from phone_number_quality_update (*msglimit.Store); nil:
 	// not kept.
-	Limits         Limits
-	Events         Publisher
-	EventsQueueURL string
-	// Queue runs the batch (source queue, DLQ, backoff); its Handle is set
-	// by Handle.
+	Limits Limits
+	// Core receives every event the function makes: message.status (with
+	// the outbound.accepted copy ahead of a message's first one),
+	// account.* and payment.status. They go straight from the status
+	// queue to the core, with no second queue hop.
+	Core Core
+	// Queue runs the batch (source queue, DLQ, backoff, how many records
+	// at once); its Handle is set by Handle.
 	Queue   queue.Consumer
 	Metrics *metrics.Recorder
 	// MetricTenants bounds the Tenant dimension of the per-tenant delivery
@@ -120,6 +129,11 @@ type Handler struct {
 
 // Handle is the Lambda handler.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	// A cold instance reads the core's credentials while it applies the
+	// batch's statuses, not after (a no-op once they are cached).
+	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
+		go w.Warm(ctx)
+	}
 	c := h.Queue
 	c.Handle = h.Process
 	if c.Log == nil {
@@ -134,11 +148,18 @@ func (h *Handler) Process(ctx context.Context, rec events.SQSMessage) error {
 	if err := json.Unmarshal([]byte(rec.Body), &u); err != nil {
 		return fault.InvalidErr(fmt.Errorf("decode status queue record %s: %w", rec.MessageId, err))
 	}
-	return h.ProcessUnit(ctx, u)
+	return h.unit(ctx, rec, u)
 }
 
-// ProcessUnit handles one unit. Its error is classified with fault.
+// ProcessUnit handles one unit that came with no queue record: its events
+// are pushed as on a first receive (never parked as poison). Its error is
+// classified with fault.
 func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
+	return h.unit(ctx, events.SQSMessage{}, u)
+}
+
+// unit handles one unit carried by rec. Its error is classified with fault.
+func (h *Handler) unit(ctx context.Context, rec events.SQSMessage, u whatsapp.Unit) error {
 	if u.TenantID == "" && u.Kind == whatsapp.KindStatus {
 		// Straight from the webhook (statuses skip the inbound function).
 		id, err := h.resolve(ctx, u)
@@ -152,9 +173,9 @@ func (h *Handler) ProcessUnit(ctx context.Context, u whatsapp.Unit) error {
 	}
 	switch {
 	case u.Kind == whatsapp.KindStatus:
-		return h.status(ctx, u)
+		return h.status(ctx, rec, u)
 	case u.Kind == whatsapp.KindChange && u.Field != "messages" && u.Field != "":
-		return h.account(ctx, u)
+		return h.account(ctx, rec, u)
 	}
 	return fault.Invalidf("process unit of tenant %s: kind %q field %q is not handled by the status function", u.TenantID, u.Kind, u.Field)
 }
@@ -191,10 +212,10 @@ func (h *Handler) resolve(ctx context.Context, u whatsapp.Unit) (string, error) 
 	return n.TenantID, nil
 }
 
-// status applies one status and publishes the events it makes pending.
-func (h *Handler) status(ctx context.Context, u whatsapp.Unit) error {
+// status applies one status and pushes the events it makes pending.
+func (h *Handler) status(ctx context.Context, rec events.SQSMessage, u whatsapp.Unit) error {
 	if event.IsPaymentStatus(u.Item) {
-		return h.payment(ctx, u)
+		return h.payment(ctx, rec, u)
 	}
 	it, err := event.ParseStatus(u.Item)
 	if err != nil {
@@ -236,7 +257,7 @@ func (h *Handler) status(ctx context.Context, u whatsapp.Unit) error {
 			return err
 		}
 	}
-	return h.notify(ctx, u, it, res.Message, log)
+	return h.notify(ctx, rec, u, it, res.Message, log)
 }
 
 // failed tells the sender what a permanent failure means for later sends.
@@ -258,52 +279,53 @@ func (h *Handler) failed(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 	return nil
 }
 
-// notify publishes, in rank order, the events of every state that became
-// current and was not published yet (including ones a crash left behind),
-// then those of states Meta reported late (below the current state, which
-// they leave unchanged), then marks them all published. Re-publishing after
-// a crash is harmless: the event ids are stable.
-func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusItem, m delivery.Message, log *slog.Logger) error {
+// notify pushes to the core, in rank order, the events of every state that
+// became current and was not pushed yet (including ones a crash or a
+// concurrent instance left behind), then those of states Meta reported
+// late (below the current state, which they leave unchanged), then marks
+// them all notified. Pushing again after a crash is harmless: the event
+// ids are stable and the core drops repeats by Idempotency-Key.
+//
+// Concurrent instances keep a message's order at the core: a state is
+// marked notified only after it was pushed, so an instance that pushes a
+// state first pushes, ahead of it, every lower state not marked yet; the
+// first copy of each state reaches the core in rank order, and later
+// copies are repeats.
+func (h *Handler) notify(ctx context.Context, rec events.SQSMessage, u whatsapp.Unit, it event.StatusItem, m delivery.Message, log *slog.Logger) error {
 	pending, late := m.Pending(), m.Late()
 	if len(pending)+len(late) == 0 {
 		return nil
 	}
-	msgs := make([]queue.Message, 0, len(pending)+len(late)+1)
 	if ev, ok := acceptedEvent(m); ok {
 		// The sender publishes outbound.accepted after recording the
-		// message, so a fast status could reach the core first. Publishing
-		// the same event (same id) ahead of the status keeps the order; the
-		// copy that comes second is dropped as a duplicate.
-		msg, err := queue.EventMessage(ev)
-		if err != nil {
-			return fault.PermanentErr(err)
+		// message, and the bridge pushes it from the core events queue,
+		// so a fast status could reach the core first. Pushing the same
+		// event (same id) ahead of the status keeps the order; the copy
+		// that comes second is a repeat the core drops. It continues the
+		// job's trace, not this status's.
+		actx := ctx
+		if m.TraceHeader != "" {
+			actx = tracing.WithHeader(ctx, m.TraceHeader)
 		}
-		// The sender's event, in the job's trace, not this status's.
-		msg.TraceHeader = m.TraceHeader
-		msgs = append(msgs, msg)
+		if err := h.push(actx, rec, ev); err != nil {
+			return err
+		}
 	}
+	evs := make([]event.Event, 0, len(pending)+len(late))
 	for _, st := range pending {
-		ev := statusEvent(u, it, m, st, false)
-		msg, err := queue.EventMessage(ev)
-		if err != nil {
-			return fault.PermanentErr(err)
-		}
-		msgs = append(msgs, msg)
+		evs = append(evs, statusEvent(u, it, m, st, false))
 	}
 	for _, st := range late {
-		ev := statusEvent(u, it, m, st, true)
-		msg, err := queue.EventMessage(ev)
-		if err != nil {
-			return fault.PermanentErr(err)
-		}
-		msgs = append(msgs, msg)
+		evs = append(evs, statusEvent(u, it, m, st, true))
+	}
+	if err := h.push(ctx, rec, evs...); err != nil {
+		return err
+	}
+	for _, st := range late {
 		h.Metrics.Count("StatusLate", 1, "Status", st)
 	}
-	if err := h.Events.Publish(ctx, h.EventsQueueURL, msgs...); err != nil {
-		return fault.Retryable(fmt.Errorf("publish status events of %s: %w", it.ID, err))
-	}
-	// Counted before the events are marked published: a crash in
-	// between publishes them again (same ids) and counts what is left.
+	// Counted before the events are marked notified: a crash in between
+	// pushes them again (same ids) and counts what is left.
 	if d, err := h.Deliveries.CountCampaign(ctx, m); err != nil {
 		return err
 	} else if !d.Empty() {
@@ -313,7 +335,28 @@ func (h *Handler) notify(ctx context.Context, u whatsapp.Unit, it event.StatusIt
 		return err
 	}
 	h.countStates(u.TenantID, append(pending, late...))
-	log.InfoContext(ctx, "status events published", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
+	log.InfoContext(ctx, "status events pushed", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
+	return nil
+}
+
+// push sends evs to the core one after another, in order, stopping at the
+// first failure: the retry pushes the earlier ones again and the core drops
+// them by Idempotency-Key.
+func (h *Handler) push(ctx context.Context, rec events.SQSMessage, evs ...event.Event) error {
+	for _, ev := range evs {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return fault.PermanentErr(fmt.Errorf("encode event %s: %w", ev.EventID, err))
+		}
+		if err := h.Core.Forward(ctx, rec, h.Queue.Backoff, ev.EventID, ev.Type, body); err != nil {
+			h.Metrics.Count(bridge.MetricFailed, 1, "Class", fault.ClassOf(err).String())
+			if fault.CodeOf(err) == bridge.CodeParked {
+				h.Metrics.Count(bridge.MetricParked, 1)
+			}
+			return fmt.Errorf("push event %s (%s) of tenant %s to the core: %w", ev.EventID, ev.Type, ev.TenantID, err)
+		}
+		h.Metrics.Count(bridge.MetricPushed, 1)
+	}
 	return nil
 }
 
@@ -392,8 +435,7 @@ func statusEvent(u whatsapp.Unit, it event.StatusItem, m delivery.Message, st st
 		OccurredAt:    sc.At,
 		Status:        sc,
 	}
-	// Same contact key as the sender's outbound.accepted, so the core gets
-	// both in one FIFO group, in order.
+	// The contact, as on the sender's outbound.accepted.
 	if c := (event.Contact{WaID: sc.Recipient, UserID: sc.RecipientUserID}); c.WaID != "" || c.UserID != "" {
 		ev.Contact = &c
 	}

@@ -4,16 +4,17 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
-	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
 
 // payment forwards a payment status of an order-details message as its own
 // payment.status event. It is not a delivery state: the message record is
 // not touched, so a failed payment never reads as a failed message.
-func (h *Handler) payment(ctx context.Context, u whatsapp.Unit) error {
+func (h *Handler) payment(ctx context.Context, rec events.SQSMessage, u whatsapp.Unit) error {
 	p, err := event.ParsePaymentStatus(u.Item)
 	if err != nil {
 		return fault.InvalidErr(fmt.Errorf("payment status of tenant %s number %s: %w", u.TenantID, u.Metadata.PhoneNumberID, err))
@@ -50,18 +51,13 @@ func (h *Handler) payment(ctx context.Context, u whatsapp.Unit) error {
 		Payment:       &p,
 	}
 	if p.Recipient != "" {
-		// The recipient's FIFO group: after the order's message statuses.
 		ev.Contact = &event.Contact{WaID: p.Recipient}
 	}
-	msg, err := queue.EventMessage(ev)
-	if err != nil {
-		return fault.PermanentErr(err)
-	}
-	if err := h.Events.Publish(ctx, h.EventsQueueURL, msg); err != nil {
-		return fault.Retryable(fmt.Errorf("publish payment status %s of %s: %w", p.Status, p.MessageID, err))
+	if err := h.push(ctx, rec, ev); err != nil {
+		return fmt.Errorf("payment status %s of %s: %w", p.Status, p.MessageID, err)
 	}
 	h.Metrics.Count("PaymentStatus", 1, "Status", p.Status)
-	h.log().InfoContext(ctx, "payment status published", "tenant_id", u.TenantID, "phone_number_id", phone,
+	h.log().InfoContext(ctx, "payment status pushed", "tenant_id", u.TenantID, "phone_number_id", phone,
 		"wamid", p.MessageID, "payment_status", p.Status, "at", occurred)
 	return nil
 }

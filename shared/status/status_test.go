@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -32,19 +36,51 @@ import (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+const (
+	coreToken   = "core-bearer-token"
+	coreSigning = "core-signing-secret"
+)
+
 // env is a provisioned emulator with the status function built by Setup
-// from the template's environment.
+// from the template's environment, pushing to the local core stand-in.
 type env struct {
 	h        *status.Handler
 	store    *delivery.Store
 	windows  window.Store
 	registry *tenant.Registry
 	sqs      *sqs.Client
-	coreURL  string
 	dlqURL   string
+	// core is the local core stand-in (package coresink: bearer token,
+	// signature and Idempotency-Key checked, repeats counted as
+	// duplicates); seen is how many of its events were taken.
+	core *coresink.Sink
+	seen int
+	// traces records the trace header each pushed event carried.
+	traces *traceRecorder
 	// cfg and templatesTable reach the template catalog.
 	cfg            aws.Config
 	templatesTable string
+}
+
+// traceRecorder passes pushes on to the status function's forwarder and
+// records the trace each event was pushed in.
+type traceRecorder struct {
+	status.Core
+	mu  sync.Mutex
+	got map[string]string // event id → trace header
+}
+
+func (r *traceRecorder) Forward(ctx context.Context, rec events.SQSMessage, backoff func(int) time.Duration, eventID, eventType string, body []byte) error {
+	r.mu.Lock()
+	r.got[eventID] = tracing.FromContext(ctx)
+	r.mu.Unlock()
+	return r.Core.Forward(ctx, rec, backoff, eventID, eventType, body)
+}
+
+func (r *traceRecorder) trace(eventID string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[eventID]
 }
 
 func newEnv(t *testing.T) *env {
@@ -60,13 +96,31 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	fn := st.Functions["StatusFunction"]
-	h, err := status.Setup(ctx, fn.Getenv, emu.Config())
+	sink := coresink.New(coresink.Config{Path: fn.Env["CORE_EVENTS_PATH"], BearerToken: coreToken, SigningSecret: coreSigning,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	srv := httptest.NewServer(sink)
+	t.Cleanup(srv.Close)
+	getenv := func(k string) string {
+		if k == "CORE_URL" {
+			return srv.URL
+		}
+		return fn.Env[k]
+	}
+	if _, err := secretsmanager.NewFromConfig(emu.Config()).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(getenv("CORE_SECRET_ID")),
+		SecretString: aws.String(`{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := status.Setup(ctx, getenv, emu.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Now = func() time.Time { return now }
 	h.Metrics = nil
 	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	traces := &traceRecorder{Core: h.Core, got: map[string]string{}}
+	h.Core = traces
 	ddb := dynamodb.NewFromConfig(emu.Config())
 	e := &env{
 		h:        h,
@@ -74,8 +128,9 @@ func newEnv(t *testing.T) *env {
 		windows:  window.Store{API: ddb, Table: fn.Env["STATE_TABLE"]},
 		registry: &tenant.Registry{API: ddb, Table: fn.Env["TENANTS_TABLE"]},
 		sqs:      sqs.NewFromConfig(emu.Config()),
-		coreURL:  fn.Env["CORE_EVENTS_QUEUE_URL"],
 		dlqURL:   fn.Env["STATUS_DLQ_URL"],
+		core:     sink,
+		traces:   traces,
 
 		cfg:            emu.Config(),
 		templatesTable: fn.Env["TEMPLATES_TABLE"],
@@ -110,9 +165,9 @@ func (e *env) drain(t *testing.T, url string) []sqstypes.Message {
 	}
 }
 
-// events drains the core events queue, validates every event against the
-// published schema and returns them, leaving out the outbound.accepted
-// copies that precede a message's first status event (allEvents keeps them).
+// events returns what the core accepted since the last take, validated
+// against the published schema, leaving out the outbound.accepted copies
+// that precede a message's first status event (allEvents keeps them).
 func (e *env) events(t *testing.T) []event.Event {
 	t.Helper()
 	var out []event.Event
@@ -124,18 +179,25 @@ func (e *env) events(t *testing.T) []event.Event {
 	return out
 }
 
-// allEvents drains the core events queue, in order.
+// allEvents returns every event the core accepted since the last take, in
+// arrival order (a repeat of an event it already had is not one).
 func (e *env) allEvents(t *testing.T) []event.Event {
 	t.Helper()
+	st := e.core.Stats()
+	if st.Unauthorized+st.BadSignature+st.BadRequest > 0 {
+		t.Errorf("pushes the core refused as unauthenticated, unsigned or malformed: %+v", st)
+	}
+	raw := e.core.Events()
 	var out []event.Event
-	for _, m := range e.drain(t, e.coreURL) {
-		eventtest.ValidateJSON(t, []byte(aws.ToString(m.Body)))
+	for _, b := range raw[e.seen:] {
+		eventtest.ValidateJSON(t, b)
 		var ev event.Event
-		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
+		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, ev)
 	}
+	e.seen = len(raw)
 	return out
 }
 
@@ -254,6 +316,9 @@ func TestEveryOrderEndsRightAndReportsEveryStateOnce(t *testing.T) {
 		}
 		runs = append(runs, run{strings.Join(p, ",") + "/duplicated", append(dup, p...)})
 	}
+	// The oracle follows arrival order: the batch one record after another
+	// (TestDuplicateStormReportsEachStateOnce runs them at once).
+	e.h.Queue.Concurrency = 1
 	for i, r := range runs {
 		t.Run(r.name, func(t *testing.T) {
 			wamid := fmt.Sprintf("wamid.perm%02d", i)
@@ -327,58 +392,80 @@ func TestEveryOrderEndsRightAndReportsEveryStateOnce(t *testing.T) {
 
 func TestDuplicateStormReportsEachStateOnce(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	const wamid = "wamid.storm"
-	e.accept(t, wamid)
-	states := []string{"sent", "delivered", "read"}
-	done := make(chan error)
-	const copies = 10
-	for i := range copies * len(states) {
-		go func() {
-			done <- e.h.ProcessUnit(ctx, statusUnit(wamid, states[i%len(states)], i%len(states)+1))
-		}()
-	}
-	for range copies * len(states) {
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}
-	m, err := e.store.Get(ctx, wamid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Status != "read" || len(m.Pending()) != 0 {
-		t.Fatalf("final %q pending %v", m.Status, m.Pending())
-	}
-	if len(m.Late()) != 0 {
-		t.Fatalf("late states not published: %v", m.Late())
-	}
-	evs := e.events(t)
-	count := map[string]int{}
-	for _, ev := range evs {
-		count[ev.Status.Reported]++
-	}
-	// Exactly one event per recorded transition, in rank order, and one per
-	// state that arrived late: every state Meta reported, once.
-	var wantStates []string
-	for _, s := range delivery.States {
-		if _, ok := m.Transitions[s]; ok {
-			wantStates = append(wantStates, s)
-		}
-	}
-	var gotStates []string
-	for _, ev := range evs {
-		if !ev.Status.Late {
-			gotStates = append(gotStates, ev.Status.Current)
-		}
-	}
-	if fmt.Sprint(gotStates) != fmt.Sprint(wantStates) {
-		t.Errorf("advances %v, want one per transition %v (counts %v)", gotStates, wantStates, count)
-	}
-	for _, s := range states {
-		if count[s] != 1 {
-			t.Errorf("%s reported %d times, want once", s, count[s])
-		}
+	for _, tc := range []struct {
+		name    string
+		latency time.Duration // how long the core takes to answer a push
+	}{
+		{"core answers at once", 0},
+		// Slow pushes overlap: instances that applied different states
+		// push at the same time.
+		{"core answers in 20 ms", 20 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.core.SetLatency(tc.latency)
+			defer e.core.SetLatency(0)
+			ctx := context.Background()
+			wamid := "wamid.storm." + strings.ReplaceAll(tc.name, " ", "")
+			e.accept(t, wamid)
+			states := []string{"sent", "delivered", "read"}
+			done := make(chan error)
+			const copies = 10
+			for i := range copies * len(states) {
+				go func() {
+					done <- e.h.ProcessUnit(ctx, statusUnit(wamid, states[i%len(states)], i%len(states)+1))
+				}()
+			}
+			for range copies * len(states) {
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}
+			m, err := e.store.Get(ctx, wamid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Status != "read" || len(m.Pending()) != 0 {
+				t.Fatalf("final %q pending %v", m.Status, m.Pending())
+			}
+			if len(m.Late()) != 0 {
+				t.Fatalf("late states not pushed: %v", m.Late())
+			}
+			all := e.allEvents(t)
+			if len(all) == 0 || all[0].Type != event.TypeOutboundAccepted {
+				t.Fatalf("the core's first event of the message is not outbound.accepted: %d events", len(all))
+			}
+			evs := all[1:]
+			count := map[string]int{}
+			for _, ev := range evs {
+				if ev.Status == nil {
+					t.Fatalf("%s after the first status event", ev.Type)
+				}
+				count[ev.Status.Reported]++
+			}
+			// Exactly one event per recorded transition, in rank order at
+			// the core, and one per state that arrived late: every state
+			// Meta reported, once.
+			var wantStates []string
+			for _, s := range delivery.States {
+				if _, ok := m.Transitions[s]; ok {
+					wantStates = append(wantStates, s)
+				}
+			}
+			var gotStates []string
+			for _, ev := range evs {
+				if !ev.Status.Late {
+					gotStates = append(gotStates, ev.Status.Current)
+				}
+			}
+			if fmt.Sprint(gotStates) != fmt.Sprint(wantStates) {
+				t.Errorf("advances %v, want one per transition %v (counts %v)", gotStates, wantStates, count)
+			}
+			for _, s := range states {
+				if count[s] != 1 {
+					t.Errorf("%s reported %d times, want once", s, count[s])
+				}
+			}
+		})
 	}
 }
 
@@ -555,7 +642,6 @@ func (e *env) reset(t *testing.T, ddb *dynamodb.Client, tables ...string) {
 			}
 		}
 	}
-	e.drain(t, e.coreURL)
 	e.drain(t, e.dlqURL)
 }
 
@@ -730,18 +816,9 @@ func TestAcceptedKeepsTheJobsTrace(t *testing.T) {
 	if err := e.h.ProcessUnit(ctx, statusUnit(r.WAMID, "sent", 1)); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.coreURL), MaxNumberOfMessages: 10,
-		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, m := range r2.Messages {
-		var ev event.Event
-		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-			t.Fatal(err)
-		}
-		got[ev.Type] = m.Attributes[tracing.AttributeName]
+	for _, ev := range e.allEvents(t) {
+		got[ev.Type] = e.traces.trace(ev.EventID)
 	}
 	if got[event.TypeOutboundAccepted] != jobTrace {
 		t.Errorf("outbound.accepted carries trace %q, want the job's %q", got[event.TypeOutboundAccepted], jobTrace)
