@@ -59,6 +59,8 @@ type options struct {
 	pollers  int
 	backend  string
 	timeout  time.Duration
+	// statusDelay spaces a message's status webhooks.
+	statusDelay time.Duration
 }
 
 func run() error {
@@ -69,6 +71,7 @@ func run() error {
 	flag.IntVar(&o.pollers, "pollers", 2, "concurrent batches per queue (the local event source mappings)")
 	flag.StringVar(&o.backend, "aws", "", "AWS implementation: kumo or moto (default: WACLOUD_TEST_AWS, else kumo)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	flag.DurationVar(&o.statusDelay, "status-delay", 0, "wait before each of a message's status webhooks (0: all at once, the harshest case for the status function; Meta spaces them by the time each state took)")
 	flag.Parse()
 	if o.rate <= 0 || o.duration <= 0 || o.contacts <= 0 {
 		return errors.New("-rate, -duration and -contacts must be positive")
@@ -108,6 +111,13 @@ func run() error {
 		return err
 	}
 	defer h.Close()
+	if o.statusDelay > 0 {
+		sc := h.Sim.StatusConfig()
+		sc.DelayMS = int(o.statusDelay / time.Millisecond)
+		if err := h.Sim.SetStatusConfig(sc); err != nil {
+			return err
+		}
+	}
 	r := &runner{o: o, h: h, cnt: cnt, ctx: ctx,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second},
 		sqs:    sqs.NewFromConfig(h.Emulator.Config())}
@@ -136,8 +146,8 @@ func run() error {
 	out := delta(before, cnt.snapshot())
 	dups := h.Sink.Stats().Duplicates - dup0
 
-	fmt.Printf("bench-calls: AWS %s, %.0f/s for %s per phase, %d contacts, %d pollers per queue; every request at the AWS endpoint\n",
-		b, o.rate, o.duration, o.contacts, o.pollers)
+	fmt.Printf("bench-calls: AWS %s, %.0f/s for %s per phase, %d contacts, %d pollers per queue, statuses %s apart; every request at the AWS endpoint\n",
+		b, o.rate, o.duration, o.contacts, o.pollers, o.statusDelay)
 	table(os.Stdout, "inbound text messages", in, n)
 	table(os.Stdout, "outbound text jobs, each with sent, delivered and read", out, n)
 	fmt.Printf("\nduplicate pushes to the core in the outbound phase: %d (%.2f per job)\n", dups, float64(dups)/float64(n))
