@@ -255,7 +255,7 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 	// Statuses mostly arrive in Meta's order: first try the update from
 	// the state usually before this one, without reading the record. A
 	// miss returns the record as it is (ALL_OLD), so it costs no read
-	// either, unless the record does not exist yet.
+	// either; a miss that returns none found no record.
 	var old map[string]ddbtypes.AttributeValue
 	known := false
 	if guess, ok := usuallyBefore[u.Status]; ok {
@@ -267,7 +267,10 @@ func (s *Store) Apply(ctx context.Context, u StatusUpdate) (Result, error) {
 			m, err := decode(item)
 			return Result{Advanced: true, Previous: guess, Message: m}, err
 		}
-		old, known = current, len(current) > 0
+		old, known = current, true
+		if len(old) == 0 {
+			old = nil
+		}
 	}
 	for range maxAttempts {
 		if !known {
