@@ -136,9 +136,9 @@ bench-cold:
 	$(GO) run ./local/bench/cold -n $(or $(N),5) $(ARGS)
 
 .PHONY: bench-calls
-## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, at RATE/s (25) for DURATION (20s) each; prints inbound_calls_per_msg and outbound_calls_per_job last.
+## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, at RATE/s (25) for DURATION (20s) each; prints inbound_calls_per_msg and outbound_calls_per_job last. STATUS_DELAY=500ms spaces a message's status webhooks (default: all at once).
 bench-calls:
-	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS))
+	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS)) $(if $(STATUS_DELAY),-status-delay $(STATUS_DELAY))
 
 .PHONY: bench-fairness
 ## bench-fairness: tenant A's backlog (BACKLOG=20000 bulk jobs, LIMIT=80/s) on its number while tenant B sends a probe every 2 s on its own (PROBES=20); prints probe wait p50/p99 and A's rate / LIMIT last. QUICK=1: 3000 jobs, 10 probes.
