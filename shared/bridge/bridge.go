@@ -14,7 +14,11 @@
 // refuses for good goes to the dead-letter queue with the reason. An event
 // the core keeps failing while it accepts others (a poison event) is parked
 // in the dead-letter queue after ParkAfter receives, so that it blocks its
-// contact's later events for minutes, not hours (see Handler.ParkAfter).
+// contact's later events for minutes, not hours (see Forwarder.ParkAfter).
+//
+// The Forwarder is shared: the inbound function pushes a contact's
+// messages and the status function a message's statuses with one of their
+// own, straight from their queues.
 package bridge
 
 import (
