@@ -349,10 +349,12 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		}
 		return true
 	})
-	// Every inbound message is at the core. The bridge's first push of an
-	// outbound result fails once, so the bridge backs off (the status
-	// function pushes statuses at the same time, untouched).
-	if err := h.Sink.SetFault(coresink.Fault{Mode: coresink.FaultStatus, Status: http.StatusServiceUnavailable, Count: 1, EventType: "outbound."}); err != nil {
+	// Every inbound message is at the core. The first push of an
+	// outbound.failed (the job whose S3 media is missing, below) fails
+	// once, so the bridge backs off: only the bridge pushes it (the
+	// status function pushes statuses and its own copy of
+	// outbound.accepted at the same time, untouched).
+	if err := h.Sink.SetFault(coresink.Fault{Mode: coresink.FaultStatus, Status: http.StatusServiceUnavailable, Count: 1, EventType: "outbound.failed"}); err != nil {
 		t.Fatal(err)
 	}
 

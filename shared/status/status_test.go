@@ -682,6 +682,60 @@ func TestAcceptedPrecedesFirstStatus(t *testing.T) {
 	}
 }
 
+// A push the core fails leaves the status on its queue with the state
+// applied but not marked notified: the next
+// status of the message (or the retry) pushes it, ahead of its own state,
+// and the core has every state once, in rank order.
+func TestFailedPushIsRepairedInOrder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		fault coresink.Fault
+	}{
+		{"core answers 503", coresink.Fault{Mode: coresink.FaultStatus, Status: 503, Count: 1}},
+		{"core answers 429 with Retry-After", coresink.Fault{Mode: coresink.FaultStatus, Status: 429, RetryAfterS: 30, Count: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wamid := "wamid.repair." + strings.ReplaceAll(tc.name, " ", "")
+			e.accept(t, wamid)
+			// The first push of sent's record (the acceptance copy) fails.
+			if err := e.core.SetFault(tc.fault); err != nil {
+				t.Fatal(err)
+			}
+			sent := statusUnit(wamid, "sent", 1)
+			resp, err := e.h.Handle(ctx, sqsEvent(t, sent))
+			if err != nil || len(resp.BatchItemFailures) != 1 {
+				t.Fatalf("sent with the core failing: %v, failures %v; want it retried", err, resp.BatchItemFailures)
+			}
+			if m, err := e.store.Get(ctx, wamid); err != nil || m.Status != "sent" || fmt.Sprint(m.Pending()) != "[sent]" {
+				t.Fatalf("record after the failed push: status %q pending %v (%v); want sent applied and pending", m.Status, m.Pending(), err)
+			}
+			// delivered comes before sent's retry, then the retry.
+			for _, u := range []whatsapp.Unit{statusUnit(wamid, "delivered", 2), sent} {
+				resp, err := e.h.Handle(ctx, sqsEvent(t, u))
+				if err != nil || len(resp.BatchItemFailures) != 0 {
+					t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+				}
+			}
+			var got []string
+			for _, ev := range e.allEvents(t) {
+				if ev.Status == nil {
+					got = append(got, ev.Type)
+					continue
+				}
+				got = append(got, transitions([]event.Event{ev})...)
+			}
+			if want := "[outbound.accepted accepted>sent sent>delivered]"; fmt.Sprint(got) != want {
+				t.Errorf("core has %v, want %s", got, want)
+			}
+			if m, _ := e.store.Get(ctx, wamid); len(m.Pending()) != 0 {
+				t.Errorf("pending after the repair: %v", m.Pending())
+			}
+		})
+	}
+}
+
 // The README's outbound walkthrough: Meta's sent arrives before the
 // sender's record and is retried; meanwhile the record is written and
 // delivered is applied; the retried sent now ranks below delivered. The
