@@ -140,6 +140,11 @@ bench-cold:
 bench-calls:
 	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS)) $(if $(STATUS_DELAY),-status-delay $(STATUS_DELAY))
 
+.PHONY: bench-statuses
+## bench-statuses: the status function against a core answering in LATENCY_MS (100) ms: MESSAGES (5000) recorded messages' sent, delivered and read statuses queued as the webhook stores them (ORDER=together: each message's three side by side), the function at the template's concurrency; prints, last: core_latency_ms=… messages=… events=… events_per_s=… lost=… repeats=… order_violations=….
+bench-statuses:
+	$(GO) run ./local/bench/statuses $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(LATENCY_MS),-latency-ms $(LATENCY_MS)) $(if $(ORDER),-order $(ORDER))
+
 .PHONY: bench-fairness
 ## bench-fairness: tenant A's backlog (BACKLOG=20000 bulk jobs, LIMIT=80/s) on its number while tenant B sends a probe every 2 s on its own (PROBES=20); prints probe wait p50/p99 and A's rate / LIMIT last. QUICK=1: 3000 jobs, 10 probes.
 bench-fairness:

@@ -81,6 +81,12 @@ type Consumer struct {
 	// held back after a failure. Handle must then be safe for concurrent
 	// use. 0 or 1: the whole batch one record after another.
 	Concurrency int
+	// Lane, when set, names the lane each record of a standard queue runs
+	// in: records of one lane run one after another, in batch order, and
+	// are held back after a failure, as a FIFO group's are; "" runs a
+	// record alone. Nil: the record's FIFO message group. A FIFO queue's
+	// consumer must leave it nil, or its groups' order is lost.
+	Lane func(events.SQSMessage) string
 	// MaxRetryAfter bounds how long an error's RetryAfter may delay a
 	// retry (0: SQS's limit, 12 h): a Retry-After is honoured up to it.
 	MaxRetryAfter time.Duration
@@ -149,7 +155,7 @@ func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventR
 		}
 		c.runLane(ctx, ev.Records, all, failed)
 	} else {
-		lanes := lanes(ev.Records)
+		lanes := c.lanes(ev.Records)
 		sem := make(chan struct{}, c.Concurrency)
 		var wg sync.WaitGroup
 		for _, lane := range lanes {
@@ -173,13 +179,14 @@ func (c Consumer) Run(ctx context.Context, ev events.SQSEvent) (events.SQSEventR
 }
 
 // lanes splits a batch into lists of record indices that may run
-// concurrently: one per FIFO message group, in order, and one per record
-// without a group (a standard queue promises no order).
-func lanes(recs []events.SQSMessage) [][]int {
+// concurrently: one per lane (FIFO message group, or Lane's key), in
+// order, and one per record without one (a standard queue promises no
+// order).
+func (c Consumer) lanes(recs []events.SQSMessage) [][]int {
 	var out [][]int
 	byGroup := map[string]int{}
 	for i, rec := range recs {
-		g := rec.Attributes["MessageGroupId"]
+		g := c.laneOf(rec)
 		if g == "" {
 			out = append(out, []int{i})
 			continue
@@ -194,9 +201,17 @@ func lanes(recs []events.SQSMessage) [][]int {
 	return out
 }
 
+// laneOf is the lane rec runs in ("": alone).
+func (c Consumer) laneOf(rec events.SQSMessage) string {
+	if c.Lane != nil {
+		return c.Lane(rec)
+	}
+	return rec.Attributes["MessageGroupId"]
+}
+
 // runLane runs the records at idx one after another, marking failures.
 func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []int, failed []bool) {
-	// blocked holds, per FIFO group, the delay given to the record that
+	// blocked holds, per lane (FIFO group), the delay given to the record that
 	// stopped it (0: its visibility was left as it was). Records held back
 	// behind it get that same delay, whatever their own receive counts, so
 	// the group resumes as one, head first.
@@ -206,7 +221,7 @@ func (c Consumer) runLane(ctx context.Context, recs []events.SQSMessage, idx []i
 		rec := recs[i]
 		// The record's work continues the trace of whoever sent it.
 		ctx := tracing.ForRecord(batchCtx, rec)
-		group := rec.Attributes["MessageGroupId"]
+		group := c.laneOf(rec)
 		if d, ok := blocked[group]; ok && group != "" {
 			c.setVisibility(ctx, rec, d)
 			failed[i] = true

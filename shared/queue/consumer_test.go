@@ -373,3 +373,82 @@ func TestConsumerKeepsPersonalDataOutOfReasons(t *testing.T) {
 		})
 	}
 }
+
+// With Lane set, records of a standard queue that share a lane run one
+// after another in batch order and are held back after a failure, as a
+// FIFO group's are; other lanes run beside them.
+func TestConsumerLanes(t *testing.T) {
+	q := newQueues(t)
+	bodies := []string{"x1", "y1", "x2 fail", "y2", "x3", "z1"}
+	var msgs []queue.Message
+	for i, b := range bodies {
+		msgs = append(msgs, queue.Message{Body: b, GroupID: fmt.Sprint("g", i), DedupID: fmt.Sprint("d", i)})
+	}
+	q.send(t, msgs...)
+	ev := q.receiveEvents()
+	if len(ev.Records) != len(bodies) {
+		t.Fatalf("received %d records, want %d", len(ev.Records), len(bodies))
+	}
+	for i := range ev.Records {
+		// As a standard queue hands them out: no group.
+		delete(ev.Records[i].Attributes, "MessageGroupId")
+	}
+	var mu sync.Mutex
+	var ran []string
+	active := map[string]int{}
+	overlap := false
+	c := queue.Consumer{
+		API: q.api, QueueURL: q.src, DLQURL: q.dlq,
+		Backoff:     queue.Exponential(5*time.Second, 5*time.Minute),
+		Concurrency: 10,
+		Lane:        func(rec events.SQSMessage) string { return rec.Body[:1] },
+		Handle: func(_ context.Context, rec events.SQSMessage) error {
+			lane := rec.Body[:1]
+			mu.Lock()
+			ran = append(ran, rec.Body)
+			active[lane]++
+			overlap = overlap || active[lane] > 1
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			active[lane]--
+			mu.Unlock()
+			if strings.HasSuffix(rec.Body, "fail") {
+				return fault.Retryable(errors.New("core down"))
+			}
+			return nil
+		},
+	}
+	resp, err := c.Run(q.ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overlap {
+		t.Errorf("records of one lane ran at the same time: %v", ran)
+	}
+	var xs []string
+	for _, b := range ran {
+		if b[0] == 'x' {
+			xs = append(xs, b)
+		}
+	}
+	if fmt.Sprint(xs) != "[x1 x2 fail]" {
+		t.Errorf("lane x ran %v, want [x1 x2 fail] (x3 held back)", xs)
+	}
+	byID := map[string]string{}
+	handle := map[string]string{}
+	for _, r := range ev.Records {
+		byID[r.MessageId] = r.Body
+		handle[r.Body] = r.ReceiptHandle
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, byID[f.ItemIdentifier])
+	}
+	if got := strings.Join(failed, ","); got != "x2 fail,x3" {
+		t.Errorf("batch item failures = %s, want x2 fail,x3", got)
+	}
+	if got := q.api.vis[handle["x3"]]; got != 5 {
+		t.Errorf("visibility of the held-back x3 = %d, want x2's 5", got)
+	}
+}

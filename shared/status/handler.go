@@ -142,6 +142,24 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	return c.Run(ctx, ev)
 }
 
+// Lane is the status queue consumer's lane of a record (queue.Consumer.Lane):
+// the message a status is about, so that a batch's statuses of one message
+// run one after another and each finds the states before it already
+// pushed and marked (rather than pushing them again beside it); "" for
+// other units, and for a record it cannot read (Process reports it).
+func Lane(rec events.SQSMessage) string {
+	var u struct {
+		Kind string `json:"kind"`
+		Item struct {
+			ID string `json:"id"`
+		} `json:"item"`
+	}
+	if json.Unmarshal([]byte(rec.Body), &u) != nil || u.Kind != whatsapp.KindStatus {
+		return ""
+	}
+	return u.Item.ID
+}
+
 // Process handles one StatusQueue record: a whatsapp.Unit in JSON.
 func (h *Handler) Process(ctx context.Context, rec events.SQSMessage) error {
 	var u whatsapp.Unit

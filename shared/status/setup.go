@@ -72,9 +72,11 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 			// core outage of hours (the queue's 60 receives).
 			Backoff:       backoff,
 			MaxRetryAfter: bridge.MaxRetryAfter,
-			// Statuses of a standard queue: the whole batch at once, so a
-			// core answering in 100 ms costs a batch 100 ms, not a second.
+			// Statuses of a standard queue: the batch's messages at once, so
+			// a core answering in 100 ms costs a batch 100 ms, not a second;
+			// one message's statuses one after another (Lane).
 			Concurrency: bridge.DefaultConcurrency,
+			Lane:        Lane,
 		},
 		Metrics:       &metrics.Recorder{Function: "status"},
 		MetricTenants: &metrics.Bounded{Limit: metrics.DefaultLimit},

@@ -682,6 +682,44 @@ func TestAcceptedPrecedesFirstStatus(t *testing.T) {
 	}
 }
 
+// A batch runs its messages at once but one message's statuses one after
+// another, in batch order (status.Lane): each finds the states before it
+// pushed and marked, so the core gets every state once, with no repeats.
+func TestBatchRunsAMessagesStatusesInTurn(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var units []whatsapp.Unit
+	for i := range 3 {
+		wamid := fmt.Sprintf("wamid.turn%d", i)
+		e.accept(t, wamid)
+		for j, st := range []string{"sent", "delivered", "read"} {
+			units = append(units, statusUnit(wamid, st, j+1))
+		}
+	}
+	dup0 := e.core.Stats().Duplicates
+	resp, err := e.h.Handle(ctx, sqsEvent(t, units...))
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+	}
+	got := map[string][]string{}
+	for _, ev := range e.allEvents(t) {
+		if ev.Status == nil {
+			got[ev.Outbound.MessageID] = append(got[ev.Outbound.MessageID], ev.Type)
+			continue
+		}
+		got[ev.Status.MessageID] = append(got[ev.Status.MessageID], transitions([]event.Event{ev})...)
+	}
+	for i := range 3 {
+		wamid := fmt.Sprintf("wamid.turn%d", i)
+		if want := "[outbound.accepted accepted>sent sent>delivered delivered>read]"; fmt.Sprint(got[wamid]) != want {
+			t.Errorf("%s: core has %v, want %s", wamid, got[wamid], want)
+		}
+	}
+	if n := e.core.Stats().Duplicates - dup0; n != 0 {
+		t.Errorf("%d repeat pushes, want none", n)
+	}
+}
+
 // A push the core fails leaves the status on its queue with the state
 // applied but not marked notified: the next
 // status of the message (or the retry) pushes it, ahead of its own state,
