@@ -24,10 +24,12 @@ import (
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
+	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/sender"
+	"github.com/tucanlink/wacloud/shared/whatsapp"
 	"github.com/tucanlink/wacloud/shared/window"
 )
 
@@ -109,7 +111,7 @@ func start(t *testing.T) *world {
 	t.Cleanup(h.Close)
 	_ = h.Sim.SetStatusConfig(graphsim.StatusConfig{Disabled: true})
 	c := sqs.NewFromConfig(h.Emulator.Config())
-	for _, q := range []string{"OutboundQueue", "CoreEventsQueue", "InboundQueue"} {
+	for _, q := range []string{"OutboundQueue", "CoreEventsQueue", "InboundQueue", "StatusQueue"} {
 		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(h.Stack.Names.Ref[q]),
 			Attributes: map[string]string{"VisibilityTimeout": visibility}}); err != nil {
 			t.Fatal(err)
@@ -247,7 +249,7 @@ func (w *world) enqueueJobs(name string, n int) map[string]string {
 	return jobs
 }
 
-// TestCrashPoints kills the sender, the bridge and the inbound function at
+// TestCrashPoints kills the sender, the bridge, the status and the inbound function at
 // chosen points mid-batch, starts them again, and counts: every job and
 // every event comes through (0 lost), Meta gets no job twice and the core
 // no event twice (0 sent twice), and a job is reported outcome_unknown
@@ -334,6 +336,24 @@ func TestCrashPoints(t *testing.T) {
 		w.checkEvents(t, ids, bridge)
 	})
 
+	t.Run("status.after_push", func(t *testing.T) {
+		ids, wamids := w.enqueueStatuses(6)
+		w.crashed(w.startFn("StatusFunction", "status.after_push:2"))
+		st := w.startFn("StatusFunction", "")
+		w.checkEvents(t, ids, st)
+		// The redelivery marked what the crash left unmarked.
+		store := &delivery.Store{API: ddbClient(w.h.Emulator.Config()), Table: w.h.Stack.Names.Ref["MessagesTable"]}
+		w.eventually("every state marked notified", func() bool {
+			for _, id := range wamids {
+				if m, err := store.Get(context.Background(), id); err != nil || m.Status != "sent" || len(m.Pending()) != 0 {
+					return false
+				}
+			}
+			return true
+		}, st)
+		st.stop()
+	})
+
 	t.Run("inbound.after_publish", func(t *testing.T) {
 		var texts []string
 		for i := range 6 {
@@ -367,6 +387,40 @@ func TestCrashPoints(t *testing.T) {
 			}
 		}
 	})
+}
+
+// enqueueStatuses records n sent messages as the sender does, puts their
+// sent statuses on the status queue as the webhook stores them, and
+// returns the event ids the core must get: each message's
+// outbound.accepted (the status function's copy) and its message.status.
+func (w *world) enqueueStatuses(n int) (ids, wamids []string) {
+	w.t.Helper()
+	ctx := context.Background()
+	cfg := w.h.Emulator.Config()
+	store := &delivery.Store{API: ddbClient(cfg), Table: w.h.Stack.Names.Ref["MessagesTable"]}
+	now := time.Now().UTC()
+	var msgs []queue.Message
+	for i := range n {
+		r := delivery.Record{WAMID: fmt.Sprintf("wamid.crashstatus%d-%d", w.run, i), TenantID: connector.Demo.ID,
+			PhoneNumberID: connector.Demo.PhoneNumberID, JobID: fmt.Sprintf("crash-status-%d-%d", w.run, i),
+			To: fmt.Sprintf("55419%06d%02d", w.run, i), Type: "text", AcceptedAt: now.Add(-2 * time.Second)}
+		if err := store.RecordAccepted(ctx, r); err != nil {
+			w.t.Fatal(err)
+		}
+		item, _ := json.Marshal(map[string]string{"id": r.WAMID, "status": "sent", "recipient_id": r.To, "timestamp": fmt.Sprint(now.Unix())})
+		u := whatsapp.Unit{Version: 1, Route: whatsapp.RoutePlatform, ReceivedAt: now.Format(time.RFC3339Nano), WABAID: connector.Demo.WABAID,
+			Field: "messages", Kind: whatsapp.KindStatus, Item: item,
+			Metadata: whatsapp.Metadata{PhoneNumberID: connector.Demo.PhoneNumberID}}
+		b, _ := json.Marshal(u)
+		msgs = append(msgs, queue.Message{Body: string(b)})
+		ids = append(ids, event.OutboundEventID(event.TypeOutboundAccepted, r.TenantID, r.JobID),
+			event.StatusEventID(r.TenantID, r.PhoneNumberID, r.WAMID, "sent"))
+		wamids = append(wamids, r.WAMID)
+	}
+	if err := (queue.Publisher{API: sqs.NewFromConfig(cfg)}).Publish(ctx, w.h.Stack.Names.Ref["StatusQueue"], msgs...); err != nil {
+		w.t.Fatal(err)
+	}
+	return ids, wamids
 }
 
 // enqueueEvents puts n core events of n contacts on the core events queue.

@@ -14,6 +14,7 @@
 //	sender.after_record    the job recorded sent, before its result is published
 //	bridge.after_push      the core has the event, before the batch returns
 //	inbound.after_publish  a record's events pushed to the core, before the event source deletes it
+//	status.after_push      a status's events pushed to the core, before they are marked notified
 package crashpoint
 
 import (

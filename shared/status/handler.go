@@ -26,6 +26,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
@@ -342,6 +343,7 @@ func (h *Handler) notify(ctx context.Context, rec events.SQSMessage, u whatsapp.
 	for _, st := range late {
 		h.Metrics.Count("StatusLate", 1, "Status", st)
 	}
+	crashpoint.Hit("status.after_push")
 	// Counted before the events are marked notified: a crash in between
 	// pushes them again (same ids) and counts what is left.
 	if d, err := h.Deliveries.CountCampaign(ctx, m); err != nil {
