@@ -185,15 +185,11 @@ func (h *Handler) push(ctx context.Context, rec events.SQSMessage) error {
 	}
 	// The body goes out exactly as queued: the signature covers these bytes.
 	err := h.Forward(ctx, rec, h.Consumer.Backoff, ev.EventID, ev.Type, []byte(rec.Body))
+	countPush(h.Metrics, err)
 	if err != nil {
-		h.Metrics.Count(MetricFailed, 1, "Class", fault.ClassOf(err).String())
-		if fault.CodeOf(err) == CodeParked {
-			h.Metrics.Count(MetricParked, 1)
-		}
 		return fmt.Errorf("bridge event %s (%s) of tenant %s: %w", ev.EventID, ev.Type, ev.TenantID, err)
 	}
 	crashpoint.Hit("bridge.after_push")
-	h.Metrics.Count(MetricPushed, 1)
 	attrs := []any{"event_id", ev.EventID, "type", ev.Type, "tenant_id", ev.TenantID, "phone_number_id", ev.PhoneNumberID}
 	switch {
 	case ev.Message != nil && ev.Message.ID != "":

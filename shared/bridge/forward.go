@@ -2,10 +2,16 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/tucanlink/wacloud/shared/event"
+	"github.com/tucanlink/wacloud/shared/fault"
+	"github.com/tucanlink/wacloud/shared/metrics"
 )
 
 // Forwarder pushes the events of queued records to the core and decides
@@ -61,4 +67,40 @@ func (f *Forwarder) now() time.Time {
 		return f.Now()
 	}
 	return time.Now()
+}
+
+// EventForwarder pushes one event of a queued record (*Forwarder).
+type EventForwarder interface {
+	Forward(ctx context.Context, rec events.SQSMessage, backoff func(int) time.Duration, eventID, eventType string, body []byte) error
+}
+
+// ForwardEvents pushes evs, the events of rec, through f one after another,
+// in order, stopping at the first failure (the retry pushes the earlier
+// ones again and the core drops them by Idempotency-Key), and counts each
+// push's outcome on m. Its error is f's, classified.
+func ForwardEvents(ctx context.Context, f EventForwarder, rec events.SQSMessage, backoff func(int) time.Duration, m *metrics.Recorder, evs ...event.Event) error {
+	for _, ev := range evs {
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return fault.PermanentErr(fmt.Errorf("encode event %s: %w", ev.EventID, err))
+		}
+		err = f.Forward(ctx, rec, backoff, ev.EventID, ev.Type, body)
+		countPush(m, err)
+		if err != nil {
+			return fmt.Errorf("push event %s (%s) of tenant %s to the core: %w", ev.EventID, ev.Type, ev.TenantID, err)
+		}
+	}
+	return nil
+}
+
+// countPush counts one push: pushed, or failed by class (and parked).
+func countPush(m *metrics.Recorder, err error) {
+	if err == nil {
+		m.Count(MetricPushed, 1)
+		return
+	}
+	m.Count(MetricFailed, 1, "Class", fault.ClassOf(err).String())
+	if fault.CodeOf(err) == CodeParked {
+		m.Count(MetricParked, 1)
+	}
 }

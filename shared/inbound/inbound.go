@@ -341,21 +341,9 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, rec events.SQSM
 		evs = append(evs[:len(evs):len(evs)], ev)
 	}
 	// One after another: the core reads a message before the opt-out it
-	// caused. A failure stops here; the retry pushes the earlier ones
-	// again and the core drops them by Idempotency-Key.
-	for _, ev := range evs {
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return fault.PermanentErr(fmt.Errorf("encode event %s: %w", ev.EventID, err))
-		}
-		if err := h.Core.Forward(ctx, rec, h.Consumer.Backoff, ev.EventID, ev.Type, body); err != nil {
-			h.Metrics.Count(bridge.MetricFailed, 1, "Class", fault.ClassOf(err).String())
-			if fault.CodeOf(err) == bridge.CodeParked {
-				h.Metrics.Count(bridge.MetricParked, 1)
-			}
-			return fmt.Errorf("push event %s (%s) of tenant %s to the core: %w", ev.EventID, ev.Type, ev.TenantID, err)
-		}
-		h.Metrics.Count(bridge.MetricPushed, 1)
+	// caused.
+	if err := bridge.ForwardEvents(ctx, h.Core, rec, h.Consumer.Backoff, h.Metrics, evs...); err != nil {
+		return err
 	}
 	h.Metrics.Count(MetricEvents, float64(len(evs)))
 	if len(p.mediaJobs) > 0 {

@@ -69,15 +69,6 @@ type Templates interface {
 	Apply(ctx context.Context, tenantID string, k catalog.Key, c catalog.Change) (bool, error)
 }
 
-// Core pushes one event of a queued record to the core; *bridge.Forwarder
-// satisfies it (the bridge's client, retry classification and poison
-// parking). backoff is the status queue's retry delay by receive count.
-// Errors are classified: Retry (may carry a RetryAfter) or Permanent
-// (bridge.CodeParked for a poison event).
-type Core interface {
-	Forward(ctx context.Context, rec events.SQSMessage, backoff func(int) time.Duration, eventID, eventType string, body []byte) error
-}
-
 // Per-tenant delivery metrics (dimensions Function and Tenant): a message
 // counts once per state, when the message.status event of that state is
 // first published (a late state too), so delivered over sent is the
@@ -107,8 +98,9 @@ type Handler struct {
 	// Core receives every event the function makes: message.status (with
 	// the outbound.accepted copy ahead of a message's first one),
 	// account.* and payment.status. They go straight from the status
-	// queue to the core, with no second queue hop.
-	Core Core
+	// queue to the core, with no second queue hop: a *bridge.Forwarder
+	// (the bridge's client, retry classification and poison parking).
+	Core bridge.EventForwarder
 	// Queue runs the batch (source queue, DLQ, backoff, how many records
 	// at once); its Handle is set by Handle.
 	Queue   queue.Consumer
@@ -360,24 +352,9 @@ func (h *Handler) notify(ctx context.Context, rec events.SQSMessage, u whatsapp.
 }
 
 // push sends evs to the core one after another, in order, stopping at the
-// first failure: the retry pushes the earlier ones again and the core drops
-// them by Idempotency-Key.
+// first failure (bridge.ForwardEvents).
 func (h *Handler) push(ctx context.Context, rec events.SQSMessage, evs ...event.Event) error {
-	for _, ev := range evs {
-		body, err := json.Marshal(ev)
-		if err != nil {
-			return fault.PermanentErr(fmt.Errorf("encode event %s: %w", ev.EventID, err))
-		}
-		if err := h.Core.Forward(ctx, rec, h.Queue.Backoff, ev.EventID, ev.Type, body); err != nil {
-			h.Metrics.Count(bridge.MetricFailed, 1, "Class", fault.ClassOf(err).String())
-			if fault.CodeOf(err) == bridge.CodeParked {
-				h.Metrics.Count(bridge.MetricParked, 1)
-			}
-			return fmt.Errorf("push event %s (%s) of tenant %s to the core: %w", ev.EventID, ev.Type, ev.TenantID, err)
-		}
-		h.Metrics.Count(bridge.MetricPushed, 1)
-	}
-	return nil
+	return bridge.ForwardEvents(ctx, h.Core, rec, h.Queue.Backoff, h.Metrics, evs...)
 }
 
 // acceptedEvent rebuilds the sender's outbound.accepted event from the

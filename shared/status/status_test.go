@@ -24,6 +24,7 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/stack"
+	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/event/eventtest"
@@ -65,7 +66,7 @@ type env struct {
 // traceRecorder passes pushes on to the status function's forwarder and
 // records the trace each event was pushed in.
 type traceRecorder struct {
-	status.Core
+	bridge.EventForwarder
 	mu  sync.Mutex
 	got map[string]string // event id → trace header
 }
@@ -74,7 +75,7 @@ func (r *traceRecorder) Forward(ctx context.Context, rec events.SQSMessage, back
 	r.mu.Lock()
 	r.got[eventID] = tracing.FromContext(ctx)
 	r.mu.Unlock()
-	return r.Core.Forward(ctx, rec, backoff, eventID, eventType, body)
+	return r.EventForwarder.Forward(ctx, rec, backoff, eventID, eventType, body)
 }
 
 func (r *traceRecorder) trace(eventID string) string {
@@ -119,7 +120,7 @@ func newEnv(t *testing.T) *env {
 	h.Now = func() time.Time { return now }
 	h.Metrics = nil
 	h.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	traces := &traceRecorder{Core: h.Core, got: map[string]string{}}
+	traces := &traceRecorder{EventForwarder: h.Core, got: map[string]string{}}
 	h.Core = traces
 	ddb := dynamodb.NewFromConfig(emu.Config())
 	e := &env{
