@@ -202,8 +202,9 @@ func valuesOf(m map[string]string) []string {
 // faces the internet, reaches the webhook-side secrets and no access token;
 // the functions that call the Graph API reach the sending secrets and no
 // webhook-side secret; the functions that push to the core (the bridge,
-// the inbound function for messages and the status function for
-// statuses) reach the core's; no other function reaches any.
+// the inbound function for messages, the status function for statuses
+// and the sender for its results) reach the core's; no other function
+// reaches any.
 func TestSecretPolicies(t *testing.T) {
 	tmpl, err := stack.Load(templatePath)
 	if err != nil {
@@ -270,9 +271,10 @@ func TestSecretPolicies(t *testing.T) {
 			// What each function must read; it must read nothing else.
 			reach := map[string][]string{
 				"WebhookFunction": {"platform webhook-side", "tenant webhook-side"},
-				"SenderFunction":  {"tenant sending"},
-				"MediaFunction":   {"tenant sending"},
-				"BridgeFunction":  {"core"},
+				// It pushes its results to the core itself.
+				"SenderFunction": {"tenant sending", "core"},
+				"MediaFunction":  {"tenant sending"},
+				"BridgeFunction": {"core"},
 				// It pushes a contact's messages to the core itself.
 				"InboundFunction": {"core"},
 				// It pushes statuses and account changes to the core itself.

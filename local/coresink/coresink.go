@@ -94,6 +94,7 @@ type record struct {
 	typ      string
 	tenantID string
 	eventID  string
+	trace    string // the push's X-Amzn-Trace-Id
 }
 
 // New builds a sink.
@@ -235,7 +236,8 @@ func (s *Sink) accept(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.keys[key] = true
-	s.events = append(s.events, record{raw: body, typ: head.Type, tenantID: head.TenantID, eventID: head.EventID})
+	s.events = append(s.events, record{raw: body, typ: head.Type, tenantID: head.TenantID, eventID: head.EventID,
+		trace: r.Header.Get(core.TraceHeader)})
 	s.stats.Accepted++
 	s.mu.Unlock()
 	s.cfg.Log.Info("core sink received event", "event_id", head.EventID, "type", head.Type, "tenant_id", head.TenantID)
@@ -275,6 +277,19 @@ func (s *Sink) Events() []json.RawMessage {
 		out[i] = e.raw
 	}
 	return out
+}
+
+// TraceOf returns the X-Amzn-Trace-Id header of the push that brought
+// the event eventID ("" if none, or no such event).
+func (s *Sink) TraceOf(eventID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if e.eventID == eventID {
+			return e.trace
+		}
+	}
+	return ""
 }
 
 // Reset forgets every event, idempotency key and counter (not the fail switch).

@@ -274,6 +274,9 @@ func TestCrashPoints(t *testing.T) {
 		{"sender.after_request", 3, true, true},
 		{"sender.after_answer", 3, true, false},
 		{"sender.after_record", 3, false, false},
+		// The batch's results are at the core, its records not deleted:
+		// the redelivery pushes them again, and the core drops the repeats.
+		{"sender.after_results_pushed", 1, false, false},
 	}
 	for _, sp := range senderPoints {
 		t.Run(sp.point, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tracing"
 )
@@ -80,10 +81,11 @@ func sorted(m map[string]bool) []string {
 
 // TestTraceFollowsAMessage: one inbound message is followed from Meta's
 // request to the core by one trace id in the webhook's and the inbound
-// function's log lines (the inbound function pushes it to the core); one outbound job, enqueued by a
-// core that traces its own request, by the core's trace id in the
-// sender's and the bridge's lines. Every line carries function,
-// request_id and trace_id.
+// function's log lines (the inbound function pushes it to the core); one
+// outbound job, enqueued by a core that traces its own request, by the
+// core's trace id in the sender's lines and on the sender's push of its
+// result to the core. Every line carries function, request_id and
+// trace_id.
 func TestTraceFollowsAMessage(t *testing.T) {
 	h := startOutbound(t)
 
@@ -136,10 +138,15 @@ func TestTraceFollowsAMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		root := tracing.Root(header)
-		eventually(t, "the sender's and the bridge's lines of the core's trace", 30*time.Second, func() bool {
+		accepted := event.OutboundEventID(event.TypeOutboundAccepted, j.TenantID, jobID)
+		eventually(t, "the sender's lines of the core's trace, and its result at the core", 30*time.Second, func() bool {
 			fns, _ := functionsOf(logLines(t), root)
-			return fns["sender"] && fns["bridge"]
+			return fns["sender"] && len(sinkEvents(t, h, "?event_id="+accepted)) == 1
 		})
+		// The core hears the result in the trace of its own request.
+		if got := tracing.Root(h.Sink.TraceOf(accepted)); got != root {
+			t.Errorf("outbound.accepted reached the core in trace %q, want the core's %s", got, root)
+		}
 		if ids := traceOf(logLines(t), "job_id", jobID); !ids[root] {
 			t.Errorf("the lines naming job %s carry traces %v, not the core's %s", jobID, sorted(ids), root)
 		}

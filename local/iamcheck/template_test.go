@@ -349,12 +349,13 @@ func live(t *scenarioT, h *connector.Handle, rec *iamcheck.Recorder) {
 		}
 		return true
 	})
-	// Every inbound message is at the core. The first push of an
-	// outbound.failed (the job whose S3 media is missing, below) fails
-	// once, so the bridge backs off: only the bridge pushes it (the
-	// status function pushes statuses and its own copy of
+	// Every inbound message is at the core. The first two pushes of an
+	// outbound.failed (the job whose S3 media is missing, below; the
+	// scenario's only one) fail: the sender's, so the result goes on the
+	// core events queue, and the bridge's first, so the bridge backs off
+	// (the status function pushes statuses and its own copy of
 	// outbound.accepted at the same time, untouched).
-	if err := h.Sink.SetFault(coresink.Fault{Mode: coresink.FaultStatus, Status: http.StatusServiceUnavailable, Count: 1, EventType: "outbound.failed"}); err != nil {
+	if err := h.Sink.SetFault(coresink.Fault{Mode: coresink.FaultStatus, Status: http.StatusServiceUnavailable, Count: 2, EventType: "outbound.failed"}); err != nil {
 		t.Fatal(err)
 	}
 

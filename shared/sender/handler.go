@@ -156,6 +156,14 @@ const (
 	// unclaimed rather than risk a request cut off mid-way (an outcome
 	// nobody knows).
 	DefaultSendBudget = 25 * time.Second
+	// DefaultPushWithin bounds how long a batch's results are pushed
+	// straight to the core; what is not through by then goes on the core
+	// events queue.
+	DefaultPushWithin = 5 * time.Second
+	// pushReserve is the time a batch keeps before its invocation's
+	// deadline, after the direct pushes, to publish what the core did not
+	// take and set its records' visibilities.
+	pushReserve = 5 * time.Second
 )
 
 // Metric names.
@@ -167,6 +175,11 @@ const (
 	// MetricSlotMissed counts number slots given up because the job's
 	// claim (or its recipient's pacing wait) ended too late for them.
 	MetricSlotMissed = "OutboundSlotMissed"
+	// MetricResultsPushed counts results pushed straight to the core;
+	// MetricResultsQueued those published on the core events queue for
+	// the bridge (the core failed or was slow, or there was no time).
+	MetricResultsPushed = "OutboundResultsPushed"
+	MetricResultsQueued = "OutboundResultsQueued"
 )
 
 // Identities resolves a job's recipient to the identity WhatsApp knows
@@ -206,6 +219,11 @@ type Handler struct {
 	Limits       MessagingLimits
 	PhoneNumbers PhoneNumbers // reads a tier never recorded; nil: not read
 	Events       Publisher
+	// Core takes a batch's results straight to the core (outbox.push);
+	// what it does not take, and every result when it is nil, goes on the
+	// core events queue for the bridge.
+	Core       CorePusher
+	PushWithin time.Duration // default DefaultPushWithin
 	// Consumer runs each record; its API also changes visibility for
 	// pacing delays when Visibilities is nil.
 	Consumer           queue.Consumer
@@ -242,6 +260,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if c.Log == nil {
 		c.Log = h.log()
 	}
+	// A cold instance reads the core's credentials while the batch is
+	// paced and sent, not after (a no-op once they are cached).
+	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
+		go w.Warm(ctx)
+	}
 	var delays sync.Map    // message id → delay asked by pacing
 	var deferrals sync.Map // message id → *deferral
 	box := &outbox{}
@@ -267,6 +290,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	for _, f := range resp.BatchItemFailures {
 		failed[f.ItemIdentifier] = true
 	}
+	h.pushResults(ctx, box)
+	queued := len(box.pending)
 	if ids, err := box.flush(ctx, h.Events, h.CoreEventsQueueURL); err != nil {
 		// The jobs' records hold their outcomes: a redelivery finds them
 		// and publishes the results again (deduplicated by event id).
@@ -277,11 +302,49 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 			}
 		}
+	} else if queued > 0 && h.Metrics != nil {
+		h.Metrics.Count(MetricResultsQueued, float64(queued))
 	}
 	if len(failed) > 0 {
 		h.visibilities(ctx, ev.Records, failed, &delays, &deferrals)
 	}
 	return resp, nil
+}
+
+// pushResults pushes the batch's results straight to the core, within
+// PushWithin and keeping pushReserve before the invocation's deadline;
+// what the core does not take stays in box for the core events queue.
+func (h *Handler) pushResults(ctx context.Context, box *outbox) {
+	if h.Core == nil || len(box.pending) == 0 {
+		return
+	}
+	within := h.pushWithin(ctx)
+	if within <= 0 {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	n, err := box.push(pctx, h.Core)
+	crashpoint.Hit("sender.after_results_pushed")
+	if n > 0 && h.Metrics != nil {
+		h.Metrics.Count(MetricResultsPushed, float64(n))
+	}
+	if err != nil {
+		h.log().WarnContext(ctx, "the core did not take every result of the batch; the rest go on the core events queue", "pushed", n, "left", len(box.pending), "error", err.Error())
+	}
+}
+
+// pushWithin is how long results may be pushed straight to the core from
+// now: PushWithin, leaving pushReserve before ctx's deadline.
+func (h *Handler) pushWithin(ctx context.Context) time.Duration {
+	within := h.PushWithin
+	if within <= 0 {
+		within = DefaultPushWithin
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		within = min(within, time.Until(dl)-pushReserve)
+	}
+	return within
 }
 
 // throughput is the messages per second a number may send.
@@ -918,7 +981,7 @@ func (h *Handler) reject(ctx context.Context, job outbound.Job, attempts int, re
 	// returns, and there is no job record to publish it again from. The
 	// same contact's results still waiting for the batch's end go first,
 	// so the core sees them in the order the jobs ran.
-	if err := publishNow(ctx, h.Events, h.CoreEventsQueueURL, msg); err != nil {
+	if err := publishNow(ctx, h.Core, h.pushWithin(ctx), h.Events, h.CoreEventsQueueURL, msg); err != nil {
 		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", event.TypeOutboundFailed, r.JobID, err))
 	}
 	h.count(MetricFailed, "Reason", reason)
@@ -935,7 +998,7 @@ func detailOf(err error) string {
 }
 
 // publish reports a result: in the batch's outbox when there is one,
-// else at once.
+// else at once (pushed to the core, or on the core events queue).
 func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *event.OutboundResult) error {
 	msg, err := h.eventMessage(r, typ, res)
 	if err != nil {
@@ -944,7 +1007,7 @@ func (h *Handler) publish(ctx context.Context, r *JobRecord, typ string, res *ev
 	if deferred(ctx, msg) {
 		return nil
 	}
-	if err := h.Events.Publish(ctx, h.CoreEventsQueueURL, msg); err != nil {
+	if err := publishNow(ctx, h.Core, h.pushWithin(ctx), h.Events, h.CoreEventsQueueURL, msg); err != nil {
 		return fault.Retryable(fmt.Errorf("report %s of job %s: %w", typ, r.JobID, err))
 	}
 	return nil

@@ -178,6 +178,8 @@ func TestJobRecordLifetime(t *testing.T) {
 			// gone): AWS's time moves with the handler's.
 			e.emu.Elapse(tt.after - elapsed)
 			elapsed = tt.after
+			// …and the core has long forgotten the first result's key.
+			e.coreForgets(t)
 			reused := record(t, textJob(id, to, "first"), 1)
 			if failed := handle(t, hh, reused); len(failed) != 0 {
 				t.Fatal(failed)

@@ -2,16 +2,20 @@ package sender
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/tracing"
 )
 
-// outbox gathers a batch's result events so they go to the core events
-// queue in one SendMessageBatch at the end of the batch instead of one call
-// per job. Nothing is lost by waiting: an event is only put in the outbox
+// outbox gathers a batch's result events so they go out together at the
+// end of the batch: pushed straight to the core (push), and what the core
+// did not take published on the core events queue in one SendMessageBatch
+// (flush), instead of one call per job. Nothing is lost by waiting: an
+// event is only put in the outbox
 // after the job's record holds its outcome (sent with the wamid, or
 // failed), and when the final publish fails every job whose event was in
 // it is reported as a batch item failure; its redelivery finds the record
@@ -66,14 +70,21 @@ func deferred(ctx context.Context, m queue.Message) bool {
 	return true
 }
 
-// publishNow publishes m at once, preceded by the events still waiting in
+// publishNow reports m at once, preceded by the events still waiting in
 // ctx's outbox for the same contact: those of the same core events group
-// or of records of the same outbound group. If the publish fails they go
-// back in their place, and the error is returned (m is not published).
-func publishNow(ctx context.Context, p Publisher, queueURL string, m queue.Message) error {
+// or of records of the same outbound group. They are pushed straight to
+// the core when core is not nil, one after another; from the first the
+// core does not take, they are published on the core events queue
+// instead. If that publish fails, the waiting events not reported go back
+// in their place and the error is returned (m is not reported).
+func publishNow(ctx context.Context, core CorePusher, within time.Duration, p Publisher, queueURL string, m queue.Message) error {
 	e, ok := ctx.Value(outboxKey{}).(outboxEntry)
 	if !ok || e.box == nil {
-		return p.Publish(ctx, queueURL, m)
+		_, msgs := pushInOrder(ctx, core, within, []queue.Message{m})
+		if len(msgs) == 0 {
+			return nil
+		}
+		return p.Publish(ctx, queueURL, msgs...)
 	}
 	b := e.box
 	b.mu.Lock()
@@ -86,13 +97,46 @@ func publishNow(ctx context.Context, p Publisher, queueURL string, m queue.Messa
 			taken = append(taken, i)
 		}
 	}
-	if err := p.Publish(ctx, queueURL, append(msgs, m)...); err != nil {
-		return err
+	n, rest := pushInOrder(ctx, core, within, append(msgs, m))
+	if len(rest) > 0 {
+		if err := p.Publish(ctx, queueURL, rest...); err != nil {
+			taken = taken[:min(n, len(taken))] // the pushed ones leave; the rest stay
+			for _, i := range slices.Backward(taken) {
+				b.pending = slices.Delete(b.pending, i, i+1)
+			}
+			return err
+		}
 	}
 	for _, i := range slices.Backward(taken) {
 		b.pending = slices.Delete(b.pending, i, i+1)
 	}
 	return nil
+}
+
+// pushInOrder pushes msgs to core one after another within `within`,
+// stopping at the first the core does not take, and returns how many it
+// pushed and the rest. With no core, nothing is pushed.
+func pushInOrder(ctx context.Context, core CorePusher, within time.Duration, msgs []queue.Message) (int, []queue.Message) {
+	if core == nil || within <= 0 {
+		return 0, msgs
+	}
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	for i, m := range msgs {
+		if err := pushOne(ctx, core, m); err != nil {
+			return i, msgs[i:]
+		}
+	}
+	return len(msgs), nil
+}
+
+// pushOne pushes m, a core events queue message, to the core in m's own
+// trace (its job's) when it has one, as the bridge would push it.
+func pushOne(ctx context.Context, core CorePusher, m queue.Message) error {
+	if m.TraceHeader != "" {
+		ctx = tracing.WithHeader(ctx, m.TraceHeader)
+	}
+	return core.Push(ctx, m.DedupID, m.Attributes["event-type"], []byte(m.Body))
 }
 
 // flush publishes the gathered events. On error it returns the SQS message
@@ -115,4 +159,59 @@ func (b *outbox) flush(ctx context.Context, p Publisher, queueURL string) ([]str
 		return ids, err
 	}
 	return nil, nil
+}
+
+// CorePusher pushes one event to the core's events endpoint (core.Client).
+type CorePusher interface {
+	Push(ctx context.Context, eventID, eventType string, body []byte) error
+}
+
+// push hands the gathered events to the core directly, so that a result
+// costs no queue hop: a contact's (a core events group's) one after
+// another in the order they were gathered, stopped at its first failure,
+// the contacts at once. The events the core took leave the outbox; a
+// failed one and the rest of its contact's stay, in their order, for
+// flush to publish on the core events queue, where the bridge retries
+// them. A push that failed after the core took it is pushed once more by
+// the bridge and dropped by the core's Idempotency-Key. It returns how
+// many were pushed, and the failures joined.
+func (b *outbox) push(ctx context.Context, core CorePusher) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	groups := map[string][]int{}
+	var order []string
+	for i, pe := range b.pending {
+		if _, ok := groups[pe.msg.GroupID]; !ok {
+			order = append(order, pe.msg.GroupID)
+		}
+		groups[pe.msg.GroupID] = append(groups[pe.msg.GroupID], i)
+	}
+	pushed := make([]bool, len(b.pending))
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	for g, key := range order {
+		wg.Go(func() {
+			for _, i := range groups[key] {
+				m := b.pending[i].msg
+				if err := pushOne(ctx, core, m); err != nil {
+					errs[g] = err
+					return
+				}
+				pushed[i] = true
+			}
+		})
+	}
+	wg.Wait()
+	left := b.pending[:0]
+	n := 0
+	for i, pe := range b.pending {
+		if pushed[i] {
+			n++
+			continue
+		}
+		left = append(left, pe)
+	}
+	clear(b.pending[len(left):])
+	b.pending = left
+	return n, errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +29,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tucanlink/wacloud/local/awsemu"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/delivery"
@@ -42,21 +44,26 @@ import (
 )
 
 const (
+	// The core's credentials in the test stack (its CoreSecret).
+	coreToken, coreSigning = "core-bearer-token", "core-signing-secret"
+
 	numberA = "100000000000001" // tenant demo
 	numberB = "100000000000002" // tenant other
 	tokenA  = "tok-demo"
 	tokenB  = "tok-other"
 )
 
-// env is the emulator, the provisioned stack and the Graph simulator,
-// shared by the package's tests (each test uses its own job ids and
-// recipients).
+// env is the emulator, the provisioned stack, the Graph simulator and
+// the core stand-in the sender pushes its results to, shared by the
+// package's tests (each test uses its own job ids and recipients).
 type env struct {
 	emu      *awsemu.Emulator
 	cfg      aws.Config
 	stack    *stack.Stack
 	sim      *graphsim.Sim
 	graphURL string
+	core     *coresink.Sink
+	coreURL  string
 	sends    atomic.Int64 // POST .../messages requests the simulator received
 	sqs      *sqs.Client
 	ddb      *dynamodb.Client
@@ -102,8 +109,17 @@ func newEnv() (*env, error) {
 	}))
 	e.graphURL = srv.URL
 
-	reg := &tenant.Registry{API: e.ddb, Table: st.Names.Ref["TenantsTable"]}
 	sm := secretsmanager.NewFromConfig(e.cfg)
+	e.core = newCoreSink()
+	e.coreURL = httptest.NewServer(e.core).URL
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(st.Functions["SenderFunction"].Env["CORE_SECRET_ID"]),
+		SecretString: aws.String(`{"bearer_token":"` + coreToken + `","signing_secret":"` + coreSigning + `"}`),
+	}); err != nil {
+		return nil, err
+	}
+
+	reg := &tenant.Registry{API: e.ddb, Table: st.Names.Ref["TenantsTable"]}
 	for _, tt := range []struct{ id, number, token string }{{"demo", numberA, tokenA}, {"other", numberB, tokenB}} {
 		secret := "wacloud/tenants/" + tt.id
 		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(secret),
@@ -124,8 +140,17 @@ func (e *env) getenv(k string) string {
 		return e.graphURL
 	case "S3_USE_PATH_STYLE":
 		return "true"
+	case "CORE_URL":
+		return e.coreURL
 	}
 	return e.stack.Functions["SenderFunction"].Env[k]
+}
+
+// newCoreSink is a core stand-in that takes the test stack's core
+// credentials and checks every push's signature.
+func newCoreSink() *coresink.Sink {
+	return coresink.New(coresink.Config{Path: "/wacloud/v1/events", BearerToken: coreToken, SigningSecret: coreSigning,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 }
 
 func (e *env) handler(t *testing.T) *Handler {
@@ -188,15 +213,42 @@ func (e *env) simFor(to string) []graphsim.Accepted {
 	return out
 }
 
-// coreEvents drains the core events queue and returns the events of the
-// given job ids (others are left to their tests: they are put back).
+// coreEvents returns the results of the given job ids that reached the
+// core: those the sender pushed to the core stand-in, then those on the
+// core events queue (drained; the bridge would push them), each event
+// once. Other tests' events are kept for them.
 var eventsMu sync.Mutex
-var pending []event.Event
+var (
+	pending    []event.Event
+	sinkSeen   int             // events of e.core already moved to pending
+	seenEvents map[string]bool // event ids moved to pending
+)
 
 func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
 	t.Helper()
 	eventsMu.Lock()
 	defer eventsMu.Unlock()
+	if seenEvents == nil {
+		seenEvents = map[string]bool{}
+	}
+	add := func(body []byte) {
+		if err := eventtest.Check(body); err != nil {
+			t.Errorf("event violates the contract: %v\n%s", err, body)
+		}
+		var ev event.Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if !seenEvents[ev.EventID] {
+			seenEvents[ev.EventID] = true
+			pending = append(pending, ev)
+		}
+	}
+	pushed := e.core.Events()
+	for _, raw := range pushed[sinkSeen:] {
+		add(raw)
+	}
+	sinkSeen = len(pushed)
 	ctx := context.Background()
 	url := e.stack.Names.Ref["CoreEventsQueue"]
 	for {
@@ -208,14 +260,7 @@ func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
 			break
 		}
 		for _, m := range out.Messages {
-			if err := eventtest.Check([]byte(aws.ToString(m.Body))); err != nil {
-				t.Errorf("event violates the contract: %v\n%s", err, aws.ToString(m.Body))
-			}
-			var ev event.Event
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &ev); err != nil {
-				t.Fatal(err)
-			}
-			pending = append(pending, ev)
+			add([]byte(aws.ToString(m.Body)))
 			_, _ = e.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle})
 		}
 	}
@@ -233,6 +278,19 @@ func (e *env) coreEvents(t *testing.T, jobIDs ...string) []event.Event {
 	}
 	pending = rest
 	return mine
+}
+
+// coreForgets makes the core stand-in forget the idempotency keys it
+// has seen, as a core does after it kept them long enough: a result
+// reported again after that is taken again. The results not yet read by
+// a test are kept for it.
+func (e *env) coreForgets(t *testing.T) {
+	t.Helper()
+	e.coreEvents(t) // moves what came so far to pending
+	eventsMu.Lock()
+	defer eventsMu.Unlock()
+	e.core.Reset()
+	sinkSeen, seenEvents = 0, map[string]bool{}
 }
 
 // dlq drains the outbound dead-letter queue and returns the messages whose

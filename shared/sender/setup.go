@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
@@ -35,8 +36,10 @@ const EnvJobLease = "WACLOUD_JOB_LEASE"
 // OUTBOUND_QUEUE_URL, OUTBOUND_DLQ_URL, CORE_EVENTS_QUEUE_URL,
 // TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
 // GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE,
-// SUPPRESSIONS_TABLE, CAMPAIGNS_TABLE (campaign messages are counted there)
-// and S3_USE_PATH_STYLE. Every call builds its own caches and limiter state,
+// SUPPRESSIONS_TABLE, CAMPAIGNS_TABLE (campaign messages are counted there),
+// S3_USE_PATH_STYLE, and CORE_URL, CORE_EVENTS_PATH and CORE_SECRET_ID
+// (with CORE_URL, a batch's results are pushed straight to the core, the
+// rest going on the core events queue; without, all go on the queue). Every call builds its own caches and limiter state,
 // as a separate Lambda instance would have.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL",
@@ -64,6 +67,13 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	resolver, err := media.NewOutboundResolver(getenv, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sender setup: %w", err)
+	}
+	var coreClient CorePusher
+	if getenv("CORE_URL") != "" {
+		if getenv("CORE_SECRET_ID") == "" {
+			return nil, fmt.Errorf("sender setup: CORE_URL is set without CORE_SECRET_ID")
+		}
+		coreClient = bridge.CoreClient(getenv, cfg)
 	}
 	rec := &metrics.Recorder{Function: "sender"}
 	resolver.Graph.Metrics = rec
@@ -101,6 +111,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 		Outages:      &OutageStore{API: ddb, Table: state},
 		Pairs:        &throttle.Pair{API: ddb, Table: state},
 		Events:       queue.Publisher{API: sq},
+		Core:         coreClient,
 		Consumer: queue.Consumer{
 			API:      sq,
 			QueueURL: getenv("OUTBOUND_QUEUE_URL"),

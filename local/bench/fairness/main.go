@@ -44,6 +44,7 @@ import (
 
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/bench/fifoqueue"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/outbound"
@@ -186,7 +187,15 @@ func run(o options) error {
 		q.Push(&m)
 	}
 
-	env := map[string]string{"GRAPH_API_BASE_URL": graphSrv.URL, "S3_USE_PATH_STYLE": "true"}
+	// The core the instances push their results to.
+	fnEnv := st.Functions["SenderFunction"].Env
+	_, coreSrv, err := coresink.Start(ctx, secretsmanager.NewFromConfig(cfg), fnEnv["CORE_SECRET_ID"], fnEnv["CORE_EVENTS_PATH"],
+		slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer coreSrv.Close()
+	env := map[string]string{"GRAPH_API_BASE_URL": graphSrv.URL, "S3_USE_PATH_STYLE": "true", "CORE_URL": coreSrv.URL}
 	for k, v := range st.Functions["SenderFunction"].Env {
 		if _, ok := env[k]; !ok {
 			env[k] = v

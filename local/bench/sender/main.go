@@ -28,6 +28,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/local/bench/fifoqueue"
+	"github.com/tucanlink/wacloud/local/coresink"
 	"github.com/tucanlink/wacloud/local/graphsim"
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/outbound"
@@ -200,10 +203,18 @@ func run(o options) error {
 		q.Push(&fifoqueue.Message{ID: j.id, Body: string(b), Group: oj.GroupID()})
 	}
 
+	// The core the instances push their results to.
+	fnEnv := st.Functions["SenderFunction"].Env
+	_, coreSrv, err := coresink.Start(ctx, secretsmanager.NewFromConfig(cfg), fnEnv["CORE_SECRET_ID"], fnEnv["CORE_EVENTS_PATH"],
+		slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	defer coreSrv.Close()
 	// The function's environment, as the template declares it.
-	env := []string{"GRAPH_API_BASE_URL=" + graphURL, "S3_USE_PATH_STYLE=true"}
+	env := []string{"GRAPH_API_BASE_URL=" + graphURL, "S3_USE_PATH_STYLE=true", "CORE_URL=" + coreSrv.URL}
 	for k, v := range st.Functions["SenderFunction"].Env {
-		if k != "GRAPH_API_BASE_URL" && k != "S3_USE_PATH_STYLE" {
+		if k != "GRAPH_API_BASE_URL" && k != "S3_USE_PATH_STYLE" && k != "CORE_URL" {
 			env = append(env, k+"="+v)
 		}
 	}
