@@ -94,9 +94,9 @@ invoke:
 	$(GO) run ./local/invoke -fn "$(FN)" -event "$(EVENT)" -aws "$(or $(AWS),auto)"
 
 .PHONY: bench-sender
-## bench-sender: N sender instances pace M jobs from one number through the Graph simulator (LIMIT=80, WORKERS=8, JOBS=LIMIT*45 up to 15000); prints the achieved rate / LIMIT last.
+## bench-sender: N sender instances pace M jobs from one number through the Graph simulator (LIMIT=80, WORKERS=8, JOBS=LIMIT*45 up to 15000), pushing their results to a core answering in CORE_LATENCY_MS (0); prints the achieved rate / LIMIT last.
 bench-sender:
-	$(GO) run ./local/bench/sender -limit $(or $(LIMIT),80) -workers $(or $(WORKERS),8) $(if $(JOBS),-jobs $(JOBS))
+	$(GO) run ./local/bench/sender -limit $(or $(LIMIT),80) -workers $(or $(WORKERS),8) $(if $(JOBS),-jobs $(JOBS)) $(if $(CORE_LATENCY_MS),-core-latency $(CORE_LATENCY_MS)ms)
 
 .PHONY: bench-bridge
 ## bench-bridge: the bridge as make local runs it (template's MaximumConcurrency, batch 10) drains EVENTS=20000 core events of many contacts into a core sink answering in LATENCY=100 ms; prints events/s, lost, duplicates and order violations last (ORDER=contacts: a contact's events queued together; CONCURRENCY=N instances).

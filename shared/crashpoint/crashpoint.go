@@ -12,7 +12,7 @@
 //	sender.after_request   the Graph request written, before Meta's answer is read
 //	sender.after_answer    Meta accepted, before anything is recorded
 //	sender.after_record    the job recorded sent, before its result is published
-//	sender.after_results_pushed  a batch's results pushed to the core, before the batch returns
+//	sender.after_results_pushed  a batch's results pushed to the core (those it took), before the rest are published
 //	bridge.after_push      the core has the event, before the batch returns
 //	inbound.after_publish  a record's events pushed to the core, before the event source deletes it
 //	status.after_push      a status's events pushed to the core, before they are marked notified

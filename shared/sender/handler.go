@@ -159,7 +159,7 @@ const (
 	// DefaultPushWithin bounds how long a batch's results are pushed
 	// straight to the core; what is not through by then goes on the core
 	// events queue.
-	DefaultPushWithin = 5 * time.Second
+	DefaultPushWithin = time.Second
 	// pushReserve is the time a batch keeps before its invocation's
 	// deadline, after the direct pushes, to publish what the core did not
 	// take and set its records' visibilities.
@@ -290,7 +290,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	for _, f := range resp.BatchItemFailures {
 		failed[f.ItemIdentifier] = true
 	}
-	h.pushResults(ctx, box)
+	if len(box.pending) > 0 {
+		h.pushResults(ctx, box)
+		crashpoint.Hit("sender.after_results_pushed")
+	}
 	queued := len(box.pending)
 	if ids, err := box.flush(ctx, h.Events, h.CoreEventsQueueURL); err != nil {
 		// The jobs' records hold their outcomes: a redelivery finds them
@@ -325,18 +328,22 @@ func (h *Handler) pushResults(ctx context.Context, box *outbox) {
 	pctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	n, err := box.push(pctx, h.Core)
-	crashpoint.Hit("sender.after_results_pushed")
 	if n > 0 && h.Metrics != nil {
 		h.Metrics.Count(MetricResultsPushed, float64(n))
 	}
 	if err != nil {
-		h.log().WarnContext(ctx, "the core did not take every result of the batch; the rest go on the core events queue", "pushed", n, "left", len(box.pending), "error", err.Error())
+		h.log().WarnContext(ctx, "the core did not take every result of the batch; the rest go on the core events queue, and the next batches' too for a while",
+			"pushed", n, "left", len(box.pending), "error", err.Error())
 	}
 }
 
 // pushWithin is how long results may be pushed straight to the core from
-// now: PushWithin, leaving pushReserve before ctx's deadline.
+// now: PushWithin, leaving pushReserve before ctx's deadline; 0 while the
+// core's breaker is open (CoreBreaker).
 func (h *Handler) pushWithin(ctx context.Context) time.Duration {
+	if b, ok := h.Core.(interface{ Open() bool }); ok && b.Open() {
+		return 0
+	}
 	within := h.PushWithin
 	if within <= 0 {
 		within = DefaultPushWithin

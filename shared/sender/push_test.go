@@ -82,6 +82,13 @@ func TestResultsPushedToCore(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, -1, -1},
+		// The breaker: the contact's first two pushes are taken late, and
+		// the batch leaves the third to the queue rather than wait.
+		{"the core slower than the breaker's Slow", []job{{0, false}, {0, false}, {0, false}},
+			func(s *coresink.Sink, h *Handler) {
+				s.SetLatency(200 * time.Millisecond)
+				h.Core = &CoreBreaker{Core: h.Core, Slow: 100 * time.Millisecond}
+			}, 2, 1},
 		{"a job rejected in the middle, the core taking every result", []job{{0, false}, {0, true}, {0, false}, {1, false}}, nil, 4, 0},
 		{"a job rejected in the middle, the core down", []job{{0, false}, {0, true}, {0, false}, {1, false}},
 			func(s *coresink.Sink, _ *Handler) { s.Fail(503, 1000) }, 0, 4},
@@ -249,5 +256,35 @@ func TestPushedResultsKeepTheirJobsTrace(t *testing.T) {
 		if got := sink.TraceOf(evID); got != traces[i] {
 			t.Errorf("job %s's result reached the core with trace %q, want its job's %q", id, got, traces[i])
 		}
+	}
+}
+
+// TestBreakerLeavesResultsToTheQueue: once a push failed, the next
+// batches of the instance do not try the core at all for the breaker's
+// pause: their results go on the core events queue.
+func TestBreakerLeavesResultsToTheQueue(t *testing.T) {
+	e := testEnv(t)
+	sink, client := e.privateCore(t)
+	h := e.handler(t)
+	h.Core = &CoreBreaker{Core: client, Pause: time.Hour}
+	to := rcpt(t, "+5511977770210")
+	e.openWindow(t, to)
+	sink.Fail(503, 1)
+	first, second := jid(t, "breaker-1"), jid(t, "breaker-2")
+	if failed := handle(t, h, record(t, textJob(first, to, "one"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if failed := handle(t, h, record(t, textJob(second, to, "two"), 1)); len(failed) != 0 {
+		t.Fatal(failed)
+	}
+	if st := sink.Stats(); st.Requests != 1 || st.Accepted != 0 {
+		t.Errorf("the core saw %d pushes (%d taken), want the one it failed", st.Requests, st.Accepted)
+	}
+	var got []string
+	for _, ev := range e.coreEvents(t, first, second) {
+		got = append(got, ev.Outbound.JobID)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{first, second}) {
+		t.Errorf("results on the core events queue %v, want both jobs' in order", got)
 	}
 }

@@ -37,9 +37,11 @@ const EnvJobLease = "WACLOUD_JOB_LEASE"
 // TENANTS_TABLE, STATE_TABLE, MESSAGES_TABLE, DATA_BUCKET (required),
 // GRAPH_API_BASE_URL, GRAPH_API_VERSION, DEFAULT_THROUGHPUT, TEMPLATES_TABLE,
 // SUPPRESSIONS_TABLE, CAMPAIGNS_TABLE (campaign messages are counted there),
-// S3_USE_PATH_STYLE, and CORE_URL, CORE_EVENTS_PATH and CORE_SECRET_ID
-// (with CORE_URL, a batch's results are pushed straight to the core, the
-// rest going on the core events queue; without, all go on the queue). Every call builds its own caches and limiter state,
+// S3_USE_PATH_STYLE, and CORE_URL, CORE_EVENTS_PATH, CORE_SECRET_ID and
+// CORE_PUSH_SLOW_MS (with CORE_URL, a batch's results are pushed straight
+// to the core while it answers within CORE_PUSH_SLOW_MS milliseconds,
+// default DefaultSlowPush, the rest going on the core events queue;
+// without CORE_URL, or with CORE_PUSH_SLOW_MS 0, all go on the queue). Every call builds its own caches and limiter state,
 // as a separate Lambda instance would have.
 func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Handler, error) {
 	for _, k := range []string{"OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL", "CORE_EVENTS_QUEUE_URL",
@@ -68,12 +70,20 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	if err != nil {
 		return nil, fmt.Errorf("sender setup: %w", err)
 	}
+	slow := DefaultSlowPush
+	if v := getenv("CORE_PUSH_SLOW_MS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 5000 {
+			return nil, fmt.Errorf("sender setup: CORE_PUSH_SLOW_MS %q is not a number of milliseconds (0-5000)", v)
+		}
+		slow = time.Duration(n) * time.Millisecond
+	}
 	var coreClient CorePusher
-	if getenv("CORE_URL") != "" {
+	if getenv("CORE_URL") != "" && slow > 0 {
 		if getenv("CORE_SECRET_ID") == "" {
 			return nil, fmt.Errorf("sender setup: CORE_URL is set without CORE_SECRET_ID")
 		}
-		coreClient = bridge.CoreClient(getenv, cfg)
+		coreClient = &CoreBreaker{Core: bridge.CoreClient(getenv, cfg), Slow: slow}
 	}
 	rec := &metrics.Recorder{Function: "sender"}
 	resolver.Graph.Metrics = rec

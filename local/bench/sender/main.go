@@ -71,6 +71,7 @@ type options struct {
 	limit, workers, jobs, hot, hotJobs int
 	emulatorGOGC                       int
 	eventQueues, processes             bool
+	coreLatency                        time.Duration
 	cpuprofile                         string
 }
 
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.hotJobs, "hot-jobs", envInt("HOT_JOBS", 12), "jobs per hot recipient")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write CPU profiles to this path plus .bench, .aws, .graph and .worker-N")
 	flag.IntVar(&o.emulatorGOGC, "emulator-gogc", 400, "GOGC of the AWS emulator and Graph API simulator processes")
+	flag.DurationVar(&o.coreLatency, "core-latency", 0, "the core answers each push of a result this much later (a core that answers in 100 ms: 100ms)")
 	flag.BoolVar(&o.processes, "processes", false, "run each sender instance in a process of its own rather than in this one")
 	flag.BoolVar(&o.eventQueues, "event-queues", false, "give each instance its own core events queue (shortens the emulator's FIFO deduplication scan)")
 	role := flag.String("role", "", "internal: run as the aws, graph or worker process")
@@ -205,12 +207,13 @@ func run(o options) error {
 
 	// The core the instances push their results to.
 	fnEnv := st.Functions["SenderFunction"].Env
-	_, coreSrv, err := coresink.Start(ctx, secretsmanager.NewFromConfig(cfg), fnEnv["CORE_SECRET_ID"], fnEnv["CORE_EVENTS_PATH"],
+	core, coreSrv, err := coresink.Start(ctx, secretsmanager.NewFromConfig(cfg), fnEnv["CORE_SECRET_ID"], fnEnv["CORE_EVENTS_PATH"],
 		slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer coreSrv.Close()
+	core.SetLatency(o.coreLatency)
 	// The function's environment, as the template declares it.
 	env := []string{"GRAPH_API_BASE_URL=" + graphURL, "S3_USE_PATH_STYLE=true", "CORE_URL=" + coreSrv.URL}
 	for k, v := range st.Functions["SenderFunction"].Env {
