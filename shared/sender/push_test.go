@@ -288,3 +288,30 @@ func TestBreakerLeavesResultsToTheQueue(t *testing.T) {
 		t.Errorf("results on the core events queue %v, want both jobs' in order", got)
 	}
 }
+
+// TestResultsQueuedWhenTheDeadlineIsNear: a batch that ends with less
+// than pushReserve left before its invocation's deadline does not wait
+// for the core: its results go on the core events queue at once.
+func TestResultsQueuedWhenTheDeadlineIsNear(t *testing.T) {
+	e := testEnv(t)
+	sink, client := e.privateCore(t)
+	h := e.handler(t)
+	h.Core = client
+	// Let the jobs themselves run this close to the deadline.
+	h.Consumer.Margin, h.SendBudget = time.Millisecond, time.Millisecond
+	to := rcpt(t, "+5511977770220")
+	e.openWindow(t, to)
+	id := jid(t, "deadline-near")
+	ctx, cancel := context.WithTimeout(context.Background(), pushReserve-time.Second)
+	defer cancel()
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record(t, textJob(id, to, "late in the invocation"), 1)}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle: %v, failures %v", err, resp.BatchItemFailures)
+	}
+	if n := sink.Stats().Requests; n != 0 {
+		t.Errorf("the core got %d pushes with %s left, want none", n, pushReserve-time.Second)
+	}
+	if evs := e.coreEvents(t, id); len(evs) != 1 || evs[0].Type != event.TypeOutboundAccepted {
+		t.Errorf("results on the core events queue %+v, want the job's outbound.accepted", evs)
+	}
+}
