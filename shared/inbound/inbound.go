@@ -17,6 +17,7 @@
 package inbound
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -317,7 +318,10 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, rec events.SQSM
 		if err != nil {
 			return fault.PermanentErr(fmt.Errorf("encode %s unit for status queue: %w", u.Kind, err))
 		}
-		if err := h.Queue.Publish(ctx, h.StatusQueueURL, queue.Message{Body: string(b), GroupID: u.OrderKey(), DedupID: p.key}); err != nil {
+		// The business number (or account) is its tenant on the fair
+		// standard queue: one company's burst does not hold the others'.
+		m := queue.Message{Body: string(b), GroupID: u.OrderKey(), DedupID: p.key, Tenant: cmp.Or(u.Metadata.PhoneNumberID, u.WABAID)}
+		if err := h.Queue.Publish(ctx, h.StatusQueueURL, m); err != nil {
 			return fault.Retryable(fmt.Errorf("route %s unit to status queue: %w", u.Kind, err))
 		}
 		h.Metrics.Count(MetricStatus, 1)
@@ -353,7 +357,8 @@ func (h *Handler) deliver(ctx context.Context, log *slog.Logger, rec events.SQSM
 			if err != nil {
 				return fault.PermanentErr(fmt.Errorf("encode media job %s: %w", j.MediaID, err))
 			}
-			jm = append(jm, queue.Message{Body: string(b), GroupID: j.TenantID + ":" + j.PhoneNumberID, DedupID: "media-" + j.MessageID})
+			jm = append(jm, queue.Message{Body: string(b), GroupID: j.TenantID + ":" + j.PhoneNumberID, DedupID: "media-" + j.MessageID,
+				Tenant: j.TenantID})
 		}
 		if err := h.Queue.Publish(ctx, h.MediaQueueURL, jm...); err != nil {
 			return fault.Retryable(fmt.Errorf("publish %d media jobs: %w", len(jm), err))

@@ -44,12 +44,14 @@ func batch(specs ...string) events.SQSEvent {
 			}
 			name := fmt.Sprintf("%s%d", sp.group, i)
 			attrs := map[string]string{}
+			source := "arn:aws:sqs:us-east-1:123456789012:batch"
 			if sp.group != "" {
 				attrs["MessageGroupId"] = sp.group
+				source += ".fifo"
 			} else {
 				name = fmt.Sprintf("x%d.%d", k, i)
 			}
-			ev.Records = append(ev.Records, events.SQSMessage{MessageId: name, Body: name, Attributes: attrs})
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: name, Body: name, Attributes: attrs, EventSourceARN: source})
 		}
 	}
 	return ev
@@ -274,4 +276,43 @@ func (b *barrier) waitIfNeeded(ctx context.Context) error {
 		return nil
 	}
 	return b.wait(ctx)
+}
+
+// TestConsumerStandardQueueGroupsRunApart: on a standard queue a message
+// group is a fair-queue tenant (Message.Tenant), not an order: a failure
+// holds none of the group's other records back.
+func TestConsumerStandardQueueGroupsRunApart(t *testing.T) {
+	var ev events.SQSEvent
+	for _, id := range []string{"t1", "t2", "t3"} {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: id, Body: id, EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:statuses",
+			Attributes: map[string]string{"MessageGroupId": "tenant-a"}})
+	}
+	var ran sync.Map
+	c := queue.Consumer{
+		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Concurrency: 3,
+		Handle: func(ctx context.Context, rec events.SQSMessage) error {
+			ran.Store(rec.MessageId, true)
+			if rec.MessageId == "t1" {
+				return fault.Retryable(fmt.Errorf("handle t1: core down"))
+			}
+			return nil
+		},
+	}
+	resp, err := c.Run(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	if fmt.Sprint(failed) != "[t1]" {
+		t.Errorf("batch item failures %v, want [t1] alone: the tenant's other records are not held back", failed)
+	}
+	for _, id := range []string{"t2", "t3"} {
+		if _, ok := ran.Load(id); !ok {
+			t.Errorf("%s did not run", id)
+		}
+	}
 }

@@ -201,10 +201,15 @@ func (c Consumer) lanes(recs []events.SQSMessage) [][]int {
 	return out
 }
 
-// laneOf is the lane rec runs in ("": alone).
+// laneOf is the lane rec runs in ("": alone). On a standard queue a
+// message group is a fair-queue tenant (Message.Tenant), not an order:
+// its records run apart unless Lane says otherwise.
 func (c Consumer) laneOf(rec events.SQSMessage) string {
 	if c.Lane != nil {
 		return c.Lane(rec)
+	}
+	if !strings.HasSuffix(c.QueueURL, ".fifo") && !strings.HasSuffix(rec.EventSourceARN, ".fifo") {
+		return ""
 	}
 	return rec.Attributes["MessageGroupId"]
 }

@@ -21,11 +21,16 @@ type SendAPI interface {
 }
 
 // Message is one message to publish. GroupID and DedupID are used only on
-// FIFO queues (URLs ending in .fifo), where GroupID is required.
+// FIFO queues (URLs ending in .fifo), where GroupID is required; Tenant
+// only on standard queues.
 type Message struct {
-	Body       string
-	GroupID    string
-	DedupID    string
+	Body    string
+	GroupID string
+	DedupID string
+	// Tenant is the message's tenant on a standard queue (its
+	// MessageGroupId there): SQS fair queues deliver a quiet tenant's
+	// messages ahead of another tenant's backlog. It sets no order.
+	Tenant     string
 	Attributes map[string]string
 	// TraceHeader is the X-Ray trace header the message continues (the
 	// AWSTraceHeader system attribute); empty: the publishing context's
@@ -84,6 +89,8 @@ func (p Publisher) send(ctx context.Context, queueURL string, fifo bool, msgs []
 			if m.DedupID != "" {
 				e.MessageDeduplicationId = aws.String(dedupID(m.DedupID))
 			}
+		} else if m.Tenant != "" {
+			e.MessageGroupId = aws.String(GroupID(m.Tenant))
 		}
 		if h := cmp.Or(m.TraceHeader, tracing.FromContext(ctx)); h != "" {
 			e.MessageSystemAttributes = map[string]sqstypes.MessageSystemAttributeValue{

@@ -1,12 +1,17 @@
 package queue_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/shared/queue"
 )
 
@@ -62,5 +67,41 @@ func TestPublishLongGroupIDs(t *testing.T) {
 	}
 	if g := queue.GroupID(groups["bsuid-1"]); len(g) != 96 || !strings.HasPrefix(groups["bsuid-1"], g[:64]) {
 		t.Errorf("GroupID = %q, want 64 characters of the id and a hash", g)
+	}
+}
+
+// TestPublishTenantOnAStandardQueue: a message's Tenant is its
+// MessageGroupId on a standard queue (what SQS fair queues tell tenants
+// apart by), and a message without one has none.
+func TestPublishTenantOnAStandardQueue(t *testing.T) {
+	emu := awsemu.StartTest(t)
+	c := sqs.NewFromConfig(emu.Config())
+	ctx := context.Background()
+	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("fair%d", time.Now().UnixNano()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	if err := (queue.Publisher{API: c}).Publish(ctx, url,
+		queue.Message{Body: "with", Tenant: "100000000000001", GroupID: "ignored on a standard queue"},
+		queue.Message{Body: "without"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for len(got) < 2 {
+		rcv, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rcv.Messages) == 0 {
+			t.Fatalf("received %d of the 2 messages", len(got))
+		}
+		for _, m := range rcv.Messages {
+			got[aws.ToString(m.Body)] = m.Attributes["MessageGroupId"]
+		}
+	}
+	if got["with"] != "100000000000001" || got["without"] != "" {
+		t.Errorf("MessageGroupId of the message with a tenant %q, without %q; want the tenant and none", got["with"], got["without"])
 	}
 }

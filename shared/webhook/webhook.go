@@ -29,6 +29,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -343,6 +344,10 @@ func (h *Handler) receive(ctx context.Context, req events.APIGatewayV2HTTPReques
 			continue
 		}
 		if h.StatusQueueURL != "" && u.Kind == whatsapp.KindStatus {
+			// The business number is the status's tenant on the fair
+			// standard queue: one number's campaign receipts do not hold
+			// another company's back.
+			m.Tenant = cmp.Or(u.Metadata.PhoneNumberID, u.WABAID)
 			statuses = append(statuses, m)
 			continue
 		}

@@ -805,8 +805,9 @@ func BenchmarkReceive(b *testing.B) {
 }
 
 // Message statuses go straight to the status queue (the status function
-// resolves their tenant), every other unit to the inbound queue: a status
-// costs no inbound hop. A payload mixing both stores each on its queue
+// resolves their tenant), with their business number as fair-queue
+// tenant, every other unit to the inbound queue: a status costs no
+// inbound hop. A payload mixing both stores each on its queue
 // before the 200.
 func TestStatusesGoStraightToStatusQueue(t *testing.T) {
 	e := newEnv(t)
@@ -845,6 +846,11 @@ func TestStatusesGoStraightToStatusQueue(t *testing.T) {
 				}
 				if u.Kind != whatsapp.KindStatus || u.Route != whatsapp.RoutePlatform || u.ReceivedAt == "" || u.Metadata.PhoneNumberID == "" {
 					t.Errorf("status unit = kind %q route %q received_at %q phone %q", u.Kind, u.Route, u.ReceivedAt, u.Metadata.PhoneNumberID)
+				}
+				// The business number is the message's tenant on the fair
+				// standard queue (queue.Message.Tenant).
+				if g := m.Attributes["MessageGroupId"]; g != u.Metadata.PhoneNumberID {
+					t.Errorf("status message's MessageGroupId %q, want its business number %q", g, u.Metadata.PhoneNumberID)
 				}
 			}
 		})
