@@ -318,7 +318,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 // PushWithin and keeping pushReserve before the invocation's deadline;
 // what the core does not take stays in box for the core events queue.
 func (h *Handler) pushResults(ctx context.Context, box *outbox) {
-	if h.Core == nil || len(box.pending) == 0 {
+	if h.Core == nil {
 		return
 	}
 	within := h.pushWithin(ctx)

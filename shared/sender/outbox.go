@@ -122,21 +122,25 @@ func pushInOrder(ctx context.Context, core CorePusher, within time.Duration, msg
 	}
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
+	n, _ := pushPrefix(ctx, core, msgs)
+	return n, msgs[n:]
+}
+
+// pushPrefix pushes msgs, core events queue messages, to the core one
+// after another, each in its own trace (its job's) when it has one, as
+// the bridge would push it, and stops at the first the core does not
+// take: it returns how many it pushed, and that one's error.
+func pushPrefix(ctx context.Context, core CorePusher, msgs []queue.Message) (int, error) {
 	for i, m := range msgs {
-		if err := pushOne(ctx, core, m); err != nil {
-			return i, msgs[i:]
+		mctx := ctx
+		if m.TraceHeader != "" {
+			mctx = tracing.WithHeader(ctx, m.TraceHeader)
+		}
+		if err := core.Push(mctx, m.DedupID, m.Attributes["event-type"], []byte(m.Body)); err != nil {
+			return i, err
 		}
 	}
 	return len(msgs), nil
-}
-
-// pushOne pushes m, a core events queue message, to the core in m's own
-// trace (its job's) when it has one, as the bridge would push it.
-func pushOne(ctx context.Context, core CorePusher, m queue.Message) error {
-	if m.TraceHeader != "" {
-		ctx = tracing.WithHeader(ctx, m.TraceHeader)
-	}
-	return core.Push(ctx, m.DedupID, m.Attributes["event-type"], []byte(m.Body))
 }
 
 // flush publishes the gathered events. On error it returns the SQS message
@@ -191,12 +195,14 @@ func (b *outbox) push(ctx context.Context, core CorePusher) (int, error) {
 	var wg sync.WaitGroup
 	for g, key := range order {
 		wg.Go(func() {
-			for _, i := range groups[key] {
-				m := b.pending[i].msg
-				if err := pushOne(ctx, core, m); err != nil {
-					errs[g] = err
-					return
-				}
+			idx := groups[key]
+			msgs := make([]queue.Message, len(idx))
+			for j, i := range idx {
+				msgs[j] = b.pending[i].msg
+			}
+			var n int
+			n, errs[g] = pushPrefix(ctx, core, msgs)
+			for _, i := range idx[:n] {
 				pushed[i] = true
 			}
 		})
