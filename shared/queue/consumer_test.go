@@ -132,16 +132,7 @@ func testConsumerOutcomes(t *testing.T, concurrency int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]string{}
-	handle := map[string]string{}
-	for _, r := range ev.Records {
-		byID[r.MessageId] = r.Body
-		handle[r.Body] = r.ReceiptHandle
-	}
-	var failed []string
-	for _, f := range resp.BatchItemFailures {
-		failed = append(failed, byID[f.ItemIdentifier])
-	}
+	failed, handle := failedBodies(ev, resp)
 	if got, want := strings.Join(failed, ","), "a1 fail,a2 ok,d1 retry-after"; got != want {
 		t.Errorf("batch item failures = %s, want %s", got, want)
 	}
@@ -435,20 +426,26 @@ func TestConsumerLanes(t *testing.T) {
 	if fmt.Sprint(xs) != "[x1 x2 fail]" {
 		t.Errorf("lane x ran %v, want [x1 x2 fail] (x3 held back)", xs)
 	}
-	byID := map[string]string{}
-	handle := map[string]string{}
-	for _, r := range ev.Records {
-		byID[r.MessageId] = r.Body
-		handle[r.Body] = r.ReceiptHandle
-	}
-	var failed []string
-	for _, f := range resp.BatchItemFailures {
-		failed = append(failed, byID[f.ItemIdentifier])
-	}
+	failed, handle := failedBodies(ev, resp)
 	if got := strings.Join(failed, ","); got != "x2 fail,x3" {
 		t.Errorf("batch item failures = %s, want x2 fail,x3", got)
 	}
 	if got := q.api.vis[handle["x3"]]; got != 5 {
 		t.Errorf("visibility of the held-back x3 = %d, want x2's 5", got)
 	}
+}
+
+// failedBodies returns the bodies of resp's batch item failures, in
+// order, and each record's receipt handle by body.
+func failedBodies(ev events.SQSEvent, resp events.SQSEventResponse) (failed []string, handle map[string]string) {
+	byID := map[string]string{}
+	handle = map[string]string{}
+	for _, r := range ev.Records {
+		byID[r.MessageId] = r.Body
+		handle[r.Body] = r.ReceiptHandle
+	}
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, byID[f.ItemIdentifier])
+	}
+	return failed, handle
 }
