@@ -78,6 +78,7 @@ type Sink struct {
 	mu       sync.Mutex
 	events   []record
 	keys     map[string]bool
+	repeats  map[string]int // idempotency key → pushes after the first
 	stats    Stats
 	failLeft int
 	failCode int
@@ -105,7 +106,7 @@ func New(cfg Config) *Sink {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Sink{cfg: cfg, keys: map[string]bool{}}
+	return &Sink{cfg: cfg, keys: map[string]bool{}, repeats: map[string]int{}}
 }
 
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -231,6 +232,7 @@ func (s *Sink) accept(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.keys[key] {
 		s.stats.Duplicates++
+		s.repeats[key]++
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate", "idempotency_key": key})
 		return
@@ -279,6 +281,15 @@ func (s *Sink) Events() []json.RawMessage {
 	return out
 }
 
+// Repeats returns how many pushes of the idempotency key key came after
+// the one that was taken (the duplicates among Stats.Duplicates that are
+// this event's).
+func (s *Sink) Repeats(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.repeats[key]
+}
+
 // TraceOf returns the X-Amzn-Trace-Id header of the push that brought
 // the event eventID ("" if none, or no such event).
 func (s *Sink) TraceOf(eventID string) string {
@@ -295,7 +306,7 @@ func (s *Sink) TraceOf(eventID string) string {
 // Reset forgets every event, idempotency key and counter (not the fail switch).
 func (s *Sink) Reset() {
 	s.mu.Lock()
-	s.events, s.keys = nil, map[string]bool{}
+	s.events, s.keys, s.repeats = nil, map[string]bool{}, map[string]int{}
 	s.stats = Stats{}
 	s.mu.Unlock()
 }
