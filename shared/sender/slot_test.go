@@ -71,13 +71,17 @@ func (s *slowClaims) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 // ordinary claim fits its slot however slow the emulator (moto) and the
 // machine are, and each delay is 2.5 s, so that the slot it follows is
 // spent whatever the load; the job must take another slot, be sent once,
-// and book its recipient once.
+// and book its recipient once. A delayed job must take at least two
+// slots, not exactly two: on a machine loaded enough (CI runs every
+// package at once against one moto) the claim on the new slot can itself
+// run late and take a third, which is the behaviour under test too.
 func TestSendLeavesOnItsSlot(t *testing.T) {
 	cases := []struct {
 		name string
 		// prepare sends what must go first and returns the job to watch.
-		prepare   func(t *testing.T, e *env, h *Handler, to string) string
-		wantSlots int64
+		prepare func(t *testing.T, e *env, h *Handler, to string) string
+		// minSlots and maxSlots bound the number slots the job takes.
+		minSlots, maxSlots int64
 	}{
 		{
 			name: "claim slower than the slot allows",
@@ -87,7 +91,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 				h.Jobs.API = slow
 				return jid(t, "slot-slow-claim")
 			},
-			wantSlots: 2,
+			minSlots: 2, maxSlots: maxSlotTries,
 		},
 		{
 			name: "recipient's pair wait after the slot",
@@ -105,14 +109,14 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 				h.Pairs.(*pairCounter).booked.Store(0)
 				return jid(t, "slot-pair-second")
 			},
-			wantSlots: 2,
+			minSlots: 2, maxSlots: maxSlotTries,
 		},
 		{
 			name: "claim on time",
 			prepare: func(t *testing.T, e *env, h *Handler, to string) string {
 				return jid(t, "slot-on-time")
 			},
-			wantSlots: 1,
+			minSlots: 1, maxSlots: 1,
 		},
 	}
 	for _, tc := range cases {
@@ -134,8 +138,8 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 			if got := len(e.simFor(to)) - sentBefore; got != 1 {
 				t.Errorf("sent %d times, want 1", got)
 			}
-			if got := slots.slots.Load(); got != tc.wantSlots {
-				t.Errorf("number slots taken: got %d, want %d", got, tc.wantSlots)
+			if got := slots.slots.Load(); got < tc.minSlots || got > tc.maxSlots {
+				t.Errorf("number slots taken: got %d, want %d to %d", got, tc.minSlots, tc.maxSlots)
 			}
 			if got := pairs.booked.Load(); got > 1 {
 				t.Errorf("recipient booked %d times in claims, want at most 1", got)
