@@ -53,13 +53,6 @@ func (e *apiError) write(w http.ResponseWriter) {
 	_, _ = w.Write(b)
 }
 
-func (e *apiError) String() string {
-	if e.details != "" {
-		return e.message + ": " + e.details
-	}
-	return e.message
-}
-
 // checkMessage validates a send request like Meta and returns it with its
 // kind: the message type, or "read" / "typing" for receipts.
 func checkMessage(body []byte) (req map[string]any, kind string, refusal *apiError) {

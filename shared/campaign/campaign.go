@@ -22,11 +22,6 @@ const (
 	StateFailed             = "failed"               // the audience could not be read
 )
 
-// Terminal reports whether a campaign in state s never runs again.
-func Terminal(s string) bool {
-	return s == StateCompleted || s == StateCancelled || s == StateFailed
-}
-
 // Counts are a campaign's row and message counts, stored as top-level
 // count_* attributes of the record (updates of nested paths are not
 // applied by every DynamoDB stand-in). Rows, Invalid,

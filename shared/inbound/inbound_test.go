@@ -39,29 +39,6 @@ import (
 	"github.com/tucanlink/wacloud/shared/window"
 )
 
-// countingSQS is the real client, counting the messages sent per queue.
-type countingSQS struct {
-	*sqs.Client
-	mu   sync.Mutex
-	sent map[string]int
-}
-
-func (c *countingSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	out, err := c.Client.SendMessageBatch(ctx, in, opts...)
-	if err == nil {
-		c.mu.Lock()
-		c.sent[aws.ToString(in.QueueUrl)] += len(in.Entries)
-		c.mu.Unlock()
-	}
-	return out, err
-}
-
-func (c *countingSQS) count(url string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sent[url]
-}
-
 const (
 	coreToken   = "core-bearer-token"
 	coreSigning = "core-signing-secret"
@@ -97,7 +74,6 @@ type env struct {
 	ddb    *dynamodb.Client
 	getenv func(string) string
 	h      *inbound.Handler
-	sent   *countingSQS
 	core   *coreSink
 	emf    *bytes.Buffer
 }
@@ -138,8 +114,7 @@ func newEnv(t *testing.T) *env {
 		getenv: getenv, h: h, core: sink, emf: &bytes.Buffer{},
 	}
 	e.reg = &tenant.Registry{API: e.ddb, Table: getenv("TENANTS_TABLE")}
-	e.sent = &countingSQS{Client: e.sqs, sent: map[string]int{}}
-	h.Queue = queue.Publisher{API: e.sent}
+	h.Queue = queue.Publisher{API: e.sqs}
 	h.Metrics = &metrics.Recorder{Out: e.emf, Function: "inbound"}
 	h.Log = slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
 	// Retried records stay out of sight for the rest of the test.

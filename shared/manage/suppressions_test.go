@@ -73,15 +73,6 @@ func (e *suppressionEnv) do(t *testing.T, route, tenantID string, path, query ma
 	return apiAnswer{Status: resp.StatusCode, Body: resp.Body}
 }
 
-func (r apiAnswer) entry(t *testing.T) suppression.Entry {
-	t.Helper()
-	var e suppression.Entry
-	if err := json.Unmarshal([]byte(r.Body), &e); err != nil {
-		t.Fatalf("body %s: %v", r.Body, err)
-	}
-	return e
-}
-
 func contactPath(c string) map[string]string { return map[string]string{"contact": c} }
 
 // TestSuppressionRoutes walks one contact through the list: added (one

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -614,16 +613,6 @@ func TestFailed131047ClosesWindow(t *testing.T) {
 	if len(evs) != 1 || evs[0].Status.Failure == nil || evs[0].Status.Failure.Reason != "window_closed" || evs[0].Status.Failure.Retryable {
 		t.Errorf("events %+v", evs)
 	}
-}
-
-// keys lists the names of a map, sorted, for messages.
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // reset empties the tables and queues the status function uses. The
