@@ -311,7 +311,7 @@ func (s *Sim) handleTemplateList(w http.ResponseWriter, r *http.Request) {
 		match = append(match, t)
 	}
 	// The page: after a cursor, or the last `limit` before one.
-	start, end := 0, len(match)
+	var start, end int
 	switch {
 	case after != "":
 		start = sort.Search(len(match), func(i int) bool { return idLess(after, match[i].ID) })

@@ -47,22 +47,21 @@ const (
 // testEnv is the media function against the embedded AWS emulator
 // (provisioned from template.yaml) and the Graph API simulator.
 type testEnv struct {
-	ctx     context.Context
-	st      *stack.Stack
-	getenv  func(string) string
-	cfg     aws.Config
-	sim     *graphsim.Sim
-	simURL  string
-	clock   *clock
-	h       *Handler
-	sqs     *sqs.Client
-	s3      *s3.Client
-	mediaQ  string
-	coreQ   string
-	dlq     string
-	poller  *esm.Poller
-	bucket  string
-	queueMu sync.Mutex
+	ctx    context.Context
+	st     *stack.Stack
+	getenv func(string) string
+	cfg    aws.Config
+	sim    *graphsim.Sim
+	simURL string
+	clock  *clock
+	h      *Handler
+	sqs    *sqs.Client
+	s3     *s3.Client
+	mediaQ string
+	coreQ  string
+	dlq    string
+	poller *esm.Poller
+	bucket string
 }
 
 type clock struct {

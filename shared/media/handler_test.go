@@ -97,7 +97,7 @@ func TestInboundImageEndToEnd(t *testing.T) {
 		t.Errorf("sha256_hex = %q, want %q (the hex of Meta's base64 %q)", mr.SHA256Hex, o.SHA256, o.SHA256Base64)
 	}
 	exp, err := time.Parse(time.RFC3339, mr.URLExpiresAt)
-	if err != nil || exp.Sub(time.Now()) < DefaultURLTTL-time.Hour || exp.Sub(time.Now()) > DefaultURLTTL+time.Minute {
+	if err != nil || time.Until(exp) < DefaultURLTTL-time.Hour || time.Until(exp) > DefaultURLTTL+time.Minute {
 		t.Errorf("url_expires_at = %q, want about 7 days from now", mr.URLExpiresAt)
 	}
 	if got := fetch(t, mr.URL); !bytes.Equal(got, content) {

@@ -46,8 +46,6 @@ const (
 	// the webhook must never use them.
 	staleSecret = "stale-acme-app-secret"
 	staleVerify = "stale-acme-verify-token"
-	// The reference payloads' business number and WABA.
-	refPhone = "PHONE_NUMBER_ID"
 )
 
 // env is a provisioned local stack with a platform app, a tenant "acme" on
