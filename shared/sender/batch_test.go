@@ -233,6 +233,7 @@ func TestCallsPerMessage(t *testing.T) {
 	// Nor a slow push to the core send the results through the queue
 	// (TestCoreBreaker counts that).
 	h.Core.(*CoreBreaker).Slow = time.Hour
+	h.PushWithin = 10 * time.Second
 	// Warm the tenant, number and secret caches.
 	e.openWindow(t, "+5511977770050")
 	run := fmt.Sprint(recSeq.Add(1)) // job ids unique per run (go test -count)

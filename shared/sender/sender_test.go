@@ -165,6 +165,14 @@ func (e *env) handler(t *testing.T) *Handler {
 	// running, and the job then goes back to the queue (by design) where
 	// the test expected a send. TestSendLeavesOnItsSlot tests the default.
 	h.SendWithin = time.Second
+	// Likewise a push to the core taking a moment longer is not what
+	// they test: results go to the core straight whatever the load, and
+	// the tests of the breaker and of PushWithin (push_test.go) set their
+	// own.
+	h.PushWithin = 10 * time.Second
+	if b, ok := h.Core.(*CoreBreaker); ok {
+		b.Slow = time.Hour
+	}
 	return h
 }
 
