@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/event"
 	"github.com/tucanlink/wacloud/shared/fault"
 	"github.com/tucanlink/wacloud/shared/metrics"
@@ -57,9 +58,7 @@ func (f *Forwarder) Forward(ctx context.Context, rec events.SQSMessage, backoff 
 // Warm has the core client read its credentials ahead of the first push,
 // when it can (core.Client.Warm); safe to call from another goroutine.
 func (f *Forwarder) Warm(ctx context.Context) {
-	if w, ok := f.Core.(interface{ Warm(context.Context) }); ok {
-		w.Warm(ctx)
-	}
+	core.Warm(ctx, f.Core)
 }
 
 func (f *Forwarder) now() time.Time {

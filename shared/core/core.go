@@ -222,6 +222,17 @@ func (c *Client) Push(ctx context.Context, eventID, eventType string, body []byt
 // the push, which reads again.
 func (c *Client) Warm(ctx context.Context) { _, _ = c.session(ctx) }
 
+// Warm has p read the core's credentials ahead of its first push when p
+// can (a *Client, or a wrapper passing Warm on); anything else, nil
+// included, it leaves alone. The functions' handlers, which hold the
+// core as an interface of their own, call it in the background at the
+// start of a batch.
+func Warm(ctx context.Context, p any) {
+	if w, ok := p.(interface{ Warm(context.Context) }); ok {
+		w.Warm(ctx)
+	}
+}
+
 func (c *Client) session(ctx context.Context) (*session, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

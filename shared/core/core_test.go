@@ -389,3 +389,30 @@ func TestCredentialsRedacted(t *testing.T) {
 		t.Errorf("credentials printed: %s", out)
 	}
 }
+
+// core.Warm warms what can be warmed, through any wrapper that passes
+// Warm on, and leaves the rest alone, nil included.
+func TestWarmAnyCore(t *testing.T) {
+	type wrapper struct{ *core.Client } // passes Warm on, as the handlers' wrappers do
+	type plain struct{}                 // cannot warm
+	tests := []struct {
+		name      string
+		p         func(*core.Client) any
+		wantReads int
+	}{
+		{"nil", func(*core.Client) any { return nil }, 0},
+		{"something that cannot warm", func(*core.Client) any { return plain{} }, 0},
+		{"a client", func(c *core.Client) any { return c }, 1},
+		{"a wrapper of a client", func(c *core.Client) any { return wrapper{c} }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm := &secrets{value: `{"bearer_token":"t","signing_secret":"s"}`}
+			c := &core.Client{URL: "http://127.0.0.1:1", Secrets: sm, SecretID: "core"}
+			core.Warm(context.Background(), tt.p(c))
+			if got := sm.count(); got != tt.wantReads {
+				t.Errorf("secret reads = %d, want %d", got, tt.wantReads)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/bridge"
+	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/dedup"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -183,9 +184,7 @@ const (
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	// A cold instance reads the core's credentials while it resolves and
 	// claims the batch's units, not after (a no-op once they are cached).
-	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
-		go w.Warm(ctx)
-	}
+	go core.Warm(ctx, h.Core)
 	c := h.Consumer
 	c.Handle = h.process
 	if c.Log == nil {

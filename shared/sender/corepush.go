@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/tucanlink/wacloud/shared/core"
 )
 
 // Defaults of CoreBreaker.
@@ -84,9 +86,7 @@ func (b *CoreBreaker) Open() bool {
 // Warm reads the core's credentials ahead of the first push, when Core
 // can (core.Client.Warm).
 func (b *CoreBreaker) Warm(ctx context.Context) {
-	if w, ok := b.Core.(interface{ Warm(context.Context) }); ok {
-		w.Warm(ctx)
-	}
+	core.Warm(ctx, b.Core)
 }
 
 func (b *CoreBreaker) now() time.Time {

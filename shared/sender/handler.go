@@ -36,6 +36,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
+	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -262,9 +263,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	// A cold instance reads the core's credentials while the batch is
 	// paced and sent, not after (a no-op once they are cached).
-	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
-		go w.Warm(ctx)
-	}
+	go core.Warm(ctx, h.Core)
 	var delays sync.Map    // message id → delay asked by pacing
 	var deferrals sync.Map // message id → *deferral
 	box := &outbox{}

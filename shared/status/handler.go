@@ -26,6 +26,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/core"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
 	"github.com/tucanlink/wacloud/shared/event"
@@ -124,9 +125,7 @@ type Handler struct {
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	// A cold instance reads the core's credentials while it applies the
 	// batch's statuses, not after (a no-op once they are cached).
-	if w, ok := h.Core.(interface{ Warm(context.Context) }); ok {
-		go w.Warm(ctx)
-	}
+	go core.Warm(ctx, h.Core)
 	c := h.Queue
 	c.Handle = h.Process
 	if c.Log == nil {
