@@ -62,8 +62,14 @@ func TestRunnerPausesOnSpamLimit(t *testing.T) {
 			e.r.Every = 100 * time.Millisecond
 			body, valid := audience(120)
 			c := e.campaign(t, "tenants/demo/campaigns/spam-"+tt.code+".csv", body)
+			// The refusal comes with the run's first reservation: after
+			// the run read its starting count, before its first
+			// checkpoint (8 rows in). The run looks at the counts at most
+			// every 5 s of its clock, and these 120 rows take 1.5 s, so
+			// it looks once; a later refusal would race the checks that
+			// run ahead of the rows taken.
 			refuse := &refuseAt{Store: e.r.Capacity.(*msglimit.Store), ddb: dynamodb.NewFromConfig(e.cfg), table: e.table,
-				tenant: "demo", id: c.ID, code: tt.code, n: 10}
+				tenant: "demo", id: c.ID, code: tt.code, n: 1}
 			e.r.Capacity = refuse
 			cmd := campaign.Command{TenantID: "demo", CampaignID: c.ID}
 			if err := e.r.Run(ctx, cmd); err != nil {
