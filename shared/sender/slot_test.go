@@ -67,11 +67,12 @@ func (s *slowClaims) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 // after the slot), sent the job on a slot long past: a send outside the
 // number's schedule, which took Meta's one-second window over the limit
 // (make bench-sender: 130429, every instance slowed down, ratio 0.84).
-// Counts, not timing: SendWithin is raised to a second, so that an
+// Counts, not timing: SendWithin is raised to a second for the delayed
+// jobs, and each delay is 2.5 s, so that the slot it follows is spent
+// whatever the load; the job must take another slot, be sent once, and
+// book its recipient once. The job on time gets 30 s, so that its
 // ordinary claim fits its slot however slow the emulator (moto) and the
-// machine are, and each delay is 2.5 s, so that the slot it follows is
-// spent whatever the load; the job must take another slot, be sent once,
-// and book its recipient once. A delayed job must take at least two
+// machine are (a loaded machine was seen taking over a second). A delayed job must take at least two
 // slots, not exactly two: on a machine loaded enough (CI runs every
 // package at once against one moto) the claim on the new slot can itself
 // run late and take a third, which is the behaviour under test too.
@@ -82,6 +83,8 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 		prepare func(t *testing.T, e *env, h *Handler, to string) string
 		// minSlots and maxSlots bound the number slots the job takes.
 		minSlots, maxSlots int64
+		// sendWithin is the handler's SendWithin (default a second).
+		sendWithin time.Duration
 	}{
 		{
 			name: "claim slower than the slot allows",
@@ -116,7 +119,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 			prepare: func(t *testing.T, e *env, h *Handler, to string) string {
 				return jid(t, "slot-on-time")
 			},
-			minSlots: 1, maxSlots: 1,
+			minSlots: 1, maxSlots: 1, sendWithin: 30 * time.Second,
 		},
 	}
 	for _, tc := range cases {
@@ -127,6 +130,9 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 			pairs := &pairCounter{PairLimiter: h.Pairs}
 			h.Numbers, h.Pairs = slots, pairs
 			h.SendWithin = time.Second
+			if tc.sendWithin > 0 {
+				h.SendWithin = tc.sendWithin
+			}
 			to := rcpt(t, "+5511977770090")
 			e.openWindow(t, to)
 			id := tc.prepare(t, e, h, to)
