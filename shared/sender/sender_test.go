@@ -908,7 +908,11 @@ func (r resolvedRecipient) SendMessage(ctx context.Context, token, phoneNumberID
 func TestAcceptedUsesMetasRecipientID(t *testing.T) {
 	e := testEnv(t)
 	h := e.handler(t)
-	to, resolved := "+5511977770099", "551177770099"
+	// A recipient of this run's own (the identity the first run learnt
+	// would otherwise resolve the next run's job before it is sent), and
+	// the same number as Meta resolves it: without the ninth digit.
+	to := rcpt(t, "+5511977770099")
+	resolved := strings.TrimPrefix(to[:5]+to[6:], "+")
 	e.openWindow(t, to)
 	h.Graph = resolvedRecipient{Graph: h.Graph, waID: resolved}
 	if failed := handle(t, h, record(t, textJob(jid(t, "resolved-1"), to, "hi"), 1)); len(failed) != 0 {
