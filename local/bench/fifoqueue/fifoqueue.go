@@ -51,6 +51,8 @@ type Queue struct {
 	redeliver int
 	seq       int
 	gseq      int
+	// Now is the queue's clock (default time.Now; tests set their own).
+	Now func() time.Time
 }
 
 // group is a message group: its messages in order, whether a batch of
@@ -140,7 +142,7 @@ func (f *Queue) Push(m *Message) {
 	}
 	g.msgs = append(g.msgs, m)
 	f.pending++
-	f.schedule(g, time.Now())
+	f.schedule(g, f.now())
 }
 
 // Receive hands out up to n messages: from each available group, its
@@ -152,7 +154,7 @@ func (f *Queue) Push(m *Message) {
 func (f *Queue) Receive(n int) []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
+	now := f.now()
 	for f.delayed.Len() > 0 && !f.delayed[0].at.After(now) {
 		e := heap.Pop(&f.delayed).(delayedEntry)
 		if e.g.where == inDelayed && e.g.delayAt.Equal(e.at) {
@@ -189,11 +191,18 @@ func (f *Queue) Receive(n int) []Message {
 	return out
 }
 
+func (f *Queue) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
 func (f *Queue) SetVisibility(receipt string, d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m, ok := f.byReceipt[receipt]; ok {
-		m.visibleAt = time.Now().Add(d)
+		m.visibleAt = f.now().Add(d)
 	}
 }
 
@@ -202,7 +211,7 @@ func (f *Queue) SetVisibility(receipt string, d time.Duration) {
 func (f *Queue) Complete(receipts []string, failed map[string]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := time.Now()
+	now := f.now()
 	var released []*group
 	for _, r := range receipts {
 		m, ok := f.byReceipt[r]
