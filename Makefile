@@ -18,7 +18,7 @@ dir_ApiFunction     := api
 dir_TemplatesFunction := templates
 dir_CampaignFunction := campaign
 
-.PHONY: test test-aws local local-infra local-fn build lint load-webhook $(addprefix build-,$(FUNCTIONS))
+.PHONY: test test-load test-aws local local-infra local-fn build lint load-webhook $(addprefix build-,$(FUNCTIONS))
 
 ## test: every test, as CI runs it, once on each AWS implementation: the
 ## embedded emulator (kumo) and moto_server (moto 5). Both runs always run;
@@ -31,6 +31,20 @@ test:
 		WACLOUD_TEST_AWS=$$impl $(GO) test $(GOTEST_FLAGS) ./... || status=1; \
 		echo "== end of go test on AWS implementation: $$impl =="; \
 	done; exit $$status
+
+## test-load: make test on a machine kept busy on purpose, as CI's fresh
+## machine is (load 9-12 seen there): BURNERS processes that only spin
+## (default 3) and PARALLEL test packages at once (default 4). It finds
+## tests that depend on timing; TEST_AWS=kumo or TEST_AWS=moto runs one
+## implementation. Each test runs once: the embedded emulator's state is
+## global to a test process and many tests name fixed ids, so -count above
+## 1 fails by design in several packages.
+BURNERS ?= 3
+PARALLEL ?= 4
+test-load:
+	@pids=""; for i in $$(seq $(BURNERS)); do yes > /dev/null & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	$(MAKE) --no-print-directory test TEST_AWS="$(TEST_AWS)" GOTEST_FLAGS="-count=1 -timeout 60m -p $(PARALLEL)"
 
 ## test-aws: the end-to-end suite against a stack deployed in a real AWS
 ## account: make test-aws STACK=wacloud-dev REGION=us-east-1 (see README).
