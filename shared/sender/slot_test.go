@@ -78,10 +78,13 @@ func (s *slowClaims) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 // whatever the load; the job must take another slot, be sent once, and
 // book its recipient once. The job on time gets 30 s, so that its
 // ordinary claim fits its slot however slow the emulator (moto) and the
-// machine are (a loaded machine was seen taking over a second). A delayed job must take at least two
-// slots, not exactly two: on a machine loaded enough (CI runs every
-// package at once against one moto) the claim on the new slot can itself
-// run late and take a third, which is the behaviour under test too.
+// machine are (a loaded machine was seen taking over a second). A delayed
+// job must take at least two slots, not exactly two: on a machine loaded
+// enough (CI runs every package at once against one moto) the claim on
+// the new slot can itself run late and take a third, which is the
+// behaviour under test too. The pair wait needs the first job's send to
+// end within the 2.5 s pair period; when load outlasts it, the case
+// skips and says so.
 func TestSendLeavesOnItsSlot(t *testing.T) {
 	cases := []struct {
 		name string
