@@ -92,7 +92,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 		prepare func(t *testing.T, e *env, h *Handler, to string) string
 		// minSlots and maxSlots bound the number slots the job takes.
 		minSlots, maxSlots int64
-		// sendWithin is the handler's SendWithin (default a second).
+		// sendWithin is the handler's SendWithin.
 		sendWithin time.Duration
 		// pairWait says the case needs the recipient's pair booking
 		// refused in the claim.
@@ -106,7 +106,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 				h.Jobs.API = slow
 				return jid(t, "slot-slow-claim")
 			},
-			minSlots: 2, maxSlots: maxSlotTries,
+			minSlots: 2, maxSlots: maxSlotTries, sendWithin: time.Second,
 		},
 		{
 			name: "recipient's pair wait after the slot",
@@ -125,7 +125,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 				h.Pairs.(*pairCounter).refused.Store(0)
 				return jid(t, "slot-pair-second")
 			},
-			minSlots: 2, maxSlots: maxSlotTries, pairWait: true,
+			minSlots: 2, maxSlots: maxSlotTries, sendWithin: time.Second, pairWait: true,
 		},
 		{
 			name: "claim on time",
@@ -142,10 +142,7 @@ func TestSendLeavesOnItsSlot(t *testing.T) {
 			slots := &slotCounter{NumberLimiter: h.Numbers}
 			pairs := &pairCounter{PairLimiter: h.Pairs}
 			h.Numbers, h.Pairs = slots, pairs
-			h.SendWithin = time.Second
-			if tc.sendWithin > 0 {
-				h.SendWithin = tc.sendWithin
-			}
+			h.SendWithin = tc.sendWithin
 			to := rcpt(t, "+5511977770090")
 			e.openWindow(t, to)
 			id := tc.prepare(t, e, h, to)
