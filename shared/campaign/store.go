@@ -1,10 +1,12 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,11 +37,14 @@ type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Store reads and writes the campaigns table (pk tenant#{tenant_id}, sk
 // campaign#{id}): a tenant's campaigns live under its own partition key,
-// so no read by a tenant and an id can reach another tenant's. It is
+// so no read by a tenant and an id can reach another tenant's. Their
+// message counts are in tally shards, each under a partition key of its
+// own that begins with the tenant's (tally.Key). It is
 // safe for concurrent use. DynamoDB failures are retryable; ErrNotFound,
 // ErrState and ErrExists permanent; ErrLease permanent for the caller
 // (another runner goes on).
@@ -119,14 +124,18 @@ func (s *Store) Get(ctx context.Context, tenantID, id string) (Campaign, error) 
 }
 
 // Totals returns the campaign's message counts, summed over its tally
-// shards.
+// shards (and the earlier layout's, tally.LegacySK).
 func (s *Store) Totals(ctx context.Context, tenantID, id string) (tally.Totals, error) {
+	totals := map[string]*tally.Totals{id: {}}
+	if err := s.shards(ctx, tenantID, []string{id}, totals); err != nil {
+		return tally.Totals{}, fmt.Errorf("count messages of campaign %s: %w", id, err)
+	}
 	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID)).
-		And(expression.Key("sk").BeginsWith("campaign#" + id + "#n#"))).Build()
+		And(expression.Key("sk").BeginsWith(tally.LegacyPrefix(id)))).Build()
 	if err != nil {
 		return tally.Totals{}, fault.PermanentErr(fmt.Errorf("count messages of campaign %s: build expression: %w", id, err))
 	}
-	var t tally.Totals
+	t := totals[id]
 	var start map[string]ddbtypes.AttributeValue
 	for {
 		page, err := s.API.Query(ctx, &dynamodb.QueryInput{
@@ -140,9 +149,95 @@ func (s *Store) Totals(ctx context.Context, tenantID, id string) (tally.Totals, 
 			t.Add(item)
 		}
 		if len(page.LastEvaluatedKey) == 0 {
-			return t, nil
+			return *t, nil
 		}
 		start = page.LastEvaluatedKey
+	}
+}
+
+const (
+	// shardReads is how many BatchGetItem calls reading count shards
+	// run at once.
+	shardReads = 4
+	// maxBatchGet is the most keys one BatchGetItem takes.
+	maxBatchGet = 100
+	// unprocessedTries is how many times keys DynamoDB leaves unprocessed
+	// are asked for before the read fails (retryable).
+	unprocessedTries = 5
+)
+
+// shards reads the tally shards of campaigns ids and adds each to
+// totals[id] (made when missing). A shard no message was counted in yet
+// does not exist.
+func (s *Store) shards(ctx context.Context, tenantID string, ids []string, totals map[string]*tally.Totals) error {
+	var keys []map[string]ddbtypes.AttributeValue
+	for _, id := range ids {
+		keys = append(keys, tally.Keys(tenantID, id)...)
+		if totals[id] == nil {
+			totals[id] = &tally.Totals{}
+		}
+	}
+	var mu sync.Mutex
+	add := func(items []map[string]ddbtypes.AttributeValue) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, item := range items {
+			pk, _ := item["pk"].(*ddbtypes.AttributeValueMemberS)
+			if pk == nil {
+				continue
+			}
+			if id, ok := tally.CampaignOf(tenantID, pk.Value); ok && totals[id] != nil {
+				totals[id].Add(item)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	var first error
+	slots := make(chan struct{}, shardReads)
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), maxBatchGet)]
+		keys = keys[len(chunk):]
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			items, err := s.batchGet(ctx, chunk)
+			add(items)
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// batchGet reads keys (at most maxBatchGet) strongly consistently, asking
+// again for what DynamoDB leaves unprocessed.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]ddbtypes.AttributeValue) ([]map[string]ddbtypes.AttributeValue, error) {
+	var out []map[string]ddbtypes.AttributeValue
+	for try := 1; ; try++ {
+		res, err := s.API.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{
+			s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+		}})
+		if err != nil {
+			return out, fault.Retryable(fmt.Errorf("read count shards: %w", err))
+		}
+		out = append(out, res.Responses[s.Table]...)
+		keys = res.UnprocessedKeys[s.Table].Keys
+		if len(keys) == 0 {
+			return out, nil
+		}
+		if try == unprocessedTries {
+			return out, fault.Retryable(fmt.Errorf("read count shards: %d keys left unprocessed %d times", len(keys), try))
+		}
+		select {
+		case <-time.After(time.Duration(try*try) * 20 * time.Millisecond):
+		case <-ctx.Done():
+			return out, fault.Retryable(fmt.Errorf("read count shards: %w", ctx.Err()))
+		}
 	}
 }
 
@@ -186,7 +281,9 @@ func (s *Store) List(ctx context.Context, tenantID string) ([]Campaign, error) {
 }
 
 // query reads the tenant's campaigns whose sort key begins with prefix,
-// each with its message counts summed over its tally shards.
+// each with its message counts summed over its tally shards: the
+// earlier layout's come with the campaigns (the same partition key), the
+// others are read for the campaigns found.
 func (s *Store) query(ctx context.Context, tenantID, prefix string) ([]Campaign, error) {
 	e, err := expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("tenant#" + tenantID)).
 		And(expression.Key("sk").BeginsWith(prefix))).Build()
@@ -225,6 +322,13 @@ func (s *Store) query(ctx context.Context, tenantID, prefix string) ([]Campaign,
 			break
 		}
 		start = page.LastEvaluatedKey
+	}
+	ids := make([]string, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	if err := s.shards(ctx, tenantID, ids, totals); err != nil {
+		return nil, fmt.Errorf("read campaigns of tenant %s: %w", tenantID, err)
 	}
 	for i, c := range out {
 		if t := totals[c.ID]; t != nil {

@@ -1,14 +1,23 @@
 // Package tally counts a campaign's messages: accepted by Meta, sent,
 // delivered, read, failed (by reason) and by pricing category.
 //
-// The counts live in shard items of the campaigns table beside the
-// campaign's record (pk tenant#{tenant_id}, sk campaign#{id}#n#{k}, k in
-// 0..Shards-1, chosen by the message), so a campaign sending at its
-// number's full rate spreads its counter writes over Shards items
-// instead of one item's write limit. The sender and the status function
-// add a message's counts in the same transaction that marks them counted
-// on the message's own record, so a message counts once per state
-// whatever is redelivered or retried; campaign.Store sums the shards.
+// The counts live in shard items of the campaigns table, each under a
+// partition key of its own (pk tenant#{tenant_id}#campaign#{id}#n#{k},
+// sk "tally", k in 0..Shards-1, chosen by the message). DynamoDB serves
+// at most 1,000 write units a second on one partition, and a message
+// adds to its campaign up to four times (accepted, sent, delivered,
+// read), each in a transaction (2 write units): a campaign at a number's
+// full 1,000 msg/s writes ~8,000 units a second to its counts. Spread
+// over Shards partition keys that is ~250 a shard, a quarter of the
+// limit, with room for Meta's bursts of statuses. (Until this layout the
+// shards were sort keys under the tenant's one partition key, beside its
+// campaign records: the whole campaign's count writes on one partition.
+// Those shards, LegacySK, are still read and summed.)
+//
+// The sender and the status function add a message's counts in the same
+// transaction that marks them counted on the message's own record, so a
+// message counts once per state whatever is redelivered or retried;
+// campaign.Store sums the shards.
 //
 // It imports only the AWS SDK's DynamoDB types and expression builder.
 package tally
@@ -25,9 +34,10 @@ import (
 	"github.com/tucanlink/wacloud/shared/dynamoexpr"
 )
 
-// Shards is how many counter items a campaign's message counts spread
-// over.
-const Shards = 8
+// Shards is how many counter items, each under a partition key of its
+// own, a campaign's message counts spread over. Readers read every one
+// of them: the number may grow, never shrink.
+const Shards = 32
 
 // Counted states.
 const (
@@ -74,10 +84,57 @@ func (d Delta) Marks() []string {
 	return out
 }
 
-// SK is the sort key of shard n of campaign id.
-func SK(id string, n int) string { return "campaign#" + id + "#n#" + strconv.Itoa(n) }
+// ShardSK is the sort key of every shard item.
+const ShardSK = "tally"
 
-// ShardOf returns the campaign id of a shard item's sort key.
+// Key is the key of shard n of campaign id of tenantID. The partition key
+// begins with the tenant's (tenant#{tenant_id}#), which the functions'
+// IAM conditions on the table's leading keys name; tenant ids hold no
+// '#', so no tenant's key begins with another's.
+func Key(tenantID, id string, n int) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "tenant#" + tenantID + "#campaign#" + id + "#n#" + strconv.Itoa(n)},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: ShardSK},
+	}
+}
+
+// CampaignOf returns the campaign id of a shard item's partition key
+// (Key) of tenantID.
+func CampaignOf(tenantID, pk string) (id string, ok bool) {
+	rest, ok := strings.CutPrefix(pk, "tenant#"+tenantID+"#campaign#")
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndex(rest, "#n#")
+	if i <= 0 {
+		return "", false
+	}
+	if _, err := strconv.Atoi(rest[i+len("#n#"):]); err != nil {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+// Keys are the keys of all of campaign id's shards.
+func Keys(tenantID, id string) []map[string]ddbtypes.AttributeValue {
+	out := make([]map[string]ddbtypes.AttributeValue, Shards)
+	for n := range out {
+		out[n] = Key(tenantID, id, n)
+	}
+	return out
+}
+
+// LegacySK is the sort key, under the tenant's partition key
+// (tenant#{tenant_id}), of shard n of campaign id in the earlier layout
+// (n < 8). Nothing writes it any more; the counts it holds are read.
+func LegacySK(id string, n int) string { return LegacyPrefix(id) + strconv.Itoa(n) }
+
+// LegacyPrefix is the sort key prefix of campaign id's shards in the
+// earlier layout (LegacySK).
+func LegacyPrefix(id string) string { return "campaign#" + id + "#n#" }
+
+// ShardOf returns the campaign id of an earlier layout's shard item's
+// sort key (LegacySK).
 func ShardOf(sk string) (id string, ok bool) {
 	rest, ok := strings.CutPrefix(sk, "campaign#")
 	if !ok {
@@ -112,11 +169,8 @@ func Write(table, tenantID, id, key string, d Delta) (ddbtypes.TransactWriteItem
 		return ddbtypes.TransactWriteItem{}, fmt.Errorf("count messages of campaign %s: nothing to count", id)
 	}
 	return ddbtypes.TransactWriteItem{Update: &ddbtypes.Update{
-		TableName: aws.String(table),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: "tenant#" + tenantID},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: SK(id, shard(key))},
-		},
+		TableName:                 aws.String(table),
+		Key:                       Key(tenantID, id, shard(key)),
 		UpdateExpression:          aws.String(upd.String()),
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),

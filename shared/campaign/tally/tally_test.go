@@ -1,6 +1,8 @@
 package tally_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -33,9 +35,70 @@ func TestWriteIsAValidExpression(t *testing.T) {
 			for _, p := range ddbexpr.Problems(in) {
 				t.Error(p)
 			}
-			sk := w.Update.Key["sk"].(*ddbtypes.AttributeValueMemberS).Value
-			if id, ok := tally.ShardOf(sk); !ok || id != "cmp_0123456789abcdef0123" {
-				t.Errorf("shard key %q: campaign %q %v", sk, id, ok)
+			pk := w.Update.Key["pk"].(*ddbtypes.AttributeValueMemberS).Value
+			if id, ok := tally.CampaignOf("acme", pk); !ok || id != "cmp_0123456789abcdef0123" {
+				t.Errorf("shard key %q: campaign %q %v", pk, id, ok)
+			}
+		})
+	}
+}
+
+// TestShardsSpreadOverPartitionKeys: a campaign's count writes land on
+// Shards items, each under a partition key of its own that begins with
+// its tenant's, evenly enough that none takes much over its share (at
+// 1,000 msg/s a shard's share is ~250 of a partition's 1,000 write
+// units a second).
+func TestShardsSpreadOverPartitionKeys(t *testing.T) {
+	const messages = 100 * tally.Shards
+	per := map[string]int{}
+	for i := range messages {
+		w, err := tally.Write("Campaigns", "acme", "cmp_1", fmt.Sprintf("wamid.HBgM%012d", i), tally.Delta{States: []string{tally.Accepted}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pk := w.Update.Key["pk"].(*ddbtypes.AttributeValueMemberS).Value
+		if !strings.HasPrefix(pk, "tenant#acme#") {
+			t.Fatalf("partition key %q does not begin with the tenant's", pk)
+		}
+		per[pk]++
+	}
+	if len(per) != tally.Shards {
+		t.Fatalf("writes on %d partition keys, want %d", len(per), tally.Shards)
+	}
+	keys := map[string]bool{}
+	for _, k := range tally.Keys("acme", "cmp_1") {
+		keys[k["pk"].(*ddbtypes.AttributeValueMemberS).Value] = true
+	}
+	for pk, n := range per {
+		if !keys[pk] {
+			t.Errorf("written shard %q is not among the shards read (Keys)", pk)
+		}
+		if n > 2*messages/tally.Shards {
+			t.Errorf("shard %q took %d of %d writes, over twice its share", pk, n, messages)
+		}
+	}
+}
+
+// TestCampaignOf: a shard's partition key names its campaign, for its
+// own tenant only.
+func TestCampaignOf(t *testing.T) {
+	pk := tally.Key("acme", "cmp_9f", 31)["pk"].(*ddbtypes.AttributeValueMemberS).Value
+	tests := []struct {
+		name, tenant, pk, want string
+		ok                     bool
+	}{
+		{"own tenant", "acme", pk, "cmp_9f", true},
+		{"another tenant", "acm", pk, "", false},
+		{"a longer tenant id", "acme2", pk, "", false},
+		{"a campaign record's key", "acme", "tenant#acme", "", false},
+		{"no shard number", "acme", "tenant#acme#campaign#cmp_9f#n#", "", false},
+		{"no campaign id", "acme", "tenant#acme#campaign##n#3", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tally.CampaignOf(tt.tenant, tt.pk)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("CampaignOf(%q, %q) = %q, %v; want %q, %v", tt.tenant, tt.pk, got, ok, tt.want, tt.ok)
 			}
 		})
 	}
