@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tucanlink/wacloud/shared/catalog"
+	"github.com/tucanlink/wacloud/shared/dynamoretry"
 	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/queue"
 	"github.com/tucanlink/wacloud/shared/suppression"
@@ -58,7 +59,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ru
 	if err != nil {
 		return nil, fmt.Errorf("campaign setup: %w", err)
 	}
-	ddb := dynamodb.NewFromConfig(cfg)
+	ddb := dynamodb.NewFromConfig(cfg, dynamoretry.Conflicts)
 	sqsc := sqs.NewFromConfig(cfg)
 	pub := queue.Publisher{API: sqsc}
 	return &Runner{

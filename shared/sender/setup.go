@@ -15,6 +15,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/crashpoint"
 	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/dynamoretry"
 	"github.com/tucanlink/wacloud/shared/graph"
 	"github.com/tucanlink/wacloud/shared/identity"
 	"github.com/tucanlink/wacloud/shared/media"
@@ -87,7 +88,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	}
 	rec := &metrics.Recorder{Function: "sender"}
 	resolver.Graph.Metrics = rec
-	ddb := dynamodb.NewFromConfig(cfg)
+	ddb := dynamodb.NewFromConfig(cfg, dynamoretry.Conflicts)
 	sq := sqs.NewFromConfig(cfg)
 	state := getenv("STATE_TABLE")
 	gc := &graph.Client{BaseURL: getenv("GRAPH_API_BASE_URL"), Version: getenv("GRAPH_API_VERSION"),

@@ -13,6 +13,7 @@ import (
 	"github.com/tucanlink/wacloud/shared/bridge"
 	"github.com/tucanlink/wacloud/shared/catalog"
 	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/dynamoretry"
 	"github.com/tucanlink/wacloud/shared/metrics"
 	"github.com/tucanlink/wacloud/shared/msglimit"
 	"github.com/tucanlink/wacloud/shared/queue"
@@ -54,7 +55,7 @@ func Setup(ctx context.Context, getenv func(string) string, cfg aws.Config) (*Ha
 	if err != nil {
 		return nil, fmt.Errorf("status setup: %w", err)
 	}
-	ddb := dynamodb.NewFromConfig(cfg)
+	ddb := dynamodb.NewFromConfig(cfg, dynamoretry.Conflicts)
 	sqsc := sqs.NewFromConfig(cfg)
 	return &Handler{
 		Deliveries: &delivery.Store{API: ddb, Table: env["MESSAGES_TABLE"], CampaignsTable: getenv("CAMPAIGNS_TABLE")},
