@@ -67,7 +67,10 @@ func TestDashboardCheckFindsProblems(t *testing.T) {
 		{"a queue as a function", widget(`["AWS/Lambda","Errors","FunctionName","ref:InboundQueue"]`), "not a function of the template"},
 		{"unknown API", widget(`["AWS/ApiGateway","5xx","ApiId","abc123"]`), "not an HTTP API of the template"},
 		{"shorthand metric", widget(`["wacloud","WebhookLatency","Function","webhook"]`, `[".","WebhookUnits",".","."]`), "in full"},
-		{"other namespace", widget(`["AWS/DynamoDB","ThrottledRequests","TableName","ref:StateTable"]`), "no check for namespace"},
+		{"other namespace", widget(`["AWS/S3","BucketSizeBytes","BucketName","ref:DataBucket"]`), "no check for namespace"},
+		{"unknown table", widget(`["AWS/DynamoDB","WriteThrottleEvents","TableName","ref:NoSuchTable"]`), "not a table of the template"},
+		{"a queue as a table", widget(`["AWS/DynamoDB","WriteThrottleEvents","TableName","ref:InboundQueue"]`), "not a table of the template"},
+		{"a metric with an operation dimension", widget(`["AWS/DynamoDB","ThrottledRequests","TableName","ref:StateTable"]`), "not a table metric"},
 		{"unknown log group", `{"widgets":[{"type":"log","properties":{"query":"SOURCE '/aws/lambda/other' | fields @message"}}]}`, "not a log group of the template"},
 		{"log message the code never writes", `{"widgets":[{"type":"log","properties":{"query":"SOURCE 'ref:SenderLogGroup' | filter message = \"message sent to Meta\""}}]}`, "no string"},
 		{"log field that is no metric", `{"widgets":[{"type":"log","properties":{"query":"SOURCE 'ref:StatusLogGroup' | stats sum(MessagesOpened) by Tenant"}}]}`, "MessagesOpened"},
@@ -311,6 +314,13 @@ func checkDashboardRefs(tmpl *stack.Template, d *dashboard, emitted map[string]*
 					if !dimsOnly(ref, "ApiId") || !isType(ref.dims["ApiId"], "ref:", "AWS::Serverless::HttpApi") {
 						problems = append(problems, fmt.Sprintf("%s: AWS/ApiGateway %s %v: not an HTTP API of the template (want ApiId ${SomeHttpApi})", title, ref.name, ref.dims))
 					}
+				case "AWS/DynamoDB":
+					if !dynamoDBTableMetrics[ref.name] {
+						problems = append(problems, fmt.Sprintf("%s: AWS/DynamoDB %s: not a table metric DynamoDB publishes per table", title, ref.name))
+					}
+					if !dimsOnly(ref, "TableName") || !isType(ref.dims["TableName"], "ref:", "AWS::DynamoDB::Table") {
+						problems = append(problems, fmt.Sprintf("%s: AWS/DynamoDB %s %v: not a table of the template (want TableName ${SomeTable})", title, ref.name, ref.dims))
+					}
 				default:
 					problems = append(problems, fmt.Sprintf("%s: %s/%s: no check for namespace %s; add one to this test", title, ref.namespace, ref.name, ref.namespace))
 				}
@@ -339,6 +349,14 @@ func checkDashboardRefs(tmpl *stack.Template, d *dashboard, emitted map[string]*
 		}
 	}
 	return problems
+}
+
+// dynamoDBTableMetrics are the metrics DynamoDB publishes with the
+// TableName dimension alone (others, such as ThrottledRequests, also
+// name the operation).
+var dynamoDBTableMetrics = map[string]bool{
+	"ReadThrottleEvents": true, "WriteThrottleEvents": true, "TransactionConflict": true,
+	"ConsumedReadCapacityUnits": true, "ConsumedWriteCapacityUnits": true,
 }
 
 func checkEmitted(ref metricRef, keys []string, emitted map[string]*emittedMetric) []string {

@@ -249,6 +249,52 @@ func TestTemplateInvariants(t *testing.T) {
 		}
 	})
 
+	t.Run("the per-message tables have throttle and conflict alarms", func(t *testing.T) {
+		// Each metric an alarm's expression adds up, by "metric on table";
+		// the expression must name every metric it reads.
+		want := map[string]bool{}
+		for _, table := range []string{"StateTable", "MessagesTable", "CampaignsTable", "SuppressionsTable"} {
+			want["WriteThrottleEvents on "+table], want["ReadThrottleEvents on "+table] = false, false
+		}
+		for _, table := range []string{"StateTable", "MessagesTable", "CampaignsTable"} {
+			want["TransactionConflict on "+table] = false
+		}
+		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+			var expr string
+			var ids []string
+			for _, q := range list(tmpl.Resources[id].Properties["Metrics"]) {
+				qm, _ := q.(map[string]any)
+				if e, ok := qm["Expression"].(string); ok {
+					expr = e
+					continue
+				}
+				ms, _ := qm["MetricStat"].(map[string]any)
+				m, _ := ms["Metric"].(map[string]any)
+				if m["Namespace"] != "AWS/DynamoDB" {
+					continue
+				}
+				ids = append(ids, fmt.Sprint(qm["Id"]))
+				for _, d := range list(m["Dimensions"]) {
+					dm, _ := d.(map[string]any)
+					ref, _ := dm["Value"].(map[string]any)
+					if dm["Name"] == "TableName" && ref != nil {
+						want[fmt.Sprintf("%v on %v", m["MetricName"], ref["Ref"])] = true
+					}
+				}
+			}
+			for _, mid := range ids {
+				if !regexp.MustCompile(`\b` + regexp.QuoteMeta(mid) + `\b`).MatchString(expr) {
+					t.Errorf("%s: metric %s is read but not in the expression %q", id, mid, expr)
+				}
+			}
+		}
+		for k, ok := range want {
+			if !ok {
+				t.Errorf("no alarm adds up %s", k)
+			}
+		}
+	})
+
 	t.Run("every function has an errors alarm", func(t *testing.T) {
 		alarmed := map[string]bool{}
 		for _, id := range tmpl.OfType("AWS::CloudWatch::Alarm") {
