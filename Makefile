@@ -150,7 +150,7 @@ bench-cold:
 	$(GO) run ./local/bench/cold -n $(or $(N),5) $(ARGS)
 
 .PHONY: bench-calls
-## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, at RATE/s (25) for DURATION (20s) each; prints inbound_calls_per_msg and outbound_calls_per_job last. STATUS_DELAY=500ms spaces a message's status webhooks (default: all at once).
+## bench-calls: AWS requests per message, counted at the AWS endpoint by service and operation (event-source polling included): inbound texts, then outbound text jobs with their 3 statuses, then the same as a campaign's jobs, at RATE/s (25) for DURATION (20s) each, with the DynamoDB partition keys that take the most capacity units per message; prints inbound_calls_per_msg and outbound_calls_per_job last. STATUS_DELAY=500ms spaces a message's status webhooks (default: all at once).
 bench-calls:
 	$(GO) run ./local/bench/calls -rate $(or $(RATE),25) -duration $(or $(DURATION),20s) $(if $(AWS),-aws $(AWS)) $(if $(STATUS_DELAY),-status-delay $(STATUS_DELAY))
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ type counter struct {
 	proxy *httputil.ReverseProxy
 	mu    sync.Mutex
 	n     map[op]int64
+	// units are DynamoDB's capacity units by partition key.
+	units units
 }
 
 type op struct{ service, name string }
@@ -30,7 +33,7 @@ func newCounter(target string) (*counter, error) {
 	p := httputil.NewSingleHostReverseProxy(u)
 	p.Transport = &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}
 	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { w.WriteHeader(http.StatusBadGateway) }
-	return &counter{proxy: p, n: map[op]int64{}}, nil
+	return &counter{proxy: p, n: map[op]int64{}, units: units{}}, nil
 }
 
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,8 +42,16 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// firer's listing of due schedules (GET, which no function makes) is
 	// the stand-in's own work, billed to no one: not counted.
 	if o != (op{"scheduler", http.MethodGet}) {
+		var body []byte
+		if o.service == "dynamodb" && r.Body != nil {
+			body, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		c.mu.Lock()
 		c.n[o]++
+		if body != nil {
+			c.units.add(o.name, body)
+		}
 		c.mu.Unlock()
 	}
 	c.proxy.ServeHTTP(w, r)
@@ -91,6 +102,13 @@ func (c *counter) snapshot() map[op]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// snapshotUnits copies the capacity units by partition key.
+func (c *counter) snapshotUnits() units {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.units.copy()
 }
 
 // delta is after minus before, without the zero rows and the emulator's

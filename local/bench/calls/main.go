@@ -6,13 +6,20 @@
 // functions' own calls, the event-source polling (receives, empty long
 // polls included, and deletes) and the core's SendMessage of a job.
 //
-// Two phases, each at a steady rate for a fixed duration after a warm-up
+// Three phases, each at a steady rate for a fixed duration after a warm-up
 // that is not counted (caches filled, windows opened):
 //   - inbound: signed text webhooks from the Graph simulator, until every
 //     message.received reached the core sink;
 //   - outbound: text jobs on the outbound queue, as the core sends them,
 //     until outbound.accepted and the three statuses the simulator posts
-//     as signed webhooks (sent, delivered, read) reached the core sink.
+//     as signed webhooks (sent, delivered, read) reached the core sink;
+//   - campaign: the same jobs as a campaign's (its id, the bulk lane), so
+//     that each message is counted in the campaign's count shards too.
+//
+// Each phase also prints the DynamoDB partition keys that take the most
+// capacity units per message, and what they would take at 1,000 messages
+// a second against a partition's limit (1,000 write, 3,000 read units):
+// the emulators have no such limit, so this is where a hot key shows.
 //
 // It prints a table per phase and, last, one line:
 // inbound_calls_per_msg=… outbound_calls_per_job=…
@@ -41,6 +48,8 @@ import (
 	"github.com/tucanlink/wacloud/local/awsemu"
 	"github.com/tucanlink/wacloud/local/connector"
 	"github.com/tucanlink/wacloud/local/graphsim"
+	"github.com/tucanlink/wacloud/shared/campaign"
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/outbound"
 	"github.com/tucanlink/wacloud/shared/whatsapp"
 )
@@ -127,30 +136,56 @@ func run() error {
 	if err := r.inbound(o.contacts, 0); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	if err := r.outbound(o.contacts, 0); err != nil {
+	if err := r.outbound(o.contacts, 0, nil); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 
 	n := int(o.rate * o.duration.Seconds())
-	before := cnt.snapshot()
+	before, u0 := cnt.snapshot(), cnt.snapshotUnits()
 	if err := r.inbound(n, o.rate); err != nil {
 		return err
 	}
 	in := delta(before, cnt.snapshot())
+	inUnits := cnt.snapshotUnits().minus(u0)
 
 	before = cnt.snapshot()
 	dup0 := h.Sink.Stats().Duplicates
-	if err := r.outbound(n, o.rate); err != nil {
+	u0 = cnt.snapshotUnits()
+	if err := r.outbound(n, o.rate, nil); err != nil {
 		return err
 	}
 	out := delta(before, cnt.snapshot())
+	outUnits := cnt.snapshotUnits().minus(u0)
 	dups := h.Sink.Stats().Duplicates - dup0
+
+	// The same jobs as a campaign's (its id, the bulk lane): each message
+	// is also counted in the campaign's count shards.
+	before, u0 = cnt.snapshot(), cnt.snapshotUnits()
+	cid := campaign.NewID(connector.DemoTenantID, fmt.Sprintf("bench-calls-%d", time.Now().UnixNano()))
+	if err := r.outbound(n, o.rate, func(j *outbound.Job) { j.CampaignID, j.Lane = cid, outbound.LaneBulk }); err != nil {
+		return err
+	}
+	camp := delta(before, cnt.snapshot())
+	campUnits := cnt.snapshotUnits().minus(u0)
 
 	fmt.Printf("bench-calls: AWS %s, %.0f/s for %s per phase, %d contacts, %d pollers per queue, statuses %s apart; every request at the AWS endpoint\n",
 		b, o.rate, o.duration, o.contacts, o.pollers, o.statusDelay)
 	table(os.Stdout, "inbound text messages", in, n)
+	hotKeys(os.Stdout, inUnits, n)
 	table(os.Stdout, "outbound text jobs, each with sent, delivered and read", out, n)
+	hotKeys(os.Stdout, outUnits, n)
+	table(os.Stdout, "campaign text jobs (bulk lane, counted in the campaign), each with sent, delivered and read", camp, n)
+	hotKeys(os.Stdout, campUnits, n)
 	fmt.Printf("\nduplicate pushes to the core in the outbound phase: %d (%.2f per job)\n", dups, float64(dups)/float64(n))
+	var shardMax, shardSum float64
+	for k, v := range campUnits {
+		if id, ok := tally.CampaignOf(connector.DemoTenantID, k.pk); ok && id == cid && k.write {
+			shardMax, shardSum = max(shardMax, v), shardSum+v
+		}
+	}
+	fmt.Printf("campaign_calls_per_job=%.2f count_shard_write_units_per_job=%.3f max=%.3f (over %d shards; at 1,000 jobs a second %.0f a shard, %.0f the busiest here, of a partition's 1,000)\n",
+		float64(total(camp))/float64(n), shardSum/tally.Shards/float64(n), shardMax/float64(n), tally.Shards,
+		shardSum/tally.Shards/float64(n)*1000, shardMax/float64(n)*1000)
 	fmt.Printf("inbound_calls_per_msg=%.2f outbound_calls_per_job=%.2f\n",
 		float64(total(in))/float64(n), float64(total(out))/float64(n))
 	return nil
@@ -235,13 +270,18 @@ func (r *runner) inbound(n int, rate float64) error {
 
 // outbound sends n text jobs as the core does and waits for each job's
 // outbound.accepted and its three statuses.
-func (r *runner) outbound(n int, rate float64) error {
+// outbound queues n text jobs at rate (each changed by edit when set)
+// and waits for their results and statuses at the core.
+func (r *runner) outbound(n int, rate float64, edit func(*outbound.Job)) error {
 	want := r.h.Sink.Stats().Accepted + 4*n
 	queueURL := r.h.Stack.Names.Ref["OutboundQueue"]
 	err := r.paced(n, rate, func(i int) error {
 		id := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), r.seq.Add(1))
 		j := outbound.Job{JobID: id, TenantID: connector.DemoTenantID, PhoneNumberID: connector.DemoPhoneNumberID,
 			To: "+" + r.contact(i), Type: "text", ClientRef: "bench-" + id, Text: &outbound.Text{Body: "bench reply"}}
+		if edit != nil {
+			edit(&j)
+		}
 		body, err := jsonString(j)
 		if err != nil {
 			return err
