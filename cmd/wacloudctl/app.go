@@ -49,9 +49,12 @@ type Names struct {
 	// SuppressionsTable holds the tenants' suppression lists
 	// (shared/suppression).
 	SuppressionsTable string
-	StateTable        string
-	DataBucket        string // media objects, under tenants/{tenant_id}/
-	SecretPrefix      string // tenant sending secrets are SecretPrefix + tenant id
+	// CampaignsTable holds the tenants' campaigns and their count shards
+	// (shared/campaign).
+	CampaignsTable string
+	StateTable     string
+	DataBucket     string // media objects, under tenants/{tenant_id}/
+	SecretPrefix   string // tenant sending secrets are SecretPrefix + tenant id
 	// WebhookSecretPrefix names tenants' webhook-side secrets (app secret,
 	// verify token): WebhookSecretPrefix + tenant id.
 	WebhookSecretPrefix string
@@ -100,6 +103,7 @@ func (a *app) flags(usage string) *flag.FlagSet {
 	fs.StringVar(&a.names.TenantsTable, "tenants-table", a.Getenv("WACLOUD_TENANTS_TABLE"), "tenant registry table (env WACLOUD_TENANTS_TABLE)")
 	fs.StringVar(&a.names.TemplatesTable, "templates-table", a.Getenv("WACLOUD_TEMPLATES_TABLE"), "template catalog table (env WACLOUD_TEMPLATES_TABLE)")
 	fs.StringVar(&a.names.SuppressionsTable, "suppressions-table", a.Getenv("WACLOUD_SUPPRESSIONS_TABLE"), "suppression lists table (env WACLOUD_SUPPRESSIONS_TABLE)")
+	fs.StringVar(&a.names.CampaignsTable, "campaigns-table", a.Getenv("WACLOUD_CAMPAIGNS_TABLE"), "campaigns table (env WACLOUD_CAMPAIGNS_TABLE)")
 	fs.StringVar(&a.names.MessagesTable, "messages-table", a.Getenv("WACLOUD_MESSAGES_TABLE"), "message records table (env WACLOUD_MESSAGES_TABLE)")
 	fs.StringVar(&a.names.StateTable, "state-table", a.Getenv("WACLOUD_STATE_TABLE"), "state table: job records, windows, rate limits (env WACLOUD_STATE_TABLE)")
 	fs.StringVar(&a.names.DataBucket, "data-bucket", a.Getenv("WACLOUD_DATA_BUCKET"), "data bucket: media under tenants/{tenant_id}/ (env WACLOUD_DATA_BUCKET)")
@@ -226,6 +230,7 @@ func (a *app) resolve(ctx context.Context) error {
 		setDefault(&n.TenantsTable, o["TenantsTableName"])
 		setDefault(&n.TemplatesTable, o["TemplatesTableName"])
 		setDefault(&n.SuppressionsTable, o["SuppressionsTableName"])
+		setDefault(&n.CampaignsTable, o["CampaignsTableName"])
 		setDefault(&n.MessagesTable, o["MessagesTableName"])
 		setDefault(&n.StateTable, o["StateTableName"])
 		setDefault(&n.DataBucket, o["DataBucketName"])
@@ -246,6 +251,7 @@ func (a *app) resolve(ctx context.Context) error {
 		setDefault(&n.TenantsTable, "TenantsTable")
 		setDefault(&n.TemplatesTable, "TemplatesTable")
 		setDefault(&n.SuppressionsTable, "SuppressionsTable")
+		setDefault(&n.CampaignsTable, "CampaignsTable")
 		setDefault(&n.MessagesTable, "MessagesTable")
 		setDefault(&n.StateTable, "StateTable")
 		setDefault(&n.DataBucket, "wacloud-local-databucket")

@@ -45,7 +45,7 @@ func tenantDelete(ctx context.Context, a *app, args []string) error {
 		if err := a.needPurge(); err != nil {
 			return err
 		}
-		what = " Its media, message and job records are deleted too, for good."
+		what = " Its media, message, job, campaign and suppression records are deleted too, for good."
 	}
 	if err := a.confirm(*yes, "Delete tenant %s (%s) and its %d number(s)? Its webhooks and jobs will be refused from now on.%s", t.ID, t.Name, len(t.PhoneNumbers), what); err != nil {
 		return err
@@ -58,7 +58,7 @@ func tenantDelete(ctx context.Context, a *app, args []string) error {
 	if *purge {
 		if err := purgeTenant(ctx, a, t); err != nil {
 			return fmt.Errorf("purge the data of tenant %s (it is deleted, its secrets are not yet; finish with 'wacloudctl tenant purge --id %s%s' and delete its secrets by hand): %w",
-				t.ID, t.ID, numberFlags(t.PhoneNumbers), err)
+				t.ID, t.ID, numberFlags(t.PhoneNumbers)+wabaFlags(t.WABAIDs), err)
 		}
 	}
 	if *keep {
@@ -99,6 +99,14 @@ func tenantSecretIDs(a *app, id, secretID string) []string {
 	return ids
 }
 
+func wabaFlags(ids []string) string {
+	s := ""
+	for _, id := range ids {
+		s += " --waba-id " + id
+	}
+	return s
+}
+
 func numberFlags(ids []string) string {
 	s := ""
 	for _, id := range ids {
@@ -111,10 +119,11 @@ func numberFlags(ids []string) string {
 // what 'tenant delete --purge' does after the delete, for a delete made
 // without --purge or a purge that stopped half-way.
 func tenantPurge(ctx context.Context, a *app, args []string) error {
-	fs := a.flags("--id ID [--phone-number-id ID ...] [--yes]")
+	fs := a.flags("--id ID [--phone-number-id ID ...] [--waba-id ID ...] [--yes]")
 	id := fs.String("id", "", "id of the deleted tenant")
-	var numbers list
-	fs.Var(&numbers, "phone-number-id", "a number it had, whose windows and rate limits go too (repeat)")
+	var numbers, wabas list
+	fs.Var(&numbers, "phone-number-id", "a number it had, whose windows, rate limits and health go too (repeat)")
+	fs.Var(&wabas, "waba-id", "a WhatsApp Business Account it had, whose messaging-limit counts go too (repeat)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	if err := a.parse(fs, args); err != nil {
 		return err
@@ -139,11 +148,16 @@ func tenantPurge(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("number %s is registered to tenant %s now: its windows and rate limits are that tenant's; leave it out", n, got.TenantID)
 		}
 	}
+	for _, w := range wabas {
+		if owner, err := reg.TenantOfWABA(ctx, w); err == nil {
+			return fmt.Errorf("WABA %s is registered to tenant %s now: its messaging-limit counts are that tenant's; leave it out", w, owner)
+		}
+	}
 	if err := a.needPurge(); err != nil {
 		return err
 	}
-	if err := a.confirm(*yes, "Delete the media, message and job records of tenant %s for good?", *id); err != nil {
+	if err := a.confirm(*yes, "Delete the media, message, job, campaign and suppression records of tenant %s for good?", *id); err != nil {
 		return err
 	}
-	return purgeTenant(ctx, a, tenant.Tenant{ID: *id, PhoneNumbers: numbers})
+	return purgeTenant(ctx, a, tenant.Tenant{ID: *id, PhoneNumbers: numbers, WABAIDs: wabas})
 }

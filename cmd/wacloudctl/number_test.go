@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/onboard"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
@@ -92,8 +93,9 @@ func TestTenantDeletePurge(t *testing.T) {
 	e := newEnv(t)
 	gone, stays := uniq("gone"), uniq("stays")
 	pnGone, pnStays := uniqDigits(), uniqDigits()
-	e.mustRun("", "tenant", "add", "--id", gone, "--phone-number-id", pnGone, "--waba-id", uniqDigits(), "--access-token", "a")
-	e.mustRun("", "tenant", "add", "--id", stays, "--phone-number-id", pnStays, "--waba-id", uniqDigits(), "--access-token", "b")
+	wabaGone, wabaStays := uniqDigits(), uniqDigits()
+	e.mustRun("", "tenant", "add", "--id", gone, "--phone-number-id", pnGone, "--waba-id", wabaGone, "--access-token", "a")
+	e.mustRun("", "tenant", "add", "--id", stays, "--phone-number-id", pnStays, "--waba-id", wabaStays, "--access-token", "b")
 
 	bucket := e.st.Names.Ref["DataBucket"]
 	s3c := s3.NewFromConfig(e.emu.Config(), func(o *s3.Options) { o.UsePathStyle = true })
@@ -124,6 +126,17 @@ func TestTenantDeletePurge(t *testing.T) {
 		{"StateTable", "rate#pair#" + pnGone + "#5511999990001", "", false},
 		{"StateTable", "window#" + pnStays + "#5511999990001", "", true},
 		{"StateTable", "job#job-" + stays, stays, true},
+		// Campaign recipient claims, identities, a number's health, a
+		// WABA's messaging-limit count and its recipients: no tenant_id.
+		{"StateTable", "campaign#" + gone + "#cmp_1#5511999990001", "", false},
+		{"StateTable", "campaign#" + stays + "#cmp_1#5511999990001", "", true},
+		{"StateTable", "contact#" + gone + "#" + pnGone + "#5511999990001", "", false},
+		{"StateTable", "contact#" + stays + "#" + pnStays + "#5511999990001", "", true},
+		{"StateTable", "msglimit#n#" + pnGone, "", false},
+		{"StateTable", "msglimit#p#" + wabaGone, "", false},
+		{"StateTable", "msglimit#r#" + wabaGone + "#5511999990001", "", false},
+		{"StateTable", "msglimit#p#" + wabaStays, "", true},
+		{"StateTable", "msglimit#r#" + wabaStays + "#5511999990001", "", true},
 	}
 	for _, it := range items {
 		item := map[string]ddbtypes.AttributeValue{"pk": s(it.pk)}
@@ -131,6 +144,28 @@ func TestTenantDeletePurge(t *testing.T) {
 			item["tenant_id"] = s(it.tenant)
 		}
 		if _, err := ddb.PutItem(e.ctx, &dynamodb.PutItemInput{TableName: aws.String(e.st.Names.Ref[it.table]), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tables keyed by the tenant's partition: a suppression, a template,
+	// a campaign and one of its count shards (a partition key of its own).
+	shard := func(tenantID string) map[string]ddbtypes.AttributeValue { return tally.Key(tenantID, "cmp_1", 7) }
+	keyed := []struct {
+		table    string
+		key      map[string]ddbtypes.AttributeValue
+		survives bool
+	}{
+		{"SuppressionsTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + gone), "sk": s("5511999990001")}, false},
+		{"SuppressionsTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + stays), "sk": s("5511999990001")}, true},
+		{"TemplatesTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + gone), "sk": s(wabaGone + "#hello#en_US")}, false},
+		{"TemplatesTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + stays), "sk": s(wabaStays + "#hello#en_US")}, true},
+		{"CampaignsTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + gone), "sk": s("campaign#cmp_1")}, false},
+		{"CampaignsTable", shard(gone), false},
+		{"CampaignsTable", map[string]ddbtypes.AttributeValue{"pk": s("tenant#" + stays), "sk": s("campaign#cmp_1")}, true},
+		{"CampaignsTable", shard(stays), true},
+	}
+	for _, it := range keyed {
+		if _, err := ddb.PutItem(e.ctx, &dynamodb.PutItemInput{TableName: aws.String(e.st.Names.Ref[it.table]), Item: it.key}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,10 +202,22 @@ func TestTenantDeletePurge(t *testing.T) {
 			t.Errorf("%s %s: present=%v, want %v", it.table, it.pk, got.Item != nil, it.survives)
 		}
 	}
+	for _, it := range keyed {
+		got, err := ddb.GetItem(e.ctx, &dynamodb.GetItemInput{TableName: aws.String(e.st.Names.Ref[it.table]), Key: it.key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Item != nil) != it.survives {
+			t.Errorf("%s %v: present=%v, want %v\n%s", it.table, it.key, got.Item != nil, it.survives, out)
+		}
+	}
 	if code, _, _ := e.run("", "tenant", "purge", "--id", stays, "--yes"); code != 1 {
 		t.Errorf("purge of a registered tenant: exit %d, want 1", code)
 	}
-	e.mustRun("", "tenant", "purge", "--id", gone, "--phone-number-id", pnGone, "--yes") // again: nothing left, no error
+	if code, _, _ := e.run("", "tenant", "purge", "--id", gone, "--waba-id", wabaStays, "--yes"); code != 1 {
+		t.Errorf("purge naming another tenant's WABA: exit %d, want 1", code)
+	}
+	e.mustRun("", "tenant", "purge", "--id", gone, "--phone-number-id", pnGone, "--waba-id", wabaGone, "--yes") // again: nothing left, no error
 }
 
 // phoneNumberServer answers GET /v23.0/{id} with the testdata file its

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -11,15 +12,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/tucanlink/wacloud/shared/campaign/tally"
 	"github.com/tucanlink/wacloud/shared/tenant"
 )
 
 // purgeTenant deletes what the connector stored for a deleted tenant
 // before its retention would: every version of its media objects under
 // tenants/{id}/ in the data bucket, its message records, its job records
-// and other state items carrying its tenant_id, and the contact windows
-// and rate limits of its numbers. Parked webhook payloads (parked/, 90
-// days) are not sorted by tenant and age out.
+// and other state items carrying its tenant_id, its campaigns' recipient
+// claims and its contacts' identities, the contact windows, rate limits
+// and health of its numbers, the messaging-limit counts of its WABAs
+// (recipients included), and everything under its partition key in the
+// suppressions, templates and campaigns tables (its opt-out list, its
+// catalog, its campaigns with their count shards). Parked webhook
+// payloads (parked/, 90 days) are not sorted by tenant and age out.
 func purgeTenant(ctx context.Context, a *app, t tenant.Tenant) error {
 	if err := a.needPurge(); err != nil {
 		return err
@@ -35,18 +41,82 @@ func purgeTenant(ctx context.Context, a *app, t tenant.Tenant) error {
 		return err
 	}
 	fmt.Fprintf(a.Stdout, "purged %d message record(s) from %s\n", msgs, a.names.MessagesTable)
-	state := owned
+	pk := expression.Name("pk")
+	state := owned.
+		Or(expression.BeginsWith(pk, "campaign#"+t.ID+"#")).
+		Or(expression.BeginsWith(pk, "contact#"+t.ID+"#"))
 	for _, pn := range t.PhoneNumbers {
-		state = state.Or(expression.BeginsWith(expression.Name("pk"), "window#"+pn+"#")).
-			Or(expression.Name("pk").Equal(expression.Value("rate#num#" + pn))).
-			Or(expression.BeginsWith(expression.Name("pk"), "rate#pair#"+pn+"#"))
+		state = state.Or(expression.BeginsWith(pk, "window#"+pn+"#")).
+			Or(pk.Equal(expression.Value("rate#num#" + pn))).
+			Or(expression.BeginsWith(pk, "rate#pair#"+pn+"#")).
+			Or(pk.Equal(expression.Value("msglimit#n#" + pn)))
+	}
+	for _, waba := range t.WABAIDs {
+		state = state.Or(pk.Equal(expression.Value("msglimit#p#" + waba))).
+			Or(expression.BeginsWith(pk, "msglimit#r#"+waba+"#"))
 	}
 	items, err := purgeItems(ctx, a, a.names.StateTable, state)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Stdout, "purged %d job, window and rate record(s) from %s\n", items, a.names.StateTable)
+	fmt.Fprintf(a.Stdout, "purged %d job, claim, identity, window, rate and messaging-limit record(s) from %s\n", items, a.names.StateTable)
+	for _, tbl := range []struct{ name, what string }{
+		{a.names.SuppressionsTable, "suppression"},
+		{a.names.TemplatesTable, "template"},
+		{a.names.CampaignsTable, "campaign"},
+	} {
+		n, err := purgePartition(ctx, a, tbl.name, t.ID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Stdout, "purged %d %s item(s) from %s\n", n, tbl.what, tbl.name)
+	}
 	return nil
+}
+
+// purgePartition deletes the tenant's partition (pk tenant#{id}) of a
+// table keyed by pk and sk, and, in the campaigns table, each campaign's
+// count shards (their own partition keys, tally.Keys).
+func purgePartition(ctx context.Context, a *app, table, tenantID string) (int, error) {
+	c := a.dynamo()
+	n := 0
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		page, err := c.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(table), KeyConditionExpression: aws.String("pk = :pk"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":pk": &ddbtypes.AttributeValueMemberS{Value: "tenant#" + tenantID}},
+			ProjectionExpression:      aws.String("pk, sk"), ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return n, fmt.Errorf("purge %s: query: %w", table, err)
+		}
+		for _, it := range page.Items {
+			keys := []map[string]ddbtypes.AttributeValue{{"pk": it["pk"], "sk": it["sk"]}}
+			if table == a.names.CampaignsTable {
+				sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
+				if id, ok := strings.CutPrefix(aws.ToString(strPtr(sk)), "campaign#"); ok && !strings.Contains(id, "#") {
+					keys = append(keys, tally.Keys(tenantID, id)...)
+				}
+			}
+			for _, k := range keys {
+				if _, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: k}); err != nil {
+					return n, fmt.Errorf("purge %s: delete an item: %w", table, err)
+				}
+			}
+			n++
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
+
+func strPtr(v *ddbtypes.AttributeValueMemberS) *string {
+	if v == nil {
+		return nil
+	}
+	return &v.Value
 }
 
 // needPurge checks the names a purge uses are known; call it after resolve.
@@ -54,6 +124,9 @@ func (a *app) needPurge() error {
 	for _, n := range []struct{ what, v, flag string }{
 		{"messages table", a.names.MessagesTable, "messages-table"},
 		{"state table", a.names.StateTable, "state-table"},
+		{"suppressions table", a.names.SuppressionsTable, "suppressions-table"},
+		{"templates table", a.names.TemplatesTable, "templates-table"},
+		{"campaigns table", a.names.CampaignsTable, "campaigns-table"},
 		{"data bucket", a.names.DataBucket, "data-bucket"},
 	} {
 		if err := a.need(n.what, n.v, n.flag); err != nil {
