@@ -122,3 +122,73 @@ func TestCountsSumEveryShard(t *testing.T) {
 		})
 	}
 }
+
+// unprocessing is DynamoDB answering a BatchGetItem with its last keys
+// unprocessed, as it does when a call's answer would pass 16 MB or the
+// table's throughput: the first `times` calls leave `left` keys each.
+type unprocessing struct {
+	campaign.API
+	left, times int
+	calls       int
+}
+
+func (u *unprocessing) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	u.calls++
+	if u.calls > u.times {
+		return u.API.BatchGetItem(ctx, in, optFns...)
+	}
+	out := &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{}}
+	unprocessed := map[string]ddbtypes.KeysAndAttributes{}
+	for table, ka := range in.RequestItems {
+		n := max(len(ka.Keys)-u.left, 0)
+		out.RequestItems[table] = ddbtypes.KeysAndAttributes{Keys: ka.Keys[:n], ConsistentRead: ka.ConsistentRead}
+		unprocessed[table] = ddbtypes.KeysAndAttributes{Keys: ka.Keys[n:], ConsistentRead: ka.ConsistentRead}
+	}
+	res, err := u.API.BatchGetItem(ctx, out, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	res.UnprocessedKeys = unprocessed
+	return res, nil
+}
+
+// TestCountsReadWhatDynamoDBLeftUnprocessed: shards DynamoDB leaves
+// unprocessed are asked for again and counted; keys still unprocessed
+// after the tries fail the read (retryable) rather than count short.
+func TestCountsReadWhatDynamoDBLeftUnprocessed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ddb := dynamodb.NewFromConfig(e.cfg)
+	c := e.campaignWith(t, "tenants/demo/store-unprocessed.csv", "to\n+5511999000001\n", nil)
+	for i := range 64 {
+		w, err := tally.Write(e.table, "demo", c.ID, fmt.Sprintf("wamid.unprocessed.%d", i), tally.Delta{States: []string{tally.Accepted}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ddb.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{w}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		times  int
+		want   int64
+		failed bool
+	}{
+		{"left twice, then read", 2, 64, false},
+		{"left on every try", 100, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &unprocessing{API: ddb, left: 20, times: tt.times}
+			s := &campaign.Store{API: u, Table: e.table}
+			got, err := s.Totals(ctx, "demo", c.ID)
+			if (err != nil) != tt.failed {
+				t.Fatalf("error %v, want failure %v", err, tt.failed)
+			}
+			if !tt.failed && got.Accepted != tt.want {
+				t.Errorf("accepted %d, want %d (%d calls)", got.Accepted, tt.want, u.calls)
+			}
+		})
+	}
+}
