@@ -48,6 +48,9 @@ type Deliveries interface {
 	// CountCampaign counts what a campaign's message newly reached in
 	// its campaign, once per state (a message of no campaign: nothing).
 	CountCampaign(ctx context.Context, m delivery.Message) (tally.Delta, error)
+	// CountAndMarkNotified is CountCampaign and MarkNotified in one
+	// transaction where it can.
+	CountAndMarkNotified(ctx context.Context, m delivery.Message, states []string, at time.Time) (tally.Delta, error)
 }
 
 // Windows is the contact window store (window.Store).
@@ -335,15 +338,14 @@ func (h *Handler) notify(ctx context.Context, rec events.SQSMessage, u whatsapp.
 		h.Metrics.Count("StatusLate", 1, "Status", st)
 	}
 	crashpoint.Hit("status.after_push")
-	// Counted before the events are marked notified: a crash in between
-	// pushes them again (same ids) and counts what is left.
-	if d, err := h.Deliveries.CountCampaign(ctx, m); err != nil {
+	// Counted with the events' notified marks, in one transaction (or,
+	// when another status counted first, counted before them): a crash
+	// before pushes them again (same ids) and counts what is left.
+	m.WAMID = it.ID // the record's key, as MarkNotified had it
+	if d, err := h.Deliveries.CountAndMarkNotified(ctx, m, append(pending, late...), h.now()); err != nil {
 		return err
 	} else if !d.Empty() {
 		log.DebugContext(ctx, "counted in campaign", "campaign_id", m.CampaignID, "states", d.States, "pricing", d.Pricing)
-	}
-	if err := h.Deliveries.MarkNotified(ctx, it.ID, append(pending, late...), h.now()); err != nil {
-		return err
 	}
 	h.countStates(u.TenantID, append(pending, late...))
 	log.InfoContext(ctx, "status events pushed", "states", pending, "late", late, "job_id", m.JobID, "external", m.External)
