@@ -92,9 +92,10 @@ func purgePartition(ctx context.Context, a *app, table, tenantID string) (int, e
 		}
 		for _, it := range page.Items {
 			keys := []map[string]ddbtypes.AttributeValue{{"pk": it["pk"], "sk": it["sk"]}}
-			if table == a.names.CampaignsTable {
-				sk, _ := it["sk"].(*ddbtypes.AttributeValueMemberS)
-				if id, ok := strings.CutPrefix(aws.ToString(strPtr(sk)), "campaign#"); ok && !strings.Contains(id, "#") {
+			if sk, ok := it["sk"].(*ddbtypes.AttributeValueMemberS); ok && table == a.names.CampaignsTable {
+				// A campaign record (not an earlier layout's shard): its
+				// shards under their own partition keys go with it.
+				if id, ok := strings.CutPrefix(sk.Value, "campaign#"); ok && !strings.Contains(id, "#") {
 					keys = append(keys, tally.Keys(tenantID, id)...)
 				}
 			}
@@ -110,13 +111,6 @@ func purgePartition(ctx context.Context, a *app, table, tenantID string) (int, e
 		}
 		start = page.LastEvaluatedKey
 	}
-}
-
-func strPtr(v *ddbtypes.AttributeValueMemberS) *string {
-	if v == nil {
-		return nil
-	}
-	return &v.Value
 }
 
 // needPurge checks the names a purge uses are known; call it after resolve.
