@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tucanlink/wacloud/local/stack"
 	"github.com/tucanlink/wacloud/shared/campaign"
 	"github.com/tucanlink/wacloud/shared/delivery"
+	"github.com/tucanlink/wacloud/shared/fault"
 )
 
 func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
@@ -103,5 +105,68 @@ func TestCountAndMarkNotified(t *testing.T) {
 				t.Errorf("after a repeat, counted %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCountAndMarkNotifiedStorm: a campaign message's three statuses,
+// each delivered eight times, applied and counted at once by as many
+// instances, count each state exactly once and leave nothing pending.
+func TestCountAndMarkNotifiedStorm(t *testing.T) {
+	emu := awsemu.StartTest(t)
+	st := stack.Fresh(t, emu.Config(), stack.Options{})
+	ddb := dynamodb.NewFromConfig(emu.Config())
+	s := &delivery.Store{API: ddb, Table: st.Names.Ref["MessagesTable"], CampaignsTable: st.Names.Ref["CampaignsTable"],
+		Now: func() time.Time { return base }}
+	ctx := context.Background()
+	const wamid = "wamid.count-storm"
+	r := accepted(wamid)
+	r.CampaignID = campaign.NewID("acme", wamid)
+	if err := s.RecordAccepted(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			state := []string{"sent", "delivered", "read"}[i%3]
+			res, err := s.Apply(ctx, status(wamid, state, i%3+1))
+			if err == nil {
+				_, err = s.CountAndMarkNotified(ctx, res.Message, res.Message.Pending(), base)
+			}
+			if err != nil && fault.ClassOf(err) != fault.Retry {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// What a retried status would do: apply again and count what is left.
+	for _, state := range []string{"sent", "delivered", "read"} {
+		res, err := s.Apply(ctx, status(wamid, state, 4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CountAndMarkNotified(ctx, res.Message, res.Message.Pending(), base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	totals, err := (&campaign.Store{API: ddb, Table: st.Names.Ref["CampaignsTable"]}).Totals(ctx, "acme", r.CampaignID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%d/%d/%d/%d", totals.Accepted, totals.Sent, totals.Delivered, totals.Read); got != "1/1/1/1" {
+		t.Errorf("counted accepted/sent/delivered/read %s, want 1/1/1/1", got)
+	}
+	m, err := s.Get(ctx, wamid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := m.Pending(); len(p) != 0 {
+		t.Errorf("pending: %v", p)
 	}
 }
