@@ -68,17 +68,33 @@ func Uncounted(m Message) tally.Delta {
 // status of the message counted first, it reads the record and counts
 // what is left.
 func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, error) {
-	if s.CampaignsTable == "" || m.CampaignID == "" {
-		return tally.Delta{}, nil
-	}
+	return s.count(ctx, m, nil, time.Time{})
+}
+
+// CountAndMarkNotified is CountCampaign that also marks states as pushed
+// to the core (MarkNotified) in the same transaction: one call where the
+// two took two, the count and the marks applied together or not at all.
+// With nothing to count (a message of no campaign, or counted already)
+// it is MarkNotified.
+func (s *Store) CountAndMarkNotified(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
+	return s.count(ctx, m, states, at)
+}
+
+// count counts what m newly reached and marks states notified at at, in
+// one transaction; when another status counted first (the condition), it
+// reads the record and tries again with what is left.
+func (s *Store) count(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
 	for range maxAttempts {
 		d := Uncounted(m)
-		if d.Empty() {
-			return d, nil
+		if s.CampaignsTable == "" || d.Empty() {
+			return tally.Delta{}, s.MarkNotified(ctx, m.WAMID, states, at)
 		}
 		marks := d.Marks()
 		e := dynamoexpr.New()
 		up := e.Update().Add(attrCounted, &ddbtypes.AttributeValueMemberSS{Value: marks})
+		for _, st := range states {
+			up.SetIfAbsent(notifiedAttr(st), tstr(at))
+		}
 		cond := dynamoexpr.And(e.Compare(attrTenant, "=", e.S(m.TenantID)), notCounted(e, marks))
 		w, err := tally.Write(s.CampaignsTable, m.TenantID, m.CampaignID, m.WAMID, d)
 		if err != nil {
@@ -105,59 +121,4 @@ func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, erro
 		}
 	}
 	return tally.Delta{}, fault.Retryable(fmt.Errorf("count message %s in campaign %s: its record kept changing", m.WAMID, m.CampaignID))
-}
-
-// CountAndMarkNotified counts what message m newly reached in its
-// campaign (Uncounted) and marks states as pushed to the core
-// (MarkNotified) in one transaction: one call where the two took two,
-// and the count and the marks are applied together or not at all. For a
-// message of no campaign, or nothing to count, it is MarkNotified. When
-// another status of the message counted first (the transaction's
-// condition), it reads the record again, counts what is left
-// (CountCampaign) and then marks. It returns what it counted.
-func (s *Store) CountAndMarkNotified(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
-	d := Uncounted(m)
-	if s.CampaignsTable == "" || m.CampaignID == "" || d.Empty() || len(states) == 0 {
-		d, err := s.CountCampaign(ctx, m)
-		if err != nil {
-			return d, err
-		}
-		return d, s.MarkNotified(ctx, m.WAMID, states, at)
-	}
-	marks := d.Marks()
-	e := dynamoexpr.New()
-	up := e.Update().Add(attrCounted, &ddbtypes.AttributeValueMemberSS{Value: marks})
-	for _, st := range states {
-		up.SetIfAbsent(notifiedAttr(st), tstr(at))
-	}
-	cond := dynamoexpr.And(e.Compare(attrTenant, "=", e.S(m.TenantID)), notCounted(e, marks))
-	w, err := tally.Write(s.CampaignsTable, m.TenantID, m.CampaignID, m.WAMID, d)
-	if err != nil {
-		return tally.Delta{}, fault.PermanentErr(err)
-	}
-	_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
-		{Update: &ddbtypes.Update{
-			TableName: &s.Table, Key: key(prefixMsg + m.WAMID),
-			UpdateExpression: aws.String(up.String()), ConditionExpression: aws.String(cond),
-			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-		}},
-		w,
-	}})
-	var tc *ddbtypes.TransactionCanceledException
-	switch {
-	case err == nil:
-		return d, nil
-	case errors.As(err, &tc) && conditionFailed(tc):
-		fresh, err := s.Get(ctx, m.WAMID)
-		if err != nil {
-			return tally.Delta{}, err
-		}
-		d, err := s.CountCampaign(ctx, fresh)
-		if err != nil {
-			return d, err
-		}
-		return d, s.MarkNotified(ctx, m.WAMID, states, at)
-	default:
-		return tally.Delta{}, fault.Retryable(fmt.Errorf("count message %s in campaign %s and mark its status events published: %w", m.WAMID, m.CampaignID, err))
-	}
 }
