@@ -60,30 +60,16 @@ func Uncounted(m Message) tally.Delta {
 	return d
 }
 
-// CountCampaign adds what message m newly reached to its campaign's
-// counts (Uncounted) and marks it counted on the message's record, in
-// one transaction, so each state counts once however often statuses are
-// redelivered or replayed. It returns what it counted (nothing for a
-// message of no campaign, or when CampaignsTable is unset). When another
-// status of the message counted first, it reads the record and counts
-// what is left.
-func (s *Store) CountCampaign(ctx context.Context, m Message) (tally.Delta, error) {
-	return s.count(ctx, m, nil, time.Time{})
-}
-
-// CountAndMarkNotified is CountCampaign that also marks states as pushed
-// to the core (MarkNotified) in the same transaction: one call where the
-// two took two, the count and the marks applied together or not at all.
-// With nothing to count (a message of no campaign, or counted already)
-// it is MarkNotified.
-func (s *Store) CountAndMarkNotified(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
-	return s.count(ctx, m, states, at)
-}
-
-// count counts what m newly reached and marks states notified at at, in
-// one transaction; when another status counted first (the condition), it
+// CountAndMarkNotified adds what message m newly reached to its
+// campaign's counts (Uncounted), marks it counted on the message's
+// record, and marks states as pushed to the core (as MarkNotified), in
+// one transaction: each state counts once however often statuses are
+// redelivered or replayed, and the count and the marks are applied
+// together or not at all. It returns what it counted (nothing for a
+// message of no campaign, or when CampaignsTable is unset: then it is
+// MarkNotified). When another status of the message counted first, it
 // reads the record and tries again with what is left.
-func (s *Store) count(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
+func (s *Store) CountAndMarkNotified(ctx context.Context, m Message, states []string, at time.Time) (tally.Delta, error) {
 	for range maxAttempts {
 		d := Uncounted(m)
 		if s.CampaignsTable == "" || d.Empty() {

@@ -65,7 +65,7 @@ func TestCountAndMarkNotified(t *testing.T) {
 			}
 			m := res.Message
 			if tt.countFirst {
-				if _, err := s.CountCampaign(ctx, m); err != nil {
+				if _, err := s.CountAndMarkNotified(ctx, m, nil, time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -106,11 +106,11 @@ func TestWritesNameEveryAttributeThroughAPlaceholder(t *testing.T) {
 			_, err = s.API.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 			return err
 		}},
-		{"count a campaign's message", nil, func(ctx context.Context, s *delivery.Store) error {
+		{"count a campaign's message and mark its events notified", nil, func(ctx context.Context, s *delivery.Store) error {
 			m := delivery.Message{Record: delivery.Record{WAMID: "w", TenantID: "acme", JobID: "j", CampaignID: "cmp_0123456789abcdef0123"},
 				StatusAt: map[string]time.Time{event.StatusRead: base, event.StatusFailed: base}, Counted: map[string]bool{"accepted": true},
 				Errors: []event.Error{{Code: 131049}}, Pricing: &event.Pricing{Category: "marketing"}}
-			d, err := s.CountCampaign(ctx, m)
+			d, err := s.CountAndMarkNotified(ctx, m, []string{event.StatusSent, event.StatusDelivered, event.StatusRead}, base)
 			if err == nil && fmt.Sprintf("%v %s %s", d.States, d.FailedReason, d.Pricing) != "[sent delivered read failed] 131049 marketing" {
 				err = fmt.Errorf("counted %+v", d)
 			}

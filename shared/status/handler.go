@@ -44,12 +44,9 @@ import (
 // classified with fault.
 type Deliveries interface {
 	Apply(ctx context.Context, u delivery.StatusUpdate) (delivery.Result, error)
-	MarkNotified(ctx context.Context, wamid string, states []string, at time.Time) error
-	// CountCampaign counts what a campaign's message newly reached in
-	// its campaign, once per state (a message of no campaign: nothing).
-	CountCampaign(ctx context.Context, m delivery.Message) (tally.Delta, error)
-	// CountAndMarkNotified is CountCampaign and MarkNotified in one
-	// transaction where it can.
+	// CountAndMarkNotified counts what a campaign's message newly reached
+	// in its campaign, once per state (a message of no campaign: nothing),
+	// and marks states as pushed to the core, in one write.
 	CountAndMarkNotified(ctx context.Context, m delivery.Message, states []string, at time.Time) (tally.Delta, error)
 }
 
@@ -338,9 +335,8 @@ func (h *Handler) notify(ctx context.Context, rec events.SQSMessage, u whatsapp.
 		h.Metrics.Count("StatusLate", 1, "Status", st)
 	}
 	crashpoint.Hit("status.after_push")
-	// Counted with the events' notified marks, in one transaction (or,
-	// when another status counted first, counted before them): a crash
-	// before pushes them again (same ids) and counts what is left.
+	// Counted with the events' notified marks, in one write: a crash
+	// before it pushes them again (same ids) and counts what is left.
 	m.WAMID = it.ID // the record's key, as MarkNotified had it
 	if d, err := h.Deliveries.CountAndMarkNotified(ctx, m, append(pending, late...), h.now()); err != nil {
 		return err
