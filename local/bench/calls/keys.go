@@ -35,7 +35,7 @@ func pkOf(a attrs) string {
 
 var keyCond = regexp.MustCompile(`(#?\w+)\s*=\s*(:\w+)`)
 
-// dynamoUnits adds what one DynamoDB request (operation name, body)
+// add adds what one DynamoDB request (operation name, body)
 // costs on each partition key it names.
 func (u units) add(name string, body []byte) {
 	var in struct {
